@@ -1,0 +1,111 @@
+package herald
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrorID is the machine-readable identifier of an application error. The
+// values and their numeric codes follow Layer's Platform API, so clients
+// written for it recognise them; Herald's own additions start at 200.
+type ErrorID string
+
+const (
+	EServiceUnavailable ErrorID = "service_unavailable"
+	EAuthRequired       ErrorID = "authentication_required"
+	EInvalidOperation   ErrorID = "invalid_operation"
+	EInvalidRequest     ErrorID = "invalid_request"
+	EInternal           ErrorID = "internal_server_error"
+	EAccessDenied       ErrorID = "access_denied"
+	ENotFound           ErrorID = "not_found"
+	EMissingProperty    ErrorID = "missing_property"
+	EInvalidProperty    ErrorID = "invalid_property"
+	EInvalidEndpoint    ErrorID = "invalid_endpoint"
+	EInvalidHeader      ErrorID = "invalid_header"
+	EConflict           ErrorID = "conflict"
+	EMethodNotAllowed   ErrorID = "method_not_allowed"
+	EIDInUse            ErrorID = "id_in_use"
+	EPayloadTooLarge    ErrorID = "payload_too_large"
+	EUploadMismatch     ErrorID = "upload_mismatch"
+	EURLExpired         ErrorID = "url_expired"
+)
+
+type errorKind struct {
+	code   int
+	status int
+}
+
+var errorKinds = map[ErrorID]errorKind{
+	EServiceUnavailable: {1, http.StatusServiceUnavailable},
+	EAuthRequired:       {4, http.StatusUnauthorized},
+	EInvalidOperation:   {9, http.StatusUnprocessableEntity},
+	EInvalidRequest:     {10, http.StatusBadRequest},
+	EInternal:           {100, http.StatusInternalServerError},
+	EAccessDenied:       {101, http.StatusForbidden},
+	ENotFound:           {102, http.StatusNotFound},
+	EMissingProperty:    {104, http.StatusUnprocessableEntity},
+	EInvalidProperty:    {105, http.StatusUnprocessableEntity},
+	EInvalidEndpoint:    {106, http.StatusNotFound},
+	EInvalidHeader:      {107, http.StatusBadRequest},
+	EConflict:           {108, http.StatusConflict},
+	EMethodNotAllowed:   {109, http.StatusMethodNotAllowed},
+	EIDInUse:            {111, http.StatusConflict},
+	EPayloadTooLarge:    {200, http.StatusRequestEntityTooLarge},
+	EUploadMismatch:     {201, http.StatusBadRequest},
+	EURLExpired:         {202, http.StatusForbidden},
+}
+
+// Error is an application error: something the caller did or asked for that
+// Herald declines, with enough detail for a program to react and a person to
+// understand. Anything that is not an *Error is an internal failure.
+type Error struct {
+	ID      ErrorID
+	Message string
+	// Data carries the specifics: the offending "property", the existing
+	// object on a conflict, and so on.
+	Data map[string]any
+}
+
+func (e *Error) Error() string { return string(e.ID) + ": " + e.Message }
+
+// Code is the numeric code that goes with the error's ID.
+func (e *Error) Code() int { return errorKinds[e.ID].code }
+
+// Status is the HTTP status that goes with the error's ID.
+func (e *Error) Status() int {
+	if k, ok := errorKinds[e.ID]; ok {
+		return k.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(id ErrorID, format string, args ...any) *Error {
+	return &Error{ID: id, Message: fmt.Sprintf(format, args...)}
+}
+
+// PropertyError returns an error about one property of the request, named in
+// Data["property"] with the dotted path a client would use (parts[1].body).
+func PropertyError(id ErrorID, property, format string, args ...any) *Error {
+	return &Error{ID: id, Message: fmt.Sprintf(format, args...), Data: map[string]any{"property": property}}
+}
+
+// NotFound returns the error for a missing object of the given kind.
+func NotFound(kind, id string) *Error {
+	return &Error{ID: ENotFound, Message: fmt.Sprintf("No %s with id %q exists in this app.", kind, id),
+		Data: map[string]any{"type": kind, "id": id}}
+}
+
+// AsError returns err as an *Error if it is one, wrapped or not.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// IsNotFound reports whether err is a not_found application error.
+func IsNotFound(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.ID == ENotFound
+}

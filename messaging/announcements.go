@@ -1,0 +1,101 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/heraldhq/herald"
+)
+
+// AnnouncementInput sends an announcement.
+type AnnouncementInput struct {
+	Recipients   []string
+	Sender       herald.Sender
+	Parts        []PartInput
+	Notification json.RawMessage
+}
+
+// SendAnnouncement sends a system message to a list of users. It is not a
+// conversation message and raises no message.sent event.
+func (s *Service) SendAnnouncement(ctx context.Context, appID string, in AnnouncementInput) (out *herald.Announcement, err error) {
+	if in.Recipients == nil {
+		return nil, herald.PropertyError(herald.EMissingProperty, "recipients", "An announcement needs a recipients list.")
+	}
+	recipients, err := checkUserIDs("recipients", in.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	if len(recipients) == 0 {
+		return nil, herald.PropertyError(herald.EInvalidProperty, "recipients", "An announcement needs at least one recipient.")
+	}
+	if in.Sender.UserID != "" {
+		return nil, herald.PropertyError(herald.EInvalidProperty, "sender.user_id", "Announcements are sent by a named sender: give sender.name, not sender.user_id.")
+	}
+	if in.Sender.Name == "" {
+		return nil, herald.PropertyError(herald.EMissingProperty, "sender.name", "An announcement needs sender.name.")
+	}
+	notification, err := checkNotification(in.Notification)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		parts, err := checkParts(ctx, tx, appID, "", in.Parts)
+		if err != nil {
+			return err
+		}
+		status := make(map[string]string, len(recipients))
+		for _, r := range recipients {
+			status[r] = herald.StatusSent
+		}
+		a := &herald.Announcement{ID: NewID(), AppID: appID, Sender: herald.Sender{Name: in.Sender.Name}, Parts: parts,
+			Notification: notification, SentAt: s.now(), RecipientStatus: status}
+		if err := tx.CreateAnnouncement(ctx, a); err != nil {
+			return err
+		}
+		out = a
+		return s.record(ctx, tx, appID, herald.EventAnnouncementSent, &a.Sender, &herald.EventData{Announcement: a})
+	})
+	return out, err
+}
+
+// Announcement returns an announcement as one of its recipients sees it.
+func (s *Service) Announcement(ctx context.Context, appID, userID, id string) (a *herald.Announcement, err error) {
+	id = herald.LocalID(id, herald.AnnouncementIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		a, err = q.Announcement(ctx, appID, id, userID)
+		return err
+	})
+	return a, err
+}
+
+// Announcements lists a user's announcements, newest first.
+func (s *Service) Announcements(ctx context.Context, appID, userID string, p herald.Page) (as []*herald.Announcement, err error) {
+	p.Before = herald.LocalID(p.Before, herald.AnnouncementIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		as, err = q.Announcements(ctx, appID, userID, p)
+		return err
+	})
+	return as, err
+}
+
+func (s *Service) announcementReceipt(ctx context.Context, tx herald.Tx, appID, userID, id, status string) error {
+	a, err := tx.Announcement(ctx, appID, id, userID)
+	if herald.IsNotFound(err) {
+		return herald.NotFound("message", id)
+	}
+	if err != nil {
+		return err
+	}
+	if herald.StatusRank(status) <= herald.StatusRank(a.RecipientStatus[userID]) {
+		return nil
+	}
+	if err := tx.SetAnnouncementStatus(ctx, appID, id, userID, status); err != nil {
+		return err
+	}
+	a.RecipientStatus[userID] = status
+	typ := herald.EventAnnouncementDelivered
+	if status == herald.StatusRead {
+		typ = herald.EventAnnouncementRead
+	}
+	return s.record(ctx, tx, appID, typ, &herald.Actor{UserID: userID}, &herald.EventData{Announcement: a, UserID: userID})
+}

@@ -1,0 +1,94 @@
+package messaging
+
+import (
+	"context"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// CreateContent declares rich content to be uploaded for a conversation:
+// its type and exact size. The bytes come afterwards, through UploadContent.
+func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mimeType string, size int64) (out *herald.Content, err error) {
+	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	if strings.TrimSpace(mimeType) == "" {
+		return nil, herald.PropertyError(herald.EMissingProperty, "Upload-Content-Type", "The Upload-Content-Type header is required.")
+	}
+	if _, _, err := mime.ParseMediaType(mimeType); err != nil {
+		return nil, herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Type", "Upload-Content-Type %q is not a MIME type.", mimeType)
+	}
+	if size <= 0 || size > s.maxUpload() {
+		return nil, herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Length",
+			"Upload-Content-Length must be between 1 and %d bytes.", s.maxUpload())
+	}
+	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		if _, err := tx.Conversation(ctx, appID, conversationID); err != nil {
+			return err
+		}
+		c := &herald.Content{ID: NewID(), AppID: appID, ConversationID: conversationID, MimeType: mimeType,
+			Size: size, CreatedAt: s.now()}
+		if err := tx.CreateContent(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		return s.record(ctx, tx, appID, herald.EventContentCreated, nil, &herald.EventData{Content: c})
+	})
+	return out, err
+}
+
+// Content returns an app's content.
+func (s *Service) Content(ctx context.Context, appID, id string) (c *herald.Content, err error) {
+	id = herald.LocalID(id, herald.ContentIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		c, err = q.Content(ctx, appID, id)
+		return err
+	})
+	return c, err
+}
+
+// ContentByID returns content by id alone, for requests authorised by a
+// signed URL rather than a token.
+func (s *Service) ContentByID(ctx context.Context, id string) (c *herald.Content, err error) {
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		c, err = q.ContentByID(ctx, id)
+		return err
+	})
+	return c, err
+}
+
+// UploadContent stores the bytes of declared content. Exactly the declared
+// size must arrive; content is uploaded once and never changes afterwards,
+// so that every message referring to it shows the same bytes.
+func (s *Service) UploadContent(ctx context.Context, c *herald.Content, r io.Reader) error {
+	if c.UploadedAt != nil {
+		return herald.Errorf(herald.EConflict, "Content %s was already uploaded; create new content to upload other bytes.", c.ID)
+	}
+	if err := s.Blobs.Put(ctx, c.ID, r, c.Size); err != nil {
+		return err
+	}
+	return s.Store.Update(ctx, func(tx herald.Tx) error {
+		current, err := tx.Content(ctx, c.AppID, c.ID)
+		if err != nil {
+			return err
+		}
+		if current.UploadedAt != nil {
+			return herald.Errorf(herald.EConflict, "Content %s was already uploaded.", c.ID)
+		}
+		now := s.now()
+		if err := tx.MarkContentUploaded(ctx, c.AppID, c.ID, now); err != nil {
+			return err
+		}
+		current.UploadedAt = &now
+		return s.record(ctx, tx, c.AppID, herald.EventContentUploaded, nil, &herald.EventData{Content: current})
+	})
+}
+
+// OpenContent returns the bytes of uploaded content.
+func (s *Service) OpenContent(ctx context.Context, c *herald.Content) (io.ReadCloser, error) {
+	if c.UploadedAt == nil {
+		return nil, herald.Errorf(herald.ENotFound, "Content %s has not been uploaded yet.", c.ID)
+	}
+	return s.Blobs.Open(ctx, c.ID)
+}

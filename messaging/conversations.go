@@ -1,0 +1,349 @@
+package messaging
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// ConversationInput creates a conversation.
+type ConversationInput struct {
+	Participants []string
+	// Distinct defaults to true, as in Layer: one conversation per set of
+	// participants.
+	Distinct *bool
+	Metadata json.RawMessage
+}
+
+// distinctKey identifies a set of participants, whatever their order.
+func distinctKey(participants []string) string {
+	sorted := slices.Clone(participants)
+	slices.Sort(sorted)
+	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
+	return hex.EncodeToString(h[:])
+}
+
+func conversationKey(c *herald.Conversation) string {
+	if !c.Distinct {
+		return ""
+	}
+	return distinctKey(c.Participants)
+}
+
+// CreateConversation creates a conversation. For a distinct conversation
+// whose participants already have one, it returns that one instead
+// (created == false), or a conflict error if the metadata given differs.
+func (s *Service) CreateConversation(ctx context.Context, appID string, actor *herald.Actor, in ConversationInput) (out *herald.Conversation, created bool, err error) {
+	if in.Participants == nil {
+		return nil, false, herald.PropertyError(herald.EMissingProperty, "participants", "A conversation needs a participants list.")
+	}
+	participants, err := checkUserIDs("participants", in.Participants)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(participants) == 0 {
+		return nil, false, herald.PropertyError(herald.EInvalidProperty, "participants", "A conversation needs at least one participant.")
+	}
+	meta, err := checkMetadata("metadata", in.Metadata)
+	if err != nil {
+		return nil, false, err
+	}
+	distinct := in.Distinct == nil || *in.Distinct
+	key := ""
+	if distinct {
+		key = distinctKey(participants)
+	}
+	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		if distinct {
+			existing, err := tx.DistinctConversation(ctx, appID, key)
+			if err == nil {
+				if in.Metadata != nil && !sameJSON(existing.Metadata, meta) {
+					return &herald.Error{ID: herald.EConflict,
+						Message: "A distinct conversation with these participants already exists with different metadata.",
+						Data:    map[string]any{"conversation": existing}}
+				}
+				out = existing
+				return nil
+			}
+			if !herald.IsNotFound(err) {
+				return err
+			}
+		}
+		c := &herald.Conversation{ID: NewID(), AppID: appID, Participants: participants, Distinct: distinct,
+			Metadata: meta, CreatedAt: s.now()}
+		if err := tx.CreateConversation(ctx, c, key); err != nil {
+			return err
+		}
+		out, created = c, true
+		return s.recordConversation(ctx, tx, herald.EventConversationCreated, actor, c, nil)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, created, nil
+}
+
+func (s *Service) recordConversation(ctx context.Context, tx herald.Tx, typ string, actor *herald.Actor, c *herald.Conversation, data *herald.EventData) error {
+	if data == nil {
+		data = &herald.EventData{}
+	}
+	data.Conversation = c
+	ids, err := tx.Identities(ctx, c.AppID, c.Participants)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		data.Identities = ids
+	}
+	return s.record(ctx, tx, c.AppID, typ, actor, data)
+}
+
+// Conversation returns a live conversation.
+func (s *Service) Conversation(ctx context.Context, appID, id string) (c *herald.Conversation, err error) {
+	id = herald.LocalID(id, herald.ConversationIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		c, err = q.Conversation(ctx, appID, id)
+		return err
+	})
+	return c, err
+}
+
+// Conversations lists an app's conversations, or one user's, newest first.
+func (s *Service) Conversations(ctx context.Context, appID, userID string, p herald.Page) (cs []*herald.Conversation, err error) {
+	p.Before = herald.LocalID(p.Before, herald.ConversationIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		cs, err = q.Conversations(ctx, appID, userID, p)
+		return err
+	})
+	return cs, err
+}
+
+// PatchOperation is one operation of a Layer-Patch document
+// (application/vnd.layer-patch+json).
+type PatchOperation struct {
+	Operation string          `json:"operation"`
+	Property  string          `json:"property"`
+	Value     json.RawMessage `json:"value"`
+	// Index is accepted for Layer compatibility; participants are a set.
+	Index *int `json:"index,omitempty"`
+}
+
+// UpdateConversation applies Layer-Patch operations to a conversation's
+// participants and metadata, recording conversation.updated.participants
+// and conversation.updated.metadata events for what actually changed.
+func (s *Service) UpdateConversation(ctx context.Context, appID, id string, actor *herald.Actor, ops []PatchOperation) (out *herald.Conversation, err error) {
+	id = herald.LocalID(id, herald.ConversationIDPrefix)
+	if len(ops) == 0 {
+		return nil, herald.Errorf(herald.EInvalidRequest, "The patch holds no operations.")
+	}
+	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		c, err := tx.Conversation(ctx, appID, id)
+		if err != nil {
+			return err
+		}
+		before := slices.Clone(c.Participants)
+		var meta any = map[string]any{}
+		if len(c.Metadata) > 0 {
+			if err := json.Unmarshal(c.Metadata, &meta); err != nil {
+				return err
+			}
+		}
+		for i, op := range ops {
+			if err := applyOperation(c, &meta, op, fmt.Sprintf("[%d]", i)); err != nil {
+				return err
+			}
+		}
+		if len(c.Participants) == 0 {
+			return herald.PropertyError(herald.EInvalidProperty, "participants", "A conversation needs at least one participant.")
+		}
+		newMeta, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		if string(newMeta) == "{}" {
+			newMeta = nil
+		}
+		added, removed := diff(before, c.Participants)
+		participantsChanged := len(added) > 0 || len(removed) > 0
+		metaChanged := !sameJSON(c.Metadata, newMeta)
+		c.Metadata = newMeta
+		if participantsChanged {
+			// A distinct conversation stands for one set of participants;
+			// once that set changes it is an ordinary conversation.
+			c.Distinct = false
+		}
+		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
+			return err
+		}
+		out = c
+		if participantsChanged {
+			if err := s.recordConversation(ctx, tx, herald.EventConversationUpdatedP, actor, c,
+				&herald.EventData{Added: added, Removed: removed}); err != nil {
+				return err
+			}
+		}
+		if metaChanged {
+			return s.recordConversation(ctx, tx, herald.EventConversationUpdatedM, actor, c, nil)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func diff(before, after []string) (added, removed []string) {
+	for _, p := range after {
+		if !slices.Contains(before, p) {
+			added = append(added, p)
+		}
+	}
+	for _, p := range before {
+		if !slices.Contains(after, p) {
+			removed = append(removed, p)
+		}
+	}
+	return added, removed
+}
+
+func applyOperation(c *herald.Conversation, meta *any, op PatchOperation, where string) error {
+	prop := func() string { return "operations" + where + ".property" }
+	value := func() string { return "operations" + where + ".value" }
+	switch {
+	case op.Property == "participants":
+		switch op.Operation {
+		case "add", "remove":
+			var ids []string
+			var one string
+			if json.Unmarshal(op.Value, &one) == nil {
+				ids = []string{one}
+			} else if json.Unmarshal(op.Value, &ids) != nil {
+				return herald.PropertyError(herald.EInvalidProperty, value(), "%s must be a user id or a list of them.", value())
+			}
+			ids, err := checkUserIDs(value(), ids)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				has := slices.Contains(c.Participants, id)
+				if op.Operation == "add" && !has {
+					c.Participants = append(c.Participants, id)
+				} else if op.Operation == "remove" && has {
+					c.Participants = slices.DeleteFunc(c.Participants, func(p string) bool { return p == id })
+				}
+			}
+		case "set":
+			var ids []string
+			if json.Unmarshal(op.Value, &ids) != nil {
+				return herald.PropertyError(herald.EInvalidProperty, value(), "%s must be a list of user ids.", value())
+			}
+			ids, err := checkUserIDs(value(), ids)
+			if err != nil {
+				return err
+			}
+			c.Participants = ids
+		default:
+			return herald.PropertyError(herald.EInvalidProperty, "operations"+where+".operation",
+				"participants take the operations add, remove and set, not %q.", op.Operation)
+		}
+		if len(c.Participants) > MaxParticipants {
+			return herald.PropertyError(herald.EInvalidProperty, "participants", "A conversation has at most %d participants.", MaxParticipants)
+		}
+		return nil
+	case op.Property == "metadata" || strings.HasPrefix(op.Property, "metadata."):
+		var path []string
+		if op.Property != "metadata" {
+			path = strings.Split(strings.TrimPrefix(op.Property, "metadata."), ".")
+			if slices.Contains(path, "") {
+				return herald.PropertyError(herald.EInvalidProperty, prop(), "%q is not a valid metadata path.", op.Property)
+			}
+		}
+		switch op.Operation {
+		case "set":
+			var v any
+			if len(op.Value) == 0 || json.Unmarshal(op.Value, &v) != nil {
+				return herald.PropertyError(herald.EMissingProperty, value(), "set needs a value.")
+			}
+			if path == nil {
+				if _, ok := v.(map[string]any); !ok && v != nil {
+					return herald.PropertyError(herald.EInvalidProperty, value(), "metadata must be a JSON object.")
+				}
+				if v == nil {
+					v = map[string]any{}
+				}
+				*meta = v
+				return nil
+			}
+			return setPath(meta, path, v, prop())
+		case "delete":
+			if path == nil {
+				*meta = map[string]any{}
+				return nil
+			}
+			deletePath(*meta, path)
+			return nil
+		default:
+			return herald.PropertyError(herald.EInvalidProperty, "operations"+where+".operation",
+				"metadata takes the operations set and delete, not %q.", op.Operation)
+		}
+	default:
+		return herald.PropertyError(herald.EInvalidProperty, prop(),
+			"Only participants and metadata can be changed, not %q.", op.Property)
+	}
+}
+
+func setPath(root *any, path []string, v any, prop string) error {
+	m, ok := (*root).(map[string]any)
+	if !ok {
+		m = map[string]any{}
+		*root = m
+	}
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			if _, exists := m[k]; exists {
+				return herald.PropertyError(herald.EInvalidProperty, prop, "metadata.%s is not an object.", k)
+			}
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+	return nil
+}
+
+func deletePath(root any, path []string) {
+	m, ok := root.(map[string]any)
+	for _, k := range path[:len(path)-1] {
+		if !ok {
+			return
+		}
+		m, ok = m[k].(map[string]any)
+	}
+	if ok {
+		delete(m, path[len(path)-1])
+	}
+}
+
+// DeleteConversation deletes a conversation, and with it its messages, for
+// every participant.
+func (s *Service) DeleteConversation(ctx context.Context, appID, id string, actor *herald.Actor) error {
+	id = herald.LocalID(id, herald.ConversationIDPrefix)
+	return s.Store.Update(ctx, func(tx herald.Tx) error {
+		c, err := tx.Conversation(ctx, appID, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		c.DeletedAt = &now
+		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
+			return err
+		}
+		return s.recordConversation(ctx, tx, herald.EventConversationDeleted, actor, c, nil)
+	})
+}

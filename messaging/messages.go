@@ -1,0 +1,393 @@
+package messaging
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald"
+)
+
+// PartInput is one part of a message or announcement being sent.
+type PartInput struct {
+	MimeType string             `json:"mime_type"`
+	Body     *string            `json:"body"`
+	Encoding string             `json:"encoding"`
+	Content  *herald.ContentRef `json:"content"`
+}
+
+// MessageInput sends a message.
+type MessageInput struct {
+	Sender       herald.Sender
+	Parts        []PartInput
+	Notification json.RawMessage
+}
+
+// checkParts validates parts against Layer's rules: a MIME type each, an
+// inline body of at most 2 KiB once decoded, or uploaded rich content of the
+// app (and, for messages, of the conversation).
+func checkParts(ctx context.Context, q herald.Queries, appID, conversationID string, in []PartInput) ([]herald.Part, error) {
+	if len(in) == 0 {
+		return nil, herald.PropertyError(herald.EMissingProperty, "parts", "A message needs at least one part.")
+	}
+	parts := make([]herald.Part, len(in))
+	for i, p := range in {
+		where := fmt.Sprintf("parts[%d]", i)
+		if strings.TrimSpace(p.MimeType) == "" {
+			return nil, herald.PropertyError(herald.EMissingProperty, where+".mime_type", "%s.mime_type is required.", where)
+		}
+		parts[i] = herald.Part{MimeType: p.MimeType}
+		switch {
+		case p.Body != nil && p.Content != nil:
+			return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s has both a body and content; give one.", where)
+		case p.Content != nil:
+			if p.Encoding != "" {
+				return nil, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding applies to inline bodies only.", where)
+			}
+			ref, err := checkContentRef(ctx, q, appID, conversationID, where, p.Content)
+			if err != nil {
+				return nil, err
+			}
+			parts[i].Content = ref
+		case p.Body != nil:
+			size := len(*p.Body)
+			switch p.Encoding {
+			case "":
+			case "base64":
+				b, err := base64.StdEncoding.DecodeString(*p.Body)
+				if err != nil {
+					return nil, herald.PropertyError(herald.EInvalidProperty, where+".body", "%s.body is not valid base64: %v.", where, err)
+				}
+				size = len(b)
+			default:
+				return nil, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding must be \"base64\" or absent, not %q.", where, p.Encoding)
+			}
+			if size > herald.MaxPartBodySize {
+				e := herald.PropertyError(herald.EInvalidProperty, where+".body",
+					"%s.body is %d bytes; inline bodies are limited to %d bytes. Upload larger content with POST /apps/{app_id}/conversations/{conversation_id}/content and send it as a part with {\"mime_type\", \"content\": {\"id\", \"size\"}}.",
+					where, size, herald.MaxPartBodySize)
+				e.Data["size"] = size
+				e.Data["limit"] = herald.MaxPartBodySize
+				return nil, e
+			}
+			parts[i].Body, parts[i].Encoding = *p.Body, p.Encoding
+		default:
+			return nil, herald.PropertyError(herald.EMissingProperty, where+".body", "%s needs a body or content.", where)
+		}
+	}
+	return parts, nil
+}
+
+func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationID, where string, ref *herald.ContentRef) (*herald.ContentRef, error) {
+	id := herald.LocalID(ref.ID, herald.ContentIDPrefix)
+	if id == "" {
+		return nil, herald.PropertyError(herald.EMissingProperty, where+".content.id", "%s.content.id is required.", where)
+	}
+	c, err := q.Content(ctx, appID, id)
+	if herald.IsNotFound(err) {
+		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: no content %q exists in this app.", where, ref.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if conversationID != "" && c.ConversationID != conversationID {
+		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: content %q belongs to another conversation.", where, ref.ID)
+	}
+	if c.UploadedAt == nil {
+		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: content %q has not been uploaded yet; PUT its bytes to its upload_url first.", where, ref.ID)
+	}
+	if ref.Size != c.Size {
+		e := herald.PropertyError(herald.EInvalidProperty, where+".content.size", "%s.content.size is %d but content %q holds %d bytes.", where, ref.Size, ref.ID, c.Size)
+		e.Data["expected"] = c.Size
+		return nil, e
+	}
+	return &herald.ContentRef{ID: id, Size: c.Size}, nil
+}
+
+func checkSender(sender herald.Sender) error {
+	switch {
+	case sender.UserID != "" && sender.Name != "":
+		return herald.PropertyError(herald.EInvalidProperty, "sender", "sender takes either user_id or name, not both.")
+	case sender.UserID != "":
+		return checkUserID("sender.user_id", sender.UserID)
+	case strings.TrimSpace(sender.Name) != "":
+		return nil
+	}
+	return herald.PropertyError(herald.EMissingProperty, "sender", "sender needs a user_id or a name.")
+}
+
+// SendMessage adds a message to a conversation. A non-empty dedupKey (the
+// If-None-Match UUID of the request) makes retries return the first message
+// (replay == true) instead of sending it again.
+func (s *Service) SendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string) (out *herald.Message, replay bool, err error) {
+	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	if dedupKey != "" {
+		u, err := uuid.Parse(strings.Trim(dedupKey, `"`))
+		if err != nil {
+			return nil, false, herald.PropertyError(herald.EInvalidHeader, "If-None-Match", "If-None-Match must be a UUID, got %q.", dedupKey)
+		}
+		dedupKey = u.String()
+	}
+	if err := checkSender(in.Sender); err != nil {
+		return nil, false, err
+	}
+	notification, err := checkNotification(in.Notification)
+	if err != nil {
+		return nil, false, err
+	}
+	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		if dedupKey != "" {
+			id, err := tx.RequestMessage(ctx, appID, dedupKey)
+			if err != nil {
+				return err
+			}
+			if id != "" {
+				m, err := tx.Message(ctx, appID, id)
+				if herald.IsNotFound(err) || (err == nil && m.ConversationID != conversationID) {
+					return herald.PropertyError(herald.EIDInUse, "If-None-Match",
+						"If-None-Match %s was already used for another request.", dedupKey)
+				}
+				out, replay = m, true
+				return err
+			}
+		}
+		c, err := tx.Conversation(ctx, appID, conversationID)
+		if err != nil {
+			return err
+		}
+		if in.Sender.UserID != "" && !c.HasParticipant(in.Sender.UserID) {
+			return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
+				"sender.user_id %q is not a participant of conversation %s.", in.Sender.UserID, c.ID)
+		}
+		parts, err := checkParts(ctx, tx, appID, c.ID, in.Parts)
+		if err != nil {
+			return err
+		}
+		status := make(map[string]string, len(c.Participants))
+		for _, p := range c.Participants {
+			status[p] = herald.StatusSent
+		}
+		if in.Sender.UserID != "" {
+			status[in.Sender.UserID] = herald.StatusRead
+		}
+		c.LastPosition++
+		m := &herald.Message{ID: NewID(), AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
+			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status}
+		if err := tx.CreateMessage(ctx, m); err != nil {
+			return err
+		}
+		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
+			return err
+		}
+		if dedupKey != "" {
+			if err := tx.PutRequestMessage(ctx, appID, dedupKey, m.ID, m.SentAt); err != nil {
+				return err
+			}
+		}
+		out = m
+		return s.recordMessage(ctx, tx, herald.EventMessageSent, &m.Sender, m, c, nil)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, replay, nil
+}
+
+func checkNotification(raw json.RawMessage) (json.RawMessage, error) {
+	n, err := checkMetadata("notification", raw)
+	if err != nil {
+		return nil, herald.PropertyError(herald.EInvalidProperty, "notification", "notification must be a JSON object such as {\"text\": \"…\"}.")
+	}
+	return n, nil
+}
+
+// recordMessage records a message event with the conversation and the
+// identities of its participants as they are now.
+func (s *Service) recordMessage(ctx context.Context, tx herald.Tx, typ string, actor *herald.Actor, m *herald.Message, c *herald.Conversation, data *herald.EventData) error {
+	if data == nil {
+		data = &herald.EventData{}
+	}
+	data.Message = m
+	data.Conversation = c
+	users := c.Participants
+	if m.Sender.UserID != "" && !c.HasParticipant(m.Sender.UserID) {
+		users = append(append([]string(nil), users...), m.Sender.UserID)
+	}
+	ids, err := tx.Identities(ctx, m.AppID, users)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		data.Identities = ids
+	}
+	return s.record(ctx, tx, m.AppID, typ, actor, data)
+}
+
+// Message returns a live message. With conversationID set, the message must
+// belong to that conversation; with userID set, the user must be one of its
+// recipients and must not have deleted it from their devices.
+func (s *Service) Message(ctx context.Context, appID, conversationID, userID, id string) (m *herald.Message, err error) {
+	id = herald.LocalID(id, herald.MessageIDPrefix)
+	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		m, err = q.Message(ctx, appID, id)
+		if err != nil {
+			return err
+		}
+		return visible(ctx, q, m, conversationID, userID)
+	})
+	return m, err
+}
+
+func visible(ctx context.Context, q herald.Queries, m *herald.Message, conversationID, userID string) error {
+	if conversationID != "" && m.ConversationID != conversationID {
+		return herald.NotFound("message", m.ID)
+	}
+	if userID != "" {
+		if _, ok := m.RecipientStatus[userID]; !ok {
+			return herald.NotFound("message", m.ID)
+		}
+		hidden, err := q.MessageHidden(ctx, m.AppID, m.ID, userID)
+		if err != nil {
+			return err
+		}
+		if hidden {
+			return herald.NotFound("message", m.ID)
+		}
+	}
+	return nil
+}
+
+// Messages lists a conversation's messages, newest first; with userID set,
+// as that user sees them.
+func (s *Service) Messages(ctx context.Context, appID, conversationID, userID string, p herald.Page) (ms []*herald.Message, err error) {
+	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	p.Before = herald.LocalID(p.Before, herald.MessageIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		c, err := q.Conversation(ctx, appID, conversationID)
+		if err != nil {
+			return err
+		}
+		if userID != "" && !c.HasParticipant(userID) {
+			return herald.NotFound("conversation", conversationID)
+		}
+		if p.Before != "" {
+			before, err := q.Message(ctx, appID, p.Before)
+			if err != nil || before.ConversationID != c.ID {
+				return herald.PropertyError(herald.EInvalidProperty, "from_id", "from_id %q is not a message of this conversation.", p.Before)
+			}
+		}
+		ms, err = q.Messages(ctx, appID, c.ID, userID, p)
+		return err
+	})
+	return ms, err
+}
+
+// Receipt types.
+const (
+	ReceiptDelivery = "delivery"
+	ReceiptRead     = "read"
+)
+
+// PostReceipt records that a user received or read a message (or an
+// announcement). Statuses only move forward: sent, delivered, read; a
+// receipt that would not advance changes nothing and records no event.
+func (s *Service) PostReceipt(ctx context.Context, appID, userID, id, typ string) error {
+	var status, event string
+	switch typ {
+	case ReceiptDelivery:
+		status, event = herald.StatusDelivered, herald.EventMessageDelivered
+	case ReceiptRead:
+		status, event = herald.StatusRead, herald.EventMessageRead
+	case "":
+		return herald.PropertyError(herald.EMissingProperty, "type", "type is required: \"delivery\" or \"read\".")
+	default:
+		return herald.PropertyError(herald.EInvalidProperty, "type", "type must be \"delivery\" or \"read\", not %q.", typ)
+	}
+	id = herald.LocalID(herald.LocalID(id, herald.MessageIDPrefix), herald.AnnouncementIDPrefix)
+	actor := &herald.Actor{UserID: userID}
+	return s.Store.Update(ctx, func(tx herald.Tx) error {
+		m, err := tx.Message(ctx, appID, id)
+		if herald.IsNotFound(err) {
+			return s.announcementReceipt(ctx, tx, appID, userID, id, status)
+		}
+		if err != nil {
+			return err
+		}
+		if err := visible(ctx, tx, m, "", userID); err != nil {
+			return err
+		}
+		if herald.StatusRank(status) <= herald.StatusRank(m.RecipientStatus[userID]) {
+			return nil
+		}
+		m.RecipientStatus[userID] = status
+		if err := tx.UpdateMessage(ctx, m); err != nil {
+			return err
+		}
+		c, err := tx.Conversation(ctx, appID, m.ConversationID)
+		if err != nil {
+			return err
+		}
+		return s.recordMessage(ctx, tx, event, actor, m, c, &herald.EventData{UserID: userID, Receipt: typ})
+	})
+}
+
+// DeleteMessage deletes a message for every participant (Layer's
+// all_participants mode). With conversationID set the message must belong to
+// it; with actor.UserID set the actor must be one of its recipients.
+func (s *Service) DeleteMessage(ctx context.Context, appID, conversationID, id string, actor *herald.Actor) error {
+	id = herald.LocalID(id, herald.MessageIDPrefix)
+	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	return s.Store.Update(ctx, func(tx herald.Tx) error {
+		m, err := tx.Message(ctx, appID, id)
+		if err != nil {
+			return err
+		}
+		userID := ""
+		if actor != nil {
+			userID = actor.UserID
+		}
+		if err := visible(ctx, tx, m, conversationID, userID); err != nil {
+			return err
+		}
+		now := s.now()
+		m.DeletedAt = &now
+		if err := tx.UpdateMessage(ctx, m); err != nil {
+			return err
+		}
+		c, err := tx.Conversation(ctx, appID, m.ConversationID)
+		if err != nil {
+			return err
+		}
+		return s.recordMessage(ctx, tx, herald.EventMessageDeleted, actor, m, c, nil)
+	})
+}
+
+// HideMessage deletes a message from one user's devices only (Layer's
+// my_devices mode); the other participants still see it.
+func (s *Service) HideMessage(ctx context.Context, appID, userID, id string) error {
+	id = herald.LocalID(id, herald.MessageIDPrefix)
+	return s.Store.Update(ctx, func(tx herald.Tx) error {
+		m, err := tx.Message(ctx, appID, id)
+		if err != nil {
+			return err
+		}
+		if err := visible(ctx, tx, m, "", userID); err != nil {
+			return err
+		}
+		now := s.now()
+		if err := tx.HideMessage(ctx, appID, m.ID, userID, now); err != nil {
+			return err
+		}
+		c, err := tx.Conversation(ctx, appID, m.ConversationID)
+		if err != nil {
+			return err
+		}
+		return s.recordMessage(ctx, tx, herald.EventMessageDeletedForUser, &herald.Actor{UserID: userID}, m, c,
+			&herald.EventData{UserID: userID})
+	})
+}

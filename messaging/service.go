@@ -1,0 +1,191 @@
+// Package messaging holds Herald's business rules: what may be created,
+// changed or deleted, by whom, in which order, and which event each change
+// records. It is the same whatever the storage engine and whatever the API
+// in front of it.
+package messaging
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald"
+)
+
+// Service implements Herald's operations on top of a store.
+type Service struct {
+	Store herald.Store
+	Blobs herald.BlobStore
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// MaxUploadSize bounds a rich-content upload; DefaultMaxUploadSize when 0.
+	MaxUploadSize int64
+
+	tokens sync.Map // token hash → app id; tokens are never reassigned
+}
+
+// DefaultMaxUploadSize is the largest rich-content upload accepted by default.
+const DefaultMaxUploadSize = 256 << 20
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) maxUpload() int64 {
+	if s.MaxUploadSize > 0 {
+		return s.MaxUploadSize
+	}
+	return DefaultMaxUploadSize
+}
+
+// NewID returns a new object id: a UUIDv7, so that ids sort by creation time
+// and index well.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// record appends an event to the log in tx, the transaction of the change it
+// describes.
+func (s *Service) record(ctx context.Context, tx herald.Tx, appID, typ string, actor *herald.Actor, data *herald.EventData) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if actor != nil && actor.UserID == "" && actor.Name == "" {
+		actor = nil
+	}
+	return tx.AppendEvent(ctx, &herald.Event{
+		ID: NewID(), AppID: appID, Type: typ, CreatedAt: s.now(), Actor: actor, Data: b,
+	})
+}
+
+// Apps and tokens.
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "hrld_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CreateApp creates an app and a first token for it. The token is returned
+// in clear this once; only its hash is kept.
+func (s *Service) CreateApp(ctx context.Context, name string) (*herald.App, string, error) {
+	if name == "" {
+		return nil, "", herald.PropertyError(herald.EMissingProperty, "name", "An app needs a name.")
+	}
+	app := &herald.App{ID: uuid.NewString(), Name: name, CreatedAt: s.now()}
+	token := newToken()
+	err := s.Store.Update(ctx, func(tx herald.Tx) error {
+		if err := tx.CreateApp(ctx, app); err != nil {
+			return err
+		}
+		return tx.CreateToken(ctx, &herald.Token{Hash: hashToken(token), AppID: app.ID, CreatedAt: app.CreatedAt})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return app, token, nil
+}
+
+// CreateToken issues a new token for an existing app.
+func (s *Service) CreateToken(ctx context.Context, appID string) (string, error) {
+	token := newToken()
+	err := s.Store.Update(ctx, func(tx herald.Tx) error {
+		if _, err := tx.App(ctx, appID); err != nil {
+			return err
+		}
+		return tx.CreateToken(ctx, &herald.Token{Hash: hashToken(token), AppID: appID, CreatedAt: s.now()})
+	})
+	return token, err
+}
+
+// Apps lists every app.
+func (s *Service) Apps(ctx context.Context) (apps []*herald.App, err error) {
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		apps, err = q.Apps(ctx)
+		return err
+	})
+	return apps, err
+}
+
+// Authenticate returns the app a token belongs to, or an
+// authentication_required error.
+func (s *Service) Authenticate(ctx context.Context, token string) (string, error) {
+	if token == "" {
+		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+	}
+	hash := hashToken(token)
+	if app, ok := s.tokens.Load(hash); ok {
+		return app.(string), nil
+	}
+	var app string
+	err := s.Store.View(ctx, func(q herald.Queries) (err error) {
+		app, err = q.TokenApp(ctx, hash)
+		return err
+	})
+	if herald.IsNotFound(err) {
+		return "", herald.Errorf(herald.EAuthRequired, "The bearer token is not valid.")
+	}
+	if err != nil {
+		return "", err
+	}
+	s.tokens.Store(hash, app)
+	return app, nil
+}
+
+// SigningKey returns the server's secret for signed URLs, creating it on
+// first use. It is kept in the store so that URLs survive restarts and are
+// valid on every node.
+func (s *Service) SigningKey(ctx context.Context) ([]byte, error) {
+	const setting = "url_signing_key"
+	var key string
+	err := s.Store.Update(ctx, func(tx herald.Tx) error {
+		v, err := tx.Setting(ctx, setting)
+		if err != nil || v != "" {
+			key = v
+			return err
+		}
+		b := make([]byte, 32)
+		rand.Read(b)
+		key = hex.EncodeToString(b)
+		return tx.PutSetting(ctx, setting, key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(key)
+}
+
+// Events lists an app's events in order, after the event with id after (from
+// the start when empty).
+func (s *Service) Events(ctx context.Context, appID, after string, limit int) (events []*herald.Event, err error) {
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		var seq int64
+		if after != "" {
+			e, err := q.Event(ctx, appID, after)
+			if herald.IsNotFound(err) {
+				return herald.PropertyError(herald.EInvalidProperty, "after", "No event with id %q exists in this app.", after)
+			}
+			if err != nil {
+				return err
+			}
+			seq = e.Seq
+		}
+		events, err = q.Events(ctx, appID, seq, limit)
+		return err
+	})
+	return events, err
+}

@@ -1,0 +1,84 @@
+package messaging
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald"
+)
+
+// MaxUserIDLength bounds user ids, in bytes.
+const MaxUserIDLength = 255
+
+// MaxParticipants bounds a conversation's participants, and an
+// announcement's recipients.
+const MaxParticipants = 1000
+
+func checkUserID(property, id string) error {
+	if id == "" {
+		return herald.PropertyError(herald.EMissingProperty, property, "%s must be a non-empty user id.", property)
+	}
+	if len(id) > MaxUserIDLength || !utf8.ValidString(id) {
+		return herald.PropertyError(herald.EInvalidProperty, property, "%s must be valid UTF-8 of at most %d bytes.", property, MaxUserIDLength)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return herald.PropertyError(herald.EInvalidProperty, property, "%s must not contain control characters.", property)
+		}
+	}
+	return nil
+}
+
+// checkUserIDs validates a list of user ids and returns it without
+// duplicates, in first-seen order.
+func checkUserIDs(property string, ids []string) ([]string, error) {
+	if len(ids) > MaxParticipants {
+		return nil, herald.PropertyError(herald.EInvalidProperty, property, "%s may list at most %d users.", property, MaxParticipants)
+	}
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for i, id := range ids {
+		id = herald.LocalID(id, herald.IdentityIDPrefix)
+		if err := checkUserID(fmt.Sprintf("%s[%d]", property, i), id); err != nil {
+			return nil, err
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// checkMetadata accepts a JSON object, or nothing (null or absent), and
+// returns it compacted.
+func checkMetadata(property string, raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	if raw[0] != '{' || !json.Valid(raw) {
+		return nil, herald.PropertyError(herald.EInvalidProperty, property, "%s must be a JSON object.", property)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, herald.PropertyError(herald.EInvalidProperty, property, "%s must be a JSON object.", property)
+	}
+	return buf.Bytes(), nil
+}
+
+// sameJSON reports whether two JSON documents have the same meaning.
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	ca, _ := json.Marshal(va)
+	cb, _ := json.Marshal(vb)
+	return bytes.Equal(ca, cb)
+}

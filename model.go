@@ -1,0 +1,196 @@
+package herald
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Identity is what Herald knows of a user of an app. Users need no identity
+// to take part in conversations; one adds a display name, an avatar and the
+// like to what webhooks and API responses show of them.
+type Identity struct {
+	AppID        string    `json:"-"`
+	UserID       string    `json:"user_id"`
+	DisplayName  string    `json:"display_name,omitempty"`
+	AvatarURL    string    `json:"avatar_url,omitempty"`
+	FirstName    string    `json:"first_name,omitempty"`
+	LastName     string    `json:"last_name,omitempty"`
+	PhoneNumber  string    `json:"phone_number,omitempty"`
+	EmailAddress string    `json:"email_address,omitempty"`
+	Metadata     Metadata  `json:"metadata,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Conversation is a set of participants exchanging messages.
+type Conversation struct {
+	ID           string    `json:"id"`
+	AppID        string    `json:"-"`
+	Participants []string  `json:"participants"`
+	Distinct     bool      `json:"distinct"`
+	Metadata     Metadata  `json:"metadata,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	// LastPosition is the position of the newest message; the next message
+	// gets LastPosition+1.
+	LastPosition int64      `json:"last_position"`
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+}
+
+// HasParticipant reports whether userID takes part in c.
+func (c *Conversation) HasParticipant(userID string) bool {
+	for _, p := range c.Participants {
+		if p == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// Sender is who sent a message: a user (UserID) or a named system sender
+// (Name) such as a bot or the app itself. Exactly one is set.
+type Sender struct {
+	UserID string `json:"user_id,omitempty"`
+	Name   string `json:"name,omitempty"`
+}
+
+// Actor is who caused an event: a user, a named system sender, or nobody in
+// particular (the app acting through the API), when both are empty.
+type Actor = Sender
+
+// Recipient statuses of a message, in the only order they may advance.
+const (
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+)
+
+// StatusRank orders recipient statuses; a status never moves to a lower rank.
+func StatusRank(s string) int {
+	switch s {
+	case StatusSent:
+		return 1
+	case StatusDelivered:
+		return 2
+	case StatusRead:
+		return 3
+	}
+	return 0
+}
+
+// MaxPartBodySize is the largest inline part body, in bytes once decoded.
+// Anything larger goes through rich content, as in Layer.
+const MaxPartBodySize = 2048
+
+// Part is one piece of a message: an inline body, or a reference to rich
+// content uploaded beforehand.
+type Part struct {
+	MimeType string      `json:"mime_type"`
+	Body     string      `json:"body,omitempty"`
+	Encoding string      `json:"encoding,omitempty"`
+	Content  *ContentRef `json:"content,omitempty"`
+}
+
+// ContentRef points a part at uploaded rich content.
+type ContentRef struct {
+	ID   string `json:"id"`
+	Size int64  `json:"size"`
+}
+
+// Message is a message in a conversation.
+type Message struct {
+	ID             string `json:"id"`
+	AppID          string `json:"-"`
+	ConversationID string `json:"conversation_id"`
+	// Position orders the messages of a conversation, from 1.
+	Position     int64           `json:"position"`
+	Sender       Sender          `json:"sender"`
+	Parts        []Part          `json:"parts"`
+	Notification json.RawMessage `json:"notification,omitempty"`
+	SentAt       time.Time       `json:"sent_at"`
+	// RecipientStatus maps every participant's user id, sender included, to
+	// sent, delivered or read.
+	RecipientStatus map[string]string `json:"recipient_status"`
+	DeletedAt       *time.Time        `json:"deleted_at,omitempty"`
+}
+
+// Announcement is a system message to a list of users, outside any
+// conversation. Each recipient sees only their own status.
+type Announcement struct {
+	ID              string            `json:"id"`
+	AppID           string            `json:"-"`
+	Sender          Sender            `json:"sender"`
+	Parts           []Part            `json:"parts"`
+	Notification    json.RawMessage   `json:"notification,omitempty"`
+	SentAt          time.Time         `json:"sent_at"`
+	RecipientStatus map[string]string `json:"recipient_status"`
+}
+
+// Content is a rich-content blob: declared first (type and size), uploaded
+// afterwards, then referenced from message parts of its conversation.
+type Content struct {
+	ID             string     `json:"id"`
+	AppID          string     `json:"-"`
+	ConversationID string     `json:"conversation_id"`
+	MimeType       string     `json:"mime_type"`
+	Size           int64      `json:"size"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UploadedAt     *time.Time `json:"uploaded_at,omitempty"`
+}
+
+// Event types. Every change Herald makes is recorded as one event of these
+// types in the same transaction as the change. The message and conversation
+// names are Layer's, so that webhook subscriptions can use them as they are.
+const (
+	EventIdentityCreated       = "identity.created"
+	EventIdentityUpdated       = "identity.updated"
+	EventIdentityDeleted       = "identity.deleted"
+	EventConversationCreated   = "conversation.created"
+	EventConversationUpdatedP  = "conversation.updated.participants"
+	EventConversationUpdatedM  = "conversation.updated.metadata"
+	EventConversationDeleted   = "conversation.deleted"
+	EventMessageSent           = "message.sent"
+	EventMessageDelivered      = "message.delivered"
+	EventMessageRead           = "message.read"
+	EventMessageDeleted        = "message.deleted"
+	EventMessageDeletedForUser = "message.deleted_for_user"
+	EventAnnouncementSent      = "announcement.sent"
+	EventAnnouncementRead      = "announcement.read"
+	EventAnnouncementDelivered = "announcement.delivered"
+	EventContentCreated        = "content.created"
+	EventContentUploaded       = "content.uploaded"
+)
+
+// Event is one entry of an app's event log: what changed, when, by whom, and
+// the state of the affected objects at that moment (Data), from which every
+// webhook wire format is rendered.
+type Event struct {
+	// Seq orders the log; it is assigned by the store on append.
+	Seq       int64
+	ID        string
+	AppID     string
+	Type      string
+	CreatedAt time.Time
+	Actor     *Actor
+	Data      json.RawMessage
+}
+
+// EventData is the state an event carries. Only the members that concern the
+// event's type are set.
+type EventData struct {
+	Identity     *Identity     `json:"identity,omitempty"`
+	Conversation *Conversation `json:"conversation,omitempty"`
+	Message      *Message      `json:"message,omitempty"`
+	Announcement *Announcement `json:"announcement,omitempty"`
+	Content      *Content      `json:"content,omitempty"`
+	// Identities holds the identities, as they were, of the users the event
+	// mentions (sender, participants, actor) that have one.
+	Identities map[string]*Identity `json:"identities,omitempty"`
+	// Added and Removed list the participants a participants update changed.
+	Added   []string `json:"added,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+	// UserID is the user a per-user change (receipt, my_devices deletion)
+	// applies to.
+	UserID string `json:"user_id,omitempty"`
+	// Receipt is "delivery" or "read" on receipt events.
+	Receipt string `json:"receipt,omitempty"`
+}

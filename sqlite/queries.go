@@ -1,0 +1,654 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// execer is what both a pinned write connection and a read transaction offer.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements herald.Queries on one connection or transaction.
+type queries struct {
+	db execer
+}
+
+var _ herald.Queries = (*queries)(nil)
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sqlite: marshal %T: %v", v, err))
+	}
+	return string(b)
+}
+
+func notFound(err error, kind, id string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return herald.NotFound(kind, id)
+	}
+	return err
+}
+
+// Apps and tokens.
+
+func (q *queries) CreateApp(ctx context.Context, a *herald.App) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO apps (id, name, created_at) VALUES (?, ?, ?)`,
+		a.ID, a.Name, micros(a.CreatedAt))
+	return err
+}
+
+func (q *queries) App(ctx context.Context, id string) (*herald.App, error) {
+	a := &herald.App{ID: id}
+	var created int64
+	err := q.db.QueryRowContext(ctx, `SELECT name, created_at FROM apps WHERE id = ?`, id).Scan(&a.Name, &created)
+	if err != nil {
+		return nil, notFound(err, "app", id)
+	}
+	a.CreatedAt = fromMicros(created)
+	return a, nil
+}
+
+func (q *queries) Apps(ctx context.Context) ([]*herald.App, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, name, created_at FROM apps ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var apps []*herald.App
+	for rows.Next() {
+		a := &herald.App{}
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Name, &created); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromMicros(created)
+		apps = append(apps, a)
+	}
+	return apps, rows.Err()
+}
+
+func (q *queries) CreateToken(ctx context.Context, t *herald.Token) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO app_tokens (hash, app_id, created_at) VALUES (?, ?, ?)`,
+		t.Hash, t.AppID, micros(t.CreatedAt))
+	return err
+}
+
+func (q *queries) TokenApp(ctx context.Context, hash string) (string, error) {
+	var app string
+	err := q.db.QueryRowContext(ctx, `SELECT app_id FROM app_tokens WHERE hash = ?`, hash).Scan(&app)
+	if err != nil {
+		return "", notFound(err, "token", "")
+	}
+	return app, nil
+}
+
+func (q *queries) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := q.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (q *queries) PutSetting(ctx context.Context, key, value string) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// Identities.
+
+const identityColumns = `user_id, display_name, avatar_url, first_name, last_name, phone_number,
+	email_address, metadata, created_at, updated_at`
+
+func scanIdentity(appID string, row interface{ Scan(...any) error }) (*herald.Identity, error) {
+	id := &herald.Identity{AppID: appID}
+	var meta sql.NullString
+	var created, updated int64
+	if err := row.Scan(&id.UserID, &id.DisplayName, &id.AvatarURL, &id.FirstName, &id.LastName,
+		&id.PhoneNumber, &id.EmailAddress, &meta, &created, &updated); err != nil {
+		return nil, err
+	}
+	if meta.Valid {
+		id.Metadata = json.RawMessage(meta.String)
+	}
+	id.CreatedAt, id.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return id, nil
+}
+
+func (q *queries) Identity(ctx context.Context, appID, userID string) (*herald.Identity, error) {
+	row := q.db.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE app_id = ? AND user_id = ?`,
+		appID, userID)
+	id, err := scanIdentity(appID, row)
+	if err != nil {
+		return nil, notFound(err, "identity", userID)
+	}
+	return id, nil
+}
+
+func (q *queries) Identities(ctx context.Context, appID string, userIDs []string) (map[string]*herald.Identity, error) {
+	out := make(map[string]*herald.Identity, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
+		WHERE app_id = ? AND user_id IN (SELECT value FROM json_each(?))`, appID, mustJSON(userIDs))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		id, err := scanIdentity(appID, rows)
+		if err != nil {
+			return nil, err
+		}
+		out[id.UserID] = id
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) PutIdentity(ctx context.Context, id *herald.Identity) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO identities (app_id, `+identityColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, user_id) DO UPDATE SET display_name = excluded.display_name,
+			avatar_url = excluded.avatar_url, first_name = excluded.first_name,
+			last_name = excluded.last_name, phone_number = excluded.phone_number,
+			email_address = excluded.email_address, metadata = excluded.metadata,
+			updated_at = excluded.updated_at`,
+		id.AppID, id.UserID, id.DisplayName, id.AvatarURL, id.FirstName, id.LastName, id.PhoneNumber,
+		id.EmailAddress, nullJSON(id.Metadata), micros(id.CreatedAt), micros(id.UpdatedAt))
+	return err
+}
+
+func (q *queries) DeleteIdentity(ctx context.Context, appID, userID string) error {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM identities WHERE app_id = ? AND user_id = ?`, appID, userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("identity", userID)
+	}
+	return nil
+}
+
+// Conversations.
+
+const conversationColumns = `id, participants, distinct_key, metadata, created_at, last_position, deleted_at`
+
+func scanConversation(appID string, row interface{ Scan(...any) error }) (*herald.Conversation, error) {
+	c := &herald.Conversation{AppID: appID}
+	var participants string
+	var key, meta sql.NullString
+	var created int64
+	var deleted sql.NullInt64
+	if err := row.Scan(&c.ID, &participants, &key, &meta, &created, &c.LastPosition, &deleted); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(participants), &c.Participants); err != nil {
+		return nil, fmt.Errorf("sqlite: conversation %s participants: %w", c.ID, err)
+	}
+	c.Distinct = key.Valid
+	if meta.Valid {
+		c.Metadata = json.RawMessage(meta.String)
+	}
+	c.CreatedAt = fromMicros(created)
+	c.DeletedAt = fromNullMicros(deleted)
+	return c, nil
+}
+
+func (q *queries) CreateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversations (id, app_id, participants, distinct_key,
+		metadata, created_at, last_position) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.AppID, mustJSON(c.Participants), nullString(distinctKey), nullJSON(c.Metadata),
+		micros(c.CreatedAt), c.LastPosition); err != nil {
+		return err
+	}
+	return q.setParticipants(ctx, c)
+}
+
+func (q *queries) setParticipants(ctx context.Context, c *herald.Conversation) error {
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM conversation_participants WHERE conversation_id = ?`, c.ID); err != nil {
+		return err
+	}
+	if c.DeletedAt != nil {
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, `INSERT OR IGNORE INTO conversation_participants (app_id, user_id, conversation_id)
+		SELECT ?, value, ? FROM json_each(?)`, c.AppID, c.ID, mustJSON(c.Participants))
+	return err
+}
+
+func (q *queries) Conversation(ctx context.Context, appID, id string) (*herald.Conversation, error) {
+	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
+		WHERE id = ? AND app_id = ? AND deleted_at IS NULL`, id, appID)
+	c, err := scanConversation(appID, row)
+	if err != nil {
+		return nil, notFound(err, "conversation", id)
+	}
+	return c, nil
+}
+
+func (q *queries) DistinctConversation(ctx context.Context, appID, key string) (*herald.Conversation, error) {
+	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
+		WHERE app_id = ? AND distinct_key = ? AND deleted_at IS NULL`, appID, key)
+	c, err := scanConversation(appID, row)
+	if err != nil {
+		return nil, notFound(err, "conversation", "")
+	}
+	return c, nil
+}
+
+func (q *queries) UpdateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
+	var before struct{ participants string }
+	if err := q.db.QueryRowContext(ctx, `SELECT participants FROM conversations WHERE id = ? AND app_id = ?`,
+		c.ID, c.AppID).Scan(&before.participants); err != nil {
+		return notFound(err, "conversation", c.ID)
+	}
+	if !c.Distinct {
+		distinctKey = ""
+	}
+	after := mustJSON(c.Participants)
+	if _, err := q.db.ExecContext(ctx, `UPDATE conversations SET participants = ?, distinct_key = ?, metadata = ?,
+		last_position = ?, deleted_at = ? WHERE id = ? AND app_id = ?`,
+		after, nullString(distinctKey), nullJSON(c.Metadata), c.LastPosition, nullMicros(c.DeletedAt),
+		c.ID, c.AppID); err != nil {
+		return err
+	}
+	if before.participants != after || c.DeletedAt != nil {
+		return q.setParticipants(ctx, c)
+	}
+	return nil
+}
+
+func (q *queries) Conversations(ctx context.Context, appID, userID string, p herald.Page) ([]*herald.Conversation, error) {
+	var sb strings.Builder
+	args := []any{appID}
+	sb.WriteString(`SELECT ` + conversationColumns + ` FROM conversations WHERE app_id = ? AND deleted_at IS NULL`)
+	if userID != "" {
+		sb.WriteString(` AND id IN (SELECT conversation_id FROM conversation_participants WHERE app_id = ? AND user_id = ?)`)
+		args = append(args, appID, userID)
+	}
+	if p.Before != "" {
+		sb.WriteString(` AND id < ?`)
+		args = append(args, p.Before)
+	}
+	sb.WriteString(` ORDER BY id DESC LIMIT ?`)
+	args = append(args, p.Limit)
+	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Conversation
+	for rows.Next() {
+		c, err := scanConversation(appID, rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Messages.
+
+const messageColumns = `id, conversation_id, position, sender_user_id, sender_name, parts, notification,
+	sent_at, recipient_status, deleted_at`
+
+func scanMessage(appID string, row interface{ Scan(...any) error }) (*herald.Message, error) {
+	m := &herald.Message{AppID: appID}
+	var parts, status string
+	var notification sql.NullString
+	var sent int64
+	var deleted sql.NullInt64
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Position, &m.Sender.UserID, &m.Sender.Name, &parts,
+		&notification, &sent, &status, &deleted); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(parts), &m.Parts); err != nil {
+		return nil, fmt.Errorf("sqlite: message %s parts: %w", m.ID, err)
+	}
+	if err := json.Unmarshal([]byte(status), &m.RecipientStatus); err != nil {
+		return nil, fmt.Errorf("sqlite: message %s recipient_status: %w", m.ID, err)
+	}
+	if notification.Valid {
+		m.Notification = json.RawMessage(notification.String)
+	}
+	m.SentAt = fromMicros(sent)
+	m.DeletedAt = fromNullMicros(deleted)
+	return m, nil
+}
+
+func (q *queries) CreateMessage(ctx context.Context, m *herald.Message) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.AppID, m.ID, m.ConversationID, m.Position, m.Sender.UserID, m.Sender.Name, mustJSON(m.Parts),
+		nullJSON(m.Notification), micros(m.SentAt), mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt))
+	return err
+}
+
+func (q *queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {
+	row := q.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE id = ? AND app_id = ? AND deleted_at IS NULL
+		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`, id, appID)
+	m, err := scanMessage(appID, row)
+	if err != nil {
+		return nil, notFound(err, "message", id)
+	}
+	return m, nil
+}
+
+func (q *queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE messages SET recipient_status = ?, deleted_at = ?
+		WHERE id = ? AND app_id = ?`, mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt), m.ID, m.AppID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("message", m.ID)
+	}
+	return nil
+}
+
+func (q *queries) HideMessage(ctx context.Context, appID, messageID, userID string, at time.Time) error {
+	_, err := q.db.ExecContext(ctx, `INSERT OR IGNORE INTO message_hidden (message_id, user_id, hidden_at)
+		VALUES (?, ?, ?)`, messageID, userID, micros(at))
+	return err
+}
+
+func (q *queries) MessageHidden(ctx context.Context, appID, messageID, userID string) (bool, error) {
+	var one int
+	err := q.db.QueryRowContext(ctx, `SELECT 1 FROM message_hidden WHERE message_id = ? AND user_id = ?`,
+		messageID, userID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (q *queries) Messages(ctx context.Context, appID, conversationID, viewer string, p herald.Page) ([]*herald.Message, error) {
+	var sb strings.Builder
+	args := []any{conversationID, appID}
+	sb.WriteString(`SELECT ` + messageColumns + ` FROM messages m
+		WHERE conversation_id = ? AND app_id = ? AND deleted_at IS NULL`)
+	if viewer != "" {
+		sb.WriteString(` AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.message_id = m.id AND h.user_id = ?)`)
+		args = append(args, viewer)
+	}
+	if p.Before != "" {
+		sb.WriteString(` AND position < (SELECT position FROM messages WHERE id = ? AND conversation_id = m.conversation_id)`)
+		args = append(args, p.Before)
+	}
+	sb.WriteString(` ORDER BY position DESC LIMIT ?`)
+	args = append(args, p.Limit)
+	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Message
+	for rows.Next() {
+		m, err := scanMessage(appID, rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) RequestMessage(ctx context.Context, appID, key string) (string, error) {
+	var id string
+	err := q.db.QueryRowContext(ctx, `SELECT message_id FROM request_keys WHERE app_id = ? AND key = ?`,
+		appID, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+func (q *queries) PutRequestMessage(ctx context.Context, appID, key, messageID string, at time.Time) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO request_keys (app_id, key, message_id, created_at)
+		VALUES (?, ?, ?, ?)`, appID, key, messageID, micros(at))
+	return err
+}
+
+// Announcements.
+
+func (q *queries) CreateAnnouncement(ctx context.Context, a *herald.Announcement) error {
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO announcements (id, app_id, sender_name, parts, notification, sent_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.AppID, a.Sender.Name, mustJSON(a.Parts), nullJSON(a.Notification),
+		micros(a.SentAt)); err != nil {
+		return err
+	}
+	_, err := q.db.ExecContext(ctx, `INSERT OR IGNORE INTO announcement_recipients (app_id, user_id, announcement_id, status)
+		SELECT ?, key, ?, value FROM json_each(?)`, a.AppID, a.ID, mustJSON(a.RecipientStatus))
+	return err
+}
+
+func scanAnnouncement(appID string, row interface{ Scan(...any) error }) (*herald.Announcement, error) {
+	a := &herald.Announcement{AppID: appID}
+	var parts, user, status string
+	var notification sql.NullString
+	var sent int64
+	if err := row.Scan(&a.ID, &a.Sender.Name, &parts, &notification, &sent, &user, &status); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(parts), &a.Parts); err != nil {
+		return nil, fmt.Errorf("sqlite: announcement %s parts: %w", a.ID, err)
+	}
+	if notification.Valid {
+		a.Notification = json.RawMessage(notification.String)
+	}
+	a.SentAt = fromMicros(sent)
+	a.RecipientStatus = map[string]string{user: status}
+	return a, nil
+}
+
+const announcementSelect = `SELECT a.id, a.sender_name, a.parts, a.notification, a.sent_at, r.user_id, r.status
+	FROM announcement_recipients r JOIN announcements a ON a.id = r.announcement_id`
+
+func (q *queries) Announcement(ctx context.Context, appID, id, userID string) (*herald.Announcement, error) {
+	row := q.db.QueryRowContext(ctx, announcementSelect+` WHERE r.app_id = ? AND r.user_id = ? AND r.announcement_id = ?`,
+		appID, userID, id)
+	a, err := scanAnnouncement(appID, row)
+	if err != nil {
+		return nil, notFound(err, "announcement", id)
+	}
+	return a, nil
+}
+
+func (q *queries) Announcements(ctx context.Context, appID, userID string, p herald.Page) ([]*herald.Announcement, error) {
+	query := announcementSelect + ` WHERE r.app_id = ? AND r.user_id = ?`
+	args := []any{appID, userID}
+	if p.Before != "" {
+		query += ` AND r.announcement_id < ?`
+		args = append(args, p.Before)
+	}
+	query += ` ORDER BY r.announcement_id DESC LIMIT ?`
+	args = append(args, p.Limit)
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Announcement
+	for rows.Next() {
+		a, err := scanAnnouncement(appID, rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE announcement_recipients SET status = ?
+		WHERE app_id = ? AND user_id = ? AND announcement_id = ?`, status, appID, userID, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("announcement", id)
+	}
+	return nil
+}
+
+// Rich content.
+
+func (q *queries) CreateContent(ctx context.Context, c *herald.Content) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AppID, c.ConversationID, c.MimeType, c.Size, micros(c.CreatedAt),
+		nullMicros(c.UploadedAt))
+	return err
+}
+
+func (q *queries) content(ctx context.Context, where string, args ...any) (*herald.Content, error) {
+	c := &herald.Content{}
+	var created int64
+	var uploaded sql.NullInt64
+	err := q.db.QueryRowContext(ctx, `SELECT id, app_id, conversation_id, mime_type, size, created_at, uploaded_at
+		FROM contents WHERE `+where, args...).Scan(&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size,
+		&created, &uploaded)
+	if err != nil {
+		return nil, err
+	}
+	c.CreatedAt = fromMicros(created)
+	c.UploadedAt = fromNullMicros(uploaded)
+	return c, nil
+}
+
+func (q *queries) Content(ctx context.Context, appID, id string) (*herald.Content, error) {
+	c, err := q.content(ctx, `id = ? AND app_id = ?`, id, appID)
+	if err != nil {
+		return nil, notFound(err, "content", id)
+	}
+	return c, nil
+}
+
+func (q *queries) ContentByID(ctx context.Context, id string) (*herald.Content, error) {
+	c, err := q.content(ctx, `id = ?`, id)
+	if err != nil {
+		return nil, notFound(err, "content", id)
+	}
+	return c, nil
+}
+
+func (q *queries) MarkContentUploaded(ctx context.Context, appID, id string, at time.Time) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE contents SET uploaded_at = ? WHERE id = ? AND app_id = ?`,
+		micros(at), id, appID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("content", id)
+	}
+	return nil
+}
+
+// Events.
+
+func (q *queries) AppendEvent(ctx context.Context, e *herald.Event) error {
+	var actor any
+	if e.Actor != nil {
+		actor = mustJSON(e.Actor)
+	}
+	return q.db.QueryRowContext(ctx, `INSERT INTO events (id, app_id, type, created_at, actor, data)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor,
+		string(e.Data)).Scan(&e.Seq)
+}
+
+const eventColumns = `seq, id, app_id, type, created_at, actor, data`
+
+func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
+	e := &herald.Event{}
+	var created int64
+	var actor sql.NullString
+	var data string
+	if err := row.Scan(&e.Seq, &e.ID, &e.AppID, &e.Type, &created, &actor, &data); err != nil {
+		return nil, err
+	}
+	e.CreatedAt = fromMicros(created)
+	if actor.Valid {
+		e.Actor = &herald.Actor{}
+		if err := json.Unmarshal([]byte(actor.String), e.Actor); err != nil {
+			return nil, fmt.Errorf("sqlite: event %s actor: %w", e.ID, err)
+		}
+	}
+	e.Data = json.RawMessage(data)
+	return e, nil
+}
+
+func (q *queries) Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*herald.Event, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?`, appID, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) Event(ctx context.Context, appID, id string) (*herald.Event, error) {
+	row := q.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ? AND app_id = ?`, id, appID)
+	e, err := scanEvent(row)
+	if err != nil {
+		return nil, notFound(err, "event", id)
+	}
+	return e, nil
+}

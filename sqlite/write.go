@@ -1,0 +1,159 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/heraldhq/herald"
+)
+
+// A writeRequest is one Update waiting for the writer goroutine.
+type writeRequest struct {
+	ctx   context.Context
+	fn    func(herald.Tx) error
+	err   error
+	after []func()
+	done  chan struct{}
+}
+
+type writeTx struct {
+	*queries
+	after []func()
+}
+
+func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// Update queues fn for the writer goroutine, which runs it inside a savepoint
+// of a transaction shared with the other updates queued meanwhile, and
+// returns once that transaction has committed (group commit). A single
+// writer also makes every fn see the effects of those before it, so
+// check-then-write logic needs no further locking.
+func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
+	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case <-s.closing:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.requests <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return ErrClosed
+	}
+	// Once queued, the outcome is awaited even if ctx ends: fn may already
+	// be part of a transaction that is about to commit.
+	<-r.done
+	return r.err
+}
+
+func (s *Store) writeLoop(conn *sql.Conn) {
+	defer close(s.stopped)
+	defer conn.Close()
+	batch := make([]*writeRequest, 0, s.opts.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-s.requests:
+			batch = append(batch, r)
+		case <-s.closing:
+			// Finish what was queued before Close, then stop.
+			for {
+				select {
+				case r := <-s.requests:
+					s.commit(conn, []*writeRequest{r})
+				default:
+					return
+				}
+			}
+		}
+	gather:
+		for len(batch) < cap(batch) {
+			select {
+			case r := <-s.requests:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commit(conn, batch)
+	}
+}
+
+// commit runs a batch of updates in one transaction.
+func (s *Store) commit(conn *sql.Conn, batch []*writeRequest) {
+	ctx := context.Background()
+	defer func() {
+		for _, r := range batch {
+			if r.err == nil {
+				for _, f := range r.after {
+					f()
+				}
+			}
+			close(r.done)
+		}
+	}()
+	failAll := func(err error) {
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		failAll(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	ran := 0
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "SAVEPOINT u"); err != nil {
+			conn.ExecContext(ctx, "ROLLBACK")
+			failAll(fmt.Errorf("sqlite: savepoint: %w", err))
+			return
+		}
+		tx := &writeTx{queries: &queries{db: conn}}
+		if err := run(r.fn, tx); err != nil {
+			r.err = err
+			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO u"); rerr != nil {
+				// SQLite rolled the whole transaction back itself (e.g. on
+				// I/O errors): nothing of the batch remains.
+				conn.ExecContext(ctx, "ROLLBACK")
+				failAll(fmt.Errorf("sqlite: transaction aborted: %w", rerr))
+				return
+			}
+		} else {
+			r.after = tx.after
+			ran++
+		}
+		if _, err := conn.ExecContext(ctx, "RELEASE u"); err != nil {
+			conn.ExecContext(ctx, "ROLLBACK")
+			failAll(fmt.Errorf("sqlite: release: %w", err))
+			return
+		}
+	}
+	if ran == 0 {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		failAll(fmt.Errorf("sqlite: commit: %w", err))
+	}
+}
+
+// run calls fn, turning a panic into an error so that one faulty update
+// cannot take the writer, and the updates batched with it, down.
+func run(fn func(herald.Tx) error, tx herald.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: update panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}

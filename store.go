@@ -1,0 +1,115 @@
+package herald
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Store is a storage engine. Every engine (the embedded SQLite one, and
+// others) implements it and must pass the conformance suite in storetest.
+type Store interface {
+	// Update runs fn in a write transaction and commits it. It returns only
+	// once the transaction is durable, or failed. An engine may commit the
+	// work of several concurrent Update calls in one transaction (group
+	// commit); each fn still succeeds or fails on its own: when fn returns an
+	// error, none of its writes remain and the others are unaffected.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn against a consistent snapshot for reading.
+	View(ctx context.Context, fn func(q Queries) error) error
+	Close() error
+}
+
+// Tx is the write side of Store.Update.
+type Tx interface {
+	Queries
+	// AfterCommit registers f to run once the transaction has committed.
+	AfterCommit(f func())
+}
+
+// Page selects a page of a newest-first listing: up to Limit objects strictly
+// older than the object Before (none: from the newest).
+type Page struct {
+	Before string
+	Limit  int
+}
+
+// Queries are the reads and writes an engine offers. Reads of a missing
+// object return a not_found *Error. Writes are only valid inside Update.
+type Queries interface {
+	CreateApp(ctx context.Context, app *App) error
+	App(ctx context.Context, id string) (*App, error)
+	Apps(ctx context.Context) ([]*App, error)
+	CreateToken(ctx context.Context, t *Token) error
+	// TokenApp returns the id of the app whose token has the given hash.
+	TokenApp(ctx context.Context, hash string) (string, error)
+
+	// Setting returns a server-wide setting, "" when unset.
+	Setting(ctx context.Context, key string) (string, error)
+	PutSetting(ctx context.Context, key, value string) error
+
+	Identity(ctx context.Context, appID, userID string) (*Identity, error)
+	// Identities returns the identities that exist among userIDs.
+	Identities(ctx context.Context, appID string, userIDs []string) (map[string]*Identity, error)
+	PutIdentity(ctx context.Context, id *Identity) error
+	DeleteIdentity(ctx context.Context, appID, userID string) error
+
+	CreateConversation(ctx context.Context, c *Conversation, distinctKey string) error
+	// Conversation returns a conversation that is not deleted.
+	Conversation(ctx context.Context, appID, id string) (*Conversation, error)
+	// DistinctConversation returns the live distinct conversation with that
+	// participant key, or not_found.
+	DistinctConversation(ctx context.Context, appID, distinctKey string) (*Conversation, error)
+	// UpdateConversation saves participants, distinct (and its key),
+	// metadata, last position and deletion.
+	UpdateConversation(ctx context.Context, c *Conversation, distinctKey string) error
+	// Conversations lists live conversations, newest first; with userID set,
+	// only those the user takes part in.
+	Conversations(ctx context.Context, appID, userID string, p Page) ([]*Conversation, error)
+
+	CreateMessage(ctx context.Context, m *Message) error
+	// Message returns a message that is not deleted.
+	Message(ctx context.Context, appID, id string) (*Message, error)
+	UpdateMessage(ctx context.Context, m *Message) error
+	HideMessage(ctx context.Context, appID, messageID, userID string, at time.Time) error
+	MessageHidden(ctx context.Context, appID, messageID, userID string) (bool, error)
+	// Messages lists a conversation's live messages, newest first; with
+	// viewer set, without those the viewer deleted for their own devices.
+	Messages(ctx context.Context, appID, conversationID, viewer string, p Page) ([]*Message, error)
+	// RequestMessage returns the id of the message created under a
+	// deduplication key, "" if none.
+	RequestMessage(ctx context.Context, appID, key string) (string, error)
+	PutRequestMessage(ctx context.Context, appID, key, messageID string, at time.Time) error
+
+	CreateAnnouncement(ctx context.Context, a *Announcement) error
+	// Announcement returns an announcement as one recipient sees it.
+	Announcement(ctx context.Context, appID, id, userID string) (*Announcement, error)
+	Announcements(ctx context.Context, appID, userID string, p Page) ([]*Announcement, error)
+	SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error
+
+	CreateContent(ctx context.Context, c *Content) error
+	Content(ctx context.Context, appID, id string) (*Content, error)
+	// ContentByID finds content without knowing its app, for signed URLs.
+	ContentByID(ctx context.Context, id string) (*Content, error)
+	MarkContentUploaded(ctx context.Context, appID, id string, at time.Time) error
+
+	// AppendEvent adds e to the log and sets e.Seq.
+	AppendEvent(ctx context.Context, e *Event) error
+	// Events lists an app's events in log order, after the given sequence
+	// number.
+	Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*Event, error)
+	// Event returns one event of an app by id.
+	Event(ctx context.Context, appID, id string) (*Event, error)
+}
+
+// BlobStore keeps rich-content bytes. The default keeps them on the local
+// filesystem; an S3-compatible store can implement the same interface.
+type BlobStore interface {
+	// Put stores exactly size bytes read from r under key, replacing any
+	// earlier blob. Fewer or more bytes are an upload_mismatch *Error and
+	// leave nothing stored.
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+	// Open returns the blob's bytes, or a not_found *Error.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+}
