@@ -1,0 +1,242 @@
+// Command herald runs the Herald messaging server and its administration
+// commands.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/blob"
+	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+func main() {
+	if err := rootCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func env(name, fallback string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return fallback
+}
+
+// config is what every command needs to reach Herald's data.
+type config struct {
+	data     string
+	syncFull bool
+}
+
+func (c *config) flags(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&c.data, "data", env("HERALD_DATA", "./herald-data"),
+		"directory of Herald's database and uploaded content (env HERALD_DATA)")
+	cmd.PersistentFlags().BoolVar(&c.syncFull, "sync-full", env("HERALD_SYNC_FULL", "") == "true",
+		"fsync every commit: survives power loss, not only crashes, at a cost in throughput (env HERALD_SYNC_FULL=true)")
+}
+
+// open opens the store and the service over the data directory, creating it
+// on first use.
+func (c *config) open(ctx context.Context) (*messaging.Service, func() error, error) {
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := &messaging.Service{Store: store, Blobs: blob.Dir{Root: filepath.Join(c.data, "content")}}
+	return svc, store.Close, nil
+}
+
+func rootCommand() *cobra.Command {
+	cfg := &config{}
+	root := &cobra.Command{
+		Use:           "herald",
+		Short:         "Herald: a self-hosted messaging backend whose events reach other systems as webhooks",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	cfg.flags(root)
+	root.AddCommand(serveCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
+	return root
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print Herald's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "herald", herald.Version)
+		},
+	}
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func appsCommand(cfg *config) *cobra.Command {
+	apps := &cobra.Command{Use: "apps", Short: "Manage apps"}
+	apps.AddCommand(&cobra.Command{
+		Use:   "create NAME",
+		Short: "Create an app and print its id and first token as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, closeStore, err := cfg.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			app, token, err := svc.CreateApp(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, map[string]string{"app_id": app.ID, "name": app.Name, "token": token})
+		},
+	}, &cobra.Command{
+		Use:   "list",
+		Short: "List apps as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, closeStore, err := cfg.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			apps, err := svc.Apps(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if apps == nil {
+				apps = []*herald.App{}
+			}
+			return printJSON(cmd, apps)
+		},
+	})
+	return apps
+}
+
+func tokensCommand(cfg *config) *cobra.Command {
+	tokens := &cobra.Command{Use: "tokens", Short: "Manage app tokens"}
+	tokens.AddCommand(&cobra.Command{
+		Use:   "create APP_ID",
+		Short: "Create a token for an app and print it as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, closeStore, err := cfg.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			token, err := svc.CreateToken(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, map[string]string{"app_id": args[0], "token": token})
+		},
+	})
+	return tokens
+}
+
+func serveCommand(cfg *config) *cobra.Command {
+	var addr, baseURL string
+	var contentTTL time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL)
+		},
+	}
+	ttl, _ := time.ParseDuration(env("HERALD_CONTENT_URL_TTL", "1h"))
+	cmd.Flags().StringVar(&addr, "addr", env("HERALD_ADDR", "127.0.0.1:8080"), "address to listen on (env HERALD_ADDR)")
+	cmd.Flags().StringVar(&baseURL, "base-url", env("HERALD_BASE_URL", ""),
+		"public URL of the API, used in the url fields of objects; default http://ADDR (env HERALD_BASE_URL)")
+	cmd.Flags().DurationVar(&contentTTL, "content-url-ttl", ttl, "lifetime of rich-content download URLs (env HERALD_CONTENT_URL_TTL)")
+	return cmd
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration) error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	svc, closeStore, err := cfg.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := bootstrap(ctx, cmd, cfg, svc); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if baseURL == "" {
+		baseURL = "http://" + ln.Addr().String()
+	}
+	api, err := heraldhttp.New(ctx, svc, baseURL)
+	if err != nil {
+		return err
+	}
+	api.ContentURLTTL = contentTTL
+	api.Logger = logger
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data, "version", herald.Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("herald shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bootstrap creates a default app and token on first start, so that a new
+// installation is usable at once, and writes them to bootstrap.json.
+func bootstrap(ctx context.Context, cmd *cobra.Command, cfg *config, svc *messaging.Service) error {
+	apps, err := svc.Apps(ctx)
+	if err != nil || len(apps) > 0 {
+		return err
+	}
+	app, token, err := svc.CreateApp(ctx, "default")
+	if err != nil {
+		return err
+	}
+	creds := map[string]string{"app_id": app.ID, "token": token}
+	b, _ := json.MarshalIndent(creds, "", "  ")
+	path := filepath.Join(cfg.data, "bootstrap.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Created the default app (the token is shown once here, and kept in %s):\n%s\n", path, b)
+	return nil
+}

@@ -1,0 +1,236 @@
+// Package http serves Herald's API: Layer's Platform API shape over the
+// messaging service, plus signed URLs for rich-content upload and download.
+package http
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/messaging"
+)
+
+// MaxBodySize bounds a JSON request body.
+const MaxBodySize = 1 << 20
+
+// DefaultContentURLTTL is how long a rich-content download URL stays valid.
+const DefaultContentURLTTL = time.Hour
+
+// uploadURLTTL is how long an upload URL stays valid.
+const uploadURLTTL = 24 * time.Hour
+
+// Server is Herald's HTTP API.
+type Server struct {
+	Service *messaging.Service
+	// BaseURL is the public root URL of the API, used in the url fields of
+	// every object (http://127.0.0.1:8080, https://herald.example.com).
+	BaseURL string
+	// SigningKey signs rich-content upload and download URLs.
+	SigningKey []byte
+	// ContentURLTTL is the lifetime of download URLs; DefaultContentURLTTL
+	// when zero.
+	ContentURLTTL time.Duration
+	Logger        *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	mux *http.ServeMux
+}
+
+// New returns a server for the service. The signing key is loaded from the
+// store (and created on first start).
+func New(ctx context.Context, svc *messaging.Service, baseURL string) (*Server, error) {
+	key, err := svc.SigningKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Service: svc, BaseURL: strings.TrimRight(baseURL, "/"), SigningKey: key,
+		Logger: slog.Default()}, nil
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) contentTTL() time.Duration {
+	if s.ContentURLTTL > 0 {
+		return s.ContentURLTTL
+	}
+	return DefaultContentURLTTL
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.mux == nil {
+		s.mux = s.routes()
+	}
+	// Layer let clients that cannot send PATCH tunnel it through POST.
+	if r.Method == http.MethodPost && strings.EqualFold(r.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
+		r.Method = http.MethodPatch
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+			s.writeError(w, r, fmt.Errorf("panic: %v", p))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// Handler returns s with its routes built, for use as an http.Handler.
+func (s *Server) Handler() http.Handler {
+	s.mux = s.routes()
+	return s
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
+		mux.HandleFunc(pattern, s.withApp(h))
+	}
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /errors", s.errorCatalogue)
+
+	handle("PUT /apps/{app}/users/{user}/identity", s.putIdentity)
+	handle("POST /apps/{app}/users/{user}/identity", s.putIdentity)
+	handle("PATCH /apps/{app}/users/{user}/identity", s.putIdentity)
+	handle("GET /apps/{app}/users/{user}/identity", s.getIdentity)
+	handle("DELETE /apps/{app}/users/{user}/identity", s.deleteIdentity)
+
+	handle("POST /apps/{app}/conversations", s.createConversation)
+	handle("GET /apps/{app}/conversations", s.listConversations)
+	handle("GET /apps/{app}/conversations/{conv}", s.getConversation)
+	handle("PATCH /apps/{app}/conversations/{conv}", s.patchConversation)
+	handle("DELETE /apps/{app}/conversations/{conv}", s.deleteConversation)
+	handle("GET /apps/{app}/users/{user}/conversations", s.listConversations)
+	handle("GET /apps/{app}/users/{user}/conversations/{conv}", s.getConversation)
+
+	handle("POST /apps/{app}/conversations/{conv}/messages", s.sendMessage)
+	handle("GET /apps/{app}/conversations/{conv}/messages", s.listMessages)
+	handle("GET /apps/{app}/conversations/{conv}/messages/{msg}", s.getMessage)
+	handle("DELETE /apps/{app}/conversations/{conv}/messages/{msg}", s.deleteMessage)
+	handle("GET /apps/{app}/messages/{msg}", s.getMessage)
+	handle("DELETE /apps/{app}/messages/{msg}", s.deleteMessage)
+	handle("GET /apps/{app}/users/{user}/conversations/{conv}/messages", s.listMessages)
+	handle("GET /apps/{app}/users/{user}/messages/{msg}", s.getMessage)
+	handle("DELETE /apps/{app}/users/{user}/messages/{msg}", s.deleteUserMessage)
+	handle("POST /apps/{app}/users/{user}/messages/{msg}/receipts", s.postReceipt)
+
+	handle("POST /apps/{app}/announcements", s.sendAnnouncement)
+	handle("GET /apps/{app}/users/{user}/announcements", s.listAnnouncements)
+	handle("GET /apps/{app}/users/{user}/announcements/{id}", s.getAnnouncement)
+
+	handle("POST /apps/{app}/conversations/{conv}/content", s.createContent)
+	handle("GET /apps/{app}/content/{id}", s.getContent)
+	mux.HandleFunc("PUT /uploads/{id}", s.handle(s.upload))
+	mux.HandleFunc("GET /content/{id}", s.handle(s.download))
+
+	handle("GET /apps/{app}/events", s.listEvents)
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all also catches a known path with an unsupported method;
+		// tell the two apart so the client learns which it was.
+		var allowed []string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			s.writeError(w, r, herald.Errorf(herald.EMethodNotAllowed, "%s is not allowed on %s; use %s.",
+				r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+			return
+		}
+		s.writeError(w, r, herald.Errorf(herald.EInvalidEndpoint, "The endpoint '%s %s' does not exist.", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// handle adapts a handler that returns an error.
+func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// withApp authenticates the request and checks that its token belongs to
+// the app in the path. Another app's path answers 404, exactly as a missing
+// app would, so that a token learns nothing about other apps.
+func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+			return herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+		}
+		app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+			}
+			return err
+		}
+		if r.PathValue("app") != app {
+			return herald.NotFound("app", r.PathValue("app"))
+		}
+		return h(w, r, app)
+	})
+}
+
+// Signed URLs authorise rich-content transfers without a token, as the
+// storage URLs of Layer did.
+
+func (s *Server) sign(purpose, id string, expires int64) string {
+	m := hmac.New(sha256.New, s.SigningKey)
+	fmt.Fprintf(m, "%s\n%s\n%d", purpose, id, expires)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) signedURL(path, purpose, id string, expires time.Time) string {
+	v := url.Values{}
+	v.Set("expires", strconv.FormatInt(expires.Unix(), 10))
+	v.Set("signature", s.sign(purpose, id, expires.Unix()))
+	return s.BaseURL + path + "?" + v.Encode()
+}
+
+// checkSignature verifies a signed URL's query against its purpose and id.
+func (s *Server) checkSignature(r *http.Request, purpose, id string) error {
+	expires, err := strconv.ParseInt(r.URL.Query().Get("expires"), 10, 64)
+	sig, _ := hex.DecodeString(r.URL.Query().Get("signature"))
+	if err != nil || !hmac.Equal(sig, mustHex(s.sign(purpose, id, expires))) {
+		return herald.Errorf(herald.EAccessDenied, "The URL's signature is missing or invalid.")
+	}
+	if s.now().Unix() > expires {
+		return &herald.Error{ID: herald.EURLExpired,
+			Message: "This URL has expired; fetch a fresh one from the content's refresh_url.",
+			Data:    map[string]any{"expired_at": herald.FormatTime(time.Unix(expires, 0))}}
+	}
+	return nil
+}
+
+func mustHex(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}
