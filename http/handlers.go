@@ -117,7 +117,7 @@ func (u *userRefs) UnmarshalJSON(b []byte) error {
 
 func (s *Server) createConversation(w http.ResponseWriter, r *http.Request, app string) error {
 	var in struct {
-		Participants *userRefs      `json:"participants"`
+		Participants *userRefs       `json:"participants"`
 		Distinct     *bool           `json:"distinct"`
 		Metadata     json.RawMessage `json:"metadata"`
 	}

@@ -1,0 +1,248 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/blob"
+	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+// engines lists the storage engines the API tests run against. Every test
+// that starts an API through startAPI runs once per engine.
+var engines = []struct {
+	name string
+	open func(t *testing.T) herald.Store
+}{
+	{"sqlite", func(t *testing.T) herald.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}
+
+// api is a Herald API served over real HTTP on 127.0.0.1, with one app.
+type api struct {
+	t       *testing.T
+	URL     string // root URL of the server
+	AppID   string
+	Token   string
+	Server  *heraldhttp.Server
+	Service *messaging.Service
+	Store   herald.Store
+	// Clock is added to the real time: tests move it forward to expire URLs.
+	Clock time.Duration
+}
+
+type apiOption func(*heraldhttp.Server)
+
+// forEachEngine runs f as a subtest per storage engine.
+func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			f(t, startAPI(t, e.open(t)))
+		})
+	}
+}
+
+func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
+	t.Helper()
+	a := &api{t: t, Store: store}
+	now := func() time.Time { return time.Now().Add(a.Clock) }
+	a.Service = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: now}
+	ctx := context.Background()
+	ts := httptest.NewUnstartedServer(nil)
+	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Now = now
+	for _, o := range opts {
+		o(srv)
+	}
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
+	t.Cleanup(func() {
+		ts.Close()
+		store.Close()
+	})
+	app, token, err := a.Service.CreateApp(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.URL, a.AppID, a.Token, a.Server = ts.URL, app.ID, token, srv
+	return a
+}
+
+// newApp creates another app on the same server and returns its id and token.
+func (a *api) newApp(name string) (string, string) {
+	app, token, err := a.Service.CreateApp(context.Background(), name)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return app.ID, token
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r *response) JSON(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *response) Map(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// do sends a request. path is relative to the app ("/conversations") when
+// it does not start with "http" or "//"; "//health" is relative to the
+// server root. body is JSON-encoded unless it is a string or []byte.
+// headers alternate names and values.
+func (a *api) do(method, path string, body any, headers ...string) *response {
+	a.t.Helper()
+	return a.doAs(a.Token, method, path, body, headers...)
+}
+
+func (a *api) doAs(token, method, path string, body any, headers ...string) *response {
+	a.t.Helper()
+	url := path
+	switch {
+	case strings.HasPrefix(path, "http"):
+	case strings.HasPrefix(path, "//"):
+		url = a.URL + path[1:]
+	default:
+		url = a.URL + "/apps/" + a.AppID + path
+	}
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return &response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// must checks the status and returns the response.
+func (r *response) must(t *testing.T, status int) *response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Body)
+	}
+	return r
+}
+
+// wantError checks an error response: status, error id and, when property
+// is not empty, data.property.
+func (r *response) wantError(t *testing.T, status int, id, property string) map[string]any {
+	t.Helper()
+	r.must(t, status)
+	m := r.Map(t)
+	if m["id"] != id {
+		t.Fatalf("error id %v, want %s; body: %s", m["id"], id, r.Body)
+	}
+	if _, ok := m["code"].(float64); !ok {
+		t.Fatalf("error without numeric code: %s", r.Body)
+	}
+	if msg, _ := m["message"].(string); msg == "" {
+		t.Fatalf("error without message: %s", r.Body)
+	}
+	if property != "" {
+		data, _ := m["data"].(map[string]any)
+		if data["property"] != property {
+			t.Fatalf("error property %v, want %s; body: %s", data["property"], property, r.Body)
+		}
+	}
+	return m
+}
+
+// localID strips a Layer id's prefix: "layer:///messages/x" → "x".
+func localID(id any) string {
+	s, _ := id.(string)
+	return s[strings.LastIndex(s, "/")+1:]
+}
+
+// events returns the app's whole event log.
+func (a *api) events() []map[string]any {
+	a.t.Helper()
+	var out []map[string]any
+	after := ""
+	for range 1000 {
+		path := "/events?limit=1000"
+		if after != "" {
+			path += "&after=" + after
+		}
+		var page []map[string]any
+		a.do("GET", path, nil).must(a.t, 200).JSON(a.t, &page)
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out
+		}
+		after = page[len(page)-1]["id"].(string)
+	}
+	a.t.Fatal("event log does not end")
+	return nil
+}
+
+// eventTypes lists the types of the app's events, in order.
+func (a *api) eventTypes() []string {
+	var types []string
+	for _, e := range a.events() {
+		types = append(types, e["type"].(string))
+	}
+	return types
+}

@@ -1,0 +1,10 @@
+package http_test
+
+import "testing"
+
+func TestHealth(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		a.do("GET", "//health", nil).must(t, 200)
+		a.do("GET", "/conversations", nil).must(t, 200)
+	})
+}
