@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -39,6 +40,8 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	opts   Options
+
+	stats struct{ updates, commits atomic.Int64 }
 
 	requests chan *writeRequest
 	closing  chan struct{}
@@ -114,8 +117,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// SchemaVersion returns the newest migration this build knows and the
-// version the database is at.
+// migrate brings the schema up to date, refusing a schema newer than this
+// build knows.
 func migrate(ctx context.Context, db *sql.DB) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {

@@ -137,6 +137,7 @@ func (s *Store) commit(conn *sql.Conn, batch []*writeRequest) {
 			return
 		}
 	}
+	s.stats.updates.Add(int64(ran))
 	if ran == 0 {
 		conn.ExecContext(ctx, "ROLLBACK")
 		return
@@ -144,7 +145,9 @@ func (s *Store) commit(conn *sql.Conn, batch []*writeRequest) {
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		conn.ExecContext(ctx, "ROLLBACK")
 		failAll(fmt.Errorf("sqlite: commit: %w", err))
+		return
 	}
+	s.stats.commits.Add(1)
 }
 
 // run calls fn, turning a panic into an error so that one faulty update
@@ -156,4 +159,18 @@ func run(fn func(herald.Tx) error, tx herald.Tx) (err error) {
 		}
 	}()
 	return fn(tx)
+}
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	// Updates is the number of Update calls committed.
+	Updates int64
+	// Commits is the number of transactions that committed them; Updates
+	// divided by Commits is the mean group-commit batch size.
+	Commits int64
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Updates: s.stats.updates.Load(), Commits: s.stats.commits.Load()}
 }

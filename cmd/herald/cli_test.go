@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func runHerald(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(heraldBinary, args...).Output()
+	if err != nil {
+		t.Fatalf("herald %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+func TestAdminCommands(t *testing.T) {
+	dataDir := t.TempDir()
+	if v := runHerald(t, "version"); !strings.HasPrefix(v, "herald ") {
+		t.Fatalf("version printed %q", v)
+	}
+	if h := runHerald(t, "help"); !strings.Contains(h, "serve") {
+		t.Fatalf("help does not list serve: %s", h)
+	}
+
+	var app struct {
+		AppID string `json:"app_id"`
+		Name  string
+		Token string
+	}
+	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "shop")), &app); err != nil {
+		t.Fatal(err)
+	}
+	if app.AppID == "" || app.Name != "shop" || !strings.HasPrefix(app.Token, "hrld_") {
+		t.Fatalf("apps create printed %+v", app)
+	}
+	var tok struct {
+		AppID string `json:"app_id"`
+		Token string
+	}
+	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "tokens", "create", app.AppID)), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if tok.AppID != app.AppID || tok.Token == app.Token || !strings.HasPrefix(tok.Token, "hrld_") {
+		t.Fatalf("tokens create printed %+v", tok)
+	}
+	if err := exec.Command(heraldBinary, "--data", dataDir, "tokens", "create", "no-such-app").Run(); err == nil {
+		t.Fatal("tokens create for a missing app succeeded")
+	}
+
+	// Both tokens work against a server on that data directory, and the
+	// server creates no default app when apps exist.
+	p := startHerald(t, dataDir)
+	for _, token := range []string{app.Token, tok.Token} {
+		status, err := call(p.URL, credentials{AppID: app.AppID, Token: token}, "GET", "/conversations", nil, nil)
+		if err != nil || status != 200 {
+			t.Fatalf("token of apps create / tokens create: %d %v", status, err)
+		}
+	}
+	if status, _ := call(p.URL, credentials{AppID: app.AppID, Token: "hrld_wrong"}, "GET", "/conversations", nil, nil); status != 401 {
+		t.Fatalf("wrong token: status %d, want 401", status)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startHerald(t, dataDir)
+	creds := readCredentials(t, dataDir)
+	if status, err := call(p.URL, creds, "POST", "/conversations", map[string]any{"participants": []string{"a"}}, nil); err != nil || status != 201 {
+		t.Fatalf("%d %v", status, err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("herald exited with %v after SIGTERM; log:\n%s", err, p.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("herald did not stop after SIGTERM")
+	}
+	// The same data serves again, with the same credentials.
+	p = startHerald(t, dataDir)
+	var list []any
+	if status, err := call(p.URL, creds, "GET", "/conversations", nil, &list); err != nil || status != 200 || len(list) != 1 {
+		t.Fatalf("after restart: %d %v %d conversations", status, err, len(list))
+	}
+}

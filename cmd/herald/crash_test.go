@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// heraldBinary is built once for the tests that run Herald as a process.
+var heraldBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "herald-bin")
+	if err != nil {
+		panic(err)
+	}
+	heraldBinary = filepath.Join(dir, "herald")
+	build := exec.Command("go", "build", "-o", heraldBinary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building herald:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running `herald serve`.
+type process struct {
+	cmd  *exec.Cmd
+	URL  string
+	logs *bytes.Buffer
+}
+
+var listeningRE = regexp.MustCompile(`herald serving"? addr=(\S+)`)
+
+// startHerald runs `herald serve` on a free loopback port over dataDir and
+// waits until it listens.
+func startHerald(t *testing.T, dataDir string) *process {
+	t.Helper()
+	cmd := exec.Command(heraldBinary, "serve", "--data", dataDir, "--addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, logs: &bytes.Buffer{}}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.WriteString(line + "\n")
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		p.URL = "http://" + a
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("herald did not start; log:\n%s", p.logs)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return p
+}
+
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+}
+
+type credentials struct {
+	AppID string `json:"app_id"`
+	Token string `json:"token"`
+}
+
+func readCredentials(t *testing.T, dataDir string) credentials {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "bootstrap.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c credentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func call(base string, c credentials, method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+"/apps/"+c.AppID+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return res.StatusCode, err
+	}
+	if out != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return res.StatusCode, err
+		}
+	}
+	return res.StatusCode, nil
+}
+
+// TestKillDuringMessageStream kills Herald with SIGKILL while clients post
+// messages, restarts it, and checks that every acknowledged message is there
+// with exactly one message.sent event, and that no event exists without its
+// message.
+func TestKillDuringMessageStream(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startHerald(t, dataDir)
+	creds := readCredentials(t, dataDir)
+
+	const conversations = 4
+	var convIDs []string
+	for i := range conversations {
+		var c struct{ ID string }
+		status, err := call(p.URL, creds, "POST", "/conversations",
+			map[string]any{"participants": []string{"alice", fmt.Sprintf("user-%d", i)}}, &c)
+		if err != nil || status != 201 {
+			t.Fatalf("creating conversation: %d %v", status, err)
+		}
+		convIDs = append(convIDs, c.ID[strings.LastIndex(c.ID, "/")+1:])
+	}
+
+	acked := map[string]bool{} // message ids that got a 2xx, across rounds
+	var mu sync.Mutex
+	for round := range 3 {
+		var sent atomic.Int64
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 100000; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var m struct{ ID string }
+					status, err := call(p.URL, creds, "POST", "/conversations/"+convIDs[(w+i)%conversations]+"/messages",
+						map[string]any{"sender": map[string]string{"user_id": "alice"},
+							"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("r%d w%d #%d", round, w, i)}}}, &m)
+					if err != nil {
+						return // the server is gone
+					}
+					if status == 201 {
+						mu.Lock()
+						acked[m.ID] = true
+						mu.Unlock()
+						sent.Add(1)
+					}
+				}
+			}()
+		}
+		// Kill once a fair number of messages went through, while the
+		// clients are still sending.
+		deadline := time.Now().Add(20 * time.Second)
+		for sent.Load() < int64(200+100*round) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		p.kill(t)
+		close(stop)
+		wg.Wait()
+		if sent.Load() == 0 {
+			t.Fatalf("round %d: no message was acknowledged before the kill", round)
+		}
+		p = startHerald(t, dataDir)
+	}
+
+	// Every message in the store, per conversation.
+	stored := map[string]bool{}
+	for _, conv := range convIDs {
+		from := ""
+		for range 1000 {
+			var page []struct{ ID string }
+			path := "/conversations/" + conv + "/messages?page_size=500"
+			if from != "" {
+				path += "&from_id=" + from
+			}
+			if status, err := call(p.URL, creds, "GET", path, nil, &page); err != nil || status != 200 {
+				t.Fatalf("listing messages: %d %v", status, err)
+			}
+			for _, m := range page {
+				if stored[m.ID] {
+					t.Fatalf("message %s listed twice", m.ID)
+				}
+				stored[m.ID] = true
+			}
+			if len(page) < 500 {
+				break
+			}
+			from = localID(page[len(page)-1].ID)
+		}
+	}
+	// Every message.sent event.
+	sentEvents := map[string]int{}
+	after := ""
+	for range 1000 {
+		var page []struct {
+			ID   string
+			Type string
+			Data struct {
+				Message struct{ ID string }
+			}
+		}
+		path := "/events?limit=1000"
+		if after != "" {
+			path += "&after=" + after
+		}
+		if status, err := call(p.URL, creds, "GET", path, nil, &page); err != nil || status != 200 {
+			t.Fatalf("listing events: %d %v", status, err)
+		}
+		for _, e := range page {
+			if e.Type == "message.sent" {
+				sentEvents["layer:///messages/"+e.Data.Message.ID]++
+			}
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+
+	for id := range acked {
+		if !stored[id] {
+			t.Errorf("acknowledged message %s is missing after the crash", id)
+		}
+	}
+	for id := range stored {
+		if n := sentEvents[id]; n != 1 {
+			t.Errorf("message %s has %d message.sent events, want 1", id, n)
+		}
+	}
+	for id := range sentEvents {
+		if !stored[id] {
+			t.Errorf("message.sent event for %s, which does not exist", id)
+		}
+	}
+	t.Logf("%d messages acknowledged over 3 kills, %d stored (the rest were in flight)", len(acked), len(stored))
+}
+
+func localID(id string) string { return id[strings.LastIndex(id, "/")+1:] }

@@ -1,0 +1,201 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+func open(t *testing.T) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func createApp(ctx context.Context, tx herald.Tx, id string) error {
+	return tx.CreateApp(ctx, &herald.App{ID: id, Name: id, CreatedAt: time.Now()})
+}
+
+func appExists(t *testing.T, s herald.Store, id string) bool {
+	t.Helper()
+	err := s.View(context.Background(), func(q herald.Queries) error {
+		_, err := q.App(context.Background(), id)
+		return err
+	})
+	if err != nil && !herald.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+// Concurrent updates share transactions, yet each one that fails leaves
+// nothing behind and does not disturb the others.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(ctx, func(tx herald.Tx) error {
+				if err := createApp(ctx, tx, fmt.Sprintf("app-%d", i)); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return herald.Errorf(herald.EInvalidProperty, "refused %d", i)
+				case 2:
+					panic("faulty update")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		ok := i%4 == 0 || i%4 == 3
+		if ok && errs[i] != nil {
+			t.Fatalf("update %d failed: %v", i, errs[i])
+		}
+		if !ok && errs[i] == nil {
+			t.Fatalf("update %d should have failed", i)
+		}
+		if i%4 == 1 {
+			if e, isApp := herald.AsError(errs[i]); !isApp || e.ID != herald.EInvalidProperty {
+				t.Fatalf("update %d: error %v lost its identity", i, errs[i])
+			}
+		}
+		if got := appExists(t, s, fmt.Sprintf("app-%d", i)); got != ok {
+			t.Fatalf("app-%d exists=%v, want %v", i, got, ok)
+		}
+	}
+	st := s.Stats()
+	if st.Updates != n/2 {
+		t.Fatalf("stats count %d committed updates, want %d", st.Updates, n/2)
+	}
+	if st.Commits >= st.Updates {
+		t.Logf("no batching happened: %d commits for %d updates", st.Commits, st.Updates)
+	}
+}
+
+// A later update in the same batch sees the writes of an earlier one, so
+// check-then-write logic is safe without further locking.
+func TestUpdatesSeeEarlierWrites(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx herald.Tx) error {
+				if _, err := tx.App(ctx, "only"); err == nil {
+					return nil
+				}
+				mu.Lock()
+				created++
+				mu.Unlock()
+				return createApp(ctx, tx, "only")
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if created != 1 {
+		t.Fatalf("the app was created %d times", created)
+	}
+}
+
+func TestAfterCommitRunsOnlyOnSuccess(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	ran := map[string]bool{}
+	for _, fail := range []bool{false, true} {
+		name := fmt.Sprint("fail=", fail)
+		err := s.Update(ctx, func(tx herald.Tx) error {
+			tx.AfterCommit(func() { ran[name] = true })
+			if fail {
+				return errors.New("no")
+			}
+			return nil
+		})
+		if (err != nil) != fail {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if !ran["fail=false"] || ran["fail=true"] {
+		t.Fatalf("after-commit hooks ran: %v", ran)
+	}
+}
+
+func TestCanceledUpdateWritesNothing(t *testing.T) {
+	s, _ := open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Update(ctx, func(tx herald.Tx) error { return createApp(context.Background(), tx, "x") })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if appExists(t, s, "x") {
+		t.Fatal("a canceled update was written")
+	}
+}
+
+func TestViewIsReadOnly(t *testing.T) {
+	s, _ := open(t)
+	err := s.View(context.Background(), func(q herald.Queries) error {
+		return q.CreateApp(context.Background(), &herald.App{ID: "x", Name: "x", CreatedAt: time.Now()})
+	})
+	if err == nil {
+		t.Fatal("a write through View succeeded")
+	}
+}
+
+func TestUpdateAfterClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Update(context.Background(), func(herald.Tx) error { return nil }); !errors.Is(err, sqlite.ErrClosed) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A database migrated by a newer Herald is refused, not damaged.
+func TestRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := sqlite.SetSchemaVersionForTest(path, 9999); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("opening a newer schema: %v", err)
+	}
+}
