@@ -180,8 +180,9 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 // app would, so that a token learns nothing about other apps.
 func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		auth := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 			return herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
 		}
