@@ -135,6 +135,8 @@ type Content struct {
 	Size           int64      `json:"size"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UploadedAt     *time.Time `json:"uploaded_at,omitempty"`
+	// BlobKey names the uploaded bytes in the BlobStore.
+	BlobKey string `json:"-"`
 }
 
 // Event types. Every change Herald makes is recorded as one event of these

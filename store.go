@@ -90,8 +90,12 @@ type Queries interface {
 	CreateContent(ctx context.Context, c *Content) error
 	Content(ctx context.Context, appID, id string) (*Content, error)
 	// ContentByID finds content without knowing its app, for signed URLs.
+	// Content, like ContentByID, does not return content of a deleted
+	// conversation.
 	ContentByID(ctx context.Context, id string) (*Content, error)
-	MarkContentUploaded(ctx context.Context, appID, id string, at time.Time) error
+	// MarkContentUploaded records the blob of a finished upload. It fails
+	// with a conflict if another upload of the content was recorded first.
+	MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error
 
 	// AppendEvent adds e to the log and sets e.Seq.
 	AppendEvent(ctx context.Context, e *Event) error

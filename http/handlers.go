@@ -194,6 +194,7 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 		return err
 	}
 	var ops []messaging.PatchOperation
+	var fields []string // the plain object's field of each operation
 	if t := strings.TrimSpace(string(raw)); strings.HasPrefix(t, "[") {
 		if err := json.Unmarshal(raw, &ops); err != nil {
 			return herald.Errorf(herald.EInvalidRequest, "A Layer-Patch body is a list of {operation, property, value} objects: %v.", err)
@@ -206,6 +207,7 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 		for _, k := range []string{"participants", "metadata"} {
 			if v, ok := obj[k]; ok {
 				ops = append(ops, messaging.PatchOperation{Operation: "set", Property: k, Value: v})
+				fields = append(fields, k)
 				delete(obj, k)
 			}
 		}
@@ -215,10 +217,28 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 	}
 	c, err := s.Service.UpdateConversation(r.Context(), app, r.PathValue("conv"), nil, ops)
 	if err != nil {
-		return err
+		return nameFields(err, fields)
 	}
 	writeJSON(w, http.StatusOK, s.renderConversation(app, c))
 	return nil
+}
+
+// nameFields renames the operations a plain-object patch was turned into
+// after the fields the client sent: operations[0].value[1] → participants[1].
+func nameFields(err error, fields []string) error {
+	e, ok := herald.AsError(err)
+	if !ok {
+		return err
+	}
+	p, _ := e.Data["property"].(string)
+	for i, f := range fields {
+		op := "operations[" + strconv.Itoa(i) + "].value"
+		if rest, ok := strings.CutPrefix(p, op); ok {
+			e.Data["property"] = f + rest
+			e.Message = strings.ReplaceAll(e.Message, op, f)
+		}
+	}
+	return err
 }
 
 func (s *Server) deleteConversation(w http.ResponseWriter, r *http.Request, app string) error {

@@ -16,7 +16,7 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 	if strings.TrimSpace(mimeType) == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, "Upload-Content-Type", "The Upload-Content-Type header is required.")
 	}
-	if _, _, err := mime.ParseMediaType(mimeType); err != nil {
+	if mt, _, err := mime.ParseMediaType(mimeType); err != nil || !strings.Contains(mt, "/") {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Type", "Upload-Content-Type %q is not a MIME type.", mimeType)
 	}
 	if size <= 0 || size > s.maxUpload() {
@@ -59,30 +59,33 @@ func (s *Service) ContentByID(ctx context.Context, id string) (c *herald.Content
 }
 
 // UploadContent stores the bytes of declared content. Exactly the declared
-// size must arrive; content is uploaded once and never changes afterwards,
-// so that every message referring to it shows the same bytes.
+// size must arrive. Content is uploaded once and never changes afterwards, so
+// that every message referring to it shows the same bytes: each upload writes
+// a blob of its own, and the first to be recorded in the store wins; a later
+// or concurrent one gets a conflict and its blob is removed.
 func (s *Service) UploadContent(ctx context.Context, c *herald.Content, r io.Reader) error {
 	if c.UploadedAt != nil {
 		return herald.Errorf(herald.EConflict, "Content %s was already uploaded; create new content to upload other bytes.", c.ID)
 	}
-	if err := s.Blobs.Put(ctx, c.ID, r, c.Size); err != nil {
+	key := c.ID + "." + NewID()
+	if err := s.Blobs.Put(ctx, key, r, c.Size); err != nil {
 		return err
 	}
-	return s.Store.Update(ctx, func(tx herald.Tx) error {
+	err := s.Store.Update(ctx, func(tx herald.Tx) error {
+		now := s.now()
+		if err := tx.MarkContentUploaded(ctx, c.AppID, c.ID, key, now); err != nil {
+			return err
+		}
 		current, err := tx.Content(ctx, c.AppID, c.ID)
 		if err != nil {
 			return err
 		}
-		if current.UploadedAt != nil {
-			return herald.Errorf(herald.EConflict, "Content %s was already uploaded.", c.ID)
-		}
-		now := s.now()
-		if err := tx.MarkContentUploaded(ctx, c.AppID, c.ID, now); err != nil {
-			return err
-		}
-		current.UploadedAt = &now
 		return s.record(ctx, tx, c.AppID, herald.EventContentUploaded, nil, &herald.EventData{Content: current})
 	})
+	if err != nil {
+		s.Blobs.Delete(context.WithoutCancel(ctx), key)
+	}
+	return err
 }
 
 // OpenContent returns the bytes of uploaded content.
@@ -90,5 +93,5 @@ func (s *Service) OpenContent(ctx context.Context, c *herald.Content) (io.ReadCl
 	if c.UploadedAt == nil {
 		return nil, herald.Errorf(herald.ENotFound, "Content %s has not been uploaded yet.", c.ID)
 	}
-	return s.Blobs.Open(ctx, c.ID)
+	return s.Blobs.Open(ctx, c.BlobKey)
 }

@@ -248,7 +248,16 @@ func visible(ctx context.Context, q herald.Queries, m *herald.Message, conversat
 		return herald.NotFound("message", m.ID)
 	}
 	if userID != "" {
+		// A user sees the messages of the conversations they take part in
+		// now, as in the conversation's message list.
 		if _, ok := m.RecipientStatus[userID]; !ok {
+			return herald.NotFound("message", m.ID)
+		}
+		c, err := q.Conversation(ctx, m.AppID, m.ConversationID)
+		if err != nil {
+			return err
+		}
+		if !c.HasParticipant(userID) {
 			return herald.NotFound("message", m.ID)
 		}
 		hidden, err := q.MessageHidden(ctx, m.AppID, m.ID, userID)

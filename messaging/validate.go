@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
@@ -19,6 +20,9 @@ const MaxParticipants = 1000
 func checkUserID(property, id string) error {
 	if id == "" {
 		return herald.PropertyError(herald.EMissingProperty, property, "%s must be a non-empty user id.", property)
+	}
+	if strings.HasPrefix(id, "layer:") {
+		return herald.PropertyError(herald.EInvalidProperty, property, "%s %q is not a user id; give the bare id or layer:///identities/<user_id>.", property, id)
 	}
 	if len(id) > MaxUserIDLength || !utf8.ValidString(id) {
 		return herald.PropertyError(herald.EInvalidProperty, property, "%s must be valid UTF-8 of at most %d bytes.", property, MaxUserIDLength)
@@ -69,10 +73,14 @@ func checkMetadata(property string, raw json.RawMessage) (json.RawMessage, error
 	return buf.Bytes(), nil
 }
 
-// sameJSON reports whether two JSON documents have the same meaning.
+// sameJSON reports whether two metadata documents have the same meaning.
+// No metadata means the same as {}, as the API renders it.
 func sameJSON(a, b json.RawMessage) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
+	if len(a) == 0 {
+		a = json.RawMessage("{}")
+	}
+	if len(b) == 0 {
+		b = json.RawMessage("{}")
 	}
 	var va, vb any
 	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {

@@ -554,12 +554,15 @@ func (q *queries) content(ctx context.Context, where string, args ...any) (*hera
 	c := &herald.Content{}
 	var created int64
 	var uploaded sql.NullInt64
-	err := q.db.QueryRowContext(ctx, `SELECT id, app_id, conversation_id, mime_type, size, created_at, uploaded_at
-		FROM contents WHERE `+where, args...).Scan(&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size,
-		&created, &uploaded)
+	var blobKey sql.NullString
+	err := q.db.QueryRowContext(ctx, `SELECT id, app_id, conversation_id, mime_type, size, created_at, uploaded_at,
+		blob_key FROM contents WHERE `+where+`
+		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`, args...).Scan(
+		&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size, &created, &uploaded, &blobKey)
 	if err != nil {
 		return nil, err
 	}
+	c.BlobKey = blobKey.String
 	c.CreatedAt = fromMicros(created)
 	c.UploadedAt = fromNullMicros(uploaded)
 	return c, nil
@@ -581,14 +584,17 @@ func (q *queries) ContentByID(ctx context.Context, id string) (*herald.Content, 
 	return c, nil
 }
 
-func (q *queries) MarkContentUploaded(ctx context.Context, appID, id string, at time.Time) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE contents SET uploaded_at = ? WHERE id = ? AND app_id = ?`,
-		micros(at), id, appID)
+func (q *queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE contents SET uploaded_at = ?, blob_key = ?
+		WHERE id = ? AND app_id = ? AND uploaded_at IS NULL`, micros(at), blobKey, id, appID)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return herald.NotFound("content", id)
+		if _, err := q.Content(ctx, appID, id); err != nil {
+			return err
+		}
+		return herald.Errorf(herald.EConflict, "Content %s was already uploaded.", id)
 	}
 	return nil
 }

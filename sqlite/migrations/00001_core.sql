@@ -112,7 +112,9 @@ CREATE TABLE contents (
     mime_type       TEXT NOT NULL,
     size            INTEGER NOT NULL,
     created_at      INTEGER NOT NULL,
-    uploaded_at     INTEGER
+    uploaded_at     INTEGER,
+    -- The blob of the upload that won; set with uploaded_at.
+    blob_key        TEXT
 );
 
 -- The event log: one row per change, written in the change's transaction.
