@@ -29,16 +29,21 @@ func page(r *http.Request) (herald.Page, error) {
 	return p, nil
 }
 
-// writePage writes a listing with a Link to the next page when the page is
-// full.
-func (s *Server) writePage(w http.ResponseWriter, r *http.Request, p herald.Page, lastID string, n int, body any) {
-	if n == p.Limit && lastID != "" {
+// writePage renders a page of a listing, with a Link to the next page when
+// the page is full.
+func writePage[T, J any](s *Server, w http.ResponseWriter, r *http.Request, p herald.Page, items []T,
+	id func(T) string, render func(T) J) {
+	out := make([]J, len(items))
+	for i, item := range items {
+		out[i] = render(item)
+	}
+	if len(items) == p.Limit && len(items) > 0 {
 		q := r.URL.Query()
-		q.Set("from_id", lastID)
+		q.Set("from_id", id(items[len(items)-1]))
 		q.Set("page_size", strconv.Itoa(p.Limit))
 		w.Header().Set("Link", "<"+s.BaseURL+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // Identities.
@@ -163,13 +168,8 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request, app s
 	if err != nil {
 		return err
 	}
-	out := make([]conversationJSON, len(cs))
-	last := ""
-	for i, c := range cs {
-		out[i] = s.renderConversation(app, c)
-		last = c.ID
-	}
-	s.writePage(w, r, p, last, len(cs), out)
+	writePage(s, w, r, p, cs, func(c *herald.Conversation) string { return c.ID },
+		func(c *herald.Conversation) conversationJSON { return s.renderConversation(app, c) })
 	return nil
 }
 
@@ -300,13 +300,8 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, app string
 	if err != nil {
 		return err
 	}
-	out := make([]messageJSON, len(ms))
-	last := ""
-	for i, m := range ms {
-		out[i] = s.renderMessage(app, m, user)
-		last = m.ID
-	}
-	s.writePage(w, r, p, last, len(ms), out)
+	writePage(s, w, r, p, ms, func(m *herald.Message) string { return m.ID },
+		func(m *herald.Message) messageJSON { return s.renderMessage(app, m, user) })
 	return nil
 }
 
@@ -403,13 +398,8 @@ func (s *Server) listAnnouncements(w http.ResponseWriter, r *http.Request, app s
 	if err != nil {
 		return err
 	}
-	out := make([]announcementJSON, len(as))
-	last := ""
-	for i, a := range as {
-		out[i] = s.renderAnnouncement(app, a, user)
-		last = a.ID
-	}
-	s.writePage(w, r, p, last, len(as), out)
+	writePage(s, w, r, p, as, func(a *herald.Announcement) string { return a.ID },
+		func(a *herald.Announcement) announcementJSON { return s.renderAnnouncement(app, a, user) })
 	return nil
 }
 

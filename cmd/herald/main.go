@@ -89,7 +89,18 @@ func versionCommand() *cobra.Command {
 	}
 }
 
-func printJSON(cmd *cobra.Command, v any) error {
+// withService runs an administration command against the data directory and
+// prints its result as JSON.
+func (c *config) withService(cmd *cobra.Command, f func(*messaging.Service) (any, error)) error {
+	svc, closeStore, err := c.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	v, err := f(svc)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -102,35 +113,26 @@ func appsCommand(cfg *config) *cobra.Command {
 		Short: "Create an app and print its id and first token as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, closeStore, err := cfg.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			app, token, err := svc.CreateApp(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, map[string]string{"app_id": app.ID, "name": app.Name, "token": token})
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				app, token, err := svc.CreateApp(cmd.Context(), args[0])
+				if err != nil {
+					return nil, err
+				}
+				return map[string]string{"app_id": app.ID, "name": app.Name, "token": token}, nil
+			})
 		},
 	}, &cobra.Command{
 		Use:   "list",
 		Short: "List apps as JSON",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, closeStore, err := cfg.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			apps, err := svc.Apps(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if apps == nil {
-				apps = []*herald.App{}
-			}
-			return printJSON(cmd, apps)
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				apps, err := svc.Apps(cmd.Context())
+				if apps == nil {
+					apps = []*herald.App{}
+				}
+				return apps, err
+			})
 		},
 	})
 	return apps
@@ -143,16 +145,10 @@ func tokensCommand(cfg *config) *cobra.Command {
 		Short: "Create a token for an app and print it as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, closeStore, err := cfg.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeStore()
-			token, err := svc.CreateToken(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd, map[string]string{"app_id": args[0], "token": token})
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				token, err := svc.CreateToken(cmd.Context(), args[0])
+				return map[string]string{"app_id": args[0], "token": token}, err
+			})
 		},
 	})
 	return tokens
