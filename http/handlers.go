@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/urls"
 )
 
 const (
@@ -41,7 +42,7 @@ func writePage[T, J any](s *Server, w http.ResponseWriter, r *http.Request, p he
 		q := r.URL.Query()
 		q.Set("from_id", id(items[len(items)-1]))
 		q.Set("page_size", strconv.Itoa(p.Limit))
-		w.Header().Set("Link", "<"+s.BaseURL+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		w.Header().Set("Link", "<"+s.URLs.Base+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -432,7 +433,7 @@ func (s *Server) createContent(w http.ResponseWriter, r *http.Request, app strin
 	}
 	out := s.renderContent(app, c.ID, c.Size, false)
 	out.MimeType = c.MimeType
-	out.UploadURL = s.signedURL("/uploads/"+c.ID, "upload", c.ID, s.now().Add(uploadURLTTL))
+	out.UploadURL = s.URLs.ContentUpload(c.ID)
 	w.Header().Set("Location", out.UploadURL)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -451,7 +452,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, app string) 
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := s.checkSignature(r, "upload", id); err != nil {
+	if err := s.URLs.Verify(r.URL.Query(), urls.Upload, id); err != nil {
 		return err
 	}
 	c, err := s.Service.ContentByID(r.Context(), id)
@@ -475,7 +476,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := s.checkSignature(r, "download", id); err != nil {
+	if err := s.URLs.Verify(r.URL.Query(), urls.Download, id); err != nil {
 		return err
 	}
 	c, err := s.Service.ContentByID(r.Context(), id)
@@ -518,7 +519,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, app string) 
 	}
 	if len(events) == limit {
 		q := url.Values{"after": {events[len(events)-1].ID}, "limit": {strconv.Itoa(limit)}}
-		w.Header().Set("Link", "<"+s.BaseURL+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		w.Header().Set("Link", "<"+s.URLs.Base+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

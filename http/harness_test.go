@@ -69,7 +69,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Now = now
+	srv.URLs.Now = now
 	for _, o := range opts {
 		o(srv)
 	}

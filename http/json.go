@@ -39,7 +39,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = herald.Errorf(herald.EInternal, "Herald could not complete the request; the server log has the details.")
 	}
-	body := errorBody{ID: e.ID, Code: e.Code(), Message: e.Message, URL: s.BaseURL + "/errors#" + string(e.ID), Data: e.Data}
+	body := errorBody{ID: e.ID, Code: e.Code(), Message: e.Message, URL: s.URLs.Base + "/errors#" + string(e.ID), Data: e.Data}
 	if app := r.PathValue("app"); app != "" {
 		// Objects in error data (the existing conversation of a distinct
 		// conflict) are rendered as the API renders them anywhere else.

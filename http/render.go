@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -41,12 +40,10 @@ func objectOrEmpty(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-func (s *Server) appURL(app string) string { return s.BaseURL + "/apps/" + app }
-
 func (s *Server) renderIdentity(app string, id *herald.Identity) identityJSON {
 	return identityJSON{
 		ID:           herald.IdentityIDPrefix + id.UserID,
-		URL:          s.appURL(app) + "/users/" + url.PathEscape(id.UserID) + "/identity",
+		URL:          s.URLs.Identity(app, id.UserID),
 		UserID:       id.UserID,
 		DisplayName:  orNull(id.DisplayName),
 		AvatarURL:    orNull(id.AvatarURL),
@@ -70,12 +67,8 @@ type conversationJSON struct {
 	Metadata     json.RawMessage `json:"metadata"`
 }
 
-func (s *Server) conversationURL(app, id string) string {
-	return s.appURL(app) + "/conversations/" + id
-}
-
 func (s *Server) renderConversation(app string, c *herald.Conversation) conversationJSON {
-	u := s.conversationURL(app, c.ID)
+	u := s.URLs.Conversation(app, c.ID)
 	return conversationJSON{
 		ID: herald.ConversationIDPrefix + c.ID, URL: u, MessagesURL: u + "/messages",
 		CreatedAt: herald.FormatTime(c.CreatedAt), Participants: c.Participants, Distinct: c.Distinct,
@@ -104,10 +97,9 @@ type contentJSON struct {
 
 // renderContent gives content a download URL valid for the server's TTL.
 func (s *Server) renderContent(app, id string, size int64, uploaded bool) contentJSON {
-	c := contentJSON{ID: herald.ContentIDPrefix + id, RefreshURL: s.appURL(app) + "/content/" + id, Size: size}
+	c := contentJSON{ID: herald.ContentIDPrefix + id, RefreshURL: s.URLs.ContentRefresh(app, id), Size: size}
 	if uploaded {
-		exp := s.now().Add(s.contentTTL()).Truncate(time.Second)
-		u := s.signedURL("/content/"+id, "download", id, exp)
+		u, exp := s.URLs.ContentDownload(id)
 		e := herald.FormatTime(exp)
 		c.DownloadURL, c.Expiration = &u, &e
 	}
@@ -159,9 +151,9 @@ func (s *Server) renderMessage(app string, m *herald.Message, viewer string) mes
 	id := herald.MessageIDPrefix + m.ID
 	out := messageJSON{
 		ID:  id,
-		URL: s.appURL(app) + "/messages/" + m.ID,
+		URL: s.URLs.Message(app, m.ID),
 		Conversation: refJSON{ID: herald.ConversationIDPrefix + m.ConversationID,
-			URL: s.conversationURL(app, m.ConversationID)},
+			URL: s.URLs.Conversation(app, m.ConversationID)},
 		Parts:           s.renderParts(app, id, m.Parts),
 		SentAt:          herald.FormatTime(m.SentAt),
 		Sender:          renderSender(m.Sender),
@@ -191,7 +183,7 @@ func (s *Server) renderAnnouncement(app string, a *herald.Announcement, viewer s
 	out := announcementJSON{ID: id, Parts: s.renderParts(app, id, a.Parts), SentAt: herald.FormatTime(a.SentAt),
 		Sender: renderSender(a.Sender), RecipientStatus: a.RecipientStatus}
 	if viewer != "" {
-		out.URL = s.appURL(app) + "/users/" + url.PathEscape(viewer) + "/announcements/" + a.ID
+		out.URL = s.URLs.App(app) + "/users/" + url.PathEscape(viewer) + "/announcements/" + a.ID
 		unread := a.RecipientStatus[viewer] != herald.StatusRead
 		out.IsUnread = &unread
 	}

@@ -4,44 +4,27 @@ package http
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/urls"
 )
 
 // MaxBodySize bounds a JSON request body.
 const MaxBodySize = 1 << 20
 
-// DefaultContentURLTTL is how long a rich-content download URL stays valid.
-const DefaultContentURLTTL = time.Hour
-
-// uploadURLTTL is how long an upload URL stays valid.
-const uploadURLTTL = 24 * time.Hour
-
 // Server is Herald's HTTP API.
 type Server struct {
 	Service *messaging.Service
-	// BaseURL is the public root URL of the API, used in the url fields of
-	// every object (http://127.0.0.1:8080, https://herald.example.com).
-	BaseURL string
-	// SigningKey signs rich-content upload and download URLs.
-	SigningKey []byte
-	// ContentURLTTL is the lifetime of download URLs; DefaultContentURLTTL
-	// when zero.
-	ContentURLTTL time.Duration
-	Logger        *slog.Logger
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
+	// URLs builds the url fields of objects and the signed content URLs;
+	// its Base is the public root URL of the API (http://127.0.0.1:8080,
+	// https://herald.example.com).
+	URLs   *urls.Builder
+	Logger *slog.Logger
 
 	mux *http.ServeMux
 }
@@ -53,22 +36,8 @@ func New(ctx context.Context, svc *messaging.Service, baseURL string) (*Server, 
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Service: svc, BaseURL: strings.TrimRight(baseURL, "/"), SigningKey: key,
+	return &Server{Service: svc, URLs: &urls.Builder{Base: strings.TrimRight(baseURL, "/"), Key: key},
 		Logger: slog.Default()}, nil
-}
-
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-func (s *Server) contentTTL() time.Duration {
-	if s.ContentURLTTL > 0 {
-		return s.ContentURLTTL
-	}
-	return DefaultContentURLTTL
 }
 
 // ServeHTTP implements http.Handler.
@@ -198,40 +167,4 @@ func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app stri
 		}
 		return h(w, r, app)
 	})
-}
-
-// Signed URLs authorise rich-content transfers without a token, as the
-// storage URLs of Layer did.
-
-func (s *Server) sign(purpose, id string, expires int64) string {
-	m := hmac.New(sha256.New, s.SigningKey)
-	fmt.Fprintf(m, "%s\n%s\n%d", purpose, id, expires)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-func (s *Server) signedURL(path, purpose, id string, expires time.Time) string {
-	v := url.Values{}
-	v.Set("expires", strconv.FormatInt(expires.Unix(), 10))
-	v.Set("signature", s.sign(purpose, id, expires.Unix()))
-	return s.BaseURL + path + "?" + v.Encode()
-}
-
-// checkSignature verifies a signed URL's query against its purpose and id.
-func (s *Server) checkSignature(r *http.Request, purpose, id string) error {
-	expires, err := strconv.ParseInt(r.URL.Query().Get("expires"), 10, 64)
-	sig, _ := hex.DecodeString(r.URL.Query().Get("signature"))
-	if err != nil || !hmac.Equal(sig, mustHex(s.sign(purpose, id, expires))) {
-		return herald.Errorf(herald.EAccessDenied, "The URL's signature is missing or invalid.")
-	}
-	if s.now().Unix() > expires {
-		return &herald.Error{ID: herald.EURLExpired,
-			Message: "This URL has expired; fetch a fresh one from the content's refresh_url.",
-			Data:    map[string]any{"expired_at": herald.FormatTime(time.Unix(expires, 0))}}
-	}
-	return nil
-}
-
-func mustHex(s string) []byte {
-	b, _ := hex.DecodeString(s)
-	return b
 }

@@ -196,7 +196,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err != nil {
 		return err
 	}
-	api.ContentURLTTL = contentTTL
+	api.URLs.ContentTTL = contentTTL
 	api.Logger = logger
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
