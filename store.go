@@ -104,6 +104,52 @@ type Queries interface {
 	Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*Event, error)
 	// Event returns one event of an app by id.
 	Event(ctx context.Context, appID, id string) (*Event, error)
+	// LastEventSeq returns the sequence number of the newest event, 0 when
+	// there is none.
+	LastEventSeq(ctx context.Context) (int64, error)
+	// EventsSince lists every app's events after the given sequence number,
+	// in log order.
+	EventsSince(ctx context.Context, afterSeq int64, limit int) ([]*Event, error)
+	// EventsBetween lists an app's events created in [since, until), after
+	// the given sequence number, in log order.
+	EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*Event, error)
+
+	WebhookQueries
+}
+
+// WebhookQueries are the reads and writes of webhooks and their deliveries.
+type WebhookQueries interface {
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
+	// Webhooks lists an app's webhooks; every app's when appID is empty.
+	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
+	// UpdateWebhook saves status, status reason and cursor.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook removes a webhook with its deliveries and attempts.
+	DeleteWebhook(ctx context.Context, appID, id string) error
+
+	CreateDeliveries(ctx context.Context, ds []*Delivery) error
+	// ClaimDeliveries leases up to limit due deliveries of active webhooks
+	// until leaseUntil. A delivery is due when its next attempt time has
+	// come, it is not leased, and no earlier delivery with the same
+	// ordering key and webhook is pending or failed.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*Delivery, error)
+	// CompleteDelivery saves the outcome of an attempt (status, attempts,
+	// next attempt, last status code and error, delivered time), records the
+	// attempt and releases the lease.
+	CompleteDelivery(ctx context.Context, d *Delivery, a *Attempt) error
+	// ReleaseLeases makes every leased delivery claimable again.
+	ReleaseLeases(ctx context.Context) error
+	// RequeueDeliveries makes a webhook's failed deliveries pending again,
+	// due at once, with their attempts counted from zero.
+	RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error
+	// ResendDelivery makes one delivery pending again, due at once.
+	ResendDelivery(ctx context.Context, d *Delivery, now time.Time) error
+	Delivery(ctx context.Context, appID, id string) (*Delivery, error)
+	// Deliveries lists a webhook's deliveries, newest first, optionally of
+	// one status.
+	Deliveries(ctx context.Context, webhookID, status string, p Page) ([]*Delivery, error)
+	Attempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
 }
 
 // BlobStore keeps rich-content bytes. The default keeps them on the local

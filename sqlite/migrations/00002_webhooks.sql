@@ -1,0 +1,63 @@
+-- +goose Up
+CREATE TABLE webhooks (
+    id             TEXT PRIMARY KEY,
+    app_id         TEXT NOT NULL,
+    format         TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    target_url     TEXT NOT NULL,
+    events         TEXT NOT NULL,
+    secret         TEXT NOT NULL,
+    signing_key    TEXT NOT NULL,
+    config         TEXT,
+    status         TEXT NOT NULL,
+    status_reason  TEXT NOT NULL DEFAULT '',
+    retry_schedule TEXT NOT NULL,
+    timeout_ms     INTEGER NOT NULL,
+    cursor         INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX webhooks_app ON webhooks (app_id, id);
+
+CREATE TABLE deliveries (
+    id               TEXT PRIMARY KEY,
+    app_id           TEXT NOT NULL,
+    webhook_id       TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    event_seq        INTEGER NOT NULL,
+    event_type       TEXT NOT NULL,
+    ordering_key     TEXT NOT NULL,
+    body             BLOB NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    lease_until      INTEGER,
+    last_status_code INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT NOT NULL DEFAULT '',
+    created_at       INTEGER NOT NULL,
+    delivered_at     INTEGER
+);
+-- What is due.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+-- What holds back later deliveries of the same conversation.
+CREATE INDEX deliveries_order ON deliveries (webhook_id, ordering_key, event_seq)
+    WHERE status IN ('pending', 'failed');
+-- The delivery log of a webhook, newest first.
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, id);
+
+CREATE TABLE attempts (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id      TEXT NOT NULL,
+    started_at       INTEGER NOT NULL,
+    duration_us      INTEGER NOT NULL,
+    status_code      INTEGER NOT NULL,
+    response_headers TEXT,
+    response_body    BLOB,
+    error            TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
+
+-- +goose Down
+DROP TABLE attempts;
+DROP TABLE deliveries;
+DROP TABLE webhooks;

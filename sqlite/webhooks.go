@@ -1,0 +1,313 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+func (q *queries) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	err := q.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM events`).Scan(&seq)
+	return seq.Int64, err
+}
+
+func (q *queries) scanEvents(rows *sql.Rows, err error) ([]*herald.Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) EventsSince(ctx context.Context, afterSeq int64, limit int) ([]*herald.Event, error) {
+	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit))
+}
+
+func (q *queries) EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*herald.Event, error) {
+	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE app_id = ? AND seq > ? AND created_at >= ? AND created_at < ? ORDER BY seq LIMIT ?`,
+		appID, afterSeq, micros(since), micros(until), limit))
+}
+
+// Webhooks.
+
+const webhookColumns = `id, app_id, format, version, target_url, events, secret, signing_key, config, status,
+	status_reason, retry_schedule, timeout_ms, cursor, created_at, updated_at`
+
+func scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
+	w := &herald.Webhook{}
+	var events, schedule string
+	var config sql.NullString
+	var timeoutMS, created, updated int64
+	if err := row.Scan(&w.ID, &w.AppID, &w.Format, &w.Version, &w.TargetURL, &events, &w.Secret, &w.SigningKey,
+		&config, &w.Status, &w.StatusReason, &schedule, &timeoutMS, &w.Cursor, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
+		return nil, fmt.Errorf("sqlite: webhook %s events: %w", w.ID, err)
+	}
+	var ms []int64
+	if err := json.Unmarshal([]byte(schedule), &ms); err != nil {
+		return nil, fmt.Errorf("sqlite: webhook %s retry schedule: %w", w.ID, err)
+	}
+	for _, m := range ms {
+		w.RetrySchedule = append(w.RetrySchedule, time.Duration(m)*time.Millisecond)
+	}
+	if config.Valid {
+		w.Config = json.RawMessage(config.String)
+	}
+	w.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return w, nil
+}
+
+func scheduleJSON(d []time.Duration) string {
+	ms := make([]int64, len(d))
+	for i, x := range d {
+		ms[i] = x.Milliseconds()
+	}
+	return mustJSON(ms)
+}
+
+func (q *queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), w.Secret, w.SigningKey,
+		nullJSON(w.Config), w.Status, w.StatusReason, scheduleJSON(w.RetrySchedule), w.Timeout.Milliseconds(),
+		w.Cursor, micros(w.CreatedAt), micros(w.UpdatedAt))
+	return err
+}
+
+func (q *queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhook, error) {
+	w, err := scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE id = ? AND app_id = ?`, id, appID))
+	if err != nil {
+		return nil, notFound(err, "webhook", id)
+	}
+	return w, nil
+}
+
+func (q *queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook, error) {
+	query, args := `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, []any{}
+	if appID != "" {
+		query, args = `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? ORDER BY id`, []any{appID}
+	}
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Webhook
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET status = ?, status_reason = ?, cursor = ?, updated_at = ?
+		WHERE id = ? AND app_id = ?`, w.Status, w.StatusReason, w.Cursor, micros(w.UpdatedAt), w.ID, w.AppID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("webhook", w.ID)
+	}
+	return nil
+}
+
+func (q *queries) DeleteWebhook(ctx context.Context, appID, id string) error {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ? AND app_id = ?`, id, appID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("webhook", id)
+	}
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN
+		(SELECT id FROM deliveries WHERE webhook_id = ?)`, id); err != nil {
+		return err
+	}
+	_, err = q.db.ExecContext(ctx, `DELETE FROM deliveries WHERE webhook_id = ?`, id)
+	return err
+}
+
+// Deliveries.
+
+const deliveryColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, body, status,
+	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error) {
+	d := &herald.Delivery{}
+	var next, created int64
+	var lease, delivered sql.NullInt64
+	if err := row.Scan(&d.ID, &d.AppID, &d.WebhookID, &d.EventID, &d.EventSeq, &d.EventType, &d.OrderingKey,
+		&d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
+	d.LeaseUntil, d.DeliveredAt = fromNullMicros(lease), fromNullMicros(delivered)
+	return d, nil
+}
+
+func scanDeliveries(rows *sql.Rows, err error) ([]*herald.Delivery, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (q *queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
+	// Multi-row inserts: one statement per chunk instead of one per row.
+	const chunk = 64
+	for len(ds) > 0 {
+		n := min(chunk, len(ds))
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO deliveries (` + deliveryColumns + `) VALUES `)
+		args := make([]any, 0, n*16)
+		for i, d := range ds[:n] {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, d.ID, d.AppID, d.WebhookID, d.EventID, d.EventSeq, d.EventType, d.OrderingKey,
+				d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
+				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt))
+		}
+		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
+			return err
+		}
+		ds = ds[n:]
+	}
+	return nil
+}
+
+func (q *queries) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
+	return scanDeliveries(q.db.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?1
+		WHERE id IN (
+			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.status = 'pending' AND d.next_attempt_at <= ?2
+			  AND (d.lease_until IS NULL OR d.lease_until <= ?2)
+			  AND w.status = 'active'
+			  AND (d.ordering_key = '' OR NOT EXISTS (
+				SELECT 1 FROM deliveries e
+				WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
+				  AND e.event_seq < d.event_seq AND e.status IN ('pending', 'failed')))
+			ORDER BY d.next_attempt_at, d.event_seq
+			LIMIT ?3)
+		RETURNING `+deliveryColumns, micros(leaseUntil), micros(now), limit))
+}
+
+func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *herald.Attempt) error {
+	if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+		lease_until = NULL, last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?`,
+		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
+		d.ID); err != nil {
+		return err
+	}
+	var headers any
+	if len(a.ResponseHeaders) > 0 {
+		headers = mustJSON(a.ResponseHeaders)
+	}
+	return q.db.QueryRowContext(ctx, `INSERT INTO attempts (delivery_id, started_at, duration_us, status_code,
+		response_headers, response_body, error) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		d.ID, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, headers, a.ResponseBody, a.Error).Scan(&a.ID)
+}
+
+func (q *queries) ReleaseLeases(ctx context.Context) error {
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL`)
+	return err
+}
+
+func (q *queries) RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error {
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?
+		WHERE webhook_id = ? AND status = 'failed'`, micros(now), webhookID)
+	return err
+}
+
+func (q *queries) ResendDelivery(ctx context.Context, d *herald.Delivery, now time.Time) error {
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?,
+		delivered_at = NULL WHERE id = ?`, micros(now), d.ID)
+	return err
+}
+
+func (q *queries) Delivery(ctx context.Context, appID, id string) (*herald.Delivery, error) {
+	d, err := scanDelivery(q.db.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id = ? AND app_id = ?`, id, appID))
+	if err != nil {
+		return nil, notFound(err, "delivery", id)
+	}
+	return d, nil
+}
+
+func (q *queries) Deliveries(ctx context.Context, webhookID, status string, p herald.Page) ([]*herald.Delivery, error) {
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE webhook_id = ?`
+	args := []any{webhookID}
+	if status != "" {
+		query += ` AND status = ?`
+		args = append(args, status)
+	}
+	if p.Before != "" {
+		query += ` AND id < ?`
+		args = append(args, p.Before)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, p.Limit)
+	return scanDeliveries(q.db.QueryContext(ctx, query, args...))
+}
+
+func (q *queries) Attempts(ctx context.Context, deliveryID string) ([]*herald.Attempt, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, delivery_id, started_at, duration_us, status_code,
+		response_headers, response_body, error FROM attempts WHERE delivery_id = ? ORDER BY id`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*herald.Attempt
+	for rows.Next() {
+		a := &herald.Attempt{}
+		var started, dur int64
+		var headers sql.NullString
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &started, &dur, &a.StatusCode, &headers, &a.ResponseBody, &a.Error); err != nil {
+			return nil, err
+		}
+		a.StartedAt, a.Duration = fromMicros(started), time.Duration(dur)*time.Microsecond
+		if headers.Valid {
+			a.ResponseHeaders = http.Header{}
+			if err := json.Unmarshal([]byte(headers.String), &a.ResponseHeaders); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

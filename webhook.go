@@ -1,0 +1,110 @@
+package herald
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Webhook statuses, Layer's: a webhook receives events only while active.
+const (
+	WebhookUnverified = "unverified"
+	WebhookActive     = "active"
+	WebhookInactive   = "inactive"
+)
+
+// Webhook formats: the wire format a receiver expects.
+const (
+	FormatLayer = "layer"
+)
+
+// Webhook is a subscription of a receiver to an app's events.
+type Webhook struct {
+	ID        string
+	AppID     string
+	Format    string
+	Version   string
+	TargetURL string
+	// Events lists the event types delivered; others are skipped.
+	Events []string
+	// Secret keys the format's own signature (Layer's HMAC-SHA1).
+	Secret string
+	// SigningKey keys the Standard Webhooks signature ("whsec_…").
+	SigningKey string
+	// Config is echoed in every payload, as Layer did.
+	Config       json.RawMessage
+	Status       string
+	StatusReason string
+	// RetrySchedule is the delay before each retry; its length is the
+	// number of retries.
+	RetrySchedule []time.Duration
+	// Timeout bounds one attempt.
+	Timeout time.Duration
+	// Cursor is the sequence number of the last event turned into this
+	// webhook's deliveries (or skipped).
+	Cursor    int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Subscribed reports whether w takes events of type typ.
+func (w *Webhook) Subscribed(typ string) bool {
+	for _, e := range w.Events {
+		if e == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery statuses.
+const (
+	// DeliveryPending waits for its next attempt (the first or a retry).
+	DeliveryPending = "pending"
+	// DeliveryDelivered got a 2xx.
+	DeliveryDelivered = "delivered"
+	// DeliveryFailed exhausted its retries; it is kept, and queued again
+	// when its webhook is activated.
+	DeliveryFailed = "failed"
+)
+
+// Delivery is one event on its way to one webhook, with the body rendered
+// once: every attempt sends the same bytes.
+type Delivery struct {
+	ID        string
+	AppID     string
+	WebhookID string
+	EventID   string
+	EventSeq  int64
+	EventType string
+	// OrderingKey groups the deliveries that must arrive in event order
+	// (those about one conversation); empty when there is no constraint.
+	OrderingKey   string
+	Body          []byte
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	// LeaseUntil is set while a worker holds the delivery.
+	LeaseUntil     *time.Time
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+	DeliveredAt    *time.Time
+}
+
+// Attempt is the record of one HTTP request of a delivery.
+type Attempt struct {
+	ID         int64
+	DeliveryID string
+	StartedAt  time.Time
+	Duration   time.Duration
+	// StatusCode is 0 when no response came.
+	StatusCode      int
+	ResponseHeaders http.Header
+	// ResponseBody holds at most the first MaxAttemptBody bytes.
+	ResponseBody []byte
+	Error        string
+}
+
+// MaxAttemptBody bounds the response body kept with an attempt.
+const MaxAttemptBody = 16 << 10
