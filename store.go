@@ -123,8 +123,12 @@ type WebhookQueries interface {
 	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
 	// Webhooks lists an app's webhooks; every app's when appID is empty.
 	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
-	// UpdateWebhook saves status, status reason and cursor.
+	// UpdateWebhook saves status and status reason.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// AdvanceWebhookCursor moves a webhook's cursor forward to seq and
+	// reports whether it did: false when the webhook is gone or its cursor
+	// is already there, so that no event is turned into deliveries twice.
+	AdvanceWebhookCursor(ctx context.Context, id string, seq int64) (bool, error)
 	// DeleteWebhook removes a webhook with its deliveries and attempts.
 	DeleteWebhook(ctx context.Context, appID, id string) error
 

@@ -27,6 +27,10 @@ type Service struct {
 	Now func() time.Time
 	// MaxUploadSize bounds a rich-content upload; DefaultMaxUploadSize when 0.
 	MaxUploadSize int64
+	// Notify, when set, is called after every commit that recorded events,
+	// to wake whatever consumes the log (the delivery engine) at once
+	// instead of at its next poll. It must not block.
+	Notify func()
 
 	tokens sync.Map // token hash → app id; tokens are never reassigned
 }
@@ -61,6 +65,9 @@ func (s *Service) record(ctx context.Context, tx herald.Tx, appID, typ string, a
 	}
 	if actor != nil && actor.UserID == "" && actor.Name == "" {
 		actor = nil
+	}
+	if s.Notify != nil {
+		tx.AfterCommit(s.Notify)
 	}
 	return tx.AppendEvent(ctx, &herald.Event{
 		ID: NewID(), AppID: appID, Type: typ, CreatedAt: s.now(), Actor: actor, Data: b,

@@ -125,8 +125,8 @@ func (q *queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook
 }
 
 func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET status = ?, status_reason = ?, cursor = ?, updated_at = ?
-		WHERE id = ? AND app_id = ?`, w.Status, w.StatusReason, w.Cursor, micros(w.UpdatedAt), w.ID, w.AppID)
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET status = ?, status_reason = ?, updated_at = ?
+		WHERE id = ? AND app_id = ?`, w.Status, w.StatusReason, micros(w.UpdatedAt), w.ID, w.AppID)
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,15 @@ func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 		return herald.NotFound("webhook", w.ID)
 	}
 	return nil
+}
+
+func (q *queries) AdvanceWebhookCursor(ctx context.Context, id string, seq int64) (bool, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor < ?`, seq, id, seq)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 func (q *queries) DeleteWebhook(ctx context.Context, appID, id string) error {

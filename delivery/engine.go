@@ -1,0 +1,306 @@
+// Package delivery is Herald's webhook delivery engine. It turns the event
+// log into deliveries (one per event and subscribed webhook, bodies rendered
+// once), and sends them: claimed in batches under a lease, sent by a fixed
+// pool of workers over pooled keep-alive connections, completed in batches,
+// retried on a schedule, in event order per conversation, and never lost: a
+// delivery is only ever marked done after its receiver answered 2xx.
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald"
+)
+
+// Format is a wire format: how an event is rendered for a webhook and which
+// headers carry its own signature. Each format lives in a package of its own.
+type Format interface {
+	// EventTypes lists the event types a webhook of this format may take.
+	EventTypes() []string
+	// Versions lists the payload versions; the first is the default.
+	Versions() []string
+	// Render renders an event for a webhook; ok is false for events the
+	// format does not deliver.
+	Render(e *herald.Event, w *herald.Webhook) (body []byte, ok bool, err error)
+	// SetHeaders sets the format's headers for a delivery of body.
+	SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery)
+}
+
+// DefaultRetrySchedule is Layer's: about 28 minutes of retries.
+var DefaultRetrySchedule = []time.Duration{10 * time.Second, 30 * time.Second, 120 * time.Second,
+	300 * time.Second, 1200 * time.Second}
+
+// DefaultTimeout bounds one attempt.
+const DefaultTimeout = 5 * time.Second
+
+// Engine delivers an app's events to its webhooks.
+type Engine struct {
+	Store   herald.Store
+	Formats map[string]Format
+	// Client sends the deliveries; a pooled keep-alive client when nil.
+	Client *http.Client
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Workers is the number of concurrent attempts (default 64).
+	Workers int
+	// PollInterval is the backstop for wake-ups (default 1 s).
+	PollInterval time.Duration
+	// MaxRetryAfter bounds a receiver's Retry-After (default 1 h).
+	MaxRetryAfter time.Duration
+
+	fanWake      chan struct{}
+	dispatchWake chan struct{}
+	jobs         chan *job
+	results      chan *result
+	inflight     atomic.Int64
+	stop         chan struct{}
+	wg           sync.WaitGroup
+	workersWG    sync.WaitGroup
+	verifying    sync.WaitGroup
+	started      bool
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Notify tells the engine that events were committed or webhooks changed.
+// It never blocks.
+func (e *Engine) Notify() {
+	if e.started {
+		signal(e.fanWake)
+	}
+}
+
+// Start releases the leases a previous run left behind, re-runs pending
+// verifications and starts delivering. Only one engine may run on a store.
+func (e *Engine) Start(ctx context.Context) error {
+	if e.Workers <= 0 {
+		e.Workers = 64
+	}
+	if e.PollInterval <= 0 {
+		e.PollInterval = time.Second
+	}
+	if e.MaxRetryAfter <= 0 {
+		e.MaxRetryAfter = time.Hour
+	}
+	if e.Logger == nil {
+		e.Logger = slog.Default()
+	}
+	if e.Client == nil {
+		e.Client = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: e.Workers,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		},
+			// A redirect would send the signed body to a URL nobody
+			// registered: report it as the answer instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	// With one engine per store, every lease is a leftover of a crash.
+	if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx) }); err != nil {
+		return err
+	}
+	e.fanWake = make(chan struct{}, 1)
+	e.dispatchWake = make(chan struct{}, 1)
+	e.jobs = make(chan *job)
+	e.results = make(chan *result, e.Workers)
+	e.stop = make(chan struct{})
+	e.started = true
+	for range e.Workers {
+		e.workersWG.Add(1)
+		go e.worker()
+	}
+	e.wg.Add(3)
+	go e.fanOutLoop()
+	go e.dispatchLoop()
+	go e.completeLoop()
+
+	var pending []*herald.Webhook
+	err := e.Store.View(ctx, func(q herald.Queries) error {
+		ws, err := q.Webhooks(ctx, "")
+		for _, w := range ws {
+			if w.Status == herald.WebhookUnverified {
+				pending = append(pending, w)
+			}
+		}
+		return err
+	})
+	for _, w := range pending {
+		e.Verify(w)
+	}
+	signal(e.fanWake)
+	return err
+}
+
+// Stop stops claiming, lets the attempts in flight finish and records their
+// outcome, then returns. Deliveries not yet attempted stay queued.
+func (e *Engine) Stop(ctx context.Context) error {
+	if !e.started {
+		return nil
+	}
+	close(e.stop)
+	done := make(chan struct{})
+	go func() {
+		e.verifying.Wait()
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fanOutLoop turns new events into deliveries.
+func (e *Engine) fanOutLoop() {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.PollInterval)
+	defer tick.Stop()
+	for {
+		for {
+			n, err := e.fanOut(context.Background())
+			if err != nil {
+				e.Logger.Error("turning events into deliveries", "err", err)
+				break
+			}
+			if n > 0 {
+				signal(e.dispatchWake)
+			} else {
+				break
+			}
+		}
+		select {
+		case <-e.stop:
+			return
+		case <-e.fanWake:
+		case <-tick.C:
+		}
+	}
+}
+
+const fanOutBatch = 512
+
+// fanOut turns the next batch of events into deliveries and returns how many
+// events it considered. Rendering happens outside the write transaction; the
+// write then advances each webhook's cursor only if it is still where the
+// batch started, so an event becomes a webhook's delivery exactly once.
+func (e *Engine) fanOut(ctx context.Context) (int, error) {
+	var webhooks []*herald.Webhook
+	var events []*herald.Event
+	err := e.Store.View(ctx, func(q herald.Queries) error {
+		var err error
+		webhooks, err = q.Webhooks(ctx, "")
+		if err != nil || len(webhooks) == 0 {
+			return err
+		}
+		from := webhooks[0].Cursor
+		for _, w := range webhooks {
+			from = min(from, w.Cursor)
+		}
+		events, err = q.EventsSince(ctx, from, fanOutBatch)
+		return err
+	})
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	last := events[len(events)-1].Seq
+	now := e.now()
+	perWebhook := make(map[string][]*herald.Delivery, len(webhooks))
+	var moving []*herald.Webhook
+	for _, w := range webhooks {
+		if w.Cursor >= last {
+			continue
+		}
+		moving = append(moving, w)
+		f := e.Formats[w.Format]
+		for _, ev := range events {
+			if ev.Seq <= w.Cursor || ev.AppID != w.AppID || !w.Subscribed(ev.Type) || f == nil {
+				continue
+			}
+			body, ok, err := f.Render(ev, w)
+			if err != nil {
+				// An event that cannot be rendered is a defect, not a
+				// reason to stop every later event: log it and go on.
+				e.Logger.Error("rendering event", "event", ev.ID, "type", ev.Type, "webhook", w.ID, "err", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			perWebhook[w.ID] = append(perWebhook[w.ID], &herald.Delivery{
+				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
+				EventSeq: ev.Seq, EventType: ev.Type, OrderingKey: orderingKey(ev), Body: body,
+				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
+			})
+		}
+	}
+	err = e.Store.Update(ctx, func(tx herald.Tx) error {
+		for _, w := range moving {
+			moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, last)
+			if err != nil {
+				return err
+			}
+			if !moved {
+				continue
+			}
+			if err := tx.CreateDeliveries(ctx, perWebhook[w.ID]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(events), err
+}
+
+// orderingKey is the conversation an event is about: deliveries about one
+// conversation reach a webhook in event order.
+func orderingKey(ev *herald.Event) string {
+	var d struct {
+		Conversation *struct {
+			ID string `json:"id"`
+		} `json:"conversation"`
+		Message *struct {
+			ConversationID string `json:"conversation_id"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(ev.Data, &d) != nil {
+		return ""
+	}
+	switch {
+	case d.Conversation != nil:
+		return d.Conversation.ID
+	case d.Message != nil:
+		return d.Message.ConversationID
+	}
+	return ""
+}
+
+var errStopped = errors.New("delivery: engine stopped")
