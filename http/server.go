@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/urls"
 )
@@ -20,6 +21,8 @@ const MaxBodySize = 1 << 20
 // Server is Herald's HTTP API.
 type Server struct {
 	Service *messaging.Service
+	// Engine manages webhooks and delivers to them.
+	Engine *delivery.Engine
 	// URLs builds the url fields of objects and the signed content URLs;
 	// its Base is the public root URL of the API (http://127.0.0.1:8080,
 	// https://herald.example.com).
@@ -112,6 +115,17 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /content/{id}", s.handle(s.download))
 
 	handle("GET /apps/{app}/events", s.listEvents)
+
+	handle("POST /apps/{app}/webhooks", s.createWebhook)
+	handle("GET /apps/{app}/webhooks", s.listWebhooks)
+	handle("GET /apps/{app}/webhooks/{id}", s.getWebhook)
+	handle("DELETE /apps/{app}/webhooks/{id}", s.deleteWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/activate", s.activateWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/deactivate", s.deactivateWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/replay", s.replayWebhook)
+	handle("GET /apps/{app}/webhooks/{id}/deliveries", s.listDeliveries)
+	handle("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", s.getDelivery)
+	handle("POST /apps/{app}/webhooks/{id}/deliveries/{delivery}/resend", s.resendDelivery)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all also catches a known path with an unsupported method;

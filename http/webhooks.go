@@ -1,0 +1,217 @@
+package http
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/delivery"
+)
+
+type webhookJSON struct {
+	ID             string          `json:"id"`
+	URL            string          `json:"url"`
+	Version        string          `json:"version"`
+	TargetURL      string          `json:"target_url"`
+	Events         []string        `json:"events"`
+	Status         string          `json:"status"`
+	StatusReason   string          `json:"status_reason,omitempty"`
+	CreatedAt      string          `json:"created_at"`
+	Config         json.RawMessage `json:"config"`
+	RetrySchedule  []float64       `json:"retry_schedule"`
+	TimeoutSeconds float64         `json:"timeout_seconds"`
+	// SigningSecret keys the Standard Webhooks signature; it is shown once,
+	// in the response that creates the webhook.
+	SigningSecret string `json:"signing_secret,omitempty"`
+}
+
+func (s *Server) renderWebhook(w *herald.Webhook) webhookJSON {
+	out := webhookJSON{
+		ID: "layer:///apps/" + w.AppID + "/webhooks/" + w.ID, URL: s.URLs.App(w.AppID) + "/webhooks/" + w.ID,
+		Version: w.Version, TargetURL: w.TargetURL, Events: w.Events, Status: w.Status, StatusReason: w.StatusReason,
+		CreatedAt: herald.FormatTime(w.CreatedAt), Config: objectOrEmpty(w.Config),
+		RetrySchedule: make([]float64, len(w.RetrySchedule)), TimeoutSeconds: w.Timeout.Seconds(),
+	}
+	for i, d := range w.RetrySchedule {
+		out.RetrySchedule[i] = d.Seconds()
+	}
+	return out
+}
+
+// webhookID accepts a webhook id bare or as its Layer id.
+func webhookID(r *http.Request) string {
+	id := r.PathValue("id")
+	return id[strings.LastIndex(id, "/")+1:]
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	var in delivery.WebhookInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	wh, err := s.Engine.CreateWebhook(r.Context(), app, herald.FormatLayer, in)
+	if err != nil {
+		return err
+	}
+	out := s.renderWebhook(wh)
+	out.SigningSecret = wh.SigningKey
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, app string) error {
+	ws, err := s.Engine.Webhooks(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookJSON, len(ws))
+	for i, wh := range ws {
+		out[i] = s.renderWebhook(wh)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	wh, err := s.Engine.Webhook(r.Context(), app, webhookID(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.renderWebhook(wh))
+	return nil
+}
+
+func (s *Server) activateWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	wh, err := s.Engine.Activate(r.Context(), app, webhookID(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.renderWebhook(wh))
+	return nil
+}
+
+func (s *Server) deactivateWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	wh, err := s.Engine.Deactivate(r.Context(), app, webhookID(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.renderWebhook(wh))
+	return nil
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	if err := s.Engine.DeleteWebhook(r.Context(), app, webhookID(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type deliveryJSON struct {
+	ID             string          `json:"id"`
+	EventID        string          `json:"event_id"`
+	EventType      string          `json:"event_type"`
+	Status         string          `json:"status"`
+	Attempts       int             `json:"attempts"`
+	NextAttemptAt  *string         `json:"next_attempt_at"`
+	LastStatusCode int             `json:"last_status_code,omitempty"`
+	LastError      string          `json:"last_error,omitempty"`
+	CreatedAt      string          `json:"created_at"`
+	DeliveredAt    *string         `json:"delivered_at"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+	AttemptLog     []attemptJSON   `json:"attempt_log,omitempty"`
+}
+
+type attemptJSON struct {
+	StartedAt       string      `json:"started_at"`
+	DurationMS      float64     `json:"duration_ms"`
+	StatusCode      int         `json:"status_code"`
+	ResponseHeaders http.Header `json:"response_headers"`
+	ResponseBody    string      `json:"response_body"`
+	Error           string      `json:"error,omitempty"`
+}
+
+func timeOrNull(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := herald.FormatTime(*t)
+	return &s
+}
+
+func renderDelivery(d *herald.Delivery, withPayload bool) deliveryJSON {
+	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, Attempts: d.Attempts,
+		LastStatusCode: d.LastStatusCode, LastError: d.LastError, CreatedAt: herald.FormatTime(d.CreatedAt),
+		DeliveredAt: timeOrNull(d.DeliveredAt)}
+	if d.Status == herald.DeliveryPending {
+		out.NextAttemptAt = timeOrNull(&d.NextAttemptAt)
+	}
+	if withPayload {
+		out.Payload = d.Body
+	}
+	return out
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, app string) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	ds, err := s.Engine.Deliveries(r.Context(), app, webhookID(r), r.URL.Query().Get("status"), p)
+	if err != nil {
+		return err
+	}
+	writePage(s, w, r, p, ds, func(d *herald.Delivery) string { return d.ID },
+		func(d *herald.Delivery) deliveryJSON { return renderDelivery(d, false) })
+	return nil
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, app string) error {
+	d, attempts, err := s.Engine.Delivery(r.Context(), app, webhookID(r), r.PathValue("delivery"))
+	if err != nil {
+		return err
+	}
+	out := renderDelivery(d, true)
+	out.AttemptLog = make([]attemptJSON, len(attempts))
+	for i, a := range attempts {
+		out.AttemptLog[i] = attemptJSON{StartedAt: herald.FormatTime(a.StartedAt),
+			DurationMS: float64(a.Duration.Microseconds()) / 1000, StatusCode: a.StatusCode,
+			ResponseHeaders: a.ResponseHeaders, ResponseBody: string(a.ResponseBody), Error: a.Error}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request, app string) error {
+	d, err := s.Engine.Resend(r.Context(), app, webhookID(r), r.PathValue("delivery"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, renderDelivery(d, false))
+	return nil
+}
+
+func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	var in struct {
+		Since *time.Time `json:"since"`
+		Until *time.Time `json:"until"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Since == nil {
+		return herald.PropertyError(herald.EMissingProperty, "since", "since is required: an RFC 3339 time.")
+	}
+	until := time.Now()
+	if in.Until != nil {
+		until = *in.Until
+	}
+	n, err := s.Engine.Replay(r.Context(), app, webhookID(r), *in.Since, until)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
+	return nil
+}
