@@ -14,7 +14,9 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
+	"github.com/heraldhq/herald/delivery"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -42,6 +44,7 @@ type api struct {
 	Token   string
 	Server  *heraldhttp.Server
 	Service *messaging.Service
+	Engine  *delivery.Engine
 	Store   herald.Store
 	// Clock is added to the real time: tests move it forward to expire URLs.
 	Clock time.Duration
@@ -70,13 +73,21 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 		t.Fatal(err)
 	}
 	srv.URLs.Now = now
+	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{herald.FormatLayer: layer.Format{URLs: srv.URLs}},
+		PollInterval: 100 * time.Millisecond}
+	srv.Engine = a.Engine
+	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {
 		o(srv)
+	}
+	if err := a.Engine.Start(ctx); err != nil {
+		t.Fatal(err)
 	}
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
+		a.Engine.Stop(context.Background())
 		store.Close()
 	})
 	app, token, err := a.Service.CreateApp(ctx, "test")

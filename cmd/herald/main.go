@@ -20,7 +20,9 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
+	"github.com/heraldhq/herald/delivery"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -198,6 +200,13 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	}
 	api.URLs.ContentTTL = contentTTL
 	api.Logger = logger
+	engine := &delivery.Engine{Store: svc.Store, Logger: logger,
+		Formats: map[string]delivery.Format{herald.FormatLayer: layer.Format{URLs: api.URLs}}}
+	api.Engine = engine
+	svc.Notify = engine.Notify
+	if err := engine.Start(ctx); err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -213,7 +222,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	// Attempts in flight finish and their outcomes are recorded; what was
+	// not attempted yet stays queued for the next start.
+	return engine.Stop(shutdownCtx)
 }
 
 // bootstrap creates a default app and token on first start, so that a new

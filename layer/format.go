@@ -1,0 +1,30 @@
+package layer
+
+import (
+	"net/http"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/urls"
+)
+
+// Format is the Layer wire format as the delivery engine drives it.
+type Format struct {
+	URLs *urls.Builder
+}
+
+// EventTypes lists the events a Layer webhook may subscribe to.
+func (Format) EventTypes() []string { return EventTypes }
+
+// Versions lists the payload versions, the default first.
+func (Format) Versions() []string { return Versions }
+
+// Render renders an event in the webhook's payload version, with its config.
+func (f Format) Render(e *herald.Event, w *herald.Webhook) ([]byte, bool, error) {
+	return Render(e, w.Version, w.Config, f.URLs)
+}
+
+// SetHeaders sets Layer's headers; the request id is the delivery's, the
+// same on every retry.
+func (Format) SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery) {
+	Headers(h, d.EventType, w.Version, w.ID, d.ID, Sign(w.Secret, d.Body))
+}
