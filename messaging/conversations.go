@@ -94,7 +94,13 @@ func (s *Service) recordConversation(ctx context.Context, tx herald.Tx, typ stri
 		data = &herald.EventData{}
 	}
 	data.Conversation = c
-	ids, err := tx.Identities(ctx, c.AppID, c.Participants)
+	users := c.Participants
+	if actor != nil && actor.UserID != "" && !c.HasParticipant(actor.UserID) {
+		// The actor may have just left the conversation; the event still
+		// mentions them, so it carries their identity too.
+		users = append(slices.Clone(users), actor.UserID)
+	}
+	ids, err := tx.Identities(ctx, c.AppID, users)
 	if err != nil {
 		return err
 	}

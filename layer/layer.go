@@ -1,0 +1,73 @@
+// Package layer renders Herald events in the wire format of Layer's
+// webhooks, so that receivers written for Layer keep working against Herald.
+// A delivery is a JSON body {"event": {...}, "message"|"conversation": {...},
+// "config"?} in payload version 1.0 (users are bare user ids) or 2.0 (users
+// are Basic Identity objects), sent with Layer's headers and signed with a
+// hex HMAC-SHA1 of the body keyed by the webhook's secret.
+package layer
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"net/http"
+	"slices"
+
+	"github.com/heraldhq/herald"
+)
+
+// Payload versions. Layer fixed a webhook's version when it was registered
+// and rendered every delivery of that webhook in it.
+const (
+	Version1 = "1.0"
+	Version2 = "2.0"
+)
+
+// Versions lists the payload versions Render accepts.
+var Versions = []string{Version1, Version2}
+
+// IsVersion reports whether v is a payload version Render accepts.
+func IsVersion(v string) bool { return slices.Contains(Versions, v) }
+
+// EventTypes are the events a Layer webhook could subscribe to. Herald
+// records more kinds of events (identities, announcements, content,
+// per-user deletion), but Layer sent none of those to webhooks, and a
+// receiver written for Layer would not know them.
+var EventTypes = []string{
+	herald.EventMessageSent,
+	herald.EventMessageDelivered,
+	herald.EventMessageRead,
+	herald.EventMessageDeleted,
+	herald.EventConversationCreated,
+	herald.EventConversationUpdatedP,
+	herald.EventConversationUpdatedM,
+	herald.EventConversationDeleted,
+}
+
+// IsEventType reports whether t is one of EventTypes.
+func IsEventType(t string) bool { return slices.Contains(EventTypes, t) }
+
+// Sign returns the layer-webhook-signature of body: the hex HMAC-SHA1 of the
+// exact bytes sent, keyed by the webhook's secret. Receivers recompute it
+// over the raw body, so body must not be re-serialised after signing.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Headers sets Layer's webhook request headers on h. requestID must stay the
+// same when a delivery is retried, as receivers deduplicate on it.
+func Headers(h http.Header, eventType, version, webhookID, requestID, signature string) {
+	h.Set("layer-webhook-event-type", eventType)
+	h.Set("layer-webhook-signature", signature)
+	h.Set("layer-webhook-request-id", requestID)
+	h.Set("layer-webhook-id", webhookID)
+	h.Set("user-agent", "layer-webhooks/"+version)
+	h.Set("content-type", ContentType(version))
+}
+
+// ContentType is the media type of a payload of the given version.
+func ContentType(version string) string {
+	return "application/vnd.layer.webhooks+json; version=" + version
+}
