@@ -125,10 +125,11 @@ type WebhookQueries interface {
 	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
 	// UpdateWebhook saves status and status reason.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
-	// AdvanceWebhookCursor moves a webhook's cursor forward to seq and
-	// reports whether it did: false when the webhook is gone or its cursor
-	// is already there, so that no event is turned into deliveries twice.
-	AdvanceWebhookCursor(ctx context.Context, id string, seq int64) (bool, error)
+	// AdvanceWebhookCursor moves a webhook's cursor from one sequence
+	// number to another and reports whether it did: false when the webhook
+	// is gone or its cursor is no longer at from, so that no event is turned
+	// into deliveries twice, whoever else advances cursors.
+	AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error)
 	// DeleteWebhook removes a webhook with its deliveries and attempts.
 	DeleteWebhook(ctx context.Context, appID, id string) error
 

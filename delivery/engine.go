@@ -264,7 +264,7 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 	}
 	err = e.Store.Update(ctx, func(tx herald.Tx) error {
 		for _, w := range moving {
-			moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, last)
+			moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, w.Cursor, last)
 			if err != nil {
 				return err
 			}

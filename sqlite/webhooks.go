@@ -136,8 +136,8 @@ func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	return nil
 }
 
-func (q *queries) AdvanceWebhookCursor(ctx context.Context, id string, seq int64) (bool, error) {
-	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor < ?`, seq, id, seq)
+func (q *queries) AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor = ?`, to, id, from)
 	if err != nil {
 		return false, err
 	}
