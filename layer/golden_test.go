@@ -2,6 +2,7 @@ package layer_test
 
 import (
 	"bytes"
+	"github.com/heraldhq/herald/internal/seedtest"
 	"net/url"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestGoldenMessageSent(t *testing.T) {
 	e := f.event(herald.EventMessageSent)
 
 	body, p := f.render(e, "1.0", seedConfig)
-	compareWithSeed(t, "layer-message-sent.md", body)
+	seedtest.Compare(t, "layer-message-sent.md", body)
 
 	// What the normaliser hides must still be Herald's own values.
 	wantValue(t, p, "event.id", e.ID)
@@ -69,7 +70,7 @@ func TestGoldenMessageDeleted(t *testing.T) {
 	e := f.event(herald.EventMessageDeleted)
 
 	body, p := f.render(e, "2.0", seedConfig)
-	compareWithSeed(t, "layer-message-deleted.md", body)
+	seedtest.Compare(t, "layer-message-deleted.md", body)
 
 	wantValue(t, p, "event.id", e.ID)
 	wantValue(t, p, "event.actor.url", f.u.Identity(f.app, "111"))
