@@ -95,7 +95,7 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	}
 	if in.TimeoutSeconds < 0 || seconds(in.TimeoutSeconds) > maxTimeout {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "timeout_seconds",
-			"timeout_seconds must be above 0 and at most %d.", int(maxTimeout.Seconds()))
+			"timeout_seconds must be at most %d seconds (0 or absent: the default, %d).", int(maxTimeout.Seconds()), int(DefaultTimeout.Seconds()))
 	}
 	return f, nil
 }

@@ -116,8 +116,8 @@ type deliveryJSON struct {
 	Status         string          `json:"status"`
 	Attempts       int             `json:"attempts"`
 	NextAttemptAt  *string         `json:"next_attempt_at"`
-	LastStatusCode int             `json:"last_status_code,omitempty"`
-	LastError      string          `json:"last_error,omitempty"`
+	LastStatusCode int             `json:"last_status_code"`
+	LastError      string          `json:"last_error"`
 	CreatedAt      string          `json:"created_at"`
 	DeliveredAt    *string         `json:"delivered_at"`
 	Payload        json.RawMessage `json:"payload,omitempty"`
@@ -130,7 +130,7 @@ type attemptJSON struct {
 	StatusCode      int         `json:"status_code"`
 	ResponseHeaders http.Header `json:"response_headers"`
 	ResponseBody    string      `json:"response_body"`
-	Error           string      `json:"error,omitempty"`
+	Error           string      `json:"error"`
 }
 
 func timeOrNull(t *time.Time) *string {
@@ -194,9 +194,11 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request, app stri
 }
 
 func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, app string) error {
+	// Strings, parsed here, so that a malformed time is reported as the
+	// property it is in rather than as an undecodable body.
 	var in struct {
-		Since *time.Time `json:"since"`
-		Until *time.Time `json:"until"`
+		Since *string `json:"since"`
+		Until *string `json:"until"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		return err
@@ -204,11 +206,17 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, app strin
 	if in.Since == nil {
 		return herald.PropertyError(herald.EMissingProperty, "since", "since is required: an RFC 3339 time.")
 	}
+	since, err := time.Parse(time.RFC3339Nano, *in.Since)
+	if err != nil {
+		return herald.PropertyError(herald.EInvalidProperty, "since", "since must be an RFC 3339 time, not %q.", *in.Since)
+	}
 	until := time.Now()
 	if in.Until != nil {
-		until = *in.Until
+		if until, err = time.Parse(time.RFC3339Nano, *in.Until); err != nil {
+			return herald.PropertyError(herald.EInvalidProperty, "until", "until must be an RFC 3339 time, not %q.", *in.Until)
+		}
 	}
-	n, err := s.Engine.Replay(r.Context(), app, webhookID(r), *in.Since, until)
+	n, err := s.Engine.Replay(r.Context(), app, webhookID(r), since, until)
 	if err != nil {
 		return err
 	}

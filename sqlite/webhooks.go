@@ -237,11 +237,16 @@ func (q *queries) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time
 }
 
 func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *herald.Attempt) error {
-	if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
 		lease_until = NULL, last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?`,
 		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
-		d.ID); err != nil {
+		d.ID)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// The webhook was deleted while the attempt was in flight.
+		return nil
 	}
 	var headers any
 	if len(a.ResponseHeaders) > 0 {
