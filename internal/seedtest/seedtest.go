@@ -1,8 +1,12 @@
 // Package seedtest compares payloads that Herald renders with the seed
-// payloads of the project (the shared/seeds directory beside the
-// repository), which are the wire-format contract: the same keys at every
-// level, in the same order, with the same values once what necessarily
-// differs (ids, instants, URLs, sizes) is normalised.
+// payloads of the project, which are the wire-format contract: the same keys
+// at every level, in the same order, with the same values once what
+// necessarily differs (ids, instants, URLs, sizes) is normalised.
+//
+// The seeds are kept in seeds/ here, a copy of the shared/seeds directory
+// that sits beside the repository in the team's workspace, so that a clone
+// alone runs every test; a test checks the copy against the original
+// wherever the original is present.
 package seedtest
 
 import (
@@ -20,11 +24,16 @@ import (
 	"time"
 )
 
-// seedsDir is shared/seeds beside the repository, wherever the test runs.
-func seedsDir() string {
+func here() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "seeds")
+	return filepath.Dir(file)
 }
+
+// seedsDir holds the repository's copy of the seeds.
+func seedsDir() string { return filepath.Join(here(), "seeds") }
+
+// SharedSeedsDir is the team's shared/seeds beside the repository.
+func SharedSeedsDir() string { return filepath.Join(here(), "..", "..", "..", "shared", "seeds") }
 
 func decode(t testing.TB, b []byte) map[string]any {
 	t.Helper()
@@ -43,14 +52,16 @@ func Payload(t testing.TB, name string) []byte {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		abs, _ := filepath.Abs(path)
-		t.Fatalf("seed %s is missing (looked for %s, i.e. the shared/seeds directory beside the repository): %v", name, abs, err)
+		t.Fatalf("seed %s is missing (looked for %s): %v", name, abs, err)
 	}
 	s := string(doc)
-	start := strings.Index(s, "```json\n")
+	// The block's opening line may carry attributes: ```json title=payload.json
+	start := strings.Index(s, "```json")
 	if start < 0 {
 		t.Fatalf("seed %s has no ```json block", name)
 	}
-	s = s[start+len("```json\n"):]
+	s = s[start:]
+	s = s[strings.IndexByte(s, '\n')+1:]
 	end := strings.Index(s, "\n```")
 	if end < 0 {
 		t.Fatalf("seed %s: the ```json block is not closed", name)
