@@ -133,18 +133,20 @@ type WebhookQueries interface {
 	// DeleteWebhook removes a webhook with its deliveries and attempts.
 	DeleteWebhook(ctx context.Context, appID, id string) error
 
+	// CreateDeliveries adds deliveries, in event order, holding each one
+	// that has an unfinished predecessor with the same webhook and ordering
+	// key.
 	CreateDeliveries(ctx context.Context, ds []*Delivery) error
 	// ClaimDeliveries leases up to limit due deliveries of active webhooks
-	// until leaseUntil. A delivery is due when its next attempt time has
-	// come, it is not leased, and no earlier delivery with the same
-	// ordering key and webhook is pending or failed.
+	// until leaseUntil: pending, not held, not leased, next attempt come.
 	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*Delivery, error)
 	// CompleteDelivery saves the outcome of an attempt (status, attempts,
 	// next attempt, last status code and error, delivered time), records the
-	// attempt and releases the lease.
+	// attempt and releases the lease. A delivered delivery releases the next
+	// held one of its ordering key.
 	CompleteDelivery(ctx context.Context, d *Delivery, a *Attempt) error
-	// ReleaseLeases makes every leased delivery claimable again.
-	ReleaseLeases(ctx context.Context) error
+	// ReleaseLeases makes every leased delivery claimable again at now.
+	ReleaseLeases(ctx context.Context, now time.Time) error
 	// RequeueDeliveries makes a webhook's failed deliveries pending again,
 	// due at once, with their attempts counted from zero.
 	RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error

@@ -79,7 +79,10 @@ type Delivery struct {
 	EventType string
 	// OrderingKey groups the deliveries that must arrive in event order
 	// (those about one conversation); empty when there is no constraint.
-	OrderingKey   string
+	OrderingKey string
+	// Held is set while an earlier delivery with the same webhook and
+	// ordering key is unfinished (pending or failed).
+	Held          bool
 	Body          []byte
 	Status        string
 	Attempts      int

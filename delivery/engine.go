@@ -123,7 +123,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		}
 	}
 	// With one engine per store, every lease is a leftover of a crash.
-	if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx) }); err != nil {
+	if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx, e.now()) }); err != nil {
 		return err
 	}
 	e.fanWake = make(chan struct{}, 1)

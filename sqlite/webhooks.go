@@ -163,7 +163,7 @@ func (q *queries) DeleteWebhook(ctx context.Context, appID, id string) error {
 
 // Deliveries.
 
-const deliveryColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, body, status,
+const deliveryColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held, body, status,
 	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at`
 
 func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error) {
@@ -171,7 +171,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error)
 	var next, created int64
 	var lease, delivered sql.NullInt64
 	if err := row.Scan(&d.ID, &d.AppID, &d.WebhookID, &d.EventID, &d.EventSeq, &d.EventType, &d.OrderingKey,
-		&d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered); err != nil {
+		&d.Held, &d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered); err != nil {
 		return nil, err
 	}
 	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
@@ -196,20 +196,42 @@ func scanDeliveries(rows *sql.Rows, err error) ([]*herald.Delivery, error) {
 }
 
 func (q *queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
+	// A delivery is held if its queue (webhook, ordering key) already has an
+	// unfinished delivery: in the store, or earlier in this batch.
+	type queue struct{ webhook, key string }
+	busy := map[queue]bool{}
+	for _, d := range ds {
+		if d.OrderingKey == "" {
+			continue
+		}
+		k := queue{d.WebhookID, d.OrderingKey}
+		known, seen := busy[k]
+		if !seen {
+			var one int
+			err := q.db.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE webhook_id = ? AND ordering_key = ?
+				AND status IN ('pending', 'failed') LIMIT 1`, d.WebhookID, d.OrderingKey).Scan(&one)
+			if err != nil && err != sql.ErrNoRows {
+				return err
+			}
+			known = err == nil
+		}
+		d.Held = known
+		busy[k] = true
+	}
 	// Multi-row inserts: one statement per chunk instead of one per row.
 	const chunk = 64
 	for len(ds) > 0 {
 		n := min(chunk, len(ds))
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO deliveries (` + deliveryColumns + `) VALUES `)
-		args := make([]any, 0, n*16)
+		args := make([]any, 0, n*17)
 		for i, d := range ds[:n] {
 			if i > 0 {
 				sb.WriteString(",")
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, d.ID, d.AppID, d.WebhookID, d.EventID, d.EventSeq, d.EventType, d.OrderingKey,
-				d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
+				d.Held, d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
 				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt))
 		}
 		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
@@ -221,17 +243,14 @@ func (q *queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 }
 
 func (q *queries) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
-	return scanDeliveries(q.db.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?1
+	// A leased delivery's next attempt moves to the end of its lease, so
+	// that what is in flight drops out of the due index, and comes back by
+	// itself if its worker dies.
+	return scanDeliveries(q.db.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1
 		WHERE id IN (
 			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status = 'pending' AND d.next_attempt_at <= ?2
-			  AND (d.lease_until IS NULL OR d.lease_until <= ?2)
-			  AND w.status = 'active'
-			  AND (d.ordering_key = '' OR NOT EXISTS (
-				SELECT 1 FROM deliveries e
-				WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key
-				  AND e.event_seq < d.event_seq AND e.status IN ('pending', 'failed')))
-			ORDER BY d.next_attempt_at, d.event_seq
+			WHERE d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?2 AND w.status = 'active'
+			ORDER BY d.next_attempt_at
 			LIMIT ?3)
 		RETURNING `+deliveryColumns, micros(leaseUntil), micros(now), limit))
 }
@@ -248,6 +267,17 @@ func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 		// The webhook was deleted while the attempt was in flight.
 		return nil
 	}
+	if d.Status == herald.DeliveryDelivered && d.OrderingKey != "" {
+		// Release the next delivery of the queue, unless another one of it
+		// is already free (a resent or requeued one).
+		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = 0 WHERE id = (
+				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 1
+				AND status IN ('pending', 'failed') ORDER BY event_seq LIMIT 1)
+			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 0
+				AND status IN ('pending', 'failed'))`, d.WebhookID, d.OrderingKey); err != nil {
+			return err
+		}
+	}
 	var headers any
 	if len(a.ResponseHeaders) > 0 {
 		headers = mustJSON(a.ResponseHeaders)
@@ -257,8 +287,9 @@ func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 		d.ID, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, headers, a.ResponseBody, a.Error).Scan(&a.ID)
 }
 
-func (q *queries) ReleaseLeases(ctx context.Context) error {
-	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL`)
+func (q *queries) ReleaseLeases(ctx context.Context, now time.Time) error {
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
+		WHERE lease_until IS NOT NULL`, micros(now))
 	return err
 }
 
@@ -269,8 +300,9 @@ func (q *queries) RequeueDeliveries(ctx context.Context, webhookID string, now t
 }
 
 func (q *queries) ResendDelivery(ctx context.Context, d *herald.Delivery, now time.Time) error {
-	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?,
-		delivered_at = NULL WHERE id = ?`, micros(now), d.ID)
+	// A resend is explicit: it goes out now, not behind its queue.
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', held = 0, attempts = 0,
+		next_attempt_at = ?, delivered_at = NULL WHERE id = ?`, micros(now), d.ID)
 	return err
 }
 

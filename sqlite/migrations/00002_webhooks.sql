@@ -29,6 +29,9 @@ CREATE TABLE deliveries (
     ordering_key     TEXT NOT NULL,
     body             BLOB NOT NULL,
     status           TEXT NOT NULL,
+    -- Held: an earlier delivery of the same webhook and ordering key is
+    -- unfinished; finishing it releases the next one.
+    held             INTEGER NOT NULL DEFAULT 0,
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,
     lease_until      INTEGER,
@@ -37,10 +40,10 @@ CREATE TABLE deliveries (
     created_at       INTEGER NOT NULL,
     delivered_at     INTEGER
 );
--- What is due.
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
--- What holds back later deliveries of the same conversation.
-CREATE INDEX deliveries_order ON deliveries (webhook_id, ordering_key, event_seq)
+-- What may be claimed: claims cost what they take, whatever the backlog.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending' AND held = 0;
+-- The unfinished deliveries of one webhook and ordering key, in order.
+CREATE INDEX deliveries_order ON deliveries (webhook_id, ordering_key, held, event_seq)
     WHERE status IN ('pending', 'failed');
 -- The delivery log of a webhook, newest first.
 CREATE INDEX deliveries_webhook ON deliveries (webhook_id, id);
