@@ -633,21 +633,8 @@ func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
 }
 
 func (q *queries) Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*herald.Event, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?`, appID, afterSeq, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?`, appID, afterSeq, limit))
 }
 
 func (q *queries) Event(ctx context.Context, appID, id string) (*herald.Event, error) {

@@ -240,31 +240,10 @@ func TestKillDuringMessageStream(t *testing.T) {
 	}
 	// Every message.sent event.
 	sentEvents := map[string]int{}
-	after := ""
-	for range 1000 {
-		var page []struct {
-			ID   string
-			Type string
-			Data struct {
-				Message struct{ ID string }
-			}
+	for _, e := range allEvents(t, p.URL, creds) {
+		if e.Type == "message.sent" {
+			sentEvents["layer:///messages/"+e.Data.Message.ID]++
 		}
-		path := "/events?limit=1000"
-		if after != "" {
-			path += "&after=" + after
-		}
-		if status, err := call(p.URL, creds, "GET", path, nil, &page); err != nil || status != 200 {
-			t.Fatalf("listing events: %d %v", status, err)
-		}
-		for _, e := range page {
-			if e.Type == "message.sent" {
-				sentEvents["layer:///messages/"+e.Data.Message.ID]++
-			}
-		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
 	}
 
 	for id := range acked {
@@ -286,3 +265,36 @@ func TestKillDuringMessageStream(t *testing.T) {
 }
 
 func localID(id string) string { return id[strings.LastIndex(id, "/")+1:] }
+
+// loggedEvent is what the crash tests read of an event.
+type loggedEvent struct {
+	ID   string
+	Type string
+	Data struct {
+		Message struct{ ID string }
+	}
+}
+
+// allEvents reads the app's whole event log.
+func allEvents(t *testing.T, base string, creds credentials) []loggedEvent {
+	t.Helper()
+	var out []loggedEvent
+	after := ""
+	for range 1000 {
+		var page []loggedEvent
+		path := "/events?limit=1000"
+		if after != "" {
+			path += "&after=" + after
+		}
+		if status, err := call(base, creds, "GET", path, nil, &page); err != nil || status != 200 {
+			t.Fatalf("listing events: %d %v", status, err)
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out
+		}
+		after = page[len(page)-1].ID
+	}
+	t.Fatal("the event log does not end")
+	return nil
+}
