@@ -154,63 +154,17 @@ func TestKillDuringMessageStream(t *testing.T) {
 	p := startHerald(t, dataDir)
 	creds := readCredentials(t, dataDir)
 
-	const conversations = 4
-	var convIDs []string
-	for i := range conversations {
-		var c struct{ ID string }
-		status, err := call(p.URL, creds, "POST", "/conversations",
-			map[string]any{"participants": []string{"alice", fmt.Sprintf("user-%d", i)}}, &c)
-		if err != nil || status != 201 {
-			t.Fatalf("creating conversation: %d %v", status, err)
-		}
-		convIDs = append(convIDs, c.ID[strings.LastIndex(c.ID, "/")+1:])
-	}
-
+	convIDs := createConversations(t, p.URL, creds, 4)
 	acked := map[string]bool{} // message ids that got a 2xx, across rounds
 	var mu sync.Mutex
 	for round := range 3 {
-		var sent atomic.Int64
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		for w := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 100000; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					var m struct{ ID string }
-					status, err := call(p.URL, creds, "POST", "/conversations/"+convIDs[(w+i)%conversations]+"/messages",
-						map[string]any{"sender": map[string]string{"user_id": "alice"},
-							"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("r%d w%d #%d", round, w, i)}}}, &m)
-					if err != nil {
-						return // the server is gone
-					}
-					if status == 201 {
-						mu.Lock()
-						acked[m.ID] = true
-						mu.Unlock()
-						sent.Add(1)
-					}
-				}
-			}()
-		}
 		// Kill once a fair number of messages went through, while the
 		// clients are still sending.
-		deadline := time.Now().Add(20 * time.Second)
-		for sent.Load() < int64(200+100*round) && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		p.kill(t)
-		close(stop)
-		wg.Wait()
-		if sent.Load() == 0 {
-			t.Fatalf("round %d: no message was acknowledged before the kill", round)
-		}
-		p = startHerald(t, dataDir)
+		p = streamThenKill(t, p, dataDir, creds, convIDs, 8, int64(200+100*round), func(id string) {
+			mu.Lock()
+			acked[id] = true
+			mu.Unlock()
+		})
 	}
 
 	// Every message in the store, per conversation.
@@ -265,6 +219,72 @@ func TestKillDuringMessageStream(t *testing.T) {
 }
 
 func localID(id string) string { return id[strings.LastIndex(id, "/")+1:] }
+
+// createConversations creates n conversations of alice with another user
+// each, and returns their ids.
+func createConversations(t *testing.T, base string, creds credentials, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		var c struct{ ID string }
+		status, err := call(base, creds, "POST", "/conversations",
+			map[string]any{"participants": []string{"alice", fmt.Sprintf("user-%d", i)}}, &c)
+		if err != nil || status != 201 {
+			t.Fatalf("creating conversation: %d %v", status, err)
+		}
+		ids = append(ids, localID(c.ID))
+	}
+	return ids
+}
+
+// streamThenKill has clients post messages to the conversations, round robin,
+// until at least minAcked got a 2xx (or 20 s passed), then SIGKILLs Herald
+// while they are still sending, and starts it again over the same data.
+// onAck, when set, gets the id of every acknowledged message.
+func streamThenKill(t *testing.T, p *process, dataDir string, creds credentials, convIDs []string,
+	clients int, minAcked int64, onAck func(id string)) *process {
+	t.Helper()
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var m struct{ ID string }
+				status, err := call(p.URL, creds, "POST", "/conversations/"+convIDs[(w+i)%len(convIDs)]+"/messages",
+					map[string]any{"sender": map[string]string{"user_id": "alice"},
+						"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("w%d #%d", w, i)}}}, &m)
+				if err != nil {
+					return // the server is gone
+				}
+				if status == 201 {
+					if onAck != nil {
+						onAck(m.ID)
+					}
+					acked.Add(1)
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for acked.Load() < minAcked && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	p.kill(t)
+	close(stop)
+	wg.Wait()
+	if acked.Load() == 0 {
+		t.Fatal("no message was acknowledged before the kill")
+	}
+	return startHerald(t, dataDir)
+}
 
 // loggedEvent is what the crash tests read of an event.
 type loggedEvent struct {

@@ -2,12 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,50 +68,9 @@ func TestKillDuringDelivery(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		call(p.URL, creds, "GET", "/webhooks/"+localID(wh.ID), nil, &wh)
 	}
-	var convIDs []string
-	for i := range 4 {
-		var c struct{ ID string }
-		if status, err := call(p.URL, creds, "POST", "/conversations",
-			map[string]any{"participants": []string{"alice", fmt.Sprintf("u%d", i)}}, &c); err != nil || status != 201 {
-			t.Fatalf("creating conversation: %d %v", status, err)
-		}
-		convIDs = append(convIDs, localID(c.ID))
-	}
-
-	for round := range 2 {
-		var sent atomic.Int64
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		for w := range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 100000; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					status, err := call(p.URL, creds, "POST", "/conversations/"+convIDs[(w+i)%len(convIDs)]+"/messages",
-						map[string]any{"sender": map[string]string{"user_id": "alice"},
-							"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("r%d w%d #%d", round, w, i)}}}, nil)
-					if err != nil {
-						return
-					}
-					if status == 201 {
-						sent.Add(1)
-					}
-				}
-			}()
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for sent.Load() < 300 && time.Now().Before(deadline) {
-			time.Sleep(2 * time.Millisecond)
-		}
-		p.kill(t)
-		close(stop)
-		wg.Wait()
-		p = startHerald(t, dataDir)
+	convIDs := createConversations(t, p.URL, creds, 4)
+	for range 2 {
+		p = streamThenKill(t, p, dataDir, creds, convIDs, 6, 300, nil)
 	}
 
 	// Every message.sent and conversation.created event of the log must
