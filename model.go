@@ -111,6 +111,8 @@ type Message struct {
 	// sent, delivered or read.
 	RecipientStatus map[string]string `json:"recipient_status"`
 	DeletedAt       *time.Time        `json:"deleted_at,omitempty"`
+	// Channel is set on the messages of a contact's conversation.
+	Channel *MessageChannel `json:"channel,omitempty"`
 }
 
 // Announcement is a system message to a list of users, outside any
@@ -160,6 +162,17 @@ const (
 	EventAnnouncementDelivered = "announcement.delivered"
 	EventContentCreated        = "content.created"
 	EventContentUploaded       = "content.uploaded"
+
+	// Channel events: contacts, the opening and closing of their
+	// conversations, and the channel status of outgoing messages. A
+	// channel message itself is a message.sent event whose message has
+	// Channel set.
+	EventContactCreated       = "contact.created"
+	EventContactUpdated       = "contact.updated"
+	EventContactDeleted       = "contact.deleted"
+	EventConversationOpened   = "conversation.opened"
+	EventConversationClosed   = "conversation.closed"
+	EventMessageStatusUpdated = "message.status_updated"
 )
 
 // Event is one entry of an app's event log: what changed, when, by whom, and
@@ -195,4 +208,8 @@ type EventData struct {
 	UserID string `json:"user_id,omitempty"`
 	// Receipt is "delivery" or "read" on receipt events.
 	Receipt string `json:"receipt,omitempty"`
+	// Contact and Channel are set on the events of a contact, of its
+	// conversation and of the messages in it, as they were then.
+	Contact *Contact `json:"contact,omitempty"`
+	Channel *Channel `json:"channel,omitempty"`
 }

@@ -97,6 +97,29 @@ type Queries interface {
 	// with a conflict if another upload of the content was recorded first.
 	MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error
 
+	CreateChannel(ctx context.Context, c *Channel) error
+	Channel(ctx context.Context, appID, uuid string) (*Channel, error)
+	// Channels lists an app's channels, oldest first.
+	Channels(ctx context.Context, appID string) ([]*Channel, error)
+	// UpdateChannel saves identifier, title and main.
+	UpdateChannel(ctx context.Context, c *Channel) error
+
+	// CreateContact adds a contact; a contact with the same address on the
+	// same channel is a conflict *Error.
+	CreateContact(ctx context.Context, c *Contact) error
+	Contact(ctx context.Context, appID, uuid string) (*Contact, error)
+	// ContactByAddress finds the contact with that address on a channel.
+	ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*Contact, error)
+	// ContactByConversation finds the contact whose conversation it is.
+	ContactByConversation(ctx context.Context, appID, conversationID string) (*Contact, error)
+	// UpdateContact saves every field but the UUID, app, channel and
+	// creation time.
+	UpdateContact(ctx context.Context, c *Contact) error
+	DeleteContact(ctx context.Context, appID, uuid string) error
+	// Contacts lists an app's contacts, newest first, with the number that
+	// match the filter in all.
+	Contacts(ctx context.Context, appID string, f ContactFilter, offset, limit int) ([]*Contact, int, error)
+
 	// AppendEvent adds e to the log and sets e.Seq.
 	AppendEvent(ctx context.Context, e *Event) error
 	// Events lists an app's events in log order, after the given sequence
@@ -123,7 +146,8 @@ type WebhookQueries interface {
 	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
 	// Webhooks lists an app's webhooks; every app's when appID is empty.
 	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
-	// UpdateWebhook saves status and status reason.
+	// UpdateWebhook saves target URL, events, config, status, status reason,
+	// health check times and update time.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// AdvanceWebhookCursor moves a webhook's cursor from one sequence
 	// number to another and reports whether it did: false when the webhook
@@ -157,6 +181,17 @@ type WebhookQueries interface {
 	// one status.
 	Deliveries(ctx context.Context, webhookID, status string, p Page) ([]*Delivery, error)
 	Attempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
+	// WebhookEvents lists a webhook's attempted deliveries, newest first,
+	// each with its last attempt, and the number that match in all.
+	WebhookEvents(ctx context.Context, webhookID string, f WebhookEventFilter, offset, limit int) ([]*WebhookEvent, int, error)
+}
+
+// ContactFilter selects contacts. Empty members select everything.
+type ContactFilter struct {
+	Source string
+	// Tags keeps contacts with every one of these tags, compared without
+	// regard to case.
+	Tags []string
 }
 
 // BlobStore keeps rich-content bytes. The default keeps them on the local

@@ -15,7 +15,8 @@ const (
 
 // Webhook formats: the wire format a receiver expects.
 const (
-	FormatLayer = "layer"
+	FormatLayer    = "layer"
+	FormatCallbell = "callbell"
 )
 
 // Webhook is a subscription of a receiver to an app's events.
@@ -42,9 +43,15 @@ type Webhook struct {
 	Timeout time.Duration
 	// Cursor is the sequence number of the last event turned into this
 	// webhook's deliveries (or skipped).
-	Cursor    int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Cursor int64
+	// HealthCheckedAt is when the receiver last answered a health check
+	// (Callbell's connection check) or was last checked;
+	// HealthFailingSince is when its current run of failed checks began,
+	// nil while it answers.
+	HealthCheckedAt    *time.Time
+	HealthFailingSince *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // Subscribed reports whether w takes events of type typ.
@@ -111,3 +118,19 @@ type Attempt struct {
 
 // MaxAttemptBody bounds the response body kept with an attempt.
 const MaxAttemptBody = 16 << 10
+
+// WebhookEvent is one entry of a webhook's event log: a delivery that was
+// attempted, with its last attempt.
+type WebhookEvent struct {
+	Delivery *Delivery
+	Attempt  *Attempt
+}
+
+// WebhookEventFilter selects entries of a webhook's event log.
+type WebhookEventFilter struct {
+	// Success, when set, keeps the delivered entries (true) or the others
+	// (false).
+	Success *bool
+	// EventTypes, when not empty, keeps the entries of these event types.
+	EventTypes []string
+}

@@ -142,7 +142,7 @@ func (e *Engine) attempt(j *job) *result {
 		return r
 	}
 	if f := e.Formats[j.w.Format]; f != nil {
-		f.SetHeaders(req.Header, j.w, j.d)
+		f.SetHeaders(req.Header, j.w, j.d, r.a.StartedAt)
 	}
 	s, err := signer(j.w.SigningKey)
 	if err != nil {

@@ -27,13 +27,17 @@ import (
 type Format interface {
 	// EventTypes lists the event types a webhook of this format may take.
 	EventTypes() []string
+	// EventType names an event of the log as this format does (and as
+	// webhooks subscribe to it); "" for events the format never delivers.
+	EventType(e *herald.Event) string
 	// Versions lists the payload versions; the first is the default.
 	Versions() []string
 	// Render renders an event for a webhook; ok is false for events the
 	// format does not deliver.
 	Render(e *herald.Event, w *herald.Webhook) (body []byte, ok bool, err error)
-	// SetHeaders sets the format's headers for a delivery of body.
-	SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery)
+	// SetHeaders sets the format's headers for an attempt, made at the
+	// given time, of a delivery.
+	SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery, at time.Time)
 }
 
 // DefaultRetrySchedule is Layer's: about 28 minutes of retries.
@@ -58,6 +62,12 @@ type Engine struct {
 	PollInterval time.Duration
 	// MaxRetryAfter bounds a receiver's Retry-After (default 1 h).
 	MaxRetryAfter time.Duration
+	// HealthInterval, HealthWarnAfter and HealthDisableAfter drive the
+	// checks of health-checked receivers (see HealthChecked); Callbell's
+	// durations by default.
+	HealthInterval     time.Duration
+	HealthWarnAfter    time.Duration
+	HealthDisableAfter time.Duration
 
 	fanWake      chan struct{}
 	dispatchWake chan struct{}
@@ -105,6 +115,15 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.MaxRetryAfter <= 0 {
 		e.MaxRetryAfter = time.Hour
 	}
+	if e.HealthInterval <= 0 {
+		e.HealthInterval = DefaultHealthInterval
+	}
+	if e.HealthWarnAfter <= 0 {
+		e.HealthWarnAfter = DefaultHealthWarnAfter
+	}
+	if e.HealthDisableAfter <= 0 {
+		e.HealthDisableAfter = DefaultHealthDisableAfter
+	}
 	if e.Logger == nil {
 		e.Logger = slog.Default()
 	}
@@ -136,10 +155,11 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.workersWG.Add(1)
 		go e.worker()
 	}
-	e.wg.Add(3)
+	e.wg.Add(4)
 	go e.fanOutLoop()
 	go e.dispatchLoop()
 	go e.completeLoop()
+	go e.healthLoop()
 
 	var pending []*herald.Webhook
 	err := e.Store.View(ctx, func(q herald.Queries) error {
@@ -242,7 +262,11 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 		moving = append(moving, w)
 		f := e.Formats[w.Format]
 		for _, ev := range events {
-			if ev.Seq <= w.Cursor || ev.AppID != w.AppID || !w.Subscribed(ev.Type) || f == nil {
+			if ev.Seq <= w.Cursor || ev.AppID != w.AppID || f == nil {
+				continue
+			}
+			typ := f.EventType(ev)
+			if typ == "" || !w.Subscribed(typ) {
 				continue
 			}
 			body, ok, err := f.Render(ev, w)
@@ -257,7 +281,7 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 			}
 			perWebhook[w.ID] = append(perWebhook[w.ID], &herald.Delivery{
 				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
-				EventSeq: ev.Seq, EventType: ev.Type, OrderingKey: orderingKey(ev), Body: body,
+				EventSeq: ev.Seq, EventType: typ, OrderingKey: orderingKey(ev), Body: body,
 				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
 			})
 		}

@@ -18,36 +18,52 @@ import (
 // must answer 2xx with X as its body. The webhook becomes active, and its
 // waiting deliveries flow, or inactive with the reason.
 func (e *Engine) Verify(w *herald.Webhook) {
+	if healthChecked(e.Formats[w.Format]) {
+		// Such receivers are never challenged; they are active at once.
+		e.verifying.Add(1)
+		go func() {
+			defer e.verifying.Done()
+			e.settle(w, true, "")
+		}()
+		return
+	}
 	e.verifying.Add(1)
 	go func() {
 		defer e.verifying.Done()
 		active, reason := e.challenge(w)
-		ctx := context.Background()
-		err := e.Store.Update(ctx, func(tx herald.Tx) error {
-			current, err := tx.Webhook(ctx, w.AppID, w.ID)
-			if err != nil {
+		e.settle(w, active, reason)
+	}()
+}
+
+// settle records the outcome of a verification: the webhook is active, and
+// its kept deliveries queued again, or inactive with the reason.
+func (e *Engine) settle(w *herald.Webhook, active bool, reason string) {
+	ctx := context.Background()
+	err := e.Store.Update(ctx, func(tx herald.Tx) error {
+		current, err := tx.Webhook(ctx, w.AppID, w.ID)
+		if err != nil {
+			return err
+		}
+		// Deactivated or verified again meanwhile: that decision wins.
+		if current.Status != herald.WebhookUnverified || !current.UpdatedAt.Equal(w.UpdatedAt) {
+			return nil
+		}
+		current.Status, current.StatusReason, current.UpdatedAt = herald.WebhookInactive, reason, e.now()
+		if active {
+			current.Status = herald.WebhookActive
+			current.HealthFailingSince = nil
+			if err := tx.RequeueDeliveries(ctx, w.ID, e.now()); err != nil {
 				return err
 			}
-			// Deactivated or verified again meanwhile: that decision wins.
-			if current.Status != herald.WebhookUnverified || !current.UpdatedAt.Equal(w.UpdatedAt) {
-				return nil
-			}
-			current.Status, current.StatusReason, current.UpdatedAt = herald.WebhookInactive, reason, e.now()
-			if active {
-				current.Status = herald.WebhookActive
-				if err := tx.RequeueDeliveries(ctx, w.ID, e.now()); err != nil {
-					return err
-				}
-			}
-			return tx.UpdateWebhook(ctx, current)
-		})
-		if err != nil && !herald.IsNotFound(err) {
-			e.Logger.Error("recording webhook verification", "webhook", w.ID, "err", err)
 		}
-		if e.started {
-			signal(e.dispatchWake)
-		}
-	}()
+		return tx.UpdateWebhook(ctx, current)
+	})
+	if err != nil && !herald.IsNotFound(err) {
+		e.Logger.Error("recording webhook verification", "webhook", w.ID, "err", err)
+	}
+	if e.started {
+		signal(e.dispatchWake)
+	}
 }
 
 func (e *Engine) challenge(w *herald.Webhook) (ok bool, reason string) {

@@ -278,7 +278,8 @@ func (e *Engine) Replay(ctx context.Context, appID, webhookID string, since, unt
 		now := e.now()
 		var ds []*herald.Delivery
 		for _, ev := range events {
-			if !w.Subscribed(ev.Type) {
+			typ := f.EventType(ev)
+			if typ == "" || !w.Subscribed(typ) {
 				continue
 			}
 			body, ok, err := f.Render(ev, w)
@@ -286,7 +287,7 @@ func (e *Engine) Replay(ctx context.Context, appID, webhookID string, since, unt
 				continue
 			}
 			ds = append(ds, &herald.Delivery{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, WebhookID: w.ID,
-				EventID: ev.ID, EventSeq: ev.Seq, EventType: ev.Type, OrderingKey: orderingKey(ev), Body: body,
+				EventID: ev.ID, EventSeq: ev.Seq, EventType: typ, OrderingKey: orderingKey(ev), Body: body,
 				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now})
 		}
 		if err := e.Store.Update(ctx, func(tx herald.Tx) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
+	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
@@ -73,8 +74,10 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 		t.Fatal(err)
 	}
 	srv.URLs.Now = now
-	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{herald.FormatLayer: layer.Format{URLs: srv.URLs}},
-		PollInterval: 100 * time.Millisecond}
+	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
+		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
+		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
+	}, PollInterval: 100 * time.Millisecond}
 	srv.Engine = a.Engine
 	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {

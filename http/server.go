@@ -127,6 +127,8 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", s.getDelivery)
 	handle("POST /apps/{app}/webhooks/{id}/deliveries/{delivery}/resend", s.resendDelivery)
 
+	s.v1Routes(mux)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all also catches a known path with an unsupported method;
 		// tell the two apart so the client learns which it was.

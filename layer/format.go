@@ -2,6 +2,7 @@ package layer
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/urls"
@@ -15,6 +16,14 @@ type Format struct {
 // EventTypes lists the events a Layer webhook may subscribe to.
 func (Format) EventTypes() []string { return EventTypes }
 
+// EventType is the event's own type, for the events Layer delivered.
+func (Format) EventType(e *herald.Event) string {
+	if IsEventType(e.Type) {
+		return e.Type
+	}
+	return ""
+}
+
 // Versions lists the payload versions, the default first.
 func (Format) Versions() []string { return Versions }
 
@@ -25,6 +34,6 @@ func (f Format) Render(e *herald.Event, w *herald.Webhook) ([]byte, bool, error)
 
 // SetHeaders sets Layer's headers; the request id is the delivery's, the
 // same on every retry.
-func (Format) SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery) {
+func (Format) SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery, _ time.Time) {
 	Headers(h, d.EventType, w.Version, w.ID, d.ID, Sign(w.Secret, d.Body))
 }

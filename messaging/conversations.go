@@ -350,6 +350,23 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
 			return err
 		}
-		return s.recordConversation(ctx, tx, herald.EventConversationDeleted, actor, c, nil)
+		// Deleting a contact's conversation deletes the contact, as in
+		// Callbell.
+		contact, err := tx.ContactByConversation(ctx, appID, c.ID)
+		if err != nil && !herald.IsNotFound(err) {
+			return err
+		}
+		if contact == nil {
+			return s.recordConversation(ctx, tx, herald.EventConversationDeleted, actor, c, nil)
+		}
+		ch, err := tx.Channel(ctx, appID, contact.ChannelUUID)
+		if err != nil {
+			return err
+		}
+		if err := s.recordConversation(ctx, tx, herald.EventConversationDeleted, actor, c,
+			&herald.EventData{Contact: contact, Channel: ch}); err != nil {
+			return err
+		}
+		return s.dropContact(ctx, tx, contact, ch, c)
 	})
 }

@@ -174,9 +174,23 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		if in.Sender.UserID != "" {
 			status[in.Sender.UserID] = herald.StatusRead
 		}
+		// A message in a contact's conversation is a channel message too: it
+		// opens the conversation if closed, and its connector sends it on.
+		contact, ch, mc, err := channelOf(ctx, tx, appID, c, in.Sender)
+		if err != nil {
+			return err
+		}
+		data := &herald.EventData{}
+		if contact != nil {
+			if err := s.reopen(ctx, tx, contact, ch, c); err != nil {
+				return err
+			}
+			data.Contact, data.Channel = contact, ch
+		}
 		c.LastPosition++
 		m := &herald.Message{ID: NewID(), AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
-			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status}
+			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
+			Channel: mc}
 		if err := tx.CreateMessage(ctx, m); err != nil {
 			return err
 		}
@@ -189,7 +203,7 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			}
 		}
 		out = m
-		return s.recordMessage(ctx, tx, herald.EventMessageSent, &m.Sender, m, c, nil)
+		return s.recordMessage(ctx, tx, herald.EventMessageSent, &m.Sender, m, c, data)
 	})
 	if err != nil {
 		return nil, false, err

@@ -339,16 +339,16 @@ func (q *queries) Conversations(ctx context.Context, appID, userID string, p her
 // Messages.
 
 const messageColumns = `id, conversation_id, position, sender_user_id, sender_name, parts, notification,
-	sent_at, recipient_status, deleted_at`
+	sent_at, recipient_status, deleted_at, channel`
 
 func scanMessage(appID string, row interface{ Scan(...any) error }) (*herald.Message, error) {
 	m := &herald.Message{AppID: appID}
 	var parts, status string
-	var notification sql.NullString
+	var notification, channel sql.NullString
 	var sent int64
 	var deleted sql.NullInt64
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Position, &m.Sender.UserID, &m.Sender.Name, &parts,
-		&notification, &sent, &status, &deleted); err != nil {
+		&notification, &sent, &status, &deleted, &channel); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(parts), &m.Parts); err != nil {
@@ -360,16 +360,32 @@ func scanMessage(appID string, row interface{ Scan(...any) error }) (*herald.Mes
 	if notification.Valid {
 		m.Notification = json.RawMessage(notification.String)
 	}
+	if channel.Valid {
+		m.Channel = &herald.MessageChannel{}
+		if err := json.Unmarshal([]byte(channel.String), m.Channel); err != nil {
+			return nil, fmt.Errorf("sqlite: message %s channel: %w", m.ID, err)
+		}
+	}
 	m.SentAt = fromMicros(sent)
 	m.DeletedAt = fromNullMicros(deleted)
 	return m, nil
 }
 
+// messageChannelJSON is the channel column of a message: NULL when it has
+// none.
+func messageChannelJSON(c *herald.MessageChannel) any {
+	if c == nil {
+		return nil
+	}
+	return mustJSON(c)
+}
+
 func (q *queries) CreateMessage(ctx context.Context, m *herald.Message) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.AppID, m.ID, m.ConversationID, m.Position, m.Sender.UserID, m.Sender.Name, mustJSON(m.Parts),
-		nullJSON(m.Notification), micros(m.SentAt), mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt))
+		nullJSON(m.Notification), micros(m.SentAt), mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
+		messageChannelJSON(m.Channel))
 	return err
 }
 
@@ -385,8 +401,9 @@ func (q *queries) Message(ctx context.Context, appID, id string) (*herald.Messag
 }
 
 func (q *queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE messages SET recipient_status = ?, deleted_at = ?
-		WHERE id = ? AND app_id = ?`, mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt), m.ID, m.AppID)
+	res, err := q.db.ExecContext(ctx, `UPDATE messages SET recipient_status = ?, deleted_at = ?, channel = ?
+		WHERE id = ? AND app_id = ?`, mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
+		messageChannelJSON(m.Channel), m.ID, m.AppID)
 	if err != nil {
 		return err
 	}

@@ -48,15 +48,17 @@ func (q *queries) EventsBetween(ctx context.Context, appID string, since, until 
 // Webhooks.
 
 const webhookColumns = `id, app_id, format, version, target_url, events, secret, signing_key, config, status,
-	status_reason, retry_schedule, timeout_ms, cursor, created_at, updated_at`
+	status_reason, retry_schedule, timeout_ms, cursor, health_checked_at, health_failing_since, created_at, updated_at`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
 	w := &herald.Webhook{}
 	var events, schedule string
 	var config sql.NullString
 	var timeoutMS, created, updated int64
+	var checked, failing sql.NullInt64
 	if err := row.Scan(&w.ID, &w.AppID, &w.Format, &w.Version, &w.TargetURL, &events, &w.Secret, &w.SigningKey,
-		&config, &w.Status, &w.StatusReason, &schedule, &timeoutMS, &w.Cursor, &created, &updated); err != nil {
+		&config, &w.Status, &w.StatusReason, &schedule, &timeoutMS, &w.Cursor, &checked, &failing,
+		&created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
@@ -73,6 +75,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
 		w.Config = json.RawMessage(config.String)
 	}
 	w.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	w.HealthCheckedAt, w.HealthFailingSince = fromNullMicros(checked), fromNullMicros(failing)
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return w, nil
 }
@@ -87,10 +90,11 @@ func scheduleJSON(d []time.Duration) string {
 
 func (q *queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), w.Secret, w.SigningKey,
 		nullJSON(w.Config), w.Status, w.StatusReason, scheduleJSON(w.RetrySchedule), w.Timeout.Milliseconds(),
-		w.Cursor, micros(w.CreatedAt), micros(w.UpdatedAt))
+		w.Cursor, nullMicros(w.HealthCheckedAt), nullMicros(w.HealthFailingSince), micros(w.CreatedAt),
+		micros(w.UpdatedAt))
 	return err
 }
 
@@ -125,8 +129,11 @@ func (q *queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook
 }
 
 func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET status = ?, status_reason = ?, updated_at = ?
-		WHERE id = ? AND app_id = ?`, w.Status, w.StatusReason, micros(w.UpdatedAt), w.ID, w.AppID)
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET target_url = ?, events = ?, config = ?, status = ?,
+		status_reason = ?, health_checked_at = ?, health_failing_since = ?, updated_at = ?
+		WHERE id = ? AND app_id = ?`,
+		w.TargetURL, mustJSON(w.Events), nullJSON(w.Config), w.Status, w.StatusReason,
+		nullMicros(w.HealthCheckedAt), nullMicros(w.HealthFailingSince), micros(w.UpdatedAt), w.ID, w.AppID)
 	if err != nil {
 		return err
 	}
@@ -332,28 +339,121 @@ func (q *queries) Deliveries(ctx context.Context, webhookID, status string, p he
 }
 
 func (q *queries) Attempts(ctx context.Context, deliveryID string) ([]*herald.Attempt, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT id, delivery_id, started_at, duration_us, status_code,
-		response_headers, response_body, error FROM attempts WHERE delivery_id = ? ORDER BY id`, deliveryID)
+	rows, err := q.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE delivery_id = ? ORDER BY id`,
+		deliveryID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*herald.Attempt
 	for rows.Next() {
-		a := &herald.Attempt{}
-		var started, dur int64
-		var headers sql.NullString
-		if err := rows.Scan(&a.ID, &a.DeliveryID, &started, &dur, &a.StatusCode, &headers, &a.ResponseBody, &a.Error); err != nil {
+		a, err := scanAttempt(rows)
+		if err != nil {
 			return nil, err
-		}
-		a.StartedAt, a.Duration = fromMicros(started), time.Duration(dur)*time.Microsecond
-		if headers.Valid {
-			a.ResponseHeaders = http.Header{}
-			if err := json.Unmarshal([]byte(headers.String), &a.ResponseHeaders); err != nil {
-				return nil, err
-			}
 		}
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+const attemptColumns = `id, delivery_id, started_at, duration_us, status_code, response_headers, response_body, error`
+
+// attemptScan holds what an attempt row is scanned into, so that a query
+// joining deliveries and attempts can scan both at once.
+type attemptScan struct {
+	a            herald.Attempt
+	started, dur int64
+	headers      sql.NullString
+}
+
+func (s *attemptScan) dest() []any {
+	return []any{&s.a.ID, &s.a.DeliveryID, &s.started, &s.dur, &s.a.StatusCode, &s.headers, &s.a.ResponseBody,
+		&s.a.Error}
+}
+
+func (s *attemptScan) attempt() (*herald.Attempt, error) {
+	a := s.a
+	a.StartedAt, a.Duration = fromMicros(s.started), time.Duration(s.dur)*time.Microsecond
+	if s.headers.Valid {
+		a.ResponseHeaders = http.Header{}
+		if err := json.Unmarshal([]byte(s.headers.String), &a.ResponseHeaders); err != nil {
+			return nil, fmt.Errorf("sqlite: attempt %d response headers: %w", a.ID, err)
+		}
+	}
+	return &a, nil
+}
+
+func scanAttempt(row interface{ Scan(...any) error }) (*herald.Attempt, error) {
+	var s attemptScan
+	if err := row.Scan(s.dest()...); err != nil {
+		return nil, err
+	}
+	return s.attempt()
+}
+
+// withExtra scans a row into the destinations given to Scan followed by
+// extra ones: a scanner of one table's columns reads a join with another.
+type withExtra struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.extra...)...) }
+
+// qualify prefixes every column of a column list with a table alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+var webhookEventColumns = qualify("d", deliveryColumns) + ", " + qualify("a", attemptColumns)
+
+func (q *queries) WebhookEvents(ctx context.Context, webhookID string, f herald.WebhookEventFilter, offset, limit int) ([]*herald.WebhookEvent, int, error) {
+	// The log holds the deliveries that were attempted; a delivery being
+	// attempted always has an attempt, recorded in the same transaction.
+	where := ` WHERE d.webhook_id = ? AND d.attempts > 0`
+	args := []any{webhookID}
+	if f.Success != nil {
+		if *f.Success {
+			where += ` AND d.status = 'delivered'`
+		} else {
+			where += ` AND d.status != 'delivered'`
+		}
+	}
+	if len(f.EventTypes) > 0 {
+		where += ` AND d.event_type IN (SELECT value FROM json_each(?))`
+		args = append(args, mustJSON(f.EventTypes))
+	}
+	var total int
+	if err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d`+where+`
+		AND EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id)`, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT `+webhookEventColumns+` FROM deliveries d
+		JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE delivery_id = d.id)`+where+`
+		ORDER BY d.id DESC LIMIT ? OFFSET ?`, append(args, limit, max(offset, 0))...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*herald.WebhookEvent
+	for rows.Next() {
+		var as attemptScan
+		d, err := scanDelivery(withExtra{rows, as.dest()})
+		if err != nil {
+			return nil, 0, err
+		}
+		a, err := as.attempt()
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, &herald.WebhookEvent{Delivery: d, Attempt: a})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
+	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
@@ -159,6 +160,7 @@ func tokensCommand(cfg *config) *cobra.Command {
 func serveCommand(cfg *config) *cobra.Command {
 	var addr, baseURL string
 	var contentTTL time.Duration
+	var health healthSettings
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API",
@@ -166,7 +168,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL)
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health)
 		},
 	}
 	ttl, _ := time.ParseDuration(env("HERALD_CONTENT_URL_TTL", "1h"))
@@ -174,10 +176,28 @@ func serveCommand(cfg *config) *cobra.Command {
 	cmd.Flags().StringVar(&baseURL, "base-url", env("HERALD_BASE_URL", ""),
 		"public URL of the API, used in the url fields of objects; default http://ADDR (env HERALD_BASE_URL)")
 	cmd.Flags().DurationVar(&contentTTL, "content-url-ttl", ttl, "lifetime of rich-content download URLs (env HERALD_CONTENT_URL_TTL)")
+	durationFlag(cmd, &health.interval, "health-interval", "HERALD_HEALTH_INTERVAL", delivery.DefaultHealthInterval,
+		"how often the receivers of Callbell-format webhooks are checked")
+	durationFlag(cmd, &health.warnAfter, "health-warn-after", "HERALD_HEALTH_WARN_AFTER", delivery.DefaultHealthWarnAfter,
+		"how long a receiver may fail its checks before a warning is logged and shown on its webhook")
+	durationFlag(cmd, &health.disableAfter, "health-disable-after", "HERALD_HEALTH_DISABLE_AFTER", delivery.DefaultHealthDisableAfter,
+		"how long a receiver may fail its checks before its webhook is disabled")
 	return cmd
 }
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration) error {
+// healthSettings are the durations of the receivers' health checks.
+type healthSettings struct{ interval, warnAfter, disableAfter time.Duration }
+
+// durationFlag declares a duration flag whose default comes from an
+// environment variable, then from def.
+func durationFlag(cmd *cobra.Command, dst *time.Duration, name, envName string, def time.Duration, usage string) {
+	if v, err := time.ParseDuration(env(envName, "")); err == nil {
+		def = v
+	}
+	cmd.Flags().DurationVar(dst, name, def, usage+" (env "+envName+")")
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	svc, closeStore, err := cfg.open(ctx)
 	if err != nil {
@@ -201,7 +221,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	api.URLs.ContentTTL = contentTTL
 	api.Logger = logger
 	engine := &delivery.Engine{Store: svc.Store, Logger: logger,
-		Formats: map[string]delivery.Format{herald.FormatLayer: layer.Format{URLs: api.URLs}}}
+		Formats: map[string]delivery.Format{
+			herald.FormatLayer:    layer.Format{URLs: api.URLs},
+			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
+		},
+		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter}
 	api.Engine = engine
 	svc.Notify = engine.Notify
 	if err := engine.Start(ctx); err != nil {

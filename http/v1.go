@@ -1,0 +1,521 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/messaging"
+)
+
+// The /v1 API is Callbell's shape: channels, contacts, channel messages and
+// the app's one Callbell-format webhook. The app is the token's.
+
+func (s *Server) v1Routes(mux *http.ServeMux) {
+	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
+		mux.HandleFunc(pattern, s.withToken(h))
+	}
+	handle("POST /v1/channels", s.createChannel)
+	handle("GET /v1/channels", s.listChannels)
+	handle("GET /v1/channels/{uuid}", s.getChannel)
+	handle("PATCH /v1/channels/{uuid}", s.patchChannel)
+	handle("POST /v1/channels/{uuid}/inbound", s.receiveMessage)
+
+	handle("POST /v1/contacts", s.createContact)
+	handle("GET /v1/contacts", s.listContacts)
+	handle("GET /v1/contacts/{uuid}", s.getContact)
+	handle("PATCH /v1/contacts/{uuid}", s.patchContact)
+	handle("DELETE /v1/contacts/{uuid}", s.deleteContact)
+	handle("POST /v1/contacts/{uuid}/conversation/close", s.closeConversation)
+	handle("POST /v1/contacts/{uuid}/conversation/open", s.openConversation)
+
+	handle("POST /v1/messages/send", s.sendChannelMessage)
+	handle("GET /v1/messages/{uuid}/status", s.getMessageStatus)
+	handle("POST /v1/messages/{uuid}/status", s.postMessageStatus)
+
+	handle("POST /v1/webhooks/subscribe", s.subscribe)
+	handle("GET /v1/webhooks", s.getSubscription)
+	handle("DELETE /v1/webhooks/unsubscribe", s.unsubscribe)
+	handle("GET /v1/webhooks/events", s.webhookEvents)
+}
+
+// withToken authenticates a /v1 request: the app is the token's.
+func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+			return herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+		}
+		app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+			}
+			return err
+		}
+		return h(w, r, app)
+	})
+}
+
+// Channels.
+
+type channelJSON struct {
+	UUID       string `json:"uuid"`
+	Title      string `json:"title"`
+	Type       string `json:"type"`
+	Identifier string `json:"identifier"`
+	Main       bool   `json:"main"`
+	CreatedAt  string `json:"createdAt"`
+}
+
+func renderChannel(c *herald.Channel) channelJSON {
+	return channelJSON{UUID: c.UUID, Title: c.Title, Type: c.Type, Identifier: c.Identifier, Main: c.Main,
+		CreatedAt: c.CreatedAt.UTC().Format(callbell.TimeFormat)}
+}
+
+type pageMeta struct {
+	Page  int `json:"page"`
+	Pages int `json:"pages"`
+}
+
+func (s *Server) createChannel(w http.ResponseWriter, r *http.Request, app string) error {
+	var in messaging.ChannelInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	c, err := s.Service.CreateChannel(r.Context(), app, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"channel": renderChannel(c)})
+	return nil
+}
+
+func (s *Server) listChannels(w http.ResponseWriter, r *http.Request, app string) error {
+	cs, err := s.Service.Channels(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	out := make([]channelJSON, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, renderChannel(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": out, "meta": pageMeta{1, 1}})
+	return nil
+}
+
+func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, app string) error {
+	c, err := s.Service.Channel(r.Context(), app, r.PathValue("uuid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channel": renderChannel(c)})
+	return nil
+}
+
+func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request, app string) error {
+	var in messaging.ChannelInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	c, err := s.Service.UpdateChannel(r.Context(), app, r.PathValue("uuid"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channel": renderChannel(c)})
+	return nil
+}
+
+// Contacts.
+
+// contactJSON is Callbell's contact object as the API shows it: the fields
+// of the webhook payloads, and the contact's CRM fields.
+type contactJSON struct {
+	callbell.ContactObject
+	AssignedUser  *string        `json:"assignedUser"`
+	CustomFields  map[string]any `json:"customFields"`
+	ClosedAt      *string        `json:"closedAt"`
+	ClosingReason string         `json:"closingReason,omitempty"`
+}
+
+func (s *Server) renderContact(app string, c *herald.Contact) contactJSON {
+	out := contactJSON{ContactObject: callbell.Contact(s.URLs, app, c), AssignedUser: orNull(c.AssignedUser),
+		CustomFields: c.CustomFields, ClosingReason: c.ClosingReason}
+	if out.CustomFields == nil {
+		out.CustomFields = map[string]any{}
+	}
+	if c.ClosedAt != nil {
+		t := c.ClosedAt.UTC().Format(callbell.TimeFormat)
+		out.ClosedAt = &t
+	}
+	return out
+}
+
+func (s *Server) createContact(w http.ResponseWriter, r *http.Request, app string) error {
+	var in messaging.ContactInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	c, err := s.Service.CreateContact(r.Context(), app, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"contact": s.renderContact(app, c)})
+	return nil
+}
+
+// intParam reads an optional positive integer query parameter.
+func intParam(r *http.Request, name string, def int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, herald.PropertyError(herald.EInvalidProperty, name, "%s must be a whole number from 1, not %q.", name, v)
+	}
+	return n, nil
+}
+
+// listParam reads a comma-separated query parameter.
+func listParam(r *http.Request, name string) []string {
+	var out []string
+	for _, v := range r.URL.Query()[name] {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) listContacts(w http.ResponseWriter, r *http.Request, app string) error {
+	page, err := intParam(r, "page", 1)
+	if err != nil {
+		return err
+	}
+	f := herald.ContactFilter{Source: r.URL.Query().Get("source"), Tags: listParam(r, "tags")}
+	cs, pages, err := s.Service.Contacts(r.Context(), app, f, page)
+	if err != nil {
+		return err
+	}
+	out := make([]contactJSON, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, s.renderContact(app, c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contacts": out, "meta": pageMeta{page, pages}})
+	return nil
+}
+
+func (s *Server) getContact(w http.ResponseWriter, r *http.Request, app string) error {
+	c, err := s.Service.Contact(r.Context(), app, r.PathValue("uuid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	return nil
+}
+
+func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, app string) error {
+	var in messaging.ContactInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	c, err := s.Service.UpdateContact(r.Context(), app, r.PathValue("uuid"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	return nil
+}
+
+func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, app string) error {
+	if err := s.Service.DeleteContact(r.Context(), app, r.PathValue("uuid")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "contact was destroyed"})
+	return nil
+}
+
+// optionalBody decodes a JSON body when the request has one.
+func optionalBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return decode(w, r, v)
+}
+
+func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, app string) error {
+	var in struct {
+		ClosingReason string `json:"closing_reason"`
+	}
+	if err := optionalBody(w, r, &in); err != nil {
+		return err
+	}
+	c, err := s.Service.CloseConversation(r.Context(), app, r.PathValue("uuid"), in.ClosingReason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	return nil
+}
+
+func (s *Server) openConversation(w http.ResponseWriter, r *http.Request, app string) error {
+	c, err := s.Service.OpenConversation(r.Context(), app, r.PathValue("uuid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	return nil
+}
+
+// Channel messages.
+
+// messageRequestJSON is Callbell's MessageSendRequest, with the contact and
+// conversation when asked for (fields=contact,conversation).
+type messageRequestJSON struct {
+	UUID                 string          `json:"uuid"`
+	Status               string          `json:"status"`
+	MessageStatusPayload json.RawMessage `json:"messageStatusPayload,omitempty"`
+	Contact              *contactJSON    `json:"contact,omitempty"`
+	Conversation         *struct {
+		Source    string `json:"source"`
+		Href      string `json:"href"`
+		CreatedAt string `json:"createdAt"`
+	} `json:"conversation,omitempty"`
+}
+
+func (s *Server) renderMessageRequest(r *http.Request, app string, m *herald.Message, fields []string) (messageRequestJSON, error) {
+	out := messageRequestJSON{UUID: herald.CompactUUID(m.ID), Status: m.Channel.Status, MessageStatusPayload: m.Channel.StatusPayload}
+	if m.Channel.Direction == herald.DirectionReceived {
+		out.Status = herald.DirectionReceived
+	}
+	if len(fields) == 0 {
+		return out, nil
+	}
+	c, err := s.Service.Contact(r.Context(), app, m.Channel.ContactUUID)
+	if err != nil {
+		return out, err
+	}
+	for _, f := range fields {
+		switch f {
+		case "contact":
+			cj := s.renderContact(app, c)
+			out.Contact = &cj
+		case "conversation":
+			out.Conversation = &struct {
+				Source    string `json:"source"`
+				Href      string `json:"href"`
+				CreatedAt string `json:"createdAt"`
+			}{c.Source, callbell.ConversationHref(s.URLs, app, c), c.OpenedAt.UTC().Format(callbell.TimeFormat)}
+		default:
+			return out, herald.PropertyError(herald.EInvalidProperty, "fields", "fields lists contact and conversation, not %q.", f)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) sendChannelMessage(w http.ResponseWriter, r *http.Request, app string) error {
+	var in struct {
+		messaging.SendInput
+		Fields string `json:"fields"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	var fields []string
+	for _, f := range strings.Split(in.Fields, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	for _, f := range fields {
+		if f != "contact" && f != "conversation" {
+			return herald.PropertyError(herald.EInvalidProperty, "fields", "fields lists contact and conversation, not %q.", f)
+		}
+	}
+	m, err := s.Service.SendChannelMessage(r.Context(), app, in.SendInput)
+	if err != nil {
+		return err
+	}
+	out, err := s.renderMessageRequest(r, app, m, fields)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"message": out})
+	return nil
+}
+
+func (s *Server) receiveMessage(w http.ResponseWriter, r *http.Request, app string) error {
+	var in messaging.InboundInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	m, replay, err := s.Service.ReceiveMessage(r.Context(), app, r.PathValue("uuid"), in)
+	if err != nil {
+		return err
+	}
+	out, err := s.renderMessageRequest(r, app, m, []string{"contact"})
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if replay {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{"message": out})
+	return nil
+}
+
+func (s *Server) getMessageStatus(w http.ResponseWriter, r *http.Request, app string) error {
+	m, err := s.Service.ChannelMessage(r.Context(), app, r.PathValue("uuid"))
+	if err != nil {
+		return err
+	}
+	out, err := s.renderMessageRequest(r, app, m, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": out})
+	return nil
+}
+
+func (s *Server) postMessageStatus(w http.ResponseWriter, r *http.Request, app string) error {
+	var in struct {
+		Status  string          `json:"status"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	m, err := s.Service.UpdateMessageStatus(r.Context(), app, r.PathValue("uuid"), in.Status, in.Payload)
+	if err != nil {
+		return err
+	}
+	out, err := s.renderMessageRequest(r, app, m, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": out})
+	return nil
+}
+
+// Callbell's webhook API.
+
+type subscriptionJSON struct {
+	URL           string          `json:"url"`
+	Subscriptions []string        `json:"subscriptions"`
+	CreatedAt     string          `json:"createdAt"`
+	Enabled       bool            `json:"enabled"`
+	StatusReason  string          `json:"statusReason,omitempty"`
+	Config        json.RawMessage `json:"config,omitempty"`
+}
+
+func renderSubscription(w *herald.Webhook) subscriptionJSON {
+	return subscriptionJSON{URL: w.TargetURL, Subscriptions: w.Events, Enabled: w.Status == herald.WebhookActive,
+		StatusReason: w.StatusReason, Config: w.Config,
+		// Callbell's own layout for this one timestamp.
+		CreatedAt: w.CreatedAt.UTC().Format("2006-01-02 15:04:05 -0700")}
+}
+
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, app string) error {
+	var in delivery.SubscribeInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	wh, created, err := s.Engine.Subscribe(r.Context(), app, herald.FormatCallbell, in)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"webhook": renderSubscription(wh)}
+	status := http.StatusOK
+	if created {
+		// The signing secret is shown once, when the webhook is created.
+		out["secret"] = wh.Secret
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, app string) error {
+	wh, err := s.Engine.Subscription(r.Context(), app, herald.FormatCallbell)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhook": renderSubscription(wh)})
+	return nil
+}
+
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request, app string) error {
+	if err := s.Engine.Unsubscribe(r.Context(), app, herald.FormatCallbell); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+type webhookEventJSON struct {
+	Event    string `json:"event"`
+	Response struct {
+		Body    string            `json:"body"`
+		Code    int               `json:"code"`
+		Headers map[string]string `json:"headers"`
+	} `json:"response"`
+	Payload   json.RawMessage `json:"payload"`
+	Success   bool            `json:"success"`
+	CreatedAt string          `json:"createdAt"`
+}
+
+func (s *Server) webhookEvents(w http.ResponseWriter, r *http.Request, app string) error {
+	page, err := intParam(r, "page", 1)
+	if err != nil {
+		return err
+	}
+	items, err := intParam(r, "items", 25)
+	if err != nil {
+		return err
+	}
+	log, pages, err := s.Engine.EventLog(r.Context(), app, herald.FormatCallbell, r.URL.Query().Get("status"),
+		listParam(r, "subscriptions"), page, items)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookEventJSON, 0, len(log))
+	for _, e := range log {
+		var j webhookEventJSON
+		j.Event = e.Delivery.EventType
+		j.Success = e.Delivery.Status == herald.DeliveryDelivered
+		var body struct {
+			Payload json.RawMessage `json:"payload"`
+		}
+		if json.Unmarshal(e.Delivery.Body, &body) == nil && len(body.Payload) > 0 {
+			j.Payload = body.Payload
+		} else {
+			j.Payload = json.RawMessage(e.Delivery.Body)
+		}
+		j.Response.Headers = map[string]string{}
+		j.CreatedAt = e.Delivery.CreatedAt.UTC().Format(callbell.TimeFormat)
+		if a := e.Attempt; a != nil {
+			j.CreatedAt = a.StartedAt.UTC().Format(callbell.TimeFormat)
+			j.Response.Code = a.StatusCode
+			j.Response.Body = string(bytes.ToValidUTF8(a.ResponseBody, []byte("\uFFFD")))
+			if a.Error != "" && a.StatusCode == 0 {
+				j.Response.Body = a.Error
+			}
+			for k, v := range a.ResponseHeaders {
+				j.Response.Headers[k] = strings.Join(v, ", ")
+			}
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhook_events": out, "meta": pageMeta{page, pages}})
+	return nil
+}

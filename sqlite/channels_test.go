@@ -1,0 +1,680 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+// t0 is a fixed instant, whole microseconds, as the store keeps them.
+var t0 = time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC)
+
+func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+
+func update(t *testing.T, s *sqlite.Store, fn func(ctx context.Context, tx herald.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx herald.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func view(t *testing.T, s *sqlite.Store, fn func(ctx context.Context, q herald.Queries) error) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.View(ctx, func(q herald.Queries) error { return fn(ctx, q) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !herald.IsNotFound(err) {
+		t.Fatalf("%s: err = %v, want not_found", what, err)
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// same compares two values through their JSON, which covers every field the
+// store keeps, instants included (to the microsecond).
+func same(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if g, w := jsonOf(t, got), jsonOf(t, want); g != w {
+		t.Fatalf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func TestChannels(t *testing.T) {
+	s, _ := open(t)
+	wa := &herald.Channel{UUID: "00000000-0000-4000-8000-000000000002", AppID: "app", Type: "whatsapp",
+		Identifier: "+15550001", Title: "Support", Main: true, CreatedAt: at(0)}
+	sms := &herald.Channel{UUID: "00000000-0000-4000-8000-000000000001", AppID: "app", Type: "sms",
+		Identifier: "+15550002", Title: "Texts", CreatedAt: at(1)}
+	other := &herald.Channel{UUID: "00000000-0000-4000-8000-000000000003", AppID: "other", Type: "email",
+		Identifier: "help@example.com", CreatedAt: at(2)}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if err := createApp(ctx, tx, "app"); err != nil {
+			return err
+		}
+		for _, c := range []*herald.Channel{wa, sms, other} {
+			if err := tx.CreateChannel(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, err := q.Channel(ctx, "app", wa.UUID)
+		if err != nil {
+			return err
+		}
+		if got.AppID != "app" || !got.Main || !got.CreatedAt.Equal(wa.CreatedAt) {
+			t.Fatalf("channel = %+v", got)
+		}
+		same(t, "channel", got, wa)
+		_, err = q.Channel(ctx, "other", wa.UUID)
+		wantNotFound(t, "channel of another app", err)
+		_, err = q.Channel(ctx, "app", "nope")
+		wantNotFound(t, "missing channel", err)
+		list, err := q.Channels(ctx, "app")
+		if err != nil {
+			return err
+		}
+		// Oldest first, whatever the UUIDs.
+		same(t, "channels", list, []*herald.Channel{wa, sms})
+		return nil
+	})
+
+	wa.Identifier, wa.Title, wa.Main = "+15550009", "Sales", false
+	wa.Type = "sms" // not saved: a channel keeps its type
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.UpdateChannel(ctx, wa) })
+	wa.Type = "whatsapp"
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, err := q.Channel(ctx, "app", wa.UUID)
+		if err != nil {
+			return err
+		}
+		same(t, "updated channel", got, wa)
+		return nil
+	})
+	err := s.Update(context.Background(), func(tx herald.Tx) error {
+		return tx.UpdateChannel(context.Background(), &herald.Channel{UUID: "nope", AppID: "app"})
+	})
+	wantNotFound(t, "updating a missing channel", err)
+}
+
+const channelA, channelB = "c0000000-0000-4000-8000-00000000000a", "c0000000-0000-4000-8000-00000000000b"
+
+func newContact(uuid, channel, address string, created time.Time) *herald.Contact {
+	return &herald.Contact{UUID: uuid, AppID: "app", ChannelUUID: channel, Source: "whatsapp", Name: "Name " + uuid,
+		PhoneNumber: address, Tags: []string{}, CreatedAt: created, UpdatedAt: created, ConversationID: "conv-" + uuid,
+		OpenedAt: created}
+}
+
+func TestContacts(t *testing.T) {
+	s, _ := open(t)
+	ann := newContact("u1", channelA, "+390001", at(0))
+	ann.AvatarURL = "https://example.com/a.png"
+	ann.Tags = []string{"vip", "Rome"}
+	ann.CustomFields = map[string]any{"plan": "gold", "seats": float64(3), "flags": map[string]any{"beta": true}}
+	ann.AssignedUser = "agent-1"
+	bob := newContact("u2", channelA, "+390002", at(1))
+	bob.Tags = nil // no tags (read back as []), no custom fields
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if err := createApp(ctx, tx, "app"); err != nil {
+			return err
+		}
+		if err := tx.CreateContact(ctx, ann); err != nil {
+			return err
+		}
+		return tx.CreateContact(ctx, bob)
+	})
+	bob.Tags = []string{}
+
+	// A second contact with Ann's address on the same channel is a
+	// conflict, which leaves the rest of the update free to go on.
+	dup := newContact("u3", channelA, ann.PhoneNumber, at(2))
+	sameAddressElsewhere := newContact("u4", channelB, ann.PhoneNumber, at(3))
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		err := tx.CreateContact(ctx, dup)
+		e, ok := herald.AsError(err)
+		if !ok || e.ID != herald.EConflict {
+			t.Fatalf("duplicate address: err = %#v, want a conflict *herald.Error", err)
+		}
+		if !strings.Contains(e.Message, ann.PhoneNumber) {
+			t.Fatalf("the conflict does not name the address: %q", e.Message)
+		}
+		if existing, _ := e.Data["contact"].(*herald.Contact); existing == nil || existing.UUID != ann.UUID {
+			t.Fatalf("the conflict does not hold the existing contact: %#v", e.Data)
+		}
+		return tx.CreateContact(ctx, sameAddressElsewhere)
+	})
+
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, err := q.Contact(ctx, "app", ann.UUID)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got.CustomFields, ann.CustomFields) {
+			t.Fatalf("custom fields = %#v, want %#v", got.CustomFields, ann.CustomFields)
+		}
+		same(t, "contact", got, ann)
+		got, err = q.Contact(ctx, "app", bob.UUID)
+		if err != nil {
+			return err
+		}
+		if got.Tags == nil || len(got.Tags) != 0 {
+			t.Fatalf("tags without any = %#v, want []", got.Tags)
+		}
+		if got.CustomFields != nil {
+			t.Fatalf("custom fields without any = %#v, want nil", got.CustomFields)
+		}
+		if !strings.Contains(jsonOf(t, got), `"tags":[]`) {
+			t.Fatalf("tags are not [] in %s", jsonOf(t, got))
+		}
+		_, err = q.Contact(ctx, "app", dup.UUID)
+		wantNotFound(t, "contact refused as a duplicate", err)
+		_, err = q.Contact(ctx, "other", ann.UUID)
+		wantNotFound(t, "contact of another app", err)
+
+		got, err = q.ContactByAddress(ctx, "app", channelA, ann.PhoneNumber)
+		if err != nil {
+			return err
+		}
+		same(t, "contact by address", got, ann)
+		got, err = q.ContactByAddress(ctx, "app", channelB, ann.PhoneNumber)
+		if err != nil {
+			return err
+		}
+		same(t, "contact by address on the other channel", got, sameAddressElsewhere)
+		_, err = q.ContactByAddress(ctx, "app", channelB, bob.PhoneNumber)
+		wantNotFound(t, "address unknown on a channel", err)
+
+		got, err = q.ContactByConversation(ctx, "app", bob.ConversationID)
+		if err != nil {
+			return err
+		}
+		same(t, "contact by conversation", got, bob)
+		_, err = q.ContactByConversation(ctx, "app", "conv-none")
+		wantNotFound(t, "contact of an unknown conversation", err)
+		return nil
+	})
+
+	// Update every field that may change; the channel and creation time
+	// stay.
+	closed := at(30)
+	ann.Name, ann.PhoneNumber, ann.AvatarURL = "Ann B.", "+390009", ""
+	ann.Tags = []string{"gold"}
+	ann.CustomFields = map[string]any{"plan": "platinum"}
+	ann.AssignedUser, ann.UpdatedAt = "", at(30)
+	ann.ConversationID, ann.OpenedAt = "conv-u1-b", at(20)
+	ann.ClosedAt, ann.ClosingReason = &closed, "resolved"
+	bob.Tags, bob.CustomFields = []string{"new"}, map[string]any{}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		changed := *ann
+		changed.ChannelUUID, changed.CreatedAt = channelB, at(99)
+		if err := tx.UpdateContact(ctx, &changed); err != nil {
+			return err
+		}
+		return tx.UpdateContact(ctx, bob)
+	})
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, err := q.Contact(ctx, "app", ann.UUID)
+		if err != nil {
+			return err
+		}
+		if got.ClosedAt == nil || !got.ClosedAt.Equal(closed) || got.ClosingReason != "resolved" {
+			t.Fatalf("closing not saved: %+v", got)
+		}
+		same(t, "updated contact", got, ann)
+		got, err = q.ContactByConversation(ctx, "app", "conv-u1-b")
+		if err != nil {
+			return err
+		}
+		same(t, "updated contact by conversation", got, ann)
+		got, err = q.ContactByAddress(ctx, "app", channelA, "+390009")
+		if err != nil {
+			return err
+		}
+		same(t, "updated contact by address", got, ann)
+		_, err = q.ContactByAddress(ctx, "app", channelA, "+390001")
+		wantNotFound(t, "old address", err)
+		got, err = q.Contact(ctx, "app", bob.UUID)
+		if err != nil {
+			return err
+		}
+		if got.CustomFields == nil || len(got.CustomFields) != 0 || !reflect.DeepEqual(got.Tags, []string{"new"}) {
+			t.Fatalf("bob = %+v", got)
+		}
+		return nil
+	})
+
+	// Reopening clears the closing.
+	ann.ClosedAt, ann.ClosingReason = nil, ""
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.UpdateContact(ctx, ann) })
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, err := q.Contact(ctx, "app", ann.UUID)
+		if err != nil {
+			return err
+		}
+		if got.ClosedAt != nil {
+			t.Fatalf("closed_at = %v after reopening", got.ClosedAt)
+		}
+		return nil
+	})
+
+	// Moving a contact onto another's address is a conflict too.
+	err := s.Update(context.Background(), func(tx herald.Tx) error {
+		c := *bob
+		c.PhoneNumber = ann.PhoneNumber
+		return tx.UpdateContact(context.Background(), &c)
+	})
+	if e, ok := herald.AsError(err); !ok || e.ID != herald.EConflict || !strings.Contains(e.Message, ann.PhoneNumber) {
+		t.Fatalf("updating onto a taken address: err = %v", err)
+	}
+	err = s.Update(context.Background(), func(tx herald.Tx) error {
+		return tx.UpdateContact(context.Background(), newContact("nope", channelA, "+1", at(0)))
+	})
+	wantNotFound(t, "updating a missing contact", err)
+
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.DeleteContact(ctx, "app", ann.UUID) })
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		_, err := q.Contact(ctx, "app", ann.UUID)
+		wantNotFound(t, "deleted contact", err)
+		_, err = q.ContactByAddress(ctx, "app", channelA, ann.PhoneNumber)
+		wantNotFound(t, "deleted contact by address", err)
+		_, err = q.ContactByConversation(ctx, "app", ann.ConversationID)
+		wantNotFound(t, "deleted contact by conversation", err)
+		return nil
+	})
+	err = s.Update(context.Background(), func(tx herald.Tx) error {
+		return tx.DeleteContact(context.Background(), "app", ann.UUID)
+	})
+	wantNotFound(t, "deleting a deleted contact", err)
+	// Its address is free again.
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.CreateContact(ctx, newContact("u5", channelA, ann.PhoneNumber, at(40)))
+	})
+}
+
+func uuids(cs []*herald.Contact) string {
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.UUID)
+	}
+	return strings.Join(ids, ",")
+}
+
+func TestContactsListing(t *testing.T) {
+	s, _ := open(t)
+	type spec struct {
+		source string
+		tags   []string
+	}
+	specs := []spec{
+		{"whatsapp", []string{"VIP", "rome"}},      // c0, oldest
+		{"sms", []string{"vip"}},                   // c1
+		{"whatsapp", nil},                          // c2
+		{"whatsapp", []string{"Vip", "Rome", "x"}}, // c3
+		{"sms", []string{"ÄRGER", "rome"}},         // c4
+		{"whatsapp", []string{"vip"}},              // c5
+		{"whatsapp", []string{"ärger", "vip"}},     // c6, newest
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		for i, sp := range specs {
+			c := newContact(fmt.Sprintf("c%d", i), channelA, fmt.Sprintf("+1%d", i), at(i))
+			c.Source, c.Tags = sp.source, sp.tags
+			if err := tx.CreateContact(ctx, c); err != nil {
+				return err
+			}
+		}
+		// Another app's contact, which no listing shows.
+		c := newContact("z", channelA, "+1", at(100))
+		c.AppID, c.Tags = "other", []string{"vip"}
+		return tx.CreateContact(ctx, c)
+	})
+	cases := []struct {
+		name          string
+		f             herald.ContactFilter
+		offset, limit int
+		want          string
+		total         int
+	}{
+		{"all", herald.ContactFilter{}, 0, 100, "c6,c5,c4,c3,c2,c1,c0", 7},
+		{"first page", herald.ContactFilter{}, 0, 3, "c6,c5,c4", 7},
+		{"second page", herald.ContactFilter{}, 3, 3, "c3,c2,c1", 7},
+		{"last page", herald.ContactFilter{}, 6, 3, "c0", 7},
+		{"past the end", herald.ContactFilter{}, 7, 3, "", 7},
+		{"source", herald.ContactFilter{Source: "sms"}, 0, 100, "c4,c1", 2},
+		{"source paged", herald.ContactFilter{Source: "whatsapp"}, 1, 2, "c5,c3", 5},
+		{"unknown source", herald.ContactFilter{Source: "email"}, 0, 100, "", 0},
+		{"tag in any case", herald.ContactFilter{Tags: []string{"VIP"}}, 0, 100, "c6,c5,c3,c1,c0", 5},
+		{"tag paged", herald.ContactFilter{Tags: []string{"vip"}}, 1, 2, "c5,c3", 5},
+		{"tag last page", herald.ContactFilter{Tags: []string{"vip"}}, 4, 2, "c0", 5},
+		{"tag past the end", herald.ContactFilter{Tags: []string{"vip"}}, 5, 2, "", 5},
+		{"every tag", herald.ContactFilter{Tags: []string{"rome", "vip"}}, 0, 100, "c3,c0", 2},
+		{"unicode case", herald.ContactFilter{Tags: []string{"Ärger"}}, 0, 100, "c6,c4", 2},
+		{"tag and source", herald.ContactFilter{Source: "sms", Tags: []string{"ROME"}}, 0, 100, "c4", 1},
+		{"no such tag", herald.ContactFilter{Tags: []string{"vip", "nope"}}, 0, 100, "", 0},
+	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		for _, c := range cases {
+			got, total, err := q.Contacts(ctx, "app", c.f, c.offset, c.limit)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			if uuids(got) != c.want || total != c.total {
+				t.Errorf("%s: got %q (total %d), want %q (total %d)", c.name, uuids(got), total, c.want, c.total)
+			}
+		}
+		// Listed contacts are whole.
+		got, _, err := q.Contacts(ctx, "app", herald.ContactFilter{Tags: []string{"x"}}, 0, 10)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Name != "Name c3" || !reflect.DeepEqual(got[0].Tags, specs[3].tags) ||
+			!got[0].CreatedAt.Equal(at(3)) {
+			t.Fatalf("listed contact = %+v", got)
+		}
+		got, _, err = q.Contacts(ctx, "app", herald.ContactFilter{Source: "whatsapp"}, 4, 1)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].UUID != "c0" || got[0].ConversationID != "conv-c0" {
+			t.Fatalf("listed contact = %+v", got)
+		}
+		return nil
+	})
+}
+
+func TestMessageChannelRoundTrip(t *testing.T) {
+	s, _ := open(t)
+	conv := &herald.Conversation{ID: "conv", AppID: "app", Participants: []string{"contact-1", "agent"},
+		CreatedAt: at(0), LastPosition: 2}
+	in := &herald.Message{ID: "m1", AppID: "app", ConversationID: "conv", Position: 1,
+		Sender: herald.Sender{UserID: "contact-1"}, Parts: []herald.Part{{MimeType: herald.MimeText, Body: "hi"}},
+		SentAt: at(1), RecipientStatus: map[string]string{"contact-1": "read", "agent": "sent"},
+		Channel: &herald.MessageChannel{ChannelUUID: channelA, Channel: "whatsapp", ContactUUID: "contact-1",
+			Direction: herald.DirectionReceived, From: "+390001", To: "+15550001", ExternalID: "wamid.1"}}
+	out := &herald.Message{ID: "m2", AppID: "app", ConversationID: "conv", Position: 2,
+		Sender: herald.Sender{UserID: "agent"}, Parts: []herald.Part{{MimeType: herald.MimeText, Body: "hello"}},
+		SentAt: at(2), RecipientStatus: map[string]string{"contact-1": "sent", "agent": "read"},
+		Channel: &herald.MessageChannel{ChannelUUID: channelA, Channel: "whatsapp", ContactUUID: "contact-1",
+			Direction: herald.DirectionSent, Status: herald.ChannelEnqueued, From: "+15550001", To: "+390001",
+			Metadata: map[string]string{"order": "42"},
+			ReplyTo: &herald.MessageRef{ID: "m1", Text: "hi", Direction: herald.DirectionReceived, Channel: "whatsapp",
+				From: "+390001", To: "+15550001", SentAt: at(1)}}}
+	plain := &herald.Message{ID: "m3", AppID: "app", ConversationID: "conv", Position: 3,
+		Sender: herald.Sender{Name: "bot"}, Parts: []herald.Part{{MimeType: herald.MimeText, Body: "note"}},
+		SentAt: at(3), RecipientStatus: map[string]string{}}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if err := tx.CreateConversation(ctx, conv, ""); err != nil {
+			return err
+		}
+		for _, m := range []*herald.Message{in, out, plain} {
+			if err := tx.CreateMessage(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check := func(what string) {
+		t.Helper()
+		view(t, s, func(ctx context.Context, q herald.Queries) error {
+			for _, m := range []*herald.Message{in, out, plain} {
+				got, err := q.Message(ctx, "app", m.ID)
+				if err != nil {
+					return err
+				}
+				same(t, what+": message "+m.ID, got, m)
+			}
+			list, err := q.Messages(ctx, "app", "conv", "", herald.Page{Limit: 10})
+			if err != nil {
+				return err
+			}
+			same(t, what+": messages", list, []*herald.Message{plain, out, in})
+			if list[0].Channel != nil {
+				t.Fatalf("%s: a message without channel has %+v", what, list[0].Channel)
+			}
+			return nil
+		})
+	}
+	check("created")
+
+	out.Channel.Status = herald.ChannelDelivered
+	out.Channel.StatusPayload = json.RawMessage(`{"status":"delivered","timestamp":1741064767}`)
+	out.RecipientStatus["contact-1"] = herald.StatusDelivered
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.UpdateMessage(ctx, out) })
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, err := q.Message(ctx, "app", "m2")
+		if err != nil {
+			return err
+		}
+		if got.Channel == nil || got.Channel.Status != herald.ChannelDelivered ||
+			string(got.Channel.StatusPayload) != `{"status":"delivered","timestamp":1741064767}` {
+			t.Fatalf("channel status not saved: %+v", got.Channel)
+		}
+		return nil
+	})
+	check("updated")
+}
+
+func TestUpdateWebhookSavesEverything(t *testing.T) {
+	s, _ := open(t)
+	w := &herald.Webhook{ID: "w1", AppID: "app", Format: herald.FormatCallbell, Version: "v1",
+		TargetURL: "https://example.com/a", Events: []string{"message_created"}, Secret: "s", SigningKey: "whsec_k",
+		Config: json.RawMessage(`{"a":1}`), Status: herald.WebhookUnverified,
+		RetrySchedule: []time.Duration{time.Second, time.Minute}, Timeout: 10 * time.Second, Cursor: 7,
+		CreatedAt: at(0), UpdatedAt: at(0)}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CreateWebhook(ctx, w) })
+	read := func() *herald.Webhook {
+		t.Helper()
+		var got *herald.Webhook
+		view(t, s, func(ctx context.Context, q herald.Queries) error {
+			var err error
+			if got, err = q.Webhook(ctx, "app", "w1"); err != nil {
+				return err
+			}
+			all, err := q.Webhooks(ctx, "")
+			if err != nil {
+				return err
+			}
+			same(t, "listed webhook", all, []*herald.Webhook{got})
+			return nil
+		})
+		return got
+	}
+	got := read()
+	if got.HealthCheckedAt != nil || got.HealthFailingSince != nil {
+		t.Fatalf("new webhook has health times: %v, %v", got.HealthCheckedAt, got.HealthFailingSince)
+	}
+	same(t, "created webhook", got, w)
+
+	checked, failing := at(10), at(5)
+	w.TargetURL, w.Events, w.Config = "https://example.com/b", []string{"message_created", "contact_created"}, nil
+	w.Status, w.StatusReason = herald.WebhookInactive, "failing health checks"
+	w.HealthCheckedAt, w.HealthFailingSince, w.UpdatedAt = &checked, &failing, at(10)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		changed := *w
+		// Not saved by UpdateWebhook: these have their own ways.
+		changed.Secret, changed.Cursor, changed.Format = "other", 99, herald.FormatLayer
+		return tx.UpdateWebhook(ctx, &changed)
+	})
+	got = read()
+	if got.HealthCheckedAt == nil || !got.HealthCheckedAt.Equal(checked) ||
+		got.HealthFailingSince == nil || !got.HealthFailingSince.Equal(failing) {
+		t.Fatalf("health times = %v, %v", got.HealthCheckedAt, got.HealthFailingSince)
+	}
+	if got.Config != nil {
+		t.Fatalf("config = %s, want none", got.Config)
+	}
+	same(t, "updated webhook", got, w)
+
+	checked2 := at(11)
+	w.Config = json.RawMessage(`{"b":[true]}`)
+	w.HealthCheckedAt, w.HealthFailingSince = &checked2, nil
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.UpdateWebhook(ctx, w) })
+	got = read()
+	if got.HealthFailingSince != nil || string(got.Config) != `{"b":[true]}` {
+		t.Fatalf("webhook = %+v", got)
+	}
+	same(t, "recovered webhook", got, w)
+
+	err := s.Update(context.Background(), func(tx herald.Tx) error {
+		return tx.UpdateWebhook(context.Background(), &herald.Webhook{ID: "w1", AppID: "other"})
+	})
+	wantNotFound(t, "updating another app's webhook", err)
+}
+
+func deliveryID(i int) string { return fmt.Sprintf("01900000-0000-7000-8000-%012d", i) }
+
+func TestWebhookEvents(t *testing.T) {
+	s, _ := open(t)
+	webhook := func(id string) *herald.Webhook {
+		return &herald.Webhook{ID: id, AppID: "app", Format: herald.FormatCallbell, Version: "v1",
+			TargetURL: "https://example.com/" + id, Events: []string{"message_created"}, Status: herald.WebhookActive,
+			Timeout: time.Second, CreatedAt: at(0), UpdatedAt: at(0)}
+	}
+	delivery := func(i int, webhookID, typ string) *herald.Delivery {
+		return &herald.Delivery{ID: deliveryID(i), AppID: "app", WebhookID: webhookID, EventID: fmt.Sprint("e", i),
+			EventSeq: int64(i), EventType: typ, Body: []byte(fmt.Sprintf(`{"n":%d}`, i)),
+			Status: herald.DeliveryPending, NextAttemptAt: at(i), CreatedAt: at(i)}
+	}
+	ds := []*herald.Delivery{
+		delivery(1, "w1", "message_created"),
+		delivery(2, "w1", "message_created"), // never attempted
+		delivery(3, "w1", "contact_created"),
+		delivery(4, "w1", "message_created"),
+		delivery(5, "w2", "message_created"), // another webhook's
+		delivery(6, "w1", "message_status_updated"),
+		delivery(7, "w1", "message_created"), // attempted, then resent: not attempted since
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		for _, w := range []*herald.Webhook{webhook("w1"), webhook("w2")} {
+			if err := tx.CreateWebhook(ctx, w); err != nil {
+				return err
+			}
+		}
+		return tx.CreateDeliveries(ctx, ds)
+	})
+	// attempt records attempt n of a delivery, ending in status.
+	last := map[string]*herald.Attempt{}
+	attempt := func(d *herald.Delivery, n, code int, status string) {
+		t.Helper()
+		a := &herald.Attempt{DeliveryID: d.ID, StartedAt: at(10*n + int(d.EventSeq)), Duration: 1500 * time.Microsecond,
+			StatusCode: code, ResponseHeaders: http.Header{"X-Attempt": {fmt.Sprint(n)}},
+			ResponseBody: []byte(fmt.Sprintf("attempt %d of %s", n, d.ID))}
+		if code == 0 {
+			a.Error, a.ResponseHeaders, a.ResponseBody = "connection refused", nil, nil
+		}
+		d.Attempts, d.Status, d.LastStatusCode, d.LastError = n, status, code, a.Error
+		if status == herald.DeliveryDelivered {
+			delivered := a.StartedAt
+			d.DeliveredAt = &delivered
+		}
+		update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDelivery(ctx, d, a) })
+		last[d.ID] = a
+	}
+	attempt(ds[0], 1, 500, herald.DeliveryPending)
+	attempt(ds[0], 2, 200, herald.DeliveryDelivered)
+	attempt(ds[2], 1, 0, herald.DeliveryPending)
+	attempt(ds[3], 1, 503, herald.DeliveryPending)
+	attempt(ds[3], 2, 502, herald.DeliveryPending)
+	attempt(ds[3], 3, 500, herald.DeliveryFailed)
+	attempt(ds[4], 1, 200, herald.DeliveryDelivered)
+	attempt(ds[5], 1, 204, herald.DeliveryDelivered)
+	attempt(ds[6], 1, 500, herald.DeliveryFailed)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.ResendDelivery(ctx, ds[6], at(50)) })
+
+	yes, no := true, false
+	cases := []struct {
+		name          string
+		f             herald.WebhookEventFilter
+		offset, limit int
+		want          []int
+		total         int
+	}{
+		{"all", herald.WebhookEventFilter{}, 0, 10, []int{6, 4, 3, 1}, 4},
+		{"first page", herald.WebhookEventFilter{}, 0, 2, []int{6, 4}, 4},
+		{"second page", herald.WebhookEventFilter{}, 2, 2, []int{3, 1}, 4},
+		{"past the end", herald.WebhookEventFilter{}, 4, 2, nil, 4},
+		{"successes", herald.WebhookEventFilter{Success: &yes}, 0, 10, []int{6, 1}, 2},
+		{"failures", herald.WebhookEventFilter{Success: &no}, 0, 10, []int{4, 3}, 2},
+		{"one type", herald.WebhookEventFilter{EventTypes: []string{"message_created"}}, 0, 10, []int{4, 1}, 2},
+		{"two types", herald.WebhookEventFilter{EventTypes: []string{"contact_created", "message_status_updated"}},
+			0, 10, []int{6, 3}, 2},
+		{"type and failure", herald.WebhookEventFilter{Success: &no, EventTypes: []string{"message_created"}},
+			0, 10, []int{4}, 1},
+		{"type and success paged", herald.WebhookEventFilter{Success: &yes, EventTypes: []string{"message_created"}},
+			1, 10, nil, 1},
+		{"unknown type", herald.WebhookEventFilter{EventTypes: []string{"nope"}}, 0, 10, nil, 0},
+	}
+	for _, c := range cases {
+		view(t, s, func(ctx context.Context, q herald.Queries) error {
+			got, total, err := q.WebhookEvents(ctx, "w1", c.f, c.offset, c.limit)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			var ids []string
+			for _, e := range got {
+				ids = append(ids, e.Delivery.ID)
+			}
+			var want []string
+			for _, i := range c.want {
+				want = append(want, deliveryID(i))
+			}
+			if !reflect.DeepEqual(ids, want) || total != c.total {
+				t.Fatalf("%s: got %v (total %d), want %v (total %d)", c.name, ids, total, want, c.total)
+			}
+			for _, e := range got {
+				d := ds[e.Delivery.EventSeq-1]
+				same(t, c.name+": delivery", e.Delivery, d)
+				if e.Attempt == nil {
+					t.Fatalf("%s: delivery %s has no attempt", c.name, d.ID)
+				}
+				a := last[d.ID]
+				if e.Attempt.ID != a.ID || e.Attempt.DeliveryID != d.ID || !e.Attempt.StartedAt.Equal(a.StartedAt) {
+					t.Fatalf("%s: delivery %s has attempt %+v, want the last one %+v", c.name, d.ID, e.Attempt, a)
+				}
+				same(t, c.name+": attempt", e.Attempt, a)
+			}
+			return nil
+		})
+	}
+	// The attempt of delivery 1 is its second, with what came back.
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		got, _, err := q.WebhookEvents(ctx, "w1", herald.WebhookEventFilter{Success: &yes}, 1, 1)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Attempt.StatusCode != 200 || got[0].Attempt.ResponseHeaders.Get("X-Attempt") != "2" ||
+			string(got[0].Attempt.ResponseBody) != "attempt 2 of "+deliveryID(1) ||
+			got[0].Attempt.Duration != 1500*time.Microsecond {
+			t.Fatalf("event = %+v", got)
+		}
+		other, total, err := q.WebhookEvents(ctx, "w2", herald.WebhookEventFilter{}, 0, 10)
+		if err != nil {
+			return err
+		}
+		if len(other) != 1 || total != 1 || other[0].Delivery.ID != deliveryID(5) {
+			t.Fatalf("w2 events = %+v (total %d)", other, total)
+		}
+		return nil
+	})
+}
