@@ -13,6 +13,7 @@ import (
 type webhookJSON struct {
 	ID             string          `json:"id"`
 	URL            string          `json:"url"`
+	Format         string          `json:"format"`
 	Version        string          `json:"version"`
 	TargetURL      string          `json:"target_url"`
 	Events         []string        `json:"events"`
@@ -30,7 +31,7 @@ type webhookJSON struct {
 func (s *Server) renderWebhook(w *herald.Webhook) webhookJSON {
 	out := webhookJSON{
 		ID: "layer:///apps/" + w.AppID + "/webhooks/" + w.ID, URL: s.URLs.App(w.AppID) + "/webhooks/" + w.ID,
-		Version: w.Version, TargetURL: w.TargetURL, Events: w.Events, Status: w.Status, StatusReason: w.StatusReason,
+		Format: w.Format, Version: w.Version, TargetURL: w.TargetURL, Events: w.Events, Status: w.Status, StatusReason: w.StatusReason,
 		CreatedAt: herald.FormatTime(w.CreatedAt), Config: objectOrEmpty(w.Config),
 		RetrySchedule: make([]float64, len(w.RetrySchedule)), TimeoutSeconds: w.Timeout.Seconds(),
 	}
