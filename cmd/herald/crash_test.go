@@ -117,17 +117,24 @@ func readCredentials(t *testing.T, dataDir string) credentials {
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
+// call calls the app's Layer-compatible API.
 func call(base string, c credentials, method, path string, body any, out any) (int, error) {
+	return request(method, base+"/apps/"+c.AppID+path, c.Token, body, out)
+}
+
+// request sends a JSON request with an app token and decodes a 2xx answer
+// into out.
+func request(method, url, token string, body any, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, base+"/apps/"+c.AppID+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -164,7 +171,7 @@ func TestKillDuringMessageStream(t *testing.T) {
 			mu.Lock()
 			acked[id] = true
 			mu.Unlock()
-		})
+		}, nil)
 	}
 
 	// Every message in the store, per conversation.
@@ -240,10 +247,15 @@ func createConversations(t *testing.T, base string, creds credentials, n int) []
 // streamThenKill has clients post messages to the conversations, round robin,
 // until at least minAcked got a 2xx (or 20 s passed), then SIGKILLs Herald
 // while they are still sending, and starts it again over the same data.
-// onAck, when set, gets the id of every acknowledged message.
+// onAck, when set, gets the id of every acknowledged message. The messages
+// are sent by alice, or by sender when set; their texts are unique.
 func streamThenKill(t *testing.T, p *process, dataDir string, creds credentials, convIDs []string,
-	clients int, minAcked int64, onAck func(id string)) *process {
+	clients int, minAcked int64, onAck func(id string), sender map[string]string) *process {
 	t.Helper()
+	if sender == nil {
+		sender = map[string]string{"user_id": "alice"}
+	}
+	run := time.Now().UnixNano()
 	var acked atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -259,8 +271,8 @@ func streamThenKill(t *testing.T, p *process, dataDir string, creds credentials,
 				}
 				var m struct{ ID string }
 				status, err := call(p.URL, creds, "POST", "/conversations/"+convIDs[(w+i)%len(convIDs)]+"/messages",
-					map[string]any{"sender": map[string]string{"user_id": "alice"},
-						"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("w%d #%d", w, i)}}}, &m)
+					map[string]any{"sender": sender,
+						"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("%x w%d #%d", run, w, i)}}}, &m)
 				if err != nil {
 					return // the server is gone
 				}
@@ -291,7 +303,10 @@ type loggedEvent struct {
 	ID   string
 	Type string
 	Data struct {
-		Message struct{ ID string }
+		Message struct {
+			ID    string
+			Parts []struct{ Body string }
+		}
 	}
 }
 

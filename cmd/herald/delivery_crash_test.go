@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +71,7 @@ func TestKillDuringDelivery(t *testing.T) {
 	}
 	convIDs := createConversations(t, p.URL, creds, 4)
 	for range 2 {
-		p = streamThenKill(t, p, dataDir, creds, convIDs, 6, 300, nil)
+		p = streamThenKill(t, p, dataDir, creds, convIDs, 6, 300, nil, nil)
 	}
 
 	// Every message.sent and conversation.created event of the log must
@@ -104,4 +105,125 @@ func TestKillDuringDelivery(t *testing.T) {
 	}
 	rcv.mu.Unlock()
 	t.Logf("%d events delivered across 2 kills, %d duplicates (attempts in flight at a kill)", len(want), dups)
+}
+
+// callbellReceiver records the texts of the message_created webhooks it gets,
+// in order per contact.
+type callbellReceiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	received map[string]int      // text → deliveries
+	order    map[string][]string // contact uuid → texts, as they came
+}
+
+func newCallbellReceiver(t *testing.T) *callbellReceiver {
+	r := &callbellReceiver{received: map[string]int{}, order: map[string][]string{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var p struct {
+			Event   string
+			Payload struct {
+				Text    string
+				Contact struct{ UUID string }
+			}
+		}
+		b, _ := io.ReadAll(req.Body)
+		if req.Method != http.MethodPost || json.Unmarshal(b, &p) != nil || p.Event != "message_created" {
+			w.WriteHeader(400)
+			return
+		}
+		r.mu.Lock()
+		r.received[p.Payload.Text]++
+		r.order[p.Payload.Contact.UUID] = append(r.order[p.Payload.Contact.UUID], p.Payload.Text)
+		r.mu.Unlock()
+		io.WriteString(w, `{"status":"ok"}`)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// v1 posts to the Callbell-shaped API, whose paths carry no app.
+func v1(base string, c credentials, path string, body, out any) (int, error) {
+	return request("POST", base+"/v1"+path, c.Token, body, out)
+}
+
+// TestKillDuringCallbellDelivery is TestKillDuringDelivery for a
+// Callbell-format webhook: messages stream into contacts' conversations
+// while Herald is killed twice; every message reaches the receiver as
+// message_created, in order per contact.
+func TestKillDuringCallbellDelivery(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startHerald(t, dataDir)
+	creds := readCredentials(t, dataDir)
+	rcv := newCallbellReceiver(t)
+	if status, err := v1(p.URL, creds, "/channels", map[string]any{"type": "whatsapp", "identifier": "335544332211"}, nil); err != nil || status != 201 {
+		t.Fatalf("configuring the channel: %d %v", status, err)
+	}
+	if status, err := v1(p.URL, creds, "/webhooks/subscribe", map[string]any{"url": rcv.URL, "subscriptions": []string{"message_created"}}, nil); err != nil || status != 201 {
+		t.Fatalf("subscribing: %d %v", status, err)
+	}
+	var convIDs []string
+	for i := range 4 {
+		var c struct {
+			Contact struct{ ConversationHref string }
+		}
+		if status, err := v1(p.URL, creds, "/contacts", map[string]any{"identifier": fmt.Sprintf("3311223344%02d", i),
+			"source": "whatsapp", "name": fmt.Sprintf("Contact %d", i)}, &c); err != nil || status != 201 {
+			t.Fatalf("creating a contact: %d %v", status, err)
+		}
+		convIDs = append(convIDs, localID(c.Contact.ConversationHref))
+	}
+	for range 2 {
+		p = streamThenKill(t, p, dataDir, creds, convIDs, 6, 300, nil, map[string]string{"name": "Support"})
+	}
+
+	// Every message.sent event of the log must reach the receiver, and in
+	// the order of the log per conversation.
+	var want []string
+	for _, e := range allEvents(t, p.URL, creds) {
+		if e.Type == "message.sent" {
+			want = append(want, e.Data.Message.Parts[0].Body)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rcv.mu.Lock()
+		missing := 0
+		for _, text := range want {
+			if rcv.received[text] == 0 {
+				missing++
+			}
+		}
+		rcv.mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d message_created webhooks never reached the receiver", missing, len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	dups := 0
+	for _, n := range rcv.received {
+		dups += n - 1
+	}
+	// Each client's messages to one contact are numbered in the order it
+	// sent them; a contact's webhooks must keep that order (a redelivery
+	// after a kill may repeat an earlier one, never skip ahead).
+	for contact, texts := range rcv.order {
+		last := map[string]int{}
+		for _, text := range texts {
+			var run, w, n int
+			if _, err := fmt.Sscanf(text, "%x w%d #%d", &run, &w, &n); err != nil {
+				t.Fatalf("unexpected text %q", text)
+			}
+			key := fmt.Sprintf("%x/%d", run, w)
+			if prev, ok := last[key]; ok && n < prev && rcv.received[text] == 1 {
+				t.Errorf("contact %s: %q arrived after #%d of the same client", contact, text, prev)
+			}
+			last[key] = max(last[key], n)
+		}
+	}
+	t.Logf("%d message_created delivered across 2 kills, %d duplicates (attempts in flight at a kill)", len(want), dups)
 }
