@@ -27,7 +27,7 @@ import (
 var layerEventTypes = []string{"message.sent", "message.delivered", "message.read", "message.deleted",
 	"conversation.created", "conversation.updated.participants", "conversation.updated.metadata", "conversation.deleted"}
 
-var webhookKeys = []string{"id", "url", "version", "target_url", "events", "status", "created_at", "config",
+var webhookKeys = []string{"id", "url", "format", "version", "target_url", "events", "status", "created_at", "config",
 	"retry_schedule", "timeout_seconds"}
 
 var deliveryKeys = []string{"id", "event_id", "event_type", "status", "attempts", "next_attempt_at",
