@@ -180,6 +180,7 @@ func TestWebhookManagement(t *testing.T) {
 		wantJSON(t, "created webhook", without(created, "signing_secret", "created_at"), map[string]any{
 			"id":              "layer:///apps/" + a.AppID + "/webhooks/" + id,
 			"url":             a.URL + "/apps/" + a.AppID + "/webhooks/" + id,
+			"format":          "layer",
 			"version":         "2.0",
 			"target_url":      rc.URL + "/hooks?src=herald",
 			"events":          []string{"message.sent", "conversation.created"},
