@@ -1,6 +1,7 @@
 package callbell
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -24,6 +25,9 @@ func (Format) EventType(e *herald.Event) string { return EventName(e.Type) }
 // verification challenge, and checks their receivers periodically instead,
 // as Callbell does.
 func (Format) HealthChecked() bool { return true }
+
+// CheckConfig validates a webhook's options (see the function CheckConfig).
+func (Format) CheckConfig(raw json.RawMessage) error { return CheckConfig(raw) }
 
 // Versions lists the payload versions: Callbell has only one.
 func (Format) Versions() []string { return Versions }

@@ -160,7 +160,9 @@ type conversationJSON struct {
 	Source        string         `json:"source"`
 	Href          string         `json:"href"`
 	Contact       *ContactObject `json:"contact"`
-	ClosingReason string         `json:"closingReason,omitempty"`
+	// ClosingReason is only in conversation_closed, null when no reason
+	// was given.
+	ClosingReason json.RawMessage `json:"closingReason,omitempty"`
 	CreatedAt     string         `json:"createdAt"`
 	ClosedAt      string         `json:"closedAt,omitempty"`
 }
@@ -251,7 +253,10 @@ func (r *renderer) conversation() (any, error) {
 		if c.ClosedAt == nil {
 			return nil, r.errorf("contact %s has no closed_at", c.UUID)
 		}
-		out.ClosingReason = c.ClosingReason
+		out.ClosingReason = json.RawMessage("null")
+		if c.ClosingReason != "" {
+			out.ClosingReason = jsonString(c.ClosingReason)
+		}
 		out.ClosedAt = c.ClosedAt.UTC().Format(TimeFormat)
 	}
 	return out, nil

@@ -85,10 +85,13 @@ func TestConversationClosed(t *testing.T) {
 		t.Errorf("\n got %s\nwant %s", body, want)
 	}
 
-	// Without a reason, closingReason is left out.
+	// Without a reason, closingReason is null: the key set stays Callbell's.
 	c.ClosingReason = ""
 	body = render(t, contactEvent(t, herald.EventConversationClosed, c), "")
-	wantKeys(t, body, []string{"source", "href", "contact", "createdAt", "closedAt"}, "payload")
+	wantKeys(t, body, []string{"source", "href", "contact", "closingReason", "createdAt", "closedAt"}, "payload")
+	if !strings.Contains(string(body), `"closingReason":null,`) {
+		t.Errorf("closingReason without a reason: %s", body)
+	}
 }
 
 func TestMessageStatusUpdated(t *testing.T) {

@@ -91,6 +91,9 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 		config = nil
 	} else if c, ok := f.(interface{ CheckConfig(json.RawMessage) error }); ok {
 		if err := c.CheckConfig(config); err != nil {
+			if _, ok := herald.AsError(err); ok {
+				return nil, false, err
+			}
 			return nil, false, herald.PropertyError(herald.EInvalidProperty, "config", "config: %v.", err)
 		}
 		var buf bytes.Buffer

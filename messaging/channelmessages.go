@@ -559,7 +559,9 @@ func (s *Service) UpdateMessageStatus(ctx context.Context, appID, id, status str
 				Message: fmt.Sprintf("Message %s is already %s; its status moves forward only (enqueued, sent, delivered, read), or to failed.", herald.CompactUUID(m.ID), current),
 				Data:    map[string]any{"property": "status", "status": current}}
 		}
-		m.Channel.Status = status
+		// The payload is the connector's account of this status; an
+		// earlier status's payload would mislead.
+		m.Channel.Status, m.Channel.StatusPayload = status, nil
 		if len(payload) > 0 {
 			m.Channel.StatusPayload = json.RawMessage(compact(payload))
 		}
