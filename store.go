@@ -171,8 +171,9 @@ type WebhookQueries interface {
 	CompleteDelivery(ctx context.Context, d *Delivery, a *Attempt) error
 	// ReleaseLeases makes every leased delivery claimable again at now.
 	ReleaseLeases(ctx context.Context, now time.Time) error
-	// RequeueDeliveries makes a webhook's failed deliveries pending again,
-	// due at once, with their attempts counted from zero.
+	// RequeueDeliveries makes a webhook's failed deliveries, and its
+	// pending ones waiting for a retry, pending and due at once, with their
+	// attempts counted from zero: the receiver is back, the backlog goes.
 	RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error
 	// ResendDelivery makes one delivery pending again, due at once.
 	ResendDelivery(ctx context.Context, d *Delivery, now time.Time) error

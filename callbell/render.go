@@ -157,14 +157,14 @@ type contactDeletedJSON struct {
 }
 
 type conversationJSON struct {
-	Source        string         `json:"source"`
-	Href          string         `json:"href"`
-	Contact       *ContactObject `json:"contact"`
+	Source  string         `json:"source"`
+	Href    string         `json:"href"`
+	Contact *ContactObject `json:"contact"`
 	// ClosingReason is only in conversation_closed, null when no reason
 	// was given.
 	ClosingReason json.RawMessage `json:"closingReason,omitempty"`
-	CreatedAt     string         `json:"createdAt"`
-	ClosedAt      string         `json:"closedAt,omitempty"`
+	CreatedAt     string          `json:"createdAt"`
+	ClosedAt      string          `json:"closedAt,omitempty"`
 }
 
 type renderer struct {

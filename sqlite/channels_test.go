@@ -678,3 +678,64 @@ func TestWebhookEvents(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRequeueDeliveries: activating a webhook again sends its backlog at
+// once: failed deliveries, and pending ones waiting for a retry, are due
+// now with their attempts counted from zero; the others are untouched.
+func TestRequeueDeliveries(t *testing.T) {
+	s, _ := open(t)
+	mk := func(i int) *herald.Delivery {
+		return &herald.Delivery{ID: deliveryID(i), AppID: "app", WebhookID: "w", EventID: fmt.Sprint("e", i),
+			EventSeq: int64(i), EventType: "message.sent", OrderingKey: fmt.Sprint("c", i), Body: []byte(`{}`),
+			Status: herald.DeliveryPending, NextAttemptAt: at(1), CreatedAt: at(1)}
+	}
+	failed, retrying, due, delivered := mk(1), mk(2), mk(3), mk(4)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		w := &herald.Webhook{ID: "w", AppID: "app", Format: herald.FormatLayer, Version: "2.0", TargetURL: "https://example.com",
+			Events: []string{"message.sent"}, Status: herald.WebhookInactive, Timeout: time.Second, CreatedAt: at(0), UpdatedAt: at(0)}
+		if err := tx.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		if err := tx.CreateDeliveries(ctx, []*herald.Delivery{failed, retrying, due, delivered}); err != nil {
+			return err
+		}
+		complete := func(d *herald.Delivery, status string, attempts int, next time.Time) error {
+			d.Status, d.Attempts, d.NextAttemptAt = status, attempts, next
+			return tx.CompleteDelivery(ctx, d, &herald.Attempt{DeliveryID: d.ID, StartedAt: at(2), StatusCode: 500})
+		}
+		if err := complete(failed, herald.DeliveryFailed, 6, at(2)); err != nil {
+			return err
+		}
+		if err := complete(retrying, herald.DeliveryPending, 3, at(30)); err != nil {
+			return err
+		}
+		if err := complete(due, herald.DeliveryPending, 1, at(5)); err != nil {
+			return err
+		}
+		return complete(delivered, herald.DeliveryDelivered, 1, at(2))
+	})
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.RequeueDeliveries(ctx, "w", at(10)) })
+	want := map[*herald.Delivery]struct {
+		status   string
+		attempts int
+		next     time.Time
+	}{
+		failed:    {herald.DeliveryPending, 0, at(10)},
+		retrying:  {herald.DeliveryPending, 0, at(10)},
+		due:       {herald.DeliveryPending, 1, at(5)},
+		delivered: {herald.DeliveryDelivered, 1, at(2)},
+	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		for d, w := range want {
+			got, err := q.Delivery(ctx, "app", d.ID)
+			if err != nil {
+				return err
+			}
+			if got.Status != w.status || got.Attempts != w.attempts || !got.NextAttemptAt.Equal(w.next) {
+				t.Errorf("delivery %s: %s, %d attempts, next %s; want %s, %d, %s", d.ID, got.Status, got.Attempts,
+					got.NextAttemptAt.Format(time.RFC3339), w.status, w.attempts, w.next.Format(time.RFC3339))
+			}
+		}
+		return nil
+	})
+}

@@ -301,8 +301,9 @@ func (q *queries) ReleaseLeases(ctx context.Context, now time.Time) error {
 }
 
 func (q *queries) RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error {
-	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?
-		WHERE webhook_id = ? AND status = 'failed'`, micros(now), webhookID)
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1
+		WHERE webhook_id = ?2 AND status IN ('pending', 'failed')
+		AND (status = 'failed' OR (lease_until IS NULL AND next_attempt_at > ?1))`, micros(now), webhookID)
 	return err
 }
 
