@@ -34,6 +34,8 @@ type Conversation struct {
 	// gets LastPosition+1.
 	LastPosition int64      `json:"last_position"`
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	// ContactUUID is set on a contact's conversation; it never changes.
+	ContactUUID string `json:"contact_uuid,omitempty"`
 }
 
 // HasParticipant reports whether userID takes part in c.

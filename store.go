@@ -110,8 +110,6 @@ type Queries interface {
 	Contact(ctx context.Context, appID, uuid string) (*Contact, error)
 	// ContactByAddress finds the contact with that address on a channel.
 	ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*Contact, error)
-	// ContactByConversation finds the contact whose conversation it is.
-	ContactByConversation(ctx context.Context, appID, conversationID string) (*Contact, error)
 	// UpdateContact saves every field but the UUID, app, channel and
 	// creation time.
 	UpdateContact(ctx context.Context, c *Contact) error

@@ -496,10 +496,10 @@ func (s *Service) addChannelMessage(ctx context.Context, tx herald.Tx, c *herald
 // when it is a contact's, and the MessageChannel a message sent in it by
 // sender carries; all nil otherwise.
 func channelOf(ctx context.Context, q herald.Queries, appID string, conv *herald.Conversation, sender herald.Sender) (*herald.Contact, *herald.Channel, *herald.MessageChannel, error) {
-	c, err := q.ContactByConversation(ctx, appID, conv.ID)
-	if herald.IsNotFound(err) {
+	if conv.ContactUUID == "" {
 		return nil, nil, nil, nil
 	}
+	c, err := q.Contact(ctx, appID, conv.ContactUUID)
 	if err != nil {
 		return nil, nil, nil, err
 	}

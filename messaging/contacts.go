@@ -190,7 +190,7 @@ func (s *Service) addContact(ctx context.Context, tx herald.Tx, appID string, ch
 	if c.Tags == nil {
 		c.Tags = []string{}
 	}
-	conv := &herald.Conversation{ID: NewID(), AppID: appID, Participants: []string{c.UUID}, CreatedAt: now}
+	conv := &herald.Conversation{ID: NewID(), AppID: appID, Participants: []string{c.UUID}, CreatedAt: now, ContactUUID: c.UUID}
 	c.ConversationID = conv.ID
 	if err := tx.CreateConversation(ctx, conv, ""); err != nil {
 		return nil, err

@@ -352,12 +352,12 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 		}
 		// Deleting a contact's conversation deletes the contact, as in
 		// Callbell.
-		contact, err := tx.ContactByConversation(ctx, appID, c.ID)
-		if err != nil && !herald.IsNotFound(err) {
-			return err
-		}
-		if contact == nil {
+		if c.ContactUUID == "" {
 			return s.recordConversation(ctx, tx, herald.EventConversationDeleted, actor, c, nil)
+		}
+		contact, err := tx.Contact(ctx, appID, c.ContactUUID)
+		if err != nil {
+			return err
 		}
 		ch, err := tx.Channel(ctx, appID, contact.ChannelUUID)
 		if err != nil {

@@ -173,15 +173,6 @@ func (q *queries) ContactByAddress(ctx context.Context, appID, channelUUID, addr
 	return c, nil
 }
 
-func (q *queries) ContactByConversation(ctx context.Context, appID, conversationID string) (*herald.Contact, error) {
-	c, err := scanContact(q.db.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE app_id = ? AND conversation_id = ?`, appID, conversationID))
-	if err != nil {
-		return nil, notFound(err, "contact", "")
-	}
-	return c, nil
-}
-
 func (q *queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE contacts SET source = ?, name = ?, phone_number = ?, avatar_url = ?,
 		tags = ?, custom_fields = ?, assigned_user = ?, updated_at = ?, conversation_id = ?, opened_at = ?,

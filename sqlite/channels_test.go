@@ -206,13 +206,6 @@ func TestContacts(t *testing.T) {
 		_, err = q.ContactByAddress(ctx, "app", channelB, bob.PhoneNumber)
 		wantNotFound(t, "address unknown on a channel", err)
 
-		got, err = q.ContactByConversation(ctx, "app", bob.ConversationID)
-		if err != nil {
-			return err
-		}
-		same(t, "contact by conversation", got, bob)
-		_, err = q.ContactByConversation(ctx, "app", "conv-none")
-		wantNotFound(t, "contact of an unknown conversation", err)
 		return nil
 	})
 
@@ -243,11 +236,6 @@ func TestContacts(t *testing.T) {
 			t.Fatalf("closing not saved: %+v", got)
 		}
 		same(t, "updated contact", got, ann)
-		got, err = q.ContactByConversation(ctx, "app", "conv-u1-b")
-		if err != nil {
-			return err
-		}
-		same(t, "updated contact by conversation", got, ann)
 		got, err = q.ContactByAddress(ctx, "app", channelA, "+390009")
 		if err != nil {
 			return err
@@ -299,8 +287,6 @@ func TestContacts(t *testing.T) {
 		wantNotFound(t, "deleted contact", err)
 		_, err = q.ContactByAddress(ctx, "app", channelA, ann.PhoneNumber)
 		wantNotFound(t, "deleted contact by address", err)
-		_, err = q.ContactByConversation(ctx, "app", ann.ConversationID)
-		wantNotFound(t, "deleted contact by conversation", err)
 		return nil
 	})
 	err = s.Update(context.Background(), func(tx herald.Tx) error {
@@ -734,6 +720,34 @@ func TestRequeueDeliveries(t *testing.T) {
 			if got.Status != w.status || got.Attempts != w.attempts || !got.NextAttemptAt.Equal(w.next) {
 				t.Errorf("delivery %s: %s, %d attempts, next %s; want %s, %d, %s", d.ID, got.Status, got.Attempts,
 					got.NextAttemptAt.Format(time.RFC3339), w.status, w.attempts, w.next.Format(time.RFC3339))
+			}
+		}
+		return nil
+	})
+}
+
+// TestConversationContact: a contact's conversation names its contact.
+func TestConversationContact(t *testing.T) {
+	s, _ := open(t)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		for _, c := range []*herald.Conversation{
+			{ID: "conv-contact", AppID: "app", Participants: []string{"u1"}, CreatedAt: at(0), ContactUUID: "u1"},
+			{ID: "conv-plain", AppID: "app", Participants: []string{"a", "b"}, CreatedAt: at(0)},
+		} {
+			if err := tx.CreateConversation(ctx, c, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		for id, want := range map[string]string{"conv-contact": "u1", "conv-plain": ""} {
+			c, err := q.Conversation(ctx, "app", id)
+			if err != nil {
+				return err
+			}
+			if c.ContactUUID != want {
+				t.Errorf("conversation %s: contact %q, want %q", id, c.ContactUUID, want)
 			}
 		}
 		return nil

@@ -219,7 +219,7 @@ func (q *queries) DeleteIdentity(ctx context.Context, appID, userID string) erro
 
 // Conversations.
 
-const conversationColumns = `id, participants, distinct_key, metadata, created_at, last_position, deleted_at`
+const conversationColumns = `id, participants, distinct_key, metadata, created_at, last_position, deleted_at, contact_uuid`
 
 func scanConversation(appID string, row interface{ Scan(...any) error }) (*herald.Conversation, error) {
 	c := &herald.Conversation{AppID: appID}
@@ -227,7 +227,7 @@ func scanConversation(appID string, row interface{ Scan(...any) error }) (*heral
 	var key, meta sql.NullString
 	var created int64
 	var deleted sql.NullInt64
-	if err := row.Scan(&c.ID, &participants, &key, &meta, &created, &c.LastPosition, &deleted); err != nil {
+	if err := row.Scan(&c.ID, &participants, &key, &meta, &created, &c.LastPosition, &deleted, &c.ContactUUID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(participants), &c.Participants); err != nil {
@@ -244,9 +244,9 @@ func scanConversation(appID string, row interface{ Scan(...any) error }) (*heral
 
 func (q *queries) CreateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
 	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversations (id, app_id, participants, distinct_key,
-		metadata, created_at, last_position) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		metadata, created_at, last_position, contact_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AppID, mustJSON(c.Participants), nullString(distinctKey), nullJSON(c.Metadata),
-		micros(c.CreatedAt), c.LastPosition); err != nil {
+		micros(c.CreatedAt), c.LastPosition, c.ContactUUID); err != nil {
 		return err
 	}
 	return q.setParticipants(ctx, c)

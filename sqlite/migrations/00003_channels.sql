@@ -35,9 +35,12 @@ CREATE TABLE contacts (
 );
 -- One contact per address and channel.
 CREATE UNIQUE INDEX contacts_address ON contacts (app_id, channel_uuid, phone_number);
-CREATE INDEX contacts_conversation ON contacts (app_id, conversation_id);
 -- The contacts of an app, newest first.
 CREATE INDEX contacts_app ON contacts (app_id, created_at, uuid);
+
+-- The contact whose conversation it is, '' for other conversations: the
+-- message path learns it from the row it reads anyway.
+ALTER TABLE conversations ADD COLUMN contact_uuid TEXT NOT NULL DEFAULT '';
 
 -- The channel side of the messages of a contact's conversation: a JSON
 -- herald.MessageChannel, NULL for other messages.
@@ -51,5 +54,6 @@ ALTER TABLE webhooks ADD COLUMN health_failing_since INTEGER;
 ALTER TABLE webhooks DROP COLUMN health_failing_since;
 ALTER TABLE webhooks DROP COLUMN health_checked_at;
 ALTER TABLE messages DROP COLUMN channel;
+ALTER TABLE conversations DROP COLUMN contact_uuid;
 DROP TABLE contacts;
 DROP TABLE channels;
