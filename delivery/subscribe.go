@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -65,10 +64,8 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 	if strings.TrimSpace(in.URL) == "" {
 		return nil, false, herald.PropertyError(herald.EMissingProperty, "url", "url is required: the URL that receives the events, with http:// or https://.")
 	}
-	u, err := url.Parse(in.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, false, herald.PropertyError(herald.EInvalidProperty, "url",
-			"url must be an absolute http:// or https:// URL without credentials, not %q.", in.URL)
+	if err := checkReceiverURL("url", in.URL); err != nil {
+		return nil, false, err
 	}
 	if in.Subscriptions == nil {
 		return nil, false, herald.PropertyError(herald.EMissingProperty, "subscriptions", "subscriptions is required: the events to receive, such as [\"message_created\"].")

@@ -54,10 +54,8 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	if in.TargetURL == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, "target_url", "target_url is required.")
 	}
-	u, err := url.Parse(in.TargetURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, herald.PropertyError(herald.EInvalidProperty, "target_url",
-			"target_url must be an absolute http:// or https:// URL without credentials, not %q.", in.TargetURL)
+	if err := checkReceiverURL("target_url", in.TargetURL); err != nil {
+		return nil, err
 	}
 	if in.Events == nil {
 		return nil, herald.PropertyError(herald.EMissingProperty, "events", "events is required: the event types to deliver.")
@@ -98,6 +96,17 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 			"timeout_seconds must be at most %d seconds (0 or absent: the default, %d).", int(maxTimeout.Seconds()), int(DefaultTimeout.Seconds()))
 	}
 	return f, nil
+}
+
+// checkReceiverURL accepts the absolute http(s) URL of a receiver, without
+// credentials: they would be sent with every delivery.
+func checkReceiverURL(property, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return herald.PropertyError(herald.EInvalidProperty, property,
+			"%s must be an absolute http:// or https:// URL without credentials, not %q.", property, raw)
+	}
+	return nil
 }
 
 // CreateWebhook registers a webhook, unverified, and starts its

@@ -165,17 +165,8 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 // app would, so that a token learns nothing about other apps.
 func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		auth := r.Header.Get("Authorization")
-		scheme, token, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-			return herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
-		}
-		app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+		app, err := s.authenticate(w, r)
 		if err != nil {
-			if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
-			}
 			return err
 		}
 		if r.PathValue("app") != app {
@@ -183,4 +174,21 @@ func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app stri
 		}
 		return h(w, r, app)
 	})
+}
+
+// authenticate returns the app of the request's bearer token.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+	}
+	app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
+		}
+		return "", err
+	}
+	return app, nil
 }

@@ -47,16 +47,8 @@ func (s *Server) v1Routes(mux *http.ServeMux) {
 // withToken authenticates a /v1 request: the app is the token's.
 func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-			return herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
-		}
-		app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+		app, err := s.authenticate(w, r)
 		if err != nil {
-			if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
-			}
 			return err
 		}
 		return h(w, r, app)

@@ -117,9 +117,21 @@ func compact(raw json.RawMessage) string {
 	return buf.String()
 }
 
-func nonEmptyString(v any) bool {
-	s, ok := v.(string)
-	return ok && strings.TrimSpace(s) != ""
+// checkItems checks that list is an array of 1 to max objects (what names
+// them), each with a non-empty string under key.
+func checkItems(property string, list any, max int, what, key string) error {
+	items, _ := list.([]any)
+	if len(items) == 0 || len(items) > max {
+		return herald.PropertyError(herald.EInvalidProperty, property, "%s must list 1 to %d %s.", property, max, what)
+	}
+	for i, item := range items {
+		m, _ := item.(map[string]any)
+		if s, ok := m[key].(string); !ok || strings.TrimSpace(s) == "" {
+			where := fmt.Sprintf("%s[%d].%s", property, i, key)
+			return herald.PropertyError(herald.EInvalidProperty, where, "%s is required.", where)
+		}
+	}
+	return nil
 }
 
 // channelParts validates channel content and turns it into message parts.
@@ -182,17 +194,8 @@ func channelParts(prefix string, c ChannelContent) ([]herald.Part, error) {
 		if err != nil {
 			return nil, err
 		}
-		infos, _ := obj["contactsInfo"].([]any)
-		if len(infos) == 0 || len(infos) > maxContactCardInfo {
-			return nil, herald.PropertyError(herald.EInvalidProperty, p+".contactsInfo",
-				"%s.contactsInfo must list 1 to %d contacts.", p, maxContactCardInfo)
-		}
-		for i, info := range infos {
-			m, _ := info.(map[string]any)
-			if !nonEmptyString(m["name"]) {
-				return nil, herald.PropertyError(herald.EInvalidProperty, fmt.Sprintf("%s.contactsInfo[%d].name", p, i),
-					"%s.contactsInfo[%d].name is required.", p, i)
-			}
+		if err := checkItems(p+".contactsInfo", obj["contactsInfo"], maxContactCardInfo, "contacts", "name"); err != nil {
+			return nil, err
 		}
 		parts = append(parts, herald.Part{MimeType: herald.MimeContactCard, Body: compact(c.ContactCard)})
 	}
@@ -203,17 +206,8 @@ func channelParts(prefix string, c ChannelContent) ([]herald.Part, error) {
 			return nil, err
 		}
 		meta, _ := obj["metadata"].(map[string]any)
-		options, _ := meta["options"].([]any)
-		if len(options) == 0 || len(options) > maxReplyButtons {
-			return nil, herald.PropertyError(herald.EInvalidProperty, p+".metadata.options",
-				"%s.metadata.options must list 1 to %d buttons.", p, maxReplyButtons)
-		}
-		for i, o := range options {
-			m, _ := o.(map[string]any)
-			if !nonEmptyString(m["title"]) {
-				return nil, herald.PropertyError(herald.EInvalidProperty, fmt.Sprintf("%s.metadata.options[%d].title", p, i),
-					"%s.metadata.options[%d].title is required.", p, i)
-			}
+		if err := checkItems(p+".metadata.options", meta["options"], maxReplyButtons, "buttons", "title"); err != nil {
+			return nil, err
 		}
 		parts = append(parts, herald.Part{MimeType: herald.MimeReplyButtons, Body: compact(c.ReplyButtons)})
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -103,11 +102,7 @@ func checkAvatarURL(raw string) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", herald.PropertyError(herald.EInvalidProperty, "avatar_url", "avatar_url must be an absolute http:// or https:// URL.")
-	}
-	return raw, nil
+	return raw, checkURL("avatar_url", raw)
 }
 
 func checkEmail(property, s string) (string, error) {
