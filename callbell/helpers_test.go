@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/internal/seedtest"
 	"github.com/heraldhq/herald/urls"
 )
 
@@ -150,39 +151,10 @@ func render(t *testing.T, e *herald.Event, config string) []byte {
 	return body
 }
 
-// member returns the raw JSON at a path of object keys ("payload", "contact").
-func member(t *testing.T, doc []byte, path ...string) json.RawMessage {
-	t.Helper()
-	cur := json.RawMessage(doc)
-	for i, k := range path {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(cur, &m); err != nil {
-			t.Fatalf("%s is not an object: %v", strings.Join(path[:i], "."), err)
-		}
-		v, ok := m[k]
-		if !ok {
-			t.Fatalf("no key %q at %s in\n%s", k, strings.Join(path[:i], "."), doc)
-		}
-		cur = v
-	}
-	return cur
-}
-
-// hasMember reports whether the object at path has key.
-func hasMember(t *testing.T, doc []byte, key string, path ...string) bool {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(member(t, doc, path...), &m); err != nil {
-		t.Fatal(err)
-	}
-	_, ok := m[key]
-	return ok
-}
-
 // keys returns the keys of the object at path, in document order.
 func keys(t *testing.T, doc []byte, path ...string) []string {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(member(t, doc, path...)))
+	dec := json.NewDecoder(bytes.NewReader(seedtest.Member(t, doc, path...)))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		t.Fatalf("%s is not an object", strings.Join(path, "."))
 	}
@@ -211,7 +183,7 @@ func wantKeys(t *testing.T, doc []byte, want []string, path ...string) {
 // wantJSON checks the raw JSON at path, byte for byte.
 func wantJSON(t *testing.T, doc []byte, want string, path ...string) {
 	t.Helper()
-	if got := string(member(t, doc, path...)); got != want {
+	if got := string(seedtest.Member(t, doc, path...)); got != want {
 		t.Errorf("%s =\n  %s\nwant\n  %s", "$."+strings.Join(path, "."), got, want)
 	}
 }
@@ -220,7 +192,7 @@ func wantJSON(t *testing.T, doc []byte, want string, path ...string) {
 func wantString(t *testing.T, doc []byte, want string, path ...string) {
 	t.Helper()
 	var got string
-	if err := json.Unmarshal(member(t, doc, path...), &got); err != nil {
+	if err := json.Unmarshal(seedtest.Member(t, doc, path...), &got); err != nil {
 		t.Fatalf("%s is not a string: %v", "$."+strings.Join(path, "."), err)
 	}
 	if got != want {

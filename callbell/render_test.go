@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/internal/seedtest"
 	"github.com/heraldhq/herald/urls"
 )
 
@@ -150,7 +151,7 @@ func TestAttachments(t *testing.T) {
 	body := render(t, messageEvent(t, herald.EventMessageSent, m), "")
 	wantKeys(t, body, []string{"to", "from", "text", "attachments", "status", "channel", "contact", "createdAt"}, "payload")
 	var got []string
-	if err := json.Unmarshal(member(t, body, "payload", "attachments"), &got); err != nil {
+	if err := json.Unmarshal(seedtest.Member(t, body, "payload", "attachments"), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"https://files.example.com/invoice.pdf?sig=a&b=c", download, "https://a.example/1.png", "https://a.example/2.png"}
@@ -187,7 +188,7 @@ func TestAttachmentURLsAreFreshAtRender(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		json.Unmarshal(member(t, body, "payload", "attachments"), &got)
+		json.Unmarshal(seedtest.Member(t, body, "payload", "attachments"), &got)
 		du, err := url.Parse(got[0])
 		if err != nil {
 			t.Fatal(err)
@@ -295,7 +296,7 @@ func TestForward(t *testing.T) {
 
 	m.Channel.Forwarded = false
 	body = render(t, messageEvent(t, herald.EventMessageSent, m), "")
-	if hasMember(t, body, "messageForward", "payload") {
+	if seedtest.HasMember(t, body, "messageForward", "payload") {
 		t.Errorf("a message that was not forwarded has messageForward:\n%s", body)
 	}
 }

@@ -143,40 +143,11 @@ func cbEvents(hits []*hit) []string {
 	return out
 }
 
-// cbRaw returns the raw JSON at a path of object keys.
-func cbRaw(t *testing.T, doc []byte, path ...string) json.RawMessage {
-	t.Helper()
-	cur := json.RawMessage(doc)
-	for i, k := range path {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(cur, &m); err != nil {
-			t.Fatalf("$.%s is not an object in %s", strings.Join(path[:i], "."), doc)
-		}
-		v, ok := m[k]
-		if !ok {
-			t.Fatalf("no key %q at $.%s in %s", k, strings.Join(path[:i], "."), doc)
-		}
-		cur = v
-	}
-	return cur
-}
-
-// cbHas reports whether the object at path has key.
-func cbHas(t *testing.T, doc []byte, key string, path ...string) bool {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(cbRaw(t, doc, path...), &m); err != nil {
-		t.Fatalf("$.%s is not an object in %s", strings.Join(path, "."), doc)
-	}
-	_, ok := m[key]
-	return ok
-}
-
 // cbString returns the string at path.
 func cbString(t *testing.T, doc []byte, path ...string) string {
 	t.Helper()
 	var s string
-	if err := json.Unmarshal(cbRaw(t, doc, path...), &s); err != nil {
+	if err := json.Unmarshal(seedtest.Member(t, doc, path...), &s); err != nil {
 		t.Fatalf("$.%s is not a string in %s", strings.Join(path, "."), doc)
 	}
 	return s
@@ -186,7 +157,7 @@ func cbString(t *testing.T, doc []byte, path ...string) string {
 func cbValue(t *testing.T, doc []byte, path ...string) any {
 	t.Helper()
 	var v any
-	if err := json.Unmarshal(cbRaw(t, doc, path...), &v); err != nil {
+	if err := json.Unmarshal(seedtest.Member(t, doc, path...), &v); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -195,7 +166,7 @@ func cbValue(t *testing.T, doc []byte, path ...string) any {
 // cbKeys returns the keys of the object at path, in document order.
 func cbKeys(t *testing.T, doc []byte, path ...string) []string {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(cbRaw(t, doc, path...)))
+	dec := json.NewDecoder(bytes.NewReader(seedtest.Member(t, doc, path...)))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		t.Fatalf("$.%s is not an object in %s", strings.Join(path, "."), doc)
 	}
@@ -349,7 +320,7 @@ func TestCallbellGoldenMessageCreated(t *testing.T) {
 		}
 		// The rich members are the connector's bytes, URLs included.
 		for _, k := range []string{"messageLocation", "messageContactCard", "messageReplyButton", "messageInteractiveList"} {
-			if got, want := string(cbRaw(t, body, "payload", k)), compactJSON(t, seed[k]); got != want {
+			if got, want := string(seedtest.Member(t, body, "payload", k)), compactJSON(t, seed[k]); got != want {
 				t.Errorf("payload.%s =\n  %s\nwant the seed's\n  %s", k, got, want)
 			}
 		}
@@ -544,7 +515,7 @@ func TestCallbellEveryEvent(t *testing.T) {
 		if got := cbString(t, st, "payload", "status"); got != "read" {
 			t.Errorf("message_status_updated status %q", got)
 		}
-		if got := string(cbRaw(t, st, "payload", "messageStatusPayload")); got != `{"provider":"meta","read_at":"2026-03-01T12:00:00Z"}` {
+		if got := string(seedtest.Member(t, st, "payload", "messageStatusPayload")); got != `{"provider":"meta","read_at":"2026-03-01T12:00:00Z"}` {
 			t.Errorf("messageStatusPayload %s", got)
 		}
 		cbWantContact(t, "message_status_updated", st, reopened, "payload", "contact")

@@ -234,3 +234,33 @@ func Compare(t testing.TB, seedName string, got []byte) {
 		}
 	}
 }
+
+// Member returns the raw JSON at a path of object keys ("payload",
+// "contact") of doc, failing the test when there is none.
+func Member(t testing.TB, doc []byte, path ...string) json.RawMessage {
+	t.Helper()
+	cur := json.RawMessage(doc)
+	for i, k := range path {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(cur, &m); err != nil {
+			t.Fatalf("$.%s is not an object in %s", strings.Join(path[:i], "."), doc)
+		}
+		v, ok := m[k]
+		if !ok {
+			t.Fatalf("no key %q at $.%s in %s", k, strings.Join(path[:i], "."), doc)
+		}
+		cur = v
+	}
+	return cur
+}
+
+// HasMember reports whether the object at path of doc has key.
+func HasMember(t testing.TB, doc []byte, key string, path ...string) bool {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(Member(t, doc, path...), &m); err != nil {
+		t.Fatalf("$.%s is not an object in %s", strings.Join(path, "."), doc)
+	}
+	_, ok := m[key]
+	return ok
+}
