@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -162,5 +163,5 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(&queries{db: tx})
+	return fn(sqlstore.New(tx, dialect, sqlstore.Options{}))
 }

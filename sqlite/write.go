@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlstore"
 )
 
 // A writeRequest is one Update waiting for the writer goroutine.
@@ -18,7 +19,7 @@ type writeRequest struct {
 }
 
 type writeTx struct {
-	*queries
+	*sqlstore.Queries
 	after []func()
 }
 
@@ -117,7 +118,7 @@ func (s *Store) commit(conn *sql.Conn, batch []*writeRequest) {
 			failAll(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
 		}
-		tx := &writeTx{queries: &queries{db: conn}}
+		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true})}
 		if err := run(r.fn, tx); err != nil {
 			r.err = err
 			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO u"); rerr != nil {

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-func (q *queries) LastEventSeq(ctx context.Context) (int64, error) {
+func (q *Queries) LastEventSeq(ctx context.Context) (int64, error) {
 	var seq sql.NullInt64
 	err := q.db.QueryRowContext(ctx, `SELECT MAX(seq) FROM events`).Scan(&seq)
 	return seq.Int64, err
 }
 
-func (q *queries) scanEvents(rows *sql.Rows, err error) ([]*herald.Event, error) {
+func (q *Queries) scanEvents(rows *sql.Rows, err error) ([]*herald.Event, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -34,12 +34,12 @@ func (q *queries) scanEvents(rows *sql.Rows, err error) ([]*herald.Event, error)
 	return out, rows.Err()
 }
 
-func (q *queries) EventsSince(ctx context.Context, afterSeq int64, limit int) ([]*herald.Event, error) {
+func (q *Queries) EventsSince(ctx context.Context, afterSeq int64, limit int) ([]*herald.Event, error) {
 	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit))
 }
 
-func (q *queries) EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*herald.Event, error) {
+func (q *Queries) EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*herald.Event, error) {
 	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE app_id = ? AND seq > ? AND created_at >= ? AND created_at < ? ORDER BY seq LIMIT ?`,
 		appID, afterSeq, micros(since), micros(until), limit))
@@ -62,11 +62,11 @@ func scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
-		return nil, fmt.Errorf("sqlite: webhook %s events: %w", w.ID, err)
+		return nil, fmt.Errorf("herald store: webhook %s events: %w", w.ID, err)
 	}
 	var ms []int64
 	if err := json.Unmarshal([]byte(schedule), &ms); err != nil {
-		return nil, fmt.Errorf("sqlite: webhook %s retry schedule: %w", w.ID, err)
+		return nil, fmt.Errorf("herald store: webhook %s retry schedule: %w", w.ID, err)
 	}
 	for _, m := range ms {
 		w.RetrySchedule = append(w.RetrySchedule, time.Duration(m)*time.Millisecond)
@@ -88,7 +88,7 @@ func scheduleJSON(d []time.Duration) string {
 	return mustJSON(ms)
 }
 
-func (q *queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
+func (q *Queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), w.Secret, w.SigningKey,
@@ -98,7 +98,7 @@ func (q *queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	return err
 }
 
-func (q *queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhook, error) {
+func (q *Queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhook, error) {
 	w, err := scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
 		WHERE id = ? AND app_id = ?`, id, appID))
 	if err != nil {
@@ -107,7 +107,7 @@ func (q *queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhoo
 	return w, nil
 }
 
-func (q *queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook, error) {
+func (q *Queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook, error) {
 	query, args := `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, []any{}
 	if appID != "" {
 		query, args = `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? ORDER BY id`, []any{appID}
@@ -128,7 +128,7 @@ func (q *queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook
 	return out, rows.Err()
 }
 
-func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
+func (q *Queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET target_url = ?, events = ?, config = ?, status = ?,
 		status_reason = ?, health_checked_at = ?, health_failing_since = ?, updated_at = ?
 		WHERE id = ? AND app_id = ?`,
@@ -143,7 +143,7 @@ func (q *queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	return nil
 }
 
-func (q *queries) AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error) {
+func (q *Queries) AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error) {
 	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor = ?`, to, id, from)
 	if err != nil {
 		return false, err
@@ -152,7 +152,7 @@ func (q *queries) AdvanceWebhookCursor(ctx context.Context, id string, from, to 
 	return n > 0, err
 }
 
-func (q *queries) DeleteWebhook(ctx context.Context, appID, id string) error {
+func (q *Queries) DeleteWebhook(ctx context.Context, appID, id string) error {
 	res, err := q.db.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ? AND app_id = ?`, id, appID)
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func scanDeliveries(rows *sql.Rows, err error) ([]*herald.Delivery, error) {
 	return out, rows.Err()
 }
 
-func (q *queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
+func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
 	// A delivery is held if its queue (webhook, ordering key) already has an
 	// unfinished delivery: in the store, or earlier in this batch.
 	type queue struct{ webhook, key string }
@@ -249,20 +249,20 @@ func (q *queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 	return nil
 }
 
-func (q *queries) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
+func (q *Queries) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
 	// A leased delivery's next attempt moves to the end of its lease, so
 	// that what is in flight drops out of the due index, and comes back by
 	// itself if its worker dies.
 	return scanDeliveries(q.db.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1
 		WHERE id IN (
 			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?2 AND w.status = 'active'
+			WHERE d.status = 'pending' AND d.held = FALSE AND d.next_attempt_at <= ?2 AND w.status = 'active'
 			ORDER BY d.next_attempt_at
 			LIMIT ?3)
 		RETURNING `+deliveryColumns, micros(leaseUntil), micros(now), limit))
 }
 
-func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *herald.Attempt) error {
+func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *herald.Attempt) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
 		lease_until = NULL, last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?`,
 		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
@@ -277,10 +277,10 @@ func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 	if d.Status == herald.DeliveryDelivered && d.OrderingKey != "" {
 		// Release the next delivery of the queue, unless another one of it
 		// is already free (a resent or requeued one).
-		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = 0 WHERE id = (
-				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 1
+		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = FALSE WHERE id = (
+				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = TRUE
 				AND status IN ('pending', 'failed') ORDER BY event_seq LIMIT 1)
-			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 0
+			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = FALSE
 				AND status IN ('pending', 'failed'))`, d.WebhookID, d.OrderingKey); err != nil {
 			return err
 		}
@@ -294,27 +294,27 @@ func (q *queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 		d.ID, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, headers, a.ResponseBody, a.Error).Scan(&a.ID)
 }
 
-func (q *queries) ReleaseLeases(ctx context.Context, now time.Time) error {
+func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {
 	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
 		WHERE lease_until IS NOT NULL`, micros(now))
 	return err
 }
 
-func (q *queries) RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error {
+func (q *Queries) RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error {
 	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1
 		WHERE webhook_id = ?2 AND status IN ('pending', 'failed')
 		AND (status = 'failed' OR (lease_until IS NULL AND next_attempt_at > ?1))`, micros(now), webhookID)
 	return err
 }
 
-func (q *queries) ResendDelivery(ctx context.Context, d *herald.Delivery, now time.Time) error {
+func (q *Queries) ResendDelivery(ctx context.Context, d *herald.Delivery, now time.Time) error {
 	// A resend is explicit: it goes out now, not behind its queue.
-	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', held = 0, attempts = 0,
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', held = FALSE, attempts = 0,
 		next_attempt_at = ?, delivered_at = NULL WHERE id = ?`, micros(now), d.ID)
 	return err
 }
 
-func (q *queries) Delivery(ctx context.Context, appID, id string) (*herald.Delivery, error) {
+func (q *Queries) Delivery(ctx context.Context, appID, id string) (*herald.Delivery, error) {
 	d, err := scanDelivery(q.db.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE id = ? AND app_id = ?`, id, appID))
 	if err != nil {
@@ -323,7 +323,7 @@ func (q *queries) Delivery(ctx context.Context, appID, id string) (*herald.Deliv
 	return d, nil
 }
 
-func (q *queries) Deliveries(ctx context.Context, webhookID, status string, p herald.Page) ([]*herald.Delivery, error) {
+func (q *Queries) Deliveries(ctx context.Context, webhookID, status string, p herald.Page) ([]*herald.Delivery, error) {
 	query := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE webhook_id = ?`
 	args := []any{webhookID}
 	if status != "" {
@@ -339,7 +339,7 @@ func (q *queries) Deliveries(ctx context.Context, webhookID, status string, p he
 	return scanDeliveries(q.db.QueryContext(ctx, query, args...))
 }
 
-func (q *queries) Attempts(ctx context.Context, deliveryID string) ([]*herald.Attempt, error) {
+func (q *Queries) Attempts(ctx context.Context, deliveryID string) ([]*herald.Attempt, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE delivery_id = ? ORDER BY id`,
 		deliveryID)
 	if err != nil {
@@ -378,7 +378,7 @@ func (s *attemptScan) attempt() (*herald.Attempt, error) {
 	if s.headers.Valid {
 		a.ResponseHeaders = http.Header{}
 		if err := json.Unmarshal([]byte(s.headers.String), &a.ResponseHeaders); err != nil {
-			return nil, fmt.Errorf("sqlite: attempt %d response headers: %w", a.ID, err)
+			return nil, fmt.Errorf("herald store: attempt %d response headers: %w", a.ID, err)
 		}
 	}
 	return &a, nil
@@ -412,7 +412,7 @@ func qualify(alias, columns string) string {
 
 var webhookEventColumns = qualify("d", deliveryColumns) + ", " + qualify("a", attemptColumns)
 
-func (q *queries) WebhookEvents(ctx context.Context, webhookID string, f herald.WebhookEventFilter, offset, limit int) ([]*herald.WebhookEvent, int, error) {
+func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.WebhookEventFilter, offset, limit int) ([]*herald.WebhookEvent, int, error) {
 	// The log holds the deliveries that were attempted; a delivery being
 	// attempted always has an attempt, recorded in the same transaction.
 	where := ` WHERE d.webhook_id = ? AND d.attempts > 0`
@@ -425,7 +425,7 @@ func (q *queries) WebhookEvents(ctx context.Context, webhookID string, f herald.
 		}
 	}
 	if len(f.EventTypes) > 0 {
-		where += ` AND d.event_type IN (SELECT value FROM json_each(?))`
+		where += ` AND d.event_type IN (SELECT value FROM ` + q.d.JSONArray + `)`
 		args = append(args, mustJSON(f.EventTypes))
 	}
 	var total int

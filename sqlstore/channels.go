@@ -1,15 +1,11 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-
-	msqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/heraldhq/herald"
 )
@@ -28,13 +24,13 @@ func scanChannel(row interface{ Scan(...any) error }) (*herald.Channel, error) {
 	return c, nil
 }
 
-func (q *queries) CreateChannel(ctx context.Context, c *herald.Channel) error {
+func (q *Queries) CreateChannel(ctx context.Context, c *herald.Channel) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		c.UUID, c.AppID, c.Type, c.Identifier, c.Title, c.Main, micros(c.CreatedAt))
 	return err
 }
 
-func (q *queries) Channel(ctx context.Context, appID, uuid string) (*herald.Channel, error) {
+func (q *Queries) Channel(ctx context.Context, appID, uuid string) (*herald.Channel, error) {
 	c, err := scanChannel(q.db.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels
 		WHERE uuid = ? AND app_id = ?`, uuid, appID))
 	if err != nil {
@@ -43,7 +39,7 @@ func (q *queries) Channel(ctx context.Context, appID, uuid string) (*herald.Chan
 	return c, nil
 }
 
-func (q *queries) Channels(ctx context.Context, appID string) ([]*herald.Channel, error) {
+func (q *Queries) Channels(ctx context.Context, appID string) ([]*herald.Channel, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE app_id = ?
 		ORDER BY created_at, uuid`, appID)
 	if err != nil {
@@ -61,7 +57,7 @@ func (q *queries) Channels(ctx context.Context, appID string) ([]*herald.Channel
 	return out, rows.Err()
 }
 
-func (q *queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
+func (q *Queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE channels SET identifier = ?, title = ?, main = ?
 		WHERE uuid = ? AND app_id = ?`, c.Identifier, c.Title, c.Main, c.UUID, c.AppID)
 	if err != nil {
@@ -90,14 +86,14 @@ func scanContact(row interface{ Scan(...any) error }) (*herald.Contact, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
-		return nil, fmt.Errorf("sqlite: contact %s tags: %w", c.UUID, err)
+		return nil, fmt.Errorf("herald store: contact %s tags: %w", c.UUID, err)
 	}
 	if c.Tags == nil {
 		c.Tags = []string{}
 	}
 	if fields.Valid {
 		if err := json.Unmarshal([]byte(fields.String), &c.CustomFields); err != nil {
-			return nil, fmt.Errorf("sqlite: contact %s custom fields: %w", c.UUID, err)
+			return nil, fmt.Errorf("herald store: contact %s custom fields: %w", c.UUID, err)
 		}
 	}
 	c.CreatedAt, c.UpdatedAt, c.OpenedAt = fromMicros(created), fromMicros(updated), fromMicros(opened)
@@ -121,17 +117,10 @@ func customFieldsJSON(fields map[string]any) any {
 	return mustJSON(fields)
 }
 
-// isUniqueViolation reports whether err is SQLite refusing a duplicate in a
-// unique index (not a primary key).
-func isUniqueViolation(err error) bool {
-	var e *msqlite.Error
-	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
-}
-
 // addressConflict turns the refusal of a duplicate address into a conflict
 // error holding the contact that has the address.
-func (q *queries) addressConflict(ctx context.Context, c *herald.Contact, err error) error {
-	if !isUniqueViolation(err) {
+func (q *Queries) addressConflict(ctx context.Context, c *herald.Contact, err error) error {
+	if !q.d.IsUniqueViolation(err) {
 		return err
 	}
 	e := &herald.Error{ID: herald.EConflict,
@@ -143,8 +132,8 @@ func (q *queries) addressConflict(ctx context.Context, c *herald.Contact, err er
 	return e
 }
 
-func (q *queries) CreateContact(ctx context.Context, c *herald.Contact) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO contacts (`+contactColumns+`)
+func (q *Queries) CreateContact(ctx context.Context, c *herald.Contact) error {
+	_, err := q.execMayFail(ctx, `INSERT INTO contacts (`+contactColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.UUID, c.AppID, c.ChannelUUID, c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags),
 		customFieldsJSON(c.CustomFields), c.AssignedUser, micros(c.CreatedAt), micros(c.UpdatedAt),
@@ -155,7 +144,7 @@ func (q *queries) CreateContact(ctx context.Context, c *herald.Contact) error {
 	return nil
 }
 
-func (q *queries) Contact(ctx context.Context, appID, uuid string) (*herald.Contact, error) {
+func (q *Queries) Contact(ctx context.Context, appID, uuid string) (*herald.Contact, error) {
 	c, err := scanContact(q.db.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts
 		WHERE uuid = ? AND app_id = ?`, uuid, appID))
 	if err != nil {
@@ -164,7 +153,7 @@ func (q *queries) Contact(ctx context.Context, appID, uuid string) (*herald.Cont
 	return c, nil
 }
 
-func (q *queries) ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*herald.Contact, error) {
+func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*herald.Contact, error) {
 	c, err := scanContact(q.db.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts
 		WHERE app_id = ? AND channel_uuid = ? AND phone_number = ?`, appID, channelUUID, address))
 	if err != nil {
@@ -173,8 +162,8 @@ func (q *queries) ContactByAddress(ctx context.Context, appID, channelUUID, addr
 	return c, nil
 }
 
-func (q *queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE contacts SET source = ?, name = ?, phone_number = ?, avatar_url = ?,
+func (q *Queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
+	res, err := q.execMayFail(ctx, `UPDATE contacts SET source = ?, name = ?, phone_number = ?, avatar_url = ?,
 		tags = ?, custom_fields = ?, assigned_user = ?, updated_at = ?, conversation_id = ?, opened_at = ?,
 		closed_at = ?, closing_reason = ? WHERE uuid = ? AND app_id = ?`,
 		c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags), customFieldsJSON(c.CustomFields),
@@ -189,7 +178,7 @@ func (q *queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
 	return nil
 }
 
-func (q *queries) DeleteContact(ctx context.Context, appID, uuid string) error {
+func (q *Queries) DeleteContact(ctx context.Context, appID, uuid string) error {
 	res, err := q.db.ExecContext(ctx, `DELETE FROM contacts WHERE uuid = ? AND app_id = ?`, uuid, appID)
 	if err != nil {
 		return err
@@ -200,7 +189,7 @@ func (q *queries) DeleteContact(ctx context.Context, appID, uuid string) error {
 	return nil
 }
 
-func (q *queries) Contacts(ctx context.Context, appID string, f herald.ContactFilter, offset, limit int) ([]*herald.Contact, int, error) {
+func (q *Queries) Contacts(ctx context.Context, appID string, f herald.ContactFilter, offset, limit int) ([]*herald.Contact, int, error) {
 	offset = max(offset, 0)
 	where := ` WHERE app_id = ?`
 	args := []any{appID}
@@ -226,14 +215,14 @@ func (q *queries) Contacts(ctx context.Context, appID string, f herald.ContactFi
 		return nil, total, err
 	}
 	out, err := q.scanContacts(q.db.QueryContext(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE uuid IN (SELECT value FROM json_each(?))`+order, mustJSON(page)))
+		WHERE uuid IN (SELECT value FROM `+q.d.JSONArray+`)`+order, mustJSON(page)))
 	return out, total, err
 }
 
 // contactsWithTags returns the UUIDs of the page [offset, offset+limit) of
 // the contacts selected by where that have every one of tags, and how many
 // have them in all. A negative limit, as in SQLite, means no limit.
-func (q *queries) contactsWithTags(ctx context.Context, where string, args []any, tags []string, offset, limit int) ([]string, int, error) {
+func (q *Queries) contactsWithTags(ctx context.Context, where string, args []any, tags []string, offset, limit int) ([]string, int, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT uuid, tags FROM contacts`+where, args...)
 	if err != nil {
 		return nil, 0, err
@@ -248,7 +237,7 @@ func (q *queries) contactsWithTags(ctx context.Context, where string, args []any
 		}
 		var has []string
 		if err := json.Unmarshal([]byte(js), &has); err != nil {
-			return nil, 0, fmt.Errorf("sqlite: contact %s tags: %w", uuid, err)
+			return nil, 0, fmt.Errorf("herald store: contact %s tags: %w", uuid, err)
 		}
 		if !hasEveryTag(has, tags) {
 			continue
@@ -279,7 +268,7 @@ func hasEveryTag(has, want []string) bool {
 	return true
 }
 
-func (q *queries) scanContacts(rows *sql.Rows, err error) ([]*herald.Contact, error) {
+func (q *Queries) scanContacts(rows *sql.Rows, err error) ([]*herald.Contact, error) {
 	if err != nil {
 		return nil, err
 	}

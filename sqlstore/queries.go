@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,19 +12,7 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// execer is what both a pinned write connection and a read transaction offer.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// queries implements herald.Queries on one connection or transaction.
-type queries struct {
-	db execer
-}
-
-var _ herald.Queries = (*queries)(nil)
+var _ herald.Queries = (*Queries)(nil)
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -62,7 +50,7 @@ func nullString(s string) any {
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("sqlite: marshal %T: %v", v, err))
+		panic(fmt.Sprintf("herald store: marshal %T: %v", v, err))
 	}
 	return string(b)
 }
@@ -76,13 +64,13 @@ func notFound(err error, kind, id string) error {
 
 // Apps and tokens.
 
-func (q *queries) CreateApp(ctx context.Context, a *herald.App) error {
+func (q *Queries) CreateApp(ctx context.Context, a *herald.App) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO apps (id, name, created_at) VALUES (?, ?, ?)`,
 		a.ID, a.Name, micros(a.CreatedAt))
 	return err
 }
 
-func (q *queries) App(ctx context.Context, id string) (*herald.App, error) {
+func (q *Queries) App(ctx context.Context, id string) (*herald.App, error) {
 	a := &herald.App{ID: id}
 	var created int64
 	err := q.db.QueryRowContext(ctx, `SELECT name, created_at FROM apps WHERE id = ?`, id).Scan(&a.Name, &created)
@@ -93,7 +81,7 @@ func (q *queries) App(ctx context.Context, id string) (*herald.App, error) {
 	return a, nil
 }
 
-func (q *queries) Apps(ctx context.Context) ([]*herald.App, error) {
+func (q *Queries) Apps(ctx context.Context) ([]*herald.App, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT id, name, created_at FROM apps ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
@@ -112,13 +100,13 @@ func (q *queries) Apps(ctx context.Context) ([]*herald.App, error) {
 	return apps, rows.Err()
 }
 
-func (q *queries) CreateToken(ctx context.Context, t *herald.Token) error {
+func (q *Queries) CreateToken(ctx context.Context, t *herald.Token) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO app_tokens (hash, app_id, created_at) VALUES (?, ?, ?)`,
 		t.Hash, t.AppID, micros(t.CreatedAt))
 	return err
 }
 
-func (q *queries) TokenApp(ctx context.Context, hash string) (string, error) {
+func (q *Queries) TokenApp(ctx context.Context, hash string) (string, error) {
 	var app string
 	err := q.db.QueryRowContext(ctx, `SELECT app_id FROM app_tokens WHERE hash = ?`, hash).Scan(&app)
 	if err != nil {
@@ -127,7 +115,7 @@ func (q *queries) TokenApp(ctx context.Context, hash string) (string, error) {
 	return app, nil
 }
 
-func (q *queries) Setting(ctx context.Context, key string) (string, error) {
+func (q *Queries) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := q.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -136,7 +124,7 @@ func (q *queries) Setting(ctx context.Context, key string) (string, error) {
 	return v, err
 }
 
-func (q *queries) PutSetting(ctx context.Context, key, value string) error {
+func (q *Queries) PutSetting(ctx context.Context, key, value string) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
@@ -162,7 +150,7 @@ func scanIdentity(appID string, row interface{ Scan(...any) error }) (*herald.Id
 	return id, nil
 }
 
-func (q *queries) Identity(ctx context.Context, appID, userID string) (*herald.Identity, error) {
+func (q *Queries) Identity(ctx context.Context, appID, userID string) (*herald.Identity, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE app_id = ? AND user_id = ?`,
 		appID, userID)
 	id, err := scanIdentity(appID, row)
@@ -172,13 +160,13 @@ func (q *queries) Identity(ctx context.Context, appID, userID string) (*herald.I
 	return id, nil
 }
 
-func (q *queries) Identities(ctx context.Context, appID string, userIDs []string) (map[string]*herald.Identity, error) {
+func (q *Queries) Identities(ctx context.Context, appID string, userIDs []string) (map[string]*herald.Identity, error) {
 	out := make(map[string]*herald.Identity, len(userIDs))
 	if len(userIDs) == 0 {
 		return out, nil
 	}
 	rows, err := q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
-		WHERE app_id = ? AND user_id IN (SELECT value FROM json_each(?))`, appID, mustJSON(userIDs))
+		WHERE app_id = ? AND user_id IN (SELECT value FROM `+q.d.JSONArray+`)`, appID, mustJSON(userIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +181,7 @@ func (q *queries) Identities(ctx context.Context, appID string, userIDs []string
 	return out, rows.Err()
 }
 
-func (q *queries) PutIdentity(ctx context.Context, id *herald.Identity) error {
+func (q *Queries) PutIdentity(ctx context.Context, id *herald.Identity) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO identities (app_id, `+identityColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, user_id) DO UPDATE SET display_name = excluded.display_name,
@@ -206,7 +194,7 @@ func (q *queries) PutIdentity(ctx context.Context, id *herald.Identity) error {
 	return err
 }
 
-func (q *queries) DeleteIdentity(ctx context.Context, appID, userID string) error {
+func (q *Queries) DeleteIdentity(ctx context.Context, appID, userID string) error {
 	res, err := q.db.ExecContext(ctx, `DELETE FROM identities WHERE app_id = ? AND user_id = ?`, appID, userID)
 	if err != nil {
 		return err
@@ -231,7 +219,7 @@ func scanConversation(appID string, row interface{ Scan(...any) error }) (*heral
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(participants), &c.Participants); err != nil {
-		return nil, fmt.Errorf("sqlite: conversation %s participants: %w", c.ID, err)
+		return nil, fmt.Errorf("herald store: conversation %s participants: %w", c.ID, err)
 	}
 	c.Distinct = key.Valid
 	if meta.Valid {
@@ -242,7 +230,7 @@ func scanConversation(appID string, row interface{ Scan(...any) error }) (*heral
 	return c, nil
 }
 
-func (q *queries) CreateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
+func (q *Queries) CreateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
 	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversations (id, app_id, participants, distinct_key,
 		metadata, created_at, last_position, contact_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AppID, mustJSON(c.Participants), nullString(distinctKey), nullJSON(c.Metadata),
@@ -252,19 +240,19 @@ func (q *queries) CreateConversation(ctx context.Context, c *herald.Conversation
 	return q.setParticipants(ctx, c)
 }
 
-func (q *queries) setParticipants(ctx context.Context, c *herald.Conversation) error {
+func (q *Queries) setParticipants(ctx context.Context, c *herald.Conversation) error {
 	if _, err := q.db.ExecContext(ctx, `DELETE FROM conversation_participants WHERE conversation_id = ?`, c.ID); err != nil {
 		return err
 	}
 	if c.DeletedAt != nil {
 		return nil
 	}
-	_, err := q.db.ExecContext(ctx, `INSERT OR IGNORE INTO conversation_participants (app_id, user_id, conversation_id)
-		SELECT ?, value, ? FROM json_each(?)`, c.AppID, c.ID, mustJSON(c.Participants))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO conversation_participants (app_id, user_id, conversation_id)
+		SELECT ?, value, ? FROM `+q.d.JSONArray+` WHERE TRUE ON CONFLICT DO NOTHING`, c.AppID, c.ID, mustJSON(c.Participants))
 	return err
 }
 
-func (q *queries) Conversation(ctx context.Context, appID, id string) (*herald.Conversation, error) {
+func (q *Queries) Conversation(ctx context.Context, appID, id string) (*herald.Conversation, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
 		WHERE id = ? AND app_id = ? AND deleted_at IS NULL`, id, appID)
 	c, err := scanConversation(appID, row)
@@ -274,7 +262,7 @@ func (q *queries) Conversation(ctx context.Context, appID, id string) (*herald.C
 	return c, nil
 }
 
-func (q *queries) DistinctConversation(ctx context.Context, appID, key string) (*herald.Conversation, error) {
+func (q *Queries) DistinctConversation(ctx context.Context, appID, key string) (*herald.Conversation, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
 		WHERE app_id = ? AND distinct_key = ? AND deleted_at IS NULL`, appID, key)
 	c, err := scanConversation(appID, row)
@@ -284,7 +272,7 @@ func (q *queries) DistinctConversation(ctx context.Context, appID, key string) (
 	return c, nil
 }
 
-func (q *queries) UpdateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
+func (q *Queries) UpdateConversation(ctx context.Context, c *herald.Conversation, distinctKey string) error {
 	var before struct{ participants string }
 	if err := q.db.QueryRowContext(ctx, `SELECT participants FROM conversations WHERE id = ? AND app_id = ?`,
 		c.ID, c.AppID).Scan(&before.participants); err != nil {
@@ -306,7 +294,7 @@ func (q *queries) UpdateConversation(ctx context.Context, c *herald.Conversation
 	return nil
 }
 
-func (q *queries) Conversations(ctx context.Context, appID, userID string, p herald.Page) ([]*herald.Conversation, error) {
+func (q *Queries) Conversations(ctx context.Context, appID, userID string, p herald.Page) ([]*herald.Conversation, error) {
 	var sb strings.Builder
 	args := []any{appID}
 	sb.WriteString(`SELECT ` + conversationColumns + ` FROM conversations WHERE app_id = ? AND deleted_at IS NULL`)
@@ -352,10 +340,10 @@ func scanMessage(appID string, row interface{ Scan(...any) error }) (*herald.Mes
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(parts), &m.Parts); err != nil {
-		return nil, fmt.Errorf("sqlite: message %s parts: %w", m.ID, err)
+		return nil, fmt.Errorf("herald store: message %s parts: %w", m.ID, err)
 	}
 	if err := json.Unmarshal([]byte(status), &m.RecipientStatus); err != nil {
-		return nil, fmt.Errorf("sqlite: message %s recipient_status: %w", m.ID, err)
+		return nil, fmt.Errorf("herald store: message %s recipient_status: %w", m.ID, err)
 	}
 	if notification.Valid {
 		m.Notification = json.RawMessage(notification.String)
@@ -363,7 +351,7 @@ func scanMessage(appID string, row interface{ Scan(...any) error }) (*herald.Mes
 	if channel.Valid {
 		m.Channel = &herald.MessageChannel{}
 		if err := json.Unmarshal([]byte(channel.String), m.Channel); err != nil {
-			return nil, fmt.Errorf("sqlite: message %s channel: %w", m.ID, err)
+			return nil, fmt.Errorf("herald store: message %s channel: %w", m.ID, err)
 		}
 	}
 	m.SentAt = fromMicros(sent)
@@ -380,7 +368,7 @@ func messageChannelJSON(c *herald.MessageChannel) any {
 	return mustJSON(c)
 }
 
-func (q *queries) CreateMessage(ctx context.Context, m *herald.Message) error {
+func (q *Queries) CreateMessage(ctx context.Context, m *herald.Message) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.AppID, m.ID, m.ConversationID, m.Position, m.Sender.UserID, m.Sender.Name, mustJSON(m.Parts),
@@ -389,7 +377,7 @@ func (q *queries) CreateMessage(ctx context.Context, m *herald.Message) error {
 	return err
 }
 
-func (q *queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {
+func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE id = ? AND app_id = ? AND deleted_at IS NULL
 		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`, id, appID)
@@ -400,7 +388,7 @@ func (q *queries) Message(ctx context.Context, appID, id string) (*herald.Messag
 	return m, nil
 }
 
-func (q *queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
+func (q *Queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE messages SET recipient_status = ?, deleted_at = ?, channel = ?
 		WHERE id = ? AND app_id = ?`, mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
 		messageChannelJSON(m.Channel), m.ID, m.AppID)
@@ -413,13 +401,13 @@ func (q *queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
 	return nil
 }
 
-func (q *queries) HideMessage(ctx context.Context, appID, messageID, userID string, at time.Time) error {
-	_, err := q.db.ExecContext(ctx, `INSERT OR IGNORE INTO message_hidden (message_id, user_id, hidden_at)
-		VALUES (?, ?, ?)`, messageID, userID, micros(at))
+func (q *Queries) HideMessage(ctx context.Context, appID, messageID, userID string, at time.Time) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
+		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, messageID, userID, micros(at))
 	return err
 }
 
-func (q *queries) MessageHidden(ctx context.Context, appID, messageID, userID string) (bool, error) {
+func (q *Queries) MessageHidden(ctx context.Context, appID, messageID, userID string) (bool, error) {
 	var one int
 	err := q.db.QueryRowContext(ctx, `SELECT 1 FROM message_hidden WHERE message_id = ? AND user_id = ?`,
 		messageID, userID).Scan(&one)
@@ -429,7 +417,7 @@ func (q *queries) MessageHidden(ctx context.Context, appID, messageID, userID st
 	return err == nil, err
 }
 
-func (q *queries) Messages(ctx context.Context, appID, conversationID, viewer string, p herald.Page) ([]*herald.Message, error) {
+func (q *Queries) Messages(ctx context.Context, appID, conversationID, viewer string, p herald.Page) ([]*herald.Message, error) {
 	var sb strings.Builder
 	args := []any{conversationID, appID}
 	sb.WriteString(`SELECT ` + messageColumns + ` FROM messages m
@@ -460,7 +448,7 @@ func (q *queries) Messages(ctx context.Context, appID, conversationID, viewer st
 	return out, rows.Err()
 }
 
-func (q *queries) RequestMessage(ctx context.Context, appID, key string) (string, error) {
+func (q *Queries) RequestMessage(ctx context.Context, appID, key string) (string, error) {
 	var id string
 	err := q.db.QueryRowContext(ctx, `SELECT message_id FROM request_keys WHERE app_id = ? AND key = ?`,
 		appID, key).Scan(&id)
@@ -470,7 +458,7 @@ func (q *queries) RequestMessage(ctx context.Context, appID, key string) (string
 	return id, err
 }
 
-func (q *queries) PutRequestMessage(ctx context.Context, appID, key, messageID string, at time.Time) error {
+func (q *Queries) PutRequestMessage(ctx context.Context, appID, key, messageID string, at time.Time) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO request_keys (app_id, key, message_id, created_at)
 		VALUES (?, ?, ?, ?)`, appID, key, messageID, micros(at))
 	return err
@@ -478,14 +466,14 @@ func (q *queries) PutRequestMessage(ctx context.Context, appID, key, messageID s
 
 // Announcements.
 
-func (q *queries) CreateAnnouncement(ctx context.Context, a *herald.Announcement) error {
+func (q *Queries) CreateAnnouncement(ctx context.Context, a *herald.Announcement) error {
 	if _, err := q.db.ExecContext(ctx, `INSERT INTO announcements (id, app_id, sender_name, parts, notification, sent_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.AppID, a.Sender.Name, mustJSON(a.Parts), nullJSON(a.Notification),
 		micros(a.SentAt)); err != nil {
 		return err
 	}
-	_, err := q.db.ExecContext(ctx, `INSERT OR IGNORE INTO announcement_recipients (app_id, user_id, announcement_id, status)
-		SELECT ?, key, ?, value FROM json_each(?)`, a.AppID, a.ID, mustJSON(a.RecipientStatus))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO announcement_recipients (app_id, user_id, announcement_id, status)
+		SELECT ?, key, ?, value FROM `+q.d.JSONObject+` WHERE TRUE ON CONFLICT DO NOTHING`, a.AppID, a.ID, mustJSON(a.RecipientStatus))
 	return err
 }
 
@@ -498,7 +486,7 @@ func scanAnnouncement(appID string, row interface{ Scan(...any) error }) (*heral
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(parts), &a.Parts); err != nil {
-		return nil, fmt.Errorf("sqlite: announcement %s parts: %w", a.ID, err)
+		return nil, fmt.Errorf("herald store: announcement %s parts: %w", a.ID, err)
 	}
 	if notification.Valid {
 		a.Notification = json.RawMessage(notification.String)
@@ -511,7 +499,7 @@ func scanAnnouncement(appID string, row interface{ Scan(...any) error }) (*heral
 const announcementSelect = `SELECT a.id, a.sender_name, a.parts, a.notification, a.sent_at, r.user_id, r.status
 	FROM announcement_recipients r JOIN announcements a ON a.id = r.announcement_id`
 
-func (q *queries) Announcement(ctx context.Context, appID, id, userID string) (*herald.Announcement, error) {
+func (q *Queries) Announcement(ctx context.Context, appID, id, userID string) (*herald.Announcement, error) {
 	row := q.db.QueryRowContext(ctx, announcementSelect+` WHERE r.app_id = ? AND r.user_id = ? AND r.announcement_id = ?`,
 		appID, userID, id)
 	a, err := scanAnnouncement(appID, row)
@@ -521,7 +509,7 @@ func (q *queries) Announcement(ctx context.Context, appID, id, userID string) (*
 	return a, nil
 }
 
-func (q *queries) Announcements(ctx context.Context, appID, userID string, p herald.Page) ([]*herald.Announcement, error) {
+func (q *Queries) Announcements(ctx context.Context, appID, userID string, p herald.Page) ([]*herald.Announcement, error) {
 	query := announcementSelect + ` WHERE r.app_id = ? AND r.user_id = ?`
 	args := []any{appID, userID}
 	if p.Before != "" {
@@ -546,7 +534,7 @@ func (q *queries) Announcements(ctx context.Context, appID, userID string, p her
 	return out, rows.Err()
 }
 
-func (q *queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error {
+func (q *Queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE announcement_recipients SET status = ?
 		WHERE app_id = ? AND user_id = ? AND announcement_id = ?`, status, appID, userID, id)
 	if err != nil {
@@ -560,14 +548,14 @@ func (q *queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, 
 
 // Rich content.
 
-func (q *queries) CreateContent(ctx context.Context, c *herald.Content) error {
+func (q *Queries) CreateContent(ctx context.Context, c *herald.Content) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AppID, c.ConversationID, c.MimeType, c.Size, micros(c.CreatedAt),
 		nullMicros(c.UploadedAt))
 	return err
 }
 
-func (q *queries) content(ctx context.Context, where string, args ...any) (*herald.Content, error) {
+func (q *Queries) content(ctx context.Context, where string, args ...any) (*herald.Content, error) {
 	c := &herald.Content{}
 	var created int64
 	var uploaded sql.NullInt64
@@ -585,7 +573,7 @@ func (q *queries) content(ctx context.Context, where string, args ...any) (*hera
 	return c, nil
 }
 
-func (q *queries) Content(ctx context.Context, appID, id string) (*herald.Content, error) {
+func (q *Queries) Content(ctx context.Context, appID, id string) (*herald.Content, error) {
 	c, err := q.content(ctx, `id = ? AND app_id = ?`, id, appID)
 	if err != nil {
 		return nil, notFound(err, "content", id)
@@ -593,7 +581,7 @@ func (q *queries) Content(ctx context.Context, appID, id string) (*herald.Conten
 	return c, nil
 }
 
-func (q *queries) ContentByID(ctx context.Context, id string) (*herald.Content, error) {
+func (q *Queries) ContentByID(ctx context.Context, id string) (*herald.Content, error) {
 	c, err := q.content(ctx, `id = ?`, id)
 	if err != nil {
 		return nil, notFound(err, "content", id)
@@ -601,7 +589,7 @@ func (q *queries) ContentByID(ctx context.Context, id string) (*herald.Content, 
 	return c, nil
 }
 
-func (q *queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error {
+func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE contents SET uploaded_at = ?, blob_key = ?
 		WHERE id = ? AND app_id = ? AND uploaded_at IS NULL`, micros(at), blobKey, id, appID)
 	if err != nil {
@@ -618,7 +606,11 @@ func (q *queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 
 // Events.
 
-func (q *queries) AppendEvent(ctx context.Context, e *herald.Event) error {
+func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {
+	if q.deferEvents {
+		q.pending = append(q.pending, e)
+		return nil
+	}
 	var actor any
 	if e.Actor != nil {
 		actor = mustJSON(e.Actor)
@@ -642,19 +634,19 @@ func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
 	if actor.Valid {
 		e.Actor = &herald.Actor{}
 		if err := json.Unmarshal([]byte(actor.String), e.Actor); err != nil {
-			return nil, fmt.Errorf("sqlite: event %s actor: %w", e.ID, err)
+			return nil, fmt.Errorf("herald store: event %s actor: %w", e.ID, err)
 		}
 	}
 	e.Data = json.RawMessage(data)
 	return e, nil
 }
 
-func (q *queries) Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*herald.Event, error) {
+func (q *Queries) Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*herald.Event, error) {
 	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?`, appID, afterSeq, limit))
 }
 
-func (q *queries) Event(ctx context.Context, appID, id string) (*herald.Event, error) {
+func (q *Queries) Event(ctx context.Context, appID, id string) (*herald.Event, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ? AND app_id = ?`, id, appID)
 	e, err := scanEvent(row)
 	if err != nil {

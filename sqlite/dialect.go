@@ -1,0 +1,35 @@
+package sqlite
+
+import (
+	"errors"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/heraldhq/herald/sqlstore"
+)
+
+// dialect is SQLite's SQL. Its single writer serializes every write
+// transaction, so no read needs a lock.
+var dialect = &sqlstore.Dialect{
+	JSONArray:         "json_each(?)",
+	JSONObject:        "json_each(?)",
+	IsUniqueViolation: isUniqueViolation,
+	// A leased delivery's next attempt moves to the end of its lease, so
+	// that what is in flight drops out of the due index, and comes back by
+	// itself if its worker dies.
+	ClaimDeliveries: `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1, lease_owner = ?4
+		WHERE id IN (
+			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.status = 'pending' AND d.held = FALSE AND d.next_attempt_at <= ?2 AND w.status = 'active'
+			ORDER BY d.next_attempt_at
+			LIMIT ?3)
+		RETURNING `,
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate in a
+// unique index (not a primary key).
+func isUniqueViolation(err error) bool {
+	var e *msqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}

@@ -1,0 +1,173 @@
+// Package sqlstore is the SQL that Herald's storage engines share:
+// herald.Queries written once over database/sql, with the few places where
+// SQLite and PostgreSQL differ kept in a Dialect. The engines (packages
+// sqlite and postgres) own the connections, the transactions and the schema.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/heraldhq/herald"
+)
+
+// A Dialect is what sets one engine's SQL apart.
+type Dialect struct {
+	// Numbered placeholders: $1, $2… (PostgreSQL) instead of ? and ?N. The
+	// queries are written with ?; they are rewritten once and cached.
+	Numbered bool
+	// JSONArray is a FROM item yielding a column "value" for each element
+	// of a JSON array of strings passed as one parameter.
+	JSONArray string
+	// JSONObject is a FROM item yielding columns "key" and "value" for each
+	// member of a JSON object of strings passed as one parameter.
+	JSONObject string
+	// IsUniqueViolation reports whether err is a duplicate refused by a
+	// unique index.
+	IsUniqueViolation func(err error) bool
+	// FailedStatementAborts says a failed statement aborts the whole
+	// transaction (PostgreSQL), so that statements whose failure is handled
+	// run inside a savepoint.
+	FailedStatementAborts bool
+	// LockForUpdate is appended to the reads that a write transaction makes
+	// before writing what it read (" FOR UPDATE"); "" where writers are
+	// serialized anyway (SQLite).
+	LockForUpdate string
+	// LockWebhook and ShareWebhook take a transaction-scoped lock on a
+	// webhook's delivery queues, exclusive and shared; "" where writers are
+	// serialized anyway. Creating deliveries holds it exclusively, finishing
+	// one shared: so a delivery is never created held behind one that is
+	// finishing in another transaction, with nothing left to release it.
+	LockWebhook, ShareWebhook string
+	// ClaimDeliveries is the claim statement; parameters: lease end, now,
+	// limit, node.
+	ClaimDeliveries string
+}
+
+// DB is what both a transaction and a pinned connection offer.
+type DB interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Queries implements herald.Queries on one transaction or connection.
+type Queries struct {
+	db   DB
+	d    *Dialect
+	lock string // the dialect's LockForUpdate in a write transaction
+
+	// Events appended by a transaction whose engine inserts them at commit
+	// (DeferEvents); see PendingEvents.
+	deferEvents bool
+	pending     []*herald.Event
+}
+
+// Options of a Queries.
+type Options struct {
+	// Write says the queries run in a write transaction: reads that precede
+	// writes lock what they read, if the dialect needs it.
+	Write bool
+	// DeferEvents makes AppendEvent keep events for the engine to insert at
+	// commit (see PendingEvents) instead of inserting them at once.
+	DeferEvents bool
+}
+
+// New returns the queries of a dialect over db.
+func New(db DB, d *Dialect, o Options) *Queries {
+	q := &Queries{db: bound{db, d}, d: d, deferEvents: o.DeferEvents}
+	if o.Write {
+		q.lock = d.LockForUpdate
+	}
+	return q
+}
+
+// PendingEvents returns the events appended since the last call, for an
+// engine that inserts them itself at commit (Options.DeferEvents).
+func (q *Queries) PendingEvents() []*herald.Event {
+	p := q.pending
+	q.pending = nil
+	return p
+}
+
+// bound rewrites the placeholders of every query for its dialect.
+type bound struct {
+	db DB
+	d  *Dialect
+}
+
+func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return b.db.ExecContext(ctx, b.d.Rebind(query), args...)
+}
+
+func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return b.db.QueryContext(ctx, b.d.Rebind(query), args...)
+}
+
+func (b bound) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return b.db.QueryRowContext(ctx, b.d.Rebind(query), args...)
+}
+
+var rebound sync.Map // query written with ? → query with $n
+
+// Rebind rewrites a query written with ? and ?N placeholders for the
+// dialect.
+func (d *Dialect) Rebind(query string) string {
+	if !d.Numbered || !strings.Contains(query, "?") {
+		return query
+	}
+	if r, ok := rebound.Load(query); ok {
+		return r.(string)
+	}
+	var sb strings.Builder
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+			sb.WriteByte(c)
+		case c == '?' && !quoted:
+			j := i + 1
+			for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+				j++
+			}
+			sb.WriteByte('$')
+			if j > i+1 {
+				sb.WriteString(query[i+1 : j])
+				i = j - 1
+			} else {
+				n++
+				sb.WriteString(strconv.Itoa(n))
+			}
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	r := sb.String()
+	rebound.Store(query, r)
+	return r
+}
+
+// execMayFail runs a statement whose failure the caller handles, inside a
+// savepoint where a failed statement would abort the transaction.
+func (q *Queries) execMayFail(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if !q.d.FailedStatementAborts {
+		return q.db.ExecContext(ctx, query, args...)
+	}
+	if _, err := q.db.ExecContext(ctx, "SAVEPOINT may_fail"); err != nil {
+		return nil, err
+	}
+	res, err := q.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		if _, rerr := q.db.ExecContext(ctx, "ROLLBACK TO SAVEPOINT may_fail"); rerr != nil {
+			return nil, rerr
+		}
+		return nil, err
+	}
+	_, rerr := q.db.ExecContext(ctx, "RELEASE SAVEPOINT may_fail")
+	return res, rerr
+}
