@@ -44,6 +44,11 @@ type Queries interface {
 	// TokenApp returns the id of the app whose token has the given hash.
 	TokenApp(ctx context.Context, hash string) (string, error)
 
+	// ClaimJob reports whether the caller is the one to run the named
+	// periodic job now, and if so moves its next run to next: of all the
+	// nodes sharing a store, one wins each period.
+	ClaimJob(ctx context.Context, name string, now, next time.Time) (bool, error)
+
 	// Setting returns a server-wide setting, "" when unset.
 	Setting(ctx context.Context, key string) (string, error)
 	PutSetting(ctx context.Context, key, value string) error
@@ -160,15 +165,24 @@ type WebhookQueries interface {
 	// key.
 	CreateDeliveries(ctx context.Context, ds []*Delivery) error
 	// ClaimDeliveries leases up to limit due deliveries of active webhooks
-	// until leaseUntil: pending, not held, not leased, next attempt come.
-	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*Delivery, error)
+	// to a node until leaseUntil: pending, not held, not leased, next
+	// attempt come. Several nodes may claim at once; each delivery goes to
+	// one of them.
+	ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int) ([]*Delivery, error)
 	// CompleteDelivery saves the outcome of an attempt (status, attempts,
 	// next attempt, last status code and error, delivered time), records the
 	// attempt and releases the lease. A delivered delivery releases the next
 	// held one of its ordering key.
 	CompleteDelivery(ctx context.Context, d *Delivery, a *Attempt) error
-	// ReleaseLeases makes every leased delivery claimable again at now.
+	// ReleaseLeases makes every leased delivery claimable again at now: for
+	// a node that knows it is the only one on its store.
 	ReleaseLeases(ctx context.Context, now time.Time) error
+	// Heartbeat records that a node is alive at now.
+	Heartbeat(ctx context.Context, node string, now time.Time) error
+	// RecoverLeases makes the deliveries leased by nodes not heard from
+	// since deadBefore claimable again at now, forgets those nodes, and
+	// returns how many deliveries it released.
+	RecoverLeases(ctx context.Context, now, deadBefore time.Time) (int, error)
 	// RequeueDeliveries makes a webhook's failed deliveries, and its
 	// pending ones waiting for a retry, pending and due at once, with their
 	// attempts counted from zero: the receiver is back, the backlog goes.
@@ -180,6 +194,13 @@ type WebhookQueries interface {
 	// one status.
 	Deliveries(ctx context.Context, webhookID, status string, p Page) ([]*Delivery, error)
 	Attempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
+	// PruneDeliveries removes up to limit deliveries delivered before
+	// before, with their attempts, and returns how many it removed.
+	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error)
+	// PruneEvents removes up to limit events created before before that
+	// every webhook has already turned into deliveries, and returns how
+	// many it removed.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int, error)
 	// WebhookEvents lists a webhook's attempted deliveries, newest first,
 	// each with its last attempt, and the number that match in all.
 	WebhookEvents(ctx context.Context, webhookID string, f WebhookEventFilter, offset, limit int) ([]*WebhookEvent, int, error)
@@ -203,4 +224,28 @@ type BlobStore interface {
 	// Open returns the blob's bytes, or a not_found *Error.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
+}
+
+// A Change is a kind of committed change that a shared store announces to
+// every node.
+type Change int
+
+const (
+	// EventsAppended: there are new events to turn into deliveries.
+	EventsAppended Change = iota + 1
+	// DeliveriesDue: deliveries were created or became claimable.
+	DeliveriesDue
+)
+
+// A SharedStore is a Store that several nodes use at once (PostgreSQL). It
+// tells every node about the changes any of them committed, so that work is
+// picked up at once rather than at the next poll. A Store that is not
+// shared belongs to one node: what that node left leased when it stopped is
+// a leftover of its previous run.
+type SharedStore interface {
+	Store
+	// Watch calls f, from one goroutine, for each change committed by any
+	// node, this one included; changes close together may be announced
+	// once.
+	Watch(f func(Change))
 }

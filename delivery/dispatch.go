@@ -78,7 +78,7 @@ func (e *Engine) claim(limit int) ([]*job, error) {
 		var err error
 		// The lease outlasts the longest attempt; a crashed node's
 		// deliveries become claimable again once it ends.
-		claimed, err = tx.ClaimDeliveries(ctx, now, now.Add(maxTimeout+30*time.Second), limit)
+		claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, now.Add(maxTimeout+30*time.Second), limit)
 		return err
 	})
 	if err != nil || len(claimed) == 0 {
@@ -220,9 +220,15 @@ func (e *Engine) completeLoop() {
 func (e *Engine) complete(batch []*result) error {
 	ctx := context.Background()
 	now := e.now()
+	// Outcomes are decided once, outside the transaction, which an engine
+	// may run more than once.
+	reasons := make([]string, len(batch))
+	for i, r := range batch {
+		reasons[i] = e.outcome(r, now)
+	}
 	return e.Store.Update(ctx, func(tx herald.Tx) error {
-		for _, r := range batch {
-			reason := e.outcome(r, now)
+		for i, r := range batch {
+			reason := reasons[i]
 			if err := tx.CompleteDelivery(ctx, r.d, r.a); err != nil {
 				return err
 			}

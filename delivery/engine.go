@@ -68,6 +68,19 @@ type Engine struct {
 	HealthInterval     time.Duration
 	HealthWarnAfter    time.Duration
 	HealthDisableAfter time.Duration
+	// Node names this engine among those sharing the store; a new random
+	// name when empty.
+	Node string
+	// Heartbeat is how often the node says it is alive (default 1 s), and
+	// NodeTimeout how long it may stay silent before the deliveries it
+	// leased go to the other nodes (default 10 s).
+	Heartbeat   time.Duration
+	NodeTimeout time.Duration
+	// Retention is how long delivered deliveries, their attempts and
+	// events are kept (default 30 days; negative: forever), checked every
+	// RetentionInterval (default 10 min).
+	Retention         time.Duration
+	RetentionInterval time.Duration
 
 	fanWake      chan struct{}
 	dispatchWake chan struct{}
@@ -103,8 +116,9 @@ func (e *Engine) Notify() {
 	}
 }
 
-// Start releases the leases a previous run left behind, re-runs pending
-// verifications and starts delivering. Only one engine may run on a store.
+// Start releases the leases a previous run left behind (on a store that is
+// not shared), re-runs pending verifications and starts delivering. On a
+// SharedStore, any number of engines, one per node, share the work.
 func (e *Engine) Start(ctx context.Context) error {
 	if e.Workers <= 0 {
 		e.Workers = 64
@@ -124,6 +138,21 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.HealthDisableAfter <= 0 {
 		e.HealthDisableAfter = DefaultHealthDisableAfter
 	}
+	if e.Node == "" {
+		e.Node = uuid.NewString()
+	}
+	if e.Heartbeat <= 0 {
+		e.Heartbeat = DefaultHeartbeat
+	}
+	if e.NodeTimeout <= 0 {
+		e.NodeTimeout = DefaultNodeTimeout
+	}
+	if e.Retention == 0 {
+		e.Retention = DefaultRetention
+	}
+	if e.RetentionInterval <= 0 {
+		e.RetentionInterval = DefaultRetentionInterval
+	}
 	if e.Logger == nil {
 		e.Logger = slog.Default()
 	}
@@ -141,9 +170,11 @@ func (e *Engine) Start(ctx context.Context) error {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	// With one engine per store, every lease is a leftover of a crash.
-	if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx, e.now()) }); err != nil {
-		return err
+	if _, shared := e.Store.(herald.SharedStore); !shared {
+		// The only node of its store: every lease is a leftover of a crash.
+		if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx, e.now()) }); err != nil {
+			return err
+		}
 	}
 	e.fanWake = make(chan struct{}, 1)
 	e.dispatchWake = make(chan struct{}, 1)
@@ -155,11 +186,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.workersWG.Add(1)
 		go e.worker()
 	}
-	e.wg.Add(4)
+	e.wg.Add(5)
 	go e.fanOutLoop()
 	go e.dispatchLoop()
 	go e.completeLoop()
 	go e.healthLoop()
+	go e.maintenanceLoop()
+	e.watch()
 
 	var pending []*herald.Webhook
 	err := e.Store.View(ctx, func(q herald.Queries) error {

@@ -45,6 +45,10 @@ func (e *Engine) healthLoop() {
 			return
 		case <-tick.C:
 		}
+		// One node checks each round, whichever claims it.
+		if !e.claimJob(context.Background(), "health_checks", min(e.HealthInterval, time.Second)) {
+			continue
+		}
 		if err := e.checkHealth(context.Background()); err != nil {
 			e.Logger.Error("checking webhook receivers", "err", err)
 		}

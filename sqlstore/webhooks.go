@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -203,6 +204,15 @@ func scanDeliveries(rows *sql.Rows, err error) ([]*herald.Delivery, error) {
 }
 
 func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
+	var webhooks []string
+	for _, d := range ds {
+		if len(webhooks) == 0 || webhooks[len(webhooks)-1] != d.WebhookID {
+			webhooks = append(webhooks, d.WebhookID)
+		}
+	}
+	if err := q.lockWebhooks(ctx, q.d.LockWebhook, webhooks...); err != nil {
+		return err
+	}
 	// A delivery is held if its queue (webhook, ordering key) already has an
 	// unfinished delivery: in the store, or earlier in this batch.
 	type queue struct{ webhook, key string }
@@ -249,22 +259,14 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 	return nil
 }
 
-func (q *Queries) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
-	// A leased delivery's next attempt moves to the end of its lease, so
-	// that what is in flight drops out of the due index, and comes back by
-	// itself if its worker dies.
-	return scanDeliveries(q.db.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1
-		WHERE id IN (
-			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status = 'pending' AND d.held = FALSE AND d.next_attempt_at <= ?2 AND w.status = 'active'
-			ORDER BY d.next_attempt_at
-			LIMIT ?3)
-		RETURNING `+deliveryColumns, micros(leaseUntil), micros(now), limit))
+func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
+	return scanDeliveries(q.db.QueryContext(ctx, q.d.ClaimDeliveries+deliveryColumns,
+		micros(leaseUntil), micros(now), limit, node))
 }
 
 func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *herald.Attempt) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-		lease_until = NULL, last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?`,
+		lease_until = NULL, lease_owner = NULL, last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?`,
 		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
 		d.ID)
 	if err != nil {
@@ -277,6 +279,9 @@ func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 	if d.Status == herald.DeliveryDelivered && d.OrderingKey != "" {
 		// Release the next delivery of the queue, unless another one of it
 		// is already free (a resent or requeued one).
+		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, d.WebhookID); err != nil {
+			return err
+		}
 		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = FALSE WHERE id = (
 				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = TRUE
 				AND status IN ('pending', 'failed') ORDER BY event_seq LIMIT 1)
@@ -295,9 +300,89 @@ func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {
-	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
-		WHERE lease_until IS NOT NULL`, micros(now))
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, next_attempt_at = ?
+		WHERE lease_owner IS NOT NULL OR lease_until IS NOT NULL`, micros(now))
 	return err
+}
+
+func (q *Queries) Heartbeat(ctx context.Context, node string, now time.Time) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO nodes (id, seen_at) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, node, micros(now))
+	return err
+}
+
+func (q *Queries) RecoverLeases(ctx context.Context, now, deadBefore time.Time) (int, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, next_attempt_at = ?
+		WHERE lease_owner IS NOT NULL
+		AND lease_owner NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)`, micros(now), micros(deadBefore))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	_, err = q.db.ExecContext(ctx, `DELETE FROM nodes WHERE seen_at < ?`, micros(deadBefore))
+	return int(n), err
+}
+
+func (q *Queries) ClaimJob(ctx context.Context, name string, now, next time.Time) (bool, error) {
+	res, err := q.db.ExecContext(ctx, `INSERT INTO jobs (name, next_run_at) VALUES (?1, ?2)
+		ON CONFLICT (name) DO UPDATE SET next_run_at = excluded.next_run_at WHERE jobs.next_run_at <= ?3`,
+		name, micros(next), micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (q *Queries) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id FROM deliveries
+		WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at LIMIT ?`, micros(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	list := mustJSON(ids)
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM `+
+		q.d.JSONArray+`)`, list); err != nil {
+		return 0, err
+	}
+	// A delivery resent meanwhile is pending again: it stays.
+	res, err := q.db.ExecContext(ctx, `DELETE FROM deliveries WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)
+		AND status = 'delivered'`, list)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	// An event no webhook has turned into deliveries yet stays, however
+	// old: nothing is lost to retention.
+	res, err := q.db.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
+		SELECT seq FROM events WHERE created_at < ?
+		AND seq <= COALESCE((SELECT MIN(cursor) FROM webhooks), (SELECT MAX(seq) FROM events))
+		ORDER BY seq LIMIT ?)`, micros(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (q *Queries) RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error {
@@ -457,4 +542,23 @@ func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// lockWebhooks takes a dialect's lock on webhooks' delivery queues, in id
+// order so that two transactions locking several never deadlock.
+func (q *Queries) lockWebhooks(ctx context.Context, lock string, ids ...string) error {
+	if lock == "" {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	for i, id := range ids {
+		if i > 0 && ids[i-1] == id {
+			continue
+		}
+		if _, err := q.db.ExecContext(ctx, lock, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
