@@ -51,7 +51,10 @@ type Queries interface {
 
 	// Setting returns a server-wide setting, "" when unset.
 	Setting(ctx context.Context, key string) (string, error)
-	PutSetting(ctx context.Context, key, value string) error
+	// InitSetting sets a setting unless it is set, and returns its value:
+	// of callers racing on any number of nodes, the first to commit sets it
+	// and the others get what it set.
+	InitSetting(ctx context.Context, key, value string) (string, error)
 
 	Identity(ctx context.Context, appID, userID string) (*Identity, error)
 	// Identities returns the identities that exist among userIDs.

@@ -17,8 +17,10 @@ import (
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
 	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
 
@@ -30,6 +32,13 @@ var engines = []struct {
 }{
 	{"sqlite", func(t *testing.T) herald.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+	{"postgres", func(t *testing.T) herald.Store {
+		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -167,8 +167,8 @@ func (s *Service) SigningKey(ctx context.Context) ([]byte, error) {
 		}
 		b := make([]byte, 32)
 		rand.Read(b)
-		key = hex.EncodeToString(b)
-		return tx.PutSetting(ctx, setting, key)
+		key, err = tx.InitSetting(ctx, setting, hex.EncodeToString(b))
+		return err
 	})
 	if err != nil {
 		return nil, err

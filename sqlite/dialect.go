@@ -21,7 +21,7 @@ var dialect = &sqlstore.Dialect{
 	ClaimDeliveries: `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1, lease_owner = ?4
 		WHERE id IN (
 			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.status = 'pending' AND d.held = FALSE AND d.next_attempt_at <= ?2 AND w.status = 'active'
+			WHERE d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?2 AND w.status = 'active'
 			ORDER BY d.next_attempt_at
 			LIMIT ?3)
 		RETURNING `,

@@ -26,13 +26,13 @@ func scanChannel(row interface{ Scan(...any) error }) (*herald.Channel, error) {
 
 func (q *Queries) CreateChannel(ctx context.Context, c *herald.Channel) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.UUID, c.AppID, c.Type, c.Identifier, c.Title, c.Main, micros(c.CreatedAt))
+		c.UUID, c.AppID, c.Type, c.Identifier, c.Title, flag(c.Main), micros(c.CreatedAt))
 	return err
 }
 
 func (q *Queries) Channel(ctx context.Context, appID, uuid string) (*herald.Channel, error) {
 	c, err := scanChannel(q.db.QueryRowContext(ctx, `SELECT `+channelColumns+` FROM channels
-		WHERE uuid = ? AND app_id = ?`, uuid, appID))
+		WHERE uuid = ? AND app_id = ?`+q.lock, uuid, appID))
 	if err != nil {
 		return nil, notFound(err, "channel", uuid)
 	}
@@ -59,7 +59,7 @@ func (q *Queries) Channels(ctx context.Context, appID string) ([]*herald.Channel
 
 func (q *Queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE channels SET identifier = ?, title = ?, main = ?
-		WHERE uuid = ? AND app_id = ?`, c.Identifier, c.Title, c.Main, c.UUID, c.AppID)
+		WHERE uuid = ? AND app_id = ?`, c.Identifier, c.Title, flag(c.Main), c.UUID, c.AppID)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (q *Queries) CreateContact(ctx context.Context, c *herald.Contact) error {
 
 func (q *Queries) Contact(ctx context.Context, appID, uuid string) (*herald.Contact, error) {
 	c, err := scanContact(q.db.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE uuid = ? AND app_id = ?`, uuid, appID))
+		WHERE uuid = ? AND app_id = ?`+q.lock, uuid, appID))
 	if err != nil {
 		return nil, notFound(err, "contact", uuid)
 	}
@@ -155,7 +155,7 @@ func (q *Queries) Contact(ctx context.Context, appID, uuid string) (*herald.Cont
 
 func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*herald.Contact, error) {
 	c, err := scanContact(q.db.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE app_id = ? AND channel_uuid = ? AND phone_number = ?`, appID, channelUUID, address))
+		WHERE app_id = ? AND channel_uuid = ? AND phone_number = ?`+q.lock, appID, channelUUID, address))
 	if err != nil {
 		return nil, notFound(err, "contact", "")
 	}

@@ -124,10 +124,14 @@ func (q *Queries) Setting(ctx context.Context, key string) (string, error) {
 	return v, err
 }
 
-func (q *Queries) PutSetting(ctx context.Context, key, value string) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
-	return err
+func (q *Queries) InitSetting(ctx context.Context, key, value string) (string, error) {
+	// A concurrent insert of the key makes this one wait for its outcome;
+	// the read that follows then sees the winner's value.
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	return q.Setting(ctx, key)
 }
 
 // Identities.
@@ -151,7 +155,7 @@ func scanIdentity(appID string, row interface{ Scan(...any) error }) (*herald.Id
 }
 
 func (q *Queries) Identity(ctx context.Context, appID, userID string) (*herald.Identity, error) {
-	row := q.db.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE app_id = ? AND user_id = ?`,
+	row := q.db.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities WHERE app_id = ? AND user_id = ?`+q.lock,
 		appID, userID)
 	id, err := scanIdentity(appID, row)
 	if err != nil {
@@ -254,7 +258,7 @@ func (q *Queries) setParticipants(ctx context.Context, c *herald.Conversation) e
 
 func (q *Queries) Conversation(ctx context.Context, appID, id string) (*herald.Conversation, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
-		WHERE id = ? AND app_id = ? AND deleted_at IS NULL`, id, appID)
+		WHERE id = ? AND app_id = ? AND deleted_at IS NULL`+q.lock, id, appID)
 	c, err := scanConversation(appID, row)
 	if err != nil {
 		return nil, notFound(err, "conversation", id)
@@ -264,7 +268,7 @@ func (q *Queries) Conversation(ctx context.Context, appID, id string) (*herald.C
 
 func (q *Queries) DistinctConversation(ctx context.Context, appID, key string) (*herald.Conversation, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
-		WHERE app_id = ? AND distinct_key = ? AND deleted_at IS NULL`, appID, key)
+		WHERE app_id = ? AND distinct_key = ? AND deleted_at IS NULL`+q.lock, appID, key)
 	c, err := scanConversation(appID, row)
 	if err != nil {
 		return nil, notFound(err, "conversation", "")
@@ -380,7 +384,7 @@ func (q *Queries) CreateMessage(ctx context.Context, m *herald.Message) error {
 func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE id = ? AND app_id = ? AND deleted_at IS NULL
-		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`, id, appID)
+		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`+q.lock, id, appID)
 	m, err := scanMessage(appID, row)
 	if err != nil {
 		return nil, notFound(err, "message", id)
@@ -500,7 +504,7 @@ const announcementSelect = `SELECT a.id, a.sender_name, a.parts, a.notification,
 	FROM announcement_recipients r JOIN announcements a ON a.id = r.announcement_id`
 
 func (q *Queries) Announcement(ctx context.Context, appID, id, userID string) (*herald.Announcement, error) {
-	row := q.db.QueryRowContext(ctx, announcementSelect+` WHERE r.app_id = ? AND r.user_id = ? AND r.announcement_id = ?`,
+	row := q.db.QueryRowContext(ctx, announcementSelect+` WHERE r.app_id = ? AND r.user_id = ? AND r.announcement_id = ?`+q.lock,
 		appID, userID, id)
 	a, err := scanAnnouncement(appID, row)
 	if err != nil {
@@ -562,7 +566,7 @@ func (q *Queries) content(ctx context.Context, where string, args ...any) (*hera
 	var blobKey sql.NullString
 	err := q.db.QueryRowContext(ctx, `SELECT id, app_id, conversation_id, mime_type, size, created_at, uploaded_at,
 		blob_key FROM contents WHERE `+where+`
-		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`, args...).Scan(
+		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`+q.lock, args...).Scan(
 		&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size, &created, &uploaded, &blobKey)
 	if err != nil {
 		return nil, err
@@ -611,13 +615,7 @@ func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {
 		q.pending = append(q.pending, e)
 		return nil
 	}
-	var actor any
-	if e.Actor != nil {
-		actor = mustJSON(e.Actor)
-	}
-	return q.db.QueryRowContext(ctx, `INSERT INTO events (id, app_id, type, created_at, actor, data)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor,
-		string(e.Data)).Scan(&e.Seq)
+	return q.InsertEvents(ctx, []*herald.Event{e})
 }
 
 const eventColumns = `seq, id, app_id, type, created_at, actor, data`
@@ -653,4 +651,13 @@ func (q *Queries) Event(ctx context.Context, appID, id string) (*herald.Event, e
 		return nil, notFound(err, "event", id)
 	}
 	return e, nil
+}
+
+// flag is a boolean column's value: 0 or 1 on every engine, so that the
+// same literals in queries match the engines' partial indexes.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -64,6 +64,8 @@ type Queries struct {
 	// (DeferEvents); see PendingEvents.
 	deferEvents bool
 	pending     []*herald.Event
+	// due records that deliveries were created or became claimable.
+	due bool
 }
 
 // Options of a Queries.
@@ -91,6 +93,48 @@ func (q *Queries) PendingEvents() []*herald.Event {
 	p := q.pending
 	q.pending = nil
 	return p
+}
+
+// DeliveriesDue reports whether the transaction created deliveries or made
+// some claimable, for an engine that tells other nodes.
+func (q *Queries) DeliveriesDue() bool { return q.due }
+
+// InsertEvents inserts events in one statement and sets their Seq: for an
+// engine that appends at commit what AppendEvent kept (Options.DeferEvents).
+func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event) error {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO events (id, app_id, type, created_at, actor, data) VALUES `)
+	args := make([]any, 0, 6*len(events))
+	byID := make(map[string]*herald.Event, len(events))
+	for i, e := range events {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, ?, ?, ?, ?)")
+		var actor any
+		if e.Actor != nil {
+			actor = mustJSON(e.Actor)
+		}
+		args = append(args, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor, string(e.Data))
+		byID[e.ID] = e
+	}
+	sb.WriteString(` RETURNING id, seq`)
+	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return err
+		}
+		if e := byID[id]; e != nil {
+			e.Seq = seq
+		}
+	}
+	return rows.Err()
 }
 
 // bound rewrites the placeholders of every query for its dialect.

@@ -101,7 +101,7 @@ func (q *Queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 
 func (q *Queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhook, error) {
 	w, err := scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE id = ? AND app_id = ?`, id, appID))
+		WHERE id = ? AND app_id = ?`+q.lock, id, appID))
 	if err != nil {
 		return nil, notFound(err, "webhook", id)
 	}
@@ -235,6 +235,9 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 		d.Held = known
 		busy[k] = true
 	}
+	for _, d := range ds {
+		q.due = q.due || !d.Held
+	}
 	// Multi-row inserts: one statement per chunk instead of one per row.
 	const chunk = 64
 	for len(ds) > 0 {
@@ -248,7 +251,7 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 			}
 			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, d.ID, d.AppID, d.WebhookID, d.EventID, d.EventSeq, d.EventType, d.OrderingKey,
-				d.Held, d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
+				flag(d.Held), d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
 				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt))
 		}
 		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
@@ -282,10 +285,11 @@ func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, d.WebhookID); err != nil {
 			return err
 		}
-		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = FALSE WHERE id = (
-				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = TRUE
+		q.due = true
+		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = 0 WHERE id = (
+				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 1
 				AND status IN ('pending', 'failed') ORDER BY event_seq LIMIT 1)
-			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = FALSE
+			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 0
 				AND status IN ('pending', 'failed'))`, d.WebhookID, d.OrderingKey); err != nil {
 			return err
 		}
@@ -300,6 +304,7 @@ func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *h
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {
+	q.due = true
 	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, next_attempt_at = ?
 		WHERE lease_owner IS NOT NULL OR lease_until IS NOT NULL`, micros(now))
 	return err
@@ -312,6 +317,7 @@ func (q *Queries) Heartbeat(ctx context.Context, node string, now time.Time) err
 }
 
 func (q *Queries) RecoverLeases(ctx context.Context, now, deadBefore time.Time) (int, error) {
+	q.due = true
 	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, next_attempt_at = ?
 		WHERE lease_owner IS NOT NULL
 		AND lease_owner NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)`, micros(now), micros(deadBefore))
@@ -386,6 +392,7 @@ func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) 
 }
 
 func (q *Queries) RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error {
+	q.due = true
 	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1
 		WHERE webhook_id = ?2 AND status IN ('pending', 'failed')
 		AND (status = 'failed' OR (lease_until IS NULL AND next_attempt_at > ?1))`, micros(now), webhookID)
@@ -393,8 +400,9 @@ func (q *Queries) RequeueDeliveries(ctx context.Context, webhookID string, now t
 }
 
 func (q *Queries) ResendDelivery(ctx context.Context, d *herald.Delivery, now time.Time) error {
+	q.due = true
 	// A resend is explicit: it goes out now, not behind its queue.
-	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', held = FALSE, attempts = 0,
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', held = 0, attempts = 0,
 		next_attempt_at = ?, delivered_at = NULL WHERE id = ?`, micros(now), d.ID)
 	return err
 }

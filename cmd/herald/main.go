@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
 
@@ -44,12 +46,15 @@ func env(name, fallback string) string {
 // config is what every command needs to reach Herald's data.
 type config struct {
 	data     string
+	db       string
 	syncFull bool
 }
 
 func (c *config) flags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&c.data, "data", env("HERALD_DATA", "./herald-data"),
 		"directory of Herald's database and uploaded content (env HERALD_DATA)")
+	cmd.PersistentFlags().StringVar(&c.db, "db", env("HERALD_DB", ""),
+		"PostgreSQL database shared by every node, postgres://user:password@host:port/dbname; default: the embedded SQLite file DATA/herald.db (env HERALD_DB)")
 	cmd.PersistentFlags().BoolVar(&c.syncFull, "sync-full", env("HERALD_SYNC_FULL", "") == "true",
 		"fsync every commit: survives power loss, not only crashes, at a cost in throughput (env HERALD_SYNC_FULL=true)")
 }
@@ -60,12 +65,44 @@ func (c *config) open(ctx context.Context) (*messaging.Service, func() error, er
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull})
+	store, err := c.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	svc := &messaging.Service{Store: store, Blobs: blob.Dir{Root: filepath.Join(c.data, "content")}}
 	return svc, store.Close, nil
+}
+
+// openStore opens the database, migrating its schema.
+func (c *config) openStore(ctx context.Context) (herald.Store, error) {
+	switch {
+	case c.db == "":
+		return sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull})
+	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
+		return postgres.Open(ctx, c.db, postgres.Options{})
+	}
+	return nil, fmt.Errorf("--db: %q is not a postgres:// URL; leave it empty for the embedded SQLite database", c.db)
+}
+
+func migrateCommand(cfg *config) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema up to date (serve also does it on start)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cfg.db == "" {
+				if err := os.MkdirAll(cfg.data, 0o700); err != nil {
+					return fmt.Errorf("creating data directory: %w", err)
+				}
+			}
+			store, err := cfg.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "The database schema is up to date.")
+			return store.Close()
+		},
+	}
 }
 
 func rootCommand() *cobra.Command {
@@ -77,7 +114,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	cfg.flags(root)
-	root.AddCommand(serveCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
+	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
 	return root
 }
 
@@ -182,11 +219,14 @@ func serveCommand(cfg *config) *cobra.Command {
 		"how long a receiver may fail its checks before a warning is logged and shown on its webhook")
 	durationFlag(cmd, &health.disableAfter, "health-disable-after", "HERALD_HEALTH_DISABLE_AFTER", delivery.DefaultHealthDisableAfter,
 		"how long a receiver may fail its checks before its webhook is disabled")
+	durationFlag(cmd, &health.retention, "retention", "HERALD_RETENTION", delivery.DefaultRetention,
+		"how long delivered deliveries, their attempts and events are kept; 0 keeps them forever")
 	return cmd
 }
 
-// healthSettings are the durations of the receivers' health checks.
-type healthSettings struct{ interval, warnAfter, disableAfter time.Duration }
+// healthSettings are the durations of the receivers' health checks, and
+// the retention of delivered deliveries and events.
+type healthSettings struct{ interval, warnAfter, disableAfter, retention time.Duration }
 
 // durationFlag declares a duration flag whose default comes from an
 // environment variable, then from def.
@@ -225,7 +265,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatLayer:    layer.Format{URLs: api.URLs},
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
-		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter}
+		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
+		Retention: health.retention}
+	if health.retention == 0 {
+		engine.Retention = -1 // kept forever
+	}
 	api.Engine = engine
 	svc.Notify = engine.Notify
 	if err := engine.Start(ctx); err != nil {
@@ -234,7 +278,12 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data, "version", herald.Version)
+	database := "sqlite"
+	if cfg.db != "" {
+		database = "postgres"
+	}
+	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data,
+		"database", database, "node", engine.Node, "version", herald.Version)
 	select {
 	case err := <-errc:
 		return err
@@ -256,6 +305,16 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 func bootstrap(ctx context.Context, cmd *cobra.Command, cfg *config, svc *messaging.Service) error {
 	apps, err := svc.Apps(ctx)
 	if err != nil || len(apps) > 0 {
+		return err
+	}
+	// Of several nodes starting on a new database, one creates the app.
+	var first bool
+	now := time.Now()
+	err = svc.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		first, err = tx.ClaimJob(ctx, "bootstrap", now, now.AddDate(100, 0, 0))
+		return err
+	})
+	if err != nil || !first {
 		return err
 	}
 	app, token, err := svc.CreateApp(ctx, "default")

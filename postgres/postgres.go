@@ -1,0 +1,355 @@
+// Package postgres is Herald's PostgreSQL storage engine, for several
+// Herald nodes sharing one database. Every Update is a READ COMMITTED
+// transaction of its own (PostgreSQL groups the WAL flushes of concurrent
+// commits itself); what SQLite gets from its single writer, this engine gets
+// from locks:
+//
+//   - reads that a write transaction makes before writing lock their rows
+//     (SELECT … FOR UPDATE), so check-then-write logic holds across nodes;
+//   - events are inserted at commit under one transaction-scoped advisory
+//     lock, so that their sequence numbers are in commit order and a reader
+//     that sees event n has every event before it;
+//   - a webhook's delivery queues are locked while deliveries are created
+//     (exclusive) or finished (shared), so that no delivery is held behind
+//     one that another transaction is finishing;
+//   - claims take due deliveries with FOR UPDATE SKIP LOCKED.
+//
+// A transaction that hits a deadlock, a serialization failure or a
+// duplicate key (two nodes creating the same thing at once) runs again from
+// the start. Committed changes are announced to every node with
+// LISTEN/NOTIFY.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the engine. The zero value is the default.
+type Options struct {
+	// MaxConns bounds the connection pool (default 32).
+	MaxConns int
+}
+
+// Store is the PostgreSQL engine. It implements herald.SharedStore.
+type Store struct {
+	db     *sql.DB
+	config *pgx.ConnConfig
+
+	mu       sync.Mutex
+	watchers []func(herald.Change)
+
+	cancelListen context.CancelFunc
+	listening    chan struct{}
+}
+
+var _ herald.SharedStore = (*Store)(nil)
+
+// Advisory lock keys, in the two-key space: (namespace, object).
+const (
+	lockNamespace = 0x48524c44 // "HRLD"
+	eventsLock    = 1
+	channelName   = "herald"
+)
+
+var dialect = &sqlstore.Dialect{
+	Numbered:              true,
+	JSONArray:             "json_array_elements_text(?::json) AS value",
+	JSONObject:            "json_each_text(?::json)",
+	IsUniqueViolation:     func(err error) bool { return sqlState(err) == "23505" },
+	FailedStatementAborts: true,
+	LockForUpdate:         " FOR UPDATE",
+	LockWebhook:           fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(?))", lockNamespace+1),
+	ShareWebhook:          fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, hashtext(?))", lockNamespace+1),
+	// A leased delivery's next attempt moves to the end of its lease, so
+	// that what is in flight drops out of the due index, and comes back by
+	// itself if its node dies. SKIP LOCKED lets nodes claim side by side.
+	ClaimDeliveries: `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1, lease_owner = ?4
+		WHERE id IN (
+			SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?2 AND w.status = 'active'
+			ORDER BY d.next_attempt_at
+			LIMIT ?3
+			FOR UPDATE OF d SKIP LOCKED)
+		RETURNING `,
+}
+
+func sqlState(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// retryable reports whether a transaction that failed with err may succeed
+// if run again: it lost a race with another transaction.
+func retryable(err error) bool {
+	switch sqlState(err) {
+	case "40001", "40P01", "23505":
+		return true
+	}
+	return false
+}
+
+// Open connects to the database at url (postgres://…), brings its schema
+// up to date and starts listening for other nodes' changes. It refuses a
+// database whose schema is newer than this build knows.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 32
+	}
+	config, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := stdlib.OpenDB(*config)
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connecting: %w", err)
+	}
+	if err := Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, config: config}
+	if err := s.listen(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate brings the schema of db up to date, refusing a schema newer than
+// this build knows. Nodes starting together take turns (a session advisory
+// lock).
+func Migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: reading schema version: %w", err)
+	}
+	sources := p.ListSources()
+	known := sources[len(sources)-1].Version
+	if current > known {
+		return fmt.Errorf("postgres: the database schema is at version %d, newer than this Herald knows (%d); run a newer Herald", current, known)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrating: %w", err)
+	}
+	return nil
+}
+
+// Close stops listening and closes the connections.
+func (s *Store) Close() error {
+	s.cancelListen()
+	<-s.listening
+	return s.db.Close()
+}
+
+// View runs fn in a read-only transaction on one snapshot.
+func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(sqlstore.New(tx, dialect, sqlstore.Options{}))
+}
+
+type writeTx struct {
+	*sqlstore.Queries
+	after []func()
+}
+
+func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// maxRuns bounds how often one Update runs its transaction.
+const maxRuns = 10
+
+// Update runs fn in a transaction and commits it, running it again from
+// the start if it lost a race with a concurrent transaction (fn must not
+// depend on what a previous run left in variables it does not set).
+func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
+	for run := 1; ; run++ {
+		tx, err := s.update(ctx, fn)
+		if err == nil {
+			for _, f := range tx.after {
+				f()
+			}
+			return nil
+		}
+		if run == maxRuns || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		// Let the winner of the race commit before running again.
+		time.Sleep(time.Duration(rand.IntN(run*2000)+100) * time.Microsecond)
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (*writeTx, error) {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer sqlTx.Rollback()
+	q := sqlstore.New(sqlTx, dialect, sqlstore.Options{Write: true, DeferEvents: true})
+	tx := &writeTx{Queries: q}
+	if err := run(fn, tx); err != nil {
+		return nil, err
+	}
+	var changes []string
+	if events := q.PendingEvents(); len(events) > 0 {
+		// Held until the commit, so that events commit in seq order.
+		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockNamespace, eventsLock); err != nil {
+			return nil, err
+		}
+		if err := q.InsertEvents(ctx, events); err != nil {
+			return nil, err
+		}
+		changes = append(changes, "events")
+	}
+	if q.DeliveriesDue() {
+		changes = append(changes, "deliveries")
+	}
+	if len(changes) > 0 {
+		// Delivered to the listeners at commit, and only if it commits.
+		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channelName, strings.Join(changes, ",")); err != nil {
+			return nil, err
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// run calls fn, turning a panic into an error.
+func run(fn func(herald.Tx) error, tx herald.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("postgres: update panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// Watch registers f to be called for every change any node commits.
+func (s *Store) Watch(f func(herald.Change)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, f)
+}
+
+func (s *Store) announce(changes ...herald.Change) {
+	s.mu.Lock()
+	watchers := s.watchers
+	s.mu.Unlock()
+	for _, c := range changes {
+		for _, f := range watchers {
+			f(c)
+		}
+	}
+}
+
+// listen starts the goroutine that receives the changes of every node on a
+// connection of its own, reconnecting when it drops.
+func (s *Store) listen(ctx context.Context) error {
+	conn, err := s.listenConn(ctx)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.cancelListen = cancel
+	s.listening = make(chan struct{})
+	go func() {
+		defer close(s.listening)
+		for backoff := 100 * time.Millisecond; ; {
+			if conn != nil {
+				s.receive(lctx, conn)
+				conn.Close(context.Background())
+				conn = nil
+			}
+			if lctx.Err() != nil {
+				return
+			}
+			select {
+			case <-lctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			if conn, err = s.listenConn(lctx); err != nil {
+				backoff = min(2*backoff, 5*time.Second)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			// Whatever was announced while the connection was down: the
+			// next poll would find it, this finds it sooner.
+			s.announce(herald.EventsAppended, herald.DeliveriesDue)
+		}
+	}()
+	return nil
+}
+
+func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.config)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connecting the listener: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+channelName); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("postgres: listening: %w", err)
+	}
+	return conn, nil
+}
+
+func (s *Store) receive(ctx context.Context, conn *pgx.Conn) {
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return
+		}
+		for _, c := range strings.Split(n.Payload, ",") {
+			switch c {
+			case "events":
+				s.announce(herald.EventsAppended)
+			case "deliveries":
+				s.announce(herald.DeliveriesDue)
+			}
+		}
+	}
+}
