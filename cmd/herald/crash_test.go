@@ -48,11 +48,11 @@ type process struct {
 
 var listeningRE = regexp.MustCompile(`herald serving"? addr=(\S+)`)
 
-// startHerald runs `herald serve` on a free loopback port over dataDir and
-// waits until it listens.
-func startHerald(t *testing.T, dataDir string) *process {
+// startHerald runs `herald serve` on a free loopback port over dataDir, with
+// extra flags, and waits until it listens.
+func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	t.Helper()
-	cmd := exec.Command(heraldBinary, "serve", "--data", dataDir, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(heraldBinary, append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0"}, flags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -221,12 +221,14 @@ func serveCommand(cfg *config) *cobra.Command {
 		"how long a receiver may fail its checks before its webhook is disabled")
 	durationFlag(cmd, &health.retention, "retention", "HERALD_RETENTION", delivery.DefaultRetention,
 		"how long delivered deliveries, their attempts and events are kept; 0 keeps them forever")
+	durationFlag(cmd, &health.nodeTimeout, "node-timeout", "HERALD_NODE_TIMEOUT", delivery.DefaultNodeTimeout,
+		"with several nodes on one database, how long a node may stay silent before the others take over its deliveries")
 	return cmd
 }
 
 // healthSettings are the durations of the receivers' health checks, and
 // the retention of delivered deliveries and events.
-type healthSettings struct{ interval, warnAfter, disableAfter, retention time.Duration }
+type healthSettings struct{ interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration }
 
 // durationFlag declares a duration flag whose default comes from an
 // environment variable, then from def.
@@ -266,7 +268,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
 		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
-		Retention: health.retention}
+		Retention: health.retention, NodeTimeout: health.nodeTimeout}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
 	}
