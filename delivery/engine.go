@@ -176,6 +176,11 @@ func (e *Engine) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	// Heard from before it claims anything, so that no other node takes
+	// this one's first leases for those of a dead node.
+	if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.Heartbeat(ctx, e.Node, e.now()) }); err != nil {
+		return err
+	}
 	e.fanWake = make(chan struct{}, 1)
 	e.dispatchWake = make(chan struct{}, 1)
 	e.jobs = make(chan *job)

@@ -102,14 +102,18 @@ func sqlState(err error) string {
 	return ""
 }
 
-// retryable reports whether a transaction that failed with err may succeed
-// if run again: it lost a race with another transaction.
-func retryable(err error) bool {
+// runs reports how many times in all a transaction that failed with err
+// may run: several after losing a race for locks; a few after a duplicate
+// key, which another transaction may just have inserted (the next run sees
+// it) or may be a plain conflict (every run fails); once otherwise.
+func runs(err error) int {
 	switch sqlState(err) {
-	case "40001", "40P01", "23505":
-		return true
+	case "40001", "40P01":
+		return 10
+	case "23505":
+		return 3
 	}
-	return false
+	return 1
 }
 
 // Open connects to the database at url (postgres://…), brings its schema
@@ -198,9 +202,6 @@ type writeTx struct {
 
 func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
-// maxRuns bounds how often one Update runs its transaction.
-const maxRuns = 10
-
 // Update runs fn in a transaction and commits it, running it again from
 // the start if it lost a race with a concurrent transaction (fn must not
 // depend on what a previous run left in variables it does not set).
@@ -213,7 +214,7 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 			}
 			return nil
 		}
-		if run == maxRuns || !retryable(err) || ctx.Err() != nil {
+		if run >= runs(err) || ctx.Err() != nil {
 			return err
 		}
 		// Let the winner of the race commit before running again.

@@ -12,7 +12,17 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/storetest"
 )
+
+// TestConformance runs the suite every engine passes; what follows is
+// SQLite's own: its single writer, group commit and schema file.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) herald.Store {
+		s, _ := open(t)
+		return s
+	})
+}
 
 func open(t *testing.T) (*sqlite.Store, string) {
 	t.Helper()
@@ -41,8 +51,9 @@ func appExists(t *testing.T, s herald.Store, id string) bool {
 	return err == nil
 }
 
-// Concurrent updates share transactions, yet each one that fails leaves
-// nothing behind and does not disturb the others.
+// Concurrent updates share transactions, yet each one that fails, or
+// panics, leaves nothing behind and does not disturb the others batched with
+// it.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
@@ -123,51 +134,6 @@ func TestUpdatesSeeEarlierWrites(t *testing.T) {
 	wg.Wait()
 	if created != 1 {
 		t.Fatalf("the app was created %d times", created)
-	}
-}
-
-func TestAfterCommitRunsOnlyOnSuccess(t *testing.T) {
-	s, _ := open(t)
-	ctx := context.Background()
-	ran := map[string]bool{}
-	for _, fail := range []bool{false, true} {
-		name := fmt.Sprint("fail=", fail)
-		err := s.Update(ctx, func(tx herald.Tx) error {
-			tx.AfterCommit(func() { ran[name] = true })
-			if fail {
-				return errors.New("no")
-			}
-			return nil
-		})
-		if (err != nil) != fail {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	if !ran["fail=false"] || ran["fail=true"] {
-		t.Fatalf("after-commit hooks ran: %v", ran)
-	}
-}
-
-func TestCanceledUpdateWritesNothing(t *testing.T) {
-	s, _ := open(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := s.Update(ctx, func(tx herald.Tx) error { return createApp(context.Background(), tx, "x") })
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v", err)
-	}
-	if appExists(t, s, "x") {
-		t.Fatal("a canceled update was written")
-	}
-}
-
-func TestViewIsReadOnly(t *testing.T) {
-	s, _ := open(t)
-	err := s.View(context.Background(), func(q herald.Queries) error {
-		return q.CreateApp(context.Background(), &herald.App{ID: "x", Name: "x", CreatedAt: time.Now()})
-	})
-	if err == nil {
-		t.Fatal("a write through View succeeded")
 	}
 }
 

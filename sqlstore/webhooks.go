@@ -362,19 +362,31 @@ func (q *Queries) PruneDeliveries(ctx context.Context, before time.Time, limit i
 	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	list := mustJSON(ids)
-	if _, err := q.db.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM `+
-		q.d.JSONArray+`)`, list); err != nil {
-		return 0, err
-	}
-	// A delivery resent meanwhile is pending again: it stays.
-	res, err := q.db.ExecContext(ctx, `DELETE FROM deliveries WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)
-		AND status = 'delivered'`, list)
+	// The deliveries go first, so that one resent meanwhile (pending
+	// again) stays with its attempts.
+	rows, err = q.db.QueryContext(ctx, `DELETE FROM deliveries WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)
+		AND status = 'delivered' RETURNING id`, mustJSON(ids))
 	if err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	ids = ids[:0]
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM `+
+		q.d.JSONArray+`)`, mustJSON(ids)); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
 }
 
 func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {

@@ -1,67 +1,18 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/sqlite"
 )
 
-// t0 is a fixed instant, whole microseconds, as the store keeps them.
-var t0 = time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC)
-
-func at(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
-
-func update(t *testing.T, s *sqlite.Store, fn func(ctx context.Context, tx herald.Tx) error) {
-	t.Helper()
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx herald.Tx) error { return fn(ctx, tx) }); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func view(t *testing.T, s *sqlite.Store, fn func(ctx context.Context, q herald.Queries) error) {
-	t.Helper()
-	ctx := context.Background()
-	if err := s.View(ctx, func(q herald.Queries) error { return fn(ctx, q) }); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantNotFound(t *testing.T, what string, err error) {
-	t.Helper()
-	if !herald.IsNotFound(err) {
-		t.Fatalf("%s: err = %v, want not_found", what, err)
-	}
-}
-
-func jsonOf(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// same compares two values through their JSON, which covers every field the
-// store keeps, instants included (to the microsecond).
-func same(t *testing.T, what string, got, want any) {
-	t.Helper()
-	if g, w := jsonOf(t, got), jsonOf(t, want); g != w {
-		t.Fatalf("%s:\n got %s\nwant %s", what, g, w)
-	}
-}
-
-func TestChannels(t *testing.T) {
-	s, _ := open(t)
+func testChannels(t *testing.T, s herald.Store) {
 	wa := &herald.Channel{UUID: "00000000-0000-4000-8000-000000000002", AppID: "app", Type: "whatsapp",
 		Identifier: "+15550001", Title: "Support", Main: true, CreatedAt: at(0)}
 	sms := &herald.Channel{UUID: "00000000-0000-4000-8000-000000000001", AppID: "app", Type: "sms",
@@ -127,8 +78,7 @@ func newContact(uuid, channel, address string, created time.Time) *herald.Contac
 		OpenedAt: created}
 }
 
-func TestContacts(t *testing.T) {
-	s, _ := open(t)
+func testContacts(t *testing.T, s herald.Store) {
 	ann := newContact("u1", channelA, "+390001", at(0))
 	ann.AvatarURL = "https://example.com/a.png"
 	ann.Tags = []string{"vip", "Rome"}
@@ -307,8 +257,7 @@ func uuids(cs []*herald.Contact) string {
 	return strings.Join(ids, ",")
 }
 
-func TestContactsListing(t *testing.T) {
-	s, _ := open(t)
+func testContactsListing(t *testing.T, s herald.Store) {
 	type spec struct {
 		source string
 		tags   []string
@@ -389,8 +338,7 @@ func TestContactsListing(t *testing.T) {
 	})
 }
 
-func TestMessageChannelRoundTrip(t *testing.T) {
-	s, _ := open(t)
+func testMessageChannelRoundTrip(t *testing.T, s herald.Store) {
 	conv := &herald.Conversation{ID: "conv", AppID: "app", Participants: []string{"contact-1", "agent"},
 		CreatedAt: at(0), LastPosition: 2}
 	in := &herald.Message{ID: "m1", AppID: "app", ConversationID: "conv", Position: 1,
@@ -461,274 +409,8 @@ func TestMessageChannelRoundTrip(t *testing.T) {
 	check("updated")
 }
 
-func TestUpdateWebhookSavesEverything(t *testing.T) {
-	s, _ := open(t)
-	w := &herald.Webhook{ID: "w1", AppID: "app", Format: herald.FormatCallbell, Version: "v1",
-		TargetURL: "https://example.com/a", Events: []string{"message_created"}, Secret: "s", SigningKey: "whsec_k",
-		Config: json.RawMessage(`{"a":1}`), Status: herald.WebhookUnverified,
-		RetrySchedule: []time.Duration{time.Second, time.Minute}, Timeout: 10 * time.Second, Cursor: 7,
-		CreatedAt: at(0), UpdatedAt: at(0)}
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CreateWebhook(ctx, w) })
-	read := func() *herald.Webhook {
-		t.Helper()
-		var got *herald.Webhook
-		view(t, s, func(ctx context.Context, q herald.Queries) error {
-			var err error
-			if got, err = q.Webhook(ctx, "app", "w1"); err != nil {
-				return err
-			}
-			all, err := q.Webhooks(ctx, "")
-			if err != nil {
-				return err
-			}
-			same(t, "listed webhook", all, []*herald.Webhook{got})
-			return nil
-		})
-		return got
-	}
-	got := read()
-	if got.HealthCheckedAt != nil || got.HealthFailingSince != nil {
-		t.Fatalf("new webhook has health times: %v, %v", got.HealthCheckedAt, got.HealthFailingSince)
-	}
-	same(t, "created webhook", got, w)
-
-	checked, failing := at(10), at(5)
-	w.TargetURL, w.Events, w.Config = "https://example.com/b", []string{"message_created", "contact_created"}, nil
-	w.Status, w.StatusReason = herald.WebhookInactive, "failing health checks"
-	w.HealthCheckedAt, w.HealthFailingSince, w.UpdatedAt = &checked, &failing, at(10)
-	update(t, s, func(ctx context.Context, tx herald.Tx) error {
-		changed := *w
-		// Not saved by UpdateWebhook: these have their own ways.
-		changed.Secret, changed.Cursor, changed.Format = "other", 99, herald.FormatLayer
-		return tx.UpdateWebhook(ctx, &changed)
-	})
-	got = read()
-	if got.HealthCheckedAt == nil || !got.HealthCheckedAt.Equal(checked) ||
-		got.HealthFailingSince == nil || !got.HealthFailingSince.Equal(failing) {
-		t.Fatalf("health times = %v, %v", got.HealthCheckedAt, got.HealthFailingSince)
-	}
-	if got.Config != nil {
-		t.Fatalf("config = %s, want none", got.Config)
-	}
-	same(t, "updated webhook", got, w)
-
-	checked2 := at(11)
-	w.Config = json.RawMessage(`{"b":[true]}`)
-	w.HealthCheckedAt, w.HealthFailingSince = &checked2, nil
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.UpdateWebhook(ctx, w) })
-	got = read()
-	if got.HealthFailingSince != nil || string(got.Config) != `{"b":[true]}` {
-		t.Fatalf("webhook = %+v", got)
-	}
-	same(t, "recovered webhook", got, w)
-
-	err := s.Update(context.Background(), func(tx herald.Tx) error {
-		return tx.UpdateWebhook(context.Background(), &herald.Webhook{ID: "w1", AppID: "other"})
-	})
-	wantNotFound(t, "updating another app's webhook", err)
-}
-
-func deliveryID(i int) string { return fmt.Sprintf("01900000-0000-7000-8000-%012d", i) }
-
-func TestWebhookEvents(t *testing.T) {
-	s, _ := open(t)
-	webhook := func(id string) *herald.Webhook {
-		return &herald.Webhook{ID: id, AppID: "app", Format: herald.FormatCallbell, Version: "v1",
-			TargetURL: "https://example.com/" + id, Events: []string{"message_created"}, Status: herald.WebhookActive,
-			Timeout: time.Second, CreatedAt: at(0), UpdatedAt: at(0)}
-	}
-	delivery := func(i int, webhookID, typ string) *herald.Delivery {
-		return &herald.Delivery{ID: deliveryID(i), AppID: "app", WebhookID: webhookID, EventID: fmt.Sprint("e", i),
-			EventSeq: int64(i), EventType: typ, Body: []byte(fmt.Sprintf(`{"n":%d}`, i)),
-			Status: herald.DeliveryPending, NextAttemptAt: at(i), CreatedAt: at(i)}
-	}
-	ds := []*herald.Delivery{
-		delivery(1, "w1", "message_created"),
-		delivery(2, "w1", "message_created"), // never attempted
-		delivery(3, "w1", "contact_created"),
-		delivery(4, "w1", "message_created"),
-		delivery(5, "w2", "message_created"), // another webhook's
-		delivery(6, "w1", "message_status_updated"),
-		delivery(7, "w1", "message_created"), // attempted, then resent: not attempted since
-	}
-	update(t, s, func(ctx context.Context, tx herald.Tx) error {
-		for _, w := range []*herald.Webhook{webhook("w1"), webhook("w2")} {
-			if err := tx.CreateWebhook(ctx, w); err != nil {
-				return err
-			}
-		}
-		return tx.CreateDeliveries(ctx, ds)
-	})
-	// attempt records attempt n of a delivery, ending in status.
-	last := map[string]*herald.Attempt{}
-	attempt := func(d *herald.Delivery, n, code int, status string) {
-		t.Helper()
-		a := &herald.Attempt{DeliveryID: d.ID, StartedAt: at(10*n + int(d.EventSeq)), Duration: 1500 * time.Microsecond,
-			StatusCode: code, ResponseHeaders: http.Header{"X-Attempt": {fmt.Sprint(n)}},
-			ResponseBody: []byte(fmt.Sprintf("attempt %d of %s", n, d.ID))}
-		if code == 0 {
-			a.Error, a.ResponseHeaders, a.ResponseBody = "connection refused", nil, nil
-		}
-		d.Attempts, d.Status, d.LastStatusCode, d.LastError = n, status, code, a.Error
-		if status == herald.DeliveryDelivered {
-			delivered := a.StartedAt
-			d.DeliveredAt = &delivered
-		}
-		update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDelivery(ctx, d, a) })
-		last[d.ID] = a
-	}
-	attempt(ds[0], 1, 500, herald.DeliveryPending)
-	attempt(ds[0], 2, 200, herald.DeliveryDelivered)
-	attempt(ds[2], 1, 0, herald.DeliveryPending)
-	attempt(ds[3], 1, 503, herald.DeliveryPending)
-	attempt(ds[3], 2, 502, herald.DeliveryPending)
-	attempt(ds[3], 3, 500, herald.DeliveryFailed)
-	attempt(ds[4], 1, 200, herald.DeliveryDelivered)
-	attempt(ds[5], 1, 204, herald.DeliveryDelivered)
-	attempt(ds[6], 1, 500, herald.DeliveryFailed)
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.ResendDelivery(ctx, ds[6], at(50)) })
-
-	yes, no := true, false
-	cases := []struct {
-		name          string
-		f             herald.WebhookEventFilter
-		offset, limit int
-		want          []int
-		total         int
-	}{
-		{"all", herald.WebhookEventFilter{}, 0, 10, []int{6, 4, 3, 1}, 4},
-		{"first page", herald.WebhookEventFilter{}, 0, 2, []int{6, 4}, 4},
-		{"second page", herald.WebhookEventFilter{}, 2, 2, []int{3, 1}, 4},
-		{"past the end", herald.WebhookEventFilter{}, 4, 2, nil, 4},
-		{"successes", herald.WebhookEventFilter{Success: &yes}, 0, 10, []int{6, 1}, 2},
-		{"failures", herald.WebhookEventFilter{Success: &no}, 0, 10, []int{4, 3}, 2},
-		{"one type", herald.WebhookEventFilter{EventTypes: []string{"message_created"}}, 0, 10, []int{4, 1}, 2},
-		{"two types", herald.WebhookEventFilter{EventTypes: []string{"contact_created", "message_status_updated"}},
-			0, 10, []int{6, 3}, 2},
-		{"type and failure", herald.WebhookEventFilter{Success: &no, EventTypes: []string{"message_created"}},
-			0, 10, []int{4}, 1},
-		{"type and success paged", herald.WebhookEventFilter{Success: &yes, EventTypes: []string{"message_created"}},
-			1, 10, nil, 1},
-		{"unknown type", herald.WebhookEventFilter{EventTypes: []string{"nope"}}, 0, 10, nil, 0},
-	}
-	for _, c := range cases {
-		view(t, s, func(ctx context.Context, q herald.Queries) error {
-			got, total, err := q.WebhookEvents(ctx, "w1", c.f, c.offset, c.limit)
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.name, err)
-			}
-			var ids []string
-			for _, e := range got {
-				ids = append(ids, e.Delivery.ID)
-			}
-			var want []string
-			for _, i := range c.want {
-				want = append(want, deliveryID(i))
-			}
-			if !reflect.DeepEqual(ids, want) || total != c.total {
-				t.Fatalf("%s: got %v (total %d), want %v (total %d)", c.name, ids, total, want, c.total)
-			}
-			for _, e := range got {
-				d := ds[e.Delivery.EventSeq-1]
-				same(t, c.name+": delivery", e.Delivery, d)
-				if e.Attempt == nil {
-					t.Fatalf("%s: delivery %s has no attempt", c.name, d.ID)
-				}
-				a := last[d.ID]
-				if e.Attempt.ID != a.ID || e.Attempt.DeliveryID != d.ID || !e.Attempt.StartedAt.Equal(a.StartedAt) {
-					t.Fatalf("%s: delivery %s has attempt %+v, want the last one %+v", c.name, d.ID, e.Attempt, a)
-				}
-				same(t, c.name+": attempt", e.Attempt, a)
-			}
-			return nil
-		})
-	}
-	// The attempt of delivery 1 is its second, with what came back.
-	view(t, s, func(ctx context.Context, q herald.Queries) error {
-		got, _, err := q.WebhookEvents(ctx, "w1", herald.WebhookEventFilter{Success: &yes}, 1, 1)
-		if err != nil {
-			return err
-		}
-		if len(got) != 1 || got[0].Attempt.StatusCode != 200 || got[0].Attempt.ResponseHeaders.Get("X-Attempt") != "2" ||
-			string(got[0].Attempt.ResponseBody) != "attempt 2 of "+deliveryID(1) ||
-			got[0].Attempt.Duration != 1500*time.Microsecond {
-			t.Fatalf("event = %+v", got)
-		}
-		other, total, err := q.WebhookEvents(ctx, "w2", herald.WebhookEventFilter{}, 0, 10)
-		if err != nil {
-			return err
-		}
-		if len(other) != 1 || total != 1 || other[0].Delivery.ID != deliveryID(5) {
-			t.Fatalf("w2 events = %+v (total %d)", other, total)
-		}
-		return nil
-	})
-}
-
-// TestRequeueDeliveries: activating a webhook again sends its backlog at
-// once: failed deliveries, and pending ones waiting for a retry, are due
-// now with their attempts counted from zero; the others are untouched.
-func TestRequeueDeliveries(t *testing.T) {
-	s, _ := open(t)
-	mk := func(i int) *herald.Delivery {
-		return &herald.Delivery{ID: deliveryID(i), AppID: "app", WebhookID: "w", EventID: fmt.Sprint("e", i),
-			EventSeq: int64(i), EventType: "message.sent", OrderingKey: fmt.Sprint("c", i), Body: []byte(`{}`),
-			Status: herald.DeliveryPending, NextAttemptAt: at(1), CreatedAt: at(1)}
-	}
-	failed, retrying, due, delivered := mk(1), mk(2), mk(3), mk(4)
-	update(t, s, func(ctx context.Context, tx herald.Tx) error {
-		w := &herald.Webhook{ID: "w", AppID: "app", Format: herald.FormatLayer, Version: "2.0", TargetURL: "https://example.com",
-			Events: []string{"message.sent"}, Status: herald.WebhookInactive, Timeout: time.Second, CreatedAt: at(0), UpdatedAt: at(0)}
-		if err := tx.CreateWebhook(ctx, w); err != nil {
-			return err
-		}
-		if err := tx.CreateDeliveries(ctx, []*herald.Delivery{failed, retrying, due, delivered}); err != nil {
-			return err
-		}
-		complete := func(d *herald.Delivery, status string, attempts int, next time.Time) error {
-			d.Status, d.Attempts, d.NextAttemptAt = status, attempts, next
-			return tx.CompleteDelivery(ctx, d, &herald.Attempt{DeliveryID: d.ID, StartedAt: at(2), StatusCode: 500})
-		}
-		if err := complete(failed, herald.DeliveryFailed, 6, at(2)); err != nil {
-			return err
-		}
-		if err := complete(retrying, herald.DeliveryPending, 3, at(30)); err != nil {
-			return err
-		}
-		if err := complete(due, herald.DeliveryPending, 1, at(5)); err != nil {
-			return err
-		}
-		return complete(delivered, herald.DeliveryDelivered, 1, at(2))
-	})
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.RequeueDeliveries(ctx, "w", at(10)) })
-	want := map[*herald.Delivery]struct {
-		status   string
-		attempts int
-		next     time.Time
-	}{
-		failed:    {herald.DeliveryPending, 0, at(10)},
-		retrying:  {herald.DeliveryPending, 0, at(10)},
-		due:       {herald.DeliveryPending, 1, at(5)},
-		delivered: {herald.DeliveryDelivered, 1, at(2)},
-	}
-	view(t, s, func(ctx context.Context, q herald.Queries) error {
-		for d, w := range want {
-			got, err := q.Delivery(ctx, "app", d.ID)
-			if err != nil {
-				return err
-			}
-			if got.Status != w.status || got.Attempts != w.attempts || !got.NextAttemptAt.Equal(w.next) {
-				t.Errorf("delivery %s: %s, %d attempts, next %s; want %s, %d, %s", d.ID, got.Status, got.Attempts,
-					got.NextAttemptAt.Format(time.RFC3339), w.status, w.attempts, w.next.Format(time.RFC3339))
-			}
-		}
-		return nil
-	})
-}
-
-// TestConversationContact: a contact's conversation names its contact.
-func TestConversationContact(t *testing.T) {
-	s, _ := open(t)
+// ConversationContact: a contact's conversation names its contact.
+func testConversationContact(t *testing.T, s herald.Store) {
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
 		for _, c := range []*herald.Conversation{
 			{ID: "conv-contact", AppID: "app", Participants: []string{"u1"}, CreatedAt: at(0), ContactUUID: "u1"},
