@@ -163,7 +163,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 		}
 		after = page[len(page)-1].ID
 	}
-	position := map[string]int{}      // event id → place in the log
+	position := map[string]int{}        // event id → place in the log
 	conversation := map[string]string{} // event id → conversation
 	sent := map[string]bool{}           // message ids with a message.sent event
 	for i, e := range log {
