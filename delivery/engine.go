@@ -92,6 +92,7 @@ type Engine struct {
 	workersWG    sync.WaitGroup
 	verifying    sync.WaitGroup
 	started      bool
+	stopOnce     sync.Once
 }
 
 func (e *Engine) now() time.Time {
@@ -217,12 +218,13 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop stops claiming, lets the attempts in flight finish and records their
-// outcome, then returns. Deliveries not yet attempted stay queued.
+// outcome, then returns. Deliveries not yet attempted stay queued. Calling
+// it again waits the same way.
 func (e *Engine) Stop(ctx context.Context) error {
 	if !e.started {
 		return nil
 	}
-	close(e.stop)
+	e.stopOnce.Do(func() { close(e.stop) })
 	done := make(chan struct{})
 	go func() {
 		e.verifying.Wait()

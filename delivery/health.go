@@ -45,10 +45,6 @@ func (e *Engine) healthLoop() {
 			return
 		case <-tick.C:
 		}
-		// One node checks each round, whichever claims it.
-		if !e.claimJob(context.Background(), "health_checks", min(e.HealthInterval, time.Second)) {
-			continue
-		}
 		if err := e.checkHealth(context.Background()); err != nil {
 			e.Logger.Error("checking webhook receivers", "err", err)
 		}
@@ -66,8 +62,7 @@ func (e *Engine) checkHealth(ctx context.Context) error {
 		return err
 	}
 	now := e.now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	var due []*herald.Webhook
 	for _, w := range webhooks {
 		if w.Status != herald.WebhookActive || !healthChecked(e.Formats[w.Format]) {
 			continue
@@ -75,6 +70,34 @@ func (e *Engine) checkHealth(ctx context.Context) error {
 		if w.HealthCheckedAt != nil && now.Sub(*w.HealthCheckedAt) < e.HealthInterval {
 			continue
 		}
+		due = append(due, w)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	// Each receiver's check is a job of its own: whichever node claims it
+	// checks, once per interval across the nodes, even when a check takes
+	// longer than the interval.
+	var mine []*herald.Webhook
+	err = e.Store.Update(ctx, func(tx herald.Tx) error {
+		mine = mine[:0]
+		for _, w := range due {
+			won, err := tx.ClaimJob(ctx, "health_check:"+w.ID, now, now.Add(e.HealthInterval))
+			if err != nil {
+				return err
+			}
+			if won {
+				mine = append(mine, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, w := range mine {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
