@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/pgtest"
 )
 
 func runHerald(t *testing.T, args ...string) string {
@@ -91,5 +95,32 @@ func TestGracefulShutdown(t *testing.T) {
 	var list []any
 	if status, err := call(p.URL, creds, "GET", "/conversations", nil, &list); err != nil || status != 200 || len(list) != 1 {
 		t.Fatalf("after restart: %d %v %d conversations", status, err, len(list))
+	}
+}
+
+// herald migrate brings either engine's schema up to date without serving,
+// and refuses an address that is not PostgreSQL's.
+func TestMigrate(t *testing.T) {
+	dataDir := t.TempDir()
+	if out := runHerald(t, "--data", dataDir, "migrate"); !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate on SQLite printed %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "herald.db")); err != nil {
+		t.Fatalf("migrate created no database: %v", err)
+	}
+	out, err := exec.Command(heraldBinary, "--db", "mysql://localhost/herald", "migrate").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not a postgres:// URL") {
+		t.Fatalf("migrate with a MySQL URL: %v, %s", err, out)
+	}
+	db := pgtest.URL(t)
+	for range 2 { // the second run finds nothing to do
+		if out := runHerald(t, "--db", db, "migrate"); !strings.Contains(out, "up to date") {
+			t.Fatalf("migrate on PostgreSQL printed %q", out)
+		}
+	}
+	// A node serves the migrated database.
+	p := startHerald(t, t.TempDir(), "--db", db)
+	if status, err := request("GET", p.URL+"/apps/none/conversations", "hrld_none", nil, nil); err != nil || status != 401 {
+		t.Fatalf("serving the migrated database: %d %v", status, err)
 	}
 }
