@@ -159,21 +159,8 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	current, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: reading schema version: %w", err)
-	}
-	sources := p.ListSources()
-	known := sources[len(sources)-1].Version
-	if current > known {
-		return fmt.Errorf("postgres: the database schema is at version %d, newer than this Herald knows (%d); run a newer Herald", current, known)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("postgres: migrating: %w", err)
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, sub, goose.WithSessionLocker(locker)); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
 }

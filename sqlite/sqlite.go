@@ -125,21 +125,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	current, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: reading schema version: %w", err)
-	}
-	sources := p.ListSources()
-	known := sources[len(sources)-1].Version
-	if current > known {
-		return fmt.Errorf("sqlite: the database schema is at version %d, newer than this Herald knows (%d); run a newer Herald", current, known)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("sqlite: migrating: %w", err)
+	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, sub); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,42 +9,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/pgtest"
 )
-
-// arrivalReceiver records every Layer webhook it gets, in arrival order.
-type arrivalReceiver struct {
-	*httptest.Server
-	mu       sync.Mutex
-	arrivals []arrival
-}
-
-type arrival struct {
-	event string
-	at    time.Time
-}
-
-func newArrivalReceiver(t *testing.T) *arrivalReceiver {
-	r := &arrivalReceiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodGet {
-			io.WriteString(w, req.URL.Query().Get("verification_challenge"))
-			return
-		}
-		var p struct {
-			Event struct{ ID string } `json:"event"`
-		}
-		b, _ := io.ReadAll(req.Body)
-		if json.Unmarshal(b, &p) != nil || p.Event.ID == "" {
-			w.WriteHeader(400)
-			return
-		}
-		r.mu.Lock()
-		r.arrivals = append(r.arrivals, arrival{p.Event.ID, time.Now()})
-		r.mu.Unlock()
-		w.WriteHeader(204)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
 
 // TestClusterSurvivesNodeKill runs three nodes on one PostgreSQL database,
 // streams messages through all three, SIGKILLs one of them mid-stream, and
@@ -65,7 +25,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	for _, dir := range dirs[1:] {
 		nodes = append(nodes, startHerald(t, dir, flags...))
 	}
-	rcv := newArrivalReceiver(t)
+	rcv := newReceiver(t)
 	var wh struct{ ID, Status string }
 	if status, err := call(nodes[1].URL, creds, "POST", "/webhooks", map[string]any{"version": "2.0",
 		"target_url": rcv.URL, "events": []string{"message.sent", "conversation.created"}, "secret": "s"}, &wh); err != nil || status != 201 {
@@ -137,32 +97,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 
 	// The log, read through a surviving node: every event the receiver
 	// must get, and each conversation's order.
-	type logged struct {
-		ID, Type string
-		Data     struct {
-			Message struct {
-				ID             string
-				ConversationID string `json:"conversation_id"`
-			}
-			Conversation struct{ ID string }
-		}
-	}
-	var log []logged
-	for after := ""; ; {
-		var page []logged
-		path := "/events?limit=1000"
-		if after != "" {
-			path += "&after=" + after
-		}
-		if status, err := call(nodes[2].URL, creds, "GET", path, nil, &page); err != nil || status != 200 {
-			t.Fatalf("listing events: %d %v", status, err)
-		}
-		log = append(log, page...)
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
-	}
+	log := allEvents(t, nodes[2].URL, creds)
 	position := map[string]int{}        // event id → place in the log
 	conversation := map[string]string{} // event id → conversation
 	sent := map[string]bool{}           // message ids with a message.sent event

@@ -304,9 +304,11 @@ type loggedEvent struct {
 	Type string
 	Data struct {
 		Message struct {
-			ID    string
-			Parts []struct{ Body string }
+			ID             string
+			ConversationID string `json:"conversation_id"`
+			Parts          []struct{ Body string }
 		}
+		Conversation struct{ ID string }
 	}
 }
 

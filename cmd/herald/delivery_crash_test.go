@@ -11,11 +11,18 @@ import (
 	"time"
 )
 
-// receiver records the event ids of the Layer webhooks it gets.
+// receiver records the event ids of the Layer webhooks it gets, and when
+// each arrived.
 type receiver struct {
 	*httptest.Server
 	mu       sync.Mutex
 	received map[string]int // event id → deliveries
+	arrivals []arrival      // every delivery, in arrival order
+}
+
+type arrival struct {
+	event string
+	at    time.Time
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -35,6 +42,7 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		r.mu.Lock()
 		r.received[p.Event.ID]++
+		r.arrivals = append(r.arrivals, arrival{p.Event.ID, time.Now()})
 		r.mu.Unlock()
 		w.WriteHeader(204)
 	}))
