@@ -14,7 +14,7 @@ import (
 
 const channelColumns = `uuid, app_id, type, identifier, title, main, created_at`
 
-func scanChannel(row interface{ Scan(...any) error }) (*herald.Channel, error) {
+func scanChannel(row scanner) (*herald.Channel, error) {
 	c := &herald.Channel{}
 	var created int64
 	if err := row.Scan(&c.UUID, &c.AppID, &c.Type, &c.Identifier, &c.Title, &c.Main, &created); err != nil {
@@ -40,21 +40,8 @@ func (q *Queries) Channel(ctx context.Context, appID, uuid string) (*herald.Chan
 }
 
 func (q *Queries) Channels(ctx context.Context, appID string) ([]*herald.Channel, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE app_id = ?
-		ORDER BY created_at, uuid`, appID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Channel
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(scanChannel)(q.db.QueryContext(ctx, `SELECT `+channelColumns+` FROM channels WHERE app_id = ?
+		ORDER BY created_at, uuid`, appID))
 }
 
 func (q *Queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
@@ -74,7 +61,7 @@ func (q *Queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
 const contactColumns = `uuid, app_id, channel_uuid, source, name, phone_number, avatar_url, tags, custom_fields,
 	assigned_user, created_at, updated_at, conversation_id, opened_at, closed_at, closing_reason`
 
-func scanContact(row interface{ Scan(...any) error }) (*herald.Contact, error) {
+func scanContact(row scanner) (*herald.Contact, error) {
 	c := &herald.Contact{}
 	var tags string
 	var fields sql.NullString

@@ -139,7 +139,7 @@ func (q *Queries) InitSetting(ctx context.Context, key, value string) (string, e
 const identityColumns = `user_id, display_name, avatar_url, first_name, last_name, phone_number,
 	email_address, metadata, created_at, updated_at`
 
-func scanIdentity(appID string, row interface{ Scan(...any) error }) (*herald.Identity, error) {
+func scanIdentity(appID string, row scanner) (*herald.Identity, error) {
 	id := &herald.Identity{AppID: appID}
 	var meta sql.NullString
 	var created, updated int64
@@ -213,7 +213,7 @@ func (q *Queries) DeleteIdentity(ctx context.Context, appID, userID string) erro
 
 const conversationColumns = `id, participants, distinct_key, metadata, created_at, last_position, deleted_at, contact_uuid`
 
-func scanConversation(appID string, row interface{ Scan(...any) error }) (*herald.Conversation, error) {
+func scanConversation(appID string, row scanner) (*herald.Conversation, error) {
 	c := &herald.Conversation{AppID: appID}
 	var participants string
 	var key, meta sql.NullString
@@ -312,20 +312,7 @@ func (q *Queries) Conversations(ctx context.Context, appID, userID string, p her
 	}
 	sb.WriteString(` ORDER BY id DESC LIMIT ?`)
 	args = append(args, p.Limit)
-	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Conversation
-	for rows.Next() {
-		c, err := scanConversation(appID, rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(func(r scanner) (*herald.Conversation, error) { return scanConversation(appID, r) })(q.db.QueryContext(ctx, sb.String(), args...))
 }
 
 // Messages.
@@ -333,7 +320,7 @@ func (q *Queries) Conversations(ctx context.Context, appID, userID string, p her
 const messageColumns = `id, conversation_id, position, sender_user_id, sender_name, parts, notification,
 	sent_at, recipient_status, deleted_at, channel`
 
-func scanMessage(appID string, row interface{ Scan(...any) error }) (*herald.Message, error) {
+func scanMessage(appID string, row scanner) (*herald.Message, error) {
 	m := &herald.Message{AppID: appID}
 	var parts, status string
 	var notification, channel sql.NullString
@@ -436,20 +423,7 @@ func (q *Queries) Messages(ctx context.Context, appID, conversationID, viewer st
 	}
 	sb.WriteString(` ORDER BY position DESC LIMIT ?`)
 	args = append(args, p.Limit)
-	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Message
-	for rows.Next() {
-		m, err := scanMessage(appID, rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(func(r scanner) (*herald.Message, error) { return scanMessage(appID, r) })(q.db.QueryContext(ctx, sb.String(), args...))
 }
 
 func (q *Queries) RequestMessage(ctx context.Context, appID, key string) (string, error) {
@@ -481,7 +455,7 @@ func (q *Queries) CreateAnnouncement(ctx context.Context, a *herald.Announcement
 	return err
 }
 
-func scanAnnouncement(appID string, row interface{ Scan(...any) error }) (*herald.Announcement, error) {
+func scanAnnouncement(appID string, row scanner) (*herald.Announcement, error) {
 	a := &herald.Announcement{AppID: appID}
 	var parts, user, status string
 	var notification sql.NullString
@@ -522,20 +496,7 @@ func (q *Queries) Announcements(ctx context.Context, appID, userID string, p her
 	}
 	query += ` ORDER BY r.announcement_id DESC LIMIT ?`
 	args = append(args, p.Limit)
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Announcement
-	for rows.Next() {
-		a, err := scanAnnouncement(appID, rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(func(r scanner) (*herald.Announcement, error) { return scanAnnouncement(appID, r) })(q.db.QueryContext(ctx, query, args...))
 }
 
 func (q *Queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error {
@@ -620,7 +581,7 @@ func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {
 
 const eventColumns = `seq, id, app_id, type, created_at, actor, data`
 
-func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
+func scanEvent(row scanner) (*herald.Event, error) {
 	e := &herald.Event{}
 	var created int64
 	var actor sql.NullString
@@ -640,7 +601,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*herald.Event, error) {
 }
 
 func (q *Queries) Events(ctx context.Context, appID string, afterSeq int64, limit int) ([]*herald.Event, error) {
-	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+	return collect(scanEvent)(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?`, appID, afterSeq, limit))
 }
 

@@ -215,3 +215,31 @@ func (q *Queries) execMayFail(ctx context.Context, query string, args ...any) (s
 	_, rerr := q.db.ExecContext(ctx, "RELEASE SAVEPOINT may_fail")
 	return res, rerr
 }
+
+// scanner is a row to scan: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// collect returns a function that scans every row of a query's result
+// with scan, so that a listing reads collect(scanX)(q.db.QueryContext(…)).
+func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+func scanString(r scanner) (s string, err error) {
+	err = r.Scan(&s)
+	return s, err
+}

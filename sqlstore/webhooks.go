@@ -19,29 +19,13 @@ func (q *Queries) LastEventSeq(ctx context.Context) (int64, error) {
 	return seq.Int64, err
 }
 
-func (q *Queries) scanEvents(rows *sql.Rows, err error) ([]*herald.Event, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 func (q *Queries) EventsSince(ctx context.Context, afterSeq int64, limit int) ([]*herald.Event, error) {
-	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+	return collect(scanEvent)(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit))
 }
 
 func (q *Queries) EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*herald.Event, error) {
-	return q.scanEvents(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+	return collect(scanEvent)(q.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE app_id = ? AND seq > ? AND created_at >= ? AND created_at < ? ORDER BY seq LIMIT ?`,
 		appID, afterSeq, micros(since), micros(until), limit))
 }
@@ -51,7 +35,7 @@ func (q *Queries) EventsBetween(ctx context.Context, appID string, since, until 
 const webhookColumns = `id, app_id, format, version, target_url, events, secret, signing_key, config, status,
 	status_reason, retry_schedule, timeout_ms, cursor, health_checked_at, health_failing_since, created_at, updated_at`
 
-func scanWebhook(row interface{ Scan(...any) error }) (*herald.Webhook, error) {
+func scanWebhook(row scanner) (*herald.Webhook, error) {
 	w := &herald.Webhook{}
 	var events, schedule string
 	var config sql.NullString
@@ -113,20 +97,7 @@ func (q *Queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook
 	if appID != "" {
 		query, args = `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? ORDER BY id`, []any{appID}
 	}
-	rows, err := q.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return collect(scanWebhook)(q.db.QueryContext(ctx, query, args...))
 }
 
 func (q *Queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
@@ -174,7 +145,7 @@ func (q *Queries) DeleteWebhook(ctx context.Context, appID, id string) error {
 const deliveryColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held, body, status,
 	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at`
 
-func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error) {
+func scanDelivery(row scanner) (*herald.Delivery, error) {
 	d := &herald.Delivery{}
 	var next, created int64
 	var lease, delivered sql.NullInt64
@@ -185,22 +156,6 @@ func scanDelivery(row interface{ Scan(...any) error }) (*herald.Delivery, error)
 	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	d.LeaseUntil, d.DeliveredAt = fromNullMicros(lease), fromNullMicros(delivered)
 	return d, nil
-}
-
-func scanDeliveries(rows *sql.Rows, err error) ([]*herald.Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
@@ -263,7 +218,7 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 }
 
 func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
-	return scanDeliveries(q.db.QueryContext(ctx, q.d.ClaimDeliveries+deliveryColumns,
+	return collect(scanDelivery)(q.db.QueryContext(ctx, q.d.ClaimDeliveries+deliveryColumns,
 		micros(leaseUntil), micros(now), limit, node))
 }
 
@@ -344,42 +299,16 @@ func (q *Queries) ClaimJob(ctx context.Context, name string, now, next time.Time
 }
 
 func (q *Queries) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT id FROM deliveries
-		WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at LIMIT ?`, micros(before), limit)
-	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
+	ids, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM deliveries
+		WHERE status = 'delivered' AND delivered_at < ? ORDER BY delivered_at LIMIT ?`, micros(before), limit))
+	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
 	// The deliveries go first, so that one resent meanwhile (pending
 	// again) stays with its attempts.
-	rows, err = q.db.QueryContext(ctx, `DELETE FROM deliveries WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)
-		AND status = 'delivered' RETURNING id`, mustJSON(ids))
-	if err != nil {
-		return 0, err
-	}
-	ids = ids[:0]
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
+	ids, err = collect(scanString)(q.db.QueryContext(ctx, `DELETE FROM deliveries
+		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`) AND status = 'delivered' RETURNING id`, mustJSON(ids)))
+	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
 	if _, err := q.db.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM `+
@@ -441,25 +370,12 @@ func (q *Queries) Deliveries(ctx context.Context, webhookID, status string, p he
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, p.Limit)
-	return scanDeliveries(q.db.QueryContext(ctx, query, args...))
+	return collect(scanDelivery)(q.db.QueryContext(ctx, query, args...))
 }
 
 func (q *Queries) Attempts(ctx context.Context, deliveryID string) ([]*herald.Attempt, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE delivery_id = ? ORDER BY id`,
-		deliveryID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*herald.Attempt
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(scanAttempt)(q.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE delivery_id = ? ORDER BY id`,
+		deliveryID))
 }
 
 const attemptColumns = `id, delivery_id, started_at, duration_us, status_code, response_headers, response_body, error`
@@ -489,7 +405,7 @@ func (s *attemptScan) attempt() (*herald.Attempt, error) {
 	return &a, nil
 }
 
-func scanAttempt(row interface{ Scan(...any) error }) (*herald.Attempt, error) {
+func scanAttempt(row scanner) (*herald.Attempt, error) {
 	var s attemptScan
 	if err := row.Scan(s.dest()...); err != nil {
 		return nil, err
@@ -500,7 +416,7 @@ func scanAttempt(row interface{ Scan(...any) error }) (*herald.Attempt, error) {
 // withExtra scans a row into the destinations given to Scan followed by
 // extra ones: a scanner of one table's columns reads a join with another.
 type withExtra struct {
-	row   interface{ Scan(...any) error }
+	row   scanner
 	extra []any
 }
 
