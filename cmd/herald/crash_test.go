@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,8 +44,6 @@ type process struct {
 	URL  string
 	logs *bytes.Buffer
 }
-
-var listeningRE = regexp.MustCompile(`herald serving"? addr=(\S+)`)
 
 // startHerald runs `herald serve` on a free loopback port over dataDir, with
 // extra flags, and waits until it listens.
@@ -95,11 +92,6 @@ func (p *process) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd.Wait()
-}
-
-type credentials struct {
-	AppID string `json:"app_id"`
-	Token string `json:"token"`
 }
 
 func readCredentials(t *testing.T, dataDir string) credentials {

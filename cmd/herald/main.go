@@ -114,7 +114,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	cfg.flags(root)
-	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
+	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
 	return root
 }
 

@@ -1,0 +1,501 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/stdwebhooks"
+)
+
+// listeningRE finds the address in the log line of a server that started.
+var listeningRE = regexp.MustCompile(`herald serving"? addr=(\S+)`)
+
+// credentials are an app and its token, as bootstrap.json holds them.
+type credentials struct {
+	AppID string `json:"app_id"`
+	Token string `json:"token"`
+}
+
+// benchSettings are the knobs of `herald bench`.
+type benchSettings struct {
+	duration      time.Duration
+	count         int
+	rate          int
+	clients       int
+	webhooks      int
+	conversations int
+	drain         time.Duration
+	json          bool
+}
+
+func benchCommand(cfg *config) *cobra.Command {
+	var s benchSettings
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Herald end to end: messages in through the API, signed webhooks out to a local receiver",
+		Long: `bench starts a Herald server as a child process on a fresh data directory (SQLite,
+or the database of --db, which it must be allowed to write to), a receiver on 127.0.0.1
+that verifies every Standard Webhooks signature and counts each event once, and clients
+that send messages through the HTTP API. It reports messages accepted/s, webhooks
+delivered/s, publish-to-receipt latency, duplicates, missing events, Herald's CPU time
+per delivered webhook and its peak RSS, and the receiver's own ceiling, measured in the
+same run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := runBench(cmd.Context(), cfg, s, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if s.json {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			r.table(cmd.OutOrStdout())
+			if r.Missing > 0 {
+				return fmt.Errorf("%d events never reached the receiver", r.Missing)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&s.duration, "duration", 10*time.Second, "how long the clients send")
+	f.IntVar(&s.count, "count", 0, "stop after this many messages (0: send for --duration)")
+	f.IntVar(&s.rate, "rate", 0, "messages per second across the clients (0: as fast as Herald takes them)")
+	f.IntVar(&s.clients, "clients", 32, "concurrent API clients")
+	f.IntVar(&s.webhooks, "webhooks", 1, "webhooks subscribed to every message (fan-out)")
+	f.IntVar(&s.conversations, "conversations", 64, "conversations the messages are spread over")
+	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
+	f.BoolVar(&s.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// benchResult is what a run measured.
+type benchResult struct {
+	Database           string  `json:"database"`
+	Clients            int     `json:"clients"`
+	Webhooks           int     `json:"webhooks"`
+	TargetRate         int     `json:"target_rate"`
+	Messages           int64   `json:"messages_accepted"`
+	Refused            int64   `json:"messages_refused"`
+	AcceptedPerSec     float64 `json:"accepted_per_sec"`
+	Delivered          int64   `json:"webhooks_delivered"`
+	DeliveredPerSec    float64 `json:"delivered_per_sec"`
+	Duplicates         int64   `json:"duplicates"`
+	Missing            int64   `json:"missing"`
+	BadSignatures      int64   `json:"bad_signatures"`
+	LatencyMS          latency `json:"latency_ms"`
+	CPUPerDeliveryMS   float64 `json:"herald_cpu_ms_per_delivery"`
+	PeakRSSMB          float64 `json:"herald_peak_rss_mb"`
+	ReceiverCeiling    float64 `json:"receiver_ceiling_per_sec"`
+	DeliveredOfCeiling float64 `json:"delivered_of_receiver_ceiling"`
+	SendSeconds        float64 `json:"send_seconds"`
+	DeliverySeconds    float64 `json:"delivery_seconds"`
+	HeraldCPUSeconds   float64 `json:"herald_cpu_seconds"`
+}
+
+type latency struct {
+	P50, P90, P99, P999, Max float64
+}
+
+func (r *benchResult) table(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("database", r.Database)
+	row("clients / webhooks", fmt.Sprintf("%d / %d", r.Clients, r.Webhooks))
+	if r.TargetRate > 0 {
+		row("target rate", fmt.Sprintf("%d messages/s", r.TargetRate))
+	}
+	row("messages accepted", fmt.Sprintf("%d in %.1f s: %.0f/s (%d refused)", r.Messages, r.SendSeconds, r.AcceptedPerSec, r.Refused))
+	row("webhooks delivered", fmt.Sprintf("%d in %.1f s: %.0f/s", r.Delivered, r.DeliverySeconds, r.DeliveredPerSec))
+	row("missing / duplicates / bad signatures", fmt.Sprintf("%d / %d / %d", r.Missing, r.Duplicates, r.BadSignatures))
+	l := r.LatencyMS
+	row("publish to receipt (ms)", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
+	row("Herald CPU per delivery", fmt.Sprintf("%.3f ms (%.1f CPU s)", r.CPUPerDeliveryMS, r.HeraldCPUSeconds))
+	row("Herald peak RSS", fmt.Sprintf("%.0f MB", r.PeakRSSMB))
+	row("receiver ceiling", fmt.Sprintf("%.0f requests/s; Herald delivered %.0f%% of it", r.ReceiverCeiling, 100*r.DeliveredOfCeiling))
+	tw.Flush()
+}
+
+// benchReceiver verifies and counts the webhooks of a run.
+type benchReceiver struct {
+	secrets  []string // one per webhook, tried in turn
+	sent     *sync.Map
+	mu       sync.Mutex
+	events   map[string]int // event id + webhook → times, for duplicates
+	lat      []time.Duration
+	first    time.Time
+	last     time.Time
+	bad      atomic.Int64
+	received atomic.Int64
+}
+
+var benchText = regexp.MustCompile(`bench-(\d+)`)
+
+func (b *benchReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		io.WriteString(w, r.URL.Query().Get("verification_challenge"))
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	if r.Header.Get("X-Bench-Ceiling") != "" {
+		w.WriteHeader(204)
+		return
+	}
+	now := time.Now()
+	ok := false
+	for _, s := range b.secrets {
+		if stdwebhooks.Verify(s, r.Header, body, now) == nil {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		b.bad.Add(1)
+		w.WriteHeader(401)
+		return
+	}
+	var p struct {
+		Event struct{ ID string } `json:"event"`
+	}
+	json.Unmarshal(body, &p)
+	m := benchText.FindSubmatch(body)
+	b.mu.Lock()
+	key := p.Event.ID + " " + r.URL.Path
+	b.events[key]++
+	if b.events[key] == 1 && m != nil {
+		if at, ok := b.sent.Load(string(m[1])); ok {
+			b.lat = append(b.lat, now.Sub(at.(time.Time)))
+		}
+	}
+	if b.first.IsZero() {
+		b.first = now
+	}
+	b.last = now
+	b.mu.Unlock()
+	b.received.Add(1)
+	w.WriteHeader(204)
+}
+
+func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Writer) (*benchResult, error) {
+	dir, err := os.MkdirTemp("", "herald-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}
+	database := "sqlite"
+	if cfg.db != "" {
+		args, database = append(args, "--db", cfg.db), "postgres"
+	}
+	server := exec.CommandContext(ctx, self, args...)
+	stderr, err := server.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	server.Stdout = io.Discard
+	if err := server.Start(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		server.Process.Signal(syscall.SIGTERM)
+		server.Wait()
+	}()
+	addr := make(chan string, 1)
+	var serverLog bytes.Buffer
+	var logMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logMu.Lock()
+			serverLog.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(30 * time.Second):
+		logMu.Lock()
+		defer logMu.Unlock()
+		return nil, fmt.Errorf("herald did not start:\n%s", serverLog.String())
+	}
+	creds, err := readBootstrap(dir)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}, Timeout: 30 * time.Second}
+
+	rcv := &benchReceiver{sent: &sync.Map{}, events: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rsrv := &http.Server{Handler: rcv}
+	go rsrv.Serve(ln)
+	defer rsrv.Close()
+	rurl := "http://" + ln.Addr().String()
+
+	api := func(method, path string, body, out any) error {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, method, base+"/apps/"+creds.AppID+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+creds.Token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		rb, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, rb)
+		}
+		if out != nil {
+			return json.Unmarshal(rb, out)
+		}
+		return nil
+	}
+	var hooks []string
+	for i := range s.webhooks {
+		var wh struct {
+			ID            string
+			SigningSecret string `json:"signing_secret"`
+		}
+		if err := api("POST", "/webhooks", map[string]any{"target_url": fmt.Sprintf("%s/hook/%d", rurl, i), "version": "2.0",
+			"events": []string{"message.sent"}, "secret": "bench"}, &wh); err != nil {
+			return nil, err
+		}
+		rcv.secrets = append(rcv.secrets, wh.SigningSecret)
+		hooks = append(hooks, wh.ID[strings.LastIndex(wh.ID, "/")+1:])
+	}
+	for _, id := range hooks {
+		for i := 0; ; i++ {
+			var wh struct{ Status string }
+			if err := api("GET", "/webhooks/"+id, nil, &wh); err != nil {
+				return nil, err
+			}
+			if wh.Status == "active" {
+				break
+			}
+			if i > 1000 {
+				return nil, fmt.Errorf("webhook %s is %s, not active", id, wh.Status)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var convs []string
+	for i := range s.conversations {
+		var c struct{ ID string }
+		if err := api("POST", "/conversations", map[string]any{"participants": []string{"alice", fmt.Sprintf("user-%d", i)}}, &c); err != nil {
+			return nil, err
+		}
+		convs = append(convs, c.ID[strings.LastIndex(c.ID, "/")+1:])
+	}
+
+	// The receiver's ceiling: the same clients, straight at it.
+	ceiling := benchCeiling(ctx, client, rurl, s.clients, 2*time.Second)
+
+	cpu0, _ := processCPU(server.Process.Pid)
+	var accepted, refused, seq atomic.Int64
+	var tokens <-chan time.Time
+	if s.rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(s.rate))
+		defer t.Stop()
+		tokens = t.C
+	}
+	start := time.Now()
+	stopAt := start.Add(s.duration)
+	var wg sync.WaitGroup
+	for c := range s.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				if tokens != nil {
+					<-tokens
+				}
+				n := seq.Add(1)
+				if time.Now().After(stopAt) || (s.count > 0 && n > int64(s.count)) || ctx.Err() != nil {
+					return
+				}
+				key := strconv.FormatInt(n, 10)
+				rcv.sent.Store(key, time.Now())
+				err := api("POST", "/conversations/"+convs[(c+i)%len(convs)]+"/messages", map[string]any{
+					"sender": map[string]string{"user_id": "alice"},
+					"parts":  []map[string]string{{"mime_type": "text/plain", "body": "bench-" + key}}}, nil)
+				if err != nil {
+					refused.Add(1)
+					rcv.sent.Delete(key)
+					continue
+				}
+				accepted.Add(1)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	report := func(phase string) {
+		fmt.Fprintf(progress, "\r%-8s %5.1fs  accepted %8d  delivered %8d  ", phase, time.Since(start).Seconds(),
+			accepted.Load(), rcv.received.Load())
+	}
+sending:
+	for {
+		select {
+		case <-done:
+			break sending
+		case <-tick.C:
+			report("sending")
+		}
+	}
+	sendTime := time.Since(start)
+	want := accepted.Load() * int64(s.webhooks)
+	deadline := time.Now().Add(s.drain)
+	for rcv.received.Load()-rcv.bad.Load() < want && time.Now().Before(deadline) {
+		select {
+		case <-tick.C:
+			report("draining")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	fmt.Fprintln(progress)
+	cpu1, _ := processCPU(server.Process.Pid)
+	rss, _ := peakRSS(server.Process.Pid)
+
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	r := &benchResult{Database: database, Clients: s.clients, Webhooks: s.webhooks, TargetRate: s.rate,
+		Messages: accepted.Load(), Refused: refused.Load(), BadSignatures: rcv.bad.Load(),
+		SendSeconds: sendTime.Seconds(), ReceiverCeiling: ceiling, PeakRSSMB: float64(rss) / (1 << 20)}
+	r.AcceptedPerSec = float64(r.Messages) / sendTime.Seconds()
+	for _, n := range rcv.events {
+		r.Delivered++
+		r.Duplicates += int64(n - 1)
+	}
+	r.Missing = want - r.Delivered
+	if !rcv.first.IsZero() {
+		r.DeliverySeconds = rcv.last.Sub(start).Seconds()
+		r.DeliveredPerSec = float64(r.Delivered) / r.DeliverySeconds
+	}
+	r.HeraldCPUSeconds = (cpu1 - cpu0).Seconds()
+	if r.Delivered > 0 {
+		r.CPUPerDeliveryMS = 1000 * r.HeraldCPUSeconds / float64(r.Delivered)
+	}
+	if ceiling > 0 {
+		r.DeliveredOfCeiling = r.DeliveredPerSec / ceiling
+	}
+	slices.Sort(rcv.lat)
+	pct := func(p float64) float64 {
+		if len(rcv.lat) == 0 {
+			return 0
+		}
+		i := min(int(p*float64(len(rcv.lat))), len(rcv.lat)-1)
+		return float64(rcv.lat[i]) / float64(time.Millisecond)
+	}
+	r.LatencyMS = latency{P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), P999: pct(0.999), Max: pct(1)}
+	return r, nil
+}
+
+// benchCeiling measures how many requests/s the receiver accepts from the
+// clients directly, with a body the size of a webhook's.
+func benchCeiling(ctx context.Context, client *http.Client, url string, clients int, d time.Duration) float64 {
+	body := bytes.Repeat([]byte("x"), 1500)
+	var n atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "POST", url+"/ceiling", bytes.NewReader(body))
+				req.Header.Set("X-Bench-Ceiling", "1")
+				res, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+func readBootstrap(dir string) (credentials, error) {
+	var c credentials
+	b, err := os.ReadFile(filepath.Join(dir, "bootstrap.json"))
+	if err != nil {
+		return c, fmt.Errorf("reading the bench server's credentials: %w", err)
+	}
+	return c, json.Unmarshal(b, &c)
+}
+
+// processCPU is the user and system CPU time a process has used, from
+// /proc (Linux).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// peakRSS is a process's peak resident set size in bytes (VmHWM).
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
