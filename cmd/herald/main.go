@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // profiles on HERALD_DEBUG_ADDR only
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -252,6 +253,15 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	if debug := os.Getenv("HERALD_DEBUG_ADDR"); debug != "" {
+		// Go's profiles (/debug/pprof/), on an address of their own.
+		dln, err := net.Listen("tcp", debug)
+		if err != nil {
+			return err
+		}
+		go http.Serve(dln, http.DefaultServeMux)
+		defer dln.Close()
 	}
 	if baseURL == "" {
 		baseURL = "http://" + ln.Addr().String()
