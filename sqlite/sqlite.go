@@ -41,6 +41,7 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	opts   Options
+	stmts  *readerStmts
 
 	stats struct{ updates, commits atomic.Int64 }
 
@@ -104,6 +105,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writer:   writer,
 		reader:   reader,
 		opts:     opts,
+		stmts:    &readerStmts{db: reader},
 		requests: make(chan *writeRequest, 4*opts.MaxBatch),
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -140,6 +142,7 @@ func (s *Store) Close() error {
 		close(s.closing)
 	}
 	<-s.stopped
+	s.stmts.close()
 	return errors.Join(s.writer.Close(), s.reader.Close())
 }
 
@@ -150,5 +153,5 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{}))
+	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx)}))
 }

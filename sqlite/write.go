@@ -53,6 +53,8 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 func (s *Store) writeLoop(conn *sql.Conn) {
 	defer close(s.stopped)
 	defer conn.Close()
+	stmts := &writerStmts{conn: conn, m: map[string]*sql.Stmt{}}
+	defer stmts.close()
 	batch := make([]*writeRequest, 0, s.opts.MaxBatch)
 	for {
 		batch = batch[:0]
@@ -64,7 +66,7 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 			for {
 				select {
 				case r := <-s.requests:
-					s.commit(conn, []*writeRequest{r})
+					s.commit(conn, stmts, []*writeRequest{r})
 				default:
 					return
 				}
@@ -79,12 +81,12 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 				break gather
 			}
 		}
-		s.commit(conn, batch)
+		s.commit(conn, stmts, batch)
 	}
 }
 
 // commit runs a batch of updates in one transaction.
-func (s *Store) commit(conn *sql.Conn, batch []*writeRequest) {
+func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest) {
 	ctx := context.Background()
 	defer func() {
 		for _, r := range batch {
@@ -118,7 +120,7 @@ func (s *Store) commit(conn *sql.Conn, batch []*writeRequest) {
 			failAll(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
 		}
-		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true})}
+		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Prepare: stmts.prepare})}
 		if err := run(r.fn, tx); err != nil {
 			r.err = err
 			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO u"); rerr != nil {

@@ -76,11 +76,15 @@ type Options struct {
 	// DeferEvents makes AppendEvent keep events for the engine to insert at
 	// commit (see PendingEvents) instead of inserting them at once.
 	DeferEvents bool
+	// Prepare, when set, returns the query prepared for the transaction or
+	// connection, so that a driver that would parse every statement anew
+	// (SQLite) parses each query once; nil, nil runs the query unprepared.
+	Prepare func(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // New returns the queries of a dialect over db.
 func New(db DB, d *Dialect, o Options) *Queries {
-	q := &Queries{db: bound{db, d}, d: d, deferEvents: o.DeferEvents}
+	q := &Queries{db: bound{db, d, o.Prepare}, d: d, deferEvents: o.DeferEvents}
 	if o.Write {
 		q.lock = d.LockForUpdate
 	}
@@ -137,22 +141,51 @@ func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event) erro
 	return rows.Err()
 }
 
-// bound rewrites the placeholders of every query for its dialect.
+// bound rewrites the placeholders of every query for its dialect, and runs
+// it prepared when the engine prepares statements.
 type bound struct {
-	db DB
-	d  *Dialect
+	db      DB
+	d       *Dialect
+	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func (b bound) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if b.prepare == nil {
+		return nil, nil
+	}
+	return b.prepare(ctx, query)
 }
 
 func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return b.db.ExecContext(ctx, b.d.Rebind(query), args...)
+	query = b.d.Rebind(query)
+	if s, err := b.stmt(ctx, query); err != nil || s != nil {
+		if err != nil {
+			return nil, err
+		}
+		return s.ExecContext(ctx, args...)
+	}
+	return b.db.ExecContext(ctx, query, args...)
 }
 
 func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return b.db.QueryContext(ctx, b.d.Rebind(query), args...)
+	query = b.d.Rebind(query)
+	if s, err := b.stmt(ctx, query); err != nil || s != nil {
+		if err != nil {
+			return nil, err
+		}
+		return s.QueryContext(ctx, args...)
+	}
+	return b.db.QueryContext(ctx, query, args...)
 }
 
 func (b bound) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return b.db.QueryRowContext(ctx, b.d.Rebind(query), args...)
+	query = b.d.Rebind(query)
+	if s, err := b.stmt(ctx, query); err == nil && s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	// A statement that cannot be prepared fails again here, with its error
+	// in the Row.
+	return b.db.QueryRowContext(ctx, query, args...)
 }
 
 var rebound sync.Map // query written with ? → query with $n

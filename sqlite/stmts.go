@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+)
+
+// maxStatements bounds each statement cache. Herald's queries are a fixed
+// set, with variants for optional clauses and multi-row inserts of up to
+// 64 rows; past the bound, statements run unprepared.
+const maxStatements = 1024
+
+// SQLite parses every statement it is handed; the parse costs as much as a
+// simple query. The writer's connection and the read pool therefore keep
+// each query prepared.
+
+// writerStmts is the writer connection's cache, used by the writer
+// goroutine only.
+type writerStmts struct {
+	conn *sql.Conn
+	m    map[string]*sql.Stmt
+}
+
+func (w *writerStmts) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := w.m[query]; ok {
+		return s, nil
+	}
+	if len(w.m) >= maxStatements {
+		return nil, nil
+	}
+	s, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.m[query] = s
+	return s, nil
+}
+
+func (w *writerStmts) close() {
+	for _, s := range w.m {
+		s.Close()
+	}
+}
+
+// readerStmts is the read pool's cache: a statement prepared on the pool is
+// prepared once per connection, then bound to each read transaction.
+type readerStmts struct {
+	db *sql.DB
+	m  sync.Map // query → *sql.Stmt
+	n  atomic.Int64
+}
+
+func (r *readerStmts) forTx(tx *sql.Tx) func(context.Context, string) (*sql.Stmt, error) {
+	return func(ctx context.Context, query string) (*sql.Stmt, error) {
+		s, ok := r.m.Load(query)
+		if !ok {
+			if r.n.Load() >= maxStatements {
+				return nil, nil
+			}
+			p, err := r.db.PrepareContext(ctx, query)
+			if err != nil {
+				return nil, err
+			}
+			if s, ok = r.m.LoadOrStore(query, p); ok {
+				p.Close()
+			} else {
+				r.n.Add(1)
+			}
+		}
+		return tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	}
+}
+
+func (r *readerStmts) close() {
+	r.m.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
+}
