@@ -46,6 +46,7 @@ type benchSettings struct {
 	webhooks      int
 	conversations int
 	drain         time.Duration
+	ceiling       time.Duration
 	json          bool
 }
 
@@ -87,6 +88,7 @@ same run.`,
 	f.IntVar(&s.webhooks, "webhooks", 1, "webhooks subscribed to every message (fan-out)")
 	f.IntVar(&s.conversations, "conversations", 64, "conversations the messages are spread over")
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
+	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -326,7 +328,7 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	}
 
 	// The receiver's ceiling: the same clients, straight at it.
-	ceiling := benchCeiling(ctx, client, rurl, s.clients, 2*time.Second)
+	ceiling := benchCeiling(ctx, client, rurl, s.clients, s.ceiling)
 
 	cpu0, _ := processCPU(server.Process.Pid)
 	var accepted, refused, seq atomic.Int64
