@@ -68,6 +68,10 @@ type Queries interface {
 	// DistinctConversation returns the live distinct conversation with that
 	// participant key, or not_found.
 	DistinctConversation(ctx context.Context, appID, distinctKey string) (*Conversation, error)
+	// NextMessagePosition takes the position of a new message in a live
+	// conversation: it increments the conversation's last position and
+	// returns the conversation as it is then, or not_found.
+	NextMessagePosition(ctx context.Context, appID, id string) (*Conversation, error)
 	// UpdateConversation saves participants, distinct (and its key),
 	// metadata, last position and deletion.
 	UpdateConversation(ctx context.Context, c *Conversation, distinctKey string) error
@@ -172,11 +176,13 @@ type WebhookQueries interface {
 	// attempt come. Several nodes may claim at once; each delivery goes to
 	// one of them.
 	ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int) ([]*Delivery, error)
-	// CompleteDelivery saves the outcome of an attempt (status, attempts,
-	// next attempt, last status code and error, delivered time), records the
-	// attempt and releases the lease. A delivered delivery releases the next
-	// held one of its ordering key.
-	CompleteDelivery(ctx context.Context, d *Delivery, a *Attempt) error
+	// CompleteDeliveries saves the outcome of attempts, each of a different
+	// delivery: the delivery's status, attempts, next attempt, last status
+	// code and error and delivered time; it records the attempt (setting
+	// its ID) and releases the lease. A delivered delivery releases the
+	// next held one of its ordering key. Deliveries deleted meanwhile (with
+	// their webhook) are skipped.
+	CompleteDeliveries(ctx context.Context, cs []Completion) error
 	// ReleaseLeases makes every leased delivery claimable again at now: for
 	// a node that knows it is the only one on its store.
 	ReleaseLeases(ctx context.Context, now time.Time) error

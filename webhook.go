@@ -116,6 +116,13 @@ type Attempt struct {
 	Error        string
 }
 
+// Completion is an attempt of a delivery, and the delivery as the attempt
+// left it.
+type Completion struct {
+	Delivery *Delivery
+	Attempt  *Attempt
+}
+
 // MaxAttemptBody bounds the response body kept with an attempt.
 const MaxAttemptBody = 16 << 10
 

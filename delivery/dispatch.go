@@ -226,12 +226,16 @@ func (e *Engine) complete(batch []*result) error {
 	for i, r := range batch {
 		reasons[i] = e.outcome(r, now)
 	}
+	completions := make([]herald.Completion, len(batch))
+	for i, r := range batch {
+		completions[i] = herald.Completion{Delivery: r.d, Attempt: r.a}
+	}
 	return e.Store.Update(ctx, func(tx herald.Tx) error {
+		if err := tx.CompleteDeliveries(ctx, completions); err != nil {
+			return err
+		}
 		for i, r := range batch {
 			reason := reasons[i]
-			if err := tx.CompleteDelivery(ctx, r.d, r.a); err != nil {
-				return err
-			}
 			if reason == "" {
 				continue
 			}

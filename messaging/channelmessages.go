@@ -456,7 +456,7 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 // addChannelMessage adds a message to a contact's conversation, opening it
 // first if it is closed, and records message.sent.
 func (s *Service) addChannelMessage(ctx context.Context, tx herald.Tx, c *herald.Contact, ch *herald.Channel, sender herald.Sender, parts []herald.Part, mc *herald.MessageChannel) (*herald.Message, error) {
-	conv, err := tx.Conversation(ctx, c.AppID, c.ConversationID)
+	conv, err := tx.NextMessagePosition(ctx, c.AppID, c.ConversationID)
 	if err != nil {
 		return nil, err
 	}
@@ -470,13 +470,9 @@ func (s *Service) addChannelMessage(ctx context.Context, tx herald.Tx, c *herald
 	if sender.UserID != "" {
 		status[sender.UserID] = herald.StatusRead
 	}
-	conv.LastPosition++
 	m := &herald.Message{ID: NewID(), AppID: c.AppID, ConversationID: conv.ID, Position: conv.LastPosition,
 		Sender: sender, Parts: parts, SentAt: s.now(), RecipientStatus: status, Channel: mc}
 	if err := tx.CreateMessage(ctx, m); err != nil {
-		return nil, err
-	}
-	if err := tx.UpdateConversation(ctx, conv, conversationKey(conv)); err != nil {
 		return nil, err
 	}
 	var actor *herald.Actor

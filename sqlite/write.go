@@ -105,52 +105,87 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 			}
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	// Even these statements are kept prepared: parsed anew, the four of
+	// them cost as much as a small update.
+	exec := func(query string) error {
+		st, err := stmts.prepare(ctx, query)
+		if err == nil {
+			_, err = st.ExecContext(ctx)
+		}
+		return err
+	}
+	rollback := func() { exec("ROLLBACK") }
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		failAll(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
+	// The events of the whole batch are inserted together before it
+	// commits: one multi-row statement instead of one per update.
+	var events []*herald.Event
 	ran := 0
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, "SAVEPOINT u"); err != nil {
-			conn.ExecContext(ctx, "ROLLBACK")
+		if err := exec("SAVEPOINT u"); err != nil {
+			rollback()
 			failAll(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
 		}
-		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Prepare: stmts.prepare})}
+		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Prepare: stmts.prepare})}
 		if err := run(r.fn, tx); err != nil {
 			r.err = err
-			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO u"); rerr != nil {
+			if rerr := exec("ROLLBACK TO u"); rerr != nil {
 				// SQLite rolled the whole transaction back itself (e.g. on
 				// I/O errors): nothing of the batch remains.
-				conn.ExecContext(ctx, "ROLLBACK")
+				rollback()
 				failAll(fmt.Errorf("sqlite: transaction aborted: %w", rerr))
 				return
 			}
 		} else {
 			r.after = tx.after
+			events = append(events, tx.PendingEvents()...)
 			ran++
 		}
-		if _, err := conn.ExecContext(ctx, "RELEASE u"); err != nil {
-			conn.ExecContext(ctx, "ROLLBACK")
+		if err := exec("RELEASE u"); err != nil {
+			rollback()
 			failAll(fmt.Errorf("sqlite: release: %w", err))
 			return
 		}
 	}
-	s.stats.updates.Add(int64(ran))
 	if ran == 0 {
-		conn.ExecContext(ctx, "ROLLBACK")
+		rollback()
 		return
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		conn.ExecContext(ctx, "ROLLBACK")
+	if err := insertEvents(ctx, conn, stmts, events); err != nil {
+		rollback()
+		failAll(fmt.Errorf("sqlite: appending events: %w", err))
+		return
+	}
+	if err := exec("COMMIT"); err != nil {
+		rollback()
 		failAll(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
+	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
+}
+
+// eventChunk bounds the rows of one event insert, and so the variants of
+// that statement kept prepared.
+const eventChunk = 32
+
+func insertEvents(ctx context.Context, conn *sql.Conn, stmts *writerStmts, events []*herald.Event) error {
+	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Prepare: stmts.prepare})
+	for len(events) > 0 {
+		n := min(eventChunk, len(events))
+		if err := q.InsertEvents(ctx, events[:n]); err != nil {
+			return err
+		}
+		events = events[n:]
+	}
+	return nil
 }
 
 // run calls fn, turning a panic into an error so that one faulty update

@@ -266,6 +266,16 @@ func (q *Queries) Conversation(ctx context.Context, appID, id string) (*herald.C
 	return c, nil
 }
 
+func (q *Queries) NextMessagePosition(ctx context.Context, appID, id string) (*herald.Conversation, error) {
+	row := q.db.QueryRowContext(ctx, `UPDATE conversations SET last_position = last_position + 1
+		WHERE id = ? AND app_id = ? AND deleted_at IS NULL RETURNING `+conversationColumns, id, appID)
+	c, err := scanConversation(appID, row)
+	if err != nil {
+		return nil, notFound(err, "conversation", id)
+	}
+	return c, nil
+}
+
 func (q *Queries) DistinctConversation(ctx context.Context, appID, key string) (*herald.Conversation, error) {
 	row := q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
 		WHERE app_id = ? AND distinct_key = ? AND deleted_at IS NULL`+q.lock, appID, key)

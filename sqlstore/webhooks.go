@@ -222,40 +222,140 @@ func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUn
 		micros(leaseUntil), micros(now), limit, node))
 }
 
-func (q *Queries) CompleteDelivery(ctx context.Context, d *herald.Delivery, a *herald.Attempt) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-		lease_until = NULL, lease_owner = NULL, last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?`,
-		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
-		d.ID)
+// completionChunk bounds the rows of one completion statement, and so the
+// variants of those statements kept prepared.
+const completionChunk = 64
+
+func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion) error {
+	for len(cs) > 0 {
+		n := min(completionChunk, len(cs))
+		if err := q.completeDeliveries(ctx, cs[:n]); err != nil {
+			return err
+		}
+		cs = cs[n:]
+	}
+	return nil
+}
+
+// completeDeliveries completes up to completionChunk deliveries with three
+// statements whatever their number: the updates, the releases of the next
+// held deliveries and the attempts.
+func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion) error {
+	// Every value is cast so that PostgreSQL knows the types of the
+	// VALUES columns; SQLite takes the casts as no-ops.
+	var sb strings.Builder
+	sb.WriteString(`UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
+		lease_until = NULL, lease_owner = NULL, last_status_code = v.column5, last_error = v.column6,
+		delivered_at = v.column7 FROM (VALUES `)
+	args := make([]any, 0, 7*len(cs))
+	for i, c := range cs {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS INTEGER),
+			CAST(? AS TEXT), CAST(? AS BIGINT))`)
+		d := c.Delivery
+		args = append(args, d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError,
+			nullMicros(d.DeliveredAt))
+	}
+	sb.WriteString(`) AS v WHERE deliveries.id = v.column1 RETURNING deliveries.id`)
+	ids, err := collect(scanString)(q.db.QueryContext(ctx, sb.String(), args...))
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		// The webhook was deleted while the attempt was in flight.
-		return nil
+	// Deliveries deleted with their webhook while their attempt was in
+	// flight have no row left to record it against.
+	found := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		found[id] = true
 	}
-	if d.Status == herald.DeliveryDelivered && d.OrderingKey != "" {
-		// Release the next delivery of the queue, unless another one of it
-		// is already free (a resent or requeued one).
-		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, d.WebhookID); err != nil {
+
+	// Release the next delivery of each queue that a delivered delivery
+	// frees, unless another one of it is already free (a resent or
+	// requeued one).
+	type queue struct{ webhook, key string }
+	var queues []queue
+	seen := map[queue]bool{}
+	var webhooks []string
+	for _, c := range cs {
+		d := c.Delivery
+		if !found[d.ID] || d.Status != herald.DeliveryDelivered || d.OrderingKey == "" {
+			continue
+		}
+		k := queue{d.WebhookID, d.OrderingKey}
+		if !seen[k] {
+			seen[k] = true
+			queues = append(queues, k)
+			webhooks = append(webhooks, d.WebhookID)
+		}
+	}
+	if len(queues) > 0 {
+		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, webhooks...); err != nil {
 			return err
 		}
 		q.due = true
-		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET held = 0 WHERE id = (
-				SELECT id FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 1
-				AND status IN ('pending', 'failed') ORDER BY event_seq LIMIT 1)
-			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND ordering_key = ?2 AND held = 0
-				AND status IN ('pending', 'failed'))`, d.WebhookID, d.OrderingKey); err != nil {
+		sb.Reset()
+		sb.WriteString(`UPDATE deliveries SET held = 0 WHERE id IN (
+			SELECT (SELECT d.id FROM deliveries d WHERE d.webhook_id = v.column1 AND d.ordering_key = v.column2
+				AND d.held = 1 AND d.status IN ('pending', 'failed') ORDER BY d.event_seq LIMIT 1)
+			FROM (VALUES `)
+		args = args[:0]
+		for i, k := range queues {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT))`)
+			args = append(args, k.webhook, k.key)
+		}
+		sb.WriteString(`) AS v WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
+			AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed')))`)
+		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
 			return err
 		}
 	}
-	var headers any
-	if len(a.ResponseHeaders) > 0 {
-		headers = mustJSON(a.ResponseHeaders)
+
+	sb.Reset()
+	sb.WriteString(`INSERT INTO attempts (delivery_id, started_at, duration_us, status_code, response_headers,
+		response_body, error) VALUES `)
+	args = args[:0]
+	attempts := make(map[string]*herald.Attempt, len(cs))
+	for _, c := range cs {
+		d, a := c.Delivery, c.Attempt
+		if !found[d.ID] {
+			continue
+		}
+		if len(attempts) > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
+		var headers any
+		if len(a.ResponseHeaders) > 0 {
+			headers = mustJSON(a.ResponseHeaders)
+		}
+		args = append(args, d.ID, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, headers,
+			a.ResponseBody, a.Error)
+		attempts[d.ID] = a
 	}
-	return q.db.QueryRowContext(ctx, `INSERT INTO attempts (delivery_id, started_at, duration_us, status_code,
-		response_headers, response_body, error) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		d.ID, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, headers, a.ResponseBody, a.Error).Scan(&a.ID)
+	if len(attempts) == 0 {
+		return nil
+	}
+	sb.WriteString(` RETURNING id, delivery_id`)
+	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var delivery string
+		if err := rows.Scan(&id, &delivery); err != nil {
+			return err
+		}
+		if a := attempts[delivery]; a != nil {
+			a.ID = id
+		}
+	}
+	return rows.Err()
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {

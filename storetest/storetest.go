@@ -52,6 +52,7 @@ var tests = []struct {
 	{"LeaseHoldsUntilItEnds", testLeaseHoldsUntilItEnds},
 	{"ConcurrentClaimsNeverShare", testConcurrentClaimsNeverShare},
 	{"OrderingKeyHoldsDeliveries", testOrderingKeyHoldsDeliveries},
+	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
 	{"ReleaseLeases", testReleaseLeases},
 
 	// cluster.go

@@ -125,7 +125,7 @@ func testWebhookEvents(t *testing.T, s herald.Store) {
 			delivered := a.StartedAt
 			d.DeliveredAt = &delivered
 		}
-		update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDelivery(ctx, d, a) })
+		update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: a}}) })
 		last[d.ID] = a
 	}
 	attempt(ds[0], 1, 500, herald.DeliveryPending)
@@ -237,7 +237,7 @@ func testRequeueDeliveries(t *testing.T, s herald.Store) {
 		}
 		complete := func(d *herald.Delivery, status string, attempts int, next time.Time) error {
 			d.Status, d.Attempts, d.NextAttemptAt = status, attempts, next
-			return tx.CompleteDelivery(ctx, d, &herald.Attempt{DeliveryID: d.ID, StartedAt: at(2), StatusCode: 500})
+			return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(2), StatusCode: 500}}})
 		}
 		if err := complete(failed, herald.DeliveryFailed, 6, at(2)); err != nil {
 			return err
@@ -347,7 +347,7 @@ func complete(t *testing.T, s herald.Store, d *herald.Delivery, status string, w
 		d.DeliveredAt, a.StatusCode = &when, 200
 	}
 	d.LastStatusCode = a.StatusCode
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDelivery(ctx, d, a) })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: a}}) })
 }
 
 func readDelivery(t *testing.T, s herald.Store, id string) *herald.Delivery {
@@ -546,6 +546,78 @@ func testOrderingKeyHoldsDeliveries(t *testing.T, s herald.Store) {
 		}
 		wantClaim(t, s, fmt.Sprintf("after event %d was delivered", prev.EventSeq), "n", at(14+i), at(100), want...)
 	}
+}
+
+// One CompleteDeliveries call records many outcomes, as the engine batches
+// them: each delivery's own, the next held delivery of each queue freed, an
+// attempt each with its id, and nothing for a delivery deleted meanwhile.
+func testCompleteManyDeliveriesAtOnce(t *testing.T, s herald.Store) {
+	a1, a2, a3 := newDelivery(1, "w", "a"), newDelivery(2, "w", "a"), newDelivery(3, "w", "a")
+	b1, b2 := newDelivery(4, "w", "b"), newDelivery(5, "w", "b")
+	c1, c2 := newDelivery(6, "w2", "a"), newDelivery(7, "w2", "a")
+	ds := []*herald.Delivery{a1, a2, a3, b1, b2, c1, c2}
+	// More free deliveries than one statement takes.
+	var free []*herald.Delivery
+	for i := range 150 {
+		free = append(free, newDelivery(100+i, "w", ""))
+	}
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w"), newWebhook("app", "w2")}, append(ds, free...))
+	claimed := claim(t, s, "n", at(200), at(300), 1000)
+	sameSet(t, "claimed", ids(claimed), ids(append([]*herald.Delivery{a1, b1, c1}, free...)))
+
+	var cs []herald.Completion
+	outcome := func(d *herald.Delivery, status string, code int) {
+		d.Status, d.Attempts, d.LastStatusCode, d.NextAttemptAt = status, 1, code, at(201)
+		if status == herald.DeliveryDelivered {
+			delivered := at(201)
+			d.DeliveredAt = &delivered
+		}
+		cs = append(cs, herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(201),
+			Duration: time.Millisecond, StatusCode: code, ResponseBody: []byte(d.ID)}})
+	}
+	outcome(a1, herald.DeliveryDelivered, 200)
+	outcome(b1, herald.DeliveryPending, 500) // to be retried: b2 stays held
+	outcome(c1, herald.DeliveryDelivered, 204)
+	for _, d := range free {
+		outcome(d, herald.DeliveryDelivered, 200)
+	}
+	gone := newDelivery(999, "w", "a")
+	outcome(gone, herald.DeliveryDelivered, 200)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDeliveries(ctx, cs) })
+
+	attemptIDs := map[int64]bool{}
+	for _, c := range cs {
+		if c.Delivery == gone {
+			if c.Attempt.ID != 0 {
+				t.Fatalf("the attempt of a delivery that does not exist got id %d", c.Attempt.ID)
+			}
+			continue
+		}
+		got := readDelivery(t, s, c.Delivery.ID)
+		if got.Status != c.Delivery.Status || got.Attempts != 1 || got.LastStatusCode != c.Delivery.LastStatusCode ||
+			got.LeaseUntil != nil || (got.Status == herald.DeliveryDelivered) != (got.DeliveredAt != nil) {
+			t.Fatalf("delivery %s after completion: %+v, want %+v", got.ID, got, c.Delivery)
+		}
+		if c.Attempt.ID == 0 || attemptIDs[c.Attempt.ID] {
+			t.Fatalf("attempt of %s: id %d, want a new one", c.Delivery.ID, c.Attempt.ID)
+		}
+		attemptIDs[c.Attempt.ID] = true
+		var as []*herald.Attempt
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			as, err = q.Attempts(ctx, c.Delivery.ID)
+			return err
+		})
+		if len(as) != 1 || as[0].ID != c.Attempt.ID || string(as[0].ResponseBody) != c.Delivery.ID {
+			t.Fatalf("attempts of %s: %+v, want the one with id %d", c.Delivery.ID, as, c.Attempt.ID)
+		}
+	}
+	for _, d := range []*herald.Delivery{a2, a3, b2, c2} {
+		want := d == a3 || d == b2
+		if got := readDelivery(t, s, d.ID); got.Held != want {
+			t.Fatalf("delivery of event %d: held=%v, want %v", d.EventSeq, got.Held, want)
+		}
+	}
+	wantClaim(t, s, "the next of each queue delivered", "n", at(202), at(300), a2, c2, b1)
 }
 
 // ReleaseLeases gives back at once what a node held when it stopped.
