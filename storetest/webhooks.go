@@ -125,7 +125,9 @@ func testWebhookEvents(t *testing.T, s herald.Store) {
 			delivered := a.StartedAt
 			d.DeliveredAt = &delivered
 		}
-		update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: a}}) })
+		update(t, s, func(ctx context.Context, tx herald.Tx) error {
+			return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: a}})
+		})
 		last[d.ID] = a
 	}
 	attempt(ds[0], 1, 500, herald.DeliveryPending)
@@ -347,7 +349,9 @@ func complete(t *testing.T, s herald.Store, d *herald.Delivery, status string, w
 		d.DeliveredAt, a.StatusCode = &when, 200
 	}
 	d.LastStatusCode = a.StatusCode
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: a}}) })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: a}})
+	})
 }
 
 func readDelivery(t *testing.T, s herald.Store, id string) *herald.Delivery {
