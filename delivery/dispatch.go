@@ -24,61 +24,167 @@ type result struct {
 	job
 	a          *herald.Attempt
 	retryAfter time.Duration // from a Retry-After header, -1 when none
+	// deactivate, once the outcome is applied, says why the webhook must
+	// be deactivated, if it must.
+	deactivate string
 }
 
+// claimBatch bounds the deliveries one turn claims.
 const claimBatch = 256
 
-// dispatchLoop claims due deliveries as workers free up and hands them out.
-func (e *Engine) dispatchLoop() {
+// fanOutLoop turns new events into deliveries: it renders each batch
+// outside the write transaction, then creates the deliveries.
+func (e *Engine) fanOutLoop() {
 	defer e.wg.Done()
-	defer close(e.jobs)
-	go func() {
-		e.workersWG.Wait()
-		close(e.results)
-	}()
-	timer := time.NewTimer(e.PollInterval)
-	defer timer.Stop()
+	tick := time.NewTicker(e.PollInterval)
+	defer tick.Stop()
 	for {
-		free := min(e.Workers-int(e.inflight.Load()), claimBatch)
-		full := false
-		if free > 0 {
-			jobs, err := e.claim(free)
+		for {
+			n, err := e.fanOut(context.Background())
 			if err != nil {
-				e.Logger.Error("claiming deliveries", "err", err)
+				e.Logger.Error("turning events into deliveries", "err", err)
+				break
 			}
-			for _, j := range jobs {
-				e.inflight.Add(1)
-				select {
-				case e.jobs <- j:
-				case <-e.stop:
-					// Left leased; the next start releases it.
-					return
-				}
+			if n > 0 {
+				signal(e.dispatchWake)
 			}
-			full = len(jobs) == free
+			if n < fanOutBatch {
+				break
+			}
 		}
-		if full {
-			continue
-		}
-		timer.Reset(e.PollInterval)
 		select {
 		case <-e.stop:
 			return
-		case <-e.dispatchWake:
-		case <-timer.C:
+		case <-e.fanWake:
+		case <-tick.C:
 		}
 	}
 }
 
-func (e *Engine) claim(limit int) ([]*job, error) {
+// fanOut turns the next batch of events into deliveries and returns how many
+// events it considered.
+func (e *Engine) fanOut(ctx context.Context) (int, error) {
+	var plan *fanOutPlan
+	err := e.Store.View(ctx, func(q herald.Queries) error {
+		ws, err := q.Webhooks(ctx, "")
+		if err != nil {
+			return err
+		}
+		plan, err = e.planFanOut(q, ws)
+		return err
+	})
+	if err != nil || plan == nil {
+		return 0, err
+	}
+	if len(plan.moving) > 0 {
+		err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
+	}
+	return plan.events, err
+}
+
+// dispatchLoop sends the deliveries: each turn records the outcomes of the
+// attempts that finished and claims due deliveries for the free workers, in
+// one update. One commit thus finishes a delivery and starts the next one
+// of its queue.
+func (e *Engine) dispatchLoop() {
+	defer e.wg.Done()
+	defer func() {
+		close(e.jobs)
+		e.workersWG.Wait()
+	}()
+	timer := time.NewTimer(e.PollInterval)
+	defer timer.Stop()
+	var (
+		finished []*result // attempts whose outcome is not recorded yet
+		inflight int       // jobs handed to workers, results not received
+		stopping bool
+		again    bool // the last turn may have left due deliveries
+		failed   bool // the last turn failed
+	)
+	stop := e.stop // nil once stopping, so that it no longer fires
+	receive := func(r *result) {
+		inflight--
+		r.deactivate = e.outcome(r, e.now())
+		finished = append(finished, r)
+	}
+	for {
+		if !again {
+			timer.Reset(e.PollInterval)
+			select {
+			case <-stop:
+				stopping, stop = true, nil
+			case <-e.dispatchWake:
+			case r := <-e.results:
+				receive(r)
+			case <-timer.C:
+			}
+		}
+		again = false
+	gather:
+		for {
+			select {
+			case r := <-e.results:
+				receive(r)
+			case <-stop:
+				stopping, stop = true, nil
+			default:
+				break gather
+			}
+		}
+		if stopping && inflight == 0 && (len(finished) == 0 || failed) {
+			// What stays leased is released at the next start, or
+			// recovered by the other nodes.
+			return
+		}
+		free := 0
+		if !stopping {
+			free = min(e.Workers-inflight, claimBatch)
+		}
+		jobs, err := e.turn(finished, free)
+		failed = err != nil
+		if err != nil {
+			// The outcomes stay in memory and are recorded by a later
+			// turn; the leases keep their deliveries meanwhile.
+			e.Logger.Error("recording deliveries", "err", err)
+			continue
+		}
+		finished = finished[:0]
+		for _, j := range jobs {
+			inflight++
+			e.jobs <- j
+		}
+		again = (free > 0 && len(jobs) == free) || len(e.results) > 0
+	}
+}
+
+// turn records finished outcomes and claims up to free deliveries, in one
+// update.
+func (e *Engine) turn(finished []*result, free int) ([]*job, error) {
+	if len(finished) == 0 && free == 0 {
+		return nil, nil
+	}
 	ctx := context.Background()
+	completions := make([]herald.Completion, len(finished))
+	for i, r := range finished {
+		completions[i] = herald.Completion{Delivery: r.d, Attempt: r.a}
+	}
 	now := e.now()
 	var claimed []*herald.Delivery
-	err := e.Store.Update(ctx, func(tx herald.Tx) error {
-		var err error
-		// The lease outlasts the longest attempt; a crashed node's
-		// deliveries become claimable again once it ends.
-		claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, now.Add(maxTimeout+30*time.Second), limit)
+	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		claimed = nil
+		if len(completions) > 0 {
+			if err := tx.CompleteDeliveries(ctx, completions); err != nil {
+				return err
+			}
+			if err := e.deactivate(ctx, tx, finished, now); err != nil {
+				return err
+			}
+		}
+		if free > 0 {
+			// The lease outlasts the longest attempt; a crashed node's
+			// deliveries become claimable again once it ends.
+			claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, now.Add(maxTimeout+30*time.Second), free)
+		}
 		return err
 	})
 	if err != nil || len(claimed) == 0 {
@@ -93,10 +199,13 @@ func (e *Engine) claim(limit int) ([]*job, error) {
 		return err
 	})
 	if err != nil {
+		// Claimed but not sent: the leases end and the deliveries are
+		// claimed again then.
 		return nil, err
 	}
 	jobs := make([]*job, 0, len(claimed))
 	for _, d := range claimed {
+		// A webhook deleted meanwhile took its deliveries with it.
 		if w := webhooks[d.WebhookID]; w != nil {
 			jobs = append(jobs, &job{d: d, w: w})
 		}
@@ -104,12 +213,35 @@ func (e *Engine) claim(limit int) ([]*job, error) {
 	return jobs, nil
 }
 
+// deactivate deactivates the webhooks whose outcomes call for it.
+func (e *Engine) deactivate(ctx context.Context, tx herald.Tx, finished []*result, now time.Time) error {
+	for _, r := range finished {
+		if r.deactivate == "" {
+			continue
+		}
+		w, err := tx.Webhook(ctx, r.w.AppID, r.w.ID)
+		if herald.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if w.Status == herald.WebhookInactive {
+			continue
+		}
+		w.Status, w.StatusReason, w.UpdatedAt = herald.WebhookInactive, r.deactivate, now
+		if err := tx.UpdateWebhook(ctx, w); err != nil {
+			return err
+		}
+		e.Logger.Warn("webhook deactivated", "webhook", w.ID, "reason", r.deactivate)
+	}
+	return nil
+}
+
 func (e *Engine) worker() {
 	defer e.workersWG.Done()
 	for j := range e.jobs {
-		r := e.attempt(j)
-		e.inflight.Add(-1)
-		e.results <- r
+		e.results <- e.attempt(j)
 	}
 }
 
@@ -187,76 +319,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return max(t.Sub(now), 0)
 	}
 	return -1
-}
-
-// completeLoop records outcomes in batches: one transaction for all the
-// attempts that finished meanwhile.
-func (e *Engine) completeLoop() {
-	defer e.wg.Done()
-	batch := make([]*result, 0, claimBatch)
-	for r := range e.results {
-		batch = append(batch[:0], r)
-	gather:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-e.results:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		if err := e.complete(batch); err != nil {
-			// The deliveries stay leased and are attempted again when the
-			// lease ends: at least once, never lost.
-			e.Logger.Error("recording delivery outcomes", "err", err)
-		}
-		signal(e.dispatchWake)
-	}
-}
-
-func (e *Engine) complete(batch []*result) error {
-	ctx := context.Background()
-	now := e.now()
-	// Outcomes are decided once, outside the transaction, which an engine
-	// may run more than once.
-	reasons := make([]string, len(batch))
-	for i, r := range batch {
-		reasons[i] = e.outcome(r, now)
-	}
-	completions := make([]herald.Completion, len(batch))
-	for i, r := range batch {
-		completions[i] = herald.Completion{Delivery: r.d, Attempt: r.a}
-	}
-	return e.Store.Update(ctx, func(tx herald.Tx) error {
-		if err := tx.CompleteDeliveries(ctx, completions); err != nil {
-			return err
-		}
-		for i, r := range batch {
-			reason := reasons[i]
-			if reason == "" {
-				continue
-			}
-			w, err := tx.Webhook(ctx, r.w.AppID, r.w.ID)
-			if herald.IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if w.Status == herald.WebhookInactive {
-				continue
-			}
-			w.Status, w.StatusReason, w.UpdatedAt = herald.WebhookInactive, reason, now
-			if err := tx.UpdateWebhook(ctx, w); err != nil {
-				return err
-			}
-			e.Logger.Warn("webhook deactivated", "webhook", w.ID, "reason", reason)
-		}
-		return nil
-	})
 }
 
 // outcome applies an attempt's result to its delivery and returns why the

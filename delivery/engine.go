@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,6 +43,9 @@ type Format interface {
 var DefaultRetrySchedule = []time.Duration{10 * time.Second, 30 * time.Second, 120 * time.Second,
 	300 * time.Second, 1200 * time.Second}
 
+// DefaultWorkers is the default number of concurrent attempts.
+const DefaultWorkers = 256
+
 // DefaultTimeout bounds one attempt.
 const DefaultTimeout = 5 * time.Second
 
@@ -56,7 +58,8 @@ type Engine struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Workers is the number of concurrent attempts (default 64).
+	// Workers is the number of concurrent attempts (default
+	// DefaultWorkers).
 	Workers int
 	// PollInterval is the backstop for wake-ups (default 1 s).
 	PollInterval time.Duration
@@ -86,7 +89,6 @@ type Engine struct {
 	dispatchWake chan struct{}
 	jobs         chan *job
 	results      chan *result
-	inflight     atomic.Int64
 	stop         chan struct{}
 	wg           sync.WaitGroup
 	workersWG    sync.WaitGroup
@@ -122,7 +124,7 @@ func (e *Engine) Notify() {
 // SharedStore, any number of engines, one per node, share the work.
 func (e *Engine) Start(ctx context.Context) error {
 	if e.Workers <= 0 {
-		e.Workers = 64
+		e.Workers = DefaultWorkers
 	}
 	if e.PollInterval <= 0 {
 		e.PollInterval = time.Second
@@ -184,7 +186,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.fanWake = make(chan struct{}, 1)
 	e.dispatchWake = make(chan struct{}, 1)
-	e.jobs = make(chan *job)
+	e.jobs = make(chan *job, e.Workers)
 	e.results = make(chan *result, e.Workers)
 	e.stop = make(chan struct{})
 	e.started = true
@@ -192,10 +194,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.workersWG.Add(1)
 		go e.worker()
 	}
-	e.wg.Add(5)
+	e.wg.Add(4)
 	go e.fanOutLoop()
 	go e.dispatchLoop()
-	go e.completeLoop()
 	go e.healthLoop()
 	go e.maintenanceLoop()
 	e.watch()
@@ -239,69 +240,45 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 }
 
-// fanOutLoop turns new events into deliveries.
-func (e *Engine) fanOutLoop() {
-	defer e.wg.Done()
-	tick := time.NewTicker(e.PollInterval)
-	defer tick.Stop()
-	for {
-		for {
-			n, err := e.fanOut(context.Background())
-			if err != nil {
-				e.Logger.Error("turning events into deliveries", "err", err)
-				break
-			}
-			if n > 0 {
-				signal(e.dispatchWake)
-			} else {
-				break
-			}
-		}
-		select {
-		case <-e.stop:
-			return
-		case <-e.fanWake:
-		case <-tick.C:
-		}
-	}
-}
-
 const fanOutBatch = 512
 
-// fanOut turns the next batch of events into deliveries and returns how many
-// events it considered. Rendering happens outside the write transaction; the
-// write then advances each webhook's cursor only if it is still where the
-// batch started, so an event becomes a webhook's delivery exactly once.
-func (e *Engine) fanOut(ctx context.Context) (int, error) {
-	var webhooks []*herald.Webhook
-	var events []*herald.Event
-	err := e.Store.View(ctx, func(q herald.Queries) error {
-		var err error
-		webhooks, err = q.Webhooks(ctx, "")
-		if err != nil || len(webhooks) == 0 {
-			return err
-		}
-		from := webhooks[0].Cursor
-		for _, w := range webhooks {
-			from = min(from, w.Cursor)
-		}
-		events, err = q.EventsSince(ctx, from, fanOutBatch)
-		return err
-	})
-	if err != nil || len(events) == 0 {
-		return 0, err
+// fanOutPlan is a batch of events turned into deliveries, rendered outside
+// the write transaction that creates them.
+type fanOutPlan struct {
+	events     int // events considered
+	last       int64
+	moving     []*herald.Webhook
+	perWebhook map[string][]*herald.Delivery
+}
+
+// planFanOut renders the next batch of events for the webhooks whose cursor
+// is behind; webhooks lists every webhook.
+func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanOutPlan, error) {
+	if len(webhooks) == 0 {
+		return nil, nil
 	}
-	last := events[len(events)-1].Seq
-	now := e.now()
-	perWebhook := make(map[string][]*herald.Delivery, len(webhooks))
-	var moving []*herald.Webhook
+	from := webhooks[0].Cursor
 	for _, w := range webhooks {
-		if w.Cursor >= last {
+		from = min(from, w.Cursor)
+	}
+	events, err := q.EventsSince(context.Background(), from, fanOutBatch)
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	p := &fanOutPlan{events: len(events), last: events[len(events)-1].Seq,
+		perWebhook: make(map[string][]*herald.Delivery, len(webhooks))}
+	now := e.now()
+	keys := make([]string, len(events))
+	for i, ev := range events {
+		keys[i] = orderingKey(ev)
+	}
+	for _, w := range webhooks {
+		if w.Cursor >= p.last {
 			continue
 		}
-		moving = append(moving, w)
+		p.moving = append(p.moving, w)
 		f := e.Formats[w.Format]
-		for _, ev := range events {
+		for i, ev := range events {
 			if ev.Seq <= w.Cursor || ev.AppID != w.AppID || f == nil {
 				continue
 			}
@@ -319,29 +296,33 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			perWebhook[w.ID] = append(perWebhook[w.ID], &herald.Delivery{
+			p.perWebhook[w.ID] = append(p.perWebhook[w.ID], &herald.Delivery{
 				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
-				EventSeq: ev.Seq, EventType: typ, OrderingKey: orderingKey(ev), Body: body,
+				EventSeq: ev.Seq, EventType: typ, OrderingKey: keys[i], Body: body,
 				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
 			})
 		}
 	}
-	err = e.Store.Update(ctx, func(tx herald.Tx) error {
-		for _, w := range moving {
-			moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, w.Cursor, last)
-			if err != nil {
-				return err
-			}
-			if !moved {
-				continue
-			}
-			if err := tx.CreateDeliveries(ctx, perWebhook[w.ID]); err != nil {
-				return err
-			}
+	return p, nil
+}
+
+// write creates the plan's deliveries. Each webhook's cursor advances only
+// if it is still where the plan started, so that an event becomes a
+// webhook's delivery exactly once, whoever else fans out.
+func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
+	for _, w := range p.moving {
+		moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, w.Cursor, p.last)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	return len(events), err
+		if !moved {
+			continue
+		}
+		if err := tx.CreateDeliveries(ctx, p.perWebhook[w.ID]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // orderingKey is the conversation an event is about: deliveries about one

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -224,12 +225,22 @@ func serveCommand(cfg *config) *cobra.Command {
 		"how long delivered deliveries, their attempts and events are kept; 0 keeps them forever")
 	durationFlag(cmd, &health.nodeTimeout, "node-timeout", "HERALD_NODE_TIMEOUT", delivery.DefaultNodeTimeout,
 		"with several nodes on one database, how long a node may stay silent before the others take over its deliveries")
+	workers, err := strconv.Atoi(env("HERALD_WORKERS", strconv.Itoa(delivery.DefaultWorkers)))
+	if err != nil {
+		workers = delivery.DefaultWorkers
+	}
+	cmd.Flags().IntVar(&health.workers, "workers", workers,
+		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
 	return cmd
 }
 
 // healthSettings are the durations of the receivers' health checks, and
 // the retention of delivered deliveries and events.
-type healthSettings struct{ interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration }
+type healthSettings struct {
+	interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration
+	// workers is the number of concurrent delivery attempts.
+	workers int
+}
 
 // durationFlag declares a duration flag whose default comes from an
 // environment variable, then from def.
@@ -278,7 +289,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
 		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
-		Retention: health.retention, NodeTimeout: health.nodeTimeout}
+		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
 	}
