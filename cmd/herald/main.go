@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -251,8 +252,23 @@ func durationFlag(cmd *cobra.Command, dst *time.Duration, name, envName string, 
 	cmd.Flags().DurationVar(dst, name, def, usage+" (env "+envName+")")
 }
 
+// Garbage collector defaults of the server, unless GOGC or GOMEMLIMIT say
+// otherwise. Each delivery allocates its request, rendering and records;
+// collecting four times less often saves about a tenth of the CPU, and the
+// limit makes the collector work harder rather than let the heap pass it.
+const (
+	serverGCPercent   = 400
+	serverMemoryLimit = 128 << 20
+)
+
 func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serverMemoryLimit)
+	}
 	svc, closeStore, err := cfg.open(ctx)
 	if err != nil {
 		return err
