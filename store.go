@@ -169,7 +169,9 @@ type WebhookQueries interface {
 
 	// CreateDeliveries adds deliveries, in event order, holding each one
 	// that has an unfinished predecessor with the same webhook and ordering
-	// key.
+	// key. A delivery given a lease (LeaseOwner and LeaseUntil) is created
+	// claimed by that node, as ClaimDeliveries would leave it, unless it is
+	// held: then its lease is dropped, on the Delivery too.
 	CreateDeliveries(ctx context.Context, ds []*Delivery) error
 	// ClaimDeliveries leases up to limit due deliveries of active webhooks
 	// to a node until leaseUntil: pending, not held, not leased, next

@@ -94,8 +94,10 @@ type Delivery struct {
 	Status        string
 	Attempts      int
 	NextAttemptAt time.Time
-	// LeaseUntil is set while a worker holds the delivery.
+	// LeaseUntil is set while a worker holds the delivery, and LeaseOwner
+	// names the node of that worker.
 	LeaseUntil     *time.Time
+	LeaseOwner     string
 	LastStatusCode int
 	LastError      string
 	CreatedAt      time.Time

@@ -76,10 +76,47 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 	if err != nil || plan == nil {
 		return 0, err
 	}
-	if len(plan.moving) > 0 {
-		err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
+	if len(plan.moving) == 0 {
+		return plan.events, nil
+	}
+	// The deliveries that free workers can take at once are created
+	// leased to this node and handed to the dispatcher: no claim, and no
+	// commit to wait for, between an event and its first attempt.
+	reserved := e.takeSlots(claimBatch)
+	leased := plan.lease(e.Node, e.now().Add(leaseDuration), reserved)
+	e.slots.Add(int64(reserved - leased))
+	err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
+	var jobs []*job
+	if err == nil {
+		jobs = plan.handoffs()
+	}
+	e.slots.Add(int64(leased - len(jobs)))
+	if len(jobs) > 0 {
+		select {
+		case e.handoffs <- jobs:
+		case <-e.stop:
+			// Left leased; the next start releases them.
+		}
 	}
 	return plan.events, err
+}
+
+// leaseDuration outlasts the longest attempt; a crashed node's deliveries
+// become claimable again once it ends.
+const leaseDuration = maxTimeout + 30*time.Second
+
+// takeSlots takes up to n free worker slots and returns how many it took.
+func (e *Engine) takeSlots(n int) int {
+	for {
+		free := e.slots.Load()
+		take := min(free, int64(n))
+		if take <= 0 {
+			return 0
+		}
+		if e.slots.CompareAndSwap(free, free-take) {
+			return int(take)
+		}
+	}
 }
 
 // dispatchLoop sends the deliveries: each turn records the outcomes of the
@@ -104,8 +141,15 @@ func (e *Engine) dispatchLoop() {
 	stop := e.stop // nil once stopping, so that it no longer fires
 	receive := func(r *result) {
 		inflight--
+		e.slots.Add(1)
 		r.deactivate = e.outcome(r, e.now())
 		finished = append(finished, r)
+	}
+	dispatch := func(jobs []*job) {
+		for _, j := range jobs {
+			inflight++
+			e.jobs <- j
+		}
 	}
 	for {
 		if !again {
@@ -116,6 +160,8 @@ func (e *Engine) dispatchLoop() {
 			case <-e.dispatchWake:
 			case r := <-e.results:
 				receive(r)
+			case jobs := <-e.handoffs:
+				dispatch(jobs)
 			case <-timer.C:
 			}
 		}
@@ -125,6 +171,8 @@ func (e *Engine) dispatchLoop() {
 			select {
 			case r := <-e.results:
 				receive(r)
+			case jobs := <-e.handoffs:
+				dispatch(jobs)
 			case <-stop:
 				stopping, stop = true, nil
 			default:
@@ -138,9 +186,10 @@ func (e *Engine) dispatchLoop() {
 		}
 		free := 0
 		if !stopping {
-			free = min(e.Workers-inflight, claimBatch)
+			free = e.takeSlots(claimBatch)
 		}
 		jobs, err := e.turn(finished, free)
+		e.slots.Add(int64(free - len(jobs)))
 		failed = err != nil
 		if err != nil {
 			// The outcomes stay in memory and are recorded by a later
@@ -149,11 +198,8 @@ func (e *Engine) dispatchLoop() {
 			continue
 		}
 		finished = finished[:0]
-		for _, j := range jobs {
-			inflight++
-			e.jobs <- j
-		}
-		again = (free > 0 && len(jobs) == free) || len(e.results) > 0
+		dispatch(jobs)
+		again = (free > 0 && len(jobs) == free) || len(e.results) > 0 || len(e.handoffs) > 0
 	}
 }
 
@@ -183,7 +229,7 @@ func (e *Engine) turn(finished []*result, free int) ([]*job, error) {
 		if free > 0 {
 			// The lease outlasts the longest attempt; a crashed node's
 			// deliveries become claimable again once it ends.
-			claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, now.Add(maxTimeout+30*time.Second), free)
+			claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, now.Add(leaseDuration), free)
 		}
 		return err
 	})

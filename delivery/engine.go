@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,6 +90,12 @@ type Engine struct {
 	dispatchWake chan struct{}
 	jobs         chan *job
 	results      chan *result
+	// handoffs carries the deliveries the fan-out created leased to this
+	// node, to the dispatcher.
+	handoffs chan []*job
+	// slots counts the workers neither busy nor promised to a claim or a
+	// handoff: what is handed to the workers never exceeds their number.
+	slots atomic.Int64
 	stop         chan struct{}
 	wg           sync.WaitGroup
 	workersWG    sync.WaitGroup
@@ -188,6 +195,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.dispatchWake = make(chan struct{}, 1)
 	e.jobs = make(chan *job, e.Workers)
 	e.results = make(chan *result, e.Workers)
+	e.handoffs = make(chan []*job, 16)
+	e.slots.Store(int64(e.Workers))
 	e.stop = make(chan struct{})
 	e.started = true
 	for range e.Workers {
@@ -249,6 +258,8 @@ type fanOutPlan struct {
 	last       int64
 	moving     []*herald.Webhook
 	perWebhook map[string][]*herald.Delivery
+	// created lists the webhooks whose deliveries the write created.
+	created []*herald.Webhook
 }
 
 // planFanOut renders the next batch of events for the webhooks whose cursor
@@ -310,6 +321,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 // if it is still where the plan started, so that an event becomes a
 // webhook's delivery exactly once, whoever else fans out.
 func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
+	p.created = p.created[:0]
 	for _, w := range p.moving {
 		moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, w.Cursor, p.last)
 		if err != nil {
@@ -321,8 +333,43 @@ func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
 		if err := tx.CreateDeliveries(ctx, p.perWebhook[w.ID]); err != nil {
 			return err
 		}
+		p.created = append(p.created, w)
 	}
 	return nil
+}
+
+// lease leases up to n of the plan's deliveries to active webhooks to node,
+// in event order, and returns how many it leased. The store drops the
+// leases of those it creates held.
+func (p *fanOutPlan) lease(node string, until time.Time, n int) int {
+	leased := 0
+	for _, w := range p.moving {
+		if w.Status != herald.WebhookActive {
+			continue
+		}
+		for _, d := range p.perWebhook[w.ID] {
+			if leased == n {
+				return leased
+			}
+			u := until
+			d.LeaseOwner, d.LeaseUntil = node, &u
+			leased++
+		}
+	}
+	return leased
+}
+
+// handoffs returns the deliveries the write created leased, as jobs.
+func (p *fanOutPlan) handoffs() []*job {
+	var jobs []*job
+	for _, w := range p.created {
+		for _, d := range p.perWebhook[w.ID] {
+			if d.LeaseUntil != nil && !d.Held {
+				jobs = append(jobs, &job{d: d, w: w})
+			}
+		}
+	}
+	return jobs
 }
 
 // orderingKey is the conversation an event is about: deliveries about one

@@ -143,16 +143,19 @@ func (q *Queries) DeleteWebhook(ctx context.Context, appID, id string) error {
 // Deliveries.
 
 const deliveryColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held, body, status,
-	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at`
+	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at, lease_owner`
 
 func scanDelivery(row scanner) (*herald.Delivery, error) {
 	d := &herald.Delivery{}
 	var next, created int64
 	var lease, delivered sql.NullInt64
+	var owner sql.NullString
 	if err := row.Scan(&d.ID, &d.AppID, &d.WebhookID, &d.EventID, &d.EventSeq, &d.EventType, &d.OrderingKey,
-		&d.Held, &d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered); err != nil {
+		&d.Held, &d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered,
+		&owner); err != nil {
 		return nil, err
 	}
+	d.LeaseOwner = owner.String
 	d.NextAttemptAt, d.CreatedAt = fromMicros(next), fromMicros(created)
 	d.LeaseUntil, d.DeliveredAt = fromNullMicros(lease), fromNullMicros(delivered)
 	return d, nil
@@ -192,6 +195,12 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 	}
 	for _, d := range ds {
 		q.due = q.due || !d.Held
+		if d.LeaseOwner == "" || d.LeaseUntil == nil || d.Held {
+			d.LeaseOwner, d.LeaseUntil = "", nil
+		} else {
+			// As a claim leaves it: due again when the lease ends.
+			d.NextAttemptAt = *d.LeaseUntil
+		}
 	}
 	// Multi-row inserts: one statement per chunk instead of one per row.
 	const chunk = 64
@@ -199,15 +208,15 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 		n := min(chunk, len(ds))
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO deliveries (` + deliveryColumns + `) VALUES `)
-		args := make([]any, 0, n*17)
+		args := make([]any, 0, n*18)
 		for i, d := range ds[:n] {
 			if i > 0 {
 				sb.WriteString(",")
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, d.ID, d.AppID, d.WebhookID, d.EventID, d.EventSeq, d.EventType, d.OrderingKey,
 				flag(d.Held), d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
-				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt))
+				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt), nullString(d.LeaseOwner))
 		}
 		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
 			return err

@@ -53,6 +53,7 @@ var tests = []struct {
 	{"ConcurrentClaimsNeverShare", testConcurrentClaimsNeverShare},
 	{"OrderingKeyHoldsDeliveries", testOrderingKeyHoldsDeliveries},
 	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
+	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"ReleaseLeases", testReleaseLeases},
 
 	// cluster.go

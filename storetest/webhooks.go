@@ -403,7 +403,7 @@ func testClaimTakesOnlyDueDeliveries(t *testing.T, s herald.Store) {
 			// Where the next attempt stands while leased is the engine's
 			// business.
 			want := *orig
-			want.LeaseUntil, want.NextAttemptAt = d.LeaseUntil, d.NextAttemptAt
+			want.LeaseUntil, want.NextAttemptAt, want.LeaseOwner = d.LeaseUntil, d.NextAttemptAt, "n1"
 			same(t, "claimed delivery", d, &want)
 		}
 		claimed = append(claimed, ids(got)...)
@@ -622,6 +622,44 @@ func testCompleteManyDeliveriesAtOnce(t *testing.T, s herald.Store) {
 		}
 	}
 	wantClaim(t, s, "the next of each queue delivered", "n", at(202), at(300), a2, c2, b1)
+}
+
+// A node may create the deliveries it is about to send already leased to
+// itself: claimed as ClaimDeliveries would, except those held, which wait
+// for their queue as any other.
+func testDeliveriesCreatedLeased(t *testing.T, s herald.Store) {
+	lease := at(60)
+	leased := func(d *herald.Delivery) *herald.Delivery {
+		l := lease
+		d.LeaseOwner, d.LeaseUntil = "n1", &l
+		return d
+	}
+	head, behind, free, plain := leased(newDelivery(1, "w", "k")), leased(newDelivery(2, "w", "k")),
+		leased(newDelivery(3, "w", "")), newDelivery(4, "w", "")
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w")}, []*herald.Delivery{head, behind, free, plain})
+	if behind.LeaseOwner != "" || behind.LeaseUntil != nil || !behind.Held {
+		t.Fatalf("the held delivery kept its lease: owner %q until %v, held %v", behind.LeaseOwner, behind.LeaseUntil, behind.Held)
+	}
+	for _, d := range []*herald.Delivery{head, free} {
+		got := readDelivery(t, s, d.ID)
+		if got.LeaseOwner != "n1" || got.LeaseUntil == nil || !got.LeaseUntil.Equal(lease) || got.Held {
+			t.Fatalf("delivery %s: owner %q, leased until %v, held %v; want n1's lease until %v", d.ID, got.LeaseOwner,
+				got.LeaseUntil, got.Held, lease)
+		}
+	}
+	if got := readDelivery(t, s, behind.ID); got.LeaseUntil != nil || got.LeaseOwner != "" || !got.Held {
+		t.Fatalf("held delivery %s: owner %q, leased until %v, held %v", got.ID, got.LeaseOwner, got.LeaseUntil, got.Held)
+	}
+	wantClaim(t, s, "while the leases last", "n2", at(10), at(100), plain)
+	// The node's work is claimable by the others once it is declared dead.
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.Heartbeat(ctx, "n2", at(11)) })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		_, err := tx.RecoverLeases(ctx, at(12), at(11))
+		return err
+	})
+	wantClaim(t, s, "after n1 was declared dead", "n2", at(12), at(100), head, free)
+	complete(t, s, head, herald.DeliveryDelivered, at(13), at(13))
+	wantClaim(t, s, "the next of the queue", "n2", at(13), at(100), behind)
 }
 
 // ReleaseLeases gives back at once what a node held when it stopped.
