@@ -95,13 +95,13 @@ type Engine struct {
 	handoffs chan []*job
 	// slots counts the workers neither busy nor promised to a claim or a
 	// handoff: what is handed to the workers never exceeds their number.
-	slots atomic.Int64
-	stop         chan struct{}
-	wg           sync.WaitGroup
-	workersWG    sync.WaitGroup
-	verifying    sync.WaitGroup
-	started      bool
-	stopOnce     sync.Once
+	slots     atomic.Int64
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	workersWG sync.WaitGroup
+	verifying sync.WaitGroup
+	started   bool
+	stopOnce  sync.Once
 }
 
 func (e *Engine) now() time.Time {
