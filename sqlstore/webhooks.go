@@ -161,6 +161,49 @@ func scanDelivery(row scanner) (*herald.Delivery, error) {
 	return d, nil
 }
 
+// queue is a webhook's deliveries of one ordering key.
+type queue struct{ webhook, key string }
+
+// busyQueues returns which of the queues have an unfinished delivery: one
+// statement per chunk of queues, not one per queue.
+func (q *Queries) busyQueues(ctx context.Context, queues []queue) (map[queue]bool, error) {
+	busy := make(map[queue]bool, len(queues))
+	const chunk = 64
+	for len(queues) > 0 {
+		n := min(chunk, len(queues))
+		var sb strings.Builder
+		sb.WriteString(`SELECT v.column1, v.column2 FROM (VALUES `)
+		args := make([]any, 0, 2*n)
+		for i, k := range queues[:n] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT))`)
+			args = append(args, k.webhook, k.key)
+		}
+		sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
+			AND d.ordering_key = v.column2 AND d.status IN ('pending', 'failed') LIMIT 1) IS NOT NULL`)
+		rows, err := q.db.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k queue
+			if err := rows.Scan(&k.webhook, &k.key); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			busy[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		queues = queues[n:]
+	}
+	return busy, nil
+}
+
 func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
 	var webhooks []string
 	for _, d := range ds {
@@ -173,24 +216,24 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 	}
 	// A delivery is held if its queue (webhook, ordering key) already has an
 	// unfinished delivery: in the store, or earlier in this batch.
-	type queue struct{ webhook, key string }
-	busy := map[queue]bool{}
+	var queues []queue
+	seen := map[queue]bool{}
+	for _, d := range ds {
+		if k := (queue{d.WebhookID, d.OrderingKey}); d.OrderingKey != "" && !seen[k] {
+			seen[k] = true
+			queues = append(queues, k)
+		}
+	}
+	busy, err := q.busyQueues(ctx, queues)
+	if err != nil {
+		return err
+	}
 	for _, d := range ds {
 		if d.OrderingKey == "" {
 			continue
 		}
 		k := queue{d.WebhookID, d.OrderingKey}
-		known, seen := busy[k]
-		if !seen {
-			var one int
-			err := q.db.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE webhook_id = ? AND ordering_key = ?
-				AND status IN ('pending', 'failed') LIMIT 1`, d.WebhookID, d.OrderingKey).Scan(&one)
-			if err != nil && err != sql.ErrNoRows {
-				return err
-			}
-			known = err == nil
-		}
-		d.Held = known
+		d.Held = busy[k]
 		busy[k] = true
 	}
 	for _, d := range ds {
@@ -282,8 +325,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// Release the next delivery of each queue that a delivered delivery
 	// frees, unless another one of it is already free (a resent or
 	// requeued one).
-	type queue struct{ webhook, key string }
-	var queues []queue
+		var queues []queue
 	seen := map[queue]bool{}
 	var webhooks []string
 	for _, c := range cs {
@@ -316,8 +358,11 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT))`)
 			args = append(args, k.webhook, k.key)
 		}
-		sb.WriteString(`) AS v WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
-			AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed')))`)
+		// A scalar subquery rather than NOT EXISTS: PostgreSQL would
+		// turn NOT EXISTS into an anti-join that scans every free
+		// delivery, where this looks each queue up in its index.
+		sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
+			AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed') LIMIT 1) IS NULL)`)
 		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
 			return err
 		}

@@ -84,9 +84,12 @@ same run.`,
 	f.DurationVar(&s.duration, "duration", 10*time.Second, "how long the clients send")
 	f.IntVar(&s.count, "count", 0, "stop after this many messages (0: send for --duration)")
 	f.IntVar(&s.rate, "rate", 0, "messages per second across the clients (0: as fast as Herald takes them)")
-	f.IntVar(&s.clients, "clients", 32, "concurrent API clients")
+	f.IntVar(&s.clients, "clients", 64, "concurrent API clients")
 	f.IntVar(&s.webhooks, "webhooks", 1, "webhooks subscribed to every message (fan-out)")
-	f.IntVar(&s.conversations, "conversations", 64, "conversations the messages are spread over")
+	// Each conversation's deliveries reach a webhook one after the other,
+	// so a few conversations measure that round trip rather than what
+	// Herald can carry.
+	f.IntVar(&s.conversations, "conversations", 1000, "conversations the messages are spread over (deliveries of one conversation go one at a time)")
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
 	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
