@@ -325,7 +325,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// Release the next delivery of each queue that a delivered delivery
 	// frees, unless another one of it is already free (a resent or
 	// requeued one).
-		var queues []queue
+	var queues []queue
 	seen := map[queue]bool{}
 	var webhooks []string
 	for _, c := range cs {
