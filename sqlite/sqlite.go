@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -40,8 +41,13 @@ type Options struct {
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
-	opts   Options
-	stmts  *readerStmts
+	// checkpointer copies the WAL back into the database file, so that
+	// the writer never spends its time (and its commits' latency) on it.
+	checkpointer *sql.DB
+	committed    chan struct{} // the writer committed since the last checkpoint
+	checkpointed chan struct{} // closed when checkpointLoop returns
+	opts         Options
+	stmts        *readerStmts
 
 	stats struct{ updates, commits atomic.Int64 }
 
@@ -84,7 +90,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// Savepoints journal the pages they change; in memory that costs no
 	// write system call per page.
 	common := []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "temp_store(MEMORY)", sync}
-	writer, err := sql.Open("sqlite", dsn(path, common, "_txlock=immediate"))
+	// The writer never checkpoints (wal_autocheckpoint=0): a connection
+	// of its own does, beside it (see checkpointLoop).
+	writer, err := sql.Open("sqlite", dsn(path, append(common, "wal_autocheckpoint(0)"), "_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -103,22 +111,35 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	reader.SetMaxOpenConns(opts.Readers)
 	reader.SetMaxIdleConns(opts.Readers)
+	checkpointer, err := sql.Open("sqlite", dsn(path, common, ""))
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, err
+	}
+	checkpointer.SetMaxOpenConns(1)
+	checkpointer.SetMaxIdleConns(1)
 	s := &Store{
-		writer:   writer,
-		reader:   reader,
-		opts:     opts,
-		stmts:    &readerStmts{db: reader},
-		requests: make(chan *writeRequest, 4*opts.MaxBatch),
-		closing:  make(chan struct{}),
-		stopped:  make(chan struct{}),
+		writer:       writer,
+		reader:       reader,
+		checkpointer: checkpointer,
+		committed:    make(chan struct{}, 1),
+		checkpointed: make(chan struct{}),
+		opts:         opts,
+		stmts:        &readerStmts{db: reader},
+		requests:     make(chan *writeRequest, 4*opts.MaxBatch),
+		closing:      make(chan struct{}),
+		stopped:      make(chan struct{}),
 	}
 	conn, err := writer.Conn(ctx)
 	if err != nil {
 		s.writer.Close()
 		s.reader.Close()
+		s.checkpointer.Close()
 		return nil, err
 	}
 	go s.writeLoop(conn)
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -144,8 +165,9 @@ func (s *Store) Close() error {
 		close(s.closing)
 	}
 	<-s.stopped
+	<-s.checkpointed
 	s.stmts.close()
-	return errors.Join(s.writer.Close(), s.reader.Close())
+	return errors.Join(s.writer.Close(), s.reader.Close(), s.checkpointer.Close())
 }
 
 // View runs fn in a read transaction on the read pool.
@@ -156,4 +178,39 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 	}
 	defer tx.Rollback()
 	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx)}))
+}
+
+// Checkpoint pacing: a checkpoint at most every checkpointInterval after
+// commits, and a blocking one past maxWALFrames, so that a writer that
+// never pauses cannot grow the WAL without end.
+const (
+	checkpointInterval = 100 * time.Millisecond
+	maxWALFrames       = 16384 // 64 MiB of 4 KiB pages
+)
+
+// checkpointLoop checkpoints the WAL in the background while the writer
+// commits. A passive checkpoint copies what no reader still needs and
+// never waits for the writer; it only lets the WAL grow past maxWALFrames
+// if readers hold it back, and then a RESTART checkpoint waits for them.
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointed)
+	ctx := context.Background()
+	for {
+		select {
+		case <-s.committed:
+		case <-s.stopped:
+			// The writer is done: a last checkpoint, so that the file
+			// holds everything once closed.
+			s.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			return
+		}
+		var busy, log, done int
+		if err := s.checkpointer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err == nil && log > maxWALFrames {
+			s.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+		}
+		select {
+		case <-time.After(checkpointInterval):
+		case <-s.stopped:
+		}
+	}
 }

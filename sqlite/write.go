@@ -170,6 +170,10 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 	}
 	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
+	select {
+	case s.committed <- struct{}{}:
+	default:
+	}
 }
 
 // eventChunk bounds the rows of one event insert, and so the variants of
