@@ -45,9 +45,6 @@ func (e *Engine) fanOutLoop() {
 				e.Logger.Error("turning events into deliveries", "err", err)
 				break
 			}
-			if n > 0 {
-				signal(e.dispatchWake)
-			}
 			if n < fanOutBatch {
 				break
 			}
@@ -89,6 +86,9 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 	var jobs []*job
 	if err == nil {
 		jobs = plan.handoffs()
+		if plan.claimable() {
+			signal(e.dispatchWake)
+		}
 	}
 	e.slots.Add(int64(leased - len(jobs)))
 	if len(jobs) > 0 {
@@ -135,8 +135,13 @@ func (e *Engine) dispatchLoop() {
 		finished []*result // attempts whose outcome is not recorded yet
 		inflight int       // jobs handed to workers, results not received
 		stopping bool
-		again    bool // the last turn may have left due deliveries
+		again    bool // the last turn left work
 		failed   bool // the last turn failed
+		// due says deliveries may be claimable: a wake-up said so, the
+		// last claim took all it could, or completions released some.
+		// Otherwise a turn only records outcomes: most deliveries come
+		// from the fan-out already leased.
+		due = true
 	)
 	stop := e.stop // nil once stopping, so that it no longer fires
 	receive := func(r *result) {
@@ -158,11 +163,13 @@ func (e *Engine) dispatchLoop() {
 			case <-stop:
 				stopping, stop = true, nil
 			case <-e.dispatchWake:
+				due = true
 			case r := <-e.results:
 				receive(r)
 			case jobs := <-e.handoffs:
 				dispatch(jobs)
 			case <-timer.C:
+				due = true
 			}
 		}
 		again = false
@@ -184,12 +191,17 @@ func (e *Engine) dispatchLoop() {
 			// recovered by the other nodes.
 			return
 		}
+		select {
+		case <-e.dispatchWake:
+			due = true
+		default:
+		}
 		free := 0
-		if !stopping {
+		if !stopping && due {
 			free = e.takeSlots(claimBatch)
 		}
-		jobs, err := e.turn(finished, free)
-		e.slots.Add(int64(free - len(jobs)))
+		t, err := e.turn(finished, free)
+		e.slots.Add(int64(free - len(t.jobs)))
 		failed = err != nil
 		if err != nil {
 			// The outcomes stay in memory and are recorded by a later
@@ -198,16 +210,26 @@ func (e *Engine) dispatchLoop() {
 			continue
 		}
 		finished = finished[:0]
-		dispatch(jobs)
-		again = (free > 0 && len(jobs) == free) || len(e.results) > 0 || len(e.handoffs) > 0
+		dispatch(t.jobs)
+		// Without free workers nothing was claimed: still due.
+		due = (due && free == 0) || (free > 0 && t.claimed == free) || t.released > 0
+		again = (due && e.slots.Load() > 0) || len(e.results) > 0 || len(e.handoffs) > 0
 	}
+}
+
+// turnResult is what a turn did.
+type turnResult struct {
+	jobs     []*job
+	claimed  int
+	released int // held deliveries the completions released
 }
 
 // turn records finished outcomes and claims up to free deliveries, in one
 // update.
-func (e *Engine) turn(finished []*result, free int) ([]*job, error) {
+func (e *Engine) turn(finished []*result, free int) (turnResult, error) {
+	var t turnResult
 	if len(finished) == 0 && free == 0 {
-		return nil, nil
+		return t, nil
 	}
 	ctx := context.Background()
 	completions := make([]herald.Completion, len(finished))
@@ -219,7 +241,7 @@ func (e *Engine) turn(finished []*result, free int) ([]*job, error) {
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
 		claimed = nil
 		if len(completions) > 0 {
-			if err := tx.CompleteDeliveries(ctx, completions); err != nil {
+			if t.released, err = tx.CompleteDeliveries(ctx, completions); err != nil {
 				return err
 			}
 			if err := e.deactivate(ctx, tx, finished, now); err != nil {
@@ -233,8 +255,9 @@ func (e *Engine) turn(finished []*result, free int) ([]*job, error) {
 		}
 		return err
 	})
+	t.claimed = len(claimed)
 	if err != nil || len(claimed) == 0 {
-		return nil, err
+		return t, err
 	}
 	webhooks := map[string]*herald.Webhook{}
 	err = e.Store.View(ctx, func(q herald.Queries) error {
@@ -247,16 +270,16 @@ func (e *Engine) turn(finished []*result, free int) ([]*job, error) {
 	if err != nil {
 		// Claimed but not sent: the leases end and the deliveries are
 		// claimed again then.
-		return nil, err
+		return t, err
 	}
-	jobs := make([]*job, 0, len(claimed))
+	t.jobs = make([]*job, 0, len(claimed))
 	for _, d := range claimed {
 		// A webhook deleted meanwhile took its deliveries with it.
 		if w := webhooks[d.WebhookID]; w != nil {
-			jobs = append(jobs, &job{d: d, w: w})
+			t.jobs = append(t.jobs, &job{d: d, w: w})
 		}
 	}
-	return jobs, nil
+	return t, nil
 }
 
 // deactivate deactivates the webhooks whose outcomes call for it.

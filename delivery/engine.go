@@ -359,6 +359,22 @@ func (p *fanOutPlan) lease(node string, until time.Time, n int) int {
 	return leased
 }
 
+// claimable reports whether the write created deliveries that are due but
+// not leased: for the dispatcher to claim.
+func (p *fanOutPlan) claimable() bool {
+	for _, w := range p.created {
+		if w.Status != herald.WebhookActive {
+			continue
+		}
+		for _, d := range p.perWebhook[w.ID] {
+			if d.LeaseUntil == nil && !d.Held {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // handoffs returns the deliveries the write created leased, as jobs.
 func (p *fanOutPlan) handoffs() []*job {
 	var jobs []*job

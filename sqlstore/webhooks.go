@@ -278,21 +278,23 @@ func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUn
 // variants of those statements kept prepared.
 const completionChunk = 64
 
-func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion) error {
+func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion) (released int, err error) {
 	for len(cs) > 0 {
 		n := min(completionChunk, len(cs))
-		if err := q.completeDeliveries(ctx, cs[:n]); err != nil {
-			return err
+		r, err := q.completeDeliveries(ctx, cs[:n])
+		released += r
+		if err != nil {
+			return released, err
 		}
 		cs = cs[n:]
 	}
-	return nil
+	return released, nil
 }
 
 // completeDeliveries completes up to completionChunk deliveries with three
 // statements whatever their number: the updates, the releases of the next
 // held deliveries and the attempts.
-func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion) error {
+func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion) (released int, err error) {
 	// Every value is cast so that PostgreSQL knows the types of the
 	// VALUES columns; SQLite takes the casts as no-ops.
 	var sb strings.Builder
@@ -313,7 +315,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	sb.WriteString(`) AS v WHERE deliveries.id = v.column1 RETURNING deliveries.id`)
 	ids, err := collect(scanString)(q.db.QueryContext(ctx, sb.String(), args...))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// Deliveries deleted with their webhook while their attempt was in
 	// flight have no row left to record it against.
@@ -342,7 +344,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	}
 	if len(queues) > 0 {
 		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, webhooks...); err != nil {
-			return err
+			return 0, err
 		}
 		q.due = true
 		sb.Reset()
@@ -363,9 +365,15 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		// delivery, where this looks each queue up in its index.
 		sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
 			AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed') LIMIT 1) IS NULL)`)
-		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
-			return err
+		res, err := q.db.ExecContext(ctx, sb.String(), args...)
+		if err != nil {
+			return 0, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		released = int(n)
 	}
 
 	sb.Reset()
@@ -391,25 +399,25 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		attempts[d.ID] = a
 	}
 	if len(attempts) == 0 {
-		return nil
+		return released, nil
 	}
 	sb.WriteString(` RETURNING id, delivery_id`)
 	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var delivery string
 		if err := rows.Scan(&id, &delivery); err != nil {
-			return err
+			return 0, err
 		}
 		if a := attempts[delivery]; a != nil {
 			a.ID = id
 		}
 	}
-	return rows.Err()
+	return released, rows.Err()
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {

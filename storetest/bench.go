@@ -138,7 +138,7 @@ func benchComplete(b *testing.B, s herald.Store, n int) {
 		}
 		cs := ready[:n:n]
 		ready, left = ready[n:], left-n
-		benchUpdate(b, s, func(tx herald.Tx) error { return tx.CompleteDeliveries(context.Background(), cs) })
+		benchUpdate(b, s, func(tx herald.Tx) error { return completeAll(context.Background(), tx, cs) })
 		last = cs[n-1].Delivery.ID
 	}
 	b.StopTimer()
@@ -179,7 +179,7 @@ func benchCycle(b *testing.B, s herald.Store, n int) {
 		for i, d := range got {
 			cs[i] = benchDelivered(d, &attempts[i])
 		}
-		benchUpdate(b, s, func(tx herald.Tx) error { return tx.CompleteDeliveries(context.Background(), cs) })
+		benchUpdate(b, s, func(tx herald.Tx) error { return completeAll(context.Background(), tx, cs) })
 	}
 }
 
