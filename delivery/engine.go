@@ -33,7 +33,9 @@ type Format interface {
 	// Versions lists the payload versions; the first is the default.
 	Versions() []string
 	// Render renders an event for a webhook; ok is false for events the
-	// format does not deliver.
+	// format does not deliver. The body depends only on the event and the
+	// webhook's Version and Config, so that an event is rendered once for
+	// all the webhooks that share them.
 	Render(e *herald.Event, w *herald.Webhook) (body []byte, ok bool, err error)
 	// SetHeaders sets the format's headers for an attempt, made at the
 	// given time, of a delivery.
@@ -283,6 +285,16 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 	for i, ev := range events {
 		keys[i] = orderingKey(ev)
 	}
+	type rendering struct {
+		event                   int
+		format, version, config string
+	}
+	type body struct {
+		b   []byte
+		ok  bool
+		err error
+	}
+	rendered := map[rendering]body{}
 	for _, w := range webhooks {
 		if w.Cursor >= p.last {
 			continue
@@ -297,19 +309,24 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 			if typ == "" || !w.Subscribed(typ) {
 				continue
 			}
-			body, ok, err := f.Render(ev, w)
-			if err != nil {
+			k := rendering{i, w.Format, w.Version, string(w.Config)}
+			r, done := rendered[k]
+			if !done {
+				r.b, r.ok, r.err = f.Render(ev, w)
+				rendered[k] = r
+			}
+			if r.err != nil {
 				// An event that cannot be rendered is a defect, not a
 				// reason to stop every later event: log it and go on.
-				e.Logger.Error("rendering event", "event", ev.ID, "type", ev.Type, "webhook", w.ID, "err", err)
+				e.Logger.Error("rendering event", "event", ev.ID, "type", ev.Type, "webhook", w.ID, "err", r.err)
 				continue
 			}
-			if !ok {
+			if !r.ok {
 				continue
 			}
 			p.perWebhook[w.ID] = append(p.perWebhook[w.ID], &herald.Delivery{
 				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
-				EventSeq: ev.Seq, EventType: typ, OrderingKey: keys[i], Body: body,
+				EventSeq: ev.Seq, EventType: typ, OrderingKey: keys[i], Body: r.b,
 				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
 			})
 		}

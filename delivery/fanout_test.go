@@ -1,0 +1,86 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/sqlite"
+)
+
+// countingFormat renders an event as its id, the version and the config,
+// and counts its renderings.
+type countingFormat struct{ renders *int }
+
+func (countingFormat) EventTypes() []string                                                 { return []string{"message.sent"} }
+func (countingFormat) EventType(e *herald.Event) string                                     { return e.Type }
+func (countingFormat) Versions() []string                                                   { return []string{"1.0", "2.0"} }
+func (countingFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
+func (f countingFormat) Render(e *herald.Event, w *herald.Webhook) ([]byte, bool, error) {
+	*f.renders++
+	return fmt.Appendf(nil, "%s %s %s", e.ID, w.Version, w.Config), true, nil
+}
+
+// An event is rendered once for all the webhooks of one format, version and
+// config, and each webhook still gets the body of its own.
+func TestFanOutRendersOncePerVersionAndConfig(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const events = 3
+	err = s.Update(ctx, func(tx herald.Tx) error {
+		for i := range events {
+			e := &herald.Event{ID: fmt.Sprint("e", i), AppID: "app", Type: "message.sent", CreatedAt: time.Now(),
+				Data: json.RawMessage(`{}`)}
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhook := func(id, version, config string) *herald.Webhook {
+		w := &herald.Webhook{ID: id, AppID: "app", Format: "counting", Version: version, Events: []string{"message.sent"},
+			Status: herald.WebhookActive}
+		if config != "" {
+			w.Config = json.RawMessage(config)
+		}
+		return w
+	}
+	ws := []*herald.Webhook{webhook("a", "1.0", ""), webhook("b", "1.0", ""), webhook("c", "1.0", `{"x":1}`),
+		webhook("d", "2.0", "")}
+	renders := 0
+	e := &Engine{Formats: map[string]Format{"counting": countingFormat{&renders}}}
+	var plan *fanOutPlan
+	err = s.View(ctx, func(q herald.Queries) (err error) {
+		plan, err = e.planFanOut(q, ws)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := events * 3; renders != want {
+		t.Fatalf("%d renderings for %d events and 3 distinct (version, config), want %d", renders, events, want)
+	}
+	for _, w := range ws {
+		ds := plan.perWebhook[w.ID]
+		if len(ds) != events {
+			t.Fatalf("webhook %s got %d deliveries, want %d", w.ID, len(ds), events)
+		}
+		for i, d := range ds {
+			if want := fmt.Sprintf("e%d %s %s", i, w.Version, w.Config); string(d.Body) != want {
+				t.Fatalf("webhook %s, event %d: body %q, want %q", w.ID, i, d.Body, want)
+			}
+		}
+	}
+}
