@@ -30,7 +30,7 @@ var renderTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // rules) with one app, in which tests act out the situations of Layer's
 // payloads and read the events they record.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	store herald.Store
 	svc   *messaging.Service
@@ -38,7 +38,7 @@ type fixture struct {
 	u     *urls.Builder
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"), sqlite.Options{})
@@ -146,7 +146,7 @@ func (f *fixture) render(e *herald.Event, version string, config json.RawMessage
 	return body, decode(f.t, body)
 }
 
-func decode(t *testing.T, b []byte) map[string]any {
+func decode(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	var v map[string]any
 	if err := json.Unmarshal(b, &v); err != nil {
