@@ -221,21 +221,25 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (*writeTx,
 		return nil, err
 	}
 	var changes []string
-	if events := q.PendingEvents(); len(events) > 0 {
-		// Held until the commit, so that events commit in seq order.
-		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockNamespace, eventsLock); err != nil {
-			return nil, err
-		}
-		if err := q.InsertEvents(ctx, events); err != nil {
-			return nil, err
-		}
+	events := q.PendingEvents()
+	if len(events) > 0 {
 		changes = append(changes, "events")
 	}
 	if q.DeliveriesDue() {
 		changes = append(changes, "deliveries")
 	}
-	if len(changes) > 0 {
-		// Delivered to the listeners at commit, and only if it commits.
+	// The notification is delivered to the listeners at commit, and only
+	// if it commits.
+	if len(events) > 0 {
+		// The lock is held until the commit, so that events commit in seq
+		// order; taken in the insert itself, it is held for two round
+		// trips (the insert and the commit), not four.
+		err := q.InsertEvents(ctx, events, `SELECT pg_advisory_xact_lock(?, ?), pg_notify(?, ?)`,
+			lockNamespace, eventsLock, channelName, strings.Join(changes, ","))
+		if err != nil {
+			return nil, err
+		}
+	} else if len(changes) > 0 {
 		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channelName, strings.Join(changes, ",")); err != nil {
 			return nil, err
 		}

@@ -184,7 +184,7 @@ func insertEvents(ctx context.Context, conn *sql.Conn, stmts *writerStmts, event
 	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Prepare: stmts.prepare})
 	for len(events) > 0 {
 		n := min(eventChunk, len(events))
-		if err := q.InsertEvents(ctx, events[:n]); err != nil {
+		if err := q.InsertEvents(ctx, events[:n], ""); err != nil {
 			return err
 		}
 		events = events[n:]

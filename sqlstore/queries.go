@@ -586,7 +586,7 @@ func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {
 		q.pending = append(q.pending, e)
 		return nil
 	}
-	return q.InsertEvents(ctx, []*herald.Event{e})
+	return q.InsertEvents(ctx, []*herald.Event{e}, "")
 }
 
 const eventColumns = `seq, id, app_id, type, created_at, actor, data`

@@ -105,22 +105,41 @@ func (q *Queries) DeliveriesDue() bool { return q.due }
 
 // InsertEvents inserts events in one statement and sets their Seq: for an
 // engine that appends at commit what AppendEvent kept (Options.DeferEvents).
-func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event) error {
+//
+// first, when not empty, is a query of one row that the same statement
+// runs before the first event takes its seq, with firstArgs as its
+// parameters: PostgreSQL takes the events lock and queues its notification
+// there, rather than in statements of their own while it holds the lock.
+func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event, first string, firstArgs ...any) error {
 	var sb strings.Builder
-	sb.WriteString(`INSERT INTO events (id, app_id, type, created_at, actor, data) VALUES `)
-	args := make([]any, 0, 6*len(events))
+	args := make([]any, 0, len(firstArgs)+6*len(events))
+	row := "(?, ?, ?, ?, ?, ?)"
+	if first == "" {
+		sb.WriteString(`INSERT INTO events (id, app_id, type, created_at, actor, data) VALUES `)
+	} else {
+		// Every row of the insert joins first's: it has run before the
+		// first row, and with it the first seq, exists. The casts type the
+		// VALUES columns, which no longer take their columns' types.
+		sb.WriteString(`WITH first AS (` + first + `) INSERT INTO events (id, app_id, type, created_at, actor, data)
+			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM first, (VALUES `)
+		args = append(args, firstArgs...)
+		row = "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))"
+	}
 	byID := make(map[string]*herald.Event, len(events))
 	for i, e := range events {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(?, ?, ?, ?, ?, ?)")
+		sb.WriteString(row)
 		var actor any
 		if e.Actor != nil {
 			actor = mustJSON(e.Actor)
 		}
 		args = append(args, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor, string(e.Data))
 		byID[e.ID] = e
+	}
+	if first != "" {
+		sb.WriteString(`) AS v`)
 	}
 	sb.WriteString(` RETURNING id, seq`)
 	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
