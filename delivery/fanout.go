@@ -1,0 +1,275 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald"
+)
+
+// fanOutLoop turns new events into deliveries: it renders each batch
+// outside the write transaction, then creates the deliveries.
+func (e *Engine) fanOutLoop() {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.PollInterval)
+	defer tick.Stop()
+	for {
+		for {
+			n, err := e.fanOut(context.Background())
+			if err != nil {
+				e.Logger.Error("turning events into deliveries", "err", err)
+				break
+			}
+			if n < fanOutBatch {
+				break
+			}
+		}
+		select {
+		case <-e.stop:
+			return
+		case <-e.fanWake:
+		case <-tick.C:
+		}
+	}
+}
+
+// fanOut turns the next batch of events into deliveries and returns how many
+// events it considered.
+func (e *Engine) fanOut(ctx context.Context) (int, error) {
+	var plan *fanOutPlan
+	err := e.Store.View(ctx, func(q herald.Queries) error {
+		ws, err := q.Webhooks(ctx, "")
+		if err != nil {
+			return err
+		}
+		plan, err = e.planFanOut(q, ws)
+		return err
+	})
+	if err != nil || plan == nil {
+		return 0, err
+	}
+	if len(plan.moving) == 0 {
+		return plan.events, nil
+	}
+	// The deliveries that free workers can take at once are created
+	// leased to this node and handed to the dispatcher: no claim, and no
+	// commit to wait for, between an event and its first attempt.
+	reserved := e.takeSlots(claimBatch)
+	leased := plan.lease(e.Node, e.now().Add(leaseDuration), reserved)
+	e.slots.Add(int64(reserved - leased))
+	err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
+	var jobs []*job
+	if err == nil {
+		jobs = plan.handoffs()
+		if plan.claimable() {
+			signal(e.dispatchWake)
+		}
+	}
+	e.slots.Add(int64(leased - len(jobs)))
+	if len(jobs) > 0 {
+		select {
+		case e.handoffs <- jobs:
+		case <-e.stop:
+			// Left leased; the next start releases them.
+		}
+	}
+	return plan.events, err
+}
+
+// leaseDuration outlasts the longest attempt; a crashed node's deliveries
+// become claimable again once it ends.
+const leaseDuration = maxTimeout + 30*time.Second
+
+// takeSlots takes up to n free worker slots and returns how many it took.
+func (e *Engine) takeSlots(n int) int {
+	for {
+		free := e.slots.Load()
+		take := min(free, int64(n))
+		if take <= 0 {
+			return 0
+		}
+		if e.slots.CompareAndSwap(free, free-take) {
+			return int(take)
+		}
+	}
+}
+
+const fanOutBatch = 512
+
+// fanOutPlan is a batch of events turned into deliveries, rendered outside
+// the write transaction that creates them.
+type fanOutPlan struct {
+	events     int // events considered
+	last       int64
+	moving     []*herald.Webhook
+	perWebhook map[string][]*herald.Delivery
+	// created lists the webhooks whose deliveries the write created.
+	created []*herald.Webhook
+}
+
+// planFanOut renders the next batch of events for the webhooks whose cursor
+// is behind; webhooks lists every webhook.
+func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanOutPlan, error) {
+	if len(webhooks) == 0 {
+		return nil, nil
+	}
+	from := webhooks[0].Cursor
+	for _, w := range webhooks {
+		from = min(from, w.Cursor)
+	}
+	events, err := q.EventsSince(context.Background(), from, fanOutBatch)
+	if err != nil || len(events) == 0 {
+		return nil, err
+	}
+	p := &fanOutPlan{events: len(events), last: events[len(events)-1].Seq,
+		perWebhook: make(map[string][]*herald.Delivery, len(webhooks))}
+	now := e.now()
+	keys := make([]string, len(events))
+	for i, ev := range events {
+		keys[i] = orderingKey(ev)
+	}
+	type rendering struct {
+		event                   int
+		format, version, config string
+	}
+	type body struct {
+		b   []byte
+		ok  bool
+		err error
+	}
+	rendered := map[rendering]body{}
+	for _, w := range webhooks {
+		if w.Cursor >= p.last {
+			continue
+		}
+		p.moving = append(p.moving, w)
+		f := e.Formats[w.Format]
+		for i, ev := range events {
+			if ev.Seq <= w.Cursor || ev.AppID != w.AppID || f == nil {
+				continue
+			}
+			typ := f.EventType(ev)
+			if typ == "" || !w.Subscribed(typ) {
+				continue
+			}
+			k := rendering{i, w.Format, w.Version, string(w.Config)}
+			r, done := rendered[k]
+			if !done {
+				r.b, r.ok, r.err = f.Render(ev, w)
+				rendered[k] = r
+			}
+			if r.err != nil {
+				// An event that cannot be rendered is a defect, not a
+				// reason to stop every later event: log it and go on.
+				e.Logger.Error("rendering event", "event", ev.ID, "type", ev.Type, "webhook", w.ID, "err", r.err)
+				continue
+			}
+			if !r.ok {
+				continue
+			}
+			p.perWebhook[w.ID] = append(p.perWebhook[w.ID], &herald.Delivery{
+				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
+				EventSeq: ev.Seq, EventType: typ, OrderingKey: keys[i], Body: r.b,
+				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
+			})
+		}
+	}
+	return p, nil
+}
+
+// write creates the plan's deliveries. Each webhook's cursor advances only
+// if it is still where the plan started, so that an event becomes a
+// webhook's delivery exactly once, whoever else fans out.
+func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
+	p.created = p.created[:0]
+	for _, w := range p.moving {
+		moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, w.Cursor, p.last)
+		if err != nil {
+			return err
+		}
+		if !moved {
+			continue
+		}
+		if err := tx.CreateDeliveries(ctx, p.perWebhook[w.ID]); err != nil {
+			return err
+		}
+		p.created = append(p.created, w)
+	}
+	return nil
+}
+
+// lease leases up to n of the plan's deliveries to active webhooks to node,
+// in event order, and returns how many it leased. The store drops the
+// leases of those it creates held.
+func (p *fanOutPlan) lease(node string, until time.Time, n int) int {
+	leased := 0
+	for _, w := range p.moving {
+		if w.Status != herald.WebhookActive {
+			continue
+		}
+		for _, d := range p.perWebhook[w.ID] {
+			if leased == n {
+				return leased
+			}
+			u := until
+			d.LeaseOwner, d.LeaseUntil = node, &u
+			leased++
+		}
+	}
+	return leased
+}
+
+// claimable reports whether the write created deliveries that are due but
+// not leased: for the dispatcher to claim.
+func (p *fanOutPlan) claimable() bool {
+	for _, w := range p.created {
+		if w.Status != herald.WebhookActive {
+			continue
+		}
+		for _, d := range p.perWebhook[w.ID] {
+			if d.LeaseUntil == nil && !d.Held {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// handoffs returns the deliveries the write created leased, as jobs.
+func (p *fanOutPlan) handoffs() []*job {
+	var jobs []*job
+	for _, w := range p.created {
+		for _, d := range p.perWebhook[w.ID] {
+			if d.LeaseUntil != nil && !d.Held {
+				jobs = append(jobs, &job{d: d, w: w})
+			}
+		}
+	}
+	return jobs
+}
+
+// orderingKey is the conversation an event is about: deliveries about one
+// conversation reach a webhook in event order.
+func orderingKey(ev *herald.Event) string {
+	var d struct {
+		Conversation *struct {
+			ID string `json:"id"`
+		} `json:"conversation"`
+		Message *struct {
+			ConversationID string `json:"conversation_id"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(ev.Data, &d) != nil {
+		return ""
+	}
+	switch {
+	case d.Conversation != nil:
+		return d.Conversation.ID
+	case d.Message != nil:
+		return d.Message.ConversationID
+	}
+	return ""
+}
