@@ -209,13 +209,25 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 	}
 }
 
-func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (*writeTx, error) {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeTx, err error) {
+	// A connection of the pool rather than a database/sql transaction, so
+	// that the end of the transaction can be sent as one pipeline (below).
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer sqlTx.Rollback()
-	q := sqlstore.New(sqlTx, dialect, sqlstore.Options{Write: true, DeferEvents: true})
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			// A connection left inside a transaction is discarded when it
+			// goes back to the pool, should this fail too.
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true})
 	tx := &writeTx{Queries: q}
 	if err := run(fn, tx); err != nil {
 		return nil, err
@@ -228,23 +240,33 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (*writeTx,
 	if q.DeliveriesDue() {
 		changes = append(changes, "deliveries")
 	}
-	// The notification is delivered to the listeners at commit, and only
-	// if it commits.
+	// The events go in with their lock and the notification (delivered to
+	// the listeners at commit, and only if it commits), and COMMIT follows
+	// in the same round trip: the events lock, held until the commit so
+	// that events commit in seq order, is held for as long as PostgreSQL
+	// takes to run two statements, whatever the latency of this process.
+	batch := &pgx.Batch{}
 	if len(events) > 0 {
-		// The lock is held until the commit, so that events commit in seq
-		// order; taken in the insert itself, it is held for two round
-		// trips (the insert and the commit), not four.
-		err := q.InsertEvents(ctx, events, `SELECT pg_advisory_xact_lock(?, ?), pg_notify(?, ?)`,
+		query, args := dialect.EventsInsert(events, `SELECT pg_advisory_xact_lock(?, ?), pg_notify(?, ?)`,
 			lockNamespace, eventsLock, channelName, strings.Join(changes, ","))
-		if err != nil {
-			return nil, err
-		}
+		seqs := sqlstore.EventSeqs(events)
+		batch.Queue(query, args...).Query(func(rows pgx.Rows) error {
+			var id string
+			var seq int64
+			_, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
+				seqs.Set(id, seq)
+				return nil
+			})
+			return err
+		})
 	} else if len(changes) > 0 {
-		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channelName, strings.Join(changes, ",")); err != nil {
-			return nil, err
-		}
+		batch.Queue(`SELECT pg_notify($1, $2)`, channelName, strings.Join(changes, ","))
 	}
-	if err := sqlTx.Commit(); err != nil {
+	batch.Queue("COMMIT")
+	err = conn.Raw(func(dc any) error {
+		return dc.(*stdlib.Conn).Conn().SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
 		return nil, err
 	}
 	return tx, nil

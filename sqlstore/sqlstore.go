@@ -111,6 +111,29 @@ func (q *Queries) DeliveriesDue() bool { return q.due }
 // parameters: PostgreSQL takes the events lock and queues its notification
 // there, rather than in statements of their own while it holds the lock.
 func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event, first string, firstArgs ...any) error {
+	query, args := q.d.EventsInsert(events, first, firstArgs...)
+	// Already rebound: bound's Rebind leaves a query without ? as it is.
+	rows, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	seqs := EventSeqs(events)
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return err
+		}
+		seqs.Set(id, seq)
+	}
+	return rows.Err()
+}
+
+// EventsInsert returns the statement that InsertEvents runs, written for
+// the dialect, with its arguments, for an engine that sends it itself (e.g.
+// in one round trip with its COMMIT). It returns rows of (id, seq).
+func (d *Dialect) EventsInsert(events []*herald.Event, first string, firstArgs ...any) (string, []any) {
 	var sb strings.Builder
 	args := make([]any, 0, len(firstArgs)+6*len(events))
 	row := "(?, ?, ?, ?, ?, ?)"
@@ -125,7 +148,6 @@ func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event, firs
 		args = append(args, firstArgs...)
 		row = "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))"
 	}
-	byID := make(map[string]*herald.Event, len(events))
 	for i, e := range events {
 		if i > 0 {
 			sb.WriteString(", ")
@@ -136,28 +158,25 @@ func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event, firs
 			actor = mustJSON(e.Actor)
 		}
 		args = append(args, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor, string(e.Data))
-		byID[e.ID] = e
 	}
 	if first != "" {
 		sb.WriteString(`) AS v`)
 	}
 	sb.WriteString(` RETURNING id, seq`)
-	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return err
-		}
-		if e := byID[id]; e != nil {
+	return d.Rebind(sb.String()), args
+}
+
+// EventSeqs sets the Seq of events from the (id, seq) rows of their insert.
+type EventSeqs []*herald.Event
+
+// Set gives the event id its seq.
+func (es EventSeqs) Set(id string, seq int64) {
+	for _, e := range es {
+		if e.ID == id {
 			e.Seq = seq
+			return
 		}
 	}
-	return rows.Err()
 }
 
 // bound rewrites the placeholders of every query for its dialect, and runs
