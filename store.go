@@ -182,9 +182,12 @@ type WebhookQueries interface {
 	// delivery: the delivery's status, attempts, next attempt, last status
 	// code and error and delivered time; it records the attempt (setting
 	// its ID) and releases the lease. A delivered delivery releases the
-	// next held one of its ordering key; released counts those. Deliveries
-	// deleted meanwhile (with their webhook) are skipped.
-	CompleteDeliveries(ctx context.Context, cs []Completion) (released int, err error)
+	// next held one of its ordering key; released counts those. Of these,
+	// up to lease.Limit that are pending, due at lease.Now and of an active
+	// webhook are leased to lease.Node as ClaimDeliveries would, and
+	// returned. Deliveries deleted meanwhile (with their webhook) are
+	// skipped.
+	CompleteDeliveries(ctx context.Context, cs []Completion, lease Lease) (leased []*Delivery, released int, err error)
 	// ReleaseLeases makes every leased delivery claimable again at now: for
 	// a node that knows it is the only one on its store.
 	ReleaseLeases(ctx context.Context, now time.Time) error

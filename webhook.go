@@ -125,6 +125,21 @@ type Completion struct {
 	Attempt  *Attempt
 }
 
+// A Lease offers free workers of a node to the deliveries that
+// CompleteDeliveries releases, so that the next delivery of a queue is
+// handed over in the commit that finishes the one before it, without a
+// claim. The zero Lease offers none.
+type Lease struct {
+	Node string
+	// Now is when the lease starts: a released delivery whose next attempt
+	// is later is not leased.
+	Now time.Time
+	// Until is when the lease ends, as for ClaimDeliveries.
+	Until time.Time
+	// Limit bounds the deliveries leased.
+	Limit int
+}
+
 // MaxAttemptBody bounds the response body kept with an attempt.
 const MaxAttemptBody = 16 << 10
 

@@ -109,11 +109,23 @@ func (e *Engine) dispatchLoop() {
 			due = true
 		default:
 		}
+		// Free workers for the deliveries that the completions release,
+		// and for a claim when deliveries may be due.
 		free := 0
-		if !stopping && due {
-			free = e.takeSlots(claimBatch)
+		if !stopping {
+			want := 0
+			if due {
+				want = claimBatch
+			} else {
+				for _, r := range finished {
+					if r.d.Status == herald.DeliveryDelivered && r.d.OrderingKey != "" {
+						want++
+					}
+				}
+			}
+			free = e.takeSlots(want)
 		}
-		t, err := e.turn(finished, free)
+		t, err := e.turn(finished, free, due)
 		e.slots.Add(int64(free - len(t.jobs)))
 		failed = err != nil
 		if err != nil {
@@ -125,7 +137,7 @@ func (e *Engine) dispatchLoop() {
 		finished = finished[:0]
 		dispatch(t.jobs)
 		// Without free workers nothing was claimed: still due.
-		due = (due && free == 0) || (free > 0 && t.claimed == free) || t.released > 0
+		due = (due && free == 0) || (t.claim > 0 && t.claimed == t.claim) || t.released > t.leased
 		again = (due && e.slots.Load() > 0) || len(e.results) > 0 || len(e.handoffs) > 0
 	}
 }
@@ -133,15 +145,18 @@ func (e *Engine) dispatchLoop() {
 // turnResult is what a turn did.
 type turnResult struct {
 	jobs     []*job
+	leased   int // released deliveries leased at once
+	claim    int // deliveries the claim asked for
 	claimed  int
 	released int // held deliveries the completions released
 }
 
-// turn records finished outcomes and claims up to free deliveries, in one
-// update.
-func (e *Engine) turn(finished []*result, free int) (turnResult, error) {
+// turn records finished outcomes, hands the next delivery of each queue
+// they free to up to free workers and, if claim, claims due deliveries for
+// those left, in one update.
+func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, error) {
 	var t turnResult
-	if len(finished) == 0 && free == 0 {
+	if len(finished) == 0 && (free == 0 || !claim) {
 		return t, nil
 	}
 	ctx := context.Background()
@@ -150,25 +165,28 @@ func (e *Engine) turn(finished []*result, free int) (turnResult, error) {
 		completions[i] = herald.Completion{Delivery: r.d, Attempt: r.a}
 	}
 	now := e.now()
-	var claimed []*herald.Delivery
+	// The lease outlasts the longest attempt; a crashed node's deliveries
+	// become claimable again once it ends.
+	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(leaseDuration), Limit: free}
+	var leased, claimed []*herald.Delivery
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
-		claimed = nil
+		leased, claimed, t.claim = nil, nil, 0
 		if len(completions) > 0 {
-			if t.released, err = tx.CompleteDeliveries(ctx, completions); err != nil {
+			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, lease); err != nil {
 				return err
 			}
 			if err := e.deactivate(ctx, tx, finished, now); err != nil {
 				return err
 			}
 		}
-		if free > 0 {
-			// The lease outlasts the longest attempt; a crashed node's
-			// deliveries become claimable again once it ends.
-			claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, now.Add(leaseDuration), free)
+		if claim && free > len(leased) {
+			t.claim = free - len(leased)
+			claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, lease.Until, t.claim)
 		}
 		return err
 	})
-	t.claimed = len(claimed)
+	t.leased, t.claimed = len(leased), len(claimed)
+	claimed = append(leased, claimed...)
 	if err != nil || len(claimed) == 0 {
 		return t, err
 	}

@@ -34,7 +34,7 @@ func seedHistory(t *testing.T, s herald.Store, appID, webhookID string, n int, a
 			}
 			for _, d := range ds {
 				d.Status, d.Attempts, d.DeliveredAt, d.LastStatusCode = herald.DeliveryDelivered, 1, &at, 204
-				if _, err := tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at, StatusCode: 204}}}); err != nil {
+				if _, _, err := tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at, StatusCode: 204}}}, herald.Lease{}); err != nil {
 					return err
 				}
 			}

@@ -278,23 +278,25 @@ func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUn
 // variants of those statements kept prepared.
 const completionChunk = 64
 
-func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion) (released int, err error) {
+func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion, lease herald.Lease) (leased []*herald.Delivery, released int, err error) {
 	for len(cs) > 0 {
 		n := min(completionChunk, len(cs))
-		r, err := q.completeDeliveries(ctx, cs[:n])
+		l, r, err := q.completeDeliveries(ctx, cs[:n], lease)
+		leased = append(leased, l...)
+		lease.Limit -= len(l)
 		released += r
 		if err != nil {
-			return released, err
+			return leased, released, err
 		}
 		cs = cs[n:]
 	}
-	return released, nil
+	return leased, released, nil
 }
 
 // completeDeliveries completes up to completionChunk deliveries with three
-// statements whatever their number: the updates, the releases of the next
-// held deliveries and the attempts.
-func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion) (released int, err error) {
+// statements whatever their number: the updates, the releases (and leases)
+// of the next held deliveries and the attempts.
+func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion, lease herald.Lease) (leased []*herald.Delivery, released int, err error) {
 	// Every value is cast so that PostgreSQL knows the types of the
 	// VALUES columns; SQLite takes the casts as no-ops.
 	var sb strings.Builder
@@ -315,7 +317,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	sb.WriteString(`) AS v WHERE deliveries.id = v.column1 RETURNING deliveries.id`)
 	ids, err := collect(scanString)(q.db.QueryContext(ctx, sb.String(), args...))
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	// Deliveries deleted with their webhook while their attempt was in
 	// flight have no row left to record it against.
@@ -344,36 +346,53 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	}
 	if len(queues) > 0 {
 		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, webhooks...); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		q.due = true
+		// The next held delivery of each queue, unless another one of it
+		// is already free (a resent or requeued one), is released and, in
+		// the first lease.Limit queues, leased when it may be sent now. A
+		// scalar subquery rather than NOT EXISTS: PostgreSQL would turn
+		// NOT EXISTS into an anti-join that scans every free delivery,
+		// where this looks each queue up in its index.
+		lease.Limit = max(lease.Limit, 0)
+		now, until := micros(lease.Now), micros(lease.Until)
+		leasable := `r.leasable = 1 AND deliveries.status = 'pending' AND deliveries.next_attempt_at <= CAST(? AS BIGINT)`
 		sb.Reset()
-		sb.WriteString(`UPDATE deliveries SET held = 0 WHERE id IN (
-			SELECT (SELECT d.id FROM deliveries d WHERE d.webhook_id = v.column1 AND d.ordering_key = v.column2
-				AND d.held = 1 AND d.status IN ('pending', 'failed') ORDER BY d.event_seq LIMIT 1)
-			FROM (VALUES `)
-		args = args[:0]
+		sb.WriteString(`UPDATE deliveries SET held = 0,
+			lease_owner = CASE WHEN ` + leasable + ` THEN CAST(? AS TEXT) END,
+			lease_until = CASE WHEN ` + leasable + ` THEN CAST(? AS BIGINT) END,
+			next_attempt_at = CASE WHEN ` + leasable + ` THEN CAST(? AS BIGINT) ELSE deliveries.next_attempt_at END
+			FROM (SELECT (SELECT d.id FROM deliveries d WHERE d.webhook_id = v.column1 AND d.ordering_key = v.column2
+					AND d.held = 1 AND d.status IN ('pending', 'failed') ORDER BY d.event_seq LIMIT 1) AS released,
+				v.column3 * (SELECT COUNT(*) FROM webhooks w WHERE w.id = v.column1 AND w.status = 'active') AS leasable
+				FROM (VALUES `)
+		args = append(args[:0], now, lease.Node, now, until, now, until)
 		for i, k := range queues {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT))`)
-			args = append(args, k.webhook, k.key)
+			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER))`)
+			offered := 0
+			if i < lease.Limit && lease.Node != "" {
+				offered = 1
+			}
+			args = append(args, k.webhook, k.key, offered)
 		}
-		// A scalar subquery rather than NOT EXISTS: PostgreSQL would
-		// turn NOT EXISTS into an anti-join that scans every free
-		// delivery, where this looks each queue up in its index.
 		sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
-			AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed') LIMIT 1) IS NULL)`)
-		res, err := q.db.ExecContext(ctx, sb.String(), args...)
+				AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed') LIMIT 1) IS NULL) AS r
+			WHERE deliveries.id = r.released
+			RETURNING ` + deliveryColumns)
+		ds, err := collect(scanDelivery)(q.db.QueryContext(ctx, sb.String(), args...))
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
+		released = len(ds)
+		for _, d := range ds {
+			if d.LeaseOwner != "" {
+				leased = append(leased, d)
+			}
 		}
-		released = int(n)
 	}
 
 	sb.Reset()
@@ -399,25 +418,25 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		attempts[d.ID] = a
 	}
 	if len(attempts) == 0 {
-		return released, nil
+		return leased, released, nil
 	}
 	sb.WriteString(` RETURNING id, delivery_id`)
 	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var delivery string
 		if err := rows.Scan(&id, &delivery); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		if a := attempts[delivery]; a != nil {
 			a.ID = id
 		}
 	}
-	return released, rows.Err()
+	return leased, released, rows.Err()
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {

@@ -54,6 +54,7 @@ var tests = []struct {
 	{"OrderingKeyHoldsDeliveries", testOrderingKeyHoldsDeliveries},
 	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
+	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
 	{"ReleaseLeases", testReleaseLeases},
 
 	// cluster.go

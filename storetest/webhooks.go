@@ -589,7 +589,7 @@ func testCompleteManyDeliveriesAtOnce(t *testing.T, s herald.Store) {
 	outcome(gone, herald.DeliveryDelivered, 200)
 	var released int
 	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
-		released, err = tx.CompleteDeliveries(ctx, cs)
+		_, released, err = tx.CompleteDeliveries(ctx, cs, herald.Lease{})
 		return err
 	})
 	if released != 2 {
@@ -629,6 +629,74 @@ func testCompleteManyDeliveriesAtOnce(t *testing.T, s herald.Store) {
 		}
 	}
 	wantClaim(t, s, "the next of each queue delivered", "n", at(202), at(300), a2, c2, b1)
+}
+
+// The deliveries that completions release may be leased at once to the
+// node that completed them, up to the limit it offers: pending ones, due,
+// of an active webhook; the others are released as without a lease, for a
+// claim to take when they are due.
+func testCompletionsLeaseWhatTheyRelease(t *testing.T, s herald.Store) {
+	var heads, nexts []*herald.Delivery
+	var ds []*herald.Delivery
+	for i, key := range []string{"a", "b", "c", "d", "e"} {
+		head, next := newDelivery(2*i+1, "w", key), newDelivery(2*i+2, "w", key)
+		heads, nexts = append(heads, head), append(nexts, next)
+		ds = append(ds, head, next)
+	}
+	// Queue d's next delivery waits for a retry; queue e's webhook is off.
+	nexts[3].NextAttemptAt = at(500)
+	heads[4].WebhookID, nexts[4].WebhookID = "off", "off"
+	paused := newWebhook("app", "off")
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w"), paused}, ds)
+	claimed := claim(t, s, "n1", at(10), at(100), 100)
+	sameSet(t, "claimed", ids(claimed), ids(heads))
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		paused.Status, paused.StatusReason = herald.WebhookInactive, "paused"
+		return tx.UpdateWebhook(ctx, paused)
+	})
+
+	var cs []herald.Completion
+	for _, d := range heads {
+		delivered := at(12)
+		d.Status, d.Attempts, d.LastStatusCode, d.DeliveredAt = herald.DeliveryDelivered, 1, 200, &delivered
+		cs = append(cs, herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(12),
+			StatusCode: 200}})
+	}
+	// Two workers free: queues a and b get theirs; c's waits for a claim.
+	var leased []*herald.Delivery
+	var released int
+	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+		leased, released, err = tx.CompleteDeliveries(ctx, cs[:3], herald.Lease{Node: "n2", Now: at(12), Until: at(1000), Limit: 2})
+		return err
+	})
+	if released != 3 {
+		t.Fatalf("released %d held deliveries, want 3", released)
+	}
+	sameSet(t, "leased", ids(leased), ids(nexts[:2]))
+	for _, d := range leased {
+		if d.LeaseOwner != "n2" || d.LeaseUntil == nil || !d.LeaseUntil.Equal(at(1000)) || d.Held || len(d.Body) == 0 {
+			t.Fatalf("leased delivery %s: owner %q until %v, held %v, body %q", d.ID, d.LeaseOwner, d.LeaseUntil, d.Held, d.Body)
+		}
+		if got := readDelivery(t, s, d.ID); got.LeaseOwner != "n2" || got.LeaseUntil == nil || !got.LeaseUntil.Equal(at(1000)) {
+			t.Fatalf("stored delivery %s: owner %q until %v, want n2's lease until %v", got.ID, got.LeaseOwner, got.LeaseUntil, at(1000))
+		}
+	}
+	// Enough workers for all, but d's next attempt is later and e's webhook
+	// is inactive: released, not leased.
+	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+		leased, released, err = tx.CompleteDeliveries(ctx, cs[3:], herald.Lease{Node: "n2", Now: at(13), Until: at(1000), Limit: 10})
+		return err
+	})
+	if released != 2 || len(leased) != 0 {
+		t.Fatalf("released %d, leased %v; want 2 released, none leased", released, ids(leased))
+	}
+	for _, d := range nexts[2:] {
+		if got := readDelivery(t, s, d.ID); got.Held || got.LeaseUntil != nil || got.LeaseOwner != "" {
+			t.Fatalf("delivery %s: held %v, owner %q until %v; want released, not leased", got.ID, got.Held, got.LeaseOwner, got.LeaseUntil)
+		}
+	}
+	wantClaim(t, s, "what was released without a lease", "n3", at(14), at(1000), nexts[2])
+	wantClaim(t, s, "once d's retry is due", "n3", at(500), at(600), nexts[3])
 }
 
 // A node may create the deliveries it is about to send already leased to
@@ -687,6 +755,6 @@ func testReleaseLeases(t *testing.T, s herald.Store) {
 
 // completeAll records completions, whatever they release.
 func completeAll(ctx context.Context, tx herald.Tx, cs []herald.Completion) error {
-	_, err := tx.CompleteDeliveries(ctx, cs)
+	_, _, err := tx.CompleteDeliveries(ctx, cs, herald.Lease{})
 	return err
 }
