@@ -258,7 +258,7 @@ func durationFlag(cmd *cobra.Command, dst *time.Duration, name, envName string, 
 // limit makes the collector work harder rather than let the heap pass it.
 const (
 	serverGCPercent   = 400
-	serverMemoryLimit = 128 << 20
+	serverMemoryLimit = 100 << 20
 )
 
 func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
