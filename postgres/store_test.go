@@ -99,3 +99,62 @@ func TestEventsCommitInSeqOrder(t *testing.T) {
 		t.Fatalf("the reader saw %d of %d events: it stepped over some that committed late", len(seen), writers*each)
 	}
 }
+
+// Other nodes hear of deliveries only when there is something for them to
+// claim: not of those that their creator leased to itself.
+func TestOnlyClaimableDeliveriesAreAnnounced(t *testing.T) {
+	s := open(t).(herald.SharedStore)
+	ctx := context.Background()
+	changes := make(chan herald.Change, 16)
+	s.Watch(func(c herald.Change) { changes <- c })
+	next := func(what string) herald.Change {
+		t.Helper()
+		select {
+		case c := <-changes:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no change announced after %s", what)
+			return 0
+		}
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	until := now.Add(time.Minute)
+	update := func(fn func(tx herald.Tx) error) {
+		t.Helper()
+		if err := s.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	createDelivery := func(id, owner string) func(tx herald.Tx) error {
+		d := &herald.Delivery{ID: id, AppID: "app", WebhookID: "w", EventID: "e-" + id, EventSeq: 1,
+			EventType: herald.EventMessageSent, Body: []byte(`{}`), Status: herald.DeliveryPending,
+			NextAttemptAt: now, CreatedAt: now}
+		if owner != "" {
+			d.LeaseOwner, d.LeaseUntil = owner, &until
+		}
+		return func(tx herald.Tx) error { return tx.CreateDeliveries(ctx, []*herald.Delivery{d}) }
+	}
+	update(func(tx herald.Tx) error {
+		if err := tx.CreateApp(ctx, &herald.App{ID: "app", Name: "app", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.CreateWebhook(ctx, &herald.Webhook{ID: "w", AppID: "app", Format: herald.FormatLayer, Version: "2.0",
+			TargetURL: "https://example.com/w", Events: []string{herald.EventMessageSent}, Secret: "s",
+			SigningKey: "whsec_w", Status: herald.WebhookActive, RetrySchedule: []time.Duration{time.Minute},
+			Timeout: time.Second, CreatedAt: now, UpdatedAt: now})
+	})
+	update(createDelivery("01900000-0000-7000-8000-000000000001", "n1"))
+	// Notifications come in commit order: once the event's is in, the
+	// leased delivery's would have come before it.
+	update(func(tx herald.Tx) error {
+		return tx.AppendEvent(ctx, &herald.Event{ID: "e", AppID: "app", Type: herald.EventMessageSent, CreatedAt: now,
+			Data: json.RawMessage(`{}`)})
+	})
+	if c := next("a leased delivery and an event"); c != herald.EventsAppended {
+		t.Fatalf("a delivery leased by its creator was announced as claimable (change %v)", c)
+	}
+	update(createDelivery("01900000-0000-7000-8000-000000000002", ""))
+	if c := next("a claimable delivery"); c != herald.DeliveriesDue {
+		t.Fatalf("a claimable delivery was announced as change %v", c)
+	}
+}

@@ -99,8 +99,9 @@ func (q *Queries) PendingEvents() []*herald.Event {
 	return p
 }
 
-// DeliveriesDue reports whether the transaction created deliveries or made
-// some claimable, for an engine that tells other nodes.
+// DeliveriesDue reports whether the transaction made deliveries claimable
+// (created or released them without leasing them to their creator), for an
+// engine that tells other nodes.
 func (q *Queries) DeliveriesDue() bool { return q.due }
 
 // InsertEvents inserts events in one statement and sets their Seq: for an

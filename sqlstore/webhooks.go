@@ -237,13 +237,14 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 		busy[k] = true
 	}
 	for _, d := range ds {
-		q.due = q.due || !d.Held
 		if d.LeaseOwner == "" || d.LeaseUntil == nil || d.Held {
 			d.LeaseOwner, d.LeaseUntil = "", nil
 		} else {
 			// As a claim leaves it: due again when the lease ends.
 			d.NextAttemptAt = *d.LeaseUntil
 		}
+		// What its creator leased is for no other node to claim.
+		q.due = q.due || (!d.Held && d.LeaseOwner == "")
 	}
 	// Multi-row inserts: one statement per chunk instead of one per row.
 	const chunk = 64
@@ -348,7 +349,6 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, webhooks...); err != nil {
 			return nil, 0, err
 		}
-		q.due = true
 		// The next held delivery of each queue, unless another one of it
 		// is already free (a resent or requeued one), is released and, in
 		// the first lease.Limit queues, leased when it may be sent now. A
@@ -393,6 +393,8 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 				leased = append(leased, d)
 			}
 		}
+		// Released without a lease: for a claim, on any node.
+		q.due = q.due || released > len(leased)
 	}
 
 	sb.Reset()
