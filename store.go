@@ -156,6 +156,9 @@ type WebhookQueries interface {
 	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
 	// Webhooks lists an app's webhooks; every app's when appID is empty.
 	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
+	// WebhooksByID returns those of the webhooks with the given ids, of any
+	// app, that exist.
+	WebhooksByID(ctx context.Context, ids []string) ([]*Webhook, error)
 	// UpdateWebhook saves target URL, events, config, status, status reason,
 	// health check times and update time.
 	UpdateWebhook(ctx context.Context, w *Webhook) error

@@ -136,8 +136,10 @@ func (e *Engine) dispatchLoop() {
 		}
 		finished = finished[:0]
 		dispatch(t.jobs)
-		// Without free workers nothing was claimed: still due.
-		due = (due && free == 0) || (t.claim > 0 && t.claimed == t.claim) || t.released > t.leased
+		// Still due: no claim ran (no free workers, or the released
+		// deliveries took them all), the claim took all it asked for, or
+		// some were released without a lease.
+		due = (due && t.claim == 0) || (t.claim > 0 && t.claimed == t.claim) || t.released > t.leased
 		again = (due && e.slots.Load() > 0) || len(e.results) > 0 || len(e.handoffs) > 0
 	}
 }
@@ -169,45 +171,56 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	// become claimable again once it ends.
 	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(leaseDuration), Limit: free}
 	var leased, claimed []*herald.Delivery
+	var webhooks []*herald.Webhook
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
-		leased, claimed, t.claim = nil, nil, 0
+		leased, claimed, webhooks, t.claim = nil, nil, nil, 0
 		if len(completions) > 0 {
-			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, lease); err != nil {
+			// Deactivations first: what the completions release for a
+			// webhook that their outcomes turn off is not leased.
+			if err := e.deactivate(ctx, tx, finished, now); err != nil {
 				return err
 			}
-			if err := e.deactivate(ctx, tx, finished, now); err != nil {
+			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, lease); err != nil {
 				return err
 			}
 		}
 		if claim && free > len(leased) {
 			t.claim = free - len(leased)
-			claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, lease.Until, t.claim)
+			if claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, lease.Until, t.claim); err != nil {
+				return err
+			}
 		}
+		// The webhooks of what is to be sent, read in this transaction
+		// rather than in one more.
+		var ids []string
+		seen := map[string]bool{}
+		for _, ds := range [][]*herald.Delivery{leased, claimed} {
+			for _, d := range ds {
+				if !seen[d.WebhookID] {
+					seen[d.WebhookID] = true
+					ids = append(ids, d.WebhookID)
+				}
+			}
+		}
+		webhooks, err = tx.WebhooksByID(ctx, ids)
 		return err
 	})
 	t.leased, t.claimed = len(leased), len(claimed)
-	claimed = append(leased, claimed...)
-	if err != nil || len(claimed) == 0 {
-		return t, err
-	}
-	webhooks := map[string]*herald.Webhook{}
-	err = e.Store.View(ctx, func(q herald.Queries) error {
-		ws, err := q.Webhooks(ctx, "")
-		for _, w := range ws {
-			webhooks[w.ID] = w
-		}
-		return err
-	})
 	if err != nil {
-		// Claimed but not sent: the leases end and the deliveries are
-		// claimed again then.
+		// Whatever the update leased is not leased: it rolled back.
 		return t, err
 	}
-	t.jobs = make([]*job, 0, len(claimed))
-	for _, d := range claimed {
-		// A webhook deleted meanwhile took its deliveries with it.
-		if w := webhooks[d.WebhookID]; w != nil {
-			t.jobs = append(t.jobs, &job{d: d, w: w})
+	byID := make(map[string]*herald.Webhook, len(webhooks))
+	for _, w := range webhooks {
+		byID[w.ID] = w
+	}
+	for _, ds := range [][]*herald.Delivery{leased, claimed} {
+		for _, d := range ds {
+			// Every delivery of a deleted webhook went with it, so each
+			// one's webhook is there; the check only guards the invariant.
+			if w := byID[d.WebhookID]; w != nil {
+				t.jobs = append(t.jobs, &job{d: d, w: w})
+			}
 		}
 	}
 	return t, nil

@@ -100,6 +100,14 @@ func (q *Queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook
 	return collect(scanWebhook)(q.db.QueryContext(ctx, query, args...))
 }
 
+func (q *Queries) WebhooksByID(ctx context.Context, ids []string) ([]*herald.Webhook, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return collect(scanWebhook)(q.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)`, mustJSON(ids)))
+}
+
 func (q *Queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET target_url = ?, events = ?, config = ?, status = ?,
 		status_reason = ?, health_checked_at = ?, health_failing_since = ?, updated_at = ?

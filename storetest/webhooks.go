@@ -34,6 +34,11 @@ func testUpdateWebhookSavesEverything(t *testing.T, s herald.Store) {
 				return err
 			}
 			same(t, "listed webhook", all, []*herald.Webhook{got})
+			byID, err := q.WebhooksByID(ctx, []string{"w1", "missing"})
+			if err != nil {
+				return err
+			}
+			same(t, "webhook read by id", byID, []*herald.Webhook{got})
 			return nil
 		})
 		return got
