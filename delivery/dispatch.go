@@ -170,10 +170,10 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	// The lease outlasts the longest attempt; a crashed node's deliveries
 	// become claimable again once it ends.
 	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(leaseDuration), Limit: free}
-	var leased, claimed []*herald.Delivery
+	var leased, claimed, send []*herald.Delivery
 	var webhooks []*herald.Webhook
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
-		leased, claimed, webhooks, t.claim = nil, nil, nil, 0
+		leased, claimed, send, webhooks, t.claim = nil, nil, nil, nil, 0
 		if len(completions) > 0 {
 			// Deactivations first: what the completions release for a
 			// webhook that their outcomes turn off is not leased.
@@ -192,14 +192,13 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 		}
 		// The webhooks of what is to be sent, read in this transaction
 		// rather than in one more.
+		send = append(leased[:len(leased):len(leased)], claimed...)
 		var ids []string
 		seen := map[string]bool{}
-		for _, ds := range [][]*herald.Delivery{leased, claimed} {
-			for _, d := range ds {
-				if !seen[d.WebhookID] {
-					seen[d.WebhookID] = true
-					ids = append(ids, d.WebhookID)
-				}
+		for _, d := range send {
+			if !seen[d.WebhookID] {
+				seen[d.WebhookID] = true
+				ids = append(ids, d.WebhookID)
 			}
 		}
 		webhooks, err = tx.WebhooksByID(ctx, ids)
@@ -214,13 +213,11 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	for _, w := range webhooks {
 		byID[w.ID] = w
 	}
-	for _, ds := range [][]*herald.Delivery{leased, claimed} {
-		for _, d := range ds {
-			// Every delivery of a deleted webhook went with it, so each
-			// one's webhook is there; the check only guards the invariant.
-			if w := byID[d.WebhookID]; w != nil {
-				t.jobs = append(t.jobs, &job{d: d, w: w})
-			}
+	for _, d := range send {
+		// Every delivery of a deleted webhook went with it, so each one's
+		// webhook is there; the check only guards the invariant.
+		if w := byID[d.WebhookID]; w != nil {
+			t.jobs = append(t.jobs, &job{d: d, w: w})
 		}
 	}
 	return t, nil
