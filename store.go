@@ -170,9 +170,10 @@ type WebhookQueries interface {
 	// DeleteWebhook removes a webhook with its deliveries and attempts.
 	DeleteWebhook(ctx context.Context, appID, id string) error
 
-	// CreateDeliveries adds deliveries, in event order, holding each one
-	// that has an unfinished predecessor with the same webhook and ordering
-	// key. A delivery given a lease (LeaseOwner and LeaseUntil) is created
+	// CreateDeliveries adds deliveries, each webhook's in event order,
+	// holding each one that has an unfinished predecessor with the same
+	// webhook and ordering key. Deliveries with the same PayloadID share
+	// one stored body, the first one's. A delivery given a lease (LeaseOwner and LeaseUntil) is created
 	// claimed by that node, as ClaimDeliveries would leave it, unless it is
 	// held: then its lease is dropped, on the Delivery too.
 	CreateDeliveries(ctx context.Context, ds []*Delivery) error

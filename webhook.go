@@ -89,8 +89,12 @@ type Delivery struct {
 	OrderingKey string
 	// Held is set while an earlier delivery with the same webhook and
 	// ordering key is unfinished (pending or failed).
-	Held          bool
-	Body          []byte
+	Held bool
+	Body []byte
+	// PayloadID names the stored Body. The deliveries of one event to
+	// webhooks that render it alike share one; CreateDeliveries gives a
+	// delivery without one a body of its own.
+	PayloadID     string
 	Status        string
 	Attempts      int
 	NextAttemptAt time.Time

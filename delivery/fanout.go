@@ -136,6 +136,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 		format, version, config string
 	}
 	type body struct {
+		id  string // of the payload, stored once for every webhook sending it
 		b   []byte
 		ok  bool
 		err error
@@ -159,6 +160,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 			r, done := rendered[k]
 			if !done {
 				r.b, r.ok, r.err = f.Render(ev, w)
+				r.id = uuid.Must(uuid.NewV7()).String()
 				rendered[k] = r
 			}
 			if r.err != nil {
@@ -173,7 +175,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 			p.perWebhook[w.ID] = append(p.perWebhook[w.ID], &herald.Delivery{
 				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
 				EventSeq: ev.Seq, EventType: typ, OrderingKey: keys[i], Body: r.b,
-				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
+				PayloadID: r.id, Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
 			})
 		}
 	}
@@ -185,6 +187,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 // webhook's delivery exactly once, whoever else fans out.
 func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
 	p.created = p.created[:0]
+	var ds []*herald.Delivery
 	for _, w := range p.moving {
 		moved, err := tx.AdvanceWebhookCursor(ctx, w.ID, w.Cursor, p.last)
 		if err != nil {
@@ -193,12 +196,12 @@ func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
 		if !moved {
 			continue
 		}
-		if err := tx.CreateDeliveries(ctx, p.perWebhook[w.ID]); err != nil {
-			return err
-		}
+		ds = append(ds, p.perWebhook[w.ID]...)
 		p.created = append(p.created, w)
 	}
-	return nil
+	// In one call, so that a body shared by several webhooks is stored
+	// once.
+	return tx.CreateDeliveries(ctx, ds)
 }
 
 // lease leases up to n of the plan's deliveries to active webhooks to node,

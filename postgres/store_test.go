@@ -158,3 +158,20 @@ func TestOnlyClaimableDeliveriesAreAnnounced(t *testing.T) {
 		t.Fatalf("a claimable delivery was announced as change %v", c)
 	}
 }
+
+// Upgrading from the schema that kept bodies in deliveries loses none.
+func TestPayloadsMigration(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.MigrateForTest(url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.PayloadsMigration(t, db, func(t *testing.T) herald.Store {
+		s, err := postgres.Open(context.Background(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

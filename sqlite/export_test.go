@@ -1,6 +1,12 @@
 package sqlite
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
 
 // SetSchemaVersionForTest records a migration of the given version, as a
 // newer Herald would have.
@@ -11,5 +17,32 @@ func SetSchemaVersionForTest(path string, version int64) error {
 	}
 	defer db.Close()
 	_, err = db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, version)
+	return err
+}
+
+// MigrateForTest brings a new database at path to schema version, and no
+// further, as an older Herald would have left it.
+func MigrateForTest(path string, version int64) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, nil, ""))
+	if err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err == nil {
+		err = upTo(db, goose.DialectSQLite3, sub, version)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func upTo(db *sql.DB, dialect goose.Dialect, fsys fs.FS, version int64) error {
+	p, err := goose.NewProvider(dialect, db, fsys)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(context.Background(), version)
 	return err
 }

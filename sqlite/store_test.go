@@ -165,3 +165,20 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatalf("opening a newer schema: %v", err)
 	}
 }
+
+// Upgrading from the schema that kept bodies in deliveries loses none.
+func TestPayloadsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := sqlite.MigrateForTest(path, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.PayloadsMigration(t, db, func(t *testing.T) herald.Store {
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

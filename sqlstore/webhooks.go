@@ -144,14 +144,47 @@ func (q *Queries) DeleteWebhook(ctx context.Context, appID, id string) error {
 		(SELECT id FROM deliveries WHERE webhook_id = ?)`, id); err != nil {
 		return err
 	}
-	_, err = q.db.ExecContext(ctx, `DELETE FROM deliveries WHERE webhook_id = ?`, id)
-	return err
+	rows, err := q.db.QueryContext(ctx, `DELETE FROM deliveries WHERE webhook_id = ? RETURNING payload_id`, id)
+	refs, err := countStrings(rows, err)
+	if err != nil {
+		return err
+	}
+	return q.releasePayloads(ctx, refs)
+}
+
+// countStrings counts the values of rows of one string column.
+func countStrings(rows *sql.Rows, err error) (map[string]int, error) {
+	ids, err := collect(scanString)(rows, err)
+	if err != nil {
+		return nil, err
+	}
+	n := make(map[string]int, len(ids))
+	for _, id := range ids {
+		n[id]++
+	}
+	return n, nil
 }
 
 // Deliveries.
 
-const deliveryColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held, body, status,
-	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at, lease_owner`
+// deliveryInsertColumns are the columns of a delivery row; its body is in
+// payloads.
+const deliveryInsertColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held, status,
+	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at, lease_owner,
+	payload_id`
+
+// deliveryColumns reads a delivery with its body, in the order scanDelivery
+// takes them: a scalar subquery rather than a join, as SQLite's RETURNING
+// cannot join.
+var deliveryColumns = deliveryColumnsOf("deliveries")
+
+// deliveryColumnsOf is deliveryColumns for a deliveries table named t.
+func deliveryColumnsOf(t string) string {
+	return qualify(t, `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held`) +
+		`, (SELECT payloads.body FROM payloads WHERE payloads.id = ` + t + `.payload_id), ` +
+		qualify(t, `status, attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at,
+			delivered_at, lease_owner, payload_id`)
+}
 
 func scanDelivery(row scanner) (*herald.Delivery, error) {
 	d := &herald.Delivery{}
@@ -160,7 +193,7 @@ func scanDelivery(row scanner) (*herald.Delivery, error) {
 	var owner sql.NullString
 	if err := row.Scan(&d.ID, &d.AppID, &d.WebhookID, &d.EventID, &d.EventSeq, &d.EventType, &d.OrderingKey,
 		&d.Held, &d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered,
-		&owner); err != nil {
+		&owner, &d.PayloadID); err != nil {
 		return nil, err
 	}
 	d.LeaseOwner = owner.String
@@ -254,12 +287,15 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 		// What its creator leased is for no other node to claim.
 		q.due = q.due || (!d.Held && d.LeaseOwner == "")
 	}
+	if err := q.createPayloads(ctx, ds); err != nil {
+		return err
+	}
 	// Multi-row inserts: one statement per chunk instead of one per row.
 	const chunk = 64
 	for len(ds) > 0 {
 		n := min(chunk, len(ds))
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO deliveries (` + deliveryColumns + `) VALUES `)
+		sb.WriteString(`INSERT INTO deliveries (` + deliveryInsertColumns + `) VALUES `)
 		args := make([]any, 0, n*18)
 		for i, d := range ds[:n] {
 			if i > 0 {
@@ -267,13 +303,89 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 			}
 			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, d.ID, d.AppID, d.WebhookID, d.EventID, d.EventSeq, d.EventType, d.OrderingKey,
-				flag(d.Held), d.Body, d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
-				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt), nullString(d.LeaseOwner))
+				flag(d.Held), d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
+				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt), nullString(d.LeaseOwner), d.PayloadID)
 		}
 		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
 			return err
 		}
 		ds = ds[n:]
+	}
+	return nil
+}
+
+// createPayloads stores the bodies of new deliveries, each once however
+// many of them share it, counting the deliveries that refer to each. A
+// delivery without a PayloadID gets a body of its own, named after it.
+func (q *Queries) createPayloads(ctx context.Context, ds []*herald.Delivery) error {
+	type payload struct {
+		body []byte
+		refs int
+	}
+	payloads := make(map[string]*payload, len(ds))
+	var ids []string
+	for _, d := range ds {
+		if d.PayloadID == "" {
+			d.PayloadID = d.ID
+		}
+		if p := payloads[d.PayloadID]; p != nil {
+			p.refs++
+			continue
+		}
+		payloads[d.PayloadID] = &payload{body: d.Body, refs: 1}
+		ids = append(ids, d.PayloadID)
+	}
+	const chunk = 64
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO payloads (id, body, refs) VALUES `)
+		args := make([]any, 0, 3*n)
+		for i, id := range ids[:n] {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(?,?,?)")
+			p := payloads[id]
+			body := p.body
+			if body == nil {
+				body = []byte{}
+			}
+			args = append(args, id, body, p.refs)
+		}
+		// A body shared with deliveries created earlier in the
+		// transaction (another webhook's) gains references.
+		sb.WriteString(` ON CONFLICT (id) DO UPDATE SET refs = payloads.refs + excluded.refs`)
+		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// releasePayloads drops references to payloads, refs[id] each, and removes
+// the payloads no delivery refers to any more.
+func (q *Queries) releasePayloads(ctx context.Context, refs map[string]int) error {
+	// Grouped by count, one pair of statements per group: nearly always one
+	// group (every body sent by as many deliveries as there are webhooks).
+	groups := map[int][]string{}
+	for id, n := range refs {
+		groups[n] = append(groups[n], id)
+	}
+	for n, ids := range groups {
+		slices.Sort(ids)
+		list := mustJSON(ids)
+		// Deleted first, so that the last references are not rewritten
+		// into a row about to go.
+		if _, err := q.db.ExecContext(ctx, `DELETE FROM payloads WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)
+			AND refs <= ?`, list, n); err != nil {
+			return err
+		}
+		if _, err := q.db.ExecContext(ctx, `UPDATE payloads SET refs = refs - ? WHERE id IN (SELECT value FROM `+
+			q.d.JSONArray+`)`, n, list); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -497,16 +609,32 @@ func (q *Queries) PruneDeliveries(ctx context.Context, before time.Time, limit i
 	}
 	// The deliveries go first, so that one resent meanwhile (pending
 	// again) stays with its attempts.
-	ids, err = collect(scanString)(q.db.QueryContext(ctx, `DELETE FROM deliveries
-		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`) AND status = 'delivered' RETURNING id`, mustJSON(ids)))
-	if err != nil || len(ids) == 0 {
+	rows, err := q.db.QueryContext(ctx, `DELETE FROM deliveries
+		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`) AND status = 'delivered' RETURNING id, payload_id`,
+		mustJSON(ids))
+	if err != nil {
+		return 0, err
+	}
+	ids = ids[:0]
+	refs := map[string]int{}
+	for rows.Next() {
+		var id, payload string
+		if err := rows.Scan(&id, &payload); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+		refs[payload]++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return 0, err
 	}
 	if _, err := q.db.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM `+
 		q.d.JSONArray+`)`, mustJSON(ids)); err != nil {
 		return 0, err
 	}
-	return len(ids), nil
+	return len(ids), q.releasePayloads(ctx, refs)
 }
 
 func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -622,7 +750,7 @@ func qualify(alias, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
-var webhookEventColumns = qualify("d", deliveryColumns) + ", " + qualify("a", attemptColumns)
+var webhookEventColumns = deliveryColumnsOf("d") + ", " + qualify("a", attemptColumns)
 
 func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.WebhookEventFilter, offset, limit int) ([]*herald.WebhookEvent, int, error) {
 	// The log holds the deliveries that were attempted; a delivery being

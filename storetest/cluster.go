@@ -279,3 +279,81 @@ func testPruneEvents(t *testing.T, s herald.Store) {
 	prune(100, 2, "e7")
 	prune(100, 0, "e7")
 }
+
+// Deliveries with the same PayloadID share one stored body, the first
+// one's, across calls; it stays while any of them does, and goes with the
+// last (a body created again under its id is then stored anew).
+func testDeliveriesShareBodies(t *testing.T, s herald.Store) {
+	shared := func(d *herald.Delivery, payload, body string) *herald.Delivery {
+		d.PayloadID, d.Body = payload, []byte(body)
+		return d
+	}
+	d1 := shared(newDelivery(1, "w1", ""), "p", `{"shared":1}`)
+	d2 := shared(newDelivery(2, "w2", ""), "p", `{"shared":1}`)
+	own := newDelivery(3, "w1", "")
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w1"), newWebhook("app", "w2")},
+		[]*herald.Delivery{d1, d2, own})
+	// Created in another update, and given another body: it gets the
+	// stored one.
+	d4 := shared(newDelivery(4, "w1", ""), "p", `{"other":4}`)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.CreateDeliveries(ctx, []*herald.Delivery{d4})
+	})
+	if own.PayloadID != own.ID {
+		t.Fatalf("a delivery created without a payload id got %q, want its own id", own.PayloadID)
+	}
+	body := func(d *herald.Delivery) string {
+		var got *herald.Delivery
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			got, err = q.Delivery(ctx, "app", d.ID)
+			return err
+		})
+		if got.PayloadID != d.PayloadID {
+			t.Fatalf("delivery %s has payload %q, want %q", d.ID, got.PayloadID, d.PayloadID)
+		}
+		return string(got.Body)
+	}
+	for d, want := range map[*herald.Delivery]string{d1: `{"shared":1}`, d2: `{"shared":1}`, own: `{"n":3}`,
+		d4: `{"shared":1}`} {
+		if got := body(d); got != want {
+			t.Fatalf("delivery of event %d reads body %s, want %s", d.EventSeq, got, want)
+		}
+	}
+	for _, d := range claim(t, s, "n1", at(0), at(10), 10) {
+		if want := map[string]string{d1.ID: `{"shared":1}`, d2.ID: `{"shared":1}`, own.ID: `{"n":3}`,
+			d4.ID: `{"shared":1}`}[d.ID]; string(d.Body) != want {
+			t.Fatalf("claimed delivery of event %d has body %s, want %s", d.EventSeq, d.Body, want)
+		}
+	}
+
+	// Pruned and deleted one by one: the body stays with the last one.
+	complete(t, s, d1, herald.DeliveryDelivered, at(1), at(1))
+	complete(t, s, d4, herald.DeliveryDelivered, at(2), at(2))
+	complete(t, s, own, herald.DeliveryDelivered, at(3), at(3))
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		n, err := tx.PruneDeliveries(ctx, at(5), 10)
+		if n != 3 {
+			t.Fatalf("pruned %d deliveries, want 3", n)
+		}
+		return err
+	})
+	if got := body(d2); got != `{"shared":1}` {
+		t.Fatalf("the last delivery of a shared body reads %s after the others went", got)
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.DeleteWebhook(ctx, "app", "w2") })
+
+	// Nothing refers to "p" any more: it was removed, and is stored anew.
+	d5 := shared(newDelivery(5, "w1", ""), "p", `{"anew":5}`)
+	again := newDelivery(3, "w1", "")
+	again.ID = deliveryID(6)
+	again.PayloadID, again.Body = own.ID, []byte(`{"anew":6}`)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.CreateDeliveries(ctx, []*herald.Delivery{d5, again})
+	})
+	if got := body(d5); got != `{"anew":5}` {
+		t.Fatalf("a body whose deliveries were all deleted was kept: a new one under its id reads %s", got)
+	}
+	if got := body(again); got != `{"anew":6}` {
+		t.Fatalf("a body whose deliveries were all pruned was kept: a new one under its id reads %s", got)
+	}
+}

@@ -62,6 +62,7 @@ var tests = []struct {
 	{"ClaimJob", testClaimJob},
 	{"ConcurrentClaimJobHasOneWinner", testConcurrentClaimJobHasOneWinner},
 	{"PruneDeliveries", testPruneDeliveries},
+	{"DeliveriesShareBodies", testDeliveriesShareBodies},
 	{"PruneEvents", testPruneEvents},
 }
 

@@ -112,12 +112,14 @@ type benchResult struct {
 	BadSignatures      int64   `json:"bad_signatures"`
 	LatencyMS          latency `json:"latency_ms"`
 	CPUPerDeliveryMS   float64 `json:"herald_cpu_ms_per_delivery"`
+	BenchCPUPerDelivMS float64 `json:"bench_cpu_ms_per_delivery"`
 	PeakRSSMB          float64 `json:"herald_peak_rss_mb"`
 	ReceiverCeiling    float64 `json:"receiver_ceiling_per_sec"`
 	DeliveredOfCeiling float64 `json:"delivered_of_receiver_ceiling"`
 	SendSeconds        float64 `json:"send_seconds"`
 	DeliverySeconds    float64 `json:"delivery_seconds"`
 	HeraldCPUSeconds   float64 `json:"herald_cpu_seconds"`
+	BenchCPUSeconds    float64 `json:"bench_cpu_seconds"`
 }
 
 type latency struct {
@@ -138,6 +140,7 @@ func (r *benchResult) table(w io.Writer) {
 	l := r.LatencyMS
 	row("publish to receipt (ms)", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
 	row("Herald CPU per delivery", fmt.Sprintf("%.3f ms (%.1f CPU s)", r.CPUPerDeliveryMS, r.HeraldCPUSeconds))
+	row("clients + receiver CPU per delivery", fmt.Sprintf("%.3f ms (%.1f CPU s, this process: it shares the cores with Herald)", r.BenchCPUPerDelivMS, r.BenchCPUSeconds))
 	row("Herald peak RSS", fmt.Sprintf("%.0f MB", r.PeakRSSMB))
 	row("receiver ceiling", fmt.Sprintf("%.0f requests/s; Herald delivered %.0f%% of it", r.ReceiverCeiling, 100*r.DeliveredOfCeiling))
 	tw.Flush()
@@ -334,6 +337,7 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	ceiling := benchCeiling(ctx, client, rurl, s.clients, s.ceiling)
 
 	cpu0, _ := processCPU(server.Process.Pid)
+	self0, _ := processCPU(os.Getpid())
 	var accepted, refused, seq atomic.Int64
 	var tokens <-chan time.Time
 	if s.rate > 0 {
@@ -399,6 +403,7 @@ sending:
 	}
 	fmt.Fprintln(progress)
 	cpu1, _ := processCPU(server.Process.Pid)
+	self1, _ := processCPU(os.Getpid())
 	rss, _ := peakRSS(server.Process.Pid)
 
 	rcv.mu.Lock()
@@ -417,8 +422,10 @@ sending:
 		r.DeliveredPerSec = float64(r.Delivered) / r.DeliverySeconds
 	}
 	r.HeraldCPUSeconds = (cpu1 - cpu0).Seconds()
+	r.BenchCPUSeconds = (self1 - self0).Seconds()
 	if r.Delivered > 0 {
 		r.CPUPerDeliveryMS = 1000 * r.HeraldCPUSeconds / float64(r.Delivered)
+		r.BenchCPUPerDelivMS = 1000 * r.BenchCPUSeconds / float64(r.Delivered)
 	}
 	if ceiling > 0 {
 		r.DeliveredOfCeiling = r.DeliveredPerSec / ceiling
