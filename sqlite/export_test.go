@@ -46,3 +46,6 @@ func upTo(db *sql.DB, dialect goose.Dialect, fsys fs.FS, version int64) error {
 	_, err = p.UpTo(context.Background(), version)
 	return err
 }
+
+// QueuedForTest returns the queue of updates waiting for the writer.
+func (s *Store) QueuedForTest() chan *writeRequest { return s.requests }

@@ -35,7 +35,17 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read pool.
 	Readers int
+	// CommitWindow is how long the writer holds a transaction open for
+	// more updates to join it while the store is busy (the last
+	// transaction, or this one already, has several): each commit then
+	// writes its hot pages for more updates. A lone update on an idle
+	// store commits at once. 0 means DefaultCommitWindow; negative, no
+	// wait.
+	CommitWindow time.Duration
 }
+
+// DefaultCommitWindow is the default Options.CommitWindow.
+const DefaultCommitWindow = 500 * time.Microsecond
 
 // Store is the SQLite engine. It implements herald.Store.
 type Store struct {
@@ -79,6 +89,9 @@ func dsn(path string, pragmas []string, extra string) string {
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
+	}
+	if opts.CommitWindow == 0 {
+		opts.CommitWindow = DefaultCommitWindow
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, runtime.GOMAXPROCS(0)*2)

@@ -182,3 +182,61 @@ func TestPayloadsMigration(t *testing.T) {
 		return s
 	})
 }
+
+// A lone update on an idle store commits at once; on a busy one, the
+// transaction stays open for the commit window, and updates arriving
+// meanwhile join it.
+func TestCommitWindow(t *testing.T) {
+	const window = 400 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{CommitWindow: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	create := func(id string) error {
+		return s.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, id) })
+	}
+
+	start := time.Now()
+	if err := create("lone"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= window {
+		t.Fatalf("a lone update on an idle store took %v: it waited for the commit window", d)
+	}
+
+	// The writer is held by a blocked update while two more queue: the
+	// next transaction starts with both, so the store is busy.
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	errs := make(chan error, 4)
+	go func() {
+		errs <- s.Update(ctx, func(tx herald.Tx) error {
+			close(blocked)
+			<-release
+			return createApp(ctx, tx, "blocker")
+		})
+	}()
+	<-blocked
+	for _, id := range []string{"a", "b"} {
+		go func() { errs <- create(id) }()
+	}
+	for len(s.QueuedForTest()) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	before := s.Stats().Commits
+	close(release)
+	// Well inside the window of the transaction of a and b.
+	time.Sleep(window / 4)
+	go func() { errs <- create("late") }()
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats().Commits - before; got != 2 {
+		t.Fatalf("%d commits for the blocker, then a, b and a late update; want 2 (the late one joining a and b)", got)
+	}
+}

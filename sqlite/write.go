@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/sqlstore"
@@ -27,7 +28,8 @@ func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 // Update queues fn for the writer goroutine, which runs it inside a savepoint
 // of a transaction shared with the other updates queued meanwhile, and
-// returns once that transaction has committed (group commit). A single
+// returns once that transaction has committed (group commit; while the
+// store is busy, the transaction waits Options.CommitWindow for more). A single
 // writer also makes every fn see the effects of those before it, so
 // check-then-write logic needs no further locking.
 func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
@@ -56,6 +58,9 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 	stmts := &writerStmts{conn: conn, m: map[string]*sql.Stmt{}}
 	defer stmts.close()
 	batch := make([]*writeRequest, 0, s.opts.MaxBatch)
+	window := time.NewTimer(time.Hour)
+	window.Stop()
+	busy := false // the last transaction had several updates
 	for {
 		batch = batch[:0]
 		select {
@@ -81,6 +86,22 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 				break gather
 			}
 		}
+		if (busy || len(batch) > 1) && s.opts.CommitWindow > 0 {
+			window.Reset(s.opts.CommitWindow)
+		wait:
+			for len(batch) < cap(batch) {
+				select {
+				case r := <-s.requests:
+					batch = append(batch, r)
+				case <-window.C:
+					break wait
+				case <-s.closing:
+					break wait
+				}
+			}
+			window.Stop()
+		}
+		busy = len(batch) > 1
 		s.commit(conn, stmts, batch)
 	}
 }
