@@ -2,6 +2,7 @@ package herald
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -189,6 +190,16 @@ type Event struct {
 	CreatedAt time.Time
 	Actor     *Actor
 	Data      json.RawMessage
+}
+
+// DecodeData decodes the event's Data. Renderers take it decoded, so that an
+// event rendered for several formats, versions or configs is decoded once.
+func (e *Event) DecodeData() (*EventData, error) {
+	d := &EventData{}
+	if err := json.Unmarshal(e.Data, d); err != nil {
+		return nil, fmt.Errorf("event %s: data: %w", e.ID, err)
+	}
+	return d, nil
 }
 
 // EventData is the state an event carries. Only the members that concern the

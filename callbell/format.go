@@ -35,8 +35,8 @@ func (Format) Versions() []string { return Versions }
 // Render renders an event with the webhook's options. ok is false for
 // events Callbell does not deliver, among them the message.sent events of
 // messages outside a contact's conversation.
-func (f Format) Render(e *herald.Event, w *herald.Webhook) ([]byte, bool, error) {
-	return render(e, w.Version, w.Config, f.URLs)
+func (f Format) Render(e *herald.Event, d *herald.EventData, w *herald.Webhook) ([]byte, bool, error) {
+	return render(e, d, w.Version, w.Config, f.URLs)
 }
 
 // SetHeaders sets Callbell's headers, and its signature when the webhook

@@ -138,7 +138,7 @@ func webhook(config string) *herald.Webhook {
 // render renders e for a webhook with config and fails unless it renders.
 func render(t *testing.T, e *herald.Event, config string) []byte {
 	t.Helper()
-	body, ok, err := format().Render(e, webhook(config))
+	body, ok, err := format().Render(e, decoded(t, e), webhook(config))
 	if err != nil {
 		t.Fatalf("Render(%s): %v", e.Type, err)
 	}
@@ -204,3 +204,13 @@ func wantString(t *testing.T, doc []byte, want string, path ...string) {
 const johnDoeJSON = `{"href":"` + contactURL + `","conversationHref":"` + conversationURL + `",` +
 	`"name":"John Doe","tags":["Lead"],"uuid":"eb2b914a977e4ab896e7b886698b3eac","source":"whatsapp",` +
 	`"avatarUrl":null,"createdAt":"2022-10-12T15:57:16Z","phoneNumber":"331122334455"}`
+
+// decoded is an event's data as the delivery engine hands it to Render.
+func decoded(tb testing.TB, e *herald.Event) *herald.EventData {
+	tb.Helper()
+	d, err := e.DecodeData()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}

@@ -27,7 +27,7 @@ const (
 // given version with the given config. URLs, among them the signed download
 // URLs of attachments, are built by u at render time, so that a retried
 // delivery carries URLs that are still valid.
-func render(e *herald.Event, version string, config json.RawMessage, u *urls.Builder) ([]byte, bool, error) {
+func render(e *herald.Event, d *herald.EventData, version string, config json.RawMessage, u *urls.Builder) ([]byte, bool, error) {
 	name := EventName(e.Type)
 	if name == "" {
 		return nil, false, nil
@@ -42,11 +42,7 @@ func render(e *herald.Event, version string, config json.RawMessage, u *urls.Bui
 	if u == nil {
 		return nil, false, fmt.Errorf("callbell: event %s: no URL builder", e.ID)
 	}
-	var d herald.EventData
-	if err := json.Unmarshal(e.Data, &d); err != nil {
-		return nil, false, fmt.Errorf("callbell: event %s: data: %w", e.ID, err)
-	}
-	r := &renderer{e: e, d: &d, u: u, cfg: cfg}
+	r := &renderer{e: e, d: d, u: u, cfg: cfg}
 	var p any
 	switch e.Type {
 	case herald.EventMessageSent:

@@ -29,7 +29,7 @@ func benchMessageEvent(b *testing.B, typ string, m *herald.Message) *herald.Even
 // render is not measured as a very fast one.
 func benchRender(b *testing.B, f callbell.Format, e *herald.Event, w *herald.Webhook) []byte {
 	b.Helper()
-	body, ok, err := f.Render(e, w)
+	body, ok, err := f.Render(e, decoded(b, e), w)
 	if err != nil || !ok || len(body) == 0 {
 		b.Fatalf("Render(%s) = %d bytes, ok %v, err %v", e.Type, len(body), ok, err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkRender(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := f.Render(bc.e, w); err != nil {
+				if _, _, err := f.Render(bc.e, decoded(b, bc.e), w); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -183,7 +183,7 @@ func TestAttachmentURLsAreFreshAtRender(t *testing.T) {
 	e := messageEvent(t, herald.EventMessageSent, inbound(herald.Part{MimeType: "image/png", Content: &herald.ContentRef{ID: contentID, Size: 10}}))
 	for _, now := range []time.Time{renderTime, renderTime.Add(5 * time.Hour)} {
 		f.URLs.Now = func() time.Time { return now }
-		body, _, err := f.Render(e, webhook(""))
+		body, _, err := f.Render(e, decoded(t, e), webhook(""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestNonChannelMessage(t *testing.T) {
 	m := inbound(text("hi"))
 	m.Channel = nil
 	e := event(t, herald.EventMessageSent, herald.EventData{Message: m, Conversation: conversation()})
-	body, ok, err := format().Render(e, webhook(""))
+	body, ok, err := format().Render(e, decoded(t, e), webhook(""))
 	if body != nil || ok || err != nil {
 		t.Errorf("Render = %q, %v, %v; want nil, false, nil", body, ok, err)
 	}
@@ -318,7 +318,7 @@ func TestOtherEvents(t *testing.T) {
 		herald.EventMessageDelivered, herald.EventMessageRead, herald.EventMessageDeleted,
 		herald.EventContentUploaded, herald.EventAnnouncementSent, "message_created", ""} {
 		e := messageEvent(t, typ, inbound(text("hi")))
-		body, ok, err := format().Render(e, webhook(`{"context_field":"bad"}`))
+		body, ok, err := format().Render(e, decoded(t, e), webhook(`{"context_field":"bad"}`))
 		if body != nil || ok || err != nil {
 			t.Errorf("Render(%q) = %q, %v, %v; want nil, false, nil", typ, body, ok, err)
 		}
@@ -409,7 +409,7 @@ func TestCheckConfig(t *testing.T) {
 		}
 		// Render refuses a webhook with such a config.
 		e := messageEvent(t, herald.EventMessageSent, inbound(text("hi")))
-		if _, ok, err := format().Render(e, webhook(tc.config)); err == nil || ok {
+		if _, ok, err := format().Render(e, decoded(t, e), webhook(tc.config)); err == nil || ok {
 			t.Errorf("Render with config %s: ok = %v, err = %v; want an error", tc.config, ok, err)
 		}
 	}
@@ -448,7 +448,13 @@ func TestMalformedEvents(t *testing.T) {
 		"message.sent data not JSON":    {ID: "2", AppID: appID, Type: herald.EventMessageSent, Data: json.RawMessage(`[]`)},
 		"contact.updated data is empty": {ID: "3", AppID: appID, Type: herald.EventContactUpdated},
 	} {
-		body, ok, err := format().Render(e, webhook(""))
+		// Data that is not an event's is refused when decoded, before
+		// any format renders it.
+		d, err := e.DecodeData()
+		if err != nil {
+			continue
+		}
+		body, ok, err := format().Render(e, d, webhook(""))
 		if err == nil || ok || body != nil {
 			t.Errorf("%s: Render = %q, %v, %v; want an error", name, body, ok, err)
 		} else if !strings.HasPrefix(err.Error(), "callbell: ") {
@@ -462,14 +468,14 @@ func TestUnknownVersion(t *testing.T) {
 	for _, v := range []string{"1", ""} {
 		w := webhook("")
 		w.Version = v
-		if _, ok, err := format().Render(e, w); !ok || err != nil {
+		if _, ok, err := format().Render(e, decoded(t, e), w); !ok || err != nil {
 			t.Errorf("version %q: ok = %v, err = %v", v, ok, err)
 		}
 	}
 	for _, v := range []string{"2", "1.0", "2.0"} {
 		w := webhook("")
 		w.Version = v
-		if _, ok, err := format().Render(e, w); ok || err == nil {
+		if _, ok, err := format().Render(e, decoded(t, e), w); ok || err == nil {
 			t.Errorf("version %q: ok = %v, err = %v; want an error", v, ok, err)
 		}
 	}

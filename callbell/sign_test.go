@@ -173,7 +173,7 @@ func TestSetHeaders(t *testing.T) {
 func TestRenderedBodyVerifies(t *testing.T) {
 	e := messageEvent(t, herald.EventMessageSent, inbound(text("Hello & welcome <3")))
 	w := webhook("")
-	body, ok, err := format().Render(e, w)
+	body, ok, err := format().Render(e, decoded(t, e), w)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}

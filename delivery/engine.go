@@ -31,11 +31,11 @@ type Format interface {
 	EventType(e *herald.Event) string
 	// Versions lists the payload versions; the first is the default.
 	Versions() []string
-	// Render renders an event for a webhook; ok is false for events the
-	// format does not deliver. The body depends only on the event and the
+	// Render renders an event, its data decoded (d is only read), for a
+	// webhook; ok is false for events the format does not deliver. The body depends only on the event and the
 	// webhook's Version and Config, so that an event is rendered once for
 	// all the webhooks that share them.
-	Render(e *herald.Event, w *herald.Webhook) (body []byte, ok bool, err error)
+	Render(e *herald.Event, d *herald.EventData, w *herald.Webhook) (body []byte, ok bool, err error)
 	// SetHeaders sets the format's headers for an attempt, made at the
 	// given time, of a delivery.
 	SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery, at time.Time)

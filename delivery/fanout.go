@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -127,9 +126,15 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 	p := &fanOutPlan{events: len(events), last: events[len(events)-1].Seq,
 		perWebhook: make(map[string][]*herald.Delivery, len(webhooks))}
 	now := e.now()
+	// Each event is decoded once, for its ordering key and for every
+	// rendering of it.
+	data := make([]*herald.EventData, len(events))
+	undecodable := make([]error, len(events))
 	keys := make([]string, len(events))
 	for i, ev := range events {
-		keys[i] = orderingKey(ev)
+		if data[i], undecodable[i] = ev.DecodeData(); undecodable[i] == nil {
+			keys[i] = orderingKey(data[i])
+		}
 	}
 	type rendering struct {
 		event                   int
@@ -158,9 +163,13 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 			}
 			k := rendering{i, w.Format, w.Version, string(w.Config)}
 			r, done := rendered[k]
-			if !done {
-				r.b, r.ok, r.err = f.Render(ev, w)
-				r.id = uuid.Must(uuid.NewV7()).String()
+			if !done && undecodable[i] != nil {
+				r.err = undecodable[i]
+				rendered[k] = r
+			} else if !done {
+				if r.b, r.ok, r.err = f.Render(ev, data[i], w); r.ok {
+					r.id = uuid.Must(uuid.NewV7()).String()
+				}
 				rendered[k] = r
 			}
 			if r.err != nil {
@@ -256,18 +265,7 @@ func (p *fanOutPlan) handoffs() []*job {
 
 // orderingKey is the conversation an event is about: deliveries about one
 // conversation reach a webhook in event order.
-func orderingKey(ev *herald.Event) string {
-	var d struct {
-		Conversation *struct {
-			ID string `json:"id"`
-		} `json:"conversation"`
-		Message *struct {
-			ConversationID string `json:"conversation_id"`
-		} `json:"message"`
-	}
-	if json.Unmarshal(ev.Data, &d) != nil {
-		return ""
-	}
+func orderingKey(d *herald.EventData) string {
 	switch {
 	case d.Conversation != nil:
 		return d.Conversation.ID

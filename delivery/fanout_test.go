@@ -21,7 +21,7 @@ func (countingFormat) EventTypes() []string                                     
 func (countingFormat) EventType(e *herald.Event) string                                     { return e.Type }
 func (countingFormat) Versions() []string                                                   { return []string{"1.0", "2.0"} }
 func (countingFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
-func (f countingFormat) Render(e *herald.Event, w *herald.Webhook) ([]byte, bool, error) {
+func (f countingFormat) Render(e *herald.Event, _ *herald.EventData, w *herald.Webhook) ([]byte, bool, error) {
 	*f.renders++
 	return fmt.Appendf(nil, "%s %s %s", e.ID, w.Version, w.Config), true, nil
 }

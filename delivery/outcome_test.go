@@ -98,9 +98,12 @@ func TestOrderingKey(t *testing.T) {
 		{`{"conversation":{"id":"c2"}}`, "c2"},
 		{`{"message":{"conversation_id":"c3"}}`, "c3"},
 		{`{"identity":{"user_id":"u"}}`, ""},
-		{`not json`, ""},
 	} {
-		if got := orderingKey(&herald.Event{Data: []byte(c.data)}); got != c.want {
+		d, err := (&herald.Event{Data: []byte(c.data)}).DecodeData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := orderingKey(d); got != c.want {
 			t.Errorf("orderingKey(%s) = %q, want %q", c.data, got, c.want)
 		}
 	}

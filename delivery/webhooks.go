@@ -291,12 +291,16 @@ func (e *Engine) Replay(ctx context.Context, appID, webhookID string, since, unt
 			if typ == "" || !w.Subscribed(typ) {
 				continue
 			}
-			body, ok, err := f.Render(ev, w)
+			d, err := ev.DecodeData()
+			if err != nil {
+				continue
+			}
+			body, ok, err := f.Render(ev, d, w)
 			if err != nil || !ok {
 				continue
 			}
 			ds = append(ds, &herald.Delivery{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, WebhookID: w.ID,
-				EventID: ev.ID, EventSeq: ev.Seq, EventType: typ, OrderingKey: orderingKey(ev), Body: body,
+				EventID: ev.ID, EventSeq: ev.Seq, EventType: typ, OrderingKey: orderingKey(d), Body: body,
 				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now})
 		}
 		if err := e.Store.Update(ctx, func(tx herald.Tx) error {

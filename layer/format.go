@@ -27,9 +27,10 @@ func (Format) EventType(e *herald.Event) string {
 // Versions lists the payload versions, the default first.
 func (Format) Versions() []string { return Versions }
 
-// Render renders an event in the webhook's payload version, with its config.
-func (f Format) Render(e *herald.Event, w *herald.Webhook) ([]byte, bool, error) {
-	return Render(e, w.Version, w.Config, f.URLs)
+// Render renders an event, its data decoded, in the webhook's payload
+// version, with its config.
+func (f Format) Render(e *herald.Event, d *herald.EventData, w *herald.Webhook) ([]byte, bool, error) {
+	return RenderData(e, d, w.Version, w.Config, f.URLs)
 }
 
 // SetHeaders sets Layer's headers; the request id is the delivery's, the

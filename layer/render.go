@@ -18,6 +18,20 @@ import (
 // including the signed download URLs of rich content, are built by u at
 // render time, so a retried delivery carries URLs that are still valid.
 func Render(e *herald.Event, version string, config json.RawMessage, u *urls.Builder) (body []byte, ok bool, err error) {
+	if !IsVersion(version) || !IsEventType(e.Type) {
+		// Answered before any data is read: no need to decode it.
+		return RenderData(e, nil, version, config, u)
+	}
+	d, err := e.DecodeData()
+	if err != nil {
+		return nil, false, fmt.Errorf("layer: %w", err)
+	}
+	return RenderData(e, d, version, config, u)
+}
+
+// RenderData is Render of an event whose data is already decoded (d is only
+// read).
+func RenderData(e *herald.Event, d *herald.EventData, version string, config json.RawMessage, u *urls.Builder) (body []byte, ok bool, err error) {
 	if !IsVersion(version) {
 		return nil, false, fmt.Errorf("layer: unknown webhook payload version %q (want %q or %q)", version, Version1, Version2)
 	}
@@ -27,10 +41,6 @@ func Render(e *herald.Event, version string, config json.RawMessage, u *urls.Bui
 	cfg, err := configObject(config)
 	if err != nil {
 		return nil, false, err
-	}
-	var d herald.EventData
-	if err := json.Unmarshal(e.Data, &d); err != nil {
-		return nil, false, fmt.Errorf("layer: event %s: data: %w", e.ID, err)
 	}
 	r := renderer{app: e.AppID, v2: version == Version2, u: u, ids: d.Identities}
 	p := payload{
