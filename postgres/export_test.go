@@ -28,3 +28,6 @@ func MigrateForTest(url string, version int64) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// Channel is the channel on which s notifies the other nodes.
+func (s *Store) Channel() string { return s.n.channel }

@@ -16,8 +16,8 @@
 //
 // A transaction that hits a deadlock, a serialization failure or a
 // duplicate key (two nodes creating the same thing at once) runs again from
-// the start. Committed changes are announced to every node with
-// LISTEN/NOTIFY.
+// the start. Committed changes are announced to the other nodes with
+// LISTEN/NOTIFY (see notify.go).
 package postgres
 
 import (
@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,8 +58,7 @@ type Store struct {
 	mu       sync.Mutex
 	watchers []func(herald.Change)
 
-	cancelListen context.CancelFunc
-	listening    chan struct{}
+	n notifier
 }
 
 var _ herald.SharedStore = (*Store)(nil)
@@ -69,7 +67,6 @@ var _ herald.SharedStore = (*Store)(nil)
 const (
 	lockNamespace = 0x48524c44 // "HRLD"
 	eventsLock    = 1
-	channelName   = "herald"
 )
 
 var dialect = &sqlstore.Dialect{
@@ -140,7 +137,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, config: config}
-	if err := s.listen(ctx); err != nil {
+	if err := s.startNotifier(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -167,8 +164,7 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 
 // Close stops listening and closes the connections.
 func (s *Store) Close() error {
-	s.cancelListen()
-	<-s.listening
+	s.stopNotifier()
 	return s.db.Close()
 }
 
@@ -233,13 +229,15 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 		return nil, err
 	}
 	var changes []string
+	var bits uint32
 	events := q.PendingEvents()
 	if len(events) > 0 {
-		changes = append(changes, "events")
+		changes, bits = append(changes, tokenEvents), bits|pendingEvents
 	}
 	if q.DeliveriesDue() {
-		changes = append(changes, "deliveries")
+		changes, bits = append(changes, tokenDeliveries), bits|pendingDeliveries
 	}
+	notify := len(changes) > 0 && s.peers()
 	// The events go in with their lock and the notification (delivered to
 	// the listeners at commit, and only if it commits), and COMMIT follows
 	// in the same round trip: the events lock, held until the commit so
@@ -247,8 +245,11 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 	// takes to run two statements, whatever the latency of this process.
 	batch := &pgx.Batch{}
 	if len(events) > 0 {
-		query, args := dialect.EventsInsert(events, `SELECT pg_advisory_xact_lock(?, ?), pg_notify(?, ?)`,
-			lockNamespace, eventsLock, channelName, strings.Join(changes, ","))
+		first, firstArgs := `SELECT pg_advisory_xact_lock(?, ?)`, []any{lockNamespace, eventsLock}
+		if notify {
+			first, firstArgs = first+`, pg_notify(?, ?)`, append(firstArgs, s.n.channel, s.payload(changes))
+		}
+		query, args := dialect.EventsInsert(events, first, firstArgs...)
 		seqs := sqlstore.EventSeqs(events)
 		batch.Queue(query, args...).Query(func(rows pgx.Rows) error {
 			var id string
@@ -259,8 +260,8 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 			})
 			return err
 		})
-	} else if len(changes) > 0 {
-		batch.Queue(`SELECT pg_notify($1, $2)`, channelName, strings.Join(changes, ","))
+	} else if notify {
+		batch.Queue(`SELECT pg_notify($1, $2)`, s.n.channel, s.payload(changes))
 	}
 	batch.Queue("COMMIT")
 	err = conn.Raw(func(dc any) error {
@@ -268,6 +269,12 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 	})
 	if err != nil {
 		return nil, err
+	}
+	s.post(bits)
+	if len(changes) > 0 && !notify && s.peers() {
+		// A node joined while this committed: it may have missed the
+		// hello's nudge.
+		go s.db.ExecContext(context.Background(), `SELECT pg_notify($1, $2)`, s.n.channel, s.payload(changes))
 	}
 	return tx, nil
 }
@@ -287,83 +294,4 @@ func (s *Store) Watch(f func(herald.Change)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.watchers = append(s.watchers, f)
-}
-
-func (s *Store) announce(changes ...herald.Change) {
-	s.mu.Lock()
-	watchers := s.watchers
-	s.mu.Unlock()
-	for _, c := range changes {
-		for _, f := range watchers {
-			f(c)
-		}
-	}
-}
-
-// listen starts the goroutine that receives the changes of every node on a
-// connection of its own, reconnecting when it drops.
-func (s *Store) listen(ctx context.Context) error {
-	conn, err := s.listenConn(ctx)
-	if err != nil {
-		return err
-	}
-	lctx, cancel := context.WithCancel(context.Background())
-	s.cancelListen = cancel
-	s.listening = make(chan struct{})
-	go func() {
-		defer close(s.listening)
-		for backoff := 100 * time.Millisecond; ; {
-			if conn != nil {
-				s.receive(lctx, conn)
-				conn.Close(context.Background())
-				conn = nil
-			}
-			if lctx.Err() != nil {
-				return
-			}
-			select {
-			case <-lctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			if conn, err = s.listenConn(lctx); err != nil {
-				backoff = min(2*backoff, 5*time.Second)
-				continue
-			}
-			backoff = 100 * time.Millisecond
-			// Whatever was announced while the connection was down: the
-			// next poll would find it, this finds it sooner.
-			s.announce(herald.EventsAppended, herald.DeliveriesDue)
-		}
-	}()
-	return nil
-}
-
-func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, s.config)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: connecting the listener: %w", err)
-	}
-	if _, err := conn.Exec(ctx, "LISTEN "+channelName); err != nil {
-		conn.Close(ctx)
-		return nil, fmt.Errorf("postgres: listening: %w", err)
-	}
-	return conn, nil
-}
-
-func (s *Store) receive(ctx context.Context, conn *pgx.Conn) {
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return
-		}
-		for _, c := range strings.Split(n.Payload, ",") {
-			switch c {
-			case "events":
-				s.announce(herald.EventsAppended)
-			case "deliveries":
-				s.announce(herald.DeliveriesDue)
-			}
-		}
-	}
 }

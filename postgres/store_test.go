@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/postgres"
@@ -174,4 +176,98 @@ func TestPayloadsMigration(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// A node alone notifies nobody of its changes (a NOTIFY locks the whole
+// database at commit), its own watchers still hear of them at once, and a
+// node that joins is told of every change from then on.
+func TestNotifiesOnlyWhenOthersListen(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	openStore := func() *postgres.Store {
+		s, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	watch := func(s *postgres.Store) chan herald.Change {
+		c := make(chan herald.Change, 64)
+		s.Watch(func(ch herald.Change) { c <- ch })
+		return c
+	}
+	await := func(c chan herald.Change, want herald.Change, what string) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case got := <-c:
+				if got == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("%s: no change %v announced", what, want)
+			}
+		}
+	}
+	a := openStore()
+	aChanges := watch(a)
+	// A listener of the channel that is no node: it hears every NOTIFY,
+	// and says no hello.
+	spy, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spy.Close(context.Background()) })
+	if _, err := spy.Exec(ctx, "LISTEN "+pgx.Identifier{a.Channel()}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	// changeNotified waits up to d for a notification of a change (not a
+	// hello) and returns its payload, "" if none came.
+	changeNotified := func(d time.Duration) string {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		for {
+			n, err := spy.WaitForNotification(wctx)
+			if err != nil {
+				return ""
+			}
+			if strings.Contains(n.Payload, "events") {
+				return n.Payload
+			}
+		}
+	}
+	n := 0
+	appendEvent := func(s *postgres.Store) {
+		t.Helper()
+		n++
+		if err := s.Update(ctx, func(tx herald.Tx) error {
+			return tx.AppendEvent(ctx, &herald.Event{ID: fmt.Sprintf("e%d", n), AppID: "app", Type: herald.EventMessageSent,
+				CreatedAt: time.Now(), Data: json.RawMessage(`{}`)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	appendEvent(a)
+	await(aChanges, herald.EventsAppended, "the node's own event")
+	if p := changeNotified(500 * time.Millisecond); p != "" {
+		t.Fatalf("a node alone notified %q", p)
+	}
+
+	b := openStore()
+	bChanges := watch(b)
+	// The newcomer's hello makes the first node nudge everyone: what it
+	// committed unannounced, the newcomer looks for now.
+	await(bChanges, herald.EventsAppended, "the nudge of a node that heard the newcomer")
+	for changeNotified(200*time.Millisecond) != "" {
+		// The nudge: it names deliveries too.
+	}
+	appendEvent(a)
+	await(bChanges, herald.EventsAppended, "another node's event")
+	if p := changeNotified(10 * time.Second); !strings.HasPrefix(p, "events,from=") {
+		t.Fatalf("a node with another listening notified %q of an event, want events,from=…", p)
+	}
 }
