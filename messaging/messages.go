@@ -193,6 +193,12 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		m := &herald.Message{ID: NewID(), AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
 			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
 			Channel: mc}
+		// Read before the message is written, so that on PostgreSQL the
+		// insert goes with the COMMIT rather than in a round trip of its
+		// own.
+		if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
+			return err
+		}
 		if err := tx.CreateMessage(ctx, m); err != nil {
 			return err
 		}
@@ -202,7 +208,8 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			}
 		}
 		out = m
-		return s.recordMessage(ctx, tx, herald.EventMessageSent, &m.Sender, m, c, data)
+		data.Message, data.Conversation = m, c
+		return s.record(ctx, tx, m.AppID, herald.EventMessageSent, &m.Sender, data)
 	})
 	if err != nil {
 		return nil, false, err
@@ -226,18 +233,26 @@ func (s *Service) recordMessage(ctx context.Context, tx herald.Tx, typ string, a
 	}
 	data.Message = m
 	data.Conversation = c
+	ids, err := messageIdentities(ctx, tx, m, c)
+	if err != nil {
+		return err
+	}
+	data.Identities = ids
+	return s.record(ctx, tx, m.AppID, typ, actor, data)
+}
+
+// messageIdentities reads the identities of a message's conversation's
+// participants and its sender; nil when none has one.
+func messageIdentities(ctx context.Context, tx herald.Tx, m *herald.Message, c *herald.Conversation) (map[string]*herald.Identity, error) {
 	users := c.Participants
 	if m.Sender.UserID != "" && !c.HasParticipant(m.Sender.UserID) {
 		users = append(append([]string(nil), users...), m.Sender.UserID)
 	}
 	ids, err := tx.Identities(ctx, m.AppID, users)
-	if err != nil {
-		return err
+	if err != nil || len(ids) == 0 {
+		return nil, err
 	}
-	if len(ids) > 0 {
-		data.Identities = ids
-	}
-	return s.record(ctx, tx, m.AppID, typ, actor, data)
+	return ids, nil
 }
 
 // Message returns a live message. With conversationID set, the message must

@@ -223,9 +223,13 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 			conn.ExecContext(context.Background(), "ROLLBACK")
 		}
 	}()
-	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true})
+	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, DeferWrites: true})
 	tx := &writeTx{Queries: q}
 	if err := run(fn, tx); err != nil {
+		if werr := q.WriteError(); werr != nil {
+			// The statement failed because a write deferred before it did.
+			return nil, werr
+		}
 		return nil, err
 	}
 	var changes []string
@@ -244,6 +248,10 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 	// that events commit in seq order, is held for as long as PostgreSQL
 	// takes to run two statements, whatever the latency of this process.
 	batch := &pgx.Batch{}
+	// The writes that nothing read go first, in the same round trip.
+	for _, w := range q.PendingWrites() {
+		batch.Queue(w.Query, w.Args...)
+	}
 	if len(events) > 0 {
 		first, firstArgs := `SELECT pg_advisory_xact_lock(?, ?)`, []any{lockNamespace, eventsLock}
 		if notify {

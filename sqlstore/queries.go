@@ -370,12 +370,11 @@ func messageChannelJSON(c *herald.MessageChannel) any {
 }
 
 func (q *Queries) CreateMessage(ctx context.Context, m *herald.Message) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
+	return q.execDeferrable(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.AppID, m.ID, m.ConversationID, m.Position, m.Sender.UserID, m.Sender.Name, mustJSON(m.Parts),
 		nullJSON(m.Notification), micros(m.SentAt), mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
 		messageChannelJSON(m.Channel))
-	return err
 }
 
 func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {

@@ -64,6 +64,8 @@ type Queries struct {
 	// (DeferEvents); see PendingEvents.
 	deferEvents bool
 	pending     []*herald.Event
+	// writes holds the statements deferred under DeferWrites.
+	writes *deferred
 	// due records that deliveries were created or became claimable.
 	due bool
 }
@@ -76,6 +78,12 @@ type Options struct {
 	// DeferEvents makes AppendEvent keep events for the engine to insert at
 	// commit (see PendingEvents) instead of inserting them at once.
 	DeferEvents bool
+	// DeferWrites lets inserts whose outcome nothing in the transaction
+	// reads (a new message's row) wait, to go with the next statement's
+	// round trip or with the COMMIT's (see PendingWrites): for an engine
+	// that pays a network round trip per statement. The next statement of
+	// the transaction runs them first, so that it sees them.
+	DeferWrites bool
 	// Prepare, when set, returns the query prepared for the transaction or
 	// connection, so that a driver that would parse every statement anew
 	// (SQLite) parses each query once; nil, nil runs the query unprepared.
@@ -84,7 +92,13 @@ type Options struct {
 
 // New returns the queries of a dialect over db.
 func New(db DB, d *Dialect, o Options) *Queries {
-	q := &Queries{db: bound{db, d, o.Prepare}, d: d, deferEvents: o.DeferEvents}
+	b := bound{db: db, d: d, prepare: o.Prepare}
+	q := &Queries{d: d, deferEvents: o.DeferEvents}
+	if o.DeferWrites {
+		b.writes = &deferred{}
+		q.writes = b.writes
+	}
+	q.db = b
 	if o.Write {
 		q.lock = d.LockForUpdate
 	}
@@ -97,6 +111,49 @@ func (q *Queries) PendingEvents() []*herald.Event {
 	p := q.pending
 	q.pending = nil
 	return p
+}
+
+// A Statement is a query, written for the dialect, and its arguments.
+type Statement struct {
+	Query string
+	Args  []any
+}
+
+// deferred is the queue of a transaction's deferred writes.
+type deferred struct {
+	stmts []Statement
+	err   error // the first deferred write that failed
+}
+
+// WriteError returns the error of the first deferred write that failed
+// when a later statement ran it, if one did.
+func (q *Queries) WriteError() error {
+	if q.writes == nil {
+		return nil
+	}
+	return q.writes.err
+}
+
+// PendingWrites returns the writes deferred since the last statement, for
+// an engine that sends them itself before its COMMIT (Options.DeferWrites).
+func (q *Queries) PendingWrites() []Statement {
+	if q.writes == nil {
+		return nil
+	}
+	w := q.writes.stmts
+	q.writes.stmts = nil
+	return w
+}
+
+// execDeferrable runs a write whose outcome nothing reads but its error:
+// deferred under DeferWrites, at once otherwise.
+func (q *Queries) execDeferrable(ctx context.Context, query string, args ...any) error {
+	if q.writes != nil {
+		q.writes.stmts = append(q.writes.stmts, Statement{q.d.Rebind(query), args})
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, query, args...)
+	return err
 }
 
 // DeliveriesDue reports whether the transaction made deliveries claimable
@@ -186,6 +243,26 @@ type bound struct {
 	db      DB
 	d       *Dialect
 	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+	// writes, under DeferWrites, run before any other statement.
+	writes *deferred
+}
+
+// flush runs the deferred writes.
+func (b bound) flush(ctx context.Context) error {
+	if b.writes == nil {
+		return nil
+	}
+	for len(b.writes.stmts) > 0 {
+		w := b.writes.stmts[0]
+		b.writes.stmts = b.writes.stmts[1:]
+		if _, err := b.db.ExecContext(ctx, w.Query, w.Args...); err != nil {
+			if b.writes.err == nil {
+				b.writes.err = err
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func (b bound) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -196,6 +273,9 @@ func (b bound) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := b.flush(ctx); err != nil {
+		return nil, err
+	}
 	query = b.d.Rebind(query)
 	if s, err := b.stmt(ctx, query); err != nil || s != nil {
 		if err != nil {
@@ -207,6 +287,9 @@ func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.
 }
 
 func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := b.flush(ctx); err != nil {
+		return nil, err
+	}
 	query = b.d.Rebind(query)
 	if s, err := b.stmt(ctx, query); err != nil || s != nil {
 		if err != nil {
@@ -218,6 +301,10 @@ func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sq
 }
 
 func (b bound) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	// A Row cannot carry the error of a deferred write; the write failing
+	// aborts the transaction, so the query fails too, and WriteError tells
+	// why.
+	b.flush(ctx)
 	query = b.d.Rebind(query)
 	if s, err := b.stmt(ctx, query); err == nil && s != nil {
 		return s.QueryRowContext(ctx, args...)

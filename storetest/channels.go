@@ -435,3 +435,73 @@ func testConversationContact(t *testing.T, s herald.Store) {
 		return nil
 	})
 }
+
+// What an update writes, the rest of it reads, whenever the engine sends the
+// write; and a write that fails fails its update, however late the engine
+// sends it, leaving nothing of the update behind.
+func testMessageWritesWithinAnUpdate(t *testing.T, s herald.Store) {
+	conv := &herald.Conversation{ID: "conv", AppID: "app", Participants: []string{"alice", "bob"},
+		CreatedAt: at(0), LastPosition: 2}
+	message := func(id string, position int64) *herald.Message {
+		return &herald.Message{ID: id, AppID: "app", ConversationID: "conv", Position: position,
+			Sender: herald.Sender{UserID: "alice"}, Parts: []herald.Part{{MimeType: herald.MimeText, Body: id}},
+			SentAt: at(1), RecipientStatus: map[string]string{"alice": "read", "bob": "sent"}}
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if err := tx.CreateConversation(ctx, conv, ""); err != nil {
+			return err
+		}
+		m := message("m1", 1)
+		if err := tx.CreateMessage(ctx, m); err != nil {
+			return err
+		}
+		got, err := tx.Message(ctx, "app", "m1")
+		if err != nil {
+			return fmt.Errorf("reading a message written earlier in the update: %w", err)
+		}
+		same(t, "message read in its update", got, m)
+		// And one written last.
+		return tx.CreateMessage(ctx, message("m2", 2))
+	})
+
+	ctx := context.Background()
+	// The same id again: refused, at the write or at the commit.
+	err := s.Update(ctx, func(tx herald.Tx) error {
+		if err := tx.AppendEvent(ctx, &herald.Event{ID: "e-dup", AppID: "app", Type: herald.EventMessageSent,
+			CreatedAt: at(2), Data: json.RawMessage(`{}`)}); err != nil {
+			return err
+		}
+		return tx.CreateMessage(ctx, message("m1", 3))
+	})
+	if err == nil {
+		t.Fatal("a message with the id of another was written")
+	}
+	// The same again, followed by a read: the read fails, or the update.
+	err = s.Update(ctx, func(tx herald.Tx) error {
+		if err := tx.CreateMessage(ctx, message("m1", 4)); err != nil {
+			return err
+		}
+		_, err := tx.Message(ctx, "app", "m1")
+		return err
+	})
+	if err == nil {
+		t.Fatal("a message with the id of another was written, and an update read on after it")
+	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		events, err := q.EventsSince(ctx, 0, 10)
+		if err != nil {
+			return err
+		}
+		if len(events) != 0 {
+			t.Fatalf("failed updates left %d events", len(events))
+		}
+		list, err := q.Messages(ctx, "app", "conv", "", herald.Page{Limit: 10})
+		if err != nil {
+			return err
+		}
+		if len(list) != 2 || list[0].ID != "m2" || list[1].ID != "m1" {
+			t.Fatalf("messages %+v, want m2 and m1 only", list)
+		}
+		return nil
+	})
+}

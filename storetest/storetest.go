@@ -42,6 +42,7 @@ var tests = []struct {
 	{"Contacts", testContacts},
 	{"ContactsListing", testContactsListing},
 	{"MessageChannelRoundTrip", testMessageChannelRoundTrip},
+	{"MessageWritesWithinAnUpdate", testMessageWritesWithinAnUpdate},
 	{"ConversationContact", testConversationContact},
 
 	// webhooks.go
