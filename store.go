@@ -13,7 +13,11 @@ type Store interface {
 	// once the transaction is durable, or failed. An engine may commit the
 	// work of several concurrent Update calls in one transaction (group
 	// commit); each fn still succeeds or fails on its own: when fn returns an
-	// error, none of its writes remain and the others are unaffected.
+	// error, none of its writes remain and the others are unaffected. An
+	// engine may run fn more than once (after rolling back what it wrote,
+	// e.g. to retry a transaction that lost a race, or a batch that one of
+	// its updates failed), so fn sets the variables it writes rather than
+	// adding to them.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn against a consistent snapshot for reading.
 	View(ctx context.Context, fn func(q Queries) error) error

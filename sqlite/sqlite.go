@@ -59,7 +59,7 @@ type Store struct {
 	opts         Options
 	stmts        *readerStmts
 
-	stats struct{ updates, commits atomic.Int64 }
+	stats struct{ updates, commits, reruns atomic.Int64 }
 
 	requests chan *writeRequest
 	closing  chan struct{}

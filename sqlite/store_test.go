@@ -240,3 +240,87 @@ func TestCommitWindow(t *testing.T) {
 		t.Fatalf("%d commits for the blocker, then a, b and a late update; want 2 (the late one joining a and b)", got)
 	}
 }
+
+// A batch runs without a savepoint per update until one of its updates
+// fails; then it runs again, each update in a savepoint, and only the
+// failed one is left out.
+func TestBatchesRunAgainOnlyWhenAnUpdateFails(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	// batch holds the writer with a blocked update while the updates of
+	// fns queue, so that they commit in one transaction, and returns
+	// their errors.
+	batch := func(fns ...func(tx herald.Tx) error) []error {
+		release := make(chan struct{})
+		blocked := make(chan struct{})
+		blocker := make(chan error, 1)
+		go func() {
+			blocker <- s.Update(ctx, func(tx herald.Tx) error {
+				select {
+				case <-blocked:
+				default:
+					close(blocked)
+				}
+				<-release
+				return nil
+			})
+		}()
+		<-blocked
+		errs := make([]chan error, len(fns))
+		for i, fn := range fns {
+			errs[i] = make(chan error, 1)
+			go func() { errs[i] <- s.Update(ctx, fn) }()
+		}
+		for len(s.QueuedForTest()) < len(fns) {
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		if err := <-blocker; err != nil {
+			t.Fatal(err)
+		}
+		out := make([]error, len(fns))
+		for i := range fns {
+			out[i] = <-errs[i]
+		}
+		return out
+	}
+	create := func(id string) func(tx herald.Tx) error {
+		return func(tx herald.Tx) error { return createApp(ctx, tx, id) }
+	}
+	runs := 0
+	before := s.Stats()
+	for i, err := range batch(create("a"), create("b"), create("c")) {
+		if err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	st := s.Stats()
+	if st.Commits-before.Commits != 2 || st.Reruns != before.Reruns {
+		t.Fatalf("a batch of updates that all succeed: %d commits (want 2: the blocker's, then theirs), %d batches run again (want 0)",
+			st.Commits-before.Commits, st.Reruns-before.Reruns)
+	}
+
+	before = st
+	errs := batch(create("d"), func(tx herald.Tx) error {
+		runs++
+		if err := createApp(ctx, tx, "e"); err != nil {
+			return err
+		}
+		return herald.Errorf(herald.EInvalidProperty, "refused")
+	}, create("f"))
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("updates batched with a failing one failed: %v, %v", errs[0], errs[2])
+	}
+	if e, ok := herald.AsError(errs[1]); !ok || e.ID != herald.EInvalidProperty {
+		t.Fatalf("the failing update returned %v", errs[1])
+	}
+	if st := s.Stats(); st.Reruns-before.Reruns != 1 || runs != 2 {
+		t.Fatalf("a batch with a failing update ran again %d times (want 1); the failing update ran %d times (want 2)",
+			st.Reruns-before.Reruns, runs)
+	}
+	for id, want := range map[string]bool{"d": true, "e": false, "f": true} {
+		if got := appExists(t, s, id); got != want {
+			t.Fatalf("app %s exists=%v, want %v", id, got, want)
+		}
+	}
+}

@@ -26,8 +26,8 @@ type writeTx struct {
 
 func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
-// Update queues fn for the writer goroutine, which runs it inside a savepoint
-// of a transaction shared with the other updates queued meanwhile, and
+// Update queues fn for the writer goroutine, which runs it in a transaction
+// shared with the other updates queued meanwhile (see commit), and
 // returns once that transaction has committed (group commit; while the
 // store is busy, the transaction waits Options.CommitWindow for more). A single
 // writer also makes every fn see the effects of those before it, so
@@ -106,9 +106,13 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 	}
 }
 
-// commit runs a batch of updates in one transaction.
+// commit runs a batch of updates in one transaction. It first runs them
+// one after the other with nothing between them: a savepoint per update
+// costs two statements and a copy of every page the update touches. Should
+// one fail, the transaction rolls back and the batch runs again with a
+// savepoint around each update, so that it fails alone (Update's functions
+// may run more than once). A batch of one needs no savepoint at all.
 func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest) {
-	ctx := context.Background()
 	defer func() {
 		for _, r := range batch {
 			if r.err == nil {
@@ -119,6 +123,21 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 			close(r.done)
 		}
 	}()
+	if !s.runBatch(conn, stmts, batch, false) {
+		s.stats.reruns.Add(1)
+		for _, r := range batch {
+			r.err, r.after = nil, nil
+		}
+		s.runBatch(conn, stmts, batch, true)
+	}
+}
+
+// runBatch runs the updates of batch in one transaction and commits what
+// succeeded, each in a savepoint of its own if savepoints; without, it
+// rolls everything back and returns false as soon as one of several
+// updates fails.
+func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest, savepoints bool) bool {
+	ctx := context.Background()
 	failAll := func(err error) {
 		for _, r := range batch {
 			if r.err == nil {
@@ -138,7 +157,13 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 	rollback := func() { exec("ROLLBACK") }
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		failAll(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		return true
+	}
+	live := 0
+	for _, r := range batch {
+		if r.ctx.Err() == nil {
+			live++
+		}
 	}
 	// The events of the whole batch are inserted together before it
 	// commits: one multi-row statement instead of one per update.
@@ -149,45 +174,57 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 			r.err = err
 			continue
 		}
-		if err := exec("SAVEPOINT u"); err != nil {
-			rollback()
-			failAll(fmt.Errorf("sqlite: savepoint: %w", err))
-			return
+		if savepoints {
+			if err := exec("SAVEPOINT u"); err != nil {
+				rollback()
+				failAll(fmt.Errorf("sqlite: savepoint: %w", err))
+				return true
+			}
 		}
 		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Prepare: stmts.prepare})}
 		if err := run(r.fn, tx); err != nil {
+			if !savepoints {
+				rollback()
+				if live > 1 {
+					return false
+				}
+				r.err = err
+				return true
+			}
 			r.err = err
 			if rerr := exec("ROLLBACK TO u"); rerr != nil {
 				// SQLite rolled the whole transaction back itself (e.g. on
 				// I/O errors): nothing of the batch remains.
 				rollback()
 				failAll(fmt.Errorf("sqlite: transaction aborted: %w", rerr))
-				return
+				return true
 			}
 		} else {
 			r.after = tx.after
 			events = append(events, tx.PendingEvents()...)
 			ran++
 		}
-		if err := exec("RELEASE u"); err != nil {
-			rollback()
-			failAll(fmt.Errorf("sqlite: release: %w", err))
-			return
+		if savepoints {
+			if err := exec("RELEASE u"); err != nil {
+				rollback()
+				failAll(fmt.Errorf("sqlite: release: %w", err))
+				return true
+			}
 		}
 	}
 	if ran == 0 {
 		rollback()
-		return
+		return true
 	}
 	if err := insertEvents(ctx, conn, stmts, events); err != nil {
 		rollback()
 		failAll(fmt.Errorf("sqlite: appending events: %w", err))
-		return
+		return true
 	}
 	if err := exec("COMMIT"); err != nil {
 		rollback()
 		failAll(fmt.Errorf("sqlite: commit: %w", err))
-		return
+		return true
 	}
 	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
@@ -195,6 +232,7 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 	case s.committed <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // eventChunk bounds the rows of one event insert, and so the variants of
@@ -231,9 +269,12 @@ type Stats struct {
 	// Commits is the number of transactions that committed them; Updates
 	// divided by Commits is the mean group-commit batch size.
 	Commits int64
+	// Reruns is the number of batches run again, an update in a savepoint
+	// of its own, because one of their updates failed.
+	Reruns int64
 }
 
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Updates: s.stats.updates.Load(), Commits: s.stats.commits.Load()}
+	return Stats{Updates: s.stats.updates.Load(), Commits: s.stats.commits.Load(), Reruns: s.stats.reruns.Load()}
 }
