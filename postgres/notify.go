@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,8 +54,8 @@ type notifier struct {
 	pending    atomic.Uint32
 	wake       chan struct{}
 
-	cancel context.CancelFunc
-	done   chan struct{} // closed once every goroutine has returned
+	cancel  context.CancelFunc
+	running sync.WaitGroup // the notifier's goroutines
 }
 
 // channelFor names the notification channel of a schema: nodes on other
@@ -102,32 +103,25 @@ func (s *Store) startNotifier(ctx context.Context) error {
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s.n.cancel = cancel
-	s.n.done = make(chan struct{})
-	running := make(chan struct{}, 3)
+	s.n.running.Add(3)
 	go func() {
-		defer func() { running <- struct{}{} }()
+		defer s.n.running.Done()
 		s.listenLoop(lctx, conn)
 	}()
 	go func() {
-		defer func() { running <- struct{}{} }()
+		defer s.n.running.Done()
 		s.helloLoop(lctx)
 	}()
 	go func() {
-		defer func() { running <- struct{}{} }()
+		defer s.n.running.Done()
 		s.announceLoop(lctx)
-	}()
-	go func() {
-		for range 3 {
-			<-running
-		}
-		close(s.n.done)
 	}()
 	return nil
 }
 
 func (s *Store) stopNotifier() {
 	s.n.cancel()
-	<-s.n.done
+	s.n.running.Wait()
 }
 
 // announceLoop calls the watchers, from one goroutine, with the changes
