@@ -348,11 +348,11 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	start := time.Now()
 	stopAt := start.Add(s.duration)
 	var wg sync.WaitGroup
-	for c := range s.clients {
+	for range s.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; ; i++ {
+			for {
 				if tokens != nil {
 					<-tokens
 				}
@@ -362,7 +362,12 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 				}
 				key := strconv.FormatInt(n, 10)
 				rcv.sent.Store(key, time.Now())
-				err := api("POST", "/conversations/"+convs[(c+i)%len(convs)]+"/messages", map[string]any{
+				// The conversations take the messages in turn, whichever
+				// client sends them: each gets an even share, spaced out.
+				// (Had each client walked the list from its own start,
+				// the clients would crowd a few conversations at a time.)
+				conv := convs[(n-1)%int64(len(convs))]
+				err := api("POST", "/conversations/"+conv+"/messages", map[string]any{
 					"sender": map[string]string{"user_id": "alice"},
 					"parts":  []map[string]string{{"mime_type": "text/plain", "body": "bench-" + key}}}, nil)
 				if err != nil {
