@@ -137,6 +137,31 @@ func TestUpdatesSeeEarlierWrites(t *testing.T) {
 	}
 }
 
+// A caller that gives up once its update has begun does not interrupt the
+// update's statements: the transaction they run in may carry the updates of
+// other callers, which an interrupted write would roll back. Its update
+// completes, and commits, as Update promises.
+func TestGivingUpDoesNotInterruptAnUpdate(t *testing.T) {
+	s, _ := open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := s.Update(ctx, func(tx herald.Tx) error {
+		if err := createApp(ctx, tx, "before"); err != nil {
+			return err
+		}
+		cancel()
+		return createApp(ctx, tx, "after")
+	})
+	if err != nil {
+		t.Fatalf("the update of a caller that gave up midway: %v", err)
+	}
+	for _, id := range []string{"before", "after"} {
+		if !appExists(t, s, id) {
+			t.Fatalf("app %s was not committed", id)
+		}
+	}
+}
+
 func TestUpdateAfterClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})

@@ -84,6 +84,13 @@ type Options struct {
 	// that pays a network round trip per statement. The next statement of
 	// the transaction runs them first, so that it sees them.
 	DeferWrites bool
+	// Uncancelable makes the statements ignore the end of their context:
+	// for a transaction that runs the updates of several callers (SQLite's
+	// group commit), where one caller giving up must not interrupt, and so
+	// roll back, a transaction that carries the others' updates. It also
+	// spares the goroutine that the driver would start per statement to
+	// watch the context.
+	Uncancelable bool
 	// Prepare, when set, returns the query prepared for the transaction or
 	// connection, so that a driver that would parse every statement anew
 	// (SQLite) parses each query once; nil, nil runs the query unprepared.
@@ -92,7 +99,7 @@ type Options struct {
 
 // New returns the queries of a dialect over db.
 func New(db DB, d *Dialect, o Options) *Queries {
-	b := bound{db: db, d: d, prepare: o.Prepare}
+	b := bound{db: db, d: d, prepare: o.Prepare, uncancelable: o.Uncancelable}
 	q := &Queries{d: d, deferEvents: o.DeferEvents}
 	if o.DeferWrites {
 		b.writes = &deferred{}
@@ -244,7 +251,16 @@ type bound struct {
 	d       *Dialect
 	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
 	// writes, under DeferWrites, run before any other statement.
-	writes *deferred
+	writes       *deferred
+	uncancelable bool
+}
+
+// context returns the context a statement runs under.
+func (b bound) context(ctx context.Context) context.Context {
+	if b.uncancelable && ctx.Done() != nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // flush runs the deferred writes.
@@ -273,6 +289,7 @@ func (b bound) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = b.context(ctx)
 	if err := b.flush(ctx); err != nil {
 		return nil, err
 	}
@@ -287,6 +304,7 @@ func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.
 }
 
 func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = b.context(ctx)
 	if err := b.flush(ctx); err != nil {
 		return nil, err
 	}
@@ -301,6 +319,7 @@ func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sq
 }
 
 func (b bound) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = b.context(ctx)
 	// A Row cannot carry the error of a deferred write; the write failing
 	// aborts the transaction, so the query fails too, and WriteError tells
 	// why.
