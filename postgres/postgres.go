@@ -9,9 +9,9 @@
 //   - events are inserted at commit under one transaction-scoped advisory
 //     lock, so that their sequence numbers are in commit order and a reader
 //     that sees event n has every event before it;
-//   - a webhook's delivery queues are locked while deliveries are created
-//     (exclusive) or finished (shared), so that no delivery is held behind
-//     one that another transaction is finishing;
+//   - a delivery queue (a webhook's deliveries of one conversation) is
+//     locked while deliveries are created in it or finished, so that no
+//     delivery is held behind one that another transaction is finishing;
 //   - claims take due deliveries with FOR UPDATE SKIP LOCKED.
 //
 // A transaction that hits a deadlock, a serialization failure or a
@@ -76,8 +76,10 @@ var dialect = &sqlstore.Dialect{
 	IsUniqueViolation:     func(err error) bool { return sqlState(err) == "23505" },
 	FailedStatementAborts: true,
 	LockForUpdate:         " FOR UPDATE",
-	LockWebhook:           fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(?))", lockNamespace+1),
-	ShareWebhook:          fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, hashtext(?))", lockNamespace+1),
+	// The keys come sorted: a function scan takes them in array order, so
+	// transactions that lock overlapping sets cannot deadlock.
+	LockQueues: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, key::int) FROM json_array_elements_text(?::json) AS key",
+		lockNamespace+2),
 	// A leased delivery's next attempt moves to the end of its lease, so
 	// that what is in flight drops out of the due index, and comes back by
 	// itself if its node dies. SKIP LOCKED lets nodes claim side by side.

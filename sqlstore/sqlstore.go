@@ -36,12 +36,15 @@ type Dialect struct {
 	// before writing what it read (" FOR UPDATE"); "" where writers are
 	// serialized anyway (SQLite).
 	LockForUpdate string
-	// LockWebhook and ShareWebhook take a transaction-scoped lock on a
-	// webhook's delivery queues, exclusive and shared; "" where writers are
-	// serialized anyway. Creating deliveries holds it exclusively, finishing
-	// one shared: so a delivery is never created held behind one that is
-	// finishing in another transaction, with nothing left to release it.
-	LockWebhook, ShareWebhook string
+	// LockQueues takes transaction-scoped locks on delivery queues (a
+	// webhook's deliveries of one ordering key), given as a JSON array of
+	// 32-bit keys, in the array's order; "" where writers are serialized
+	// anyway. Creating deliveries and finishing them lock their queues: so
+	// a delivery is never created held behind one that is finishing in
+	// another transaction, with nothing left to release it. A lock per
+	// queue rather than per webhook lets the fan-out and the completions of
+	// different conversations of one webhook go side by side.
+	LockQueues string
 	// ClaimDeliveries is the claim statement; parameters: lease end, now,
 	// limit, node.
 	ClaimDeliveries string

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strings"
@@ -246,15 +247,6 @@ func (q *Queries) busyQueues(ctx context.Context, queues []queue) (map[queue]boo
 }
 
 func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
-	var webhooks []string
-	for _, d := range ds {
-		if len(webhooks) == 0 || webhooks[len(webhooks)-1] != d.WebhookID {
-			webhooks = append(webhooks, d.WebhookID)
-		}
-	}
-	if err := q.lockWebhooks(ctx, q.d.LockWebhook, webhooks...); err != nil {
-		return err
-	}
 	// A delivery is held if its queue (webhook, ordering key) already has an
 	// unfinished delivery: in the store, or earlier in this batch.
 	var queues []queue
@@ -264,6 +256,9 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 			seen[k] = true
 			queues = append(queues, k)
 		}
+	}
+	if err := q.lockQueues(ctx, queues); err != nil {
+		return err
 	}
 	busy, err := q.busyQueues(ctx, queues)
 	if err != nil {
@@ -400,6 +395,21 @@ func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUn
 const completionChunk = 64
 
 func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion, lease herald.Lease) (leased []*herald.Delivery, released int, err error) {
+	// The queues whose next delivery the completions may release, locked
+	// all at once, before the first chunk: locks taken chunk by chunk
+	// would come out of order, and could deadlock with a fan-out.
+	var queues []queue
+	seen := map[queue]bool{}
+	for _, c := range cs {
+		d := c.Delivery
+		if k := (queue{d.WebhookID, d.OrderingKey}); d.Status == herald.DeliveryDelivered && d.OrderingKey != "" && !seen[k] {
+			seen[k] = true
+			queues = append(queues, k)
+		}
+	}
+	if err := q.lockQueues(ctx, queues); err != nil {
+		return nil, 0, err
+	}
 	for len(cs) > 0 {
 		n := min(completionChunk, len(cs))
 		l, r, err := q.completeDeliveries(ctx, cs[:n], lease)
@@ -452,7 +462,6 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// requeued one).
 	var queues []queue
 	seen := map[queue]bool{}
-	var webhooks []string
 	for _, c := range cs {
 		d := c.Delivery
 		if !found[d.ID] || d.Status != herald.DeliveryDelivered || d.OrderingKey == "" {
@@ -462,13 +471,9 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		if !seen[k] {
 			seen[k] = true
 			queues = append(queues, k)
-			webhooks = append(webhooks, d.WebhookID)
 		}
 	}
 	if len(queues) > 0 {
-		if err := q.lockWebhooks(ctx, q.d.ShareWebhook, webhooks...); err != nil {
-			return nil, 0, err
-		}
 		// The next held delivery of each queue, unless another one of it
 		// is already free (a resent or requeued one), is released and, in
 		// the first lease.Limit queues, leased when it may be sent now. A
@@ -799,21 +804,22 @@ func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.
 	return out, total, nil
 }
 
-// lockWebhooks takes a dialect's lock on webhooks' delivery queues, in id
-// order so that two transactions locking several never deadlock.
-func (q *Queries) lockWebhooks(ctx context.Context, lock string, ids ...string) error {
-	if lock == "" {
+// lockQueues takes the dialect's locks on delivery queues: one 32-bit key
+// per queue, sorted, so that every transaction takes them in the same
+// order. Two queues that share a key merely wait for each other.
+func (q *Queries) lockQueues(ctx context.Context, queues []queue) error {
+	if q.d.LockQueues == "" || len(queues) == 0 {
 		return nil
 	}
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	for i, id := range ids {
-		if i > 0 && ids[i-1] == id {
-			continue
-		}
-		if _, err := q.db.ExecContext(ctx, lock, id); err != nil {
-			return err
-		}
+	keys := make([]int32, len(queues))
+	for i, k := range queues {
+		h := fnv.New32a()
+		h.Write([]byte(k.webhook))
+		h.Write([]byte{0})
+		h.Write([]byte(k.key))
+		keys[i] = int32(h.Sum32())
 	}
-	return nil
+	slices.Sort(keys)
+	_, err := q.db.ExecContext(ctx, q.d.LockQueues, mustJSON(slices.Compact(keys)))
+	return err
 }

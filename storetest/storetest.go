@@ -53,6 +53,7 @@ var tests = []struct {
 	{"LeaseHoldsUntilItEnds", testLeaseHoldsUntilItEnds},
 	{"ConcurrentClaimsNeverShare", testConcurrentClaimsNeverShare},
 	{"OrderingKeyHoldsDeliveries", testOrderingKeyHoldsDeliveries},
+	{"QueuesSurviveRacingCreatesAndCompletions", testQueuesSurviveRacingCreatesAndCompletions},
 	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},

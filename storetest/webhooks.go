@@ -557,6 +557,104 @@ func testOrderingKeyHoldsDeliveries(t *testing.T, s herald.Store) {
 	}
 }
 
+// Deliveries created in a queue while another transaction finishes the
+// queue's last one are neither stranded (held, with nothing ahead of them
+// left to release them) nor sent beside another of their queue: a fan-out
+// and nodes that claim and deliver, racing on a few queues, deliver
+// everything, one delivery of a queue at a time.
+func testQueuesSurviveRacingCreatesAndCompletions(t *testing.T, s herald.Store) {
+	const n, queues, nodes = 300, 3, 3
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w")}, nil)
+	ctx := context.Background()
+	var mu sync.Mutex
+	inFlight := map[string]string{} // queue → the delivery of it being sent
+	var delivered atomic.Int64
+	deadline := time.Now().Add(60 * time.Second)
+	// Once every delivery is made, a second without one delivered means
+	// the rest are stranded.
+	var produced atomic.Bool
+	var progress atomic.Int64 // when one was last delivered, in ns
+	progress.Store(time.Now().UnixNano())
+	stalled := func() bool {
+		return produced.Load() && time.Since(time.Unix(0, progress.Load())) > time.Second
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		// The fan-out: one delivery per update, in event order.
+		defer wg.Done()
+		defer produced.Store(true)
+		for i := range n {
+			d := newDelivery(i+1, "w", fmt.Sprint("q", i%queues))
+			if err := s.Update(ctx, func(tx herald.Tx) error {
+				return tx.CreateDeliveries(ctx, []*herald.Delivery{d})
+			}); err != nil {
+				t.Errorf("creating delivery %d: %v", i+1, err)
+				return
+			}
+		}
+	}()
+	for g := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := fmt.Sprint("node-", g)
+			for delivered.Load() < n && time.Now().Before(deadline) && !stalled() && !t.Failed() {
+				var got []*herald.Delivery
+				if err := s.Update(ctx, func(tx herald.Tx) (err error) {
+					got, err = tx.ClaimDeliveries(ctx, node, at(10), at(100), 2)
+					return err
+				}); err != nil {
+					t.Errorf("%s: claiming: %v", node, err)
+					return
+				}
+				if len(got) == 0 {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				cs := make([]herald.Completion, len(got))
+				mu.Lock()
+				for i, d := range got {
+					if other, busy := inFlight[d.OrderingKey]; busy {
+						t.Errorf("queue %s: delivery %s claimed while %s is being sent", d.OrderingKey, d.ID, other)
+					}
+					inFlight[d.OrderingKey] = d.ID
+					d.Status, d.Attempts, d.LastStatusCode, d.DeliveredAt = herald.DeliveryDelivered, 1, 200, &benchDone
+					cs[i] = herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(10),
+						Duration: time.Millisecond, StatusCode: 200}}
+				}
+				// Out of flight before the completion commits: once it
+				// has, the next delivery of the queue may be claimed.
+				for _, d := range got {
+					delete(inFlight, d.OrderingKey)
+				}
+				mu.Unlock()
+				if err := s.Update(ctx, func(tx herald.Tx) error { return completeAll(ctx, tx, cs) }); err != nil {
+					t.Errorf("%s: completing: %v", node, err)
+					return
+				}
+				delivered.Add(int64(len(got)))
+				progress.Store(time.Now().UnixNano())
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if got := delivered.Load(); got != n {
+		var stranded []string
+		view(t, s, func(ctx context.Context, q herald.Queries) error {
+			ds, err := q.Deliveries(ctx, "w", herald.DeliveryPending, herald.Page{Limit: 10})
+			for _, d := range ds {
+				stranded = append(stranded, fmt.Sprintf("%s (queue %s, held %v)", d.ID, d.OrderingKey, d.Held))
+			}
+			return err
+		})
+		t.Fatalf("%d of %d deliveries were delivered; left pending: %v", got, n, stranded)
+	}
+}
+
 // One CompleteDeliveries call records many outcomes, as the engine batches
 // them: each delivery's own, the next held delivery of each queue freed, an
 // attempt each with its id, and nothing for a delivery deleted meanwhile.
