@@ -141,3 +141,17 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench measured nothing: %+v", r)
 	}
 }
+
+// The receiver finds the event id wherever the payload puts its "event".
+func TestBenchEventID(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"event":{"type":"message.sent","id":"e1"},"message":{"id":"m"}}`:  "e1",
+		`{"message":{"id":"m","parts":[{"body":"x"}]},"event":{"id":"e2"}}`: "e2",
+		`{"message":{"id":"m"}}`: "",
+		`not json`:               "",
+	} {
+		if got := eventID([]byte(body)); got != want {
+			t.Errorf("eventID(%s) = %q, want %q", body, got, want)
+		}
+	}
+}
