@@ -368,12 +368,6 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	cpu0, _ := processCPU(server.Process.Pid)
 	self0, _ := processCPU(os.Getpid())
 	var accepted, refused, seq atomic.Int64
-	var tokens <-chan time.Time
-	if s.rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(s.rate))
-		defer t.Stop()
-		tokens = t.C
-	}
 	start := time.Now()
 	stopAt := start.Add(s.duration)
 	var wg sync.WaitGroup
@@ -382,10 +376,13 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 		go func() {
 			defer wg.Done()
 			for {
-				if tokens != nil {
-					<-tokens
-				}
 				n := seq.Add(1)
+				if s.rate > 0 {
+					// At a set rate, message n is due at (n-1)/rate: a
+					// schedule, not a ticker, whose ticks would be lost
+					// whenever every client is busy, capping the rate.
+					time.Sleep(time.Until(start.Add(time.Duration(n-1) * time.Second / time.Duration(s.rate))))
+				}
 				if time.Now().After(stopAt) || (s.count > 0 && n > int64(s.count)) || ctx.Err() != nil {
 					return
 				}
