@@ -24,6 +24,23 @@ type Store interface {
 	Close() error
 }
 
+type priorityKey struct{}
+
+// WithPriority marks ctx as carrying work that what others wait for depends
+// on, and whose concurrency is bounded already: the delivery engine's loops.
+// An engine that limits how many requests reach its database at once lets
+// such work past the limit, so that a flood of requests cannot starve the
+// deliveries of what they write.
+func WithPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, priorityKey{}, true)
+}
+
+// HasPriority reports whether ctx was marked by WithPriority.
+func HasPriority(ctx context.Context) bool {
+	p, _ := ctx.Value(priorityKey{}).(bool)
+	return p
+}
+
 // Tx is the write side of Store.Update.
 type Tx interface {
 	Queries

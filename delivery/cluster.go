@@ -48,7 +48,7 @@ func (e *Engine) maintenanceLoop() {
 	tick := time.NewTicker(e.Heartbeat)
 	defer tick.Stop()
 	for {
-		ctx := context.Background()
+		ctx := herald.WithPriority(context.Background())
 		now := e.now()
 		if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.Heartbeat(ctx, e.Node, now) }); err != nil {
 			e.Logger.Error("recording the node's heartbeat", "err", err)

@@ -161,7 +161,7 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	if len(finished) == 0 && (free == 0 || !claim) {
 		return t, nil
 	}
-	ctx := context.Background()
+	ctx := herald.WithPriority(context.Background())
 	completions := make([]herald.Completion, len(finished))
 	for i, r := range finished {
 		completions[i] = herald.Completion{Delivery: r.d, Attempt: r.a}

@@ -17,7 +17,7 @@ func (e *Engine) fanOutLoop() {
 	defer tick.Stop()
 	for {
 		for {
-			n, err := e.fanOut(context.Background())
+			n, err := e.fanOut(herald.WithPriority(context.Background()))
 			if err != nil {
 				e.Logger.Error("turning events into deliveries", "err", err)
 				break

@@ -73,6 +73,52 @@ func TestNodesWakeEachOther(t *testing.T) {
 	}
 }
 
+// A node's deliveries go on while requests hold every turn its store gives
+// them (postgres.Options.MaxRequests): the engine's work has priority, so a
+// flood of requests cannot starve the deliveries of what they write.
+func TestDeliveriesGoOnWhileRequestsHoldEveryTurn(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a := startAPI(t, openNode(t, url))
+	rc := newReceiver(t)
+	a.verifiedWebhook(t, map[string]any{"target_url": rc.URL, "events": []string{"message.sent"}, "version": "2.0", "secret": "s"})
+	conv := a.newConversation(t, "alice", "bob")
+	if err := a.Engine.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	startNode(t, a, node, nil)
+	// A request of the node's takes its only turn and keeps it.
+	release, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- node.Update(context.Background(), func(tx herald.Tx) error {
+			once.Do(func() { close(held) })
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	defer func() {
+		close(release)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// The second message waits behind the first in its conversation: it is
+	// sent only once the first one's outcome is recorded.
+	for i := range 2 {
+		a.sendText(t, conv, "alice", "hi")
+		eventually(t, func() bool { return rc.count(func(h *hit) bool { return h.eventType() == "message.sent" }) > i },
+			"message %d not delivered while requests hold the node's turns", i)
+	}
+}
+
 // A receiver's health check is a job of its own: with three nodes it is
 // still checked once per interval, not once per node, even when a check
 // takes longer than the interval.

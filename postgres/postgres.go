@@ -48,12 +48,26 @@ var migrations embed.FS
 type Options struct {
 	// MaxConns bounds the connection pool (default 32).
 	MaxConns int
+	// MaxRequests bounds the transactions (updates and views) of requests
+	// in progress at once; the work marked with herald.WithPriority (the
+	// delivery engine's) is not counted, and waits for none of them. Default
+	// DefaultMaxRequests. A few busy connections get the most out of PostgreSQL: dozens at
+	// once mostly wait on each other's locks, and share the database's CPU
+	// with the few connections that deliver what they write, which then
+	// fall behind for as long as the requests keep coming.
+	MaxRequests int
 }
+
+// DefaultMaxRequests is the default Options.MaxRequests.
+const DefaultMaxRequests = 8
 
 // Store is the PostgreSQL engine. It implements herald.SharedStore.
 type Store struct {
 	db     *sql.DB
 	config *pgx.ConnConfig
+	// requests holds a token per request transaction in progress (see
+	// Options.MaxRequests).
+	requests chan struct{}
 
 	mu       sync.Mutex
 	watchers []func(herald.Change)
@@ -122,6 +136,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 32
 	}
+	if opts.MaxRequests <= 0 {
+		opts.MaxRequests = DefaultMaxRequests
+	}
 	config, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -138,7 +155,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, config: config}
+	s := &Store{db: db, config: config, requests: make(chan struct{}, opts.MaxRequests)}
 	if err := s.startNotifier(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -170,8 +187,27 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// admit waits until a request may start a transaction, and returns the
+// function that ends its turn; work with priority goes at once.
+func (s *Store) admit(ctx context.Context) (done func(), err error) {
+	if herald.HasPriority(ctx) {
+		return func() {}, nil
+	}
+	select {
+	case s.requests <- struct{}{}:
+		return func() { <-s.requests }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // View runs fn in a read-only transaction on one snapshot.
 func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
+	done, err := s.admit(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return err
@@ -192,7 +228,12 @@ func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
 // depend on what a previous run left in variables it does not set).
 func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 	for run := 1; ; run++ {
+		done, err := s.admit(ctx)
+		if err != nil {
+			return err
+		}
 		tx, err := s.update(ctx, fn)
+		done()
 		if err == nil {
 			for _, f := range tx.after {
 				f()

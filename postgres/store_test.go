@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,67 @@ func open(t *testing.T) herald.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+// Requests reach the database at most Options.MaxRequests at a time, taking
+// turns; the delivery engine's work (herald.WithPriority) waits for none of
+// them, so that requests cannot starve the deliveries of what they write.
+func TestRequestsTakeTurnsPriorityWorkDoesNot(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{MaxConns: 4, MaxRequests: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// hold runs a request that keeps its turn until release is closed.
+	hold := func() (release chan struct{}, done chan error) {
+		release, done = make(chan struct{}), make(chan error, 1)
+		holding := make(chan struct{})
+		var once sync.Once
+		go func() {
+			done <- s.Update(ctx, func(tx herald.Tx) error {
+				once.Do(func() { close(holding) })
+				<-release
+				return nil
+			})
+		}()
+		<-holding
+		return release, done
+	}
+
+	release, first := hold()
+	second := make(chan error, 1)
+	go func() { second <- s.View(ctx, func(q herald.Queries) error { return nil }) }()
+	pctx, cancel := context.WithTimeout(herald.WithPriority(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.Update(pctx, func(tx herald.Tx) error {
+		return tx.CreateApp(pctx, &herald.App{ID: "engine", Name: "engine", CreatedAt: time.Now()})
+	}); err != nil {
+		t.Fatalf("work with priority, while a request has the only turn: %v", err)
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("a second request ran beside the first (MaxRequests 1): %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	for _, done := range []chan error{first, second} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A request that gives up while waiting for its turn leaves.
+	release, first = hold()
+	wctx, wcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer wcancel()
+	if err := s.View(wctx, func(q herald.Queries) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a request that gave up waiting: %v", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A node refuses a database migrated by a newer Herald rather than running

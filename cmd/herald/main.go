@@ -51,6 +51,10 @@ type config struct {
 	data     string
 	db       string
 	syncFull bool
+	// dbRequests is postgres.Options.MaxRequests; dbRequestsErr says why
+	// HERALD_DB_REQUESTS could not be read.
+	dbRequests    int
+	dbRequestsErr error
 }
 
 func (c *config) flags(cmd *cobra.Command) {
@@ -60,6 +64,16 @@ func (c *config) flags(cmd *cobra.Command) {
 		"PostgreSQL database shared by every node, postgres://user:password@host:port/dbname; default: the embedded SQLite file DATA/herald.db (env HERALD_DB)")
 	cmd.PersistentFlags().BoolVar(&c.syncFull, "sync-full", env("HERALD_SYNC_FULL", "") == "true",
 		"fsync every commit: survives power loss, not only crashes, at a cost in throughput (env HERALD_SYNC_FULL=true)")
+	requests := postgres.DefaultMaxRequests
+	if v := env("HERALD_DB_REQUESTS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			c.dbRequestsErr = fmt.Errorf("HERALD_DB_REQUESTS: %q is not a number of transactions (1 or more)", v)
+		}
+		requests = n
+	}
+	cmd.PersistentFlags().IntVar(&c.dbRequests, "db-requests", requests,
+		"with PostgreSQL, how many transactions of API requests a node runs at once; the delivery engine's work does not count (env HERALD_DB_REQUESTS)")
 }
 
 // open opens the store and the service over the data directory, creating it
@@ -82,7 +96,13 @@ func (c *config) openStore(ctx context.Context) (herald.Store, error) {
 	case c.db == "":
 		return sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull})
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
-		return postgres.Open(ctx, c.db, postgres.Options{})
+		if c.dbRequestsErr != nil {
+			return nil, c.dbRequestsErr
+		}
+		if c.dbRequests < 1 {
+			return nil, fmt.Errorf("--db-requests: %d is not a number of transactions (1 or more)", c.dbRequests)
+		}
+		return postgres.Open(ctx, c.db, postgres.Options{MaxRequests: c.dbRequests})
 	}
 	return nil, fmt.Errorf("--db: %q is not a postgres:// URL; leave it empty for the embedded SQLite database", c.db)
 }
