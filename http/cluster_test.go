@@ -47,20 +47,27 @@ func startNode(t *testing.T, a *api, store herald.Store, configure func(*deliver
 	return e
 }
 
+// apiWithoutEngine starts a node serving the API on the database at url,
+// with a receiver subscribed to message.sent and a conversation, and stops
+// the node's own engine: what it would have sent, another node must.
+func apiWithoutEngine(t *testing.T, url string) (a *api, rc *receiver, conv string) {
+	t.Helper()
+	a = startAPI(t, openNode(t, url))
+	rc = newReceiver(t)
+	a.verifiedWebhook(t, map[string]any{"target_url": rc.URL, "events": []string{"message.sent"}, "version": "2.0", "secret": "s"})
+	conv = a.newConversation(t, "alice", "bob")
+	if err := a.Engine.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a, rc, conv
+}
+
 // A node hears of the events another node commits at once, through
 // LISTEN/NOTIFY, not at its next poll.
 func TestNodesWakeEachOther(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	a := startAPI(t, openNode(t, url))
-	rc := newReceiver(t)
-	a.verifiedWebhook(t, map[string]any{"target_url": rc.URL, "events": []string{"message.sent"}, "version": "2.0", "secret": "s"})
-	conv := a.newConversation(t, "alice", "bob")
-	// The API's own engine stops: what it would have sent, the other node
-	// (which polls once an hour) must.
-	if err := a.Engine.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a, rc, conv := apiWithoutEngine(t, url)
 	startNode(t, a, openNode(t, url), nil)
 	for i := range 5 {
 		start := time.Now()
@@ -79,13 +86,7 @@ func TestNodesWakeEachOther(t *testing.T) {
 func TestDeliveriesGoOnWhileRequestsHoldEveryTurn(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	a := startAPI(t, openNode(t, url))
-	rc := newReceiver(t)
-	a.verifiedWebhook(t, map[string]any{"target_url": rc.URL, "events": []string{"message.sent"}, "version": "2.0", "secret": "s"})
-	conv := a.newConversation(t, "alice", "bob")
-	if err := a.Engine.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a, rc, conv := apiWithoutEngine(t, url)
 	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1})
 	if err != nil {
 		t.Fatal(err)
