@@ -50,11 +50,12 @@ type Options struct {
 	MaxConns int
 	// MaxRequests bounds the transactions (updates and views) of requests
 	// in progress at once; the work marked with herald.WithPriority (the
-	// delivery engine's) is not counted, and waits for none of them. Default
-	// DefaultMaxRequests. A few busy connections get the most out of PostgreSQL: dozens at
-	// once mostly wait on each other's locks, and share the database's CPU
-	// with the few connections that deliver what they write, which then
-	// fall behind for as long as the requests keep coming.
+	// delivery engine's) is not counted, and waits for none of them.
+	// Default DefaultMaxRequests. A few busy connections get the most out
+	// of PostgreSQL: dozens at once mostly wait on each other's locks, and
+	// share the database's CPU with the few connections that deliver what
+	// they write, which then fall behind for as long as the requests keep
+	// coming.
 	MaxRequests int
 }
 

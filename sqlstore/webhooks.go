@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"net/http"
 	"slices"
 	"strings"
@@ -206,6 +207,32 @@ func scanDelivery(row scanner) (*herald.Delivery, error) {
 // queue is a webhook's deliveries of one ordering key.
 type queue struct{ webhook, key string }
 
+// queuesOf returns the queues of the deliveries that have an ordering key,
+// each once, in the order they first come.
+func queuesOf(ds iter.Seq[*herald.Delivery]) []queue {
+	var queues []queue
+	seen := map[queue]bool{}
+	for d := range ds {
+		if k := (queue{d.WebhookID, d.OrderingKey}); d.OrderingKey != "" && !seen[k] {
+			seen[k] = true
+			queues = append(queues, k)
+		}
+	}
+	return queues
+}
+
+// delivered yields the deliveries of the completions that delivered them
+// and that keep accepts.
+func delivered(cs []herald.Completion, keep func(*herald.Delivery) bool) iter.Seq[*herald.Delivery] {
+	return func(yield func(*herald.Delivery) bool) {
+		for _, c := range cs {
+			if c.Delivery.Status == herald.DeliveryDelivered && keep(c.Delivery) && !yield(c.Delivery) {
+				return
+			}
+		}
+	}
+}
+
 // busyQueues returns which of the queues have an unfinished delivery: one
 // statement per chunk of queues, not one per queue.
 func (q *Queries) busyQueues(ctx context.Context, queues []queue) (map[queue]bool, error) {
@@ -249,14 +276,7 @@ func (q *Queries) busyQueues(ctx context.Context, queues []queue) (map[queue]boo
 func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) error {
 	// A delivery is held if its queue (webhook, ordering key) already has an
 	// unfinished delivery: in the store, or earlier in this batch.
-	var queues []queue
-	seen := map[queue]bool{}
-	for _, d := range ds {
-		if k := (queue{d.WebhookID, d.OrderingKey}); d.OrderingKey != "" && !seen[k] {
-			seen[k] = true
-			queues = append(queues, k)
-		}
-	}
+	queues := queuesOf(slices.Values(ds))
 	if err := q.lockQueues(ctx, queues); err != nil {
 		return err
 	}
@@ -398,17 +418,11 @@ func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion
 	// The queues whose next delivery the completions may release, locked
 	// all at once, before the first chunk: locks taken chunk by chunk
 	// would come out of order, and could deadlock with a fan-out.
-	var queues []queue
-	seen := map[queue]bool{}
-	for _, c := range cs {
-		d := c.Delivery
-		if k := (queue{d.WebhookID, d.OrderingKey}); d.Status == herald.DeliveryDelivered && d.OrderingKey != "" && !seen[k] {
-			seen[k] = true
-			queues = append(queues, k)
+	if q.d.LockQueues != "" {
+		all := func(*herald.Delivery) bool { return true }
+		if err := q.lockQueues(ctx, queuesOf(delivered(cs, all))); err != nil {
+			return nil, 0, err
 		}
-	}
-	if err := q.lockQueues(ctx, queues); err != nil {
-		return nil, 0, err
 	}
 	for len(cs) > 0 {
 		n := min(completionChunk, len(cs))
@@ -460,19 +474,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// Release the next delivery of each queue that a delivered delivery
 	// frees, unless another one of it is already free (a resent or
 	// requeued one).
-	var queues []queue
-	seen := map[queue]bool{}
-	for _, c := range cs {
-		d := c.Delivery
-		if !found[d.ID] || d.Status != herald.DeliveryDelivered || d.OrderingKey == "" {
-			continue
-		}
-		k := queue{d.WebhookID, d.OrderingKey}
-		if !seen[k] {
-			seen[k] = true
-			queues = append(queues, k)
-		}
-	}
+	queues := queuesOf(delivered(cs, func(d *herald.Delivery) bool { return found[d.ID] }))
 	if len(queues) > 0 {
 		// The next held delivery of each queue, unless another one of it
 		// is already free (a resent or requeued one), is released and, in
