@@ -190,11 +190,31 @@ type Event struct {
 	CreatedAt time.Time
 	Actor     *Actor
 	Data      json.RawMessage
+
+	// data is what Data encodes, for an event made by NewEvent.
+	data *EventData
+}
+
+// NewEvent returns an event whose Data encodes data. The event keeps data
+// itself too, and DecodeData returns it as it is: the node that appends an
+// event renders it for its webhooks without decoding it again (see
+// RecentEvents). So data must not change once the event is made.
+func NewEvent(id, appID, typ string, createdAt time.Time, actor *Actor, data *EventData) (*Event, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: data: %w", id, err)
+	}
+	return &Event{ID: id, AppID: appID, Type: typ, CreatedAt: createdAt, Actor: actor, Data: b, data: data}, nil
 }
 
 // DecodeData decodes the event's Data. Renderers take it decoded, so that an
 // event rendered for several formats, versions or configs is decoded once.
+// The result is only to be read: for an event made by NewEvent, it is the
+// data the event was made from.
 func (e *Event) DecodeData() (*EventData, error) {
+	if e.data != nil {
+		return e.data, nil
+	}
 	d := &EventData{}
 	if err := json.Unmarshal(e.Data, d); err != nil {
 		return nil, fmt.Errorf("event %s: data: %w", e.ID, err)

@@ -24,6 +24,18 @@ type Store interface {
 	Close() error
 }
 
+// RecentEvents is implemented by an engine that keeps the events its node
+// appended last in memory, as they were made, so that the node's fan-out
+// takes them from there instead of reading them back and decoding their data
+// again.
+type RecentEvents interface {
+	// RecentEventsSince returns up to limit events after afterSeq, in log
+	// order, and true if it holds every event after afterSeq that this node
+	// committed; false when the caller must read the log. Events appended
+	// by other processes are not among them: the log has those.
+	RecentEventsSince(afterSeq int64, limit int) ([]*Event, bool)
+}
+
 type priorityKey struct{}
 
 // WithPriority marks ctx as carrying work that what others wait for depends

@@ -15,9 +15,13 @@ func (e *Engine) fanOutLoop() {
 	defer e.wg.Done()
 	tick := time.NewTicker(e.PollInterval)
 	defer tick.Stop()
+	// Woken up by this node's commits, the fan-out may take their events
+	// from memory; the poll reads the log, for the events of other
+	// processes.
+	woken := false
 	for {
 		for {
-			n, err := e.fanOut(herald.WithPriority(context.Background()))
+			n, err := e.fanOut(herald.WithPriority(context.Background()), woken)
 			if err != nil {
 				e.Logger.Error("turning events into deliveries", "err", err)
 				break
@@ -30,21 +34,24 @@ func (e *Engine) fanOutLoop() {
 		case <-e.stop:
 			return
 		case <-e.fanWake:
+			woken = true
 		case <-tick.C:
+			woken = false
 		}
 	}
 }
 
 // fanOut turns the next batch of events into deliveries and returns how many
-// events it considered.
-func (e *Engine) fanOut(ctx context.Context) (int, error) {
+// events it considered. With recent, it takes the events from the store's
+// memory when the store holds them (see herald.RecentEvents).
+func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	var plan *fanOutPlan
 	err := e.Store.View(ctx, func(q herald.Queries) error {
 		ws, err := q.Webhooks(ctx, "")
 		if err != nil {
 			return err
 		}
-		plan, err = e.planFanOut(q, ws)
+		plan, err = e.planFanOut(q, ws, recent)
 		return err
 	})
 	if err != nil || plan == nil {
@@ -111,7 +118,7 @@ type fanOutPlan struct {
 
 // planFanOut renders the next batch of events for the webhooks whose cursor
 // is behind; webhooks lists every webhook.
-func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanOutPlan, error) {
+func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook, recent bool) (*fanOutPlan, error) {
 	if len(webhooks) == 0 {
 		return nil, nil
 	}
@@ -119,9 +126,19 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook) (*fanO
 	for _, w := range webhooks {
 		from = min(from, w.Cursor)
 	}
-	events, err := q.EventsSince(context.Background(), from, fanOutBatch)
-	if err != nil || len(events) == 0 {
-		return nil, err
+	var events []*herald.Event
+	held := false
+	if r, ok := e.Store.(herald.RecentEvents); ok && recent {
+		events, held = r.RecentEventsSince(from, fanOutBatch)
+	}
+	if !held {
+		var err error
+		if events, err = q.EventsSince(context.Background(), from, fanOutBatch); err != nil {
+			return nil, err
+		}
+	}
+	if len(events) == 0 {
+		return nil, nil
 	}
 	p := &fanOutPlan{events: len(events), last: events[len(events)-1].Seq,
 		perWebhook: make(map[string][]*herald.Delivery, len(webhooks))}

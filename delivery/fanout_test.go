@@ -63,7 +63,7 @@ func TestFanOutRendersOncePerVersionAndConfig(t *testing.T) {
 	e := &Engine{Formats: map[string]Format{"counting": countingFormat{&renders}}}
 	var plan *fanOutPlan
 	err = s.View(ctx, func(q herald.Queries) (err error) {
-		plan, err = e.planFanOut(q, ws)
+		plan, err = e.planFanOut(q, ws, false)
 		return err
 	})
 	if err != nil {
@@ -80,6 +80,69 @@ func TestFanOutRendersOncePerVersionAndConfig(t *testing.T) {
 		for i, d := range ds {
 			if want := fmt.Sprintf("e%d %s %s", i, w.Version, w.Config); string(d.Body) != want {
 				t.Fatalf("webhook %s, event %d: body %q, want %q", w.ID, i, d.Body, want)
+			}
+		}
+	}
+}
+
+// dataFormat records the data each event is rendered from.
+type dataFormat struct{ data map[string]*herald.EventData }
+
+func (dataFormat) EventTypes() []string                                                 { return []string{"message.sent"} }
+func (dataFormat) EventType(e *herald.Event) string                                     { return e.Type }
+func (dataFormat) Versions() []string                                                   { return []string{"1.0"} }
+func (dataFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
+func (f dataFormat) Render(e *herald.Event, d *herald.EventData, _ *herald.Webhook) ([]byte, bool, error) {
+	f.data[e.ID] = d
+	return []byte(e.ID), true, nil
+}
+
+// Woken up by its node's commits, the fan-out renders their events from the
+// data they were made from, without reading or decoding them; the poll
+// reads them from the log.
+func TestFanOutRendersRecentEventsFromMemory(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	made := map[string]*herald.EventData{}
+	err = s.Update(ctx, func(tx herald.Tx) error {
+		for i := range 3 {
+			d := &herald.EventData{UserID: fmt.Sprint("user-", i)}
+			e, err := herald.NewEvent(fmt.Sprint("e", i), "app", "message.sent", time.Now(), nil, d)
+			if err != nil {
+				return err
+			}
+			made[e.ID] = d
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := []*herald.Webhook{{ID: "w", AppID: "app", Format: "data", Version: "1.0", Events: []string{"message.sent"},
+		Status: herald.WebhookActive}}
+	for _, recent := range []bool{true, false} {
+		f := dataFormat{data: map[string]*herald.EventData{}}
+		e := &Engine{Store: s, Formats: map[string]Format{"data": f}}
+		err = s.View(ctx, func(q herald.Queries) error {
+			_, err := e.planFanOut(q, ws, recent)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.data) != len(made) {
+			t.Fatalf("recent %v: %d events rendered, want %d", recent, len(f.data), len(made))
+		}
+		for id, d := range made {
+			if got := f.data[id]; (got == d) != recent || got.UserID != d.UserID {
+				t.Errorf("recent %v: event %s rendered from %p %+v; made from %p %+v", recent, id, got, got, d, d)
 			}
 		}
 	}

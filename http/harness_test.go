@@ -100,6 +100,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	t.Cleanup(func() {
 		ts.Close()
 		a.Engine.Stop(context.Background())
+		checkRecentEvents(t, store, srv)
 		store.Close()
 	})
 	app, token, err := a.Service.CreateApp(ctx, "test")
@@ -108,6 +109,50 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	}
 	a.URL, a.AppID, a.Token, a.Server = ts.URL, app.ID, token, srv
 	return a
+}
+
+// checkRecentEvents checks that the events a store hands its node's fan-out
+// from memory, as the API made them, render in every format and version as
+// they do read back from the log, as another node or a restarted one renders
+// them.
+func checkRecentEvents(t *testing.T, store herald.Store, srv *heraldhttp.Server) {
+	t.Helper()
+	r, ok := store.(herald.RecentEvents)
+	if !ok {
+		return
+	}
+	events, ok := r.RecentEventsSince(0, 1<<20)
+	if !ok {
+		return
+	}
+	// Signed URLs depend on the time of rendering: the same for both.
+	u := *srv.URLs
+	at := time.Now()
+	u.Now = func() time.Time { return at }
+	formats := map[string]delivery.Format{herald.FormatLayer: layer.Format{URLs: &u}, herald.FormatCallbell: callbell.Format{URLs: &u}}
+	for _, e := range events {
+		made, err := e.DecodeData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged := &herald.Event{Seq: e.Seq, ID: e.ID, AppID: e.AppID, Type: e.Type, CreatedAt: e.CreatedAt,
+			Actor: e.Actor, Data: e.Data}
+		decoded, err := logged.DecodeData()
+		if err != nil {
+			t.Fatalf("event %d %s: %v", e.Seq, e.Type, err)
+		}
+		for name, f := range formats {
+			for _, v := range f.Versions() {
+				w := &herald.Webhook{ID: "w", AppID: e.AppID, Format: name, Version: v}
+				want, wantOK, wantErr := f.Render(logged, decoded, w)
+				got, gotOK, gotErr := f.Render(e, made, w)
+				if !bytes.Equal(got, want) || gotOK != wantOK || (gotErr == nil) != (wantErr == nil) {
+					t.Errorf("event %d %s in %s %s: from memory %s (%v, %v); from the log %s (%v, %v)",
+						e.Seq, e.Type, name, v, got, gotOK, gotErr, want, wantOK, wantErr)
+				}
+			}
+		}
+	}
 }
 
 // newApp creates another app on the same server and returns its id and token.

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -57,21 +56,20 @@ func (s *Service) maxUpload() int64 {
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // record appends an event to the log in tx, the transaction of the change it
-// describes.
+// describes. Neither data nor the objects it points to may change afterwards:
+// the delivery engine may render the event from them (see herald.NewEvent).
 func (s *Service) record(ctx context.Context, tx herald.Tx, appID, typ string, actor *herald.Actor, data *herald.EventData) error {
-	b, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
 	if actor != nil && actor.UserID == "" && actor.Name == "" {
 		actor = nil
+	}
+	e, err := herald.NewEvent(NewID(), appID, typ, s.now(), actor, data)
+	if err != nil {
+		return err
 	}
 	if s.Notify != nil {
 		tx.AfterCommit(s.Notify)
 	}
-	return tx.AppendEvent(ctx, &herald.Event{
-		ID: NewID(), AppID: appID, Type: typ, CreatedAt: s.now(), Actor: actor, Data: b,
-	})
+	return tx.AppendEvent(ctx, e)
 }
 
 // Apps and tokens.

@@ -49,3 +49,7 @@ func upTo(db *sql.DB, dialect goose.Dialect, fsys fs.FS, version int64) error {
 
 // QueuedForTest returns the queue of updates waiting for the writer.
 func (s *Store) QueuedForTest() chan *writeRequest { return s.requests }
+
+// RecentKept is how many of the newest events the store keeps in memory at
+// least.
+const RecentKept = recentKept

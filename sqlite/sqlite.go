@@ -60,6 +60,8 @@ type Store struct {
 	stmts        *readerStmts
 
 	stats struct{ updates, commits, reruns atomic.Int64 }
+	// recent holds the events committed last, for the fan-out.
+	recent recentEvents
 
 	requests chan *writeRequest
 	closing  chan struct{}

@@ -226,6 +226,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 		failAll(fmt.Errorf("sqlite: commit: %w", err))
 		return true
 	}
+	s.recent.add(events)
 	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
 	select {
