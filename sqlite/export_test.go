@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 )
@@ -53,3 +54,10 @@ func (s *Store) QueuedForTest() chan *writeRequest { return s.requests }
 // RecentKept is how many of the newest events the store keeps in memory at
 // least.
 const RecentKept = recentKept
+
+// WithCheckpointPacingForTest returns o with the given checkpoint pacing
+// (see defaultPacing).
+func WithCheckpointPacingForTest(o Options, interval time.Duration, restartFrames, maxFrames int) Options {
+	o.pacing = &checkpointPacing{interval: interval, restartFrames: restartFrames, maxFrames: maxFrames}
+	return o
+}

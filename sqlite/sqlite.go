@@ -42,6 +42,8 @@ type Options struct {
 	// store commits at once. 0 means DefaultCommitWindow; negative, no
 	// wait.
 	CommitWindow time.Duration
+
+	pacing *checkpointPacing // for tests; defaultPacing when nil
 }
 
 // DefaultCommitWindow is the default Options.CommitWindow.
@@ -56,8 +58,11 @@ type Store struct {
 	checkpointer *sql.DB
 	committed    chan struct{} // the writer committed since the last checkpoint
 	checkpointed chan struct{} // closed when checkpointLoop returns
-	opts         Options
-	stmts        *readerStmts
+	// finishCheckpoint asks the writer to copy, between two transactions,
+	// the last frames the checkpointer could not (see checkpointLoop).
+	finishCheckpoint chan chan error
+	opts             Options
+	stmts            *readerStmts
 
 	stats struct{ updates, commits, reruns atomic.Int64 }
 	// recent holds the events committed last, for the fan-out.
@@ -135,16 +140,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	checkpointer.SetMaxOpenConns(1)
 	checkpointer.SetMaxIdleConns(1)
 	s := &Store{
-		writer:       writer,
-		reader:       reader,
-		checkpointer: checkpointer,
-		committed:    make(chan struct{}, 1),
-		checkpointed: make(chan struct{}),
-		opts:         opts,
-		stmts:        &readerStmts{db: reader},
-		requests:     make(chan *writeRequest, 4*opts.MaxBatch),
-		closing:      make(chan struct{}),
-		stopped:      make(chan struct{}),
+		writer:           writer,
+		reader:           reader,
+		checkpointer:     checkpointer,
+		committed:        make(chan struct{}, 1),
+		checkpointed:     make(chan struct{}),
+		finishCheckpoint: make(chan chan error),
+		opts:             opts,
+		stmts:            &readerStmts{db: reader},
+		requests:         make(chan *writeRequest, 4*opts.MaxBatch),
+		closing:          make(chan struct{}),
+		stopped:          make(chan struct{}),
 	}
 	conn, err := writer.Conn(ctx)
 	if err != nil {
@@ -195,24 +201,44 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx)}))
 }
 
-// Checkpoint pacing: a checkpoint at most every checkpointInterval after
-// commits, and a blocking one past maxWALFrames, so that a writer that
-// never pauses cannot grow the WAL without end. A checkpoint copies each
-// page once, however many commits rewrote it since the last one: the hot
-// pages of the deliveries are copied half a second's worth of commits at a
-// time rather than a tenth.
-const (
-	checkpointInterval = 500 * time.Millisecond
-	maxWALFrames       = 16384 // 64 MiB of 4 KiB pages
-)
+// defaultPacing paces checkpoints: one at most every interval after
+// commits. A checkpoint copies each page once, however many commits rewrote
+// it since the last one: the hot pages of the deliveries are copied half a
+// second's worth of commits at a time rather than a tenth.
+//
+// The WAL starts over from its beginning only when a write transaction
+// begins with every frame copied and no reader still in the WAL; a
+// checkpoint beside a writer that never pauses is never complete, so past
+// restartFrames the writer copies the last frames itself, between two
+// transactions. Past maxFrames (readers held the WAL when it could start
+// over), a RESTART checkpoint stops the writer until every reader is out of
+// the WAL: tens of milliseconds without a commit.
+var defaultPacing = checkpointPacing{
+	interval:      500 * time.Millisecond,
+	restartFrames: 4096,  // 16 MiB of 4 KiB pages
+	maxFrames:     16384, // 64 MiB
+}
+
+type checkpointPacing struct {
+	interval                 time.Duration
+	restartFrames, maxFrames int
+}
+
+// A checkpoint this quick left the writer only a few frames to copy.
+const quickCheckpoint = 2 * time.Millisecond
 
 // checkpointLoop checkpoints the WAL in the background while the writer
 // commits. A passive checkpoint copies what no reader still needs and
-// never waits for the writer; it only lets the WAL grow past maxWALFrames
-// if readers hold it back, and then a RESTART checkpoint waits for them.
+// never waits for the writer, which goes on appending meanwhile: each next
+// one has less to copy, until the writer can copy the rest between two of
+// its transactions at little cost, and start the WAL over.
 func (s *Store) checkpointLoop() {
 	defer close(s.checkpointed)
 	ctx := context.Background()
+	p := defaultPacing
+	if s.opts.pacing != nil {
+		p = *s.opts.pacing
+	}
 	for {
 		select {
 		case <-s.committed:
@@ -222,13 +248,45 @@ func (s *Store) checkpointLoop() {
 			s.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 			return
 		}
-		var busy, log, done int
-		if err := s.checkpointer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err == nil && log > maxWALFrames {
+		log, err := s.passiveCheckpoint(ctx)
+		switch {
+		case err != nil:
+		case log > p.maxFrames:
+			// The WAL did not start over since the last checkpoint:
+			// readers held it.
 			s.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+		case log > p.restartFrames:
+			for range 3 {
+				start := time.Now()
+				if _, err := s.passiveCheckpoint(ctx); err != nil || time.Since(start) < quickCheckpoint {
+					break
+				}
+			}
+			s.checkpointInWriter()
 		}
 		select {
-		case <-time.After(checkpointInterval):
+		case <-time.After(p.interval):
 		case <-s.stopped:
 		}
 	}
+}
+
+// passiveCheckpoint runs a passive checkpoint and returns the frames in
+// the WAL when it began.
+func (s *Store) passiveCheckpoint(ctx context.Context) (int, error) {
+	var busy, log, done int
+	err := s.checkpointer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
+	return log, err
+}
+
+// checkpointInWriter has the writer run a passive checkpoint between two
+// transactions.
+func (s *Store) checkpointInWriter() error {
+	done := make(chan error, 1)
+	select {
+	case s.finishCheckpoint <- done:
+	case <-s.stopped:
+		return ErrClosed
+	}
+	return <-done
 }

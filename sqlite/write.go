@@ -66,6 +66,10 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 		select {
 		case r := <-s.requests:
 			batch = append(batch, r)
+		case done := <-s.finishCheckpoint:
+			_, err := conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+			done <- err
+			continue
 		case <-s.closing:
 			// Finish what was queued before Close, then stop.
 			for {
