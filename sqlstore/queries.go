@@ -267,8 +267,20 @@ func (q *Queries) Conversation(ctx context.Context, appID, id string) (*herald.C
 }
 
 func (q *Queries) NextMessagePosition(ctx context.Context, appID, id string) (*herald.Conversation, error) {
-	row := q.db.QueryRowContext(ctx, `UPDATE conversations SET last_position = last_position + 1
-		WHERE id = ? AND app_id = ? AND deleted_at IS NULL RETURNING `+conversationColumns, id, appID)
+	const where = ` WHERE id = ? AND app_id = ? AND deleted_at IS NULL`
+	if q.d.CostlyReturning {
+		if _, err := q.db.ExecContext(ctx, `UPDATE conversations SET last_position = last_position + 1`+where,
+			id, appID); err != nil {
+			return nil, err
+		}
+		c, err := scanConversation(appID, q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations`+where, id, appID))
+		if err != nil {
+			return nil, notFound(err, "conversation", id)
+		}
+		return c, nil
+	}
+	row := q.db.QueryRowContext(ctx, `UPDATE conversations SET last_position = last_position + 1`+where+
+		` RETURNING `+conversationColumns, id, appID)
 	c, err := scanConversation(appID, row)
 	if err != nil {
 		return nil, notFound(err, "conversation", id)

@@ -48,6 +48,12 @@ type Dialect struct {
 	// ClaimDeliveries is the claim statement; parameters: lease end, now,
 	// limit, node.
 	ClaimDeliveries string
+	// CostlyReturning says RETURNING costs a temporary table per statement
+	// (SQLite), more than what the hot writes learn otherwise: keys from
+	// the last insert's rowid (inserts are serialized, and AUTOINCREMENT
+	// keys of one statement consecutive), matches from the count of rows
+	// changed, a row from a read after the write.
+	CostlyReturning bool
 }
 
 // DB is what both a transaction and a pinned connection offer.
@@ -179,6 +185,21 @@ func (q *Queries) DeliveriesDue() bool { return q.due }
 // parameters: PostgreSQL takes the events lock and queues its notification
 // there, rather than in statements of their own while it holds the lock.
 func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event, first string, firstArgs ...any) error {
+	if q.d.CostlyReturning && first == "" && len(events) > 0 {
+		query, args := q.d.EventsInsert(events, "")
+		res, err := q.db.ExecContext(ctx, strings.TrimSuffix(query, eventsReturning), args...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i, e := range events {
+			e.Seq = last - int64(len(events)-1-i)
+		}
+		return nil
+	}
 	query, args := q.d.EventsInsert(events, first, firstArgs...)
 	// Already rebound: bound's Rebind leaves a query without ? as it is.
 	rows, err := q.db.QueryContext(ctx, query, args...)
@@ -230,9 +251,11 @@ func (d *Dialect) EventsInsert(events []*herald.Event, first string, firstArgs .
 	if first != "" {
 		sb.WriteString(`) AS v`)
 	}
-	sb.WriteString(` RETURNING id, seq`)
+	sb.WriteString(eventsReturning)
 	return d.Rebind(sb.String()), args
 }
+
+const eventsReturning = ` RETURNING id, seq`
 
 // EventSeqs sets the Seq of events from the (id, seq) rows of their insert.
 type EventSeqs []*herald.Event

@@ -459,8 +459,8 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		args = append(args, d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError,
 			nullMicros(d.DeliveredAt))
 	}
-	sb.WriteString(`) AS v WHERE deliveries.id = v.column1 RETURNING deliveries.id`)
-	ids, err := collect(scanString)(q.db.QueryContext(ctx, sb.String(), args...))
+	sb.WriteString(`) AS v WHERE deliveries.id = v.column1`)
+	ids, err := q.updateDeliveries(ctx, sb.String(), args, cs)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -549,6 +549,25 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	if len(attempts) == 0 {
 		return leased, released, nil
 	}
+	if q.d.CostlyReturning {
+		res, err := q.db.ExecContext(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, 0, err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return nil, 0, err
+		}
+		// The rows went in in the order of cs, with consecutive ids.
+		next := last - int64(len(args)/7) + 1
+		for _, c := range cs {
+			if found[c.Delivery.ID] {
+				c.Attempt.ID = next
+				next++
+			}
+		}
+		return leased, released, nil
+	}
 	sb.WriteString(` RETURNING id, delivery_id`)
 	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
@@ -566,6 +585,33 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		}
 	}
 	return leased, released, rows.Err()
+}
+
+// updateDeliveries runs update, a statement that updates the deliveries of
+// cs that still exist, and returns the ids of those it updated.
+func (q *Queries) updateDeliveries(ctx context.Context, update string, args []any, cs []herald.Completion) ([]string, error) {
+	if !q.d.CostlyReturning {
+		return collect(scanString)(q.db.QueryContext(ctx, update+` RETURNING deliveries.id`, args...))
+	}
+	res, err := q.db.ExecContext(ctx, update, args...)
+	if err != nil {
+		return nil, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.Delivery.ID
+	}
+	if int(n) == len(ids) {
+		return ids, nil
+	}
+	// Some were deleted with their webhook: which ones is for a read to
+	// tell, rarely.
+	return collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM deliveries WHERE id IN (SELECT value FROM `+
+		q.d.JSONArray+`)`, mustJSON(ids)))
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {

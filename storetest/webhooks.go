@@ -683,13 +683,15 @@ func testCompleteManyDeliveriesAtOnce(t *testing.T, s herald.Store) {
 			Duration: time.Millisecond, StatusCode: code, ResponseBody: []byte(d.ID)}})
 	}
 	outcome(a1, herald.DeliveryDelivered, 200)
+	// Among the others, so that what follows it is matched with its own
+	// attempt all the same.
+	gone := newDelivery(999, "w", "a")
+	outcome(gone, herald.DeliveryDelivered, 200)
 	outcome(b1, herald.DeliveryPending, 500) // to be retried: b2 stays held
 	outcome(c1, herald.DeliveryDelivered, 204)
 	for _, d := range free {
 		outcome(d, herald.DeliveryDelivered, 200)
 	}
-	gone := newDelivery(999, "w", "a")
-	outcome(gone, herald.DeliveryDelivered, 200)
 	var released int
 	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
 		_, released, err = tx.CompleteDeliveries(ctx, cs, herald.Lease{})
