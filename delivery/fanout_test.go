@@ -13,14 +13,34 @@ import (
 	"github.com/heraldhq/herald/sqlite"
 )
 
+// openStore opens a SQLite store in a temporary directory, closed at the
+// end of the test.
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// testFormat is a format of message.sent events in versions 1.0 and 2.0,
+// whose renderings the formats that embed it define.
+type testFormat struct{}
+
+func (testFormat) EventTypes() []string                                                 { return []string{"message.sent"} }
+func (testFormat) EventType(e *herald.Event) string                                     { return e.Type }
+func (testFormat) Versions() []string                                                   { return []string{"1.0", "2.0"} }
+func (testFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
+
 // countingFormat renders an event as its id, the version and the config,
 // and counts its renderings.
-type countingFormat struct{ renders *int }
+type countingFormat struct {
+	testFormat
+	renders *int
+}
 
-func (countingFormat) EventTypes() []string                                                 { return []string{"message.sent"} }
-func (countingFormat) EventType(e *herald.Event) string                                     { return e.Type }
-func (countingFormat) Versions() []string                                                   { return []string{"1.0", "2.0"} }
-func (countingFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
 func (f countingFormat) Render(e *herald.Event, _ *herald.EventData, w *herald.Webhook) ([]byte, bool, error) {
 	*f.renders++
 	return fmt.Appendf(nil, "%s %s %s", e.ID, w.Version, w.Config), true, nil
@@ -30,13 +50,9 @@ func (f countingFormat) Render(e *herald.Event, _ *herald.EventData, w *herald.W
 // config, and each webhook still gets the body of its own.
 func TestFanOutRendersOncePerVersionAndConfig(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	const events = 3
-	err = s.Update(ctx, func(tx herald.Tx) error {
+	err := s.Update(ctx, func(tx herald.Tx) error {
 		for i := range events {
 			e := &herald.Event{ID: fmt.Sprint("e", i), AppID: "app", Type: "message.sent", CreatedAt: time.Now(),
 				Data: json.RawMessage(`{}`)}
@@ -60,7 +76,7 @@ func TestFanOutRendersOncePerVersionAndConfig(t *testing.T) {
 	ws := []*herald.Webhook{webhook("a", "1.0", ""), webhook("b", "1.0", ""), webhook("c", "1.0", `{"x":1}`),
 		webhook("d", "2.0", "")}
 	renders := 0
-	e := &Engine{Formats: map[string]Format{"counting": countingFormat{&renders}}}
+	e := &Engine{Formats: map[string]Format{"counting": countingFormat{renders: &renders}}}
 	var plan *fanOutPlan
 	err = s.View(ctx, func(q herald.Queries) (err error) {
 		plan, err = e.planFanOut(q, ws, false)
@@ -86,12 +102,11 @@ func TestFanOutRendersOncePerVersionAndConfig(t *testing.T) {
 }
 
 // dataFormat records the data each event is rendered from.
-type dataFormat struct{ data map[string]*herald.EventData }
+type dataFormat struct {
+	testFormat
+	data map[string]*herald.EventData
+}
 
-func (dataFormat) EventTypes() []string                                                 { return []string{"message.sent"} }
-func (dataFormat) EventType(e *herald.Event) string                                     { return e.Type }
-func (dataFormat) Versions() []string                                                   { return []string{"1.0"} }
-func (dataFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
 func (f dataFormat) Render(e *herald.Event, d *herald.EventData, _ *herald.Webhook) ([]byte, bool, error) {
 	f.data[e.ID] = d
 	return []byte(e.ID), true, nil
@@ -102,13 +117,9 @@ func (f dataFormat) Render(e *herald.Event, d *herald.EventData, _ *herald.Webho
 // reads them from the log.
 func TestFanOutRendersRecentEventsFromMemory(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	made := map[string]*herald.EventData{}
-	err = s.Update(ctx, func(tx herald.Tx) error {
+	err := s.Update(ctx, func(tx herald.Tx) error {
 		for i := range 3 {
 			d := &herald.EventData{UserID: fmt.Sprint("user-", i)}
 			e, err := herald.NewEvent(fmt.Sprint("e", i), "app", "message.sent", time.Now(), nil, d)
