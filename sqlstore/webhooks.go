@@ -558,7 +558,8 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		if err != nil {
 			return nil, 0, err
 		}
-		// The rows went in in the order of cs, with consecutive ids.
+		// The rows (of seven arguments each) went in in the order of cs,
+		// with consecutive ids.
 		next := last - int64(len(args)/7) + 1
 		for _, c := range cs {
 			if found[c.Delivery.ID] {
