@@ -55,6 +55,24 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// maxBoundList is the longest list bound as one placeholder per value;
+// longer ones go as a JSON array, so that the statements prepared for each
+// length stay few.
+const maxBoundList = 16
+
+// boundLists[n] is "?,?,…" with n placeholders.
+var boundLists = func() (l [maxBoundList + 1]string) {
+	for n := 1; n <= maxBoundList; n++ {
+		l[n] = l[n-1] + ",?"
+	}
+	for n := range l {
+		l[n] = strings.TrimPrefix(l[n], ",")
+	}
+	return l
+}()
+
+func boundList(n int) string { return boundLists[n] }
+
 func notFound(err error, kind, id string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return herald.NotFound(kind, id)
@@ -169,8 +187,23 @@ func (q *Queries) Identities(ctx context.Context, appID string, userIDs []string
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
-		WHERE app_id = ? AND user_id IN (SELECT value FROM `+q.d.JSONArray+`)`, appID, mustJSON(userIDs))
+	// A short list is bound value by value: SQLite's json_each costs more
+	// than the lookups it feeds for the two or three users of most
+	// conversations.
+	var rows *sql.Rows
+	var err error
+	if len(userIDs) <= maxBoundList {
+		args := make([]any, 0, 1+len(userIDs))
+		args = append(args, appID)
+		for _, u := range userIDs {
+			args = append(args, u)
+		}
+		rows, err = q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
+			WHERE app_id = ? AND user_id IN (`+boundList(len(userIDs))+`)`, args...)
+	} else {
+		rows, err = q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
+			WHERE app_id = ? AND user_id IN (SELECT value FROM `+q.d.JSONArray+`)`, appID, mustJSON(userIDs))
+	}
 	if err != nil {
 		return nil, err
 	}

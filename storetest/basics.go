@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -320,4 +321,56 @@ func testEventLog(t *testing.T, s herald.Store) {
 		}
 		return nil
 	})
+}
+
+// testIdentitiesOfUsers reads identities by lists of every length, short
+// and long, with users who have none and users of another app.
+func testIdentitiesOfUsers(t *testing.T, s herald.Store) {
+	const users = 24
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		for _, app := range []string{"app-1", "app-2"} {
+			if err := createApp(ctx, tx, app); err != nil {
+				return err
+			}
+		}
+		for i := range users {
+			// Every other user has an identity in app-1; every user has one in app-2.
+			for _, app := range []string{"app-1", "app-2"} {
+				if app == "app-1" && i%2 == 1 {
+					continue
+				}
+				id := &herald.Identity{AppID: app, UserID: fmt.Sprint("user-", i), DisplayName: app + " user " + fmt.Sprint(i),
+					CreatedAt: at(i), UpdatedAt: at(i)}
+				if err := tx.PutIdentity(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	for n := 0; n <= users+2; n++ {
+		var list, want []string
+		for i := range n {
+			// Two users past the last have no identity anywhere.
+			list = append(list, fmt.Sprint("user-", i))
+			if i < users && i%2 == 0 {
+				want = append(want, fmt.Sprint("user-", i))
+			}
+		}
+		view(t, s, func(ctx context.Context, q herald.Queries) error {
+			got, err := q.Identities(ctx, "app-1", list)
+			if err != nil {
+				return err
+			}
+			var keys []string
+			for k, id := range got {
+				keys = append(keys, k)
+				if id.UserID != k || id.AppID != "app-1" || id.DisplayName != "app-1 user "+strings.TrimPrefix(k, "user-") {
+					t.Errorf("%d users: identity %q is %+v", n, k, id)
+				}
+			}
+			sameSet(t, fmt.Sprintf("identities of %d users", n), keys, want)
+			return nil
+		})
+	}
 }

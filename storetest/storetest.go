@@ -36,6 +36,7 @@ var tests = []struct {
 	{"CanceledUpdateWritesNothing", testCanceledUpdateWritesNothing},
 	{"ViewIsReadOnly", testViewIsReadOnly},
 	{"EventLog", testEventLog},
+	{"IdentitiesOfUsers", testIdentitiesOfUsers},
 
 	// channels.go
 	{"Channels", testChannels},
