@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,23 +56,21 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// maxBoundList is the longest list bound as one placeholder per value;
-// longer ones go as a JSON array, so that the statements prepared for each
-// length stay few.
-const maxBoundList = 16
+// maxUserLookups is the longest list of users whose identities are read
+// user by user; longer ones go as a JSON array, so that the statements
+// prepared for each length stay few.
+const maxUserLookups = 16
 
-// boundLists[n] is "?,?,…" with n placeholders.
-var boundLists = func() (l [maxBoundList + 1]string) {
-	for n := 1; n <= maxBoundList; n++ {
-		l[n] = l[n-1] + ",?"
-	}
-	for n := range l {
-		l[n] = strings.TrimPrefix(l[n], ",")
+// identityLookups[n] reads the identities of n users, ?2 to ?n+1, of app ?1.
+var identityLookups = func() (l [maxUserLookups + 1]string) {
+	for n := 1; n <= maxUserLookups; n++ {
+		if n > 1 {
+			l[n] = l[n-1] + ` UNION ALL `
+		}
+		l[n] += `SELECT ` + identityColumns + ` FROM identities WHERE app_id = ?1 AND user_id = ?` + strconv.Itoa(n+1)
 	}
 	return l
 }()
-
-func boundList(n int) string { return boundLists[n] }
 
 func notFound(err error, kind, id string) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -187,19 +186,18 @@ func (q *Queries) Identities(ctx context.Context, appID string, userIDs []string
 	if len(userIDs) == 0 {
 		return out, nil
 	}
-	// A short list is bound value by value: SQLite's json_each costs more
-	// than the lookups it feeds for the two or three users of most
-	// conversations.
+	// A short list is looked up user by user: SQLite's json_each, and the
+	// temporary table behind an IN list, cost more than the lookups they
+	// feed for the two or three users of most conversations.
 	var rows *sql.Rows
 	var err error
-	if len(userIDs) <= maxBoundList {
+	if len(userIDs) <= maxUserLookups {
 		args := make([]any, 0, 1+len(userIDs))
 		args = append(args, appID)
 		for _, u := range userIDs {
 			args = append(args, u)
 		}
-		rows, err = q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
-			WHERE app_id = ? AND user_id IN (`+boundList(len(userIDs))+`)`, args...)
+		rows, err = q.db.QueryContext(ctx, identityLookups[len(userIDs)], args...)
 	} else {
 		rows, err = q.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities
 			WHERE app_id = ? AND user_id IN (SELECT value FROM `+q.d.JSONArray+`)`, appID, mustJSON(userIDs))
