@@ -46,8 +46,12 @@ type Options struct {
 	pacing *checkpointPacing // for tests; defaultPacing when nil
 }
 
-// DefaultCommitWindow is the default Options.CommitWindow.
-const DefaultCommitWindow = 500 * time.Microsecond
+// DefaultCommitWindow is the default Options.CommitWindow. Measured flat
+// out on 2 cores, 1 ms took 6 % less CPU per delivered message than
+// 0.5 ms, and 2 ms no less than 1 ms; it adds about 1 ms to the median
+// latency of a store busy but not saturated (2,000 messages/s), none to
+// an idle one's.
+const DefaultCommitWindow = time.Millisecond
 
 // Store is the SQLite engine. It implements herald.Store.
 type Store struct {
