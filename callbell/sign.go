@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/keyedmac"
 )
 
 // SignatureHeader carries the signature of a delivery.
@@ -24,12 +26,11 @@ var (
 	ErrSignature          = errors.New("callbell: no v1 signature matches the body")
 )
 
+var macs = keyedmac.New(sha256.New)
+
 func mac(secret string, t int64, body []byte) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(strconv.AppendInt(nil, t, 10))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
+	var buf [24]byte
+	return macs.Sum(nil, secret, append(strconv.AppendInt(buf[:0], t, 10), '.'), body)
 }
 
 // Sign returns the X-Callbell-Signature value for body sent at t:

@@ -7,13 +7,13 @@
 package layer
 
 import (
-	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
 	"net/http"
 	"slices"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/keyedmac"
 )
 
 // Payload versions. Layer fixed a webhook's version when it was registered
@@ -51,10 +51,11 @@ func IsEventType(t string) bool { return slices.Contains(EventTypes, t) }
 // exact bytes sent, keyed by the webhook's secret. Receivers recompute it
 // over the raw body, so body must not be re-serialised after signing.
 func Sign(secret string, body []byte) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	var sum [sha1.Size]byte
+	return hex.EncodeToString(macs.Sum(sum[:0], secret, body))
 }
+
+var macs = keyedmac.New(sha1.New)
 
 // Headers sets Layer's webhook request headers on h. requestID must stay the
 // same when a delivery is retried, as receivers deduplicate on it.

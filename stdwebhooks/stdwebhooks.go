@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/keyedmac"
 )
 
 // SecretPrefix starts every signing secret.
@@ -40,7 +42,7 @@ func key(secret string) ([]byte, error) {
 
 // Signer signs with one secret. Its key is decoded once.
 type Signer struct {
-	key []byte
+	key string
 }
 
 // NewSigner returns a signer for a "whsec_" secret.
@@ -49,18 +51,21 @@ func NewSigner(secret string) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{key: k}, nil
+	return &Signer{key: string(k)}, nil
 }
+
+var macs = keyedmac.New(sha256.New)
 
 // Sign returns the webhook-signature value for a message.
 func (s *Signer) Sign(id string, timestamp time.Time, body []byte) string {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write(strconv.AppendInt(nil, timestamp.Unix(), 10))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	var buf [64]byte
+	head := append(strconv.AppendInt(append(append(buf[:0], id...), '.'), timestamp.Unix(), 10), '.')
+	var sum [sha256.Size]byte
+	const prefix = "v1,"
+	out := make([]byte, len(prefix)+base64.StdEncoding.EncodedLen(sha256.Size))
+	copy(out, prefix)
+	base64.StdEncoding.Encode(out[len(prefix):], macs.Sum(sum[:0], s.key, head, body))
+	return string(out)
 }
 
 // SetHeaders signs a message and sets the three Standard Webhooks headers.
