@@ -70,7 +70,9 @@ func (e *Engine) dispatchLoop() {
 		}
 	}
 	for {
-		if !again {
+		// Stopping with nothing in flight, there is nothing to wait for:
+		// only the outcomes left to record, if any, before returning.
+		if !again && !(stopping && inflight == 0) {
 			timer.Reset(e.PollInterval)
 			select {
 			case <-stop:
