@@ -126,19 +126,34 @@ func TestMigrate(t *testing.T) {
 }
 
 // herald bench runs end to end and accounts for every message: all
-// delivered once, signatures verified.
+// delivered once to each webhook, signatures verified with each webhook's
+// own secret.
 func TestBench(t *testing.T) {
-	out := runHerald(t, "bench", "--count", "300", "--clients", "4", "--conversations", "4",
+	out := runHerald(t, "bench", "--count", "300", "--clients", "4", "--conversations", "4", "--webhooks", "2",
 		"--ceiling-duration", "200ms", "--json")
 	var r benchResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("bench printed %q: %v", out, err)
 	}
-	if r.Messages != 300 || r.Delivered != 300 || r.Missing != 0 || r.Duplicates != 0 || r.BadSignatures != 0 {
+	if r.Messages != 300 || r.Delivered != 600 || r.Missing != 0 || r.Duplicates != 0 || r.BadSignatures != 0 {
 		t.Fatalf("bench: %+v", r)
 	}
 	if r.LatencyMS.P50 <= 0 || r.LatencyMS.Max < r.LatencyMS.P99 || r.ReceiverCeiling <= 0 || r.PeakRSSMB <= 0 || r.HeraldCPUSeconds <= 0 {
 		t.Fatalf("bench measured nothing: %+v", r)
+	}
+}
+
+// The receiver finds the number the bench gave a message in its body.
+func TestBenchNumber(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"parts":[{"body":"bench-1234"}]}`:    "1234",
+		`{"parts":[{"body":"bench-7"}],"x":1}`: "7",
+		`{"parts":[{"body":"bench-"}]}`:        "",
+		`{"parts":[{"body":"other"}]}`:         "",
+	} {
+		if got := benchNumber([]byte(body)); got != want {
+			t.Errorf("benchNumber(%s) = %q, want %q", body, got, want)
+		}
 	}
 }
 
