@@ -58,6 +58,7 @@ var tests = []struct {
 	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
+	{"CompletionReleasesOnlyAHeldHead", testCompletionReleasesOnlyAHeldHead},
 	{"ReleaseLeases", testReleaseLeases},
 
 	// cluster.go
