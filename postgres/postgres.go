@@ -106,8 +106,6 @@ var dialect = &sqlstore.Dialect{
 			LIMIT ?3
 			FOR UPDATE OF d SKIP LOCKED)
 		RETURNING `,
-	// The partial index deliveries_held (migration 00008) answers at once.
-	AnyHeld: `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE held = 1 LIMIT 1) AS h`,
 }
 
 func sqlState(err error) string {

@@ -55,8 +55,9 @@ type Dialect struct {
 	// changed, a row from a read after the write.
 	CostlyReturning bool
 	// AnyHeld answers whether any delivery is held: nonzero if some may be.
-	// Completions skip the release of queue heads when it answers 0; ""
-	// runs the release every time.
+	// Completions skip the release of queue heads when it answers 0. ""
+	// where the release costs no more than the question (PostgreSQL: a
+	// statement either way).
 	AnyHeld string
 }
 
