@@ -16,9 +16,6 @@ var dialect = &sqlstore.Dialect{
 	JSONObject:        "json_each(?)",
 	IsUniqueViolation: isUniqueViolation,
 	CostlyReturning:   true,
-	// Kept by triggers (migration 00008): a completion that frees queues
-	// when none is held costs one row read instead of a probe per queue.
-	AnyHeld: `SELECT n FROM held_deliveries`,
 	// A leased delivery's next attempt moves to the end of its lease, so
 	// that what is in flight drops out of the due index, and comes back by
 	// itself if its worker dies.

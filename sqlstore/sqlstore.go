@@ -54,11 +54,6 @@ type Dialect struct {
 	// keys of one statement consecutive), matches from the count of rows
 	// changed, a row from a read after the write.
 	CostlyReturning bool
-	// AnyHeld answers whether any delivery is held: nonzero if some may be.
-	// Completions skip the release of queue heads when it answers 0. ""
-	// where the release costs no more than the question (PostgreSQL: a
-	// statement either way).
-	AnyHeld string
 }
 
 // DB is what both a transaction and a pinned connection offer.

@@ -476,20 +476,15 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// event order, if it is held. A head that is not held is free already
 	// (a resent or requeued delivery) and keeps the queue busy.
 	queues := queuesOf(delivered(cs, func(d *herald.Delivery) bool { return found[d.ID] }))
-	if len(queues) > 0 && q.d.AnyHeld != "" {
-		var held int64
-		if err := q.db.QueryRowContext(ctx, q.d.AnyHeld).Scan(&held); err != nil {
-			return nil, 0, err
-		}
-		if held == 0 {
-			queues = nil
-		}
-	}
 	if len(queues) > 0 {
 		// The released heads of the first lease.Limit queues are leased
 		// when they may be sent now. One probe of deliveries_order per
 		// queue finds its head; held is not in that index, so a release
-		// leaves it as it is.
+		// leaves it as it is. (An index of the held deliveries would let
+		// a completion skip this statement when none is held, but each
+		// release would then rewrite one of its entries: 5 % of the CPU
+		// of a node that works off a backlog, for 1.5 % saved when none
+		// builds up.)
 		lease.Limit = max(lease.Limit, 0)
 		now, until := micros(lease.Now), micros(lease.Until)
 		leasable := `r.offered = 1 AND w.status = 'active' AND deliveries.status = 'pending'
