@@ -58,7 +58,6 @@ var tests = []struct {
 	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
-	{"CompletionReleasesOnlyAHeldHead", testCompletionReleasesOnlyAHeldHead},
 	{"ReleaseLeases", testReleaseLeases},
 
 	// cluster.go

@@ -804,45 +804,6 @@ func testCompletionsLeaseWhatTheyRelease(t *testing.T, s herald.Store) {
 	wantClaim(t, s, "once d's retry is due", "n3", at(500), at(600), nexts[3])
 }
 
-// A completion releases its queue's head only if the head is held: a head
-// that is free already (a resent delivery, here in flight on another node)
-// keeps its lease, and the queue waits for it. A resend jumps its queue
-// without stopping it: the deliveries ahead of the resent one go on.
-func testCompletionReleasesOnlyAHeldHead(t *testing.T, s herald.Store) {
-	a1, a2, a3, a4 := newDelivery(1, "w", "k"), newDelivery(2, "w", "k"), newDelivery(3, "w", "k"), newDelivery(4, "w", "k")
-	seed(t, s, []*herald.Webhook{newWebhook("app", "w")}, []*herald.Delivery{a1, a2, a3, a4})
-	wantClaim(t, s, "the queue's head", "n1", at(10), at(100), a1)
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.ResendDelivery(ctx, a2, at(11)) })
-	wantClaim(t, s, "the resent delivery", "n2", at(12), at(200), a2)
-
-	delivered := at(13)
-	a1.Status, a1.Attempts, a1.LastStatusCode, a1.DeliveredAt = herald.DeliveryDelivered, 1, 200, &delivered
-	var leased []*herald.Delivery
-	var released int
-	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
-		leased, released, err = tx.CompleteDeliveries(ctx, []herald.Completion{{Delivery: a1,
-			Attempt: &herald.Attempt{DeliveryID: a1.ID, StartedAt: at(13), StatusCode: 200}}},
-			herald.Lease{Node: "n1", Now: at(13), Until: at(300), Limit: 10})
-		return err
-	})
-	if released != 0 || len(leased) != 0 {
-		t.Fatalf("released %d, leased %v behind a resent delivery in flight; want none", released, ids(leased))
-	}
-	if got := readDelivery(t, s, a2.ID); got.LeaseOwner != "n2" || got.LeaseUntil == nil || !got.LeaseUntil.Equal(at(200)) {
-		t.Fatalf("the resent delivery in flight: owner %q until %v, want n2's lease until %v", got.LeaseOwner, got.LeaseUntil, at(200))
-	}
-	if got := readDelivery(t, s, a3.ID); !got.Held {
-		t.Fatal("the delivery behind the resent one in flight was released")
-	}
-
-	// Resent while a2 is in flight, a4 goes out at once; a3 still waits
-	// for a2, and follows it.
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.ResendDelivery(ctx, a4, at(14)) })
-	wantClaim(t, s, "the second resent delivery", "n1", at(14), at(200), a4)
-	complete(t, s, a2, herald.DeliveryDelivered, at(15), at(15))
-	wantClaim(t, s, "the queue's next once the resent delivery is delivered", "n1", at(15), at(200), a3)
-}
-
 // A node may create the deliveries it is about to send already leased to
 // itself: claimed as ClaimDeliveries would, except those held, which wait
 // for their queue as any other.
