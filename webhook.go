@@ -110,7 +110,6 @@ type Delivery struct {
 
 // Attempt is the record of one HTTP request of a delivery.
 type Attempt struct {
-	ID         int64
 	DeliveryID string
 	StartedAt  time.Time
 	Duration   time.Duration

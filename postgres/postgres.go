@@ -87,6 +87,7 @@ const (
 var dialect = &sqlstore.Dialect{
 	Numbered:              true,
 	JSONArray:             "json_array_elements_text(?::json) AS value",
+	Blob:                  "BYTEA",
 	JSONObject:            "json_each_text(?::json)",
 	IsUniqueViolation:     func(err error) bool { return sqlState(err) == "23505" },
 	FailedStatementAborts: true,

@@ -241,6 +241,24 @@ func TestPayloadsMigration(t *testing.T) {
 	})
 }
 
+// Upgrading to the schema that keeps each delivery's last attempt in its
+// row loses no attempt.
+func TestLastAttemptMigration(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.MigrateForTest(url, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.LastAttemptMigration(t, db, func(t *testing.T) herald.Store {
+		s, err := postgres.Open(context.Background(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // A node alone notifies nobody of its changes (a NOTIFY locks the whole
 // database at commit), its own watchers still hear of them at once, and a
 // node that joins is told of every change from then on.

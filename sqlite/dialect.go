@@ -13,6 +13,7 @@ import (
 // transaction, so no read needs a lock.
 var dialect = &sqlstore.Dialect{
 	JSONArray:         "json_each(?)",
+	Blob:              "BLOB",
 	JSONObject:        "json_each(?)",
 	IsUniqueViolation: isUniqueViolation,
 	CostlyReturning:   true,

@@ -208,6 +208,24 @@ func TestPayloadsMigration(t *testing.T) {
 	})
 }
 
+// Upgrading to the schema that keeps each delivery's last attempt in its
+// row loses no attempt.
+func TestLastAttemptMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := sqlite.MigrateForTest(path, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.LastAttemptMigration(t, db, func(t *testing.T) herald.Store {
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 // A lone update on an idle store commits at once; on a busy one, the
 // transaction stays open for the commit window, and updates arriving
 // meanwhile join it.

@@ -22,6 +22,8 @@ type Dialect struct {
 	// JSONArray is a FROM item yielding a column "value" for each element
 	// of a JSON array of strings passed as one parameter.
 	JSONArray string
+	// Blob is the type of binary values in casts: BLOB, BYTEA.
+	Blob string
 	// JSONObject is a FROM item yielding columns "key" and "value" for each
 	// member of a JSON object of strings passed as one parameter.
 	JSONObject string

@@ -438,29 +438,44 @@ func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion
 	return leased, released, nil
 }
 
-// completeDeliveries completes up to completionChunk deliveries with three
-// statements whatever their number: the updates, the releases (and leases)
-// of the next held deliveries and the attempts.
+// completeDeliveries completes up to completionChunk deliveries with two
+// statements whatever their number: the updates, which record the attempts
+// in the deliveries' rows, and the releases (and leases) of the next held
+// deliveries.
 func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion, lease herald.Lease) (leased []*herald.Delivery, released int, err error) {
+	// A delivery's row carries its last attempt, the attempts table the
+	// ones before it, which a trigger moves there as the next one is
+	// recorded: most deliveries succeed at their first attempt, and then
+	// no attempt row is written at all.
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.Delivery.ID
+	}
 	// Every value is cast so that PostgreSQL knows the types of the
 	// VALUES columns; SQLite takes the casts as no-ops.
 	var sb strings.Builder
 	sb.WriteString(`UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
 		lease_until = NULL, lease_owner = NULL, last_status_code = v.column5, last_error = v.column6,
-		delivered_at = v.column7 FROM (VALUES `)
-	args := make([]any, 0, 7*len(cs))
+		delivered_at = v.column7, last_attempt_at = v.column8, last_attempt_us = v.column9,
+		last_response_headers = v.column10, last_response_body = v.column11 FROM (VALUES `)
+	args := make([]any, 0, 11*len(cs))
 	for i, c := range cs {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS INTEGER),
-			CAST(? AS TEXT), CAST(? AS BIGINT))`)
-		d := c.Delivery
+			CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT),
+			CAST(? AS ` + q.d.Blob + `))`)
+		d, a := c.Delivery, c.Attempt
+		var headers any
+		if len(a.ResponseHeaders) > 0 {
+			headers = mustJSON(a.ResponseHeaders)
+		}
 		args = append(args, d.ID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError,
-			nullMicros(d.DeliveredAt))
+			nullMicros(d.DeliveredAt), micros(a.StartedAt), a.Duration.Microseconds(), headers, a.ResponseBody)
 	}
 	sb.WriteString(`) AS v WHERE deliveries.id = v.column1`)
-	ids, err := q.updateDeliveries(ctx, sb.String(), args, cs)
+	ids, err = q.updateDeliveries(ctx, sb.String(), args, ids)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -539,73 +554,12 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 		q.due = q.due || released > len(leased)
 	}
 
-	sb.Reset()
-	sb.WriteString(`INSERT INTO attempts (delivery_id, started_at, duration_us, status_code, response_headers,
-		response_body, error) VALUES `)
-	args = args[:0]
-	attempts := make(map[string]*herald.Attempt, len(cs))
-	for _, c := range cs {
-		d, a := c.Delivery, c.Attempt
-		if !found[d.ID] {
-			continue
-		}
-		if len(attempts) > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
-		var headers any
-		if len(a.ResponseHeaders) > 0 {
-			headers = mustJSON(a.ResponseHeaders)
-		}
-		args = append(args, d.ID, micros(a.StartedAt), a.Duration.Microseconds(), a.StatusCode, headers,
-			a.ResponseBody, a.Error)
-		attempts[d.ID] = a
-	}
-	if len(attempts) == 0 {
-		return leased, released, nil
-	}
-	if q.d.CostlyReturning {
-		res, err := q.db.ExecContext(ctx, sb.String(), args...)
-		if err != nil {
-			return nil, 0, err
-		}
-		last, err := res.LastInsertId()
-		if err != nil {
-			return nil, 0, err
-		}
-		// The rows (of seven arguments each) went in in the order of cs,
-		// with consecutive ids.
-		next := last - int64(len(args)/7) + 1
-		for _, c := range cs {
-			if found[c.Delivery.ID] {
-				c.Attempt.ID = next
-				next++
-			}
-		}
-		return leased, released, nil
-	}
-	sb.WriteString(` RETURNING id, delivery_id`)
-	rows, err := q.db.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var delivery string
-		if err := rows.Scan(&id, &delivery); err != nil {
-			return nil, 0, err
-		}
-		if a := attempts[delivery]; a != nil {
-			a.ID = id
-		}
-	}
-	return leased, released, rows.Err()
+	return leased, released, nil
 }
 
 // updateDeliveries runs update, a statement that updates the deliveries of
-// cs that still exist, and returns the ids of those it updated.
-func (q *Queries) updateDeliveries(ctx context.Context, update string, args []any, cs []herald.Completion) ([]string, error) {
+// ids that still exist, and returns the ids of those it updated.
+func (q *Queries) updateDeliveries(ctx context.Context, update string, args []any, ids []string) ([]string, error) {
 	if !q.d.CostlyReturning {
 		return collect(scanString)(q.db.QueryContext(ctx, update+` RETURNING deliveries.id`, args...))
 	}
@@ -616,10 +570,6 @@ func (q *Queries) updateDeliveries(ctx context.Context, update string, args []an
 	n, err := res.RowsAffected()
 	if err != nil {
 		return nil, err
-	}
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.Delivery.ID
 	}
 	if int(n) == len(ids) {
 		return ids, nil
@@ -762,11 +712,21 @@ func (q *Queries) Deliveries(ctx context.Context, webhookID, status string, p he
 }
 
 func (q *Queries) Attempts(ctx context.Context, deliveryID string) ([]*herald.Attempt, error) {
-	return collect(scanAttempt)(q.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE delivery_id = ? ORDER BY id`,
-		deliveryID))
+	// The earlier attempts, in order, then the last one, in the delivery.
+	return collect(scanAttempt)(q.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM (
+		SELECT 0 AS k, id AS n, `+attemptColumns+` FROM attempts WHERE delivery_id = ?
+		UNION ALL
+		SELECT 1, 0, `+lastAttemptColumns+` FROM deliveries WHERE id = ? AND last_attempt_at IS NOT NULL) AS a
+		ORDER BY k, n`, deliveryID, deliveryID))
 }
 
-const attemptColumns = `id, delivery_id, started_at, duration_us, status_code, response_headers, response_body, error`
+// attemptColumns are the columns of a row of attempts, in the order
+// attemptScan takes them.
+const attemptColumns = `delivery_id, started_at, duration_us, status_code, response_headers, response_body, error`
+
+// lastAttemptColumns are a delivery's last attempt, as attemptColumns.
+const lastAttemptColumns = `id, last_attempt_at, last_attempt_us, last_status_code, last_response_headers,
+	last_response_body, last_error`
 
 // attemptScan holds what an attempt row is scanned into, so that a query
 // joining deliveries and attempts can scan both at once.
@@ -777,7 +737,7 @@ type attemptScan struct {
 }
 
 func (s *attemptScan) dest() []any {
-	return []any{&s.a.ID, &s.a.DeliveryID, &s.started, &s.dur, &s.a.StatusCode, &s.headers, &s.a.ResponseBody,
+	return []any{&s.a.DeliveryID, &s.started, &s.dur, &s.a.StatusCode, &s.headers, &s.a.ResponseBody,
 		&s.a.Error}
 }
 
@@ -787,7 +747,7 @@ func (s *attemptScan) attempt() (*herald.Attempt, error) {
 	if s.headers.Valid {
 		a.ResponseHeaders = http.Header{}
 		if err := json.Unmarshal([]byte(s.headers.String), &a.ResponseHeaders); err != nil {
-			return nil, fmt.Errorf("herald store: attempt %d response headers: %w", a.ID, err)
+			return nil, fmt.Errorf("herald store: an attempt of delivery %s: response headers: %w", a.DeliveryID, err)
 		}
 	}
 	return &a, nil
@@ -819,12 +779,12 @@ func qualify(alias, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
-var webhookEventColumns = deliveryColumnsOf("d") + ", " + qualify("a", attemptColumns)
+var webhookEventColumns = deliveryColumnsOf("d") + ", " + qualify("d", lastAttemptColumns)
 
 func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.WebhookEventFilter, offset, limit int) ([]*herald.WebhookEvent, int, error) {
-	// The log holds the deliveries that were attempted; a delivery being
-	// attempted always has an attempt, recorded in the same transaction.
-	where := ` WHERE d.webhook_id = ? AND d.attempts > 0`
+	// The log holds the deliveries that were attempted, each with its
+	// last attempt; a resent one is out of it until attempted again.
+	where := ` WHERE d.webhook_id = ? AND d.attempts > 0 AND d.last_attempt_at IS NOT NULL`
 	args := []any{webhookID}
 	if f.Success != nil {
 		if *f.Success {
@@ -838,12 +798,10 @@ func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.
 		args = append(args, mustJSON(f.EventTypes))
 	}
 	var total int
-	if err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d`+where+`
-		AND EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id)`, args...).Scan(&total); err != nil {
+	if err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d`+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT `+webhookEventColumns+` FROM deliveries d
-		JOIN attempts a ON a.id = (SELECT MAX(id) FROM attempts WHERE delivery_id = d.id)`+where+`
+	rows, err := q.db.QueryContext(ctx, `SELECT `+webhookEventColumns+` FROM deliveries d`+where+`
 		ORDER BY d.id DESC LIMIT ? OFFSET ?`, append(args, limit, max(offset, 0))...)
 	if err != nil {
 		return nil, 0, err

@@ -3,7 +3,10 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -68,4 +71,99 @@ func PayloadsMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.
 		}
 		return err
 	})
+}
+
+// LastAttemptMigration checks that the migration keeping each delivery's
+// last attempt in its row (schema version 7) loses no attempt and keeps
+// their order: db is a database at version 6, and open opens it as a
+// store, migrating it.
+func LastAttemptMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`)
+	exec(`INSERT INTO webhooks (id, app_id, format, version, target_url, events, secret, signing_key, status,
+		retry_schedule, timeout_ms, cursor, created_at, updated_at)
+		VALUES ('w', 'app', 'layer', '2.0', 'https://example.com/w', '["message.sent"]', 's', 'whsec_w',
+		'active', '[]', 10000, 2, 0, 0)`)
+	// Delivery 1 was delivered at its third attempt, 2 failed its only
+	// one, 3 was never attempted, and 4 was resent after an attempt.
+	type row struct {
+		status   string
+		attempts int
+		codes    []int
+	}
+	rows := map[int]row{1: {herald.DeliveryDelivered, 3, []int{500, 0, 200}}, 2: {herald.DeliveryFailed, 1, []int{410}},
+		3: {herald.DeliveryPending, 0, nil}, 4: {herald.DeliveryPending, 0, []int{503}}}
+	want := map[string][]*herald.Attempt{}
+	for i := 1; i <= 4; i++ {
+		r, id := rows[i], deliveryID(i)
+		exec(`INSERT INTO payloads (id, body, refs) VALUES ($1, $2, 1)`, id, []byte(`{}`))
+		last := 0
+		if len(r.codes) > 0 {
+			last = r.codes[len(r.codes)-1]
+		}
+		exec(`INSERT INTO deliveries (id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, status,
+			attempts, next_attempt_at, last_status_code, created_at, payload_id)
+			VALUES ($1, 'app', 'w', $1, $2, 'message.sent', '', $3, $4, 0, $5, 0, $1)`, id, i, r.status, r.attempts, last)
+		for n, code := range r.codes {
+			a := &herald.Attempt{DeliveryID: id, StartedAt: at(10*i + n), Duration: time.Duration(n+1) * time.Millisecond,
+				StatusCode: code, ResponseHeaders: http.Header{"X-N": {fmt.Sprint(n)}},
+				ResponseBody: []byte(fmt.Sprintf("attempt %d of %d", n, i))}
+			if code == 0 {
+				a.Error, a.ResponseHeaders, a.ResponseBody = "connection refused", nil, nil
+			}
+			var headers any
+			if a.ResponseHeaders != nil {
+				headers = jsonOf(t, a.ResponseHeaders)
+			}
+			exec(`INSERT INTO attempts (delivery_id, started_at, duration_us, status_code, response_headers,
+				response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, a.StartedAt.UnixMicro(),
+				a.Duration.Microseconds(), code, headers, a.ResponseBody, a.Error)
+			want[id] = append(want[id], a)
+		}
+	}
+	db.Close()
+
+	s := open(t)
+	attempts := func(id string) []*herald.Attempt {
+		t.Helper()
+		var as []*herald.Attempt
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			as, err = q.Attempts(ctx, id)
+			return err
+		})
+		return as
+	}
+	for i := 1; i <= 4; i++ {
+		id := deliveryID(i)
+		same(t, fmt.Sprintf("attempts of delivery %d after the migration", i), attempts(id), want[id])
+	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		log, total, err := q.WebhookEvents(ctx, "w", herald.WebhookEventFilter{}, 0, 10)
+		if err != nil {
+			return err
+		}
+		if total != 2 || len(log) != 2 {
+			t.Fatalf("the event log after the migration holds %d deliveries (total %d), want 2", len(log), total)
+		}
+		for _, e := range log {
+			w := want[e.Delivery.ID]
+			same(t, "last attempt of "+e.Delivery.ID, e.Attempt, w[len(w)-1])
+		}
+		return nil
+	})
+	// Attempted again, a migrated delivery keeps every earlier attempt,
+	// the migrated last one among them, in order.
+	d := readDelivery(t, s, deliveryID(4))
+	complete(t, s, d, herald.DeliveryDelivered, at(99), at(99))
+	got := attempts(d.ID)
+	if len(got) != 2 || got[0].StatusCode != 503 || got[1].StatusCode != 200 || !got[1].StartedAt.Equal(at(99)) {
+		t.Fatalf("attempts of a resent migrated delivery attempted again: %s", jsonOf(t, got))
+	}
 }
