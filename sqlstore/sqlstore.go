@@ -47,6 +47,15 @@ type Dialect struct {
 	// queue rather than per webhook lets the fan-out and the completions of
 	// different conversations of one webhook go side by side.
 	LockQueues string
+	// HeldIndex says the schema has deliveries_held, a partial index of
+	// the held deliveries, with which a completion learns at once that
+	// none is held, and skips looking for the next delivery of each queue
+	// it frees (SQLite). PostgreSQL has none: its planner, with statistics
+	// taken while hardly anything was held, chose it over deliveries_order
+	// to find the next delivery of a queue, and so read every held
+	// delivery for each queue a completion freed (4.8 ms per queue with
+	// 8,400 held), and a backlog fed itself.
+	HeldIndex bool
 	// ClaimDeliveries is the claim statement; parameters: lease end, now,
 	// limit, node.
 	ClaimDeliveries string

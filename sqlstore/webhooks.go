@@ -490,7 +490,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// frees, unless another one of it is already free (a resent or
 	// requeued one).
 	queues := queuesOf(delivered(cs, func(d *herald.Delivery) bool { return found[d.ID] }))
-	if len(queues) > 0 {
+	if len(queues) > 0 && q.d.HeldIndex {
 		// Nearly always no delivery is held anywhere, which the partial
 		// index deliveries_held tells at once: then there is nothing to
 		// release, and the release statement (2 % of the CPU of a busy
