@@ -249,6 +249,14 @@ func streamThenKill(t *testing.T, p *process, dataDir string, creds credentials,
 	}
 	run := time.Now().UnixNano()
 	var acked atomic.Int64
+	// What came back, for a failure to tell why nothing was acknowledged.
+	var outcomesMu sync.Mutex
+	outcomes := map[string]int{}
+	outcome := func(o string) {
+		outcomesMu.Lock()
+		outcomes[o]++
+		outcomesMu.Unlock()
+	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for w := range clients {
@@ -266,8 +274,10 @@ func streamThenKill(t *testing.T, p *process, dataDir string, creds credentials,
 					map[string]any{"sender": sender,
 						"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("%x w%d #%d", run, w, i)}}}, &m)
 				if err != nil {
+					outcome(err.Error())
 					return // the server is gone
 				}
+				outcome(fmt.Sprint(status))
 				if status == 201 {
 					if onAck != nil {
 						onAck(m.ID)
@@ -285,7 +295,7 @@ func streamThenKill(t *testing.T, p *process, dataDir string, creds credentials,
 	close(stop)
 	wg.Wait()
 	if acked.Load() == 0 {
-		t.Fatal("no message was acknowledged before the kill")
+		t.Fatalf("no message was acknowledged before the kill; responses: %v", outcomes)
 	}
 	return startHerald(t, dataDir)
 }
