@@ -224,39 +224,25 @@ func TestOnlyClaimableDeliveriesAreAnnounced(t *testing.T) {
 	}
 }
 
-// Upgrading from the schema that kept bodies in deliveries loses none.
-func TestPayloadsMigration(t *testing.T) {
-	url := pgtest.URL(t)
-	db, err := postgres.MigrateForTest(url, 4)
-	if err != nil {
-		t.Fatal(err)
+// Upgrading the schema loses no data (see storetest.Migrations).
+func TestMigrations(t *testing.T) {
+	for _, m := range storetest.Migrations {
+		t.Run(m.Name, func(t *testing.T) {
+			url := pgtest.URL(t)
+			db, err := postgres.MigrateForTest(url, m.From)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Check(t, db, func(t *testing.T) herald.Store {
+				s, err := postgres.Open(context.Background(), url, postgres.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
 	}
-	storetest.PayloadsMigration(t, db, func(t *testing.T) herald.Store {
-		s, err := postgres.Open(context.Background(), url, postgres.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
-}
-
-// Upgrading to the schema that keeps each delivery's last attempt in its
-// row loses no attempt.
-func TestLastAttemptMigration(t *testing.T) {
-	url := pgtest.URL(t)
-	db, err := postgres.MigrateForTest(url, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.LastAttemptMigration(t, db, func(t *testing.T) herald.Store {
-		s, err := postgres.Open(context.Background(), url, postgres.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
 }
 
 // A node alone notifies nobody of its changes (a NOTIFY locks the whole

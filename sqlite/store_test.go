@@ -191,39 +191,25 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-// Upgrading from the schema that kept bodies in deliveries loses none.
-func TestPayloadsMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "herald.db")
-	db, err := sqlite.MigrateForTest(path, 4)
-	if err != nil {
-		t.Fatal(err)
+// Upgrading the schema loses no data (see storetest.Migrations).
+func TestMigrations(t *testing.T) {
+	for _, m := range storetest.Migrations {
+		t.Run(m.Name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "herald.db")
+			db, err := sqlite.MigrateForTest(path, m.From)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Check(t, db, func(t *testing.T) herald.Store {
+				s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
 	}
-	storetest.PayloadsMigration(t, db, func(t *testing.T) herald.Store {
-		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
-}
-
-// Upgrading to the schema that keeps each delivery's last attempt in its
-// row loses no attempt.
-func TestLastAttemptMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "herald.db")
-	db, err := sqlite.MigrateForTest(path, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.LastAttemptMigration(t, db, func(t *testing.T) herald.Store {
-		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
 }
 
 // A lone update on an idle store commits at once; on a busy one, the

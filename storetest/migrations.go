@@ -11,6 +11,20 @@ import (
 	"github.com/heraldhq/herald"
 )
 
+// Migrations are the checks of the schema upgrades that move data, each
+// from the schema version before it: every engine runs each on a new
+// database brought to From, and no further (see TestMigrations of each).
+var Migrations = []struct {
+	Name string
+	From int64
+	// Check fills db, a database at From, and checks what open, which
+	// opens it as a store and so migrates it, makes of it.
+	Check func(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store)
+}{
+	{"Payloads", 4, PayloadsMigration},
+	{"LastAttempt", 6, LastAttemptMigration},
+}
+
 // PayloadsMigration checks that the migration storing bodies apart from
 // their deliveries (schema version 5) loses none: db is a database at
 // version 4, and open opens it as a store, migrating it.
