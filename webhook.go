@@ -122,7 +122,9 @@ type Attempt struct {
 }
 
 // Completion is an attempt of a delivery, and the delivery as the attempt
-// left it.
+// left it: its LastStatusCode and LastError are the attempt's StatusCode and
+// Error, which the store keeps with the delivery as those of its last
+// attempt.
 type Completion struct {
 	Delivery *Delivery
 	Attempt  *Attempt
