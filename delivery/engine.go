@@ -87,6 +87,9 @@ type Engine struct {
 	Retention         time.Duration
 	RetentionInterval time.Duration
 
+	// transport is the default Client's: deliveries go straight through
+	// it (see send).
+	transport    *http.Transport
 	fanWake      chan struct{}
 	dispatchWake chan struct{}
 	jobs         chan *job
@@ -168,18 +171,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.Logger = slog.Default()
 	}
 	if e.Client == nil {
-		e.Client = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        1024,
-			MaxIdleConnsPerHost: e.Workers,
-			IdleConnTimeout:     90 * time.Second,
-			ForceAttemptHTTP2:   true,
-		},
-			// A redirect would send the signed body to a URL nobody
-			// registered: report it as the answer instead.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		e.defaultClient()
 	}
 	if _, shared := e.Store.(herald.SharedStore); !shared {
 		// The only node of its store: every lease is a leftover of a crash.
@@ -247,6 +239,23 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// defaultClient makes the pooled keep-alive client used when Client is nil.
+func (e *Engine) defaultClient() {
+	e.transport = &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: e.Workers,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	e.Client = &http.Client{Transport: e.transport,
+		// A redirect would send the signed body to a URL nobody
+		// registered: report it as the answer instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 

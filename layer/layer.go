@@ -60,12 +60,14 @@ var macs = keyedmac.New(sha1.New)
 // Headers sets Layer's webhook request headers on h. requestID must stay the
 // same when a delivery is retried, as receivers deduplicate on it.
 func Headers(h http.Header, eventType, version, webhookID, requestID, signature string) {
-	h.Set("layer-webhook-event-type", eventType)
-	h.Set("layer-webhook-signature", signature)
-	h.Set("layer-webhook-request-id", requestID)
-	h.Set("layer-webhook-id", webhookID)
-	h.Set("user-agent", "layer-webhooks/"+version)
-	h.Set("content-type", ContentType(version))
+	// Keys in canonical form, as Set would store them, without Set's
+	// canonicalising of each one on every delivery.
+	h["Layer-Webhook-Event-Type"] = []string{eventType}
+	h["Layer-Webhook-Signature"] = []string{signature}
+	h["Layer-Webhook-Request-Id"] = []string{requestID}
+	h["Layer-Webhook-Id"] = []string{webhookID}
+	h["User-Agent"] = []string{"layer-webhooks/" + version}
+	h["Content-Type"] = []string{ContentType(version)}
 }
 
 // ContentType is the media type of a payload of the given version.
