@@ -61,16 +61,36 @@ var macs = keyedmac.New(sha1.New)
 // same when a delivery is retried, as receivers deduplicate on it.
 func Headers(h http.Header, eventType, version, webhookID, requestID, signature string) {
 	// Keys in canonical form, as Set would store them, without Set's
-	// canonicalising of each one on every delivery.
-	h["Layer-Webhook-Event-Type"] = []string{eventType}
-	h["Layer-Webhook-Signature"] = []string{signature}
-	h["Layer-Webhook-Request-Id"] = []string{requestID}
-	h["Layer-Webhook-Id"] = []string{webhookID}
-	h["User-Agent"] = []string{"layer-webhooks/" + version}
-	h["Content-Type"] = []string{ContentType(version)}
+	// canonicalising of each one on every delivery; the values share one
+	// array, each capped at its own element so that an Add to one header
+	// cannot write into the next.
+	v := []string{eventType, signature, requestID, webhookID, userAgent(version), ContentType(version)}
+	h["Layer-Webhook-Event-Type"] = v[0:1:1]
+	h["Layer-Webhook-Signature"] = v[1:2:2]
+	h["Layer-Webhook-Request-Id"] = v[2:3:3]
+	h["Layer-Webhook-Id"] = v[3:4:4]
+	h["User-Agent"] = v[4:5:5]
+	h["Content-Type"] = v[5:6:6]
+}
+
+func userAgent(version string) string {
+	switch version {
+	case "1.0":
+		return "layer-webhooks/1.0"
+	case "2.0":
+		return "layer-webhooks/2.0"
+	}
+	return "layer-webhooks/" + version
 }
 
 // ContentType is the media type of a payload of the given version.
 func ContentType(version string) string {
+	// The known versions' types are constants, not built per delivery.
+	switch version {
+	case "1.0":
+		return "application/vnd.layer.webhooks+json; version=1.0"
+	case "2.0":
+		return "application/vnd.layer.webhooks+json; version=2.0"
+	}
 	return "application/vnd.layer.webhooks+json; version=" + version
 }
