@@ -61,7 +61,11 @@ func (e *Engine) dispatchLoop() {
 	stop := e.stop // nil once stopping, so that it no longer fires
 	receive := func(r *result) {
 		inflight--
-		e.slots.Add(1)
+		e.sched.mu.Lock()
+		// A worker that work of its app or webhook, or of anyone, may
+		// have waited for: claim it.
+		due = e.sched.give(r.d.AppID, r.d.WebhookID) || due
+		e.sched.mu.Unlock()
 		r.deactivate = e.outcome(r, e.now())
 		finished = append(finished, r)
 	}
@@ -113,24 +117,8 @@ func (e *Engine) dispatchLoop() {
 			due = true
 		default:
 		}
-		// Free workers for the deliveries that the completions release,
-		// and for a claim when deliveries may be due.
-		free := 0
-		if !stopping {
-			want := 0
-			if due {
-				want = claimBatch
-			} else {
-				for _, r := range finished {
-					if r.d.Status == herald.DeliveryDelivered && r.d.OrderingKey != "" {
-						want++
-					}
-				}
-			}
-			free = e.takeSlots(want)
-		}
-		t, err := e.turn(finished, free, due)
-		e.slots.Add(int64(free - len(t.jobs)))
+		// Stopping, a turn leases nothing: it only records outcomes.
+		t, err := e.turn(finished, !stopping, due && !stopping)
 		failed = err != nil
 		if err != nil {
 			// The outcomes stay in memory and are recorded by a later
@@ -140,11 +128,12 @@ func (e *Engine) dispatchLoop() {
 		}
 		finished = finished[:0]
 		dispatch(t.jobs)
-		// Still due: no claim ran (no free workers, or the released
-		// deliveries took them all), the claim took all it asked for, or
-		// some were released without a lease.
-		due = (due && t.claim == 0) || (t.claim > 0 && t.claimed == t.claim) || t.released > t.leased
-		again = (due && e.slots.Load() > 0) || len(e.results) > 0 || len(e.handoffs) > 0
+		// Still due: no claim ran (no free workers), the claim took all
+		// it asked for or left some behind for the caps, or some were
+		// released without a lease.
+		due = (due && t.claim == 0) || (t.claim > 0 && (t.claimed == t.claim || t.full)) || t.released > t.leased
+		// Stopping, nothing is claimed: only results are worth a turn.
+		again = (due && !stopping && e.sched.hasFree()) || len(e.results) > 0 || len(e.handoffs) > 0
 	}
 }
 
@@ -154,15 +143,19 @@ type turnResult struct {
 	leased   int // released deliveries leased at once
 	claim    int // deliveries the claim asked for
 	claimed  int
-	released int // held deliveries the completions released
+	full     bool // the claim may have left deliveries behind for the caps
+	released int  // held deliveries the completions released
 }
 
-// turn records finished outcomes, hands the next delivery of each queue
-// they free to up to free workers and, if claim, claims due deliveries for
-// those left, in one update.
-func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, error) {
+// turn records finished outcomes and, if offer, leases the next delivery of
+// each queue they free to the workers that may take it; if claim, it claims
+// due deliveries for the workers left; all in one update.
+func (e *Engine) turn(finished []*result, offer, claim bool) (turnResult, error) {
 	var t turnResult
-	if len(finished) == 0 && (free == 0 || !claim) {
+	// Without a free worker, a claim would be empty: it waits, still
+	// due, for the next turn.
+	claim = claim && e.sched.hasFree()
+	if len(finished) == 0 && !claim {
 		return t, nil
 	}
 	ctx := herald.WithPriority(context.Background())
@@ -173,11 +166,18 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	now := e.now()
 	// The lease outlasts the longest attempt; a crashed node's deliveries
 	// become claimable again once it ends.
-	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(leaseDuration), Limit: free}
-	var leased, claimed, send []*herald.Delivery
+	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(e.leaseDuration())}
+	var promised []*herald.Delivery
+	if offer {
+		promised, lease.Webhooks = e.sched.offer(finished)
+		lease.Limit = len(promised)
+	}
+	var leased, claimed, kept, send []*herald.Delivery
 	var webhooks []*herald.Webhook
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
-		leased, claimed, send, webhooks, t.claim = nil, nil, nil, nil, 0
+		// What a previous run of this function took was rolled back.
+		e.sched.giveAll(kept)
+		leased, claimed, kept, send, webhooks, t.claim, t.full = nil, nil, nil, nil, nil, 0, false
 		if len(completions) > 0 {
 			// Deactivations first: what the completions release for a
 			// webhook that their outcomes turn off is not leased.
@@ -188,15 +188,16 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 				return err
 			}
 		}
-		if claim && free > len(leased) {
-			t.claim = free - len(leased)
-			if claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, lease.Until, t.claim); err != nil {
+		if claim {
+			var returned []*herald.Delivery
+			if kept, returned, t.claim, t.full, err = e.claim(ctx, tx, now, lease.Until); err != nil {
 				return err
 			}
+			claimed = append(kept, returned...)
 		}
 		// The webhooks of what is to be sent, read in this transaction
 		// rather than in one more.
-		send = append(leased[:len(leased):len(leased)], claimed...)
+		send = append(leased[:len(leased):len(leased)], kept...)
 		var ids []string
 		seen := map[string]bool{}
 		for _, d := range send {
@@ -211,8 +212,11 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	t.leased, t.claimed = len(leased), len(claimed)
 	if err != nil {
 		// Whatever the update leased is not leased: it rolled back.
+		e.sched.giveAll(kept)
+		e.sched.giveUnused(promised, nil)
 		return t, err
 	}
+	e.sched.giveUnused(promised, leased)
 	byID := make(map[string]*herald.Webhook, len(webhooks))
 	for _, w := range webhooks {
 		byID[w.ID] = w
@@ -222,9 +226,40 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 		// webhook is there; the check only guards the invariant.
 		if w := byID[d.WebhookID]; w != nil {
 			t.jobs = append(t.jobs, &job{d: d, w: w})
+		} else {
+			e.sched.giveAll([]*herald.Delivery{d})
 		}
 	}
 	return t, nil
+}
+
+// claim claims due deliveries for the workers free, within the caps of
+// their apps and webhooks (see scheduler), in tx. It returns those it
+// promised a worker, those it gave back to the store (another loop took
+// workers since the caps were read), how many it asked for and whether it
+// may have left some behind for the caps.
+func (e *Engine) claim(ctx context.Context, tx herald.Tx, now, until time.Time) (kept, returned []*herald.Delivery, limit int, full bool, err error) {
+	limit, caps := e.sched.claimCaps()
+	limit = min(limit, claimBatch)
+	if limit == 0 {
+		return nil, nil, 0, false, nil
+	}
+	claimed, err := tx.ClaimDeliveries(ctx, e.Node, now, until, limit, caps)
+	if err != nil {
+		return nil, nil, limit, false, err
+	}
+	kept, returned, full = e.sched.takeClaimed(claimed)
+	if len(returned) > 0 {
+		ids := make([]string, len(returned))
+		for i, d := range returned {
+			ids[i] = d.ID
+		}
+		if err := tx.ReturnDeliveries(ctx, e.Node, ids, now); err != nil {
+			e.sched.giveAll(kept)
+			return nil, nil, limit, false, err
+		}
+	}
+	return kept, returned, limit, full, nil
 }
 
 // deactivate deactivates the webhooks whose outcomes call for it.
@@ -276,10 +311,7 @@ func signer(key string) (*stdwebhooks.Signer, error) {
 // attempt sends a delivery once.
 func (e *Engine) attempt(j *job) *result {
 	r := &result{job: *j, retryAfter: -1, a: &herald.Attempt{DeliveryID: j.d.ID, StartedAt: e.now()}}
-	timeout := j.w.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := e.timeout(j.w)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.w.TargetURL, bytes.NewReader(j.d.Body))

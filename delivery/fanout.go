@@ -63,18 +63,17 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	// The deliveries that free workers can take at once are created
 	// leased to this node and handed to the dispatcher: no claim, and no
 	// commit to wait for, between an event and its first attempt.
-	reserved := e.takeSlots(claimBatch)
-	leased := plan.lease(e.Node, e.now().Add(leaseDuration), reserved)
-	e.slots.Add(int64(reserved - leased))
+	plan.lease(e.Node, e.now().Add(e.leaseDuration()), e.sched)
 	err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
 	var jobs []*job
 	if err == nil {
-		jobs = plan.handoffs()
-		if plan.claimable() {
+		jobs = plan.handoffs(e.sched)
+		if plan.claimable(e.sched) {
 			signal(e.dispatchWake)
 		}
+	} else {
+		e.sched.giveAll(plan.leased)
 	}
-	e.slots.Add(int64(leased - len(jobs)))
 	if len(jobs) > 0 {
 		select {
 		case e.handoffs <- jobs:
@@ -83,24 +82,6 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		}
 	}
 	return plan.events, err
-}
-
-// leaseDuration outlasts the longest attempt; a crashed node's deliveries
-// become claimable again once it ends.
-const leaseDuration = maxTimeout + 30*time.Second
-
-// takeSlots takes up to n free worker slots and returns how many it took.
-func (e *Engine) takeSlots(n int) int {
-	for {
-		free := e.slots.Load()
-		take := min(free, int64(n))
-		if take <= 0 {
-			return 0
-		}
-		if e.slots.CompareAndSwap(free, free-take) {
-			return int(take)
-		}
-	}
 }
 
 const fanOutBatch = 512
@@ -112,6 +93,8 @@ type fanOutPlan struct {
 	last       int64
 	moving     []*herald.Webhook
 	perWebhook map[string][]*herald.Delivery
+	// leased lists the deliveries promised a worker, leased to this node.
+	leased []*herald.Delivery
 	// created lists the webhooks whose deliveries the write created.
 	created []*herald.Webhook
 }
@@ -230,32 +213,51 @@ func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
 	return tx.CreateDeliveries(ctx, ds)
 }
 
-// lease leases up to n of the plan's deliveries to active webhooks to node,
-// in event order, and returns how many it leased. The store drops the
-// leases of those it creates held.
-func (p *fanOutPlan) lease(node string, until time.Time, n int) int {
-	leased := 0
+// lease leases to node the plan's deliveries to active webhooks that may
+// have a worker now (see scheduler), in event order. The store drops the
+// leases of those it creates held; those behind another of their queue in
+// the plan are held for sure, and not leased.
+func (p *fanOutPlan) lease(node string, until time.Time, s *scheduler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, w := range p.moving {
 		if w.Status != herald.WebhookActive {
 			continue
 		}
+		var queued map[string]bool
 		for _, d := range p.perWebhook[w.ID] {
-			if leased == n {
-				return leased
+			if s.free == 0 {
+				return
+			}
+			if d.OrderingKey != "" {
+				if queued[d.OrderingKey] {
+					continue
+				}
+				if queued == nil {
+					queued = map[string]bool{}
+				}
+				queued[d.OrderingKey] = true
+			}
+			if !s.take(w.AppID, w.ID) {
+				// Nor may the next: nothing changed but its count.
+				break
 			}
 			u := until
 			d.LeaseOwner, d.LeaseUntil = node, &u
-			leased++
+			p.leased = append(p.leased, d)
 		}
 	}
-	return leased
 }
 
 // claimable reports whether the write created deliveries that are due but
-// not leased: for the dispatcher to claim.
-func (p *fanOutPlan) claimable() bool {
+// not leased, and that this node's workers may take: for the dispatcher to
+// claim. Those of an app or a webhook at its cap wait until one of its
+// attempts ends (see dispatchLoop).
+func (p *fanOutPlan) claimable(s *scheduler) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, w := range p.created {
-		if w.Status != herald.WebhookActive {
+		if w.Status != herald.WebhookActive || s.apps[w.AppID] >= s.appCap || s.webhooks[w.ID] >= s.webhookCap {
 			continue
 		}
 		for _, d := range p.perWebhook[w.ID] {
@@ -267,8 +269,10 @@ func (p *fanOutPlan) claimable() bool {
 	return false
 }
 
-// handoffs returns the deliveries the write created leased, as jobs.
-func (p *fanOutPlan) handoffs() []*job {
+// handoffs returns the deliveries the write created leased, as jobs, and
+// takes back the workers promised to the others: created held, or not
+// created (another node moved their webhook's cursor first).
+func (p *fanOutPlan) handoffs(s *scheduler) []*job {
 	var jobs []*job
 	for _, w := range p.created {
 		for _, d := range p.perWebhook[w.ID] {
@@ -276,6 +280,19 @@ func (p *fanOutPlan) handoffs() []*job {
 				jobs = append(jobs, &job{d: d, w: w})
 			}
 		}
+	}
+	if len(jobs) < len(p.leased) {
+		sent := make(map[*herald.Delivery]bool, len(jobs))
+		for _, j := range jobs {
+			sent[j.d] = true
+		}
+		s.mu.Lock()
+		for _, d := range p.leased {
+			if !sent[d] {
+				s.give(d.AppID, d.WebhookID)
+			}
+		}
+		s.mu.Unlock()
 	}
 	return jobs
 }

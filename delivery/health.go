@@ -118,10 +118,7 @@ func (e *Engine) checkHealth(ctx context.Context) error {
 // a receiver that serves only POST (405) or checks signatures (401) is up.
 // It returns what went wrong, "" when the receiver answered.
 func (e *Engine) probe(w *herald.Webhook) string {
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := e.timeout(w)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.TargetURL, nil)

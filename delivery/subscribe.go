@@ -111,7 +111,7 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 			secret := stdwebhooks.NewSecret()
 			w = &herald.Webhook{ID: uuid.NewString(), AppID: appID, Format: format, Version: f.Versions()[0],
 				TargetURL: in.URL, Events: events, Secret: secret, SigningKey: secret, Config: config,
-				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: DefaultTimeout,
+				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: min(DefaultTimeout, e.maxAttemptTimeout()),
 				Cursor: seq, CreatedAt: now, UpdatedAt: now}
 			created = true
 			return tx.CreateWebhook(ctx, w)

@@ -77,10 +77,7 @@ func (e *Engine) challenge(w *herald.Webhook) (ok bool, reason string) {
 	q := u.Query()
 	q.Set("verification_challenge", challenge)
 	u.RawQuery = q.Encode()
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := e.timeout(w)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,10 +35,17 @@ type WebhookInput struct {
 const (
 	maxRetries = 20
 	maxDelay   = 24 * time.Hour
-	maxTimeout = 60 * time.Second
 )
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// secondsText says a duration in seconds: "30 seconds", "1.5 seconds".
+func secondsText(d time.Duration) string {
+	if d == time.Second {
+		return "1 second"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " seconds"
+}
 
 func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	f := e.Formats[format]
@@ -91,9 +99,12 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 				"retry_schedule[%d] must be a number of seconds above 0 and at most %d.", i, int(maxDelay.Seconds()))
 		}
 	}
-	if in.TimeoutSeconds < 0 || seconds(in.TimeoutSeconds) > maxTimeout {
-		return nil, herald.PropertyError(herald.EInvalidProperty, "timeout_seconds",
-			"timeout_seconds must be at most %d seconds (0 or absent: the default, %d).", int(maxTimeout.Seconds()), int(DefaultTimeout.Seconds()))
+	if limit := e.maxAttemptTimeout(); in.TimeoutSeconds < 0 || seconds(in.TimeoutSeconds) > limit {
+		err := herald.PropertyError(herald.EInvalidProperty, "timeout_seconds",
+			"timeout_seconds must be at most %s, this server's limit (0 or absent: the default, %s).",
+			secondsText(limit), secondsText(min(DefaultTimeout, limit)))
+		err.Data["limit"] = limit.Seconds()
+		return nil, err
 	}
 	return f, nil
 }
@@ -119,7 +130,7 @@ func (e *Engine) CreateWebhook(ctx context.Context, appID, format string, in Web
 	w := &herald.Webhook{ID: uuid.NewString(), AppID: appID, Format: format, Version: in.Version,
 		TargetURL: in.TargetURL, Events: in.Events, Secret: in.Secret, SigningKey: stdwebhooks.NewSecret(),
 		Config: in.Config, Status: herald.WebhookUnverified, RetrySchedule: DefaultRetrySchedule,
-		Timeout: DefaultTimeout, CreatedAt: now, UpdatedAt: now}
+		Timeout: min(DefaultTimeout, e.maxAttemptTimeout()), CreatedAt: now, UpdatedAt: now}
 	if in.RetrySchedule != nil {
 		w.RetrySchedule = make([]time.Duration, len(in.RetrySchedule))
 		for i, s := range in.RetrySchedule {

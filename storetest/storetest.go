@@ -59,6 +59,9 @@ var tests = []struct {
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
 	{"ReleaseLeases", testReleaseLeases},
+	{"ClaimWithinCaps", testClaimWithinCaps},
+	{"ReturnDeliveries", testReturnDeliveries},
+	{"CompletionsLeaseWithinWebhookBounds", testCompletionsLeaseWithinWebhookBounds},
 
 	// cluster.go
 	{"RecoverLeasesOfSilentNodes", testRecoverLeasesOfSilentNodes},
