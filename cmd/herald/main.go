@@ -252,6 +252,14 @@ func serveCommand(cfg *config) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&health.workers, "workers", workers,
 		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
+	appWorkers, _ := strconv.Atoi(env("HERALD_APP_WORKERS", "0"))
+	cmd.Flags().IntVar(&health.appWorkers, "app-workers", appWorkers,
+		"the most delivery attempts one app has in flight at once, per node; 0: a quarter of --workers (env HERALD_APP_WORKERS)")
+	webhookWorkers, _ := strconv.Atoi(env("HERALD_WEBHOOK_WORKERS", "0"))
+	cmd.Flags().IntVar(&health.webhookWorkers, "webhook-workers", webhookWorkers,
+		"the most delivery attempts one webhook has in flight at once, per node; 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
+	durationFlag(cmd, &health.maxAttemptTimeout, "max-attempt-timeout", "HERALD_MAX_ATTEMPT_TIMEOUT", delivery.DefaultMaxAttemptTimeout,
+		"the longest timeout_seconds a webhook may set; it bounds every delivery attempt")
 	return cmd
 }
 
@@ -259,8 +267,11 @@ func serveCommand(cfg *config) *cobra.Command {
 // the retention of delivered deliveries and events.
 type healthSettings struct {
 	interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration
-	// workers is the number of concurrent delivery attempts.
-	workers int
+	// workers is the number of concurrent delivery attempts; appWorkers
+	// and webhookWorkers bound those of one app and of one webhook.
+	workers, appWorkers, webhookWorkers int
+	// maxAttemptTimeout bounds the timeout of every attempt.
+	maxAttemptTimeout time.Duration
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -288,6 +299,13 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
+	}
+	if health.appWorkers < 0 || health.webhookWorkers < 0 {
+		return fmt.Errorf("--app-workers and --webhook-workers are numbers of attempts (0 for the default), not %d and %d",
+			health.appWorkers, health.webhookWorkers)
+	}
+	if health.maxAttemptTimeout < time.Second {
+		return fmt.Errorf("--max-attempt-timeout: %s is too short for an attempt (1s or more)", health.maxAttemptTimeout)
 	}
 	svc, closeStore, err := cfg.open(ctx)
 	if err != nil {
@@ -325,7 +343,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
 		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
-		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers}
+		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers,
+		AppWorkers: health.appWorkers, WebhookWorkers: health.webhookWorkers, MaxAttemptTimeout: health.maxAttemptTimeout}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
 	}
