@@ -62,9 +62,7 @@ func (e *Engine) dispatchLoop() {
 	receive := func(r *result) {
 		inflight--
 		e.sched.mu.Lock()
-		// A worker that work of its app or webhook, or of anyone, may
-		// have waited for: claim it.
-		due = e.sched.give(r.d.AppID, r.d.WebhookID) || due
+		e.sched.give(r.d.AppID, r.d.WebhookID)
 		e.sched.mu.Unlock()
 		r.deactivate = e.outcome(r, e.now())
 		finished = append(finished, r)
@@ -147,10 +145,10 @@ type turnResult struct {
 	released int  // held deliveries the completions released
 }
 
-// turn records finished outcomes and, if offer, leases the next delivery of
+// turn records finished outcomes and, if lease, leases the next delivery of
 // each queue they free to the workers that may take it; if claim, it claims
 // due deliveries for the workers left; all in one update.
-func (e *Engine) turn(finished []*result, offer, claim bool) (turnResult, error) {
+func (e *Engine) turn(finished []*result, lease, claim bool) (turnResult, error) {
 	var t turnResult
 	// Without a free worker, a claim would be empty: it waits, still
 	// due, for the next turn.
@@ -166,38 +164,42 @@ func (e *Engine) turn(finished []*result, offer, claim bool) (turnResult, error)
 	now := e.now()
 	// The lease outlasts the longest attempt; a crashed node's deliveries
 	// become claimable again once it ends.
-	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(e.leaseDuration())}
-	var promised []*herald.Delivery
-	if offer {
-		promised, lease.Webhooks = e.sched.offer(finished)
-		lease.Limit = len(promised)
-	}
-	var leased, claimed, kept, send []*herald.Delivery
+	until := now.Add(e.leaseDuration())
+	var leased, claimed, send []*herald.Delivery
 	var webhooks []*herald.Webhook
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
 		// What a previous run of this function took was rolled back.
-		e.sched.giveAll(kept)
-		leased, claimed, kept, send, webhooks, t.claim, t.full = nil, nil, nil, nil, nil, 0, false
+		e.sched.giveAll(send)
+		leased, claimed, send, webhooks, t.claim, t.full = nil, nil, nil, nil, 0, false
 		if len(completions) > 0 {
 			// Deactivations first: what the completions release for a
 			// webhook that their outcomes turn off is not leased.
 			if err := e.deactivate(ctx, tx, finished, now); err != nil {
 				return err
 			}
-			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, lease); err != nil {
+			l := herald.Lease{Node: e.Node, Now: now, Until: until}
+			if lease {
+				l.Limit, l.Webhooks = e.sched.leaseCaps(finished)
+			}
+			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, l); err != nil {
+				return err
+			}
+			if leased, err = e.admit(ctx, tx, leased, now); err != nil {
 				return err
 			}
 		}
 		if claim {
-			var returned []*herald.Delivery
-			if kept, returned, t.claim, t.full, err = e.claim(ctx, tx, now, lease.Until); err != nil {
+			var kept []*herald.Delivery
+			if kept, claimed, t.claim, t.full, err = e.claim(ctx, tx, now, until); err != nil {
+				e.sched.giveAll(leased)
 				return err
 			}
-			claimed = append(kept, returned...)
+			send = append(leased, kept...)
+		} else {
+			send = leased
 		}
 		// The webhooks of what is to be sent, read in this transaction
 		// rather than in one more.
-		send = append(leased[:len(leased):len(leased)], kept...)
 		var ids []string
 		seen := map[string]bool{}
 		for _, d := range send {
@@ -212,11 +214,9 @@ func (e *Engine) turn(finished []*result, offer, claim bool) (turnResult, error)
 	t.leased, t.claimed = len(leased), len(claimed)
 	if err != nil {
 		// Whatever the update leased is not leased: it rolled back.
-		e.sched.giveAll(kept)
-		e.sched.giveUnused(promised, nil)
+		e.sched.giveAll(send)
 		return t, err
 	}
-	e.sched.giveUnused(promised, leased)
 	byID := make(map[string]*herald.Webhook, len(webhooks))
 	for _, w := range webhooks {
 		byID[w.ID] = w
@@ -233,22 +233,15 @@ func (e *Engine) turn(finished []*result, offer, claim bool) (turnResult, error)
 	return t, nil
 }
 
-// claim claims due deliveries for the workers free, within the caps of
-// their apps and webhooks (see scheduler), in tx. It returns those it
-// promised a worker, those it gave back to the store (another loop took
-// workers since the caps were read), how many it asked for and whether it
-// may have left some behind for the caps.
-func (e *Engine) claim(ctx context.Context, tx herald.Tx, now, until time.Time) (kept, returned []*herald.Delivery, limit int, full bool, err error) {
-	limit, caps := e.sched.claimCaps()
-	limit = min(limit, claimBatch)
-	if limit == 0 {
-		return nil, nil, 0, false, nil
+// admit promises workers to the deliveries leased to this node in tx that
+// may have one, and returns those; the others it returns to the store, in
+// tx: their app or webhook took workers elsewhere since the caps the lease
+// followed were read.
+func (e *Engine) admit(ctx context.Context, tx herald.Tx, leased []*herald.Delivery, now time.Time) ([]*herald.Delivery, error) {
+	if len(leased) == 0 {
+		return nil, nil
 	}
-	claimed, err := tx.ClaimDeliveries(ctx, e.Node, now, until, limit, caps)
-	if err != nil {
-		return nil, nil, limit, false, err
-	}
-	kept, returned, full = e.sched.takeClaimed(claimed)
+	kept, returned := e.sched.takeLeased(leased)
 	if len(returned) > 0 {
 		ids := make([]string, len(returned))
 		for i, d := range returned {
@@ -256,10 +249,30 @@ func (e *Engine) claim(ctx context.Context, tx herald.Tx, now, until time.Time) 
 		}
 		if err := tx.ReturnDeliveries(ctx, e.Node, ids, now); err != nil {
 			e.sched.giveAll(kept)
-			return nil, nil, limit, false, err
+			return nil, err
 		}
 	}
-	return kept, returned, limit, full, nil
+	return kept, nil
+}
+
+// claim claims due deliveries for the workers free, within the caps of
+// their apps and webhooks (see scheduler), in tx. It returns those it
+// promised a worker and all it claimed (those it returned to the store, as
+// admit does, included), how many it asked for and whether it may have
+// left some behind for the caps.
+func (e *Engine) claim(ctx context.Context, tx herald.Tx, now, until time.Time) (kept, claimed []*herald.Delivery, limit int, full bool, err error) {
+	limit, caps := e.sched.claimCaps()
+	limit = min(limit, claimBatch)
+	if limit == 0 {
+		return nil, nil, 0, false, nil
+	}
+	if claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, until, limit, caps); err != nil {
+		return nil, nil, limit, false, err
+	}
+	if kept, err = e.admit(ctx, tx, claimed, now); err != nil {
+		return nil, nil, limit, false, err
+	}
+	return kept, claimed, limit, len(kept) < len(claimed) || e.sched.full(kept), nil
 }
 
 // deactivate deactivates the webhooks whose outcomes call for it.

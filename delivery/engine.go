@@ -211,7 +211,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.jobs = make(chan *job, e.Workers)
 	e.results = make(chan *result, e.Workers)
 	e.handoffs = make(chan []*job, 16)
-	e.sched = newScheduler(e.Workers, e.AppWorkers, e.WebhookWorkers)
+	e.sched = newScheduler(e.Workers, e.AppWorkers, e.WebhookWorkers, func() { signal(e.dispatchWake) })
 	e.stop = make(chan struct{})
 	e.started = true
 	for range e.Workers {

@@ -62,17 +62,32 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	}
 	// The deliveries that free workers can take at once are created
 	// leased to this node and handed to the dispatcher: no claim, and no
-	// commit to wait for, between an event and its first attempt.
-	plan.lease(e.Node, e.now().Add(e.leaseDuration()), e.sched)
-	err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
+	// commit to wait for, between an event and its first attempt. They are
+	// promised their workers in the write, once the store has said which
+	// it created held: a worker promised before to a delivery that then
+	// waits behind its queue, as most do in a backlog, would be kept from
+	// the others for the whole write.
+	now := e.now()
+	plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched)
+	var sent []*herald.Delivery
+	err = e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		// What a previous run of this function took was rolled back.
+		e.sched.giveAll(sent)
+		sent = nil
+		if err := plan.write(ctx, tx); err != nil {
+			return err
+		}
+		sent, err = e.admit(ctx, tx, plan.createdLeased(), now)
+		return err
+	})
 	var jobs []*job
 	if err == nil {
-		jobs = plan.handoffs(e.sched)
+		jobs = plan.jobs(sent)
 		if plan.claimable(e.sched) {
 			signal(e.dispatchWake)
 		}
 	} else {
-		e.sched.giveAll(plan.leased)
+		e.sched.giveAll(sent)
 	}
 	if len(jobs) > 0 {
 		select {
@@ -93,8 +108,6 @@ type fanOutPlan struct {
 	last       int64
 	moving     []*herald.Webhook
 	perWebhook map[string][]*herald.Delivery
-	// leased lists the deliveries promised a worker, leased to this node.
-	leased []*herald.Delivery
 	// created lists the webhooks whose deliveries the write created.
 	created []*herald.Webhook
 }
@@ -214,21 +227,27 @@ func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
 }
 
 // lease leases to node the plan's deliveries to active webhooks that may
-// have a worker now (see scheduler), in event order. The store drops the
-// leases of those it creates held; those behind another of their queue in
-// the plan are held for sure, and not leased.
+// have a worker now (see scheduler), in event order, as far as the workers
+// free allow. The store drops the leases of those it creates held; those
+// behind another of their queue in the plan are held for sure, and not
+// leased.
 func (p *fanOutPlan) lease(node string, until time.Time, s *scheduler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Taken to see how far the rules allow, and given back: the write
+	// takes them for good (see admit).
+	var took []*herald.Delivery
+	defer func() {
+		for _, d := range took {
+			s.untake(d.AppID, d.WebhookID)
+		}
+	}()
 	for _, w := range p.moving {
 		if w.Status != herald.WebhookActive {
 			continue
 		}
 		var queued map[string]bool
 		for _, d := range p.perWebhook[w.ID] {
-			if s.free == 0 {
-				return
-			}
 			if d.OrderingKey != "" {
 				if queued[d.OrderingKey] {
 					continue
@@ -242,22 +261,51 @@ func (p *fanOutPlan) lease(node string, until time.Time, s *scheduler) {
 				// Nor may the next: nothing changed but its count.
 				break
 			}
+			took = append(took, d)
 			u := until
 			d.LeaseOwner, d.LeaseUntil = node, &u
-			p.leased = append(p.leased, d)
 		}
 	}
 }
 
+// createdLeased returns the deliveries the write created leased.
+func (p *fanOutPlan) createdLeased() []*herald.Delivery {
+	var ds []*herald.Delivery
+	for _, w := range p.created {
+		for _, d := range p.perWebhook[w.ID] {
+			if d.LeaseUntil != nil && !d.Held {
+				ds = append(ds, d)
+			}
+		}
+	}
+	return ds
+}
+
+// jobs returns deliveries of the plan's webhooks as jobs.
+func (p *fanOutPlan) jobs(ds []*herald.Delivery) []*job {
+	if len(ds) == 0 {
+		return nil
+	}
+	webhooks := make(map[string]*herald.Webhook, len(p.created))
+	for _, w := range p.created {
+		webhooks[w.ID] = w
+	}
+	jobs := make([]*job, len(ds))
+	for i, d := range ds {
+		jobs[i] = &job{d: d, w: webhooks[d.WebhookID]}
+	}
+	return jobs
+}
+
 // claimable reports whether the write created deliveries that are due but
 // not leased, and that this node's workers may take: for the dispatcher to
-// claim. Those of an app or a webhook at its cap wait until one of its
-// attempts ends (see dispatchLoop).
+// claim. Those that may not wait until a worker comes back (see
+// scheduler.refused).
 func (p *fanOutPlan) claimable(s *scheduler) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range p.created {
-		if w.Status != herald.WebhookActive || s.apps[w.AppID] >= s.appCap || s.webhooks[w.ID] >= s.webhookCap {
+		if w.Status != herald.WebhookActive || !s.mayTake(s.free, s.apps[w.AppID], s.webhooks[w.ID], s.alone(w.AppID)) {
 			continue
 		}
 		for _, d := range p.perWebhook[w.ID] {
@@ -267,34 +315,6 @@ func (p *fanOutPlan) claimable(s *scheduler) bool {
 		}
 	}
 	return false
-}
-
-// handoffs returns the deliveries the write created leased, as jobs, and
-// takes back the workers promised to the others: created held, or not
-// created (another node moved their webhook's cursor first).
-func (p *fanOutPlan) handoffs(s *scheduler) []*job {
-	var jobs []*job
-	for _, w := range p.created {
-		for _, d := range p.perWebhook[w.ID] {
-			if d.LeaseUntil != nil && !d.Held {
-				jobs = append(jobs, &job{d: d, w: w})
-			}
-		}
-	}
-	if len(jobs) < len(p.leased) {
-		sent := make(map[*herald.Delivery]bool, len(jobs))
-		for _, j := range jobs {
-			sent[j.d] = true
-		}
-		s.mu.Lock()
-		for _, d := range p.leased {
-			if !sent[d] {
-				s.give(d.AppID, d.WebhookID)
-			}
-		}
-		s.mu.Unlock()
-	}
-	return jobs
 }
 
 // orderingKey is the conversation an event is about: deliveries about one

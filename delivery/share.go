@@ -14,55 +14,91 @@ import (
 // would wait for its timeouts. So the scheduler counts the attempts each app
 // and each webhook has in flight on this node (from the moment a delivery is
 // leased to the node for a worker until the worker is done with it), and a
-// delivery gets a worker only if:
+// delivery gets a worker only if one is free and:
 //
-//   - a worker is free;
-//   - its app is below its cap (AppWorkers) and its webhook below its own
-//     (WebhookWorkers), so that one app never holds more than its share of
-//     the workers and one endpoint not its whole app's share;
-//   - when no more than the reserve (a sixteenth of the workers) is free,
-//     its app has fewer attempts in flight than there are workers free: the
-//     last workers go to the apps that hold the fewest, and the very last to
-//     an app with nothing in flight. However many tenants stall, each up to
-//     its cap, a newcomer finds a worker.
+//   - more than half of the workers are free: then nobody is short of one,
+//     and a busy tenant is not slowed down for a fairness nobody needs (a
+//     fast receiver's attempts come in bursts of a whole fan-out batch, and
+//     what a node sends per commit is what its workers may take);
+//   - or else, its webhook is below its cap (WebhookWorkers), so that one
+//     endpoint does not take its whole app's share, and its app below its
+//     own (AppWorkers), so that one app holds no more than its share once
+//     others need workers: the app cap binds while another app has
+//     attempts in flight (an app alone is bound by its webhooks' caps, so
+//     that its stalling endpoint leaves workers to its healthy ones);
+//   - and, when no more than the reserve (a sixteenth of the workers) is
+//     free, its app has fewer attempts in flight than there are workers
+//     free: the last workers go to the apps that hold the fewest, the very
+//     last to an app with nothing in flight, so that a newcomer finds one.
+//
+// So a tenant whose receivers stall holds, beside others, its cap, or half
+// of the workers if it took them while more than half were free; alone, up
+// to all but the reserve, through enough webhooks, and once others come it
+// gets back none of the workers its attempts give up until it is under its
+// cap. A newcomer finds a worker in the reserve unless more tenants stall
+// at once than the reserve holds workers.
 //
 // Fairness decides what is leased, never what waits in memory: a delivery
 // leased to this node must be sent before its lease ends, or another node
-// sends it too. The fan-out leases the deliveries it creates only as far as
-// their apps and webhooks may take workers; a completion offers the next
-// delivery of each queue it frees a worker only as far, per webhook
-// (herald.Lease.Webhooks); a claim leaves out the apps and webhooks that may
-// take no worker, and takes of the others no more than each may
-// (herald.ClaimCaps). What a claim still brings beyond that (another loop of
-// the engine took workers meanwhile) is returned to the store, due at once,
-// in the transaction that claimed it. Caps count this node's workers: with
-// several nodes, an app may have its cap in flight on each.
+// sends it too. Each way a delivery gets leased reads what each app and
+// webhook may take, leases no more, and promises the workers in the same
+// transaction, once the store has said what it leased: the fan-out leases
+// the deliveries it creates as far as their webhooks may take workers (the
+// store drops the leases of those it creates held); a completion offers the
+// next delivery of each queue it frees only as far, per webhook
+// (herald.Lease.Webhooks); a claim passes over the apps and webhooks that
+// may take no worker, and takes of the others no more than each may
+// (herald.ClaimCaps). What turns out to be more than a worker may be
+// promised to (another of the engine's loops took workers in between) goes
+// back to the store in that transaction, due at once (ReturnDeliveries).
+// Caps count this node's workers: with several nodes, an app may have its
+// cap in flight on each.
 type scheduler struct {
 	mu sync.Mutex
 	// free counts the workers neither busy nor promised to a delivery:
 	// what is handed to the workers never exceeds their number.
-	free                        int
+	free int
+	// plenty is the number of free workers above which the caps do not
+	// bind: half of them.
+	plenty                      int
 	appCap, webhookCap, reserve int
 	// apps and webhooks count the attempts of each that hold a worker or
 	// are promised one; an app or webhook with none is not in them.
 	apps, webhooks map[string]int
+	// refused records that a delivery was refused a worker, or a claim
+	// passed over an app or webhook, since wake was last called: the next
+	// worker that comes back calls it, for a claim to take the work that
+	// may wait. Workers come back from attempts, and from promises that
+	// came to nothing (deliveries the store created held), which no other
+	// wake-up follows.
+	refused bool
+	wake    func()
 }
 
-func newScheduler(workers, appCap, webhookCap int) *scheduler {
-	return &scheduler{free: workers, appCap: appCap, webhookCap: webhookCap, reserve: max(workers/16, 1),
-		apps: map[string]int{}, webhooks: map[string]int{}}
+func newScheduler(workers, appCap, webhookCap int, wake func()) *scheduler {
+	return &scheduler{free: workers, plenty: workers / 2, appCap: appCap, webhookCap: webhookCap,
+		reserve: max(workers/16, 1), apps: map[string]int{}, webhooks: map[string]int{}, wake: wake}
 }
 
-// mayTake reports whether a delivery of an app with a attempts in flight, to
-// a webhook with w, may have a worker now. s.mu is held.
-func (s *scheduler) mayTake(a, w int) bool {
-	return s.free > 0 && a < s.appCap && w < s.webhookCap && (s.free > s.reserve || a < s.free)
+// mayTake reports whether, with free workers free, a delivery of an app
+// with a attempts in flight (alone: no other app has any) may have one, to
+// a webhook with w in flight. s.mu is held.
+func (s *scheduler) mayTake(free, a, w int, alone bool) bool {
+	return free > 0 && (free > s.reserve || a < free) &&
+		(free > s.plenty || w < s.webhookCap && (a < s.appCap || alone))
+}
+
+// alone reports whether no app but app has attempts in flight. s.mu is
+// held.
+func (s *scheduler) alone(app string) bool {
+	return len(s.apps) == 0 || len(s.apps) == 1 && s.apps[app] > 0
 }
 
 // take promises a worker to a delivery of app to webhook if it may have
 // one, and reports whether it did. s.mu is held.
 func (s *scheduler) take(app, webhook string) bool {
-	if !s.mayTake(s.apps[app], s.webhooks[webhook]) {
+	if !s.mayTake(s.free, s.apps[app], s.webhooks[webhook], s.alone(app)) {
+		s.refused = true
 		return false
 	}
 	s.free--
@@ -71,13 +107,20 @@ func (s *scheduler) take(app, webhook string) bool {
 	return true
 }
 
-// give takes back a worker promised to a delivery of app to webhook, and
-// reports whether the worker may go to work that waits for it: work of that
-// app or webhook, which was at its cap, or of any app, when the reserve was
-// all that was free. s.mu is held.
-func (s *scheduler) give(app, webhook string) (waited bool) {
+// give takes back a worker promised to a delivery of app to webhook. s.mu
+// is held.
+func (s *scheduler) give(app, webhook string) {
+	s.untake(app, webhook)
+	if s.refused && s.wake != nil {
+		s.refused = false
+		s.wake()
+	}
+}
+
+// untake undoes a take: the worker is free as if never promised. s.mu is
+// held.
+func (s *scheduler) untake(app, webhook string) {
 	a, w := s.apps[app], s.webhooks[webhook]
-	waited = a >= s.appCap || w >= s.webhookCap || s.free <= s.reserve
 	s.free++
 	if a <= 1 {
 		delete(s.apps, app)
@@ -89,7 +132,6 @@ func (s *scheduler) give(app, webhook string) (waited bool) {
 	} else {
 		s.webhooks[webhook] = w - 1
 	}
-	return waited
 }
 
 // giveAll takes back the workers promised to deliveries.
@@ -111,11 +153,20 @@ func (s *scheduler) hasFree() bool {
 	return s.free > 0
 }
 
-// room is how many more workers an app with a attempts in flight may take
-// now, were it the only one to take them. s.mu is held.
-func (s *scheduler) room(a int) int {
+// appRoom is how many more workers an app with a attempts in flight may
+// take now, were it the only one to take them, whatever its webhooks, and
+// webhookRoom a webhook with w, whatever its app. s.mu is held.
+func (s *scheduler) appRoom(a int, alone bool) int {
 	n := 0
-	for free := s.free; free > 0 && a+n < s.appCap && (free > s.reserve || a+n < free); free-- {
+	for free := s.free; free > 0 && (free > s.reserve || a+n < free) && (free > s.plenty || a+n < s.appCap || alone); free-- {
+		n++
+	}
+	return n
+}
+
+func (s *scheduler) webhookRoom(w int) int {
+	n := 0
+	for free := s.free; free > 0 && (free > s.plenty || w+n < s.webhookCap); free-- {
 		n++
 	}
 	return n
@@ -130,82 +181,83 @@ func (s *scheduler) claimCaps() (int, herald.ClaimCaps) {
 	if s.free == 0 {
 		return 0, herald.ClaimCaps{}
 	}
-	caps := herald.ClaimCaps{App: s.room(0), Webhook: s.webhookCap}
+	caps := herald.ClaimCaps{App: s.appRoom(0, len(s.apps) == 0), Webhook: s.webhookRoom(0)}
 	if len(s.apps) > 0 {
 		caps.Apps = make(map[string]int, len(s.apps))
 		for app, a := range s.apps {
-			caps.Apps[app] = s.room(a)
+			caps.Apps[app] = s.appRoom(a, len(s.apps) == 1)
+			s.refused = s.refused || caps.Apps[app] == 0
 		}
 	}
 	if len(s.webhooks) > 0 {
 		caps.Webhooks = make(map[string]int, len(s.webhooks))
-		for w, n := range s.webhooks {
-			caps.Webhooks[w] = max(s.webhookCap-n, 0)
+		for webhook, w := range s.webhooks {
+			caps.Webhooks[webhook] = s.webhookRoom(w)
+			s.refused = s.refused || caps.Webhooks[webhook] == 0
 		}
 	}
 	return s.free, caps
 }
 
-// takeClaimed promises workers to the claimed deliveries that may have one
-// and returns them; the others are for the store to take back. full
-// reports whether an app or webhook of those it kept may take no more
-// worker now: the claim may have left some of its work behind.
-func (s *scheduler) takeClaimed(claimed []*herald.Delivery) (kept, returned []*herald.Delivery, full bool) {
+// takeLeased promises workers to the deliveries leased to this node that
+// may have one and returns them; the others are for the store to take
+// back.
+func (s *scheduler) takeLeased(leased []*herald.Delivery) (kept, returned []*herald.Delivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, d := range claimed {
+	for _, d := range leased {
 		if s.take(d.AppID, d.WebhookID) {
 			kept = append(kept, d)
 		} else {
 			returned = append(returned, d)
 		}
 	}
-	for _, d := range kept {
-		if !s.mayTake(s.apps[d.AppID], s.webhooks[d.WebhookID]) {
-			return kept, returned, true
-		}
-	}
-	return kept, returned, len(returned) > 0
+	return kept, returned
 }
 
-// offer promises workers to the next delivery of each queue that the
-// finished attempts' deliveries free, as far as their apps and webhooks may
-// take them. It returns the deliveries whose queues it promised a worker,
-// and how many per webhook.
-func (s *scheduler) offer(finished []*result) (promised []*herald.Delivery, perWebhook map[string]int) {
+// full reports whether an app or webhook of the deliveries may take no
+// more worker now: a claim that took them may have left some of their work
+// behind.
+func (s *scheduler) full(ds []*herald.Delivery) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, d := range ds {
+		if !s.mayTake(s.free, s.apps[d.AppID], s.webhooks[d.WebhookID], s.alone(d.AppID)) {
+			return true
+		}
+	}
+	return false
+}
+
+// leaseCaps returns how many deliveries the completion of the finished
+// attempts may lease (the next of each queue they free), and within which
+// bounds per webhook: what each webhook, and its app, may take now.
+func (s *scheduler) leaseCaps(finished []*result) (int, map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var perWebhook, perApp map[string]int
 	for _, r := range finished {
-		if r.d.Status != herald.DeliveryDelivered || r.d.OrderingKey == "" || !s.take(r.d.AppID, r.d.WebhookID) {
+		d := r.d
+		if d.Status != herald.DeliveryDelivered || d.OrderingKey == "" {
 			continue
 		}
 		if perWebhook == nil {
-			perWebhook = make(map[string]int, len(finished))
-		}
-		perWebhook[r.d.WebhookID]++
-		promised = append(promised, r.d)
-	}
-	return promised, perWebhook
-}
-
-// giveUnused takes back the workers that offer promised and the store did
-// not lease: queues with nothing held (nearly all of them), a queue that
-// came twice.
-func (s *scheduler) giveUnused(promised, leased []*herald.Delivery) {
-	if len(promised) == len(leased) {
-		return
-	}
-	used := make(map[string]int, len(leased))
-	for _, d := range leased {
-		used[d.WebhookID]++
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, d := range promised {
-		if used[d.WebhookID] > 0 {
-			used[d.WebhookID]--
+			perWebhook, perApp = make(map[string]int, len(finished)), map[string]int{}
+		} else if _, done := perWebhook[d.WebhookID]; done {
 			continue
 		}
-		s.give(d.AppID, d.WebhookID)
+		app, done := perApp[d.AppID]
+		if !done {
+			app = s.appRoom(s.apps[d.AppID], s.alone(d.AppID))
+			perApp[d.AppID] = app
+		}
+		perWebhook[d.WebhookID] = min(s.webhookRoom(s.webhooks[d.WebhookID]), app)
 	}
+	// What the apps may take between their webhooks, when less than what
+	// is free.
+	limit := 0
+	for _, n := range perApp {
+		limit += n
+	}
+	return min(limit, s.free), perWebhook
 }
