@@ -21,9 +21,13 @@ func TestStallingTenantDoesNotDelayOthers(t *testing.T) {
 		stalling.script(func(*hit) reply { return reply{Hang: true} })
 		b := a.cbwAs(t, "stalling")
 		// Retried at once, many times, so that B keeps asking for workers
-		// for the whole test.
-		stall := withKey(withKey(hookBody(stalling.URL, "message.sent"), "timeout_seconds", 2),
-			"retry_schedule", []float64{0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05})
+		// for the whole test, however slow the machine.
+		retries := make([]float64, 20)
+		for i := range retries {
+			retries[i] = 0.05
+		}
+		stall := withKey(withKey(hookBody(stalling.URL, "message.sent"), "timeout_seconds", 5),
+			"retry_schedule", retries)
 		const stallHooks, conversations = 10, 30
 		for range stallHooks {
 			b.verifiedWebhook(t, stall)
@@ -59,8 +63,11 @@ func TestStallingTenantDoesNotDelayOthers(t *testing.T) {
 		t.Logf("A's delivery latency beside a stalling B: p50 %s, p99 %s, max %s; B's attempts in flight: %d",
 			p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond),
 			latencies[messages-1].Round(100*time.Microsecond), stalling.count(func(h *hit) bool { return h.Status == 0 }))
-		if p99 > 500*time.Millisecond {
-			t.Errorf("A's p99 delivery latency is %s beside a stalling tenant, want well under a second", p99)
+		// Milliseconds, as logged; the bound leaves room for the race
+		// detector on a busy machine, and is well under B's 5 s stalls,
+		// which A waited for when B could hold every worker.
+		if p99 > 2*time.Second {
+			t.Errorf("A's p99 delivery latency is %s beside a stalling tenant", p99)
 		}
 	})
 }
