@@ -65,10 +65,11 @@ type Engine struct {
 	// Workers is the number of concurrent attempts (default
 	// DefaultWorkers).
 	Workers int
-	// AppWorkers bounds the attempts of one app in flight at once on this
-	// node (default a quarter of Workers), and WebhookWorkers those of one
-	// webhook (default half of AppWorkers): a tenant whose receivers
-	// stall holds no more (see scheduler).
+	// Once half of the workers are busy, an app with AppWorkers attempts
+	// in flight on this node (default a quarter of Workers) gets no more
+	// while another app has attempts in flight, and a webhook with
+	// WebhookWorkers (default half of AppWorkers) none at all: a tenant
+	// whose receivers stall cannot hold every worker (see scheduler).
 	AppWorkers     int
 	WebhookWorkers int
 	// MaxAttemptTimeout is the longest timeout_seconds a webhook may set

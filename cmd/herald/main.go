@@ -254,10 +254,10 @@ func serveCommand(cfg *config) *cobra.Command {
 		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
 	appWorkers, _ := strconv.Atoi(env("HERALD_APP_WORKERS", "0"))
 	cmd.Flags().IntVar(&health.appWorkers, "app-workers", appWorkers,
-		"the most delivery attempts one app has in flight at once, per node; 0: a quarter of --workers (env HERALD_APP_WORKERS)")
+		"once half of --workers are busy, the most delivery attempts one app may have in flight beside other apps, per node; 0: a quarter of --workers (env HERALD_APP_WORKERS)")
 	webhookWorkers, _ := strconv.Atoi(env("HERALD_WEBHOOK_WORKERS", "0"))
 	cmd.Flags().IntVar(&health.webhookWorkers, "webhook-workers", webhookWorkers,
-		"the most delivery attempts one webhook has in flight at once, per node; 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
+		"once half of --workers are busy, the most delivery attempts one webhook may have in flight, per node; 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
 	durationFlag(cmd, &health.maxAttemptTimeout, "max-attempt-timeout", "HERALD_MAX_ATTEMPT_TIMEOUT", delivery.DefaultMaxAttemptTimeout,
 		"the longest timeout_seconds a webhook may set; it bounds every delivery attempt")
 	return cmd
