@@ -74,8 +74,28 @@ type Queries interface {
 	App(ctx context.Context, id string) (*App, error)
 	Apps(ctx context.Context) ([]*App, error)
 	CreateToken(ctx context.Context, t *Token) error
-	// TokenApp returns the id of the app whose token has the given hash.
-	TokenApp(ctx context.Context, hash string) (string, error)
+	// TokenByHash returns the token whose secret has the given hash.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// Token returns a token of an app by id, or of any app when appID is
+	// empty.
+	Token(ctx context.Context, appID, id string) (*Token, error)
+	// Tokens lists an app's tokens, oldest first. In a write transaction
+	// it locks them, so that the caller's decision about them (e.g. "not
+	// the last one") holds until it commits.
+	Tokens(ctx context.Context, appID string) ([]*Token, error)
+	// DeleteToken removes a token of an app, or not_found. It moves the
+	// token revision.
+	DeleteToken(ctx context.Context, appID, id string) error
+	// TouchTokens records when tokens were last used, token id → time: a
+	// token's time only ever moves forward, and tokens that are gone are
+	// skipped. It does not move the token revision.
+	TouchTokens(ctx context.Context, used map[string]time.Time) error
+	// TokenRevision returns a number that changes, in the same
+	// transaction, with every change that can invalidate a token: a
+	// token removed (through DeleteToken or by any other means, such as
+	// SQL typed by hand), or its hash or app changed. Nodes that cache
+	// validated tokens watch it.
+	TokenRevision(ctx context.Context) (int64, error)
 
 	// ClaimJob reports whether the caller is the one to run the named
 	// periodic job now, and if so moves its next run to next: of all the

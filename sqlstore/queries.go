@@ -118,18 +118,82 @@ func (q *Queries) Apps(ctx context.Context) ([]*herald.App, error) {
 }
 
 func (q *Queries) CreateToken(ctx context.Context, t *herald.Token) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO app_tokens (hash, app_id, created_at) VALUES (?, ?, ?)`,
-		t.Hash, t.AppID, micros(t.CreatedAt))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO app_tokens (hash, id, app_id, name, prefix, created_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.ID, t.AppID, t.Name, t.Prefix, micros(t.CreatedAt), nullMicros(t.LastUsedAt))
 	return err
 }
 
-func (q *Queries) TokenApp(ctx context.Context, hash string) (string, error) {
-	var app string
-	err := q.db.QueryRowContext(ctx, `SELECT app_id FROM app_tokens WHERE hash = ?`, hash).Scan(&app)
-	if err != nil {
-		return "", notFound(err, "token", "")
+const tokenColumns = `id, app_id, name, prefix, hash, created_at, last_used_at`
+
+func scanToken(row scanner) (*herald.Token, error) {
+	t := &herald.Token{}
+	var created int64
+	var used sql.NullInt64
+	if err := row.Scan(&t.ID, &t.AppID, &t.Name, &t.Prefix, &t.Hash, &created, &used); err != nil {
+		return nil, err
 	}
-	return app, nil
+	t.CreatedAt, t.LastUsedAt = fromMicros(created), fromNullMicros(used)
+	return t, nil
+}
+
+func (q *Queries) TokenByHash(ctx context.Context, hash string) (*herald.Token, error) {
+	t, err := scanToken(q.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM app_tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return nil, notFound(err, "token", "")
+	}
+	return t, nil
+}
+
+func (q *Queries) Token(ctx context.Context, appID, id string) (*herald.Token, error) {
+	t, err := scanToken(q.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM app_tokens
+		WHERE id = ?1 AND (app_id = ?2 OR ?2 = '')`+q.lock, id, appID))
+	if err != nil {
+		return nil, notFound(err, "token", id)
+	}
+	return t, nil
+}
+
+func (q *Queries) Tokens(ctx context.Context, appID string) ([]*herald.Token, error) {
+	return collect(scanToken)(q.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM app_tokens
+		WHERE app_id = ? ORDER BY created_at, id`+q.lock, appID))
+}
+
+func (q *Queries) DeleteToken(ctx context.Context, appID, id string) error {
+	// The revision moves with the row, by the tables' triggers.
+	res, err := q.db.ExecContext(ctx, `DELETE FROM app_tokens WHERE id = ? AND app_id = ?`, id, appID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("token", id)
+	}
+	return nil
+}
+
+func (q *Queries) TouchTokens(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	at := make(map[string]string, len(used))
+	for id, t := range used {
+		at[id] = strconv.FormatInt(micros(t), 10)
+	}
+	_, err := q.db.ExecContext(ctx, `UPDATE app_tokens SET last_used_at = CAST(u.value AS BIGINT)
+		FROM (SELECT key, value FROM `+q.d.JSONObject+`) AS u
+		WHERE app_tokens.id = u.key
+			AND (app_tokens.last_used_at IS NULL OR app_tokens.last_used_at < CAST(u.value AS BIGINT))`, mustJSON(at))
+	return err
+}
+
+func (q *Queries) TokenRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	err := q.db.QueryRowContext(ctx, `SELECT CAST(value AS BIGINT) FROM settings WHERE key = 'token_revision'`).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Set by the first change a trigger sees.
+		return 0, nil
+	}
+	return rev, err
 }
 
 func (q *Queries) Setting(ctx context.Context, key string) (string, error) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/heraldhq/herald"
 )
 
@@ -23,6 +25,59 @@ var Migrations = []struct {
 }{
 	{"Payloads", 4, PayloadsMigration},
 	{"LastAttempt", 6, LastAttemptMigration},
+	{"Tokens", 7, TokensMigration},
+}
+
+// TokensMigration checks that the migration giving tokens an id, a name and
+// a last use (SQLite's version 8, PostgreSQL's 9) keeps every token valid
+// and gives each an id of its own: db is a database at version 7, and open
+// opens it as a store, migrating it.
+func TokensMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0), ('b', 'b', 0)`)
+	hashes := map[string]string{fmt.Sprintf("%064x", 1): "a", fmt.Sprintf("%064x", 2): "a", fmt.Sprintf("%064x", 3): "b"}
+	for hash, app := range hashes {
+		exec(`INSERT INTO app_tokens (hash, app_id, created_at) VALUES ($1, $2, $3)`, hash, app, at(1).UnixMicro())
+	}
+	db.Close()
+
+	s := open(t)
+	ids := map[string]bool{}
+	for hash, app := range hashes {
+		var tok *herald.Token
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			tok, err = q.TokenByHash(ctx, hash)
+			return err
+		})
+		if _, err := uuid.Parse(tok.ID); err != nil || len(tok.ID) != 36 || ids[tok.ID] {
+			t.Fatalf("migrated token %s has id %q: not a UUID of its own", hash, tok.ID)
+		}
+		ids[tok.ID] = true
+		if tok.AppID != app || tok.Name != "default" || tok.Prefix != "" || !tok.CreatedAt.Equal(at(1)) || tok.LastUsedAt != nil {
+			t.Fatalf("migrated token %s: %+v", hash, tok)
+		}
+	}
+	var list []*herald.Token
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		list, err = q.Tokens(ctx, "a")
+		return err
+	})
+	if len(list) != 2 {
+		t.Fatalf("app a has %d tokens after the migration, want 2", len(list))
+	}
+	// The revision watches the migrated tokens.
+	rev := tokenRevision(t, s)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.DeleteToken(ctx, "a", list[0].ID) })
+	if got := tokenRevision(t, s); got == rev {
+		t.Fatalf("deleting a migrated token left the revision at %d", rev)
+	}
 }
 
 // PayloadsMigration checks that the migration storing bodies apart from

@@ -38,6 +38,12 @@ var tests = []struct {
 	{"EventLog", testEventLog},
 	{"IdentitiesOfUsers", testIdentitiesOfUsers},
 
+	// tokens.go
+	{"Tokens", testTokens},
+	{"TokenRevision", testTokenRevision},
+	{"TouchTokens", testTouchTokens},
+	{"TokensLockedForUpdate", testTokensLockedForUpdate},
+
 	// channels.go
 	{"Channels", testChannels},
 	{"Contacts", testContacts},

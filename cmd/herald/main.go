@@ -171,20 +171,24 @@ func (c *config) withService(cmd *cobra.Command, f func(*messaging.Service) (any
 
 func appsCommand(cfg *config) *cobra.Command {
 	apps := &cobra.Command{Use: "apps", Short: "Manage apps"}
-	apps.AddCommand(&cobra.Command{
+	var tokenName string
+	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an app and print its id and first token as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				app, token, err := svc.CreateApp(cmd.Context(), args[0])
+				app, token, secret, err := svc.CreateAppWithToken(cmd.Context(), args[0], tokenName)
 				if err != nil {
 					return nil, err
 				}
-				return map[string]string{"app_id": app.ID, "name": app.Name, "token": token}, nil
+				return map[string]string{"app_id": app.ID, "name": app.Name, "token": secret,
+					"token_id": token.ID, "token_name": token.Name}, nil
 			})
 		},
-	}, &cobra.Command{
+	}
+	create.Flags().StringVar(&tokenName, "token-name", messaging.DefaultTokenName, "name of the app's first token")
+	apps.AddCommand(create, &cobra.Command{
 		Use:   "list",
 		Short: "List apps as JSON",
 		Args:  cobra.NoArgs,
@@ -201,16 +205,51 @@ func appsCommand(cfg *config) *cobra.Command {
 	return apps
 }
 
+// createdToken is a new token as printed once, with its secret.
+type createdToken struct {
+	*herald.Token
+	Secret string `json:"token"`
+}
+
 func tokensCommand(cfg *config) *cobra.Command {
-	tokens := &cobra.Command{Use: "tokens", Short: "Manage app tokens"}
-	tokens.AddCommand(&cobra.Command{
+	tokens := &cobra.Command{Use: "tokens", Short: "Manage app tokens: list, create, revoke"}
+	var name string
+	create := &cobra.Command{
 		Use:   "create APP_ID",
-		Short: "Create a token for an app and print it as JSON",
+		Short: "Create a token for an app and print it as JSON (the secret is shown this once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				token, err := svc.CreateToken(cmd.Context(), args[0])
-				return map[string]string{"app_id": args[0], "token": token}, err
+				token, secret, err := svc.CreateToken(cmd.Context(), args[0], name)
+				if err != nil {
+					return nil, err
+				}
+				return createdToken{token, secret}, nil
+			})
+		},
+	}
+	create.Flags().StringVar(&name, "name", messaging.DefaultTokenName, "name of the token, to tell it from the app's others")
+	tokens.AddCommand(create, &cobra.Command{
+		Use:   "list APP_ID",
+		Short: "List an app's tokens as JSON, without their secrets (last_used_at is written at most once a minute)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				list, err := svc.Tokens(cmd.Context(), args[0])
+				if list == nil {
+					list = []*herald.Token{}
+				}
+				return list, err
+			})
+		},
+	}, &cobra.Command{
+		Use:   "revoke TOKEN_ID",
+		Short: "Revoke a token, even an app's last one, and print it as JSON; running servers refuse it within 0.1 s",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				id := args[0]
+				return svc.RevokeTokenByID(cmd.Context(), id[strings.LastIndex(id, "/")+1:])
 			})
 		},
 	})
@@ -354,6 +393,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// The uses of tokens since the last write would be lost with the
+	// process.
+	if err := svc.FlushTokenUses(shutdownCtx); err != nil {
+		logger.Error("writing when tokens were last used", "err", err)
+	}
 	// Attempts in flight finish and their outcomes are recorded; what was
 	// not attempted yet stays queued for the next start.
 	return engine.Stop(shutdownCtx)
@@ -383,9 +427,34 @@ func bootstrap(ctx context.Context, cmd *cobra.Command, cfg *config, svc *messag
 	creds := map[string]string{"app_id": app.ID, "token": token}
 	b, _ := json.MarshalIndent(creds, "", "  ")
 	path := filepath.Join(cfg.data, "bootstrap.json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := writePrivateFile(path, append(b, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Created the default app (the token is shown once here, and kept in %s):\n%s\n", path, b)
 	return nil
+}
+
+// writePrivateFile writes a file only its owner may read. os.WriteFile
+// alone would keep the mode of a file already there (a bootstrap.json left
+// by an earlier installation, made readable by all): the new secret goes
+// into a new file, which then takes the old one's place.
+func writePrivateFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	// CreateTemp makes it 0600 already; say so rather than rely on it.
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
