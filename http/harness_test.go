@@ -100,6 +100,10 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	t.Cleanup(func() {
 		ts.Close()
 		a.Engine.Stop(context.Background())
+		// As serve does on shutdown; no write of them comes after Close.
+		if err := a.Service.FlushTokenUses(context.Background()); err != nil {
+			t.Errorf("writing the last uses of tokens: %v", err)
+		}
 		checkRecentEvents(t, store, srv)
 		store.Close()
 	})

@@ -116,6 +116,10 @@ func (s *Server) routes() *http.ServeMux {
 
 	handle("GET /apps/{app}/events", s.listEvents)
 
+	handle("GET /apps/{app}/tokens", s.listTokens)
+	handle("POST /apps/{app}/tokens", s.createToken)
+	handle("DELETE /apps/{app}/tokens/{id}", s.revokeToken)
+
 	handle("POST /apps/{app}/webhooks", s.createWebhook)
 	handle("GET /apps/{app}/webhooks", s.listWebhooks)
 	handle("GET /apps/{app}/webhooks/{id}", s.getWebhook)
