@@ -10,13 +10,11 @@ import (
 // tokenJSON is an app token as the API shows it: never its secret, but in
 // the response that creates it.
 type tokenJSON struct {
-	ID        string `json:"id"`
-	URL       string `json:"url"`
-	Name      string `json:"name"`
-	Prefix    string `json:"prefix"`
-	CreatedAt string `json:"created_at"`
-	// LastUsedAt is written at most once per the service's
-	// TokenUseInterval (a minute by default): it may lag that much.
+	ID         string  `json:"id"`
+	URL        string  `json:"url"`
+	Name       string  `json:"name"`
+	Prefix     string  `json:"prefix"`
+	CreatedAt  string  `json:"created_at"`
 	LastUsedAt *string `json:"last_used_at"`
 	Token      string  `json:"token,omitempty"`
 }
@@ -31,6 +29,9 @@ func (s *Server) renderToken(t *herald.Token) tokenJSON {
 	return out
 }
 
+// listTokens lists the app's tokens, oldest first. A token's last_used_at
+// has millisecond precision but is written at most once per the service's
+// TokenUseInterval (a minute by default), so it may be that much behind.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, app string) error {
 	tokens, err := s.Service.Tokens(r.Context(), app)
 	if err != nil {
