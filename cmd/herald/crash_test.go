@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building herald:", err)
 		os.Exit(1)
 	}
+	// Every Herald the tests start seals its secrets with this key, unless
+	// a test says otherwise; PostgreSQL needs one.
+	os.Setenv("HERALD_SECRET_KEY", testSecretKey)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
