@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -127,7 +128,14 @@ func PublicKey(asymmetricKey string) string {
 	return pk
 }
 
-var signerCache sync.Map // key → *stdwebhooks.Signer
+var (
+	signerCache sync.Map // key → *stdwebhooks.Signer
+	// signersCached bounds the cache, which the keys of rotations and of
+	// deleted webhooks would otherwise grow for the life of the process.
+	signersCached atomic.Int64
+)
+
+const maxSigners = 1 << 12
 
 func signer(key string) (*stdwebhooks.Signer, error) {
 	if s, ok := signerCache.Load(key); ok {
@@ -136,6 +144,10 @@ func signer(key string) (*stdwebhooks.Signer, error) {
 	s, err := stdwebhooks.NewSigner(key)
 	if err != nil {
 		return nil, err
+	}
+	if signersCached.Add(1) > maxSigners {
+		signerCache.Clear()
+		signersCached.Store(1)
 	}
 	signerCache.Store(key, s)
 	return s, nil
