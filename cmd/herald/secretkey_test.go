@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/keyring"
@@ -17,10 +19,15 @@ import (
 const testSecretKey = "aGVyYWxkIGNvbW1hbmQgdGVzdHMga2V5LCAzMiBieXQ="
 
 // heraldFails runs herald and returns what it printed, failing the test if
-// it succeeded.
+// it succeeded, or still runs (a serve that started) after a minute.
 func heraldFails(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(heraldBinary, args...).CombinedOutput()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, heraldBinary, args...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("herald %s kept running: %s", strings.Join(args, " "), out)
+	}
 	if err == nil {
 		t.Fatalf("herald %s succeeded: %s", strings.Join(args, " "), out)
 	}
@@ -112,7 +119,7 @@ func TestSecretKeyFileOnFirstStart(t *testing.T) {
 func TestPostgresNeedsSecretKey(t *testing.T) {
 	db := pgtest.URL(t)
 	t.Setenv("HERALD_SECRET_KEY", "")
-	out := heraldFails(t, "--db", db, "serve", "--addr", "127.0.0.1:0")
+	out := heraldFails(t, "--db", db, "--data", t.TempDir(), "serve", "--addr", "127.0.0.1:0")
 	if !strings.Contains(out, "herald secret-key") || !strings.Contains(out, "HERALD_SECRET_KEY") {
 		t.Fatalf("serve without a key says: %s", out)
 	}
