@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // KeySize is the size of a key: AES-256.
@@ -56,12 +55,14 @@ type key struct {
 // values, for tools and tests that run without a key.
 type Keyring struct {
 	keys []key
-	// opened caches what Open returned, by associated data and sealed
-	// value: webhooks are read on the delivery path, over and over, and a
-	// sealed value, its nonce random, is only ever written once.
-	opened sync.Map
-	cached atomic.Int64
+	// opened caches what Open returned, by sealed value: webhooks are read
+	// on the delivery path, over and over, and a sealed value, its nonce
+	// random, is only ever written once. A lookup allocates nothing.
+	mu     sync.RWMutex
+	opened map[string]opened
 }
+
+type opened struct{ ad, plaintext string }
 
 // maxCached bounds the cache; past it, the cache starts over.
 const maxCached = 1 << 16
@@ -199,9 +200,11 @@ func (k *Keyring) Open(v, ad string) (string, error) {
 	if k == nil {
 		return "", &MissingKeyError{KeyID: id, NoKeyring: true}
 	}
-	cacheKey := ad + "\x00" + v
-	if p, ok := k.opened.Load(cacheKey); ok {
-		return p.(string), nil
+	k.mu.RLock()
+	o, ok := k.opened[v]
+	k.mu.RUnlock()
+	if ok && o.ad == ad {
+		return o.plaintext, nil
 	}
 	aead := k.byID(id)
 	if aead == nil {
@@ -215,11 +218,12 @@ func (k *Keyring) Open(v, ad string) (string, error) {
 	if err != nil {
 		return "", ErrTampered
 	}
-	if k.cached.Add(1) > maxCached {
-		k.opened.Clear()
-		k.cached.Store(1)
+	k.mu.Lock()
+	if len(k.opened) >= maxCached || k.opened == nil {
+		k.opened = make(map[string]opened)
 	}
-	k.opened.Store(cacheKey, string(p))
+	k.opened[v] = opened{ad: ad, plaintext: string(p)}
+	k.mu.Unlock()
 	return string(p), nil
 }
 
