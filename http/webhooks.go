@@ -42,14 +42,16 @@ type rotationJSON struct {
 
 // rotation renders a webhook's rotation, nil outside a grace period.
 func (s *Server) rotation(w *herald.Webhook) *rotationJSON {
-	if !w.InGrace(s.now()) {
+	if !w.InGrace(s.renderTime()) {
 		return nil
 	}
 	return &rotationJSON{GraceUntil: herald.FormatTime(*w.PreviousKeysUntil),
 		PreviousSigningPublicKey: delivery.PublicKey(w.PreviousAsymmetricKey)}
 }
 
-func (s *Server) now() time.Time {
+// renderTime is the time a response is rendered at: the URLs' clock, which
+// tests move.
+func (s *Server) renderTime() time.Time {
 	if s.URLs != nil && s.URLs.Now != nil {
 		return s.URLs.Now()
 	}
