@@ -45,7 +45,25 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd  *exec.Cmd
 	URL  string
-	logs *bytes.Buffer
+	logs *logBuffer
+}
+
+// logBuffer is a process's log, written as it runs and read meanwhile.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startHerald runs `herald serve` on a free loopback port over dataDir, with
@@ -61,7 +79,7 @@ func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, logs: &bytes.Buffer{}}
+	p := &process{cmd: cmd, logs: &logBuffer{}}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
