@@ -172,28 +172,34 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.checkpointer.Close()
 		return nil, err
 	}
-	go s.writeLoop(conn)
-	go s.checkpointLoop()
-	if err := s.sealSecrets(ctx); err != nil {
-		s.Close()
+	if s.sealed, err = sealSecrets(ctx, conn, opts.Keyring); err != nil {
+		conn.Close()
+		s.writer.Close()
+		s.reader.Close()
+		s.checkpointer.Close()
 		return nil, err
 	}
+	go s.writeLoop(conn)
+	go s.checkpointLoop()
 	return s, nil
 }
 
 // sealSecrets seals what the database holds in plaintext or under an older
-// key, and checks that the keyring opens every secret.
-func (s *Store) sealSecrets(ctx context.Context) error {
-	var n int
-	err := s.Update(ctx, func(tx herald.Tx) (err error) {
-		n, err = tx.(*writeTx).SealSecrets(ctx)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+// key, and checks that the keyring opens every secret, before the writer
+// starts.
+func sealSecrets(ctx context.Context, conn *sql.Conn, k *keyring.Keyring) (int, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
 	}
-	s.sealed = n
-	return nil
+	n, err := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Keyring: k}).SealSecrets(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return n, nil
 }
 
 // Sealed returns how many secrets Open sealed.
