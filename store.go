@@ -213,8 +213,18 @@ type WebhookQueries interface {
 	// app, that exist.
 	WebhooksByID(ctx context.Context, ids []string) ([]*Webhook, error)
 	// UpdateWebhook saves target URL, events, config, status, status reason,
-	// health check times and update time.
+	// health check times and update time; not the keys (see
+	// UpdateWebhookKeys), so that no status change made from an older copy
+	// of the webhook undoes a rotation.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// UpdateWebhookKeys saves a webhook's keys (Secret, SigningKey,
+	// AsymmetricKey, the previous keys and PreviousKeysUntil) and its
+	// update time.
+	UpdateWebhookKeys(ctx context.Context, w *Webhook) error
+	// DropExpiredWebhookKeys forgets the keys that rotations replaced whose
+	// grace period ended at or before now, and returns how many webhooks
+	// it changed.
+	DropExpiredWebhookKeys(ctx context.Context, now time.Time) (int, error)
 	// AdvanceWebhookCursor moves a webhook's cursor from one sequence
 	// number to another and reports whether it did: false when the webhook
 	// is gone or its cursor is no longer at from, so that no event is turned

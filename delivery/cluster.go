@@ -56,6 +56,9 @@ func (e *Engine) maintenanceLoop() {
 		if e.claimJob(ctx, "lease_recovery", e.Heartbeat) {
 			e.recoverLeases(ctx)
 		}
+		if e.claimJob(ctx, "webhook_keys", keysInterval) {
+			e.dropExpiredKeys(ctx)
+		}
 		if e.Retention > 0 && e.claimJob(ctx, "retention", e.RetentionInterval) {
 			if _, err := e.RunRetention(ctx); err != nil {
 				e.Logger.Error("removing old deliveries and events", "err", err)
@@ -84,6 +87,22 @@ func (e *Engine) claimJob(ctx context.Context, name string, every time.Duration)
 		e.Logger.Error("claiming a periodic job", "job", name, "err", err)
 	}
 	return mine
+}
+
+// keysInterval is how often the keys that rotations replaced are dropped
+// once their grace period is over. Until then they are kept but unused:
+// attempts check the grace period themselves.
+const keysInterval = time.Minute
+
+func (e *Engine) dropExpiredKeys(ctx context.Context) {
+	now := e.now()
+	err := e.Store.Update(ctx, func(tx herald.Tx) error {
+		_, err := tx.DropExpiredWebhookKeys(ctx, now)
+		return err
+	})
+	if err != nil {
+		e.Logger.Error("dropping the keys that rotations replaced", "err", err)
+	}
 }
 
 func (e *Engine) recoverLeases(ctx context.Context) {

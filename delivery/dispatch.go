@@ -10,11 +10,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/stdwebhooks"
 )
 
 type job struct {
@@ -259,20 +257,6 @@ func (e *Engine) worker() {
 	}
 }
 
-var signers sync.Map // signing key → *stdwebhooks.Signer
-
-func signer(key string) (*stdwebhooks.Signer, error) {
-	if s, ok := signers.Load(key); ok {
-		return s.(*stdwebhooks.Signer), nil
-	}
-	s, err := stdwebhooks.NewSigner(key)
-	if err != nil {
-		return nil, err
-	}
-	signers.Store(key, s)
-	return s, nil
-}
-
 // attempt sends a delivery once.
 func (e *Engine) attempt(j *job) *result {
 	r := &result{job: *j, retryAfter: -1, a: &herald.Attempt{DeliveryID: j.d.ID, StartedAt: e.now()}}
@@ -292,12 +276,10 @@ func (e *Engine) attempt(j *job) *result {
 	if f := e.Formats[j.w.Format]; f != nil {
 		f.SetHeaders(req.Header, j.w, j.d, r.a.StartedAt)
 	}
-	s, err := signer(j.w.SigningKey)
-	if err != nil {
+	if err := setSignatures(req.Header, j.w, j.d, r.a.StartedAt); err != nil {
 		r.a.Error = err.Error()
 		return r
 	}
-	s.SetHeaders(req.Header, j.d.ID, r.a.StartedAt, j.d.Body)
 	res, err := e.send(req)
 	r.a.Duration = e.now().Sub(r.a.StartedAt)
 	if err != nil {

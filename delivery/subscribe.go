@@ -23,6 +23,10 @@ type SubscribeInput struct {
 	// Config holds the format's options, such as the reply context field
 	// name ({"context_field": "mesageContext"}).
 	Config json.RawMessage `json:"config"`
+	// AsymmetricSignature, when the webhook is created, gives it an
+	// ed25519 key (see WebhookInput); afterwards, keys change only by a
+	// rotation.
+	AsymmetricSignature *bool `json:"asymmetric_signature"`
 }
 
 // subscription returns the app's webhook of the given format, nil if none.
@@ -113,8 +117,15 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 				TargetURL: in.URL, Events: events, Secret: secret, SigningKey: secret, Config: config,
 				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: DefaultTimeout,
 				Cursor: seq, CreatedAt: now, UpdatedAt: now}
+			if in.AsymmetricSignature != nil && *in.AsymmetricSignature {
+				w.AsymmetricKey, _ = stdwebhooks.NewKeyPair()
+			}
 			created = true
 			return tx.CreateWebhook(ctx, w)
+		}
+		if in.AsymmetricSignature != nil && *in.AsymmetricSignature != (w.AsymmetricKey != "") {
+			return herald.PropertyError(herald.EInvalidProperty, "asymmetric_signature",
+				"asymmetric_signature can change only with the keys: rotate them with POST /v1/webhooks/rotate_secret.")
 		}
 		wasActive := w.Status == herald.WebhookActive
 		w.TargetURL, w.Events, w.Config, w.UpdatedAt = in.URL, events, config, now

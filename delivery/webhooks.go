@@ -28,6 +28,10 @@ type WebhookInput struct {
 	RetrySchedule []float64 `json:"retry_schedule"`
 	// TimeoutSeconds bounds one attempt; 5 s when absent.
 	TimeoutSeconds float64 `json:"timeout_seconds"`
+	// AsymmetricSignature gives the webhook an ed25519 key: each delivery
+	// is signed with it too (Standard Webhooks' v1a), which receivers
+	// verify with its public key alone.
+	AsymmetricSignature bool `json:"asymmetric_signature"`
 }
 
 // Limits of a webhook's settings.
@@ -128,6 +132,9 @@ func (e *Engine) CreateWebhook(ctx context.Context, appID, format string, in Web
 	}
 	if in.TimeoutSeconds > 0 {
 		w.Timeout = seconds(in.TimeoutSeconds)
+	}
+	if in.AsymmetricSignature {
+		w.AsymmetricKey, _ = stdwebhooks.NewKeyPair()
 	}
 	err := e.Store.Update(ctx, func(tx herald.Tx) error {
 		seq, err := tx.LastEventSeq(ctx)

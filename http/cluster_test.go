@@ -17,12 +17,13 @@ import (
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/postgres"
+	"github.com/heraldhq/herald/storetest"
 )
 
 // openNode opens another node's connection to the same PostgreSQL schema.
 func openNode(t *testing.T, url string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
+	s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestDeliveriesGoOnWhileRequestsHoldEveryTurn(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	a, rc, conv := apiWithoutEngine(t, url)
-	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1})
+	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1, Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}

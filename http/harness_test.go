@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/storetest"
 )
 
 // engines lists the storage engines the API tests run against. Every test
@@ -31,14 +32,14 @@ var engines = []struct {
 	open func(t *testing.T) herald.Store
 }{
 	{"sqlite", func(t *testing.T) herald.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Keyring: storetest.Keyring})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
 	{"postgres", func(t *testing.T) herald.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8})
+		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 		if err != nil {
 			t.Fatal(err)
 		}

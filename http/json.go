@@ -88,6 +88,17 @@ func (s *Server) errorCatalogue(w http.ResponseWriter, r *http.Request) {
 }
 
 // decode reads a JSON request body of at most MaxBodySize bytes into v.
+// decodeOptional is decode for a body that may be absent: an empty one
+// leaves v as it is.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	head, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	if err == nil && len(bytes.TrimSpace(head)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(head), r.Body))
+	return decode(w, r, v)
+}
+
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
 	var tooBig *http.MaxBytesError

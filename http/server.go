@@ -127,6 +127,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST /apps/{app}/webhooks/{id}/activate", s.activateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/deactivate", s.deactivateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/replay", s.replayWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/rotate_secret", s.rotateWebhookSecret)
 	handle("GET /apps/{app}/webhooks/{id}/deliveries", s.listDeliveries)
 	handle("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", s.getDelivery)
 	handle("POST /apps/{app}/webhooks/{id}/deliveries/{delivery}/resend", s.resendDelivery)

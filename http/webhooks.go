@@ -24,8 +24,38 @@ type webhookJSON struct {
 	RetrySchedule  []float64       `json:"retry_schedule"`
 	TimeoutSeconds float64         `json:"timeout_seconds"`
 	// SigningSecret keys the Standard Webhooks signature; it is shown once,
-	// in the response that creates the webhook.
+	// in the response that creates the webhook or rotates its keys.
 	SigningSecret string `json:"signing_secret,omitempty"`
+	// SigningPublicKey verifies the webhook's ed25519 (v1a) signatures,
+	// when it has an ed25519 key; it is public, and always shown.
+	SigningPublicKey string `json:"signing_public_key,omitempty"`
+	// Rotation is shown during a rotation's grace period.
+	Rotation *rotationJSON `json:"rotation,omitempty"`
+}
+
+// rotationJSON says until when the keys a rotation replaced still sign,
+// never what they are, but for the public key of the replaced ed25519 key.
+type rotationJSON struct {
+	GraceUntil               string `json:"grace_until"`
+	PreviousSigningPublicKey string `json:"previous_signing_public_key,omitempty"`
+}
+
+// rotation renders a webhook's rotation, nil outside a grace period.
+func (s *Server) rotation(w *herald.Webhook) *rotationJSON {
+	if !w.InGrace(s.renderTime()) {
+		return nil
+	}
+	return &rotationJSON{GraceUntil: herald.FormatTime(*w.PreviousKeysUntil),
+		PreviousSigningPublicKey: delivery.PublicKey(w.PreviousAsymmetricKey)}
+}
+
+// renderTime is the time a response is rendered at: the URLs' clock, which
+// tests move.
+func (s *Server) renderTime() time.Time {
+	if s.URLs != nil && s.URLs.Now != nil {
+		return s.URLs.Now()
+	}
+	return time.Now()
 }
 
 func (s *Server) renderWebhook(w *herald.Webhook) webhookJSON {
@@ -34,6 +64,7 @@ func (s *Server) renderWebhook(w *herald.Webhook) webhookJSON {
 		Format: w.Format, Version: w.Version, TargetURL: w.TargetURL, Events: w.Events, Status: w.Status, StatusReason: w.StatusReason,
 		CreatedAt: herald.FormatTime(w.CreatedAt), Config: objectOrEmpty(w.Config),
 		RetrySchedule: make([]float64, len(w.RetrySchedule)), TimeoutSeconds: w.Timeout.Seconds(),
+		SigningPublicKey: delivery.PublicKey(w.AsymmetricKey), Rotation: s.rotation(w),
 	}
 	for i, d := range w.RetrySchedule {
 		out.RetrySchedule[i] = d.Seconds()
@@ -59,6 +90,24 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, app strin
 	out := s.renderWebhook(wh)
 	out.SigningSecret = wh.SigningKey
 	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// rotateWebhookSecret gives a webhook new keys; the replaced ones sign
+// beside them for the grace period. The new signing secret is shown once,
+// here.
+func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, app string) error {
+	var in delivery.RotateInput
+	if err := decodeOptional(w, r, &in); err != nil {
+		return err
+	}
+	wh, err := s.Engine.RotateKeys(r.Context(), app, webhookID(r), in)
+	if err != nil {
+		return err
+	}
+	out := s.renderWebhook(wh)
+	out.SigningSecret = wh.SigningKey
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

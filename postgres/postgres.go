@@ -38,6 +38,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/sqlstore"
 )
 
@@ -57,6 +58,12 @@ type Options struct {
 	// they write, which then fall behind for as long as the requests keep
 	// coming.
 	MaxRequests int
+	// Keyring seals the secrets the store keeps (see package keyring);
+	// nil keeps them in plaintext, for tools and tests, and refuses a
+	// database that holds sealed ones. Open seals with it whatever the
+	// database holds in plaintext or under another of its keys. Every
+	// node of a database needs the same keys.
+	Keyring *keyring.Keyring
 }
 
 // DefaultMaxRequests is the default Options.MaxRequests.
@@ -69,6 +76,9 @@ type Store struct {
 	// requests holds a token per request transaction in progress (see
 	// Options.MaxRequests).
 	requests chan struct{}
+	keys     *keyring.Keyring
+	// sealed counts the secrets Open sealed.
+	sealed int
 
 	mu       sync.Mutex
 	watchers []func(herald.Change)
@@ -157,13 +167,24 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, config: config, requests: make(chan struct{}, opts.MaxRequests)}
+	s := &Store{db: db, config: config, requests: make(chan struct{}, opts.MaxRequests), keys: opts.Keyring}
+	err = s.Update(herald.WithPriority(ctx), func(tx herald.Tx) (err error) {
+		s.sealed, err = tx.(*writeTx).SealSecrets(ctx)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	if err := s.startNotifier(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Sealed returns how many secrets Open sealed.
+func (s *Store) Sealed() int { return s.sealed }
 
 // Migrate brings the schema of db up to date, refusing a schema newer than
 // this build knows. Nodes starting together take turns (a session advisory
@@ -215,7 +236,7 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{}))
+	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Keyring: s.keys}))
 }
 
 type writeTx struct {
@@ -268,7 +289,7 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 			conn.ExecContext(context.Background(), "ROLLBACK")
 		}
 	}()
-	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, DeferWrites: true})
+	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, DeferWrites: true, Keyring: s.keys})
 	tx := &writeTx{Queries: q}
 	if err := run(fn, tx); err != nil {
 		if werr := q.WriteError(); werr != nil {

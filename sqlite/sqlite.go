@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/sqlstore"
 )
 
@@ -42,6 +43,11 @@ type Options struct {
 	// store commits at once. 0 means DefaultCommitWindow; negative, no
 	// wait.
 	CommitWindow time.Duration
+	// Keyring seals the secrets the store keeps (see package keyring);
+	// nil keeps them in plaintext, for tools and tests, and refuses a
+	// database that holds sealed ones. Open seals with it whatever the
+	// database holds in plaintext or under another of its keys.
+	Keyring *keyring.Keyring
 
 	pacing *checkpointPacing // for tests; defaultPacing when nil
 }
@@ -71,6 +77,9 @@ type Store struct {
 	stats struct{ updates, commits, reruns atomic.Int64 }
 	// recent holds the events committed last, for the fan-out.
 	recent recentEvents
+
+	// sealed counts the secrets Open sealed.
+	sealed int
 
 	requests chan *writeRequest
 	closing  chan struct{}
@@ -163,10 +172,38 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.checkpointer.Close()
 		return nil, err
 	}
+	if s.sealed, err = sealSecrets(ctx, conn, opts.Keyring); err != nil {
+		conn.Close()
+		s.writer.Close()
+		s.reader.Close()
+		s.checkpointer.Close()
+		return nil, err
+	}
 	go s.writeLoop(conn)
 	go s.checkpointLoop()
 	return s, nil
 }
+
+// sealSecrets seals what the database holds in plaintext or under an older
+// key, and checks that the keyring opens every secret, before the writer
+// starts.
+func sealSecrets(ctx context.Context, conn *sql.Conn, k *keyring.Keyring) (int, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	n, err := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Keyring: k}).SealSecrets(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return n, nil
+}
+
+// Sealed returns how many secrets Open sealed.
+func (s *Store) Sealed() int { return s.sealed }
 
 // migrate brings the schema up to date, refusing a schema newer than this
 // build knows.
@@ -202,7 +239,7 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx)}))
+	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx), Keyring: s.opts.Keyring}))
 }
 
 // defaultPacing paces checkpoints: one at most every interval after

@@ -185,7 +185,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 				return true
 			}
 		}
-		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Uncancelable: true, Prepare: stmts.prepare})}
+		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Uncancelable: true, Prepare: stmts.prepare, Keyring: s.opts.Keyring})}
 		if err := run(r.fn, tx); err != nil {
 			if !savepoints {
 				rollback()

@@ -196,16 +196,32 @@ func (q *Queries) TokenRevision(ctx context.Context) (int64, error) {
 	return rev, err
 }
 
+// secretSettings are the settings whose values are secrets, sealed with
+// settingAD.
+var secretSettings = map[string]bool{"url_signing_key": true}
+
+func settingAD(key string) string { return "settings." + key }
+
 func (q *Queries) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := q.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	return v, err
+	if err != nil || !secretSettings[key] {
+		return v, err
+	}
+	v, err = q.keys.Open(v, settingAD(key))
+	if err != nil {
+		return "", fmt.Errorf("herald store: setting %s: %w", key, err)
+	}
+	return v, nil
 }
 
 func (q *Queries) InitSetting(ctx context.Context, key, value string) (string, error) {
+	if secretSettings[key] {
+		value = q.keys.Seal(value, settingAD(key))
+	}
 	// A concurrent insert of the key makes this one wait for its outcome;
 	// the read that follows then sees the winner's value.
 	if _, err := q.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)

@@ -35,18 +35,55 @@ func (q *Queries) EventsBetween(ctx context.Context, appID string, since, until 
 // Webhooks.
 
 const webhookColumns = `id, app_id, format, version, target_url, events, secret, signing_key, config, status,
-	status_reason, retry_schedule, timeout_ms, cursor, health_checked_at, health_failing_since, created_at, updated_at`
+	status_reason, retry_schedule, timeout_ms, cursor, health_checked_at, health_failing_since, created_at, updated_at,
+	asymmetric_key, previous_signing_key, previous_asymmetric_key, previous_keys_until`
 
-func scanWebhook(row scanner) (*herald.Webhook, error) {
+// webhookSecrets are the columns of a webhook that hold secrets, sealed
+// with the webhook's id and the column's name as associated data, and the
+// fields they load.
+var webhookSecrets = []struct {
+	column string
+	field  func(w *herald.Webhook) *string
+}{
+	{"secret", func(w *herald.Webhook) *string { return &w.Secret }},
+	{"signing_key", func(w *herald.Webhook) *string { return &w.SigningKey }},
+	{"asymmetric_key", func(w *herald.Webhook) *string { return &w.AsymmetricKey }},
+	{"previous_signing_key", func(w *herald.Webhook) *string { return &w.PreviousSigningKey }},
+	{"previous_asymmetric_key", func(w *herald.Webhook) *string { return &w.PreviousAsymmetricKey }},
+}
+
+// secretAD is what a webhook's secret is sealed with: a sealed value copied
+// to another row or column does not open there.
+func secretAD(column, webhookID string) string { return "webhooks." + column + "/" + webhookID }
+
+// sealedSecrets returns the webhook's secrets sealed, in the order of
+// webhookSecrets.
+func (q *Queries) sealedSecrets(w *herald.Webhook) []any {
+	out := make([]any, len(webhookSecrets))
+	for i, c := range webhookSecrets {
+		out[i] = q.keys.Seal(*c.field(w), secretAD(c.column, w.ID))
+	}
+	return out
+}
+
+func (q *Queries) scanWebhook(row scanner) (*herald.Webhook, error) {
 	w := &herald.Webhook{}
 	var events, schedule string
 	var config sql.NullString
 	var timeoutMS, created, updated int64
-	var checked, failing sql.NullInt64
+	var checked, failing, keysUntil sql.NullInt64
 	if err := row.Scan(&w.ID, &w.AppID, &w.Format, &w.Version, &w.TargetURL, &events, &w.Secret, &w.SigningKey,
 		&config, &w.Status, &w.StatusReason, &schedule, &timeoutMS, &w.Cursor, &checked, &failing,
-		&created, &updated); err != nil {
+		&created, &updated, &w.AsymmetricKey, &w.PreviousSigningKey, &w.PreviousAsymmetricKey, &keysUntil); err != nil {
 		return nil, err
+	}
+	for _, c := range webhookSecrets {
+		f := c.field(w)
+		v, err := q.keys.Open(*f, secretAD(c.column, w.ID))
+		if err != nil {
+			return nil, fmt.Errorf("herald store: webhook %s %s: %w", w.ID, c.column, err)
+		}
+		*f = v
 	}
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
 		return nil, fmt.Errorf("herald store: webhook %s events: %w", w.ID, err)
@@ -63,6 +100,7 @@ func scanWebhook(row scanner) (*herald.Webhook, error) {
 	}
 	w.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	w.HealthCheckedAt, w.HealthFailingSince = fromNullMicros(checked), fromNullMicros(failing)
+	w.PreviousKeysUntil = fromNullMicros(keysUntil)
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return w, nil
 }
@@ -76,17 +114,44 @@ func scheduleJSON(d []time.Duration) string {
 }
 
 func (q *Queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
+	sealed := q.sealedSecrets(w)
 	_, err := q.db.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), w.Secret, w.SigningKey,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), sealed[0], sealed[1],
 		nullJSON(w.Config), w.Status, w.StatusReason, scheduleJSON(w.RetrySchedule), w.Timeout.Milliseconds(),
 		w.Cursor, nullMicros(w.HealthCheckedAt), nullMicros(w.HealthFailingSince), micros(w.CreatedAt),
-		micros(w.UpdatedAt))
+		micros(w.UpdatedAt), sealed[2], sealed[3], sealed[4], nullMicros(w.PreviousKeysUntil))
 	return err
 }
 
+func (q *Queries) UpdateWebhookKeys(ctx context.Context, w *herald.Webhook) error {
+	sealed := q.sealedSecrets(w)
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET secret = ?, signing_key = ?, asymmetric_key = ?,
+		previous_signing_key = ?, previous_asymmetric_key = ?, previous_keys_until = ?, updated_at = ?
+		WHERE id = ? AND app_id = ?`,
+		sealed[0], sealed[1], sealed[2], sealed[3], sealed[4], nullMicros(w.PreviousKeysUntil), micros(w.UpdatedAt),
+		w.ID, w.AppID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("webhook", w.ID)
+	}
+	return nil
+}
+
+func (q *Queries) DropExpiredWebhookKeys(ctx context.Context, now time.Time) (int, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET previous_signing_key = '', previous_asymmetric_key = '',
+		previous_keys_until = NULL WHERE previous_keys_until <= ?`, micros(now))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 func (q *Queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhook, error) {
-	w, err := scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+	w, err := q.scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
 		WHERE id = ? AND app_id = ?`+q.lock, id, appID))
 	if err != nil {
 		return nil, notFound(err, "webhook", id)
@@ -99,14 +164,14 @@ func (q *Queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook
 	if appID != "" {
 		query, args = `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? ORDER BY id`, []any{appID}
 	}
-	return collect(scanWebhook)(q.db.QueryContext(ctx, query, args...))
+	return collect(q.scanWebhook)(q.db.QueryContext(ctx, query, args...))
 }
 
 func (q *Queries) WebhooksByID(ctx context.Context, ids []string) ([]*herald.Webhook, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return collect(scanWebhook)(q.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+	return collect(q.scanWebhook)(q.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
 		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)`, mustJSON(ids)))
 }
 

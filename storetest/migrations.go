@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 )
 
 // Migrations are the checks of the schema upgrades that move data, each
@@ -26,6 +27,9 @@ var Migrations = []struct {
 	{"Payloads", 4, PayloadsMigration},
 	{"LastAttempt", 6, LastAttemptMigration},
 	{"Tokens", 7, TokensMigration},
+	// Before the webhooks' key columns: version 9 on SQLite, 10 on
+	// PostgreSQL; 8 is before both.
+	{"SealSecrets", 8, SealSecretsMigration},
 }
 
 // TokensMigration checks that the migration giving tokens an id, a name and
@@ -235,4 +239,60 @@ func LastAttemptMigration(t *testing.T, db *sql.DB, open func(t *testing.T) hera
 	if len(got) != 2 || got[0].StatusCode != 503 || got[1].StatusCode != 200 || !got[1].StartedAt.Equal(at(99)) {
 		t.Fatalf("attempts of a resent migrated delivery attempted again: %s", jsonOf(t, got))
 	}
+}
+
+// SealSecretsMigration checks that the secrets a database held in
+// plaintext, as Herald wrote them before it sealed any, are sealed with
+// Keyring when it is opened, and read the same: db is a database from
+// before, and open opens it as a store with Keyring.
+func SealSecretsMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`,
+		`INSERT INTO settings (key, value) VALUES ('url_signing_key', 'c0ffee'), ('other', 'plain')`,
+		`INSERT INTO webhooks (id, app_id, format, version, target_url, events, secret, signing_key, status,
+			retry_schedule, timeout_ms, cursor, created_at, updated_at)
+			VALUES ('w', 'app', 'layer', '2.0', 'https://example.com/w', '["message.sent"]', 'a layer secret',
+			'whsec_d2ViaG9vayB3', 'active', '[]', 10000, 2, 0, 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read again below, around the store: no connection stays open in
+	// between.
+	db.SetMaxIdleConns(0)
+	s := open(t)
+	w := readWebhook(t, s, "w")
+	if w.Secret != "a layer secret" || w.SigningKey != "whsec_d2ViaG9vayB3" || w.AsymmetricKey != "" ||
+		w.PreviousSigningKey != "" || w.PreviousKeysUntil != nil {
+		t.Fatalf("the webhook after the migration: %+v", w)
+	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		v, err := q.Setting(ctx, "url_signing_key")
+		if err == nil && v != "c0ffee" {
+			t.Fatalf("url_signing_key reads %q", v)
+		}
+		return err
+	})
+	var secret, signingKey, urlKey, other string
+	if err := db.QueryRowContext(ctx, `SELECT secret, signing_key FROM webhooks WHERE id = 'w'`).Scan(&secret, &signingKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'url_signing_key'`).Scan(&urlKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'other'`).Scan(&other); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{secret, signingKey, urlKey} {
+		if id, ok := keyring.Sealed(v); !ok || id != Keyring.ID() {
+			t.Fatalf("a secret reads %q in the database once it is opened", v)
+		}
+	}
+	if other != "plain" {
+		t.Fatalf("a setting that is no secret was changed: %q", other)
+	}
+	db.Close()
 }

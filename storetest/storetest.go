@@ -65,6 +65,7 @@ var tests = []struct {
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
 	{"ReleaseLeases", testReleaseLeases},
+	{"WebhookKeys", testWebhookKeys},
 
 	// cluster.go
 	{"RecoverLeasesOfSilentNodes", testRecoverLeasesOfSilentNodes},

@@ -26,6 +26,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/stdwebhooks"
 )
 
@@ -264,6 +265,14 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 		args, database = append(args, "--db", cfg.db), "postgres"
 	}
 	server := exec.CommandContext(ctx, self, args...)
+	if cfg.db != "" && cfg.secretKey == "" && cfg.secretKeyFile == "" {
+		// The bench's own empty database: a key of its own.
+		server.Env = append(os.Environ(), "HERALD_SECRET_KEY="+keyring.NewKey())
+	} else if cfg.secretKeyFile != "" {
+		server.Args = append(server.Args, "--secret-key-file", cfg.secretKeyFile)
+	} else if cfg.secretKey != "" {
+		server.Env = append(os.Environ(), "HERALD_SECRET_KEY="+cfg.secretKey)
+	}
 	stderr, err := server.StderrPipe()
 	if err != nil {
 		return nil, err

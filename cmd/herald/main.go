@@ -55,6 +55,10 @@ type config struct {
 	// HERALD_DB_REQUESTS could not be read.
 	dbRequests    int
 	dbRequestsErr error
+	// secretKey and secretKeyFile give the keys that seal the secrets kept
+	// in the database (see secretkey.go).
+	secretKey, secretKeyFile string
+	logger                   *slog.Logger
 }
 
 func (c *config) flags(cmd *cobra.Command) {
@@ -74,6 +78,7 @@ func (c *config) flags(cmd *cobra.Command) {
 	}
 	cmd.PersistentFlags().IntVar(&c.dbRequests, "db-requests", requests,
 		"with PostgreSQL, how many transactions of API requests a node runs at once; the delivery engine's work does not count (env HERALD_DB_REQUESTS)")
+	c.secretKeyFlags(cmd)
 }
 
 // open opens the store and the service over the data directory, creating it
@@ -90,11 +95,29 @@ func (c *config) open(ctx context.Context) (*messaging.Service, func() error, er
 	return svc, store.Close, nil
 }
 
-// openStore opens the database, migrating its schema.
+// openStore opens the database, migrating its schema and sealing its
+// secrets.
 func (c *config) openStore(ctx context.Context) (herald.Store, error) {
+	logger := c.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	switch {
 	case c.db == "":
-		return sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull})
+		keys, created, err := c.keyring(logger)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull, Keyring: keys})
+		if err != nil {
+			if created != "" {
+				// Nothing was sealed with it.
+				os.Remove(created)
+			}
+			return nil, keyError(err, keys)
+		}
+		logSealed(logger, s.Sealed(), keys)
+		return s, nil
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
 		if c.dbRequestsErr != nil {
 			return nil, c.dbRequestsErr
@@ -102,7 +125,16 @@ func (c *config) openStore(ctx context.Context) (herald.Store, error) {
 		if c.dbRequests < 1 {
 			return nil, fmt.Errorf("--db-requests: %d is not a number of transactions (1 or more)", c.dbRequests)
 		}
-		return postgres.Open(ctx, c.db, postgres.Options{MaxRequests: c.dbRequests})
+		keys, _, err := c.keyring(logger)
+		if err != nil {
+			return nil, err
+		}
+		s, err := postgres.Open(ctx, c.db, postgres.Options{MaxRequests: c.dbRequests, Keyring: keys})
+		if err != nil {
+			return nil, keyError(err, keys)
+		}
+		logSealed(logger, s.Sealed(), keys)
+		return s, nil
 	}
 	return nil, fmt.Errorf("--db: %q is not a postgres:// URL; leave it empty for the embedded SQLite database", c.db)
 }
@@ -137,7 +169,8 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	cfg.flags(root)
-	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
+	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
+		secretKeyCommand())
 	return root
 }
 
@@ -328,6 +361,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
+	cfg.logger = logger
 	svc, closeStore, err := cfg.open(ctx)
 	if err != nil {
 		return err

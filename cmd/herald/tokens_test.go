@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,18 +13,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/pgtest"
 )
-
-// heraldFails runs a command that must fail, and returns what it said.
-func heraldFails(t *testing.T, args ...string) string {
-	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command(heraldBinary, args...)
-	cmd.Stderr = &stderr
-	if out, err := cmd.Output(); err == nil {
-		t.Fatalf("herald %s succeeded: %s", strings.Join(args, " "), out)
-	}
-	return stderr.String()
-}
 
 type tokenOut struct {
 	ID         string  `json:"id"`
