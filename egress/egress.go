@@ -210,7 +210,7 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("Herald does not connect to %s: it is, or resolves to, a loopback, private, link-local, "+
-		"multicast or otherwise reserved address.", e.Host)
+		"multicast or otherwise reserved address", e.Host)
 }
 
 // errRefused is what the dialer's Control returns, before connecting.
