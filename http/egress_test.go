@@ -689,3 +689,58 @@ func TestEgressProbesAreSigned(t *testing.T) {
 		check("health check", res["secret"].(string), h)
 	})
 }
+
+// 1.7: redirects are answers, never followed, by the verification, the
+// deliveries and the health checks alike: a redirect to an internal
+// address reaches nothing.
+func TestEgressRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	cbwForEachEngine(t, []apiOption{cbwFastHealth}, func(t *testing.T, a *api) {
+		inside := listen(t, "127.0.0.1:0")
+		newReceiverAt(t, inside)
+		elsewhere := "http://127.0.0.1:" + inside.port() + "/"
+		var posts atomic.Int64
+		redirect := func(verify bool) *httptest.Server {
+			return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c := r.URL.Query().Get("verification_challenge"); verify && c != "" {
+					io.WriteString(w, c)
+					return
+				}
+				if r.Method == http.MethodPost {
+					posts.Add(1)
+				}
+				http.Redirect(w, r, elsewhere, http.StatusTemporaryRedirect)
+			}))
+		}
+		verifying, delivering := redirect(false), redirect(true)
+		defer verifying.Close()
+		defer delivering.Close()
+
+		wh := a.createWebhook(t, hookBody(verifying.URL, "message.sent"))
+		if r, _ := a.waitWebhook(t, localID(wh["id"]), "inactive")["status_reason"].(string); !strings.Contains(r, "307") {
+			t.Fatalf("status_reason %q", r)
+		}
+		hook := localID(a.verifiedWebhook(t, hookBody(delivering.URL, "message.sent"))["id"])
+		a.sendText(t, a.newConversation(t, "alice", "bob"), "alice", "hi")
+		var d map[string]any
+		eventually(t, func() bool {
+			ds := a.deliveries(t, hook, "")
+			if len(ds) == 1 && ds[0]["attempts"].(float64) >= 1 {
+				d = ds[0]
+			}
+			return d != nil
+		}, "an attempt")
+		if d["last_status_code"] != 307.0 {
+			t.Fatalf("delivery %v", d)
+		}
+		cb := a.cbwAs(t, "callbell")
+		cb.cbwSubscribe(t, 201, verifying.URL, "contact_created")
+		time.Sleep(cbwWarnAfter + 2*cbwHealthInterval)
+		if wh := cb.cbwWebhook(t); wh["enabled"] != true || wh["statusReason"] != nil {
+			t.Fatalf("a receiver that answers its health checks with a redirect: %v", wh)
+		}
+		if n := inside.accepted.Load(); n != 0 || posts.Load() == 0 {
+			t.Fatalf("the redirects' target accepted %d connections (%d POSTs redirected)", n, posts.Load())
+		}
+	})
+}
