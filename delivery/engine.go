@@ -10,8 +10,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 )
 
 // Format is a wire format: how an event is rendered for a webhook and which
@@ -55,9 +56,25 @@ const DefaultTimeout = 5 * time.Second
 type Engine struct {
 	Store   herald.Store
 	Formats map[string]Format
-	// Client sends the deliveries; a pooled keep-alive client when nil.
+	// Client sends the deliveries, the verifications and the health
+	// checks. When nil, the engine makes a pooled keep-alive client that
+	// connects only to the addresses the egress guard permits (public
+	// ones, and those of AllowTargets), follows no redirect and bounds the
+	// response headers. A Client set here is used as is: the guard is then
+	// the caller's to apply.
 	Client *http.Client
 	Logger *slog.Logger
+	// AllowTargets exempts address ranges from the egress guard: receivers
+	// there may be registered by address and contacted through the
+	// default Client although they are loopback, private or otherwise
+	// internal. Nil or empty: none is.
+	AllowTargets []netip.Prefix
+	// MaxProbes bounds the verification and health-check requests in
+	// flight at once (default DefaultMaxProbes), and MaxProbesPerApp those
+	// of one app (default DefaultMaxProbesPerApp); the others wait their
+	// turn, holding no connection.
+	MaxProbes       int
+	MaxProbesPerApp int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Workers is the number of concurrent attempts (default
@@ -103,9 +120,12 @@ type Engine struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	workersWG sync.WaitGroup
-	verifying sync.WaitGroup
-	started   bool
-	stopOnce  sync.Once
+	// probes runs the verifications and health checks; made at first use,
+	// since webhooks may be verified before Start.
+	probes     *probeQueue
+	probesOnce sync.Once
+	started    bool
+	stopOnce   sync.Once
 }
 
 func (e *Engine) now() time.Time {
@@ -228,9 +248,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.stopOnce.Do(func() { close(e.stop) })
+	// Verifications not started yet run at the next start (the webhooks
+	// are still unverified), health checks at the next period.
+	e.probeQueue().stop()
 	done := make(chan struct{})
 	go func() {
-		e.verifying.Wait()
+		e.probeQueue().wait()
 		e.wg.Wait()
 		close(done)
 	}()
@@ -244,14 +267,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // defaultClient makes the pooled keep-alive client used when Client is nil.
 func (e *Engine) defaultClient() {
-	e.transport = &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: e.Workers,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
+	e.transport = egress.NewTransport(e.AllowTargets)
+	e.transport.MaxIdleConnsPerHost = e.Workers
 	e.Client = &http.Client{Transport: e.transport,
 		// A redirect would send the signed body to a URL nobody
 		// registered: report it as the answer instead.

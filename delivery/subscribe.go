@@ -68,7 +68,7 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 	if strings.TrimSpace(in.URL) == "" {
 		return nil, false, herald.PropertyError(herald.EMissingProperty, "url", "url is required: the URL that receives the events, with http:// or https://.")
 	}
-	if err := checkReceiverURL("url", in.URL); err != nil {
+	if err := e.checkReceiverURL("url", in.URL); err != nil {
 		return nil, false, err
 	}
 	if in.Subscriptions == nil {

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/stdwebhooks"
 )
 
@@ -58,7 +61,7 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	if in.TargetURL == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, "target_url", "target_url is required.")
 	}
-	if err := checkReceiverURL("target_url", in.TargetURL); err != nil {
+	if err := e.checkReceiverURL("target_url", in.TargetURL); err != nil {
 		return nil, err
 	}
 	if in.Events == nil {
@@ -102,13 +105,44 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	return f, nil
 }
 
+// MaxReceiverURL bounds the length of a receiver's URL, in bytes.
+const MaxReceiverURL = 2048
+
 // checkReceiverURL accepts the absolute http(s) URL of a receiver, without
-// credentials: they would be sent with every delivery.
-func checkReceiverURL(property, raw string) error {
+// credentials (they would be sent with every delivery), whose host is a
+// name or an address the egress guard permits. A name is checked when a
+// request connects (what it resolves to may change); an address can be
+// refused at once.
+func (e *Engine) checkReceiverURL(property, raw string) error {
+	if len(raw) > MaxReceiverURL {
+		err := herald.PropertyError(herald.EInvalidProperty, property,
+			"%s is %d bytes long; a receiver's URL is at most %d bytes.", property, len(raw), MaxReceiverURL)
+		err.Data["size"], err.Data["limit"] = len(raw), MaxReceiverURL
+		return err
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
 		return herald.PropertyError(herald.EInvalidProperty, property,
 			"%s must be an absolute http:// or https:// URL without credentials, not %q.", property, raw)
+	}
+	if p := u.Port(); p != "" {
+		// url.Parse checks that a port is digits, not that it is one.
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return herald.PropertyError(herald.EInvalidProperty, property,
+				"%s has the port %s; a port is a number from 1 to 65535.", property, p)
+		}
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if !egress.Permitted(ip, e.AllowTargets) {
+			return herald.PropertyError(herald.EInvalidProperty, property,
+				"%s points at %s, a loopback, private, link-local, multicast or otherwise reserved address; "+
+					"Herald sends webhooks to public addresses only.", property, host)
+		}
+	} else if egress.NumericHost(host) {
+		return herald.PropertyError(herald.EInvalidProperty, property,
+			"%s has the host %s, an IPv4 address in a shorthand that programs read differently; "+
+				"write it as four decimal numbers, such as 203.0.113.7.", property, host)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
@@ -63,6 +64,15 @@ type api struct {
 
 type apiOption func(*heraldhttp.Server)
 
+// loopback exempts the tests' receivers, which listen on 127.0.0.1, from
+// the egress guard that keeps webhooks off internal addresses: every API
+// the tests start has it, unless started with withoutExemption.
+var loopback = egress.Loopback
+
+// withoutExemption starts the API as a server starts by default: no
+// internal address may be contacted, loopback included.
+func withoutExemption(srv *heraldhttp.Server) { srv.Engine.AllowTargets = nil }
+
 // forEachEngine runs f as a subtest per storage engine.
 func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
 	for _, e := range engines {
@@ -87,7 +97,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
-	}, PollInterval: 100 * time.Millisecond}
+	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback}
 	srv.Engine = a.Engine
 	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {

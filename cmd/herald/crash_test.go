@@ -66,11 +66,16 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
+// loopbackTargets exempts the tests' receivers, on 127.0.0.1, from the
+// egress guard that keeps webhooks off internal addresses.
+const loopbackTargets = "127.0.0.0/8,::1/128"
+
 // startHerald runs `herald serve` on a free loopback port over dataDir, with
-// extra flags, and waits until it listens.
+// loopback exempted and extra flags, and waits until it listens.
 func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	t.Helper()
-	cmd := exec.Command(heraldBinary, append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0"}, flags...)...)
+	args := []string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--allow-targets", loopbackTargets}
+	cmd := exec.Command(heraldBinary, append(args, flags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

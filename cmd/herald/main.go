@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
@@ -324,6 +325,9 @@ func serveCommand(cfg *config) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&health.workers, "workers", workers,
 		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
+	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
+		"address ranges that webhooks may reach although they are internal (loopback, private, link-local...), "+
+			"comma-separated CIDRs such as 127.0.0.0/8,::1/128 for local development (env HERALD_ALLOW_TARGETS)")
 	return cmd
 }
 
@@ -333,6 +337,9 @@ type healthSettings struct {
 	interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration
 	// workers is the number of concurrent delivery attempts.
 	workers int
+	// allowTargets lists the address ranges exempted from the egress
+	// guard, as egress.ParseAllowList reads them.
+	allowTargets string
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -355,6 +362,10 @@ const (
 
 func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	allowTargets, err := egress.ParseAllowList(health.allowTargets)
+	if err != nil {
+		return fmt.Errorf("--allow-targets: %w", err)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serverGCPercent)
 	}
@@ -398,7 +409,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
 		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
-		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers}
+		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers, AllowTargets: allowTargets}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
 	}
@@ -414,8 +425,12 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if cfg.db != "" {
 		database = "postgres"
 	}
+	exempted := "none"
+	if len(allowTargets) > 0 {
+		exempted = egress.FormatAllowList(allowTargets)
+	}
 	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data,
-		"database", database, "node", engine.Node, "version", herald.Version)
+		"database", database, "node", engine.Node, "version", herald.Version, "allow_targets", exempted)
 	select {
 	case err := <-errc:
 		return err
