@@ -94,6 +94,7 @@ same run.`,
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
 	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
+	cmd.AddCommand(slowBodiesCommand())
 	return cmd
 }
 
