@@ -14,6 +14,7 @@ type ErrorID string
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
 	EAuthRequired       ErrorID = "authentication_required"
+	ERequestTimeout     ErrorID = "request_timeout"
 	EInvalidOperation   ErrorID = "invalid_operation"
 	EInvalidRequest     ErrorID = "invalid_request"
 	EInternal           ErrorID = "internal_server_error"
@@ -39,6 +40,7 @@ type errorKind struct {
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
 	EAuthRequired:       {4, http.StatusUnauthorized},
+	ERequestTimeout:     {8, http.StatusRequestTimeout},
 	EInvalidOperation:   {9, http.StatusUnprocessableEntity},
 	EInvalidRequest:     {10, http.StatusBadRequest},
 	EInternal:           {100, http.StatusInternalServerError},

@@ -34,6 +34,10 @@ type errorBody struct {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if timeout, ok := s.bodyTimedOut(r); ok {
+		err = timeout
+	}
+	refuseBody(w, r)
 	e, ok := herald.AsError(err)
 	if !ok {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -68,6 +72,7 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EPayloadTooLarge:    "The request body is larger than 1 MiB.",
 	herald.EUploadMismatch:     "An upload's size differs from the size declared for it.",
 	herald.EURLExpired:         "A signed URL has expired; fetch a fresh one.",
+	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
 }
 
 // errorCatalogue serves the list that error bodies' url fields point into.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/delivery"
@@ -28,6 +29,11 @@ type Server struct {
 	// https://herald.example.com).
 	URLs   *urls.Builder
 	Logger *slog.Logger
+	// BodyTimeout bounds the time a request's body may take to arrive
+	// (uploads get more, by their size: MinTransferRate); zero leaves it
+	// unbounded. The time a response may take to leave is the
+	// http.Server's WriteTimeout; downloads get more in the same way.
+	BodyTimeout time.Duration
 
 	mux *http.ServeMux
 }
@@ -48,6 +54,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.mux == nil {
 		s.mux = s.routes()
 	}
+	s.bound(w, r)
 	// Layer let clients that cannot send PATCH tunnel it through POST.
 	if r.Method == http.MethodPost && strings.EqualFold(r.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
 		r.Method = http.MethodPatch
@@ -183,7 +190,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, e
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
 	}
-	app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	app, err := s.Service.Authenticate(r.Context(), token)
 	if err != nil {
 		if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)

@@ -49,7 +49,13 @@ type process struct {
 // extra flags, and waits until it listens.
 func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	t.Helper()
-	cmd := exec.Command(heraldBinary, append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0"}, flags...)...)
+	return startProcess(t, exec.Command(heraldBinary, append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0"}, flags...)...))
+}
+
+// startProcess runs a command that serves Herald and waits until it
+// listens.
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

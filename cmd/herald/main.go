@@ -221,6 +221,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	var addr, baseURL string
 	var contentTTL time.Duration
 	var health healthSettings
+	var limits serverLimits
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API",
@@ -228,7 +229,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health)
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits)
 		},
 	}
 	ttl, _ := time.ParseDuration(env("HERALD_CONTENT_URL_TTL", "1h"))
@@ -252,6 +253,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&health.workers, "workers", workers,
 		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
+	limits.flags(cmd)
 	return cmd
 }
 
@@ -281,7 +283,7 @@ const (
 	serverMemoryLimit = 100 << 20
 )
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serverGCPercent)
@@ -334,15 +336,16 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := limits.server(api)
+	bounded, maxConns := limits.listener(ln, engine.Workers)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(bounded) }()
 	database := "sqlite"
 	if cfg.db != "" {
 		database = "postgres"
 	}
 	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data,
-		"database", database, "node", engine.Node, "version", herald.Version)
+		"database", database, "node", engine.Node, "version", herald.Version, "max_connections", maxConns)
 	select {
 	case err := <-errc:
 		return err

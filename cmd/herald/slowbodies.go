@@ -20,7 +20,10 @@ import (
 // slowBodySettings are the knobs of `herald bench slow-bodies`.
 type slowBodySettings struct {
 	url, app, token string
-	connections     int
+	// slowToken is the token of the slow connections that carry one; by
+	// default, token.
+	slowToken   string
+	connections int
 	// withToken is the share of the slow connections that carry the
 	// token; the others carry none.
 	withToken float64
@@ -38,7 +41,7 @@ func slowBodiesCommand() *cobra.Command {
 		Use:   "slow-bodies",
 		Short: "Measure how a running Herald answers while many connections trickle request bodies",
 		Long: `slow-bodies opens --connections connections to a running Herald, each sending a
-request's headers (POST .../conversations, Content-Length 100000; a share of them
+request's headers (POST /v1/contacts, Content-Length 100000; a share of them
 with the token, the others without) and then its body one byte every --trickle. Meanwhile
 a well-behaved client asks GET /health and an authenticated GET every --probe-every,
 each on a new connection, as a client that was not already connected would. It reports
@@ -66,6 +69,7 @@ kept the slow connections open. Point it at a server you own: it is the attack i
 	f.StringVar(&s.url, "url", "", "root URL of the server (http://127.0.0.1:8080)")
 	f.StringVar(&s.app, "app", "", "app id of the token")
 	f.StringVar(&s.token, "token", "", "an app token, for the authenticated requests")
+	f.StringVar(&s.slowToken, "slow-token", "", "the token the slow connections send, as another tenant would (default --token)")
 	f.IntVar(&s.connections, "connections", 1000, "slow-body connections")
 	f.Float64Var(&s.withToken, "with-token", 0.5, "share of the slow connections that send the token")
 	f.DurationVar(&s.duration, "duration", 30*time.Second, "how long the slow connections trickle and the client measures")
@@ -160,6 +164,9 @@ func runSlowBodies(ctx context.Context, s slowBodySettings) (*slowBodyResult, er
 	var wg sync.WaitGroup
 	var dialErrors atomic.Int64
 	withToken := int(float64(s.connections) * s.withToken)
+	if s.slowToken == "" {
+		s.slowToken = s.token
+	}
 	for i := range s.connections {
 		wg.Add(1)
 		go func() {
@@ -167,9 +174,12 @@ func runSlowBodies(ctx context.Context, s slowBodySettings) (*slowBodyResult, er
 			stats := &r.WithoutToken
 			auth := ""
 			if i < withToken {
-				stats, auth = &r.WithToken, "Authorization: Bearer "+s.token+"\r\n"
+				stats, auth = &r.WithToken, "Authorization: Bearer "+s.slowToken+"\r\n"
 			}
-			lifetime, closed, ok := slowBody(ctx, base.Host, "/apps/"+s.app+"/conversations", auth, s.trickle)
+			// A /v1 path, whose app is the token's: with another app's
+			// token, the request is that app's and is held until its
+			// body's deadline, not answered 404 at once.
+			lifetime, closed, ok := slowBody(ctx, base.Host, "/v1/contacts", auth, s.trickle)
 			mu.Lock()
 			defer mu.Unlock()
 			if !ok {
