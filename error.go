@@ -14,6 +14,7 @@ type ErrorID string
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
 	EAuthRequired       ErrorID = "authentication_required"
+	ERateLimitExceeded  ErrorID = "rate_limit_exceeded"
 	ERequestTimeout     ErrorID = "request_timeout"
 	EInvalidOperation   ErrorID = "invalid_operation"
 	EInvalidRequest     ErrorID = "invalid_request"
@@ -40,6 +41,7 @@ type errorKind struct {
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
 	EAuthRequired:       {4, http.StatusUnauthorized},
+	ERateLimitExceeded:  {7, http.StatusTooManyRequests},
 	ERequestTimeout:     {8, http.StatusRequestTimeout},
 	EInvalidOperation:   {9, http.StatusUnprocessableEntity},
 	EInvalidRequest:     {10, http.StatusBadRequest},

@@ -72,6 +72,7 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EPayloadTooLarge:    "The request body is larger than 1 MiB.",
 	herald.EUploadMismatch:     "An upload's size differs from the size declared for it.",
 	herald.EURLExpired:         "A signed URL has expired; fetch a fresh one.",
+	herald.ERateLimitExceeded:  "The token sent more requests than its rate limit allows; wait for the Retry-After header's seconds.",
 	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -34,8 +36,14 @@ type Server struct {
 	// unbounded. The time a response may take to leave is the
 	// http.Server's WriteTimeout; downloads get more in the same way.
 	BodyTimeout time.Duration
+	// RateLimit is the requests per second each token may send, with a
+	// burst of as many; zero means no limit. It is read once, at the first
+	// authenticated request.
+	RateLimit float64
 
-	mux *http.ServeMux
+	mux         *http.ServeMux
+	limiterOnce sync.Once
+	limiter     *rateLimiter
 }
 
 // New returns a server for the service. The signing key is loaded from the
@@ -198,5 +206,29 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, e
 		}
 		return "", err
 	}
+	if err := s.limit(w, token); err != nil {
+		return "", err
+	}
 	return app, nil
+}
+
+// limit takes a request from the token's rate limit, or answers how long
+// the client should wait, in whole seconds (Retry-After cannot say less).
+func (s *Server) limit(w http.ResponseWriter, token string) error {
+	s.limiterOnce.Do(func() {
+		if s.RateLimit > 0 {
+			s.limiter = newRateLimiter(s.RateLimit)
+		}
+	})
+	if s.limiter == nil {
+		return nil
+	}
+	ok, wait := s.limiter.allow(token, time.Now())
+	if ok {
+		return nil
+	}
+	seconds := max(1, int((wait+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	return herald.Errorf(herald.ERateLimitExceeded,
+		"This token sent more than %g requests per second; retry in %d s.", s.RateLimit, seconds)
 }

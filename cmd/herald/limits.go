@@ -20,6 +20,8 @@ type serverLimits struct {
 	// maxConnections is the bound on open API connections; 0 derives it
 	// from the file-descriptor limit.
 	maxConnections int
+	// rateLimit is each token's requests per second; 0 means no limit.
+	rateLimit float64
 }
 
 func (l *serverLimits) flags(cmd *cobra.Command) {
@@ -35,6 +37,12 @@ func (l *serverLimits) flags(cmd *cobra.Command) {
 	}
 	cmd.Flags().IntVar(&l.maxConnections, "max-connections", maxConns,
 		"open API connections at most; more wait to be accepted; 0: the file-descriptor limit less room for the database and the delivery workers (env HERALD_MAX_CONNECTIONS)")
+	rate, err := strconv.ParseFloat(env("HERALD_RATE_LIMIT", strconv.Itoa(heraldhttp.DefaultRateLimit)), 64)
+	if err != nil {
+		rate = heraldhttp.DefaultRateLimit
+	}
+	cmd.Flags().Float64Var(&l.rateLimit, "rate-limit", rate,
+		"requests per second each token may send (with a burst of as many); more get 429; 0: no limit (env HERALD_RATE_LIMIT)")
 }
 
 // connectionReserve is what the server keeps of its file descriptors for
@@ -72,7 +80,7 @@ func (l serverLimits) listener(ln net.Listener, workers int) (net.Listener, int)
 
 // server is the API's http.Server with the limits' timeouts.
 func (l serverLimits) server(api *heraldhttp.Server) *http.Server {
-	api.BodyTimeout = l.bodyTimeout
+	api.BodyTimeout, api.RateLimit = l.bodyTimeout, l.rateLimit
 	return &http.Server{Handler: api.Handler(), ReadHeaderTimeout: heraldhttp.HeaderTimeout,
 		WriteTimeout: l.writeTimeout, IdleTimeout: l.idleTimeout}
 }
