@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -44,6 +45,9 @@ type Server struct {
 	mux         *http.ServeMux
 	limiterOnce sync.Once
 	limiter     *rateLimiter
+	// Writes refused for want of space since the last log line, and when
+	// that line was (unix nanoseconds).
+	storageFullRefused, storageFullLogged atomic.Int64
 }
 
 // New returns a server for the service. The signing key is loaded from the
