@@ -6,43 +6,75 @@ import (
 	"time"
 )
 
-// Buckets idle long enough to have filled up again are dropped: the memory
-// the limiter keeps follows the tokens in use, not every token ever seen.
-func TestRateLimiterDropsIdleBuckets(t *testing.T) {
-	l := newRateLimiter(10)
+// Entries idle long enough for their bucket to have filled up again are
+// dropped: the memory the limits keep follows the tokens in use, not every
+// token ever seen. Those with a request in progress stay.
+func TestTokenLimitsDropIdleTokens(t *testing.T) {
+	l := newTokenLimits(10, 0)
 	now := time.Now()
+	var held func()
 	for i := range 1000 {
-		if ok, _ := l.allow("token-"+strconv.Itoa(i), now); !ok {
+		release, refused := l.acquire("token-"+strconv.Itoa(i), now)
+		if refused != nil {
 			t.Fatalf("token %d refused on its first request", i)
 		}
+		if i == 999 {
+			held = release
+		} else {
+			release()
+		}
 	}
-	if len(l.buckets) != 1000 {
-		t.Fatalf("%d buckets, want 1000", len(l.buckets))
+	if len(l.tokens) != 1000 {
+		t.Fatalf("%d entries, want 1000", len(l.tokens))
 	}
-	// Within the sweep interval nothing is dropped; after it, every bucket
-	// idle for longer than a refill (one second here) is.
-	l.allow("token-0", now.Add(30*time.Second))
-	if len(l.buckets) != 1000 {
-		t.Fatalf("%d buckets before the sweep interval, want 1000", len(l.buckets))
+	// Within the sweep interval nothing is dropped; after it, every entry
+	// idle for longer than a refill (one second here) is, unless a request
+	// of its token is still in progress.
+	release, _ := l.acquire("token-0", now.Add(30*time.Second))
+	release()
+	if len(l.tokens) != 1000 {
+		t.Fatalf("%d entries before the sweep interval, want 1000", len(l.tokens))
 	}
-	l.allow("token-1", now.Add(sweepInterval+time.Second))
-	if len(l.buckets) != 1 {
-		t.Fatalf("%d buckets after the sweep, want 1: token-1's, new again", len(l.buckets))
+	l.acquire("token-1", now.Add(sweepInterval+time.Second))
+	if len(l.tokens) != 2 {
+		t.Fatalf("%d entries after the sweep, want 2: token-999's, in progress, and token-1's, new again", len(l.tokens))
 	}
+	held()
 }
 
 // The wait for the next request is what the bucket lacks at the rate.
-func TestRateLimiterWait(t *testing.T) {
-	l := newRateLimiter(4) // burst 4, a request every 250 ms
+func TestTokenLimitsWait(t *testing.T) {
+	l := newTokenLimits(4, 0) // burst 4, a request every 250 ms
 	now := time.Now()
 	for range 4 {
-		l.allow("t", now)
+		l.acquire("t", now)
 	}
-	ok, wait := l.allow("t", now)
-	if ok || wait < 240*time.Millisecond || wait > 250*time.Millisecond {
-		t.Fatalf("fifth request: %v, wait %s; want refused, about 250 ms", ok, wait)
+	_, refused := l.acquire("t", now)
+	if refused == nil || !refused.overRate || refused.wait < 240*time.Millisecond || refused.wait > 250*time.Millisecond {
+		t.Fatalf("fifth request: %+v; want refused, about 250 ms", refused)
 	}
-	if ok, _ := l.allow("t", now.Add(250*time.Millisecond)); !ok {
+	if _, refused := l.acquire("t", now.Add(250*time.Millisecond)); refused != nil {
 		t.Fatal("refused 250 ms later")
+	}
+}
+
+// A token has at most its concurrency in progress; each release lets one
+// more in.
+func TestTokenLimitsConcurrency(t *testing.T) {
+	l := newTokenLimits(0, 2)
+	now := time.Now()
+	r1, _ := l.acquire("t", now)
+	if _, refused := l.acquire("t", now); refused != nil {
+		t.Fatal("second request refused")
+	}
+	if _, refused := l.acquire("t", now); refused == nil || refused.overRate {
+		t.Fatalf("third request in progress: %+v, want refused", refused)
+	}
+	if _, refused := l.acquire("u", now); refused != nil {
+		t.Fatal("another token refused")
+	}
+	r1()
+	if _, refused := l.acquire("t", now); refused != nil {
+		t.Fatal("refused after a release")
 	}
 }

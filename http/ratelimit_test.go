@@ -66,10 +66,51 @@ func TestRateLimit(t *testing.T) {
 	})
 }
 
+func withTokenConcurrency(n int) apiOption {
+	return func(s *heraldhttp.Server) { s.TokenConcurrency = n }
+}
+
+// A token may have only so many requests in progress: one that holds its
+// requests open (slow bodies) cannot take every connection of the server.
+// Over the bound it gets 429 rate_limit_exceeded; another token of the app
+// is not affected, and once a request ends the token is served again.
+func TestTokenConcurrency(t *testing.T) {
+	t.Parallel()
+	limitsForEachEngine(t, []apiOption{withTokenConcurrency(2)}, func(t *testing.T, a *api) {
+		var slow []*slowClient
+		for range 2 {
+			c := startRequest(t, "POST", a.URL+"/v1/contacts", "Authorization", "Bearer "+a.Token, "Content-Length", "100")
+			c.send([]byte(`{"name": `))
+			slow = append(slow, c)
+		}
+		// The two are in their handlers once a third is refused.
+		var res *response
+		eventually(t, func() bool {
+			res = a.do("GET", "/conversations", nil)
+			return res.Status == 429
+		}, "the third request to be refused")
+		e := res.wantError(t, 429, "rate_limit_exceeded", "")
+		if !strings.Contains(e["message"].(string), "2 requests in progress") || res.Header.Get("Retry-After") != "1" {
+			t.Fatalf("429 %s, Retry-After %q", res.Body, res.Header.Get("Retry-After"))
+		}
+
+		token, err := a.Service.CreateToken(context.Background(), a.AppID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.doAs(token, "GET", "/conversations", nil).must(t, 200)
+
+		slow[0].conn.Close()
+		eventually(t, func() bool {
+			return a.do("GET", "/conversations", nil).Status == 200
+		}, "the token to be served once a request ended")
+	})
+}
+
 // With the limit off (0), a token may send as fast as it likes.
 func TestRateLimitOff(t *testing.T) {
 	t.Parallel()
-	limitsForEachEngine(t, []apiOption{withRateLimit(0)}, func(t *testing.T, a *api) {
+	limitsForEachEngine(t, []apiOption{withRateLimit(0), withTokenConcurrency(0)}, func(t *testing.T, a *api) {
 		for range 200 {
 			a.do("GET", "/conversations", nil).must(t, 200)
 		}

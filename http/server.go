@@ -38,13 +38,15 @@ type Server struct {
 	// http.Server's WriteTimeout; downloads get more in the same way.
 	BodyTimeout time.Duration
 	// RateLimit is the requests per second each token may send, with a
-	// burst of as many; zero means no limit. It is read once, at the first
-	// authenticated request.
-	RateLimit float64
+	// burst of as many, and TokenConcurrency the requests it may have in
+	// progress at once; zero means no limit. They are read once, at the
+	// first authenticated request.
+	RateLimit        float64
+	TokenConcurrency int
 
-	mux         *http.ServeMux
-	limiterOnce sync.Once
-	limiter     *rateLimiter
+	mux             *http.ServeMux
+	tokenLimitsOnce sync.Once
+	tokenLimits     *tokenLimits
 	// Writes refused for want of space since the last log line, and when
 	// that line was (unix nanoseconds).
 	storageFullRefused, storageFullLogged atomic.Int64
@@ -184,10 +186,11 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 // app would, so that a token learns nothing about other apps.
 func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		app, err := s.authenticate(w, r)
+		app, release, err := s.authenticate(w, r)
 		if err != nil {
 			return err
 		}
+		defer release()
 		if r.PathValue("app") != app {
 			return herald.NotFound("app", r.PathValue("app"))
 		}
@@ -195,44 +198,52 @@ func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app stri
 	})
 }
 
-// authenticate returns the app of the request's bearer token.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
+// authenticate returns the app of the request's bearer token, once the
+// token's limits let the request in; the caller calls release when the
+// request is done.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (app string, release func(), err error) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+		return "", nil, herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
 	}
 	token = strings.TrimSpace(token)
-	app, err := s.Service.Authenticate(r.Context(), token)
+	app, err = s.Service.Authenticate(r.Context(), token)
 	if err != nil {
 		if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
 		}
-		return "", err
+		return "", nil, err
 	}
-	if err := s.limit(w, token); err != nil {
-		return "", err
+	release, err = s.limit(w, token)
+	if err != nil {
+		return "", nil, err
 	}
-	return app, nil
+	return app, release, nil
 }
 
-// limit takes a request from the token's rate limit, or answers how long
-// the client should wait, in whole seconds (Retry-After cannot say less).
-func (s *Server) limit(w http.ResponseWriter, token string) error {
-	s.limiterOnce.Do(func() {
-		if s.RateLimit > 0 {
-			s.limiter = newRateLimiter(s.RateLimit)
+// limit counts a request in against the token's limits, or answers how
+// long the client should wait, in whole seconds (Retry-After cannot say
+// less).
+func (s *Server) limit(w http.ResponseWriter, token string) (release func(), err error) {
+	s.tokenLimitsOnce.Do(func() {
+		if s.RateLimit > 0 || s.TokenConcurrency > 0 {
+			s.tokenLimits = newTokenLimits(s.RateLimit, s.TokenConcurrency)
 		}
 	})
-	if s.limiter == nil {
-		return nil
+	if s.tokenLimits == nil {
+		return func() {}, nil
 	}
-	ok, wait := s.limiter.allow(token, time.Now())
-	if ok {
-		return nil
+	release, refused := s.tokenLimits.acquire(token, time.Now())
+	if refused == nil {
+		return release, nil
 	}
-	seconds := max(1, int((wait+time.Second-1)/time.Second))
+	seconds := max(1, int((refused.wait+time.Second-1)/time.Second))
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	return herald.Errorf(herald.ERateLimitExceeded,
-		"This token sent more than %g requests per second; retry in %d s.", s.RateLimit, seconds)
+	if refused.overRate {
+		return nil, herald.Errorf(herald.ERateLimitExceeded,
+			"This token sent more than %g requests per second; retry in %d s.", s.RateLimit, seconds)
+	}
+	return nil, herald.Errorf(herald.ERateLimitExceeded,
+		"This token has %d requests in progress, as many as it may have at once; retry in %d s.", s.TokenConcurrency, seconds)
 }

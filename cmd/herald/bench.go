@@ -265,10 +265,10 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 		args, database = append(args, "--db", cfg.db), "postgres"
 	}
 	server := exec.CommandContext(ctx, self, args...)
-	// The clients send thousands of requests a second with one token. The
-	// limit goes in the environment rather than as a flag, which builds
-	// from before the limit would refuse.
-	server.Env = append(os.Environ(), "HERALD_RATE_LIMIT=0")
+	// The clients send thousands of requests a second with one token, as
+	// many at once as there are clients. The limits go in the environment
+	// rather than as flags, which builds from before them would refuse.
+	server.Env = append(os.Environ(), "HERALD_RATE_LIMIT=0", "HERALD_TOKEN_CONCURRENCY=0")
 	stderr, err := server.StderrPipe()
 	if err != nil {
 		return nil, err

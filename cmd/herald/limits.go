@@ -20,8 +20,10 @@ type serverLimits struct {
 	// maxConnections is the bound on open API connections; 0 derives it
 	// from the file-descriptor limit.
 	maxConnections int
-	// rateLimit is each token's requests per second; 0 means no limit.
-	rateLimit float64
+	// rateLimit is each token's requests per second, and tokenConcurrency
+	// its requests in progress at once; 0 means no limit.
+	rateLimit        float64
+	tokenConcurrency int
 }
 
 func (l *serverLimits) flags(cmd *cobra.Command) {
@@ -43,6 +45,12 @@ func (l *serverLimits) flags(cmd *cobra.Command) {
 	}
 	cmd.Flags().Float64Var(&l.rateLimit, "rate-limit", rate,
 		"requests per second each token may send (with a burst of as many); more get 429; 0: no limit (env HERALD_RATE_LIMIT)")
+	concurrency, err := strconv.Atoi(env("HERALD_TOKEN_CONCURRENCY", strconv.Itoa(heraldhttp.DefaultTokenConcurrency)))
+	if err != nil {
+		concurrency = heraldhttp.DefaultTokenConcurrency
+	}
+	cmd.Flags().IntVar(&l.tokenConcurrency, "token-concurrency", concurrency,
+		"requests each token may have in progress at once; more get 429; 0: no limit (env HERALD_TOKEN_CONCURRENCY)")
 }
 
 // connectionReserve is what the server keeps of its file descriptors for
@@ -80,7 +88,7 @@ func (l serverLimits) listener(ln net.Listener, workers int) (net.Listener, int)
 
 // server is the API's http.Server with the limits' timeouts.
 func (l serverLimits) server(api *heraldhttp.Server) *http.Server {
-	api.BodyTimeout, api.RateLimit = l.bodyTimeout, l.rateLimit
+	api.BodyTimeout, api.RateLimit, api.TokenConcurrency = l.bodyTimeout, l.rateLimit, l.tokenConcurrency
 	return &http.Server{Handler: api.Handler(), ReadHeaderTimeout: heraldhttp.HeaderTimeout,
 		WriteTimeout: l.writeTimeout, IdleTimeout: l.idleTimeout}
 }
