@@ -82,6 +82,13 @@ func (c *config) open(ctx context.Context) (*messaging.Service, func() error, er
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	database := ""
+	if c.db == "" {
+		database = filepath.Join(c.data, "herald.db")
+	}
+	if err := checkWritable(c.data, database); err != nil {
+		return nil, nil, err
+	}
 	store, err := c.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
