@@ -25,8 +25,8 @@ const (
 	// MinTransferRate is the slowest an upload or a download may go on
 	// average, in bytes per second: their deadlines move by the time their
 	// bytes take at this rate as the bytes go through, so a 256 MiB upload
-	// may take up to 30 s plus about 68 minutes, and one that stalls is
-	// cut 30 s behind that pace.
+	// may take up to 30 s plus about 68 minutes. One that stalls for the
+	// body (or write) timeout is cut, however far ahead of that pace.
 	MinTransferRate = 64 << 10
 )
 
@@ -41,7 +41,7 @@ type requestBody struct {
 	deadline bool // a body deadline is set
 	done     bool // read to its end
 	timedOut bool // the deadline passed before the end
-	// A paced body's deadline moves with what arrived (see pace).
+	// A paced body's deadline moves with what arrived (see paceBody).
 	paced    bool
 	start    time.Time
 	grace    time.Duration
