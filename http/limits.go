@@ -177,19 +177,29 @@ func transferTime(size int64) time.Duration {
 	return time.Duration(size) * time.Second / MinTransferRate
 }
 
+// refusedBodyGrace is how long the rest of a body is read, after an
+// answer given before it arrived: long enough for a client that sent it
+// whole to finish sending (closing a connection with unread bytes resets
+// it, and the client may lose the answer), too short to hold the
+// connection.
+const refusedBodyGrace = time.Second
+
 // refuseBody makes an answer given before the request's body arrived the
 // connection's last. Go's server would otherwise read what remains of a
 // small body (up to 256 KiB) before it sends the answer, to keep the
 // connection: a client trickling that body would hold the connection, and
 // wait for its answer, for as long as it trickles, token or no token. The
-// connection closes instead, and what remains of the body is not waited for.
+// answer goes out at once instead, and the connection closes once the rest
+// of the body has arrived or refusedBodyGrace has passed.
 func refuseBody(w http.ResponseWriter, r *http.Request) {
 	b, ok := r.Body.(*requestBody)
 	if !ok || b.done {
 		return
 	}
 	w.Header().Set("Connection", "close")
-	b.rc.SetReadDeadline(time.Now())
+	if !b.timedOut {
+		b.rc.SetReadDeadline(time.Now().Add(refusedBodyGrace))
+	}
 }
 
 // bodyTimedOut returns the error for a request whose body did not arrive
