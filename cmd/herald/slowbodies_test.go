@@ -56,9 +56,11 @@ func TestSlowBodiesDoNotStallTheAPI(t *testing.T) {
 			for name, s := range map[string]probeStats{"GET /health": r.Health, "authenticated GET": r.AuthGET} {
 				l := s.LatencyMS
 				t.Logf("%s: %d requests, %d errors; p50 %.1f ms, p99 %.1f ms, max %.1f ms", name, s.Requests, s.Errors, l.P50, l.P99, l.Max)
-				if s.Requests < 20 || s.Errors > 0 || l.P99 > 1000 {
-					t.Errorf("%s under %d slow bodies: %d requests, %d errors (%s), p99 %.0f ms",
-						name, connections, s.Requests, s.Errors, s.FirstError, l.P99)
+				// The first requests may wait while the first thousand
+				// connections are answered: 2 s at most, on a busy machine.
+				if s.Requests < 20 || s.Errors > 0 || l.P50 > 100 || l.P99 > 2000 {
+					t.Errorf("%s under %d slow bodies: %d requests, %d errors (%s), p50 %.0f ms, p99 %.0f ms",
+						name, connections, s.Requests, s.Errors, s.FirstError, l.P50, l.P99)
 				}
 			}
 			withToken := int(connections * c.withToken)
