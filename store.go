@@ -3,6 +3,7 @@ package herald
 import (
 	"context"
 	"io"
+	"math"
 	"time"
 )
 
@@ -65,6 +66,20 @@ type Tx interface {
 type Page struct {
 	Before string
 	Limit  int
+}
+
+// PageOffset is the offset of page number page (from 1) of a listing with
+// size objects a page. A page so far out that the offset would overflow is
+// past the end of any listing, and gets the largest offset: it lists
+// nothing, as any page after the last does.
+func PageOffset(page, size int) int {
+	if page < 1 || size < 1 {
+		return 0
+	}
+	if page-1 > math.MaxInt/size {
+		return math.MaxInt
+	}
+	return (page - 1) * size
 }
 
 // Queries are the reads and writes an engine offers. Reads of a missing

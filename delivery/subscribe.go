@@ -208,7 +208,7 @@ func (e *Engine) EventLog(ctx context.Context, appID, format, outcome string, ev
 			return herald.Errorf(herald.ENotFound, "This app has no webhook; subscribe with POST /v1/webhooks/subscribe.")
 		}
 		var total int
-		log, total, err = q.WebhookEvents(ctx, w.ID, f, (page-1)*items, items)
+		log, total, err = q.WebhookEvents(ctx, w.ID, f, herald.PageOffset(page, items), items)
 		pages = max(1, (total+items-1)/items)
 		return err
 	})

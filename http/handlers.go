@@ -465,9 +465,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 				strconv.FormatInt(c.Size, 10) + " bytes declared in Upload-Content-Length.",
 			Data: map[string]any{"expected": c.Size, "property": "Content-Length"}}
 	}
+	s.paceBody(r)
 	if err := s.Service.UploadContent(r.Context(), c, r.Body); err != nil {
 		return err
 	}
+	renewWriteDeadline(w, r)
 	out := s.renderContent(c.AppID, c.ID, c.Size, true)
 	out.MimeType = c.MimeType
 	writeJSON(w, http.StatusOK, out)
@@ -493,7 +495,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, body)
+		_, _ = io.Copy(pacedResponse(w, r), body)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"syscall"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -34,8 +36,18 @@ type errorBody struct {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if timeout, ok := s.bodyTimedOut(r); ok {
+		err = timeout
+	}
+	refuseBody(w, r)
 	e, ok := herald.AsError(err)
-	if !ok {
+	switch {
+	case ok:
+	case errors.Is(err, herald.ErrStorageFull) || errors.Is(err, syscall.ENOSPC):
+		s.storageFull(r, err)
+		e = herald.Errorf(herald.EStorageFull,
+			"The server's storage is full: nothing was written. Reads still work; retry the write once an operator has freed space.")
+	default:
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = herald.Errorf(herald.EInternal, "Herald could not complete the request; the server log has the details.")
 	}
@@ -68,6 +80,28 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EPayloadTooLarge:    "The request body is larger than 1 MiB.",
 	herald.EUploadMismatch:     "An upload's size differs from the size declared for it.",
 	herald.EURLExpired:         "A signed URL has expired; fetch a fresh one.",
+	herald.ERateLimitExceeded:  "The token sent more requests than its rate limit allows; wait for the Retry-After header's seconds.",
+	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
+	herald.EStorageFull:        "The server's storage is full; nothing was written. Retry once an operator has freed space.",
+}
+
+// storageFullLogInterval is how often, at most, a full storage is logged:
+// while it is full every write fails, and a line for each would flood the
+// log, on a disk that has no room for it.
+const storageFullLogInterval = time.Minute
+
+// storageFull logs a write refused for want of space, once per
+// storageFullLogInterval with the number refused since the last line.
+func (s *Server) storageFull(r *http.Request, err error) {
+	refused := s.storageFullRefused.Add(1)
+	now := time.Now().UnixNano()
+	last := s.storageFullLogged.Load()
+	if now-last < int64(storageFullLogInterval) || !s.storageFullLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.storageFullRefused.Add(-refused)
+	s.Logger.Error("the storage is full: writes answer 507 insufficient_storage until space is freed",
+		"refused", refused, "method", r.Method, "path", r.URL.Path, "err", err)
 }
 
 // errorCatalogue serves the list that error bodies' url fields point into.

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/delivery"
@@ -28,8 +32,24 @@ type Server struct {
 	// https://herald.example.com).
 	URLs   *urls.Builder
 	Logger *slog.Logger
+	// BodyTimeout bounds the time a request's body may take to arrive
+	// (uploads get more, by their size: MinTransferRate); zero leaves it
+	// unbounded. The time a response may take to leave is the
+	// http.Server's WriteTimeout; downloads get more in the same way.
+	BodyTimeout time.Duration
+	// RateLimit is the requests per second each token may send, with a
+	// burst of as many, and TokenConcurrency the requests it may have in
+	// progress at once; zero means no limit. They are read once, at the
+	// first authenticated request.
+	RateLimit        float64
+	TokenConcurrency int
 
-	mux *http.ServeMux
+	mux             *http.ServeMux
+	tokenLimitsOnce sync.Once
+	tokenLimits     *tokenLimits
+	// Writes refused for want of space since the last log line, and when
+	// that line was (unix nanoseconds).
+	storageFullRefused, storageFullLogged atomic.Int64
 }
 
 // New returns a server for the service. The signing key is loaded from the
@@ -48,6 +68,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.mux == nil {
 		s.mux = s.routes()
 	}
+	s.bound(w, r)
 	// Layer let clients that cannot send PATCH tunnel it through POST.
 	if r.Method == http.MethodPost && strings.EqualFold(r.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
 		r.Method = http.MethodPatch
@@ -170,10 +191,11 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 // app would, so that a token learns nothing about other apps.
 func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		app, err := s.authenticate(w, r)
+		app, release, err := s.authenticate(w, r)
 		if err != nil {
 			return err
 		}
+		defer release()
 		if r.PathValue("app") != app {
 			return herald.NotFound("app", r.PathValue("app"))
 		}
@@ -181,19 +203,52 @@ func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app stri
 	})
 }
 
-// authenticate returns the app of the request's bearer token.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
+// authenticate returns the app of the request's bearer token, once the
+// token's limits let the request in; the caller calls release when the
+// request is done.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (app string, release func(), err error) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+		return "", nil, herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
 	}
-	app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	app, err = s.Service.Authenticate(r.Context(), token)
 	if err != nil {
 		if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
 		}
-		return "", err
+		return "", nil, err
 	}
-	return app, nil
+	release, err = s.limit(w, token)
+	if err != nil {
+		return "", nil, err
+	}
+	return app, release, nil
+}
+
+// limit counts a request in against the token's limits, or answers how
+// long the client should wait, in whole seconds (Retry-After cannot say
+// less).
+func (s *Server) limit(w http.ResponseWriter, token string) (release func(), err error) {
+	s.tokenLimitsOnce.Do(func() {
+		if s.RateLimit > 0 || s.TokenConcurrency > 0 {
+			s.tokenLimits = newTokenLimits(s.RateLimit, s.TokenConcurrency)
+		}
+	})
+	if s.tokenLimits == nil {
+		return func() {}, nil
+	}
+	release, refused := s.tokenLimits.acquire(token, time.Now())
+	if refused == nil {
+		return release, nil
+	}
+	seconds := max(1, int((refused.wait+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	if refused.overRate {
+		return nil, herald.Errorf(herald.ERateLimitExceeded,
+			"This token sent more than %g requests per second; retry in %d s.", s.RateLimit, seconds)
+	}
+	return nil, herald.Errorf(herald.ERateLimitExceeded,
+		"This token has %d requests in progress, as many as it may have at once; retry in %d s.", s.TokenConcurrency, seconds)
 }

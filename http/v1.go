@@ -49,10 +49,11 @@ func (s *Server) v1Routes(mux *http.ServeMux) {
 // withToken authenticates a /v1 request: the app is the token's.
 func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		app, err := s.authenticate(w, r)
+		app, release, err := s.authenticate(w, r)
 		if err != nil {
 			return err
 		}
+		defer release()
 		return h(w, r, app)
 	})
 }

@@ -273,7 +273,7 @@ func (s *Service) Contacts(ctx context.Context, appID string, f herald.ContactFi
 	}
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		var total int
-		cs, total, err = q.Contacts(ctx, appID, f, (page-1)*ContactsPageSize, ContactsPageSize)
+		cs, total, err = q.Contacts(ctx, appID, f, herald.PageOffset(page, ContactsPageSize), ContactsPageSize)
 		pages = max(1, (total+ContactsPageSize-1)/ContactsPageSize)
 		return err
 	})

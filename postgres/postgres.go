@@ -127,6 +127,15 @@ func sqlState(err error) string {
 	return ""
 }
 
+// storageError marks PostgreSQL's disk_full (SQLSTATE 53100) as
+// herald.ErrStorageFull.
+func storageError(err error) error {
+	if sqlState(err) == "53100" {
+		return fmt.Errorf("%w: %w", herald.ErrStorageFull, err)
+	}
+	return err
+}
+
 // runs reports how many times in all a transaction that failed with err
 // may run: several after losing a race for locks; a few after a duplicate
 // key, which another transaction may just have inserted (the next run sees
@@ -233,10 +242,12 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 	defer done()
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return err
+		return storageError(err)
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Keyring: s.keys}))
+	// A read that sorts or hashes more than work_mem writes temporary
+	// files, and fails too when the disk is full.
+	return storageError(fn(sqlstore.New(tx, dialect, sqlstore.Options{Keyring: s.keys})))
 }
 
 type writeTx struct {
@@ -264,7 +275,7 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 			return nil
 		}
 		if run >= runs(err) || ctx.Err() != nil {
-			return err
+			return storageError(err)
 		}
 		// Let the winner of the race commit before running again.
 		time.Sleep(time.Duration(rand.IntN(run*2000)+100) * time.Microsecond)

@@ -236,10 +236,10 @@ func (s *Store) Close() error {
 func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 	tx, err := s.reader.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return storageError(err)
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx), Keyring: s.opts.Keyring}))
+	return storageError(fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx), Keyring: s.opts.Keyring})))
 }
 
 // defaultPacing paces checkpoints: one at most every interval after

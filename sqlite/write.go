@@ -49,7 +49,7 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 	// Once queued, the outcome is awaited even if ctx ends: fn may already
 	// be part of a transaction that is about to commit.
 	<-r.done
-	return r.err
+	return storageError(r.err)
 }
 
 func (s *Store) writeLoop(conn *sql.Conn) {

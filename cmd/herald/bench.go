@@ -95,6 +95,7 @@ same run.`,
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
 	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
+	cmd.AddCommand(slowBodiesCommand())
 	return cmd
 }
 
@@ -266,9 +267,11 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	}
 	server := exec.CommandContext(ctx, self, args...)
 	// The bench's receiver listens on loopback, which Herald refuses to
-	// contact unless exempted. Through the environment rather than a flag,
-	// so that the bench can drive a build that has no such flag.
-	server.Env = append(os.Environ(), "HERALD_ALLOW_TARGETS=127.0.0.0/8")
+	// contact unless exempted, and its clients send thousands of requests
+	// a second with one token, as many at once as there are clients: the
+	// exemption, and no rate limits. Through the environment rather than
+	// flags, so that the bench can drive builds that have no such flags.
+	server.Env = append(os.Environ(), "HERALD_ALLOW_TARGETS=127.0.0.0/8", "HERALD_RATE_LIMIT=0", "HERALD_TOKEN_CONCURRENCY=0")
 	if cfg.db != "" && cfg.secretKey == "" && cfg.secretKeyFile == "" {
 		// The bench's own empty database: a key of its own.
 		server.Env = append(server.Env, "HERALD_SECRET_KEY="+keyring.NewKey())

@@ -75,7 +75,13 @@ const loopbackTargets = "127.0.0.0/8,::1/128"
 func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	t.Helper()
 	args := []string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--allow-targets", loopbackTargets}
-	cmd := exec.Command(heraldBinary, append(args, flags...)...)
+	return startProcess(t, exec.Command(heraldBinary, append(args, flags...)...))
+}
+
+// startProcess runs a command that serves Herald and waits until it
+// listens.
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,13 @@ func (c *config) open(ctx context.Context) (*messaging.Service, func() error, er
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	database := ""
+	if c.db == "" {
+		database = filepath.Join(c.data, "herald.db")
+	}
+	if err := checkWritable(c.data, database); err != nil {
+		return nil, nil, err
+	}
 	store, err := c.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -294,6 +301,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	var addr, baseURL string
 	var contentTTL time.Duration
 	var health healthSettings
+	var limits serverLimits
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API",
@@ -301,7 +309,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health)
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits)
 		},
 	}
 	ttl, _ := time.ParseDuration(env("HERALD_CONTENT_URL_TTL", "1h"))
@@ -328,6 +336,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
 		"address ranges that webhooks may reach although they are internal (loopback, private, link-local...), "+
 			"comma-separated CIDRs such as 127.0.0.0/8,::1/128 for local development (env HERALD_ALLOW_TARGETS)")
+	limits.flags(cmd)
 	return cmd
 }
 
@@ -360,7 +369,7 @@ const (
 	serverMemoryLimit = 100 << 20
 )
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	allowTargets, err := egress.ParseAllowList(health.allowTargets)
 	if err != nil {
@@ -418,9 +427,10 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := limits.server(api)
+	bounded, maxConns := limits.listener(ln, engine.Workers)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(bounded) }()
 	database := "sqlite"
 	if cfg.db != "" {
 		database = "postgres"
@@ -430,7 +440,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		exempted = egress.FormatAllowList(allowTargets)
 	}
 	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data,
-		"database", database, "node", engine.Node, "version", herald.Version, "allow_targets", exempted)
+		"database", database, "node", engine.Node, "version", herald.Version, "allow_targets", exempted,
+		"max_connections", maxConns)
 	select {
 	case err := <-errc:
 		return err
