@@ -10,7 +10,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/messaging"
-	"github.com/heraldhq/herald/urls"
 )
 
 const (
@@ -192,7 +191,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, app str
 func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app string) error {
 	var raw json.RawMessage
 	if err := decode(w, r, &raw); err != nil {
-		return err
+		return nameOperations(err)
 	}
 	var ops []messaging.PatchOperation
 	var fields []string // the plain object's field of each operation
@@ -200,10 +199,16 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 		if err := json.Unmarshal(raw, &ops); err != nil {
 			return herald.Errorf(herald.EInvalidRequest, "A Layer-Patch body is a list of {operation, property, value} objects: %v.", err)
 		}
+		if err := checkText(raw, &ops); err != nil {
+			return nameOperations(err)
+		}
 	} else {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil {
 			return herald.Errorf(herald.EInvalidRequest, "The body must be a Layer-Patch list or a JSON object.")
+		}
+		if err := checkText(raw, &obj); err != nil {
+			return err
 		}
 		for _, k := range []string{"participants", "metadata"} {
 			if v, ok := obj[k]; ok {
@@ -222,6 +227,18 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 	}
 	writeJSON(w, http.StatusOK, s.renderConversation(app, c))
 	return nil
+}
+
+// nameOperations names the operations of a Layer-Patch list in an error
+// about one of them: [0].value → operations[0].value.
+func nameOperations(err error) error {
+	if e, ok := herald.AsError(err); ok {
+		if p, _ := e.Data["property"].(string); strings.HasPrefix(p, "[") {
+			e.Data["property"] = "operations" + p
+			e.Message = strings.Replace(e.Message, p, "operations"+p, 1)
+		}
+	}
+	return err
 }
 
 // nameFields renames the operations a plain-object patch was turned into
@@ -450,11 +467,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, app string) 
 	return nil
 }
 
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := s.URLs.Verify(r.URL.Query(), urls.Upload, id); err != nil {
-		return err
-	}
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := s.Service.ContentByID(r.Context(), id)
 	if err != nil {
 		return err
@@ -474,11 +487,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := s.URLs.Verify(r.URL.Query(), urls.Download, id); err != nil {
-		return err
-	}
+func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := s.Service.ContentByID(r.Context(), id)
 	if err != nil {
 		return err

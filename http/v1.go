@@ -51,6 +51,9 @@ func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app st
 		if err != nil {
 			return err
 		}
+		if err := checkRequest(r); err != nil {
+			return err
+		}
 		return h(w, r, app)
 	})
 }

@@ -16,7 +16,10 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 	if strings.TrimSpace(mimeType) == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, "Upload-Content-Type", "The Upload-Content-Type header is required.")
 	}
-	if mt, _, err := mime.ParseMediaType(mimeType); err != nil || !strings.Contains(mt, "/") {
+	// Parameters may be quoted strings of any bytes; a MIME type is ASCII
+	// (RFC 2045), and what is not would differ by engine once stored.
+	printable := !strings.ContainsFunc(mimeType, func(r rune) bool { return r < 0x20 || r > 0x7e })
+	if mt, _, err := mime.ParseMediaType(mimeType); err != nil || !strings.Contains(mt, "/") || !printable {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Type", "Upload-Content-Type %q is not a MIME type.", mimeType)
 	}
 	if size <= 0 || size > s.maxUpload() {

@@ -172,6 +172,9 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 		if err != nil {
 			return err
 		}
+		if err := checkDepth("metadata", newMeta); err != nil {
+			return err
+		}
 		if string(newMeta) == "{}" {
 			newMeta = nil
 		}
@@ -266,6 +269,11 @@ func applyOperation(c *herald.Conversation, meta *any, op PatchOperation, where 
 			path = strings.Split(strings.TrimPrefix(op.Property, "metadata."), ".")
 			if slices.Contains(path, "") {
 				return herald.PropertyError(herald.EInvalidProperty, prop(), "%q is not a valid metadata path.", op.Property)
+			}
+			// Checked on the result too; refused here before a path of
+			// thousands of levels is built.
+			if len(path) >= MaxMetadataDepth {
+				return depthError("metadata")
 			}
 		}
 		switch op.Operation {
