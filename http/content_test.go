@@ -392,6 +392,7 @@ func TestCreateContentValidation(t *testing.T) {
 			{"type without a subtype", []string{"Upload-Content-Type", "text", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
 			{"type not a MIME type", []string{"Upload-Content-Type", "not a type", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
 			{"type with a bad parameter", []string{"Upload-Content-Type", "text/plain; charset", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
+			{"type not ASCII", []string{"Upload-Content-Type", "text/plain; charset=\"\xff\"", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a := a.in(t)
@@ -493,5 +494,52 @@ func TestContentOfDeletedConversation(t *testing.T) {
 		a.do("DELETE", "/conversations/"+conv, nil).must(t, 204)
 		a.doAs("", "GET", download, nil).wantError(t, 404, "not_found", "")
 		a.do("GET", a.contentRefreshURL(localID(id)), nil).wantError(t, 404, "not_found", "")
+	})
+}
+
+// Uploaded content cannot run as a page of Herald's origin (probe 7.5):
+// every download says nosniff and carries a sandboxing policy, and types a
+// browser would render actively are attachments.
+func TestContentDownloadsAreInert(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		conv := a.newConversation(t, "alice", "bob")
+		for _, tc := range []struct {
+			mimeType string
+			body     string
+			inline   bool
+		}{
+			{"text/html", `<script>alert(document.domain)</script>`, false},
+			{"image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, false},
+			{"TEXT/HTML; charset=utf-8", `<script>alert(2)</script>`, false},
+			{"application/xhtml+xml", `<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(3)</script></html>`, false},
+			{"text/xml", `<x/>`, false},
+			{"application/javascript", `alert(4)`, false},
+			{"application/pdf", `%PDF-1.4`, false},
+			{"application/octet-stream", `<script>alert(5)</script>`, false},
+			{"image/png", "\x89PNG\r\n\x1a\n<script>alert(6)</script>", true},
+			{"image/jpeg", "\xff\xd8\xff", true},
+			{"text/plain; charset=utf-8", `<script>alert(7)</script>`, true},
+			{"video/mp4", "\x00\x00\x00\x18ftypmp42", true},
+			{"audio/ogg", "OggS", true},
+		} {
+			id := a.uploaded(t, conv, tc.mimeType, []byte(tc.body))
+			got := a.do("GET", "/content/"+localID(id), nil).must(t, 200).Map(t)
+			res := a.doAs("", "GET", got["download_url"].(string), nil).must(t, 200)
+			if string(res.Body) != tc.body || res.Header.Get("Content-Type") != tc.mimeType {
+				t.Fatalf("%s: downloaded %q as %q", tc.mimeType, res.Body, res.Header.Get("Content-Type"))
+			}
+			if v := res.Header.Get("X-Content-Type-Options"); v != "nosniff" {
+				t.Fatalf("%s: X-Content-Type-Options %q", tc.mimeType, v)
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "sandbox") || !strings.Contains(csp, "default-src 'none'") {
+				t.Fatalf("%s: Content-Security-Policy %q", tc.mimeType, csp)
+			}
+			disposition := res.Header.Get("Content-Disposition")
+			if tc.inline && disposition != "" || !tc.inline && !strings.HasPrefix(disposition, "attachment") {
+				t.Fatalf("%s: Content-Disposition %q", tc.mimeType, disposition)
+			}
+		}
 	})
 }
