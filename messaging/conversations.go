@@ -345,10 +345,11 @@ func deletePath(root any, path []string) {
 }
 
 // DeleteConversation deletes a conversation, and with it its messages, for
-// every participant.
+// every participant, and its content, bytes included.
 func (s *Service) DeleteConversation(ctx context.Context, appID, id string, actor *herald.Actor) error {
 	id = herald.LocalID(id, herald.ConversationIDPrefix)
-	return s.Store.Update(ctx, func(tx herald.Tx) error {
+	var blobs []string
+	err := s.Store.Update(ctx, func(tx herald.Tx) (err error) {
 		c, err := tx.Conversation(ctx, appID, id)
 		if err != nil {
 			return err
@@ -356,6 +357,9 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 		now := s.now()
 		c.DeletedAt = &now
 		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
+			return err
+		}
+		if blobs, err = tx.DropContent(ctx, appID, c.ID, now); err != nil {
 			return err
 		}
 		// Deleting a contact's conversation deletes the contact, as in
@@ -377,4 +381,9 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 		}
 		return s.dropContact(ctx, tx, contact, ch, c)
 	})
+	if err != nil {
+		return err
+	}
+	s.deleteBlobs(ctx, blobs)
+	return nil
 }

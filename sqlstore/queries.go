@@ -621,6 +621,38 @@ func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 	return nil
 }
 
+func (q *Queries) DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error) {
+	// Locked first, so that an upload marked concurrently is either seen
+	// here, with its blob, or finds its content gone.
+	keys, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM contents
+		WHERE conversation_id = ? AND app_id = ? AND blob_key IS NOT NULL`+q.lock, conversationID, appID))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if _, err := q.db.ExecContext(ctx, `INSERT INTO blob_deletions (blob_key, queued_at) VALUES (?, ?)
+			ON CONFLICT (blob_key) DO NOTHING`, k, micros(at)); err != nil {
+			return nil, err
+		}
+	}
+	_, err = q.db.ExecContext(ctx, `DELETE FROM contents WHERE conversation_id = ? AND app_id = ?`, conversationID, appID)
+	return keys, err
+}
+
+func (q *Queries) BlobsToDelete(ctx context.Context, after string, limit int) ([]string, error) {
+	return collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM blob_deletions
+		WHERE blob_key > ? ORDER BY blob_key LIMIT ?`, after, limit))
+}
+
+func (q *Queries) ForgetBlobs(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, `DELETE FROM blob_deletions WHERE blob_key IN (SELECT value FROM `+q.d.JSONArray+`)`,
+		mustJSON(keys))
+	return err
+}
+
 // Events.
 
 func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {

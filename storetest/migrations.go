@@ -23,6 +23,7 @@ var Migrations = []struct {
 }{
 	{"Payloads", 4, PayloadsMigration},
 	{"LastAttempt", 6, LastAttemptMigration},
+	{"BlobDeletions", 8, BlobDeletionsMigration},
 }
 
 // PayloadsMigration checks that the migration storing bodies apart from

@@ -38,6 +38,9 @@ var tests = []struct {
 	{"EventLog", testEventLog},
 	{"IdentitiesOfUsers", testIdentitiesOfUsers},
 
+	// content.go
+	{"DropContent", testDropContent},
+
 	// channels.go
 	{"Channels", testChannels},
 	{"Contacts", testContacts},
