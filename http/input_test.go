@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/google/uuid"
 )
 
 // Bad input gets the same 4xx on every storage engine: what one engine would
@@ -227,6 +225,5 @@ func TestTypeErrorsNameJSONTypes(t *testing.T) {
 				t.Fatalf("POST %s %v: message %q, want it to start with %q", tc.path, tc.body, msg, tc.want)
 			}
 		}
-		_ = uuid.NewString
 	})
 }

@@ -31,6 +31,20 @@ type Server struct {
 	Logger *slog.Logger
 
 	mux *http.ServeMux
+	// patterns are the routes' patterns, as registered.
+	patterns []string
+}
+
+// routeMux is a ServeMux that keeps the patterns it is given, so that
+// every route can be walked (the tests send malformed requests to each).
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
 }
 
 // New returns a server for the service. The signing key is loaded from the
@@ -72,7 +86,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	defer func() { s.patterns = mux.patterns }()
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withApp(h))
 	}
@@ -149,7 +164,7 @@ func (s *Server) routes() *http.ServeMux {
 		}
 		s.writeError(w, r, herald.Errorf(herald.EInvalidEndpoint, "The endpoint '%s %s' does not exist.", r.Method, r.URL.Path))
 	})
-	return mux
+	return mux.ServeMux
 }
 
 // handle adapts a handler that returns an error.
