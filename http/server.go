@@ -236,10 +236,13 @@ func checkRequest(r *http.Request) error {
 			Message: fmt.Sprintf("No %s has that id: ids are printable UTF-8 of at most %d bytes.", wildcardKind(r.Pattern, name), MaxIDLength),
 			Data:    map[string]any{"type": wildcardKind(r.Pattern, name)}}
 	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
 	for name, values := range r.URL.Query() {
 		if !queryText(name) {
 			return herald.PropertyError(herald.EInvalidProperty, strings.ToValidUTF8(name, "\uFFFD"),
-				"The name of query parameter %q is not UTF-8 without NUL.", name)
+				"A query parameter's name must be UTF-8 without NUL characters, not %q.", name)
 		}
 		for _, v := range values {
 			if !queryText(v) {
