@@ -622,12 +622,22 @@ func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 }
 
 func (q *Queries) DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error) {
-	// Locked first, so that an upload marked concurrently is either seen
-	// here, with its blob, or finds its content gone.
-	keys, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM contents
-		WHERE conversation_id = ? AND app_id = ? AND blob_key IS NOT NULL`+q.lock, conversationID, appID))
+	// Every row is locked first, uploaded or not, so that an upload marked
+	// concurrently is either seen here, with its blob, or finds its content
+	// gone.
+	blobs, err := collect(func(r scanner) (k sql.NullString, err error) {
+		err = r.Scan(&k)
+		return k, err
+	})(q.db.QueryContext(ctx, `SELECT blob_key FROM contents WHERE conversation_id = ? AND app_id = ?`+q.lock,
+		conversationID, appID))
 	if err != nil {
 		return nil, err
+	}
+	var keys []string
+	for _, b := range blobs {
+		if b.Valid {
+			keys = append(keys, b.String)
+		}
 	}
 	for _, k := range keys {
 		if _, err := q.db.ExecContext(ctx, `INSERT INTO blob_deletions (blob_key, queued_at) VALUES (?, ?)
