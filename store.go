@@ -176,6 +176,16 @@ type Queries interface {
 	// MarkContentUploaded records the blob of a finished upload. It fails
 	// with a conflict if another upload of the content was recorded first.
 	MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error
+	// DropContent deletes the content of a conversation, uploaded or not,
+	// and lists the blobs of the uploaded ones as to be deleted, at the given
+	// time (see BlobsToDelete); it returns their keys. An upload of that
+	// content finishing later finds none to mark.
+	DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error)
+	// BlobsToDelete returns up to limit keys of blobs whose content is gone,
+	// in key order, after the key after ("": from the first).
+	BlobsToDelete(ctx context.Context, after string, limit int) ([]string, error)
+	// ForgetBlobs takes blobs that were deleted off that list.
+	ForgetBlobs(ctx context.Context, keys []string) error
 
 	CreateChannel(ctx context.Context, c *Channel) error
 	Channel(ctx context.Context, appID, uuid string) (*Channel, error)

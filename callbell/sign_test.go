@@ -220,9 +220,9 @@ func TestSetHeadersDuringRotation(t *testing.T) {
 	}
 }
 
-// FuzzVerify: whatever the header and the body, Verify does not panic, and
+// FuzzVerifyHeader: whatever the header and the body, Verify does not panic, and
 // accepts only a header that holds the signature of that body at its time.
-func FuzzVerify(f *testing.F) {
+func FuzzVerifyHeader(f *testing.F) {
 	at := time.Unix(1614265330, 0)
 	f.Add(callbell.Sign(secret, at, signedBody), signedBody)
 	f.Add(callbell.SignAll(at, signedBody, "whsec_other", secret), signedBody)

@@ -64,6 +64,13 @@ func (e *Engine) maintenanceLoop() {
 				e.Logger.Error("removing old deliveries and events", "err", err)
 			}
 		}
+		for _, j := range e.Jobs {
+			if e.claimJob(ctx, j.Name, j.Every) {
+				if err := j.Run(ctx); err != nil {
+					e.Logger.Error("running a periodic job", "job", j.Name, "err", err)
+				}
+			}
+		}
 		select {
 		case <-e.stop:
 			return

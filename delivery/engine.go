@@ -42,6 +42,16 @@ type Format interface {
 	SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery, at time.Time)
 }
 
+// A Job is periodic work that one node runs each period.
+type Job struct {
+	// Name identifies the job among the nodes (see herald.Queries.ClaimJob).
+	Name string
+	// Every is the period.
+	Every time.Duration
+	// Run does the work; what it returns is logged.
+	Run func(ctx context.Context) error
+}
+
 // DefaultRetrySchedule is Layer's: about 28 minutes of retries.
 var DefaultRetrySchedule = []time.Duration{10 * time.Second, 30 * time.Second, 120 * time.Second,
 	300 * time.Second, 1200 * time.Second}
@@ -103,6 +113,10 @@ type Engine struct {
 	// RetentionInterval (default 10 min).
 	Retention         time.Duration
 	RetentionInterval time.Duration
+	// Jobs are periodic work of other parts of Herald that the nodes share
+	// as they share retention: each period, one node runs each job, from
+	// the maintenance loop.
+	Jobs []Job
 
 	// transport is the default Client's: deliveries go straight through
 	// it (see send).

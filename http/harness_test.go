@@ -60,6 +60,10 @@ type api struct {
 	Store   herald.Store
 	// Clock is added to the real time: tests move it forward to expire URLs.
 	Clock time.Duration
+	// At, when set, stands for the real time: the API's clock stays at
+	// At+Clock, so that what it renders from the time (the expiration of
+	// signed URLs) is the same in every response.
+	At time.Time
 }
 
 type apiOption func(*heraldhttp.Server)
@@ -85,7 +89,12 @@ func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
 func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	t.Helper()
 	a := &api{t: t, Store: store}
-	now := func() time.Time { return time.Now().Add(a.Clock) }
+	now := func() time.Time {
+		if !a.At.IsZero() {
+			return a.At.Add(a.Clock)
+		}
+		return time.Now().Add(a.Clock)
+	}
 	a.Service = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: now}
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
@@ -97,7 +106,8 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
-	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback}
+	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback,
+		Jobs: []delivery.Job{{Name: "blob_sweep", Every: time.Second, Run: a.Service.SweepBlobs}}}
 	srv.Engine = a.Engine
 	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {

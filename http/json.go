@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -133,6 +136,9 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 	return decode(w, r, v)
 }
 
+// decode reads a JSON request body of at most MaxBodySize bytes into v, and
+// refuses text that the storage engines would not take alike (see
+// checkText).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
 	var tooBig *http.MaxBytesError
@@ -152,7 +158,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case err == nil:
-		return nil
+		return checkText(body, v)
 	case errors.As(err, &syntax):
 		return &herald.Error{ID: herald.EInvalidRequest,
 			Message: "The request body is not valid JSON: " + syntax.Error() + ".",
@@ -162,7 +168,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if prop == "" {
 			return herald.Errorf(herald.EInvalidRequest, "The request body must be a JSON %s.", jsonKind(v))
 		}
-		return herald.PropertyError(herald.EInvalidProperty, prop, "%s must be a JSON %s, not %s.", prop, typ.Type.Kind(), typ.Value)
+		return herald.PropertyError(herald.EInvalidProperty, prop, "%s must be a JSON %s, not %s.", prop, jsonType(typ.Type), jsonValue(typ.Value))
 	default:
 		var pe *herald.Error
 		if errors.As(err, &pe) {
@@ -170,6 +176,88 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return herald.Errorf(herald.EInvalidRequest, "The request body could not be decoded: %v.", err)
 	}
+}
+
+// checkText refuses, in a body that v was decoded from, what Go's decoder
+// would have changed silently or what an engine could not store: strings
+// that are not UTF-8 or that escape half a surrogate pair (JSON text is
+// UTF-8, RFC 8259; the decoder turns both into U+FFFD), a NUL character in
+// a string decoded into a Go string (PostgreSQL refuses it in text), and
+// values that nest deeper than jsoncheck.MaxDepth. JSON kept raw (metadata)
+// may hold an escaped NUL: it is stored as the escape, on every engine.
+func checkText(body []byte, v any) error {
+	if p := jsoncheck.Scan(body, jsoncheck.MaxDepth+1); p != nil {
+		return textError(p)
+	}
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		if path, ok := jsoncheck.NUL(v); ok {
+			return nulError(path)
+		}
+	}
+	return nil
+}
+
+func textError(p *jsoncheck.Problem) error {
+	if p.Fault == jsoncheck.TooDeep {
+		e := herald.PropertyError(herald.EInvalidProperty, p.Top, "%s nests deeper than %d levels of arrays and objects.",
+			p.Top, jsoncheck.MaxDepth)
+		e.Data["limit"] = jsoncheck.MaxDepth
+		return e
+	}
+	what := "The request body"
+	if p.Path != "" {
+		what = p.Path
+	}
+	msg := "%s is not valid UTF-8, as JSON text must be."
+	if p.Fault == jsoncheck.LoneSurrogate {
+		msg = "%s escapes half of a UTF-16 surrogate pair (\\ud800 to \\udfff) without the other half, which stands for no character."
+	}
+	if p.Path == "" {
+		return herald.Errorf(herald.EInvalidRequest, msg, what)
+	}
+	return herald.PropertyError(herald.EInvalidProperty, p.Path, msg, what)
+}
+
+func nulError(path string) error {
+	return herald.PropertyError(herald.EInvalidProperty, path, "%s holds a NUL character (\\u0000), which text in Herald may not.", path)
+}
+
+// jsonType names the JSON type that decodes into t.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value"
+}
+
+// jsonValue names what the decoder found, from its UnmarshalTypeError's
+// Value: "string", "bool", "number 1e400" (a number out of range).
+func jsonValue(v string) string {
+	switch v {
+	case "bool":
+		return "a boolean"
+	case "array", "object":
+		return "an " + v
+	}
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return "the number " + n + ", out of range"
+	}
+	return "a " + v
 }
 
 func jsonKind(v any) string {

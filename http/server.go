@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/delivery"
@@ -50,6 +51,20 @@ type Server struct {
 	// Writes refused for want of space since the last log line, and when
 	// that line was (unix nanoseconds).
 	storageFullRefused, storageFullLogged atomic.Int64
+	// patterns are the routes' patterns, as registered.
+	patterns []string
+}
+
+// routeMux is a ServeMux that keeps the patterns it is given, so that
+// every route can be walked (the tests send malformed requests to each).
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
 }
 
 // New returns a server for the service. The signing key is loaded from the
@@ -92,7 +107,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	defer func() { s.patterns = mux.patterns }()
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withApp(h))
 	}
@@ -132,8 +148,8 @@ func (s *Server) routes() *http.ServeMux {
 
 	handle("POST /apps/{app}/conversations/{conv}/content", s.createContent)
 	handle("GET /apps/{app}/content/{id}", s.getContent)
-	mux.HandleFunc("PUT /uploads/{id}", s.handle(s.upload))
-	mux.HandleFunc("GET /content/{id}", s.handle(s.download))
+	mux.HandleFunc("PUT /uploads/{id}", s.withSignature(urls.Upload, s.upload))
+	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
 
 	handle("GET /apps/{app}/events", s.listEvents)
 
@@ -174,7 +190,7 @@ func (s *Server) routes() *http.ServeMux {
 		}
 		s.writeError(w, r, herald.Errorf(herald.EInvalidEndpoint, "The endpoint '%s %s' does not exist.", r.Method, r.URL.Path))
 	})
-	return mux
+	return mux.ServeMux
 }
 
 // handle adapts a handler that returns an error.
@@ -199,8 +215,111 @@ func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app stri
 		if r.PathValue("app") != app {
 			return herald.NotFound("app", r.PathValue("app"))
 		}
+		if err := checkRequest(r); err != nil {
+			return err
+		}
 		return h(w, r, app)
 	})
+}
+
+// withSignature checks the signed URL of a request for content: the
+// signature is the authorization, for the purpose and the content of the
+// path's {id}.
+func (s *Server) withSignature(purpose string, h func(w http.ResponseWriter, r *http.Request, id string) error) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if err := s.URLs.Verify(r.URL.Query(), purpose, id); err != nil {
+			return err
+		}
+		if err := checkRequest(r); err != nil {
+			return err
+		}
+		return h(w, r, id)
+	})
+}
+
+// MaxIDLength bounds every id in a path, in bytes: user ids are at most as
+// long, and the ids Herald makes are UUIDs.
+const MaxIDLength = messaging.MaxUserIDLength
+
+// checkRequest refuses, once the request is authorized and before any
+// handler reads them, path values and query parameters that the storage
+// engines would not answer alike: SQLite finds nothing for an id holding a
+// NUL or invalid UTF-8, PostgreSQL fails on it. An id that is not
+// printable UTF-8 of at most MaxIDLength bytes is no object's, so it is not
+// found, as it would not be on SQLite; except the user named to write an
+// identity, who is refused as the identity's invalid user_id. A query
+// parameter must be UTF-8 without NUL.
+func checkRequest(r *http.Request) error {
+	for name := range pathWildcards(r.Pattern) {
+		v := r.PathValue(name)
+		if validID(v) {
+			continue
+		}
+		if name == "user" && strings.HasSuffix(r.Pattern, "/identity") && r.Method != http.MethodGet && r.Method != http.MethodDelete {
+			return messaging.CheckUserID("user_id", v)
+		}
+		return &herald.Error{ID: herald.ENotFound,
+			Message: fmt.Sprintf("No %s has that id: ids are printable UTF-8 of at most %d bytes.", wildcardKind(r.Pattern, name), MaxIDLength),
+			Data:    map[string]any{"type": wildcardKind(r.Pattern, name)}}
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for name, values := range r.URL.Query() {
+		if !queryText(name) {
+			return herald.PropertyError(herald.EInvalidProperty, strings.ToValidUTF8(name, "\uFFFD"),
+				"A query parameter's name must be UTF-8 without NUL characters, not %q.", name)
+		}
+		for _, v := range values {
+			if !queryText(v) {
+				return herald.PropertyError(herald.EInvalidProperty, name, "The query parameter %s must be UTF-8 without NUL characters.", name)
+			}
+		}
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	return len(id) <= MaxIDLength && utf8.ValidString(id) &&
+		!strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+func queryText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// pathWildcards yields the names of a route pattern's wildcards ({conv}).
+func pathWildcards(pattern string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for rest := pattern; ; {
+			_, after, ok := strings.Cut(rest, "{")
+			if !ok {
+				return
+			}
+			name, tail, _ := strings.Cut(after, "}")
+			if !yield(strings.TrimSuffix(name, "...")) {
+				return
+			}
+			rest = tail
+		}
+	}
+}
+
+// wildcardKind names the kind of object a wildcard of a pattern stands for,
+// from the path segment before it: /conversations/{conv} → conversation.
+func wildcardKind(pattern, name string) string {
+	before, _, _ := strings.Cut(pattern, "/{"+name+"}")
+	kind := before[strings.LastIndex(before, "/")+1:]
+	switch kind {
+	case "uploads", "content":
+		return "content"
+	case "deliveries":
+		return "delivery"
+	case "":
+		return name
+	}
+	return strings.TrimSuffix(kind, "s")
 }
 
 // authenticate returns the app of the request's bearer token, once the

@@ -16,7 +16,7 @@ import (
 // The /v1 API is Callbell's shape: channels, contacts, channel messages and
 // the app's one Callbell-format webhook. The app is the token's.
 
-func (s *Server) v1Routes(mux *http.ServeMux) {
+func (s *Server) v1Routes(mux *routeMux) {
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withToken(h))
 	}
@@ -54,6 +54,9 @@ func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app st
 			return err
 		}
 		defer release()
+		if err := checkRequest(r); err != nil {
+			return err
+		}
 		return h(w, r, app)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +24,9 @@ type Service struct {
 	Now func() time.Time
 	// MaxUploadSize bounds a rich-content upload; DefaultMaxUploadSize when 0.
 	MaxUploadSize int64
+	// Logger reports what fails after a change was committed; slog's default
+	// logger when nil.
+	Logger *slog.Logger
 	// Notify, when set, is called after every commit that recorded events,
 	// to wake whatever consumes the log (the delivery engine) at once
 	// instead of at its next poll. It must not block.
@@ -43,6 +47,13 @@ func (s *Service) now() time.Time {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 func (s *Service) maxUpload() int64 {

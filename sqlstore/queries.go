@@ -701,6 +701,48 @@ func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 	return nil
 }
 
+func (q *Queries) DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error) {
+	// Every row is locked first, uploaded or not, so that an upload marked
+	// concurrently is either seen here, with its blob, or finds its content
+	// gone.
+	blobs, err := collect(func(r scanner) (k sql.NullString, err error) {
+		err = r.Scan(&k)
+		return k, err
+	})(q.db.QueryContext(ctx, `SELECT blob_key FROM contents WHERE conversation_id = ? AND app_id = ?`+q.lock,
+		conversationID, appID))
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, b := range blobs {
+		if b.Valid {
+			keys = append(keys, b.String)
+		}
+	}
+	for _, k := range keys {
+		if _, err := q.db.ExecContext(ctx, `INSERT INTO blob_deletions (blob_key, queued_at) VALUES (?, ?)
+			ON CONFLICT (blob_key) DO NOTHING`, k, micros(at)); err != nil {
+			return nil, err
+		}
+	}
+	_, err = q.db.ExecContext(ctx, `DELETE FROM contents WHERE conversation_id = ? AND app_id = ?`, conversationID, appID)
+	return keys, err
+}
+
+func (q *Queries) BlobsToDelete(ctx context.Context, after string, limit int) ([]string, error) {
+	return collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM blob_deletions
+		WHERE blob_key > ? ORDER BY blob_key LIMIT ?`, after, limit))
+}
+
+func (q *Queries) ForgetBlobs(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, `DELETE FROM blob_deletions WHERE blob_key IN (SELECT value FROM `+q.d.JSONArray+`)`,
+		mustJSON(keys))
+	return err
+}
+
 // Events.
 
 func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {

@@ -30,6 +30,8 @@ var Migrations = []struct {
 	// Before the webhooks' key columns: version 9 on SQLite, 10 on
 	// PostgreSQL; 8 is before both.
 	{"SealSecrets", 8, SealSecretsMigration},
+	// Before content deletions: version 10 on SQLite, 11 on PostgreSQL.
+	{"BlobDeletions", 9, BlobDeletionsMigration},
 }
 
 // TokensMigration checks that the migration giving tokens an id, a name and

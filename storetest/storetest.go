@@ -43,6 +43,8 @@ var tests = []struct {
 	{"TokenRevision", testTokenRevision},
 	{"TouchTokens", testTouchTokens},
 	{"TokensLockedForUpdate", testTokensLockedForUpdate},
+	// content.go
+	{"DropContent", testDropContent},
 
 	// channels.go
 	{"Channels", testChannels},

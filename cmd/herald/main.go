@@ -422,6 +422,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
 	}
+	svc.Logger = logger
+	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs})
 	api.Engine = engine
 	svc.Notify = engine.Notify
 	if err := engine.Start(ctx); err != nil {
