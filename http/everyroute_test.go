@@ -63,6 +63,10 @@ func routeBodies(rc string) map[string]any {
 
 		"GET /apps/{app}/events": nil,
 
+		"GET /apps/{app}/tokens":         nil,
+		"POST /apps/{app}/tokens":        map[string]any{"name": "deploy bot"},
+		"DELETE /apps/{app}/tokens/{id}": nil,
+
 		"POST /apps/{app}/webhooks":                                   hookBody(rc, "conversation.deleted"),
 		"GET /apps/{app}/webhooks":                                    nil,
 		"GET /apps/{app}/webhooks/{id}":                               nil,
@@ -73,6 +77,7 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/webhooks/{id}/deliveries":                    nil,
 		"GET /apps/{app}/webhooks/{id}/deliveries/{delivery}":         nil,
 		"POST /apps/{app}/webhooks/{id}/deliveries/{delivery}/resend": nil,
+		"POST /apps/{app}/webhooks/{id}/rotate_secret":                map[string]any{"grace_period_seconds": 60},
 
 		"POST /v1/channels":                map[string]any{"type": "whatsapp", "identifier": "14155550199", "title": "Sales"},
 		"GET /v1/channels":                 nil,
@@ -96,6 +101,7 @@ func routeBodies(rc string) map[string]any {
 		"GET /v1/webhooks":                nil,
 		"DELETE /v1/webhooks/unsubscribe": nil,
 		"GET /v1/webhooks/events":         nil,
+		"POST /v1/webhooks/rotate_secret": map[string]any{"grace_period_seconds": 60},
 
 		"/": nil,
 	}
@@ -319,6 +325,7 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		contact := a.johnDoe(t)["uuid"].(string)
 		channelMsg := a.cbSend(t, map[string]any{"to": seedContactNumber, "content": map[string]any{"text": "hi"}})
 		a.cbSubscribe(t, rc.URL, nil, "message_created")
+		token := a.do("POST", "/tokens", map[string]any{"name": "second"}).must(t, 201).Map(t)["id"].(string)
 		valid := func(pattern, name string) string {
 			before, _, _ := strings.Cut(pattern, "/{"+name+"}")
 			switch name + " " + before[strings.LastIndex(before, "/")+1:] {
@@ -336,6 +343,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return content
 			case "id webhooks":
 				return webhook
+			case "id tokens":
+				return token
 			case "delivery deliveries":
 				return delivery
 			case "uuid channels":

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
@@ -61,7 +62,9 @@ func newFuzzServer(tb testing.TB, store herald.Store) (*fuzzServer, map[string]s
 		tb.Fatal(err)
 	}
 	srv.Logger = slog.New(slog.DiscardHandler)
-	srv.Engine = &delivery.Engine{Store: store, Logger: srv.Logger, Client: &http.Client{Transport: refuseAll{}},
+	// The fixture's webhook names a loopback address, which registration
+	// refuses unless exempted; no request leaves the process anyway.
+	srv.Engine = &delivery.Engine{Store: store, Logger: srv.Logger, Client: &http.Client{Transport: refuseAll{}}, AllowTargets: egress.Loopback,
 		Formats: map[string]delivery.Format{
 			herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 			herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
