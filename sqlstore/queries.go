@@ -618,7 +618,23 @@ func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 		}
 		return herald.Errorf(herald.EConflict, "Content %s was already uploaded.", id)
 	}
-	return nil
+	// A running total rather than a sum over the app's content at each
+	// declaration, which would grow with the app.
+	_, err = q.db.ExecContext(ctx, `UPDATE apps SET content_bytes = content_bytes +
+		(SELECT size FROM contents WHERE id = ?) WHERE id = ?`, id, appID)
+	return err
+}
+
+func (q *Queries) ContentUsage(ctx context.Context, appID string, pendingSince time.Time) (uploaded, pending int64, err error) {
+	err = q.db.QueryRowContext(ctx, `SELECT content_bytes FROM apps WHERE id = ?`+q.lock, appID).Scan(&uploaded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	// The declarations still waiting for their bytes, from the partial
+	// index contents_pending.
+	err = q.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM contents
+		WHERE app_id = ? AND uploaded_at IS NULL AND created_at >= ?`, appID, micros(pendingSince)).Scan(&pending)
+	return uploaded, pending, err
 }
 
 // Events.
