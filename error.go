@@ -29,6 +29,7 @@ const (
 	EPayloadTooLarge    ErrorID = "payload_too_large"
 	EUploadMismatch     ErrorID = "upload_mismatch"
 	EURLExpired         ErrorID = "url_expired"
+	EQuotaExceeded      ErrorID = "quota_exceeded"
 )
 
 type errorKind struct {
@@ -54,6 +55,7 @@ var errorKinds = map[ErrorID]errorKind{
 	EPayloadTooLarge:    {200, http.StatusRequestEntityTooLarge},
 	EUploadMismatch:     {201, http.StatusBadRequest},
 	EURLExpired:         {202, http.StatusForbidden},
+	EQuotaExceeded:      {203, http.StatusUnprocessableEntity},
 }
 
 // Error is an application error: something the caller did or asked for that

@@ -86,7 +86,10 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
-	}, PollInterval: 100 * time.Millisecond}
+	}, PollInterval: 100 * time.Millisecond,
+		// Retries and timeouts of tens of milliseconds, so that tests see
+		// them in well under a second.
+		MinRetryDelay: time.Millisecond, MinTimeout: time.Millisecond}
 	srv.Engine = a.Engine
 	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {

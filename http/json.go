@@ -68,6 +68,7 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EPayloadTooLarge:    "The request body is larger than 1 MiB.",
 	herald.EUploadMismatch:     "An upload's size differs from the size declared for it.",
 	herald.EURLExpired:         "A signed URL has expired; fetch a fresh one.",
+	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
 }
 
 // errorCatalogue serves the list that error bodies' url fields point into.
