@@ -252,6 +252,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&health.workers, "workers", workers,
 		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
+	health.quotas.flags(cmd)
 	return cmd
 }
 
@@ -261,6 +262,7 @@ type healthSettings struct {
 	interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration
 	// workers is the number of concurrent delivery attempts.
 	workers int
+	quotas  quotaSettings
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -328,6 +330,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
+	}
+	if err := health.quotas.apply(engine, svc); err != nil {
+		return err
 	}
 	api.Engine = engine
 	svc.Notify = engine.Notify
