@@ -59,15 +59,23 @@ func (e *Engine) maintenanceLoop() {
 		if e.claimJob(ctx, "lease_recovery", e.Heartbeat) {
 			e.recoverLeases(ctx)
 		}
-		if e.claimJob(ctx, "retention", e.RetentionInterval) {
-			if e.Retention > 0 {
-				if _, err := e.RunRetention(ctx); err != nil {
-					e.Logger.Error("removing old deliveries and events", "err", err)
+		if !e.retaining.Load() && e.claimJob(ctx, "retention", e.RetentionInterval) {
+			// Beside the loop: a long run must not hold up the heartbeat,
+			// or the other nodes would take this one for dead.
+			e.retaining.Store(true)
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				defer e.retaining.Store(false)
+				if e.Retention > 0 {
+					if _, err := e.RunRetention(ctx); err != nil && !errors.Is(err, errStopped) {
+						e.Logger.Error("removing old deliveries and events", "err", err)
+					}
 				}
-			}
-			if err := e.cleanUpWebhooks(ctx); err != nil {
-				e.Logger.Error("removing the deliveries of deleted and long-inactive webhooks", "err", err)
-			}
+				if err := e.cleanUpWebhooks(ctx); err != nil && !errors.Is(err, errStopped) {
+					e.Logger.Error("removing the deliveries of deleted and long-inactive webhooks", "err", err)
+				}
+			}()
 		}
 		select {
 		case <-e.stop:

@@ -144,6 +144,8 @@ type Engine struct {
 	// replaying holds, per webhook id, the turn of the replays of that
 	// webhook: a channel of one slot.
 	replaying sync.Map
+	// retaining is set while this node runs the retention job.
+	retaining atomic.Bool
 	started   bool
 	stopOnce  sync.Once
 }
