@@ -184,8 +184,8 @@ func (e *Engine) purgeSoon(appID, id string) {
 }
 
 // purgeWebhook removes a webhook marked deleted with its deliveries, a
-// batch per transaction: in one, a webhook with 150,000 deliveries held
-// SQLite's writer, and every write of every app, for 8 s.
+// batch per transaction: in one, 150,000 deliveries held SQLite's writer,
+// and so every write of every app, for 12 s.
 func (e *Engine) purgeWebhook(ctx context.Context, appID, id string) error {
 	for {
 		var n int

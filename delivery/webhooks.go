@@ -112,9 +112,9 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	return f, nil
 }
 
-// retryDelay is the delay before a webhook's retry, which asked for
-// asked: never under MinRetryDelay, whatever a webhook registered before
-// the floor or its receiver's Retry-After asks for.
+// retryDelay is the delay before a retry, given the one asked for: never
+// under MinRetryDelay, whatever a webhook registered before the floor, or
+// its receiver's Retry-After, asks for.
 func (e *Engine) retryDelay(asked time.Duration) time.Duration {
 	return max(asked, orDefault(e.MinRetryDelay, DefaultMinRetryDelay))
 }

@@ -195,8 +195,10 @@ func (q *Queries) DeletedWebhooks(ctx context.Context) ([]*herald.Webhook, error
 }
 
 func (q *Queries) DeleteWebhookDeliveries(ctx context.Context, webhookID string, limit int) (int, error) {
+	// In the order of deliveries_webhook: by id alone, PostgreSQL may walk
+	// the primary key through every webhook's deliveries to find these.
 	ids, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM deliveries WHERE webhook_id = ?
-		ORDER BY id LIMIT ?`, webhookID, limit))
+		ORDER BY webhook_id, id LIMIT ?`, webhookID, limit))
 	if err != nil {
 		return 0, err
 	}
@@ -743,9 +745,10 @@ const unfinished = `status IN ('pending', 'failed')`
 func (q *Queries) QueuedEvents(ctx context.Context, webhookID string, events []herald.QueuedEvent) (map[int64]bool, error) {
 	queued := map[int64]bool{}
 	// Each event is looked up under its full key in deliveries_order
-	// (webhook, ordering key, held, event): a probe per event, not a scan
-	// of the webhook's backlog. A scalar subquery rather than EXISTS, as
-	// in busyQueues.
+	// (webhook, ordering key, held, event): two probes per event, one per
+	// value of held, rather than a scan of its queue (PostgreSQL filters
+	// held IN (0, 1) along the queue instead). Scalar subqueries rather
+	// than EXISTS, as in busyQueues.
 	const chunk = 64
 	for len(events) > 0 {
 		n := min(chunk, len(events))
@@ -759,9 +762,12 @@ func (q *Queries) QueuedEvents(ctx context.Context, webhookID string, events []h
 			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS BIGINT))`)
 			args = append(args, e.OrderingKey, e.Seq)
 		}
-		sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = ? AND d.ordering_key = v.column1
-			AND d.held IN (0, 1) AND d.event_seq = v.column2 AND d.` + unfinished + ` LIMIT 1) IS NOT NULL`)
-		seqs, err := collect(scanInt64)(q.db.QueryContext(ctx, sb.String(), append(args, webhookID)...))
+		probe := func(held int) string {
+			return fmt.Sprintf(`(SELECT 1 FROM deliveries d WHERE d.webhook_id = ? AND d.ordering_key = v.column1
+				AND d.held = %d AND d.event_seq = v.column2 AND d.`+unfinished+` LIMIT 1)`, held)
+		}
+		sb.WriteString(`) AS v WHERE COALESCE(` + probe(0) + `, ` + probe(1) + `) IS NOT NULL`)
+		seqs, err := collect(scanInt64)(q.db.QueryContext(ctx, sb.String(), append(args, webhookID, webhookID)...))
 		if err != nil {
 			return nil, err
 		}
