@@ -301,7 +301,7 @@ func TestLongInactiveWebhookDeliveriesRemoved(t *testing.T) {
 		ahead := &atomic.Int64{}
 		offsets.Store(s.Engine, ahead)
 		s.Engine.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
-		s.Engine.Heartbeat, s.Engine.RetentionInterval, s.Engine.Retention = 10*time.Millisecond, 50*time.Millisecond, -1
+		s.Engine.Heartbeat, s.Engine.RetentionInterval, s.Engine.Retention = 50*time.Millisecond, 100*time.Millisecond, -1
 	}
 	forEachEngineConfigured(t, func(t *testing.T, a *api) {
 		v, _ := offsets.Load(a.Engine)
