@@ -32,6 +32,7 @@ const (
 	EUploadMismatch     ErrorID = "upload_mismatch"
 	EURLExpired         ErrorID = "url_expired"
 	EStorageFull        ErrorID = "insufficient_storage"
+	EQuotaExceeded      ErrorID = "quota_exceeded"
 )
 
 type errorKind struct {
@@ -60,6 +61,7 @@ var errorKinds = map[ErrorID]errorKind{
 	EUploadMismatch:     {201, http.StatusBadRequest},
 	EURLExpired:         {202, http.StatusForbidden},
 	EStorageFull:        {203, http.StatusInsufficientStorage},
+	EQuotaExceeded:      {204, http.StatusUnprocessableEntity},
 }
 
 // ErrStorageFull marks a store's failure for want of space (SQLite's

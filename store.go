@@ -168,13 +168,20 @@ type Queries interface {
 	SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error
 
 	CreateContent(ctx context.Context, c *Content) error
+	// ContentUsage returns the bytes of an app's uploaded content, and of
+	// its content declared since pendingSince and not uploaded yet. In a
+	// write transaction it locks the app against the other writers that
+	// count its content or its webhooks (see CountWebhooks), so that a
+	// quota checked on the sums holds on any number of nodes.
+	ContentUsage(ctx context.Context, appID string, pendingSince time.Time) (uploaded, pending int64, err error)
 	Content(ctx context.Context, appID, id string) (*Content, error)
 	// ContentByID finds content without knowing its app, for signed URLs.
 	// Content, like ContentByID, does not return content of a deleted
 	// conversation.
 	ContentByID(ctx context.Context, id string) (*Content, error)
-	// MarkContentUploaded records the blob of a finished upload. It fails
-	// with a conflict if another upload of the content was recorded first.
+	// MarkContentUploaded records the blob of a finished upload, and adds
+	// its size to the app's uploaded content. It fails with a conflict if
+	// another upload of the content was recorded first.
 	MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error
 	// DropContent deletes the content of a conversation, uploaded or not,
 	// and lists the blobs of the uploaded ones as to be deleted, at the given
@@ -234,6 +241,14 @@ type WebhookQueries interface {
 	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
 	// Webhooks lists an app's webhooks; every app's when appID is empty.
 	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
+	// ListWebhooks lists a page of an app's webhooks, newest first (in the
+	// order of their ids).
+	ListWebhooks(ctx context.Context, appID string, p Page) ([]*Webhook, error)
+	// CountWebhooks counts an app's webhooks. In a write transaction it
+	// locks the app against the other writers that count its webhooks or
+	// its content (see ContentUsage), so that a limit checked on the count
+	// holds on any number of nodes.
+	CountWebhooks(ctx context.Context, appID string) (int, error)
 	// WebhooksByID returns those of the webhooks with the given ids, of any
 	// app, that exist.
 	WebhooksByID(ctx context.Context, ids []string) ([]*Webhook, error)
@@ -255,8 +270,19 @@ type WebhookQueries interface {
 	// is gone or its cursor is no longer at from, so that no event is turned
 	// into deliveries twice, whoever else advances cursors.
 	AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error)
-	// DeleteWebhook removes a webhook with its deliveries and attempts.
+	// MarkWebhookDeleted makes a webhook gone at once for every read and
+	// write of webhooks (and its deliveries unclaimable), while its rows
+	// are removed in steps: DeleteWebhookDeliveries, then DeleteWebhook.
+	// DeletedWebhooks lists the webhooks so marked.
+	MarkWebhookDeleted(ctx context.Context, appID, id string) error
+	DeletedWebhooks(ctx context.Context) ([]*Webhook, error)
+	// DeleteWebhook removes a webhook, marked deleted or not, with its
+	// deliveries and attempts.
 	DeleteWebhook(ctx context.Context, appID, id string) error
+	// DeleteWebhookDeliveries removes up to limit of a webhook's
+	// deliveries, whatever their status, with their attempts, and returns
+	// how many it removed.
+	DeleteWebhookDeliveries(ctx context.Context, webhookID string, limit int) (int, error)
 
 	// CreateDeliveries adds deliveries, each webhook's in event order,
 	// holding each one that has an unfinished predecessor with the same
@@ -293,6 +319,22 @@ type WebhookQueries interface {
 	// pending ones waiting for a retry, pending and due at once, with their
 	// attempts counted from zero: the receiver is back, the backlog goes.
 	RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error
+	// QueuedEvents returns which of the events a webhook has an
+	// unfinished (pending or failed) delivery of, by sequence number. Each
+	// event comes with its ordering key, under which the delivery is
+	// queued: the lookup is one index probe per event, whatever the
+	// webhook's backlog.
+	QueuedEvents(ctx context.Context, webhookID string, events []QueuedEvent) (map[int64]bool, error)
+	// CountUnfinishedDeliveries counts a webhook's unfinished (pending or
+	// failed) deliveries, up to limit.
+	CountUnfinishedDeliveries(ctx context.Context, webhookID string, limit int) (int, error)
+	// DropUnfinishedDeliveries removes up to limit of a webhook's
+	// unfinished deliveries that no node holds, with their attempts, and
+	// returns how many it removed. Each queue loses its latest deliveries
+	// first, so that what a partial run leaves of a queue is its head and
+	// the deliveries next in line, never a held delivery without the one
+	// that would release it.
+	DropUnfinishedDeliveries(ctx context.Context, webhookID string, limit int) (int, error)
 	// ResendDelivery makes one delivery pending again, due at once.
 	ResendDelivery(ctx context.Context, d *Delivery, now time.Time) error
 	Delivery(ctx context.Context, appID, id string) (*Delivery, error)
@@ -310,6 +352,13 @@ type WebhookQueries interface {
 	// WebhookEvents lists a webhook's attempted deliveries, newest first,
 	// each with its last attempt, and the number that match in all.
 	WebhookEvents(ctx context.Context, webhookID string, f WebhookEventFilter, offset, limit int) ([]*WebhookEvent, int, error)
+}
+
+// QueuedEvent names an event to QueuedEvents: its sequence number, and
+// the ordering key its deliveries are queued under.
+type QueuedEvent struct {
+	Seq         int64
+	OrderingKey string
 }
 
 // ContactFilter selects contacts. Empty members select everything.

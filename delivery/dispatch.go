@@ -264,10 +264,7 @@ func (e *Engine) worker() {
 // attempt sends a delivery once.
 func (e *Engine) attempt(j *job) *result {
 	r := &result{job: *j, retryAfter: -1, a: &herald.Attempt{DeliveryID: j.d.ID, StartedAt: e.now()}}
-	timeout := j.w.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := e.timeout(j.w)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.w.TargetURL, bytes.NewReader(j.d.Body))
@@ -472,9 +469,9 @@ func (e *Engine) outcome(r *result, now time.Time) (deactivate string) {
 		d.Status = herald.DeliveryFailed
 		return fmt.Sprintf("Delivery %s failed %d times; the last attempt got %s.", d.ID, d.Attempts, what)
 	}
-	delay := jitter(schedule[d.Attempts-1])
+	delay := e.retryDelay(jitter(schedule[d.Attempts-1]))
 	if r.retryAfter >= 0 {
-		delay = min(r.retryAfter, e.MaxRetryAfter)
+		delay = e.retryDelay(min(r.retryAfter, e.MaxRetryAfter))
 	}
 	d.Status, d.NextAttemptAt = herald.DeliveryPending, now.Add(delay)
 	// Wake the dispatcher when the retry is due rather than at the next

@@ -62,6 +62,23 @@ const DefaultWorkers = 256
 // DefaultTimeout bounds one attempt.
 const DefaultTimeout = 5 * time.Second
 
+// Quota defaults (see the Engine fields of the same names).
+const (
+	DefaultMaxWebhooks         = 100
+	DefaultMinRetryDelay       = time.Second
+	DefaultMinTimeout          = time.Second
+	DefaultMaxQueuedDeliveries = 100_000
+	DefaultInactiveRetention   = 30 * 24 * time.Hour
+)
+
+// orDefault is v, or def when v is zero; a negative v stands for no limit.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
 // Engine delivers an app's events to its webhooks.
 type Engine struct {
 	Store   herald.Store
@@ -118,6 +135,25 @@ type Engine struct {
 	// the maintenance loop.
 	Jobs []Job
 
+	// MaxWebhooks bounds the webhooks of an app (default
+	// DefaultMaxWebhooks; negative: no bound).
+	MaxWebhooks int
+	// MinRetryDelay and MinTimeout are the shortest retry delay and
+	// attempt timeout a webhook may ask for (default 1 s each; negative:
+	// no floor), so that one event does not become a burst of requests.
+	// They also apply to what webhooks registered before them asked for,
+	// and to a receiver's Retry-After.
+	MinRetryDelay time.Duration
+	MinTimeout    time.Duration
+	// MaxQueuedDeliveries bounds the unfinished deliveries of a webhook
+	// that a replay adds to (default DefaultMaxQueuedDeliveries; negative:
+	// no bound).
+	MaxQueuedDeliveries int
+	// InactiveRetention is how long a webhook may stay inactive, and
+	// unchanged, before its unfinished deliveries are removed (default
+	// DefaultInactiveRetention; negative: kept until it is activated).
+	InactiveRetention time.Duration
+
 	// transport is the default Client's: deliveries go straight through
 	// it (see send).
 	transport    *http.Transport
@@ -138,8 +174,14 @@ type Engine struct {
 	// since webhooks may be verified before Start.
 	probes     *probeQueue
 	probesOnce sync.Once
-	started    bool
-	stopOnce   sync.Once
+	purging    sync.WaitGroup
+	// replaying holds, per webhook id, the turn of the replays of that
+	// webhook: a channel of one slot.
+	replaying sync.Map
+	// retaining is set while this node runs the retention job.
+	retaining atomic.Bool
+	started   bool
+	stopOnce  sync.Once
 }
 
 func (e *Engine) now() time.Time {
@@ -268,6 +310,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		e.probeQueue().wait()
+		e.purging.Wait()
 		e.wg.Wait()
 		close(done)
 	}()

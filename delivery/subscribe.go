@@ -108,12 +108,15 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 			return err
 		}
 		if w == nil {
+			if err := e.checkWebhookQuota(ctx, tx, appID); err != nil {
+				return err
+			}
 			seq, err := tx.LastEventSeq(ctx)
 			if err != nil {
 				return err
 			}
 			secret := stdwebhooks.NewSecret()
-			w = &herald.Webhook{ID: uuid.NewString(), AppID: appID, Format: format, Version: f.Versions()[0],
+			w = &herald.Webhook{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, Format: format, Version: f.Versions()[0],
 				TargetURL: in.URL, Events: events, Secret: secret, SigningKey: secret, Config: config,
 				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: DefaultTimeout,
 				Cursor: seq, CreatedAt: now, UpdatedAt: now}
@@ -147,18 +150,25 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 	return w, created, nil
 }
 
-// Unsubscribe deletes the app's webhook of the format, with its deliveries.
+// Unsubscribe deletes the app's webhook of the format, with its deliveries
+// (as DeleteWebhook does).
 func (e *Engine) Unsubscribe(ctx context.Context, appID, format string) error {
-	return e.Store.Update(ctx, func(tx herald.Tx) error {
-		w, err := subscription(ctx, tx, appID, format)
+	var w *herald.Webhook
+	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		w, err = subscription(ctx, tx, appID, format)
 		if err != nil {
 			return err
 		}
 		if w == nil {
 			return herald.Errorf(herald.ENotFound, "This app has no webhook to unsubscribe.")
 		}
-		return tx.DeleteWebhook(ctx, appID, w.ID)
+		return tx.MarkWebhookDeleted(ctx, appID, w.ID)
 	})
+	if err != nil {
+		return err
+	}
+	e.purgeSoon(appID, w.ID)
+	return nil
 }
 
 // Event log outcomes.

@@ -37,7 +37,8 @@ func startNode(t *testing.T, a *api, store herald.Store, configure func(*deliver
 	e := &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: a.Server.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: a.Server.URLs},
-	}, PollInterval: time.Hour, AllowTargets: loopback, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}, PollInterval: time.Hour, AllowTargets: loopback, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MinRetryDelay: time.Millisecond, MinTimeout: time.Millisecond}
 	if configure != nil {
 		configure(e)
 	}

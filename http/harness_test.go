@@ -107,7 +107,10 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
 	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback,
-		Jobs: []delivery.Job{{Name: "blob_sweep", Every: time.Second, Run: a.Service.SweepBlobs}}}
+		Jobs: []delivery.Job{{Name: "blob_sweep", Every: time.Second, Run: a.Service.SweepBlobs}},
+		// Retries and timeouts of tens of milliseconds, so that tests see
+		// them in well under a second.
+		MinRetryDelay: time.Millisecond, MinTimeout: time.Millisecond}
 	srv.Engine = a.Engine
 	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {

@@ -86,6 +86,7 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.ERateLimitExceeded:  "The token sent more requests than its rate limit allows; wait for the Retry-After header's seconds.",
 	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
 	herald.EStorageFull:        "The server's storage is full; nothing was written. Retry once an operator has freed space.",
+	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
 }
 
 // storageFullLogInterval is how often, at most, a full storage is logged:

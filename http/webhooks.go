@@ -112,15 +112,17 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, app
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, app string) error {
-	ws, err := s.Engine.Webhooks(r.Context(), app)
+	p, err := page(r)
 	if err != nil {
 		return err
 	}
-	out := make([]webhookJSON, len(ws))
-	for i, wh := range ws {
-		out[i] = s.renderWebhook(wh)
+	// from_id as the Link gives it, or as the webhook's Layer id.
+	p.Before = p.Before[strings.LastIndex(p.Before, "/")+1:]
+	ws, err := s.Engine.Webhooks(r.Context(), app, p)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writePage(s, w, r, p, ws, func(wh *herald.Webhook) string { return wh.ID }, s.renderWebhook)
 	return nil
 }
 
@@ -266,10 +268,21 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, app strin
 			return herald.PropertyError(herald.EInvalidProperty, "until", "until must be an RFC 3339 time, not %q.", *in.Until)
 		}
 	}
-	n, err := s.Engine.Replay(r.Context(), app, webhookID(r), since, until)
+	res, err := s.Engine.Replay(r.Context(), app, webhookID(r), since, until)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
+	out := struct {
+		Queued        int `json:"queued"`
+		AlreadyQueued int `json:"already_queued"`
+		// ResumeSince is where to replay from to queue the rest of the
+		// window, when the replay stopped early: to the microsecond, so
+		// that a replay from it starts at the event it names.
+		ResumeSince string `json:"resume_since,omitempty"`
+	}{Queued: res.Queued, AlreadyQueued: res.AlreadyQueued}
+	if res.ResumeSince != nil {
+		out.ResumeSince = res.ResumeSince.UTC().Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }

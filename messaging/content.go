@@ -10,10 +10,15 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/urls"
 )
 
 // CreateContent declares rich content to be uploaded for a conversation:
 // its type and exact size. The bytes come afterwards, through UploadContent.
+// Declared content counts against the app's MaxContentBytes from the
+// start, for as long as its upload URL is valid, and once uploaded for
+// good: so neither what the app stored nor what it may still upload can
+// take it past the bound.
 func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mimeType string, size int64) (out *herald.Content, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
 	if strings.TrimSpace(mimeType) == "" {
@@ -33,8 +38,12 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 		if _, err := tx.Conversation(ctx, appID, conversationID); err != nil {
 			return err
 		}
+		now := s.now()
+		if err := s.checkContentQuota(ctx, tx, appID, size, now); err != nil {
+			return err
+		}
 		c := &herald.Content{ID: NewID(), AppID: appID, ConversationID: conversationID, MimeType: mimeType,
-			Size: size, CreatedAt: s.now()}
+			Size: size, CreatedAt: now}
 		if err := tx.CreateContent(ctx, c); err != nil {
 			return err
 		}
@@ -42,6 +51,28 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 		return s.record(ctx, tx, appID, herald.EventContentCreated, nil, &herald.EventData{Content: c})
 	})
 	return out, err
+}
+
+// checkContentQuota refuses a declaration of size bytes that would take an
+// app past MaxContentBytes.
+func (s *Service) checkContentQuota(ctx context.Context, tx herald.Tx, appID string, size int64, now time.Time) error {
+	limit := s.MaxContentBytes
+	if limit == 0 {
+		limit = DefaultMaxContentBytes
+	}
+	if limit < 0 {
+		return nil
+	}
+	// A declaration older than an upload URL's lifetime can no longer be
+	// uploaded: it holds nothing back.
+	uploaded, pending, err := tx.ContentUsage(ctx, appID, now.Add(-urls.UploadTTL))
+	if err != nil || uploaded+pending+size <= limit {
+		return err
+	}
+	return &herald.Error{ID: herald.EQuotaExceeded,
+		Message: fmt.Sprintf("Upload-Content-Length %d would take this app's content past its %d bytes: it has %d bytes uploaded and %d declared and not uploaded yet.",
+			size, limit, uploaded, pending),
+		Data: map[string]any{"property": "Upload-Content-Length", "limit": limit, "uploaded": uploaded, "pending": pending}}
 }
 
 // Content returns an app's content.

@@ -27,6 +27,11 @@ type Service struct {
 	// Logger reports what fails after a change was committed; slog's default
 	// logger when nil.
 	Logger *slog.Logger
+	// MaxContentBytes bounds the rich content of an app: the bytes it
+	// uploaded, and those it declared and may still upload (see
+	// CreateContent). DefaultMaxContentBytes when 0; no bound when
+	// negative.
+	MaxContentBytes int64
 	// Notify, when set, is called after every commit that recorded events,
 	// to wake whatever consumes the log (the delivery engine) at once
 	// instead of at its next poll. It must not block.
@@ -41,6 +46,9 @@ type Service struct {
 
 // DefaultMaxUploadSize is the largest rich-content upload accepted by default.
 const DefaultMaxUploadSize = 256 << 20
+
+// DefaultMaxContentBytes is the rich content an app may have by default.
+const DefaultMaxContentBytes = 10 << 30
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {

@@ -698,7 +698,23 @@ func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 		}
 		return herald.Errorf(herald.EConflict, "Content %s was already uploaded.", id)
 	}
-	return nil
+	// A running total rather than a sum over the app's content at each
+	// declaration, which would grow with the app.
+	_, err = q.db.ExecContext(ctx, `UPDATE apps SET content_bytes = content_bytes +
+		(SELECT size FROM contents WHERE id = ?) WHERE id = ?`, id, appID)
+	return err
+}
+
+func (q *Queries) ContentUsage(ctx context.Context, appID string, pendingSince time.Time) (uploaded, pending int64, err error) {
+	err = q.db.QueryRowContext(ctx, `SELECT content_bytes FROM apps WHERE id = ?`+q.lock, appID).Scan(&uploaded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	// The declarations still waiting for their bytes, from the partial
+	// index contents_pending.
+	err = q.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM contents
+		WHERE app_id = ? AND uploaded_at IS NULL AND created_at >= ?`, appID, micros(pendingSince)).Scan(&pending)
+	return uploaded, pending, err
 }
 
 func (q *Queries) DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error) {
@@ -724,6 +740,13 @@ func (q *Queries) DropContent(ctx context.Context, appID, conversationID string,
 			ON CONFLICT (blob_key) DO NOTHING`, k, micros(at)); err != nil {
 			return nil, err
 		}
+	}
+	// The bytes go from the app's running total with their rows, so that
+	// its content quota counts only what it still has.
+	if _, err := q.db.ExecContext(ctx, `UPDATE apps SET content_bytes = content_bytes - (SELECT COALESCE(SUM(size), 0)
+		FROM contents WHERE conversation_id = ? AND app_id = ? AND uploaded_at IS NOT NULL) WHERE id = ?`,
+		conversationID, appID, appID); err != nil {
+		return nil, err
 	}
 	_, err = q.db.ExecContext(ctx, `DELETE FROM contents WHERE conversation_id = ? AND app_id = ?`, conversationID, appID)
 	return keys, err

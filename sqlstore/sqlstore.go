@@ -465,3 +465,8 @@ func scanString(r scanner) (s string, err error) {
 	err = r.Scan(&s)
 	return s, err
 }
+
+func scanInt64(r scanner) (n int64, err error) {
+	err = r.Scan(&n)
+	return n, err
+}

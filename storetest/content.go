@@ -70,6 +70,15 @@ func testDropContent(t *testing.T, s herald.Store) {
 	if want := []string{"c1.blob", "c3.blob"}; !slices.Equal(dropped, want) {
 		t.Fatalf("DropContent returned %v, want %v", dropped, want)
 	}
+	// The app's quota counts only what it still has: c4's 3 bytes.
+	var uploaded, pending int64
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		uploaded, pending, err = q.ContentUsage(ctx, "app", at(0))
+		return err
+	})
+	if uploaded != 3 || pending != 0 {
+		t.Fatalf("content usage after the drop: %d bytes uploaded, %d pending; want 3, 0", uploaded, pending)
+	}
 	for _, id := range []string{"c1", "c2", "c3"} {
 		if found(t, s, func(ctx context.Context, q herald.Queries) error { _, err := q.ContentByID(ctx, id); return err }) {
 			t.Fatalf("content %s of the dropped conversation is still found", id)

@@ -32,6 +32,8 @@ var Migrations = []struct {
 	{"SealSecrets", 8, SealSecretsMigration},
 	// Before content deletions: version 10 on SQLite, 11 on PostgreSQL.
 	{"BlobDeletions", 9, BlobDeletionsMigration},
+	// Before content bytes per app: version 11 on SQLite, 12 on PostgreSQL.
+	{"ContentBytes", 10, ContentBytesMigration},
 }
 
 // TokensMigration checks that the migration giving tokens an id, a name and
@@ -297,4 +299,39 @@ func SealSecretsMigration(t *testing.T, db *sql.DB, open func(t *testing.T) hera
 		t.Fatalf("a setting that is no secret was changed: %q", other)
 	}
 	db.Close()
+}
+
+// ContentBytesMigration checks that the migration keeping each app's total
+// of uploaded content (SQLite's schema version 11, PostgreSQL's 12) counts
+// what the apps had uploaded, and nothing else: db is a database before
+// it, and open opens it as a store, migrating it.
+func ContentBytesMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0), ('other', 'other', 0), ('empty', 'empty', 0)`,
+		`INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at, blob_key) VALUES
+			('c1', 'app', 'conv', 'image/png', 1000, 0, 1, 'b1'),
+			('c2', 'app', 'conv', 'image/png', 234, 0, 1, 'b2'),
+			('c3', 'app', 'conv', 'image/png', 50000, 0, NULL, NULL),
+			('c4', 'other', 'conv', 'image/png', 7, 0, 1, 'b4')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := open(t)
+	for app, want := range map[string][2]int64{"app": {1234, 50000}, "other": {7, 0}, "empty": {0, 0}} {
+		var up, pending int64
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			up, pending, err = q.ContentUsage(ctx, app, time.UnixMicro(0))
+			return err
+		})
+		if up != want[0] || pending != want[1] {
+			t.Fatalf("app %s after the migration: %d bytes uploaded, %d pending; want %d, %d", app, up, pending,
+				want[0], want[1])
+		}
+	}
 }

@@ -76,6 +76,13 @@ var tests = []struct {
 	{"PruneDeliveries", testPruneDeliveries},
 	{"DeliveriesShareBodies", testDeliveriesShareBodies},
 	{"PruneEvents", testPruneEvents},
+
+	// quotas.go
+	{"CountAndListWebhooks", testCountAndListWebhooks},
+	{"MarkWebhookDeleted", testMarkWebhookDeleted},
+	{"QueuedEvents", testQueuedEvents},
+	{"DropUnfinishedDeliveries", testDropUnfinishedDeliveries},
+	{"ContentUsage", testContentUsage},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.

@@ -260,7 +260,8 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}
+	// As many webhooks as the run asks for.
+	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--max-webhooks", "0"}
 	database := "sqlite"
 	if cfg.db != "" {
 		args, database = append(args, "--db", cfg.db), "postgres"

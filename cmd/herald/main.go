@@ -337,6 +337,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		"address ranges that webhooks may reach although they are internal (loopback, private, link-local...), "+
 			"comma-separated CIDRs such as 127.0.0.0/8,::1/128 for local development (env HERALD_ALLOW_TARGETS)")
 	limits.flags(cmd)
+	health.quotas.flags(cmd)
 	return cmd
 }
 
@@ -349,6 +350,7 @@ type healthSettings struct {
 	// allowTargets lists the address ranges exempted from the egress
 	// guard, as egress.ParseAllowList reads them.
 	allowTargets string
+	quotas       quotaSettings
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -424,6 +426,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	}
 	svc.Logger = logger
 	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs})
+	if err := health.quotas.apply(engine, svc); err != nil {
+		return err
+	}
 	api.Engine = engine
 	svc.Notify = engine.Notify
 	if err := engine.Start(ctx); err != nil {
