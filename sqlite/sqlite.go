@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -96,7 +97,11 @@ func dsn(path string, pragmas []string, extra string) string {
 	for _, p := range pragmas {
 		v.Add("_pragma", p)
 	}
-	s := "file:" + path + "?" + v.Encode()
+	// In a file: URI, '?' starts the parameters and '#' a fragment: a
+	// path holding either (a directory named "run#2") would open another
+	// file. SQLite decodes %HH escapes in the path.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	s := "file:" + escaped + "?" + v.Encode()
 	if extra != "" {
 		s += "&" + extra
 	}
