@@ -24,7 +24,7 @@ const secretKeyFileName = "secret.key"
 
 func (c *config) secretKeyFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&c.secretKey, "secret-key", env("HERALD_SECRET_KEY", ""),
-		"keys that seal the secrets kept in the database, comma-separated, each the base64 of 32 bytes (`herald secret-key` makes one); the first seals, all open; default with SQLite: the key file DATA/secret.key, created on first start; required with PostgreSQL (env HERALD_SECRET_KEY)")
+		"keys that seal the secrets kept in the database, comma-separated, each the base64 of 32 bytes (herald secret-key makes one); the first seals, all open; default with SQLite: the key file DATA/secret.key, created on first start; required with PostgreSQL (env HERALD_SECRET_KEY)")
 	cmd.PersistentFlags().StringVar(&c.secretKeyFile, "secret-key-file", env("HERALD_SECRET_KEY_FILE", ""),
 		"file holding the keys of --secret-key instead, one per line (env HERALD_SECRET_KEY_FILE)")
 }
