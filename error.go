@@ -14,6 +14,8 @@ type ErrorID string
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
 	EAuthRequired       ErrorID = "authentication_required"
+	ERateLimitExceeded  ErrorID = "rate_limit_exceeded"
+	ERequestTimeout     ErrorID = "request_timeout"
 	EInvalidOperation   ErrorID = "invalid_operation"
 	EInvalidRequest     ErrorID = "invalid_request"
 	EInternal           ErrorID = "internal_server_error"
@@ -29,6 +31,8 @@ const (
 	EPayloadTooLarge    ErrorID = "payload_too_large"
 	EUploadMismatch     ErrorID = "upload_mismatch"
 	EURLExpired         ErrorID = "url_expired"
+	EStorageFull        ErrorID = "insufficient_storage"
+	EQuotaExceeded      ErrorID = "quota_exceeded"
 )
 
 type errorKind struct {
@@ -39,6 +43,8 @@ type errorKind struct {
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
 	EAuthRequired:       {4, http.StatusUnauthorized},
+	ERateLimitExceeded:  {7, http.StatusTooManyRequests},
+	ERequestTimeout:     {8, http.StatusRequestTimeout},
 	EInvalidOperation:   {9, http.StatusUnprocessableEntity},
 	EInvalidRequest:     {10, http.StatusBadRequest},
 	EInternal:           {100, http.StatusInternalServerError},
@@ -54,7 +60,14 @@ var errorKinds = map[ErrorID]errorKind{
 	EPayloadTooLarge:    {200, http.StatusRequestEntityTooLarge},
 	EUploadMismatch:     {201, http.StatusBadRequest},
 	EURLExpired:         {202, http.StatusForbidden},
+	EStorageFull:        {203, http.StatusInsufficientStorage},
+	EQuotaExceeded:      {204, http.StatusUnprocessableEntity},
 }
+
+// ErrStorageFull marks a store's failure for want of space (SQLite's
+// SQLITE_FULL, PostgreSQL's disk_full): the write did not happen, and will
+// not until an operator frees space. Engines wrap their own error with it.
+var ErrStorageFull = errors.New("herald: the storage is full")
 
 // Error is an application error: something the caller did or asked for that
 // Herald declines, with enough detail for a program to react and a person to

@@ -31,11 +31,20 @@ type App struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Token is an app's API credential. Only the SHA-256 of the secret is stored.
+// Token is an app's API credential. Only the SHA-256 of the secret is stored
+// (Hash), with its first characters (Prefix), which let a person tell tokens
+// apart without revealing enough to matter.
 type Token struct {
-	Hash      string
-	AppID     string
-	CreatedAt time.Time
+	ID        string    `json:"id"`
+	AppID     string    `json:"app_id"`
+	Name      string    `json:"name"`
+	Prefix    string    `json:"prefix"`
+	Hash      string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	// LastUsedAt is when the token last authenticated a request, as last
+	// written: uses are kept in memory and written at most once per
+	// interval (messaging.Service.TokenUseInterval).
+	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 // Metadata is a free-form JSON object attached to identities and

@@ -3,6 +3,7 @@ package herald
 import (
 	"context"
 	"io"
+	"math"
 	"time"
 )
 
@@ -67,6 +68,20 @@ type Page struct {
 	Limit  int
 }
 
+// PageOffset is the offset of page number page (from 1) of a listing with
+// size objects a page. A page so far out that the offset would overflow is
+// past the end of any listing, and gets the largest offset: it lists
+// nothing, as any page after the last does.
+func PageOffset(page, size int) int {
+	if page < 1 || size < 1 {
+		return 0
+	}
+	if page-1 > math.MaxInt/size {
+		return math.MaxInt
+	}
+	return (page - 1) * size
+}
+
 // Queries are the reads and writes an engine offers. Reads of a missing
 // object return a not_found *Error. Writes are only valid inside Update.
 type Queries interface {
@@ -74,8 +89,28 @@ type Queries interface {
 	App(ctx context.Context, id string) (*App, error)
 	Apps(ctx context.Context) ([]*App, error)
 	CreateToken(ctx context.Context, t *Token) error
-	// TokenApp returns the id of the app whose token has the given hash.
-	TokenApp(ctx context.Context, hash string) (string, error)
+	// TokenByHash returns the token whose secret has the given hash.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// Token returns a token of an app by id, or of any app when appID is
+	// empty.
+	Token(ctx context.Context, appID, id string) (*Token, error)
+	// Tokens lists an app's tokens, oldest first. In a write transaction
+	// it locks them, so that the caller's decision about them (e.g. "not
+	// the last one") holds until it commits.
+	Tokens(ctx context.Context, appID string) ([]*Token, error)
+	// DeleteToken removes a token of an app, or not_found. It moves the
+	// token revision.
+	DeleteToken(ctx context.Context, appID, id string) error
+	// TouchTokens records when tokens were last used, token id → time: a
+	// token's time only ever moves forward, and tokens that are gone are
+	// skipped. It does not move the token revision.
+	TouchTokens(ctx context.Context, used map[string]time.Time) error
+	// TokenRevision returns a number that changes, in the same
+	// transaction, with every change that can invalidate a token: a
+	// token removed (through DeleteToken or by any other means, such as
+	// SQL typed by hand), or its hash or app changed. Nodes that cache
+	// validated tokens watch it.
+	TokenRevision(ctx context.Context) (int64, error)
 
 	// ClaimJob reports whether the caller is the one to run the named
 	// periodic job now, and if so moves its next run to next: of all the
@@ -133,14 +168,31 @@ type Queries interface {
 	SetAnnouncementStatus(ctx context.Context, appID, id, userID, status string) error
 
 	CreateContent(ctx context.Context, c *Content) error
+	// ContentUsage returns the bytes of an app's uploaded content, and of
+	// its content declared since pendingSince and not uploaded yet. In a
+	// write transaction it locks the app against the other writers that
+	// count its content or its webhooks (see CountWebhooks), so that a
+	// quota checked on the sums holds on any number of nodes.
+	ContentUsage(ctx context.Context, appID string, pendingSince time.Time) (uploaded, pending int64, err error)
 	Content(ctx context.Context, appID, id string) (*Content, error)
 	// ContentByID finds content without knowing its app, for signed URLs.
 	// Content, like ContentByID, does not return content of a deleted
 	// conversation.
 	ContentByID(ctx context.Context, id string) (*Content, error)
-	// MarkContentUploaded records the blob of a finished upload. It fails
-	// with a conflict if another upload of the content was recorded first.
+	// MarkContentUploaded records the blob of a finished upload, and adds
+	// its size to the app's uploaded content. It fails with a conflict if
+	// another upload of the content was recorded first.
 	MarkContentUploaded(ctx context.Context, appID, id, blobKey string, at time.Time) error
+	// DropContent deletes the content of a conversation, uploaded or not,
+	// and lists the blobs of the uploaded ones as to be deleted, at the given
+	// time (see BlobsToDelete); it returns their keys. An upload of that
+	// content finishing later finds none to mark.
+	DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error)
+	// BlobsToDelete returns up to limit keys of blobs whose content is gone,
+	// in key order, after the key after ("": from the first).
+	BlobsToDelete(ctx context.Context, after string, limit int) ([]string, error)
+	// ForgetBlobs takes blobs that were deleted off that list.
+	ForgetBlobs(ctx context.Context, keys []string) error
 
 	CreateChannel(ctx context.Context, c *Channel) error
 	Channel(ctx context.Context, appID, uuid string) (*Channel, error)
@@ -189,19 +241,48 @@ type WebhookQueries interface {
 	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
 	// Webhooks lists an app's webhooks; every app's when appID is empty.
 	Webhooks(ctx context.Context, appID string) ([]*Webhook, error)
+	// ListWebhooks lists a page of an app's webhooks, newest first (in the
+	// order of their ids).
+	ListWebhooks(ctx context.Context, appID string, p Page) ([]*Webhook, error)
+	// CountWebhooks counts an app's webhooks. In a write transaction it
+	// locks the app against the other writers that count its webhooks or
+	// its content (see ContentUsage), so that a limit checked on the count
+	// holds on any number of nodes.
+	CountWebhooks(ctx context.Context, appID string) (int, error)
 	// WebhooksByID returns those of the webhooks with the given ids, of any
 	// app, that exist.
 	WebhooksByID(ctx context.Context, ids []string) ([]*Webhook, error)
 	// UpdateWebhook saves target URL, events, config, status, status reason,
-	// health check times and update time.
+	// health check times and update time; not the keys (see
+	// UpdateWebhookKeys), so that no status change made from an older copy
+	// of the webhook undoes a rotation.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// UpdateWebhookKeys saves a webhook's keys (Secret, SigningKey,
+	// AsymmetricKey, the previous keys and PreviousKeysUntil) and its
+	// update time.
+	UpdateWebhookKeys(ctx context.Context, w *Webhook) error
+	// DropExpiredWebhookKeys forgets the keys that rotations replaced whose
+	// grace period ended at or before now, and returns how many webhooks
+	// it changed.
+	DropExpiredWebhookKeys(ctx context.Context, now time.Time) (int, error)
 	// AdvanceWebhookCursor moves a webhook's cursor from one sequence
 	// number to another and reports whether it did: false when the webhook
 	// is gone or its cursor is no longer at from, so that no event is turned
 	// into deliveries twice, whoever else advances cursors.
 	AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error)
-	// DeleteWebhook removes a webhook with its deliveries and attempts.
+	// MarkWebhookDeleted makes a webhook gone at once for every read and
+	// write of webhooks (and its deliveries unclaimable), while its rows
+	// are removed in steps: DeleteWebhookDeliveries, then DeleteWebhook.
+	// DeletedWebhooks lists the webhooks so marked.
+	MarkWebhookDeleted(ctx context.Context, appID, id string) error
+	DeletedWebhooks(ctx context.Context) ([]*Webhook, error)
+	// DeleteWebhook removes a webhook, marked deleted or not, with its
+	// deliveries and attempts.
 	DeleteWebhook(ctx context.Context, appID, id string) error
+	// DeleteWebhookDeliveries removes up to limit of a webhook's
+	// deliveries, whatever their status, with their attempts, and returns
+	// how many it removed.
+	DeleteWebhookDeliveries(ctx context.Context, webhookID string, limit int) (int, error)
 
 	// CreateDeliveries adds deliveries, each webhook's in event order,
 	// holding each one that has an unfinished predecessor with the same
@@ -246,6 +327,22 @@ type WebhookQueries interface {
 	// pending ones waiting for a retry, pending and due at once, with their
 	// attempts counted from zero: the receiver is back, the backlog goes.
 	RequeueDeliveries(ctx context.Context, webhookID string, now time.Time) error
+	// QueuedEvents returns which of the events a webhook has an
+	// unfinished (pending or failed) delivery of, by sequence number. Each
+	// event comes with its ordering key, under which the delivery is
+	// queued: the lookup is one index probe per event, whatever the
+	// webhook's backlog.
+	QueuedEvents(ctx context.Context, webhookID string, events []QueuedEvent) (map[int64]bool, error)
+	// CountUnfinishedDeliveries counts a webhook's unfinished (pending or
+	// failed) deliveries, up to limit.
+	CountUnfinishedDeliveries(ctx context.Context, webhookID string, limit int) (int, error)
+	// DropUnfinishedDeliveries removes up to limit of a webhook's
+	// unfinished deliveries that no node holds, with their attempts, and
+	// returns how many it removed. Each queue loses its latest deliveries
+	// first, so that what a partial run leaves of a queue is its head and
+	// the deliveries next in line, never a held delivery without the one
+	// that would release it.
+	DropUnfinishedDeliveries(ctx context.Context, webhookID string, limit int) (int, error)
 	// ResendDelivery makes one delivery pending again, due at once.
 	ResendDelivery(ctx context.Context, d *Delivery, now time.Time) error
 	Delivery(ctx context.Context, appID, id string) (*Delivery, error)
@@ -263,6 +360,13 @@ type WebhookQueries interface {
 	// WebhookEvents lists a webhook's attempted deliveries, newest first,
 	// each with its last attempt, and the number that match in all.
 	WebhookEvents(ctx context.Context, webhookID string, f WebhookEventFilter, offset, limit int) ([]*WebhookEvent, int, error)
+}
+
+// QueuedEvent names an event to QueuedEvents: its sequence number, and
+// the ordering key its deliveries are queued under.
+type QueuedEvent struct {
+	Seq         int64
+	OrderingKey string
 }
 
 // ContactFilter selects contacts. Empty members select everything.

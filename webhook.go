@@ -32,6 +32,18 @@ type Webhook struct {
 	Secret string
 	// SigningKey keys the Standard Webhooks signature ("whsec_…").
 	SigningKey string
+	// AsymmetricKey, when set, is an ed25519 secret key ("whsk_…") that
+	// signs each delivery a second time (Standard Webhooks' v1a), so that
+	// receivers verify with its public key and hold no secret.
+	AsymmetricKey string
+	// A rotation replaces SigningKey and AsymmetricKey (and, for a
+	// Callbell webhook, Secret, which is its SigningKey) and keeps the
+	// replaced ones, which sign every delivery beside the new ones until
+	// PreviousKeysUntil: receivers switch keys with no delivery failing.
+	// They are never used afterwards (see InGrace), and then dropped.
+	PreviousSigningKey    string
+	PreviousAsymmetricKey string
+	PreviousKeysUntil     *time.Time
 	// Config is echoed in every payload, as Layer did.
 	Config       json.RawMessage
 	Status       string
@@ -52,6 +64,11 @@ type Webhook struct {
 	HealthFailingSince *time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+}
+
+// InGrace reports whether the keys a rotation replaced still sign at t.
+func (w *Webhook) InGrace(t time.Time) bool {
+	return w.PreviousKeysUntil != nil && t.Before(*w.PreviousKeysUntil)
 }
 
 // Subscribed reports whether w takes events of type typ.

@@ -40,13 +40,17 @@ func (f Format) Render(e *herald.Event, d *herald.EventData, w *herald.Webhook) 
 }
 
 // SetHeaders sets Callbell's headers, and its signature when the webhook
-// has a secret, made at the time of the attempt.
+// has a secret, made at the time of the attempt: during a rotation's grace
+// period, with a v1 signature of the secret it replaced after the new one.
 func (Format) SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery, at time.Time) {
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", UserAgent)
-	if w.Secret != "" {
+	switch {
+	case w.Secret != "" && w.PreviousSigningKey != "" && w.InGrace(at):
+		h.Set(SignatureHeader, SignAll(at, d.Body, w.Secret, w.PreviousSigningKey))
+	case w.Secret != "":
 		h.Set(SignatureHeader, Sign(w.Secret, at, d.Body))
-	} else {
+	default:
 		h.Del(SignatureHeader)
 	}
 }

@@ -109,7 +109,7 @@ func outbound(parts ...herald.Part) *herald.Message {
 }
 
 // event records d as the data of an event of type typ, as the store does.
-func event(t *testing.T, typ string, d herald.EventData) *herald.Event {
+func event(t testing.TB, typ string, d herald.EventData) *herald.Event {
 	t.Helper()
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -119,11 +119,11 @@ func event(t *testing.T, typ string, d herald.EventData) *herald.Event {
 }
 
 // messageEvent is the event of a channel message of John Doe's conversation.
-func messageEvent(t *testing.T, typ string, m *herald.Message) *herald.Event {
+func messageEvent(t testing.TB, typ string, m *herald.Message) *herald.Event {
 	return event(t, typ, herald.EventData{Message: m, Conversation: conversation(), Contact: johnDoe(), Channel: whatsapp()})
 }
 
-func contactEvent(t *testing.T, typ string, c *herald.Contact) *herald.Event {
+func contactEvent(t testing.TB, typ string, c *herald.Contact) *herald.Event {
 	return event(t, typ, herald.EventData{Contact: c, Conversation: conversation(), Channel: whatsapp()})
 }
 

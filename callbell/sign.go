@@ -42,6 +42,17 @@ func Sign(secret string, t time.Time, body []byte) string {
 	return "t=" + strconv.FormatInt(ts, 10) + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
 }
 
+// SignAll is Sign with a v1 signature per secret, in their order: during a
+// rotation, the new secret's and the old one's, each of which verifies.
+func SignAll(t time.Time, body []byte, secrets ...string) string {
+	ts := t.Unix()
+	b := append([]byte("t="), strconv.FormatInt(ts, 10)...)
+	for _, secret := range secrets {
+		b = hex.AppendEncode(append(b, ",v1="...), mac(secret, ts, body))
+	}
+	return string(b)
+}
+
 // Verify checks a received X-Callbell-Signature header against the raw body:
 // one t, at least one v1 (of several, as during a secret rotation) that
 // matches, compared in constant time, and a timestamp no further than

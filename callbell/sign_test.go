@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +187,83 @@ func TestRenderedBodyVerifies(t *testing.T) {
 	if !strings.Contains(string(body), `"text":"Hello & welcome <3"`) {
 		t.Errorf("HTML characters are escaped:\n%s", body)
 	}
+}
+
+// During a rotation's grace period the header carries a v1 signature of the
+// new secret and one of the old: a receiver holding either verifies it.
+// Once the grace period ends, only the new secret signs.
+func TestSetHeadersDuringRotation(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 7, 0, time.UTC)
+	until := at.Add(time.Hour)
+	const newSecret, oldSecret = "whsec_bmV3IHNlY3JldCBvZiB0aGUgd2ViaG9vaw==", "whsec_b2xkIHNlY3JldCBvZiB0aGUgd2ViaG9vaw=="
+	w := &herald.Webhook{ID: "wh-1", Format: herald.FormatCallbell, Version: "1", Secret: newSecret, SigningKey: newSecret,
+		PreviousSigningKey: oldSecret, PreviousKeysUntil: &until}
+	d := &herald.Delivery{ID: "d-1", WebhookID: "wh-1", Body: signedBody}
+	h := http.Header{}
+	callbell.Format{}.SetHeaders(h, w, d, at)
+	sig := h.Get(callbell.SignatureHeader)
+	if strings.Count(sig, "v1=") != 2 {
+		t.Fatalf("signature during the grace period: %q", sig)
+	}
+	for _, s := range []string{newSecret, oldSecret} {
+		if err := callbell.Verify(s, sig, signedBody, at, time.Minute); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	callbell.Format{}.SetHeaders(h, w, d, until)
+	sig = h.Get(callbell.SignatureHeader)
+	if err := callbell.Verify(oldSecret, sig, signedBody, until, time.Minute); err != callbell.ErrSignature {
+		t.Errorf("the old secret still verifies once the grace period is over: %v (%q)", err, sig)
+	}
+	if err := callbell.Verify(newSecret, sig, signedBody, until, time.Minute); err != nil {
+		t.Errorf("the new secret: %v", err)
+	}
+}
+
+// FuzzVerifyHeader: whatever the header and the body, Verify does not panic, and
+// accepts only a header that holds the signature of that body at its time.
+func FuzzVerifyHeader(f *testing.F) {
+	at := time.Unix(1614265330, 0)
+	f.Add(callbell.Sign(secret, at, signedBody), signedBody)
+	f.Add(callbell.SignAll(at, signedBody, "whsec_other", secret), signedBody)
+	f.Add("t=1614265330,v1=00,v1=zz,t=1", []byte("{}"))
+	f.Add("", []byte(nil))
+	f.Add("t=,v1=", []byte("x"))
+	f.Add("t=-9223372036854775808,v1="+strings.Repeat("ab", 32), []byte("x"))
+	f.Add(" t = 1614265330 , v1 = ab ", []byte("x"))
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		if err := callbell.Verify(secret, header, body, at, time.Hour); err == nil {
+			want := callbell.Sign(secret, at, body)
+			_, v1, _ := strings.Cut(want, ",")
+			if !strings.Contains(strings.ToLower(strings.ReplaceAll(header, " ", "")), v1) &&
+				!verifiesAtAnotherTime(header, body) {
+				t.Fatalf("Verify accepted %q for body %q", header, body)
+			}
+		}
+		signed := callbell.SignAll(at, body, "whsec_other", secret)
+		if err := callbell.Verify(secret, signed, body, at, time.Minute); err != nil {
+			t.Fatalf("its own signature: %v", err)
+		}
+		if err := callbell.Verify(secret, signed, append(append([]byte{}, body...), 'x'), at, time.Minute); err != callbell.ErrSignature {
+			t.Fatalf("another body: %v", err)
+		}
+	})
+}
+
+// verifiesAtAnotherTime reports whether header holds the signature of body
+// at the time it names, other than the fuzz target's.
+func verifiesAtAnotherTime(header string, body []byte) bool {
+	for _, item := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(item), "=")
+		if k != "t" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		_, v1, _ := strings.Cut(callbell.Sign(secret, time.Unix(n, 0), body), ",")
+		return strings.Contains(strings.ToLower(strings.ReplaceAll(header, " ", "")), v1)
+	}
+	return false
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/stdwebhooks"
 )
@@ -36,7 +37,7 @@ func BenchmarkAttempt(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	e := &Engine{Workers: 64, Formats: map[string]Format{herald.FormatLayer: layer.Format{}}}
+	e := &Engine{Workers: 64, AllowTargets: egress.Loopback, Formats: map[string]Format{herald.FormatLayer: layer.Format{}}}
 	e.defaultClient()
 	defer e.transport.CloseIdleConnections()
 	w := &herald.Webhook{ID: "w", AppID: "app", TargetURL: srv.URL + "/hook", Format: herald.FormatLayer,

@@ -2,6 +2,9 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -56,9 +59,32 @@ func (e *Engine) maintenanceLoop() {
 		if e.claimJob(ctx, "lease_recovery", e.Heartbeat) {
 			e.recoverLeases(ctx)
 		}
-		if e.Retention > 0 && e.claimJob(ctx, "retention", e.RetentionInterval) {
-			if _, err := e.RunRetention(ctx); err != nil {
-				e.Logger.Error("removing old deliveries and events", "err", err)
+		if e.claimJob(ctx, "webhook_keys", keysInterval) {
+			e.dropExpiredKeys(ctx)
+		}
+		if !e.retaining.Load() && e.claimJob(ctx, "retention", e.RetentionInterval) {
+			// Beside the loop: a long run must not hold up the heartbeat,
+			// or the other nodes would take this one for dead.
+			e.retaining.Store(true)
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				defer e.retaining.Store(false)
+				if e.Retention > 0 {
+					if _, err := e.RunRetention(ctx); err != nil && !errors.Is(err, errStopped) {
+						e.Logger.Error("removing old deliveries and events", "err", err)
+					}
+				}
+				if err := e.cleanUpWebhooks(ctx); err != nil && !errors.Is(err, errStopped) {
+					e.Logger.Error("removing the deliveries of deleted and long-inactive webhooks", "err", err)
+				}
+			}()
+		}
+		for _, j := range e.Jobs {
+			if e.claimJob(ctx, j.Name, j.Every) {
+				if err := j.Run(ctx); err != nil {
+					e.Logger.Error("running a periodic job", "job", j.Name, "err", err)
+				}
 			}
 		}
 		select {
@@ -84,6 +110,22 @@ func (e *Engine) claimJob(ctx context.Context, name string, every time.Duration)
 		e.Logger.Error("claiming a periodic job", "job", name, "err", err)
 	}
 	return mine
+}
+
+// keysInterval is how often the keys that rotations replaced are dropped
+// once their grace period is over. Until then they are kept but unused:
+// attempts check the grace period themselves.
+const keysInterval = time.Minute
+
+func (e *Engine) dropExpiredKeys(ctx context.Context) {
+	now := e.now()
+	err := e.Store.Update(ctx, func(tx herald.Tx) error {
+		_, err := tx.DropExpiredWebhookKeys(ctx, now)
+		return err
+	})
+	if err != nil {
+		e.Logger.Error("dropping the keys that rotations replaced", "err", err)
+	}
 }
 
 func (e *Engine) recoverLeases(ctx context.Context) {
@@ -150,4 +192,170 @@ func (e *Engine) RunRetention(ctx context.Context) (RetentionStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// purgeSoon removes, in the background, the rows of a webhook just marked
+// deleted; the maintenance job removes those a stop or a crash left.
+func (e *Engine) purgeSoon(appID, id string) {
+	if !e.started {
+		return
+	}
+	e.purging.Add(1)
+	go func() {
+		defer e.purging.Done()
+		if err := e.purgeWebhook(context.Background(), appID, id); err != nil && !errors.Is(err, errStopped) {
+			e.Logger.Error("removing the deliveries of a deleted webhook", "webhook", id, "err", err)
+		}
+	}()
+}
+
+// purgeWebhook removes a webhook marked deleted with its deliveries, a
+// batch per transaction: in one, 150,000 deliveries held SQLite's writer,
+// and so every write of every app, for 12 s.
+func (e *Engine) purgeWebhook(ctx context.Context, appID, id string) error {
+	for {
+		var n int
+		start := time.Now()
+		err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+			n, err = tx.DeleteWebhookDeliveries(ctx, id, retentionBatch)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n < retentionBatch {
+			break
+		}
+		if err := e.pause(ctx, time.Since(start)); err != nil {
+			return err
+		}
+	}
+	return e.Store.Update(ctx, func(tx herald.Tx) error {
+		// What a fan-out created before the webhook was marked deleted
+		// goes with it; none can come after.
+		if err := tx.DeleteWebhook(ctx, appID, id); !herald.IsNotFound(err) {
+			return err
+		}
+		return nil
+	})
+}
+
+// pause waits between the batches of a long removal for as long as the
+// last one took, so that the removal takes at most half of the store's
+// writer: a write arriving during a batch is committed after it, not in
+// one transaction with the next. It returns why the removal must stop, if
+// it must.
+func (e *Engine) pause(ctx context.Context, took time.Duration) error {
+	t := time.NewTimer(min(took, time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.stop:
+		return errStopped
+	case <-t.C:
+		return nil
+	}
+}
+
+// inactiveNote, in a webhook's status reason, says that its deliveries
+// were removed.
+const inactiveNote = "Its undelivered deliveries were removed"
+
+// cleanUpWebhooks removes what deleted webhooks left, and the unfinished
+// deliveries of the webhooks inactive for longer than InactiveRetention,
+// in batches.
+func (e *Engine) cleanUpWebhooks(ctx context.Context) error {
+	var deleted, all []*herald.Webhook
+	err := e.Store.View(ctx, func(q herald.Queries) (err error) {
+		if deleted, err = q.DeletedWebhooks(ctx); err != nil {
+			return err
+		}
+		all, err = q.Webhooks(ctx, "")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range deleted {
+		if err := e.purgeWebhook(ctx, w.AppID, w.ID); err != nil {
+			return err
+		}
+	}
+	keep := orDefault(e.InactiveRetention, DefaultInactiveRetention)
+	if keep < 0 {
+		return nil
+	}
+	before := e.now().Add(-keep)
+	for _, w := range all {
+		// Nothing changes an inactive webhook but its activation, so its
+		// last update is when it became inactive.
+		if w.Status != herald.WebhookInactive || !w.UpdatedAt.Before(before) {
+			continue
+		}
+		if err := e.dropDeliveries(ctx, w, keep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropDeliveries removes the unfinished deliveries of a webhook inactive
+// for longer than keep, and says so in its status reason.
+func (e *Engine) dropDeliveries(ctx context.Context, w *herald.Webhook, keep time.Duration) error {
+	total := 0
+	for {
+		var n int
+		start := time.Now()
+		err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+			n, err = tx.DropUnfinishedDeliveries(ctx, w.ID, retentionBatch)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		total += n
+		if n < retentionBatch {
+			break
+		}
+		if err := e.pause(ctx, time.Since(start)); err != nil {
+			return err
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	e.Logger.Info("removed the undelivered deliveries of a long-inactive webhook", "webhook", w.ID, "app", w.AppID,
+		"deliveries", total, "inactive_since", w.UpdatedAt)
+	now := e.now().UTC()
+	err := e.Store.Update(ctx, func(tx herald.Tx) error {
+		current, err := tx.Webhook(ctx, w.AppID, w.ID)
+		if err != nil {
+			return err
+		}
+		if current.Status != herald.WebhookInactive || !current.UpdatedAt.Equal(w.UpdatedAt) {
+			return nil // activated meanwhile
+		}
+		reason, _, _ := strings.Cut(current.StatusReason, inactiveNote)
+		current.StatusReason = strings.TrimSpace(fmt.Sprintf("%s %s on %s, after %s inactive; replay to queue their events again.",
+			strings.TrimSpace(reason), inactiveNote, now.Format(time.RFC3339), days(keep)))
+		// The update time stays: it is when the webhook became inactive.
+		return tx.UpdateWebhook(ctx, current)
+	})
+	if herald.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// days writes a duration of whole days as days.
+func days(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		n := int(d / (24 * time.Hour))
+		if n == 1 {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", n)
+	}
+	return d.String()
 }

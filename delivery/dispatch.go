@@ -3,18 +3,20 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/stdwebhooks"
+	"github.com/heraldhq/herald/egress"
 )
 
 type job struct {
@@ -307,20 +309,6 @@ func (e *Engine) worker() {
 	}
 }
 
-var signers sync.Map // signing key → *stdwebhooks.Signer
-
-func signer(key string) (*stdwebhooks.Signer, error) {
-	if s, ok := signers.Load(key); ok {
-		return s.(*stdwebhooks.Signer), nil
-	}
-	s, err := stdwebhooks.NewSigner(key)
-	if err != nil {
-		return nil, err
-	}
-	signers.Store(key, s)
-	return s, nil
-}
-
 // attempt sends a delivery once.
 func (e *Engine) attempt(j *job) *result {
 	r := &result{job: *j, retryAfter: -1, a: &herald.Attempt{DeliveryID: j.d.ID, StartedAt: e.now()}}
@@ -337,28 +325,43 @@ func (e *Engine) attempt(j *job) *result {
 	if f := e.Formats[j.w.Format]; f != nil {
 		f.SetHeaders(req.Header, j.w, j.d, r.a.StartedAt)
 	}
-	s, err := signer(j.w.SigningKey)
-	if err != nil {
+	if err := setSignatures(req.Header, j.w, j.d, r.a.StartedAt); err != nil {
 		r.a.Error = err.Error()
 		return r
 	}
-	s.SetHeaders(req.Header, j.d.ID, r.a.StartedAt, j.d.Body)
 	res, err := e.send(req)
 	r.a.Duration = e.now().Sub(r.a.StartedAt)
 	if err != nil {
-		r.a.Error = err.Error()
-		if ctx.Err() != nil {
+		var refused *egress.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			// The same words whatever listens there: no port scans.
+			r.a.Error = refused.Error()
+		case ctx.Err() != nil:
 			r.a.Error = fmt.Sprintf("no response within %s", timeout)
+		default:
+			r.a.Error = err.Error()
 		}
 		return r
 	}
 	defer res.Body.Close()
 	r.a.StatusCode = res.StatusCode
-	r.a.ResponseHeaders = res.Header
+	r.a.ResponseHeaders = storedHeaders(res.Header)
+	// The status line and the headers are the answer. The body is only
+	// kept for the log, so its reading gets a short bound of its own, and
+	// a receiver that answers 2xx and then trickles its body forever is
+	// still delivered to, once: failing the attempt would send it again.
+	if res.Body != http.NoBody {
+		cutBody := time.AfterFunc(bodyReadTimeout, cancel)
+		defer cutBody.Stop()
+	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, herald.MaxAttemptBody))
 	r.a.ResponseBody = body
-	if err != nil && r.a.Error == "" {
+	if err != nil && (res.StatusCode < 200 || res.StatusCode > 299) {
 		r.a.Error = "reading the response: " + err.Error()
+		if ctx.Err() != nil {
+			r.a.Error = "reading the response: the body did not end in time"
+		}
 	}
 	// Drain a little more so the connection can be reused.
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
@@ -366,6 +369,84 @@ func (e *Engine) attempt(j *job) *result {
 		r.retryAfter = parseRetryAfter(res.Header.Get("Retry-After"), e.now())
 	}
 	return r
+}
+
+// bodyReadTimeout bounds the reading of a response's body, once its
+// headers came (within the attempt's timeout still).
+const bodyReadTimeout = 2 * time.Second
+
+// Bounds of the response headers kept with an attempt: every attempt is
+// stored and served back, and a receiver may send up to
+// egress.MaxResponseHeaderBytes of headers each time.
+const (
+	maxStoredHeaderFields = 32
+	maxStoredHeaderBytes  = 4 << 10
+)
+
+// storedHeaders is what an attempt keeps of the response headers: at most
+// maxStoredHeaderFields fields (name and value) and maxStoredHeaderBytes of
+// names and values in all. The headers that say most about an answer come
+// first, then the others by name; the value that crosses the byte bound is
+// cut there, and the fields after it are left out.
+func storedHeaders(h http.Header) http.Header {
+	fields, size := 0, 0
+	for name, vs := range h {
+		fields += len(vs)
+		for _, v := range vs {
+			size += len(name) + len(v)
+		}
+	}
+	if fields <= maxStoredHeaderFields && size <= maxStoredHeaderBytes {
+		// Every answer of a well-behaved receiver.
+		return h
+	}
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		pa, pb := headerPriority(a), headerPriority(b)
+		if pa != pb {
+			return pa - pb
+		}
+		return strings.Compare(a, b)
+	})
+	out := make(http.Header, min(len(h), maxStoredHeaderFields))
+	kept, room := 0, maxStoredHeaderBytes
+	for _, name := range names {
+		for _, v := range h[name] {
+			if kept == maxStoredHeaderFields || room <= len(name) {
+				return out
+			}
+			room -= len(name)
+			v = cutUTF8(v, room)
+			room -= len(v)
+			out[name] = append(out[name], v)
+			kept++
+		}
+	}
+	return out
+}
+
+// storedFirst lists the headers an attempt keeps before any other.
+var storedFirst = []string{"Content-Type", "Content-Length", "Retry-After", "Location", "Date", "Server"}
+
+func headerPriority(name string) int {
+	if i := slices.Index(storedFirst, name); i >= 0 {
+		return i
+	}
+	return len(storedFirst)
+}
+
+// cutUTF8 cuts s to at most n bytes, not inside a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // send sends a delivery's request. Through the default client, it goes
@@ -436,9 +517,9 @@ func (e *Engine) outcome(r *result, now time.Time) (deactivate string) {
 		d.Status = herald.DeliveryFailed
 		return fmt.Sprintf("Delivery %s failed %d times; the last attempt got %s.", d.ID, d.Attempts, what)
 	}
-	delay := jitter(schedule[d.Attempts-1])
+	delay := e.retryDelay(jitter(schedule[d.Attempts-1]))
 	if r.retryAfter >= 0 {
-		delay = min(r.retryAfter, e.MaxRetryAfter)
+		delay = e.retryDelay(min(r.retryAfter, e.MaxRetryAfter))
 	}
 	d.Status, d.NextAttemptAt = herald.DeliveryPending, now.Add(delay)
 	// Wake the dispatcher when the retry is due rather than at the next

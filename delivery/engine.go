@@ -10,14 +10,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 )
 
 // Format is a wire format: how an event is rendered for a webhook and which
@@ -40,6 +42,16 @@ type Format interface {
 	SetHeaders(h http.Header, w *herald.Webhook, d *herald.Delivery, at time.Time)
 }
 
+// A Job is periodic work that one node runs each period.
+type Job struct {
+	// Name identifies the job among the nodes (see herald.Queries.ClaimJob).
+	Name string
+	// Every is the period.
+	Every time.Duration
+	// Run does the work; what it returns is logged.
+	Run func(ctx context.Context) error
+}
+
 // DefaultRetrySchedule is Layer's: about 28 minutes of retries.
 var DefaultRetrySchedule = []time.Duration{10 * time.Second, 30 * time.Second, 120 * time.Second,
 	300 * time.Second, 1200 * time.Second}
@@ -53,13 +65,46 @@ const DefaultTimeout = 5 * time.Second
 // DefaultMaxAttemptTimeout is the longest timeout a webhook may ask for.
 const DefaultMaxAttemptTimeout = 30 * time.Second
 
+// Quota defaults (see the Engine fields of the same names).
+const (
+	DefaultMaxWebhooks         = 100
+	DefaultMinRetryDelay       = time.Second
+	DefaultMinTimeout          = time.Second
+	DefaultMaxQueuedDeliveries = 100_000
+	DefaultInactiveRetention   = 30 * 24 * time.Hour
+)
+
+// orDefault is v, or def when v is zero; a negative v stands for no limit.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
 // Engine delivers an app's events to its webhooks.
 type Engine struct {
 	Store   herald.Store
 	Formats map[string]Format
-	// Client sends the deliveries; a pooled keep-alive client when nil.
+	// Client sends the deliveries, the verifications and the health
+	// checks. When nil, the engine makes a pooled keep-alive client that
+	// connects only to the addresses the egress guard permits (public
+	// ones, and those of AllowTargets), follows no redirect and bounds the
+	// response headers. A Client set here is used as is: the guard is then
+	// the caller's to apply.
 	Client *http.Client
 	Logger *slog.Logger
+	// AllowTargets exempts address ranges from the egress guard: receivers
+	// there may be registered by address and contacted through the
+	// default Client although they are loopback, private or otherwise
+	// internal. Nil or empty: none is.
+	AllowTargets []netip.Prefix
+	// MaxProbes bounds the verification and health-check requests in
+	// flight at once (default DefaultMaxProbes), and MaxProbesPerApp those
+	// of one app (default DefaultMaxProbesPerApp); the others wait their
+	// turn, holding no connection.
+	MaxProbes       int
+	MaxProbesPerApp int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Workers is the number of concurrent attempts (default
@@ -99,6 +144,29 @@ type Engine struct {
 	// RetentionInterval (default 10 min).
 	Retention         time.Duration
 	RetentionInterval time.Duration
+	// Jobs are periodic work of other parts of Herald that the nodes share
+	// as they share retention: each period, one node runs each job, from
+	// the maintenance loop.
+	Jobs []Job
+
+	// MaxWebhooks bounds the webhooks of an app (default
+	// DefaultMaxWebhooks; negative: no bound).
+	MaxWebhooks int
+	// MinRetryDelay and MinTimeout are the shortest retry delay and
+	// attempt timeout a webhook may ask for (default 1 s each; negative:
+	// no floor), so that one event does not become a burst of requests.
+	// They also apply to what webhooks registered before them asked for,
+	// and to a receiver's Retry-After.
+	MinRetryDelay time.Duration
+	MinTimeout    time.Duration
+	// MaxQueuedDeliveries bounds the unfinished deliveries of a webhook
+	// that a replay adds to (default DefaultMaxQueuedDeliveries; negative:
+	// no bound).
+	MaxQueuedDeliveries int
+	// InactiveRetention is how long a webhook may stay inactive, and
+	// unchanged, before its unfinished deliveries are removed (default
+	// DefaultInactiveRetention; negative: kept until it is activated).
+	InactiveRetention time.Duration
 
 	// transport is the default Client's: deliveries go straight through
 	// it (see send).
@@ -115,7 +183,16 @@ type Engine struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	workersWG sync.WaitGroup
-	verifying sync.WaitGroup
+	// probes runs the verifications and health checks; made at first use,
+	// since webhooks may be verified before Start.
+	probes     *probeQueue
+	probesOnce sync.Once
+	purging    sync.WaitGroup
+	// replaying holds, per webhook id, the turn of the replays of that
+	// webhook: a channel of one slot.
+	replaying sync.Map
+	// retaining is set while this node runs the retention job.
+	retaining atomic.Bool
 	started   bool
 	stopOnce  sync.Once
 }
@@ -251,9 +328,13 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.stopOnce.Do(func() { close(e.stop) })
+	// Verifications not started yet run at the next start (the webhooks
+	// are still unverified), health checks at the next period.
+	e.probeQueue().stop()
 	done := make(chan struct{})
 	go func() {
-		e.verifying.Wait()
+		e.probeQueue().wait()
+		e.purging.Wait()
 		e.wg.Wait()
 		close(done)
 	}()
@@ -267,14 +348,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // defaultClient makes the pooled keep-alive client used when Client is nil.
 func (e *Engine) defaultClient() {
-	e.transport = &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: e.Workers,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
+	e.transport = egress.NewTransport(e.AllowTargets)
+	e.transport.MaxIdleConnsPerHost = e.Workers
 	e.Client = &http.Client{Transport: e.transport,
 		// A redirect would send the signed body to a URL nobody
 		// registered: report it as the answer instead.
@@ -293,14 +368,14 @@ func (e *Engine) maxAttemptTimeout() time.Duration {
 }
 
 // timeout bounds one request to a webhook's receiver: its own timeout, as
-// far as the server allows (a webhook may have asked for more under an
-// earlier limit).
+// far as the server allows (a webhook may have asked for more, or less,
+// under earlier limits).
 func (e *Engine) timeout(w *herald.Webhook) time.Duration {
 	t := w.Timeout
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	return min(t, e.maxAttemptTimeout())
+	return max(min(t, e.maxAttemptTimeout()), orDefault(e.MinTimeout, DefaultMinTimeout))
 }
 
 // leaseDuration outlasts the longest attempt; a crashed node's deliveries

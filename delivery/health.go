@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 )
 
 // HealthChecked is implemented by formats whose receivers are not verified
@@ -95,18 +97,18 @@ func (e *Engine) checkHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The checks wait their turn among the engine's probes; one that the
+	// engine's stop drops is due again at the next period.
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
 	for _, w := range mine {
 		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		e.probeQueue().submit(w.AppID, "health:"+w.ID, func() {
+			defer wg.Done()
 			problem := e.probe(w)
 			if err := e.recordHealth(ctx, w, problem); err != nil && !herald.IsNotFound(err) {
 				e.Logger.Error("recording a webhook health check", "webhook", w.ID, "err", err)
 			}
-		}()
+		}, wg.Done)
 	}
 	wg.Wait()
 	return nil
@@ -118,7 +120,7 @@ func (e *Engine) checkHealth(ctx context.Context) error {
 // a receiver that serves only POST (405) or checks signatures (401) is up.
 // It returns what went wrong, "" when the receiver answered.
 func (e *Engine) probe(w *herald.Webhook) string {
-	timeout := e.timeout(w)
+	timeout := probeTimeout(w)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.TargetURL, nil)
@@ -127,9 +129,14 @@ func (e *Engine) probe(w *herald.Webhook) string {
 	}
 	req.Header.Set("User-Agent", "herald-webhooks")
 	req.Header.Set("X-Herald-Health-Check", "1")
+	e.signProbe(req, w)
 	res, err := e.Client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		var refused *egress.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			return refused.Error()
+		case ctx.Err() != nil:
 			return fmt.Sprintf("no answer within %s", timeout)
 		}
 		return err.Error()

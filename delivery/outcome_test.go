@@ -76,6 +76,45 @@ func TestOutcome(t *testing.T) {
 	})
 }
 
+// The floors hold for what a webhook registered before them asks for, and
+// for a receiver's Retry-After: no retry comes sooner than MinRetryDelay,
+// no attempt is cut shorter than MinTimeout.
+func TestRetryFloors(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, c := range []struct {
+		name         string
+		e            *Engine
+		floor        time.Duration
+		timeout      time.Duration
+		wantTimeout  time.Duration
+		retryAfter   time.Duration
+		scheduleBase time.Duration
+	}{
+		{"default floors", &Engine{MaxRetryAfter: time.Hour}, time.Second, time.Millisecond, time.Second, 0, time.Millisecond},
+		{"raised floors", &Engine{MaxRetryAfter: time.Hour, MinRetryDelay: time.Minute, MinTimeout: 10 * time.Second},
+			time.Minute, 5 * time.Second, 10 * time.Second, 30 * time.Second, 10 * time.Second},
+		{"no floors", &Engine{MaxRetryAfter: time.Hour, MinRetryDelay: -1, MinTimeout: -1}, 0, time.Millisecond,
+			time.Millisecond, 0, time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newResult(0, 500, "", c.scheduleBase)
+			c.e.outcome(r, now)
+			if got := r.d.NextAttemptAt.Sub(now); got < c.floor || got > max(c.floor, c.scheduleBase*12/10) {
+				t.Fatalf("a retry on a schedule of %s comes after %s, want at least %s", c.scheduleBase, got, c.floor)
+			}
+			r = newResult(0, 503, "", c.scheduleBase)
+			r.retryAfter = c.retryAfter
+			c.e.outcome(r, now)
+			if got := r.d.NextAttemptAt.Sub(now); got != max(c.floor, c.retryAfter) {
+				t.Fatalf("Retry-After %s: retry after %s, want %s", c.retryAfter, got, max(c.floor, c.retryAfter))
+			}
+			if got := c.e.timeout(&herald.Webhook{Timeout: c.timeout}); got != c.wantTimeout {
+				t.Fatalf("a timeout of %s is %s, want %s", c.timeout, got, c.wantTimeout)
+			}
+		})
+	}
+}
+
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	for _, c := range []struct {

@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/egress"
 )
 
 // The default client's deliveries skip Client.Do; what reaches the receiver
 // and what comes back must be what Client.Do would give.
 func TestSendAsTheClientWould(t *testing.T) {
-	e := &Engine{Workers: 4}
+	e := &Engine{Workers: 4, AllowTargets: egress.Loopback}
 	e.defaultClient()
 	var auth []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -3,14 +3,17 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/stdwebhooks"
 )
 
@@ -53,7 +56,7 @@ func TestStopWaitsOnlyForTheAttemptsInFlight(t *testing.T) {
 	}
 	renders := 0
 	e := &Engine{Store: s, Formats: map[string]Format{"counting": countingFormat{renders: &renders}},
-		PollInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		PollInterval: time.Hour, AllowTargets: egress.Loopback, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +93,69 @@ func TestStopWaitsOnlyForTheAttemptsInFlight(t *testing.T) {
 	}
 	if len(ds) != 1 || ds[0].Status != herald.DeliveryDelivered {
 		t.Fatalf("deliveries after Stop: %+v, want the one delivered", ds)
+	}
+}
+
+// Stop waits for the verifications in flight, each bounded by its timeout,
+// not for those still waiting their turn: they run at the next start.
+func TestStopDropsWaitingVerifications(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	var mu sync.Mutex
+	challenged := 0
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		challenged++
+		mu.Unlock()
+		<-r.Context().Done() // never answers
+	}))
+	defer receiver.Close()
+	if err := s.Update(ctx, func(tx herald.Tx) error {
+		return tx.CreateApp(ctx, &herald.App{ID: "app", Name: "app", CreatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	renders := 0
+	e := &Engine{Store: s, Formats: map[string]Format{"counting": countingFormat{renders: &renders}},
+		AllowTargets: egress.Loopback, MaxProbes: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const webhooks = 20
+	for i := range webhooks {
+		_, err := e.CreateWebhook(ctx, "app", "counting", WebhookInput{TargetURL: fmt.Sprintf("%s/%d", receiver.URL, i),
+			Events: []string{"message.sent"}, Secret: "s", TimeoutSeconds: 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	// Each verification takes 0.5 s, two at a time: ten rounds if Stop
+	// waited for all of them.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Stop took %s", d)
+	}
+	var unverified int
+	err := s.View(ctx, func(q herald.Queries) error {
+		ws, err := q.Webhooks(ctx, "app")
+		for _, w := range ws {
+			if w.Status == herald.WebhookUnverified {
+				unverified++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if challenged > 4 || unverified < webhooks-4 {
+		t.Fatalf("%d challenges before Stop returned, %d webhooks left unverified", challenged, unverified)
 	}
 }

@@ -23,6 +23,10 @@ type SubscribeInput struct {
 	// Config holds the format's options, such as the reply context field
 	// name ({"context_field": "mesageContext"}).
 	Config json.RawMessage `json:"config"`
+	// AsymmetricSignature, when the webhook is created, gives it an
+	// ed25519 key (see WebhookInput); afterwards, keys change only by a
+	// rotation.
+	AsymmetricSignature *bool `json:"asymmetric_signature"`
 }
 
 // subscription returns the app's webhook of the given format, nil if none.
@@ -64,7 +68,7 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 	if strings.TrimSpace(in.URL) == "" {
 		return nil, false, herald.PropertyError(herald.EMissingProperty, "url", "url is required: the URL that receives the events, with http:// or https://.")
 	}
-	if err := checkReceiverURL("url", in.URL); err != nil {
+	if err := e.checkReceiverURL("url", in.URL); err != nil {
 		return nil, false, err
 	}
 	if in.Subscriptions == nil {
@@ -104,17 +108,27 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 			return err
 		}
 		if w == nil {
+			if err := e.checkWebhookQuota(ctx, tx, appID); err != nil {
+				return err
+			}
 			seq, err := tx.LastEventSeq(ctx)
 			if err != nil {
 				return err
 			}
 			secret := stdwebhooks.NewSecret()
-			w = &herald.Webhook{ID: uuid.NewString(), AppID: appID, Format: format, Version: f.Versions()[0],
+			w = &herald.Webhook{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, Format: format, Version: f.Versions()[0],
 				TargetURL: in.URL, Events: events, Secret: secret, SigningKey: secret, Config: config,
 				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: min(DefaultTimeout, e.maxAttemptTimeout()),
 				Cursor: seq, CreatedAt: now, UpdatedAt: now}
+			if in.AsymmetricSignature != nil && *in.AsymmetricSignature {
+				w.AsymmetricKey, _ = stdwebhooks.NewKeyPair()
+			}
 			created = true
 			return tx.CreateWebhook(ctx, w)
+		}
+		if in.AsymmetricSignature != nil && *in.AsymmetricSignature != (w.AsymmetricKey != "") {
+			return herald.PropertyError(herald.EInvalidProperty, "asymmetric_signature",
+				"asymmetric_signature can change only with the keys: rotate them with POST /v1/webhooks/rotate_secret.")
 		}
 		wasActive := w.Status == herald.WebhookActive
 		w.TargetURL, w.Events, w.Config, w.UpdatedAt = in.URL, events, config, now
@@ -136,18 +150,25 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 	return w, created, nil
 }
 
-// Unsubscribe deletes the app's webhook of the format, with its deliveries.
+// Unsubscribe deletes the app's webhook of the format, with its deliveries
+// (as DeleteWebhook does).
 func (e *Engine) Unsubscribe(ctx context.Context, appID, format string) error {
-	return e.Store.Update(ctx, func(tx herald.Tx) error {
-		w, err := subscription(ctx, tx, appID, format)
+	var w *herald.Webhook
+	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		w, err = subscription(ctx, tx, appID, format)
 		if err != nil {
 			return err
 		}
 		if w == nil {
 			return herald.Errorf(herald.ENotFound, "This app has no webhook to unsubscribe.")
 		}
-		return tx.DeleteWebhook(ctx, appID, w.ID)
+		return tx.MarkWebhookDeleted(ctx, appID, w.ID)
 	})
+	if err != nil {
+		return err
+	}
+	e.purgeSoon(appID, w.ID)
+	return nil
 }
 
 // Event log outcomes.
@@ -197,7 +218,7 @@ func (e *Engine) EventLog(ctx context.Context, appID, format, outcome string, ev
 			return herald.Errorf(herald.ENotFound, "This app has no webhook; subscribe with POST /v1/webhooks/subscribe.")
 		}
 		var total int
-		log, total, err = q.WebhookEvents(ctx, w.ID, f, (page-1)*items, items)
+		log, total, err = q.WebhookEvents(ctx, w.ID, f, herald.PageOffset(page, items), items)
 		pages = max(1, (total+items-1)/items)
 		return err
 	})

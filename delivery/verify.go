@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,28 +12,25 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 )
 
 // Verify checks, in the background, that the webhook's receiver wants its
 // events, as Layer did: a GET of target_url with ?verification_challenge=X
 // must answer 2xx with X as its body. The webhook becomes active, and its
-// waiting deliveries flow, or inactive with the reason.
+// waiting deliveries flow, or inactive with the reason. Verifications wait
+// their turn among the engine's probes (see MaxProbes).
 func (e *Engine) Verify(w *herald.Webhook) {
+	key := "verify:" + w.ID
 	if healthChecked(e.Formats[w.Format]) {
 		// Such receivers are never challenged; they are active at once.
-		e.verifying.Add(1)
-		go func() {
-			defer e.verifying.Done()
-			e.settle(w, true, "")
-		}()
+		e.probeQueue().submit(w.AppID, key, func() { e.settle(w, true, "") }, nil)
 		return
 	}
-	e.verifying.Add(1)
-	go func() {
-		defer e.verifying.Done()
+	e.probeQueue().submit(w.AppID, key, func() {
 		active, reason := e.challenge(w)
 		e.settle(w, active, reason)
-	}()
+	}, nil)
 }
 
 // settle records the outcome of a verification: the webhook is active, and
@@ -77,7 +75,7 @@ func (e *Engine) challenge(w *herald.Webhook) (ok bool, reason string) {
 	q := u.Query()
 	q.Set("verification_challenge", challenge)
 	u.RawQuery = q.Encode()
-	timeout := e.timeout(w)
+	timeout := probeTimeout(w)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -85,8 +83,16 @@ func (e *Engine) challenge(w *herald.Webhook) (ok bool, reason string) {
 		return false, "Verification failed: " + err.Error()
 	}
 	req.Header.Set("User-Agent", "herald-webhooks")
+	e.signProbe(req, w)
 	res, err := e.Client.Do(req)
 	if err != nil {
+		var refused *egress.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			return false, "Verification failed: " + refused.Error() + "."
+		case ctx.Err() != nil:
+			return false, fmt.Sprintf("Verification failed: no answer from the target within %s.", timeout)
+		}
 		return false, "Verification failed: no answer from the target: " + err.Error()
 	}
 	defer res.Body.Close()

@@ -17,12 +17,13 @@ import (
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/postgres"
+	"github.com/heraldhq/herald/storetest"
 )
 
 // openNode opens another node's connection to the same PostgreSQL schema.
 func openNode(t *testing.T, url string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
+	s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,8 @@ func startNode(t *testing.T, a *api, store herald.Store, configure func(*deliver
 	e := &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: a.Server.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: a.Server.URLs},
-	}, PollInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}, PollInterval: time.Hour, AllowTargets: loopback, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MinRetryDelay: time.Millisecond, MinTimeout: time.Millisecond}
 	if configure != nil {
 		configure(e)
 	}
@@ -87,7 +89,7 @@ func TestDeliveriesGoOnWhileRequestsHoldEveryTurn(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	a, rc, conv := apiWithoutEngine(t, url)
-	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1})
+	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1, Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,14 @@ package http_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/blob"
 )
 
 // newContent declares content of a conversation and returns the response.
@@ -79,6 +83,10 @@ func (a *api) contentRefreshURL(id string) string {
 func TestContentLifecycle(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
+		// The message is read back below and must render its content's
+		// URLs as its creation did, with the same expiration to the
+		// second: the clock stands still.
+		a.At = time.Now()
 		conv := a.newConversation(t, "alice", "bob")
 		data := randomBytes(t, 100_000)
 
@@ -392,6 +400,7 @@ func TestCreateContentValidation(t *testing.T) {
 			{"type without a subtype", []string{"Upload-Content-Type", "text", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
 			{"type not a MIME type", []string{"Upload-Content-Type", "not a type", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
 			{"type with a bad parameter", []string{"Upload-Content-Type", "text/plain; charset", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
+			{"type not ASCII", []string{"Upload-Content-Type", "text/plain; charset=\"\xff\"", "Upload-Content-Length", "10"}, 422, "invalid_property", "Upload-Content-Type"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a := a.in(t)
@@ -493,5 +502,216 @@ func TestContentOfDeletedConversation(t *testing.T) {
 		a.do("DELETE", "/conversations/"+conv, nil).must(t, 204)
 		a.doAs("", "GET", download, nil).wantError(t, 404, "not_found", "")
 		a.do("GET", a.contentRefreshURL(localID(id)), nil).wantError(t, 404, "not_found", "")
+	})
+}
+
+// Uploaded content cannot run as a page of Herald's origin (probe 7.5):
+// every download says nosniff and carries a sandboxing policy, and types a
+// browser would render actively are attachments.
+func TestContentDownloadsAreInert(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		conv := a.newConversation(t, "alice", "bob")
+		for _, tc := range []struct {
+			mimeType string
+			body     string
+			inline   bool
+		}{
+			{"text/html", `<script>alert(document.domain)</script>`, false},
+			{"image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, false},
+			{"TEXT/HTML; charset=utf-8", `<script>alert(2)</script>`, false},
+			{"application/xhtml+xml", `<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(3)</script></html>`, false},
+			{"text/xml", `<x/>`, false},
+			{"application/javascript", `alert(4)`, false},
+			{"application/pdf", `%PDF-1.4`, false},
+			{"application/octet-stream", `<script>alert(5)</script>`, false},
+			{"image/png", "\x89PNG\r\n\x1a\n<script>alert(6)</script>", true},
+			{"image/jpeg", "\xff\xd8\xff", true},
+			{"text/plain; charset=utf-8", `<script>alert(7)</script>`, true},
+			{"video/mp4", "\x00\x00\x00\x18ftypmp42", true},
+			{"audio/ogg", "OggS", true},
+		} {
+			id := a.uploaded(t, conv, tc.mimeType, []byte(tc.body))
+			got := a.do("GET", "/content/"+localID(id), nil).must(t, 200).Map(t)
+			res := a.doAs("", "GET", got["download_url"].(string), nil).must(t, 200)
+			if string(res.Body) != tc.body || res.Header.Get("Content-Type") != tc.mimeType {
+				t.Fatalf("%s: downloaded %q as %q", tc.mimeType, res.Body, res.Header.Get("Content-Type"))
+			}
+			if v := res.Header.Get("X-Content-Type-Options"); v != "nosniff" {
+				t.Fatalf("%s: X-Content-Type-Options %q", tc.mimeType, v)
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "sandbox") || !strings.Contains(csp, "default-src 'none'") {
+				t.Fatalf("%s: Content-Security-Policy %q", tc.mimeType, csp)
+			}
+			disposition := res.Header.Get("Content-Disposition")
+			if tc.inline && disposition != "" || !tc.inline && !strings.HasPrefix(disposition, "attachment") {
+				t.Fatalf("%s: Content-Disposition %q", tc.mimeType, disposition)
+			}
+		}
+	})
+}
+
+// blobFiles lists the files under the API's blob directory, temporary
+// uploads included.
+func (a *api) blobFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(a.Service.Blobs.(blob.Dir).Root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, filepath.Base(path))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// blobsOf returns which of the files hold the bytes of the content id.
+func blobsOf(files []string, id string) []string {
+	var out []string
+	for _, f := range files {
+		if strings.HasPrefix(f, localID(id)+".") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Deleting a conversation deletes its content's bytes (probe 7.7), and
+// deleting a contact its conversation's.
+func TestDeletedConversationsLeaveNoBytes(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		conv := a.newConversation(t, "alice", "bob")
+		other := a.newConversation(t, "alice", "carol")
+		gone := []string{a.uploaded(t, conv, "image/png", randomBytes(t, 3000)), a.uploaded(t, conv, "text/plain", []byte("x"))}
+		pending := a.newContent(t, conv, "text/plain", 10)
+		kept := a.uploaded(t, other, "image/png", randomBytes(t, 100))
+		if files := a.blobFiles(t); len(files) != 3 {
+			t.Fatalf("blob files before the deletion: %v", files)
+		}
+
+		a.do("DELETE", "/conversations/"+conv, nil).must(t, 204)
+		files := a.blobFiles(t)
+		if len(files) != 1 || len(blobsOf(files, kept)) != 1 {
+			t.Fatalf("blob files after the deletion: %v; want only those of %s", files, kept)
+		}
+		for _, id := range append(gone, pending["id"].(string)) {
+			a.do("GET", "/content/"+localID(id), nil).wantError(t, 404, "not_found", "")
+		}
+		a.doAs("", "PUT", pending["upload_url"].(string), "0123456789").wantError(t, 404, "not_found", "")
+		if files := a.blobFiles(t); len(files) != 1 {
+			t.Fatalf("an upload into a deleted conversation left %v", files)
+		}
+
+		// A contact's conversation goes with the contact.
+		a.cbChannel(t, seedChannelNumber)
+		contact := a.johnDoe(t)
+		cbConv := cbConversation(t, contact)
+		a.uploaded(t, cbConv, "image/jpeg", randomBytes(t, 500))
+		if files := a.blobFiles(t); len(files) != 2 {
+			t.Fatalf("blob files with the contact's: %v", files)
+		}
+		a.v1(t, "DELETE", "/contacts/"+contact["uuid"].(string), nil).must(t, 200)
+		if files := a.blobFiles(t); len(files) != 1 || len(blobsOf(files, kept)) != 1 {
+			t.Fatalf("blob files after the contact's deletion: %v", files)
+		}
+	})
+}
+
+// What a crash between a deletion's commit and its blobs' removal leaves
+// is swept by the periodic job.
+func TestBlobsOfDeletedContentAreSwept(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		conv := a.newConversation(t, "alice", "bob")
+		a.uploaded(t, conv, "image/png", randomBytes(t, 300))
+		a.uploaded(t, conv, "image/png", randomBytes(t, 300))
+		// The conversation's deletion committed, and the process stopped
+		// before it removed the blobs.
+		ctx := context.Background()
+		err := a.Store.Update(ctx, func(tx herald.Tx) error {
+			c, err := tx.Conversation(ctx, a.AppID, conv)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			c.DeletedAt = &now
+			if err := tx.UpdateConversation(ctx, c, ""); err != nil {
+				return err
+			}
+			_, err = tx.DropContent(ctx, a.AppID, conv, now)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files := a.blobFiles(t); len(files) != 2 {
+			t.Fatalf("blob files before the sweep: %v", files)
+		}
+		listed := func() []string {
+			var keys []string
+			err := a.Store.View(ctx, func(q herald.Queries) (err error) {
+				keys, err = q.BlobsToDelete(ctx, "", 10)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return keys
+		}
+		if keys := listed(); len(keys) != 2 {
+			t.Fatalf("blobs listed before the sweep: %v", keys)
+		}
+		eventually(t, func() bool { return len(a.blobFiles(t)) == 0 && len(listed()) == 0 },
+			"the sweep removes the blobs and forgets them")
+	})
+}
+
+// An upload under way when its conversation is deleted is refused, and
+// leaves no bytes.
+func TestUploadIntoConversationDeletedMeanwhile(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		conv := a.newConversation(t, "alice", "bob")
+		data := randomBytes(t, 64<<10)
+		c := a.newContent(t, conv, "application/octet-stream", len(data))
+		body, w := io.Pipe()
+		req, err := http.NewRequest("PUT", c["upload_url"].(string), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = int64(len(data))
+		result := make(chan *response, 1)
+		go func() {
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				result <- nil
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			result <- &response{Status: res.StatusCode, Header: res.Header, Body: b}
+		}()
+		if _, err := w.Write(data[:1000]); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return len(a.blobFiles(t)) == 1 }, "the upload is being written")
+
+		a.do("DELETE", "/conversations/"+conv, nil).must(t, 204)
+		w.Write(data[1000:])
+		w.Close()
+		res := <-result
+		if res == nil {
+			return
+		}
+		res.wantError(t, 404, "not_found", "")
+		if files := a.blobFiles(t); len(files) != 0 {
+			t.Fatalf("the refused upload left %v", files)
+		}
 	})
 }

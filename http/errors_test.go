@@ -14,7 +14,8 @@ var allErrorIDs = []string{
 	"service_unavailable", "authentication_required", "invalid_operation", "invalid_request",
 	"internal_server_error", "access_denied", "not_found", "missing_property", "invalid_property",
 	"invalid_endpoint", "invalid_header", "conflict", "method_not_allowed", "id_in_use",
-	"payload_too_large", "upload_mismatch", "url_expired",
+	"payload_too_large", "upload_mismatch", "url_expired", "rate_limit_exceeded", "request_timeout",
+	"insufficient_storage", "quota_exceeded",
 }
 
 func TestErrorCatalogue(t *testing.T) {

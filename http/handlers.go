@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/messaging"
-	"github.com/heraldhq/herald/urls"
 )
 
 const (
@@ -192,7 +192,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request, app str
 func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app string) error {
 	var raw json.RawMessage
 	if err := decode(w, r, &raw); err != nil {
-		return err
+		return nameOperations(err)
 	}
 	var ops []messaging.PatchOperation
 	var fields []string // the plain object's field of each operation
@@ -200,10 +200,16 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 		if err := json.Unmarshal(raw, &ops); err != nil {
 			return herald.Errorf(herald.EInvalidRequest, "A Layer-Patch body is a list of {operation, property, value} objects: %v.", err)
 		}
+		if err := checkText(raw, &ops); err != nil {
+			return nameOperations(err)
+		}
 	} else {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil {
 			return herald.Errorf(herald.EInvalidRequest, "The body must be a Layer-Patch list or a JSON object.")
+		}
+		if err := checkText(raw, &obj); err != nil {
+			return err
 		}
 		for _, k := range []string{"participants", "metadata"} {
 			if v, ok := obj[k]; ok {
@@ -222,6 +228,18 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request, app s
 	}
 	writeJSON(w, http.StatusOK, s.renderConversation(app, c))
 	return nil
+}
+
+// nameOperations names the operations of a Layer-Patch list in an error
+// about one of them: [0].value → operations[0].value.
+func nameOperations(err error) error {
+	if e, ok := herald.AsError(err); ok {
+		if p, _ := e.Data["property"].(string); strings.HasPrefix(p, "[") {
+			e.Data["property"] = "operations" + p
+			e.Message = strings.Replace(e.Message, p, "operations"+p, 1)
+		}
+	}
+	return err
 }
 
 // nameFields renames the operations a plain-object patch was turned into
@@ -450,11 +468,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, app string) 
 	return nil
 }
 
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := s.URLs.Verify(r.URL.Query(), urls.Upload, id); err != nil {
-		return err
-	}
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := s.Service.ContentByID(r.Context(), id)
 	if err != nil {
 		return err
@@ -465,20 +479,18 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 				strconv.FormatInt(c.Size, 10) + " bytes declared in Upload-Content-Length.",
 			Data: map[string]any{"expected": c.Size, "property": "Content-Length"}}
 	}
+	s.paceBody(r)
 	if err := s.Service.UploadContent(r.Context(), c, r.Body); err != nil {
 		return err
 	}
+	renewWriteDeadline(w, r)
 	out := s.renderContent(c.AppID, c.ID, c.Size, true)
 	out.MimeType = c.MimeType
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := s.URLs.Verify(r.URL.Query(), urls.Download, id); err != nil {
-		return err
-	}
+func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := s.Service.ContentByID(r.Context(), id)
 	if err != nil {
 		return err
@@ -488,14 +500,49 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer body.Close()
-	w.Header().Set("Content-Type", c.MimeType)
-	w.Header().Set("Content-Length", strconv.FormatInt(c.Size, 10))
-	w.Header().Set("Cache-Control", "private, max-age=3600")
+	h := w.Header()
+	h.Set("Content-Type", c.MimeType)
+	h.Set("Content-Length", strconv.FormatInt(c.Size, 10))
+	h.Set("Cache-Control", "private, max-age=3600")
+	// Uploaded bytes are served from Herald's own origin, with the type
+	// their uploader declared: nothing in them may run as a page of that
+	// origin. Browsers take the declared type as it is, show only passive
+	// types in place, save the others, and give whatever they render no
+	// script, no plugin and no origin of its own.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	if !shownInline(c.MimeType) {
+		h.Set("Content-Disposition", "attachment")
+	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, body)
+		_, _ = io.Copy(pacedResponse(w, r), body)
 	}
 	return nil
+}
+
+// contentSecurityPolicy applies to every download: it loads nothing and
+// runs nothing, and the sandbox gives what a browser renders an opaque
+// origin. Inline style is for the page that browsers wrap around an image
+// or a video.
+const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+// shownInline reports whether downloads of content of a MIME type are shown
+// in place rather than saved as attachments: images in the formats browsers
+// decode without scripts, audio, video and plain text. Everything else,
+// HTML, XHTML, SVG, XML, JavaScript, PDF (whose viewers run scripts, and
+// refuse to run sandboxed) and any type a browser may someday render
+// actively, is an attachment.
+func shownInline(mimeType string) bool {
+	mt, _, err := mime.ParseMediaType(mimeType)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "text/plain":
+		return true
+	}
+	return strings.HasPrefix(mt, "audio/") || strings.HasPrefix(mt, "video/")
 }
 
 // Events.

@@ -16,12 +16,14 @@ import (
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/storetest"
 )
 
 // engines lists the storage engines the API tests run against. Every test
@@ -31,14 +33,14 @@ var engines = []struct {
 	open func(t *testing.T) herald.Store
 }{
 	{"sqlite", func(t *testing.T) herald.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Keyring: storetest.Keyring})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
 	{"postgres", func(t *testing.T) herald.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8})
+		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,9 +60,22 @@ type api struct {
 	Store   herald.Store
 	// Clock is added to the real time: tests move it forward to expire URLs.
 	Clock time.Duration
+	// At, when set, stands for the real time: the API's clock stays at
+	// At+Clock, so that what it renders from the time (the expiration of
+	// signed URLs) is the same in every response.
+	At time.Time
 }
 
 type apiOption func(*heraldhttp.Server)
+
+// loopback exempts the tests' receivers, which listen on 127.0.0.1, from
+// the egress guard that keeps webhooks off internal addresses: every API
+// the tests start has it, unless started with withoutExemption.
+var loopback = egress.Loopback
+
+// withoutExemption starts the API as a server starts by default: no
+// internal address may be contacted, loopback included.
+func withoutExemption(srv *heraldhttp.Server) { srv.Engine.AllowTargets = nil }
 
 // forEachEngine runs f as a subtest per storage engine.
 func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
@@ -74,7 +89,12 @@ func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
 func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	t.Helper()
 	a := &api{t: t, Store: store}
-	now := func() time.Time { return time.Now().Add(a.Clock) }
+	now := func() time.Time {
+		if !a.At.IsZero() {
+			return a.At.Add(a.Clock)
+		}
+		return time.Now().Add(a.Clock)
+	}
 	a.Service = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: now}
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
@@ -86,7 +106,11 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
-	}, PollInterval: 100 * time.Millisecond}
+	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback,
+		Jobs: []delivery.Job{{Name: "blob_sweep", Every: time.Second, Run: a.Service.SweepBlobs}},
+		// Retries and timeouts of tens of milliseconds, so that tests see
+		// them in well under a second.
+		MinRetryDelay: time.Millisecond, MinTimeout: time.Millisecond}
 	srv.Engine = a.Engine
 	a.Service.Notify = a.Engine.Notify
 	for _, o := range opts {
@@ -100,6 +124,10 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	t.Cleanup(func() {
 		ts.Close()
 		a.Engine.Stop(context.Background())
+		// As serve does on shutdown; no write of them comes after Close.
+		if err := a.Service.FlushTokenUses(context.Background()); err != nil {
+			t.Errorf("writing the last uses of tokens: %v", err)
+		}
 		checkRecentEvents(t, store, srv)
 		store.Close()
 	})

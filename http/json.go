@@ -6,9 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"sort"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -34,8 +39,18 @@ type errorBody struct {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if timeout, ok := s.bodyTimedOut(r); ok {
+		err = timeout
+	}
+	refuseBody(w, r)
 	e, ok := herald.AsError(err)
-	if !ok {
+	switch {
+	case ok:
+	case errors.Is(err, herald.ErrStorageFull) || errors.Is(err, syscall.ENOSPC):
+		s.storageFull(r, err)
+		e = herald.Errorf(herald.EStorageFull,
+			"The server's storage is full: nothing was written. Reads still work; retry the write once an operator has freed space.")
+	default:
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = herald.Errorf(herald.EInternal, "Herald could not complete the request; the server log has the details.")
 	}
@@ -68,6 +83,29 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EPayloadTooLarge:    "The request body is larger than 1 MiB.",
 	herald.EUploadMismatch:     "An upload's size differs from the size declared for it.",
 	herald.EURLExpired:         "A signed URL has expired; fetch a fresh one.",
+	herald.ERateLimitExceeded:  "The token sent more requests than its rate limit allows; wait for the Retry-After header's seconds.",
+	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
+	herald.EStorageFull:        "The server's storage is full; nothing was written. Retry once an operator has freed space.",
+	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
+}
+
+// storageFullLogInterval is how often, at most, a full storage is logged:
+// while it is full every write fails, and a line for each would flood the
+// log, on a disk that has no room for it.
+const storageFullLogInterval = time.Minute
+
+// storageFull logs a write refused for want of space, once per
+// storageFullLogInterval with the number refused since the last line.
+func (s *Server) storageFull(r *http.Request, err error) {
+	refused := s.storageFullRefused.Add(1)
+	now := time.Now().UnixNano()
+	last := s.storageFullLogged.Load()
+	if now-last < int64(storageFullLogInterval) || !s.storageFullLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.storageFullRefused.Add(-refused)
+	s.Logger.Error("the storage is full: writes answer 507 insufficient_storage until space is freed",
+		"refused", refused, "method", r.Method, "path", r.URL.Path, "err", err)
 }
 
 // errorCatalogue serves the list that error bodies' url fields point into.
@@ -88,6 +126,20 @@ func (s *Server) errorCatalogue(w http.ResponseWriter, r *http.Request) {
 }
 
 // decode reads a JSON request body of at most MaxBodySize bytes into v.
+// decodeOptional is decode for a body that may be absent: an empty one
+// leaves v as it is.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	head, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	if err == nil && len(bytes.TrimSpace(head)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(head), r.Body))
+	return decode(w, r, v)
+}
+
+// decode reads a JSON request body of at most MaxBodySize bytes into v, and
+// refuses text that the storage engines would not take alike (see
+// checkText).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
 	var tooBig *http.MaxBytesError
@@ -107,7 +159,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case err == nil:
-		return nil
+		return checkText(body, v)
 	case errors.As(err, &syntax):
 		return &herald.Error{ID: herald.EInvalidRequest,
 			Message: "The request body is not valid JSON: " + syntax.Error() + ".",
@@ -117,7 +169,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if prop == "" {
 			return herald.Errorf(herald.EInvalidRequest, "The request body must be a JSON %s.", jsonKind(v))
 		}
-		return herald.PropertyError(herald.EInvalidProperty, prop, "%s must be a JSON %s, not %s.", prop, typ.Type.Kind(), typ.Value)
+		return herald.PropertyError(herald.EInvalidProperty, prop, "%s must be a JSON %s, not %s.", prop, jsonType(typ.Type), jsonValue(typ.Value))
 	default:
 		var pe *herald.Error
 		if errors.As(err, &pe) {
@@ -125,6 +177,88 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return herald.Errorf(herald.EInvalidRequest, "The request body could not be decoded: %v.", err)
 	}
+}
+
+// checkText refuses, in a body that v was decoded from, what Go's decoder
+// would have changed silently or what an engine could not store: strings
+// that are not UTF-8 or that escape half a surrogate pair (JSON text is
+// UTF-8, RFC 8259; the decoder turns both into U+FFFD), a NUL character in
+// a string decoded into a Go string (PostgreSQL refuses it in text), and
+// values that nest deeper than jsoncheck.MaxDepth. JSON kept raw (metadata)
+// may hold an escaped NUL: it is stored as the escape, on every engine.
+func checkText(body []byte, v any) error {
+	if p := jsoncheck.Scan(body, jsoncheck.MaxDepth+1); p != nil {
+		return textError(p)
+	}
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		if path, ok := jsoncheck.NUL(v); ok {
+			return nulError(path)
+		}
+	}
+	return nil
+}
+
+func textError(p *jsoncheck.Problem) error {
+	if p.Fault == jsoncheck.TooDeep {
+		e := herald.PropertyError(herald.EInvalidProperty, p.Top, "%s nests deeper than %d levels of arrays and objects.",
+			p.Top, jsoncheck.MaxDepth)
+		e.Data["limit"] = jsoncheck.MaxDepth
+		return e
+	}
+	what := "The request body"
+	if p.Path != "" {
+		what = p.Path
+	}
+	msg := "%s is not valid UTF-8, as JSON text must be."
+	if p.Fault == jsoncheck.LoneSurrogate {
+		msg = "%s escapes half of a UTF-16 surrogate pair (\\ud800 to \\udfff) without the other half, which stands for no character."
+	}
+	if p.Path == "" {
+		return herald.Errorf(herald.EInvalidRequest, msg, what)
+	}
+	return herald.PropertyError(herald.EInvalidProperty, p.Path, msg, what)
+}
+
+func nulError(path string) error {
+	return herald.PropertyError(herald.EInvalidProperty, path, "%s holds a NUL character (\\u0000), which text in Herald may not.", path)
+}
+
+// jsonType names the JSON type that decodes into t.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value"
+}
+
+// jsonValue names what the decoder found, from its UnmarshalTypeError's
+// Value: "string", "bool", "number 1e400" (a number out of range).
+func jsonValue(v string) string {
+	switch v {
+	case "bool":
+		return "a boolean"
+	case "array", "object":
+		return "an " + v
+	}
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return "the number " + n + ", out of range"
+	}
+	return "a " + v
 }
 
 func jsonKind(v any) string {

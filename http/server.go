@@ -7,7 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/delivery"
@@ -28,8 +33,38 @@ type Server struct {
 	// https://herald.example.com).
 	URLs   *urls.Builder
 	Logger *slog.Logger
+	// BodyTimeout bounds the time a request's body may take to arrive
+	// (uploads get more, by their size: MinTransferRate); zero leaves it
+	// unbounded. The time a response may take to leave is the
+	// http.Server's WriteTimeout; downloads get more in the same way.
+	BodyTimeout time.Duration
+	// RateLimit is the requests per second each token may send, with a
+	// burst of as many, and TokenConcurrency the requests it may have in
+	// progress at once; zero means no limit. They are read once, at the
+	// first authenticated request.
+	RateLimit        float64
+	TokenConcurrency int
 
-	mux *http.ServeMux
+	mux             *http.ServeMux
+	tokenLimitsOnce sync.Once
+	tokenLimits     *tokenLimits
+	// Writes refused for want of space since the last log line, and when
+	// that line was (unix nanoseconds).
+	storageFullRefused, storageFullLogged atomic.Int64
+	// patterns are the routes' patterns, as registered.
+	patterns []string
+}
+
+// routeMux is a ServeMux that keeps the patterns it is given, so that
+// every route can be walked (the tests send malformed requests to each).
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
 }
 
 // New returns a server for the service. The signing key is loaded from the
@@ -48,6 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.mux == nil {
 		s.mux = s.routes()
 	}
+	s.bound(w, r)
 	// Layer let clients that cannot send PATCH tunnel it through POST.
 	if r.Method == http.MethodPost && strings.EqualFold(r.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
 		r.Method = http.MethodPatch
@@ -71,7 +107,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	defer func() { s.patterns = mux.patterns }()
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withApp(h))
 	}
@@ -111,10 +148,14 @@ func (s *Server) routes() *http.ServeMux {
 
 	handle("POST /apps/{app}/conversations/{conv}/content", s.createContent)
 	handle("GET /apps/{app}/content/{id}", s.getContent)
-	mux.HandleFunc("PUT /uploads/{id}", s.handle(s.upload))
-	mux.HandleFunc("GET /content/{id}", s.handle(s.download))
+	mux.HandleFunc("PUT /uploads/{id}", s.withSignature(urls.Upload, s.upload))
+	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
 
 	handle("GET /apps/{app}/events", s.listEvents)
+
+	handle("GET /apps/{app}/tokens", s.listTokens)
+	handle("POST /apps/{app}/tokens", s.createToken)
+	handle("DELETE /apps/{app}/tokens/{id}", s.revokeToken)
 
 	handle("POST /apps/{app}/webhooks", s.createWebhook)
 	handle("GET /apps/{app}/webhooks", s.listWebhooks)
@@ -123,6 +164,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("POST /apps/{app}/webhooks/{id}/activate", s.activateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/deactivate", s.deactivateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/replay", s.replayWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/rotate_secret", s.rotateWebhookSecret)
 	handle("GET /apps/{app}/webhooks/{id}/deliveries", s.listDeliveries)
 	handle("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", s.getDelivery)
 	handle("POST /apps/{app}/webhooks/{id}/deliveries/{delivery}/resend", s.resendDelivery)
@@ -148,7 +190,7 @@ func (s *Server) routes() *http.ServeMux {
 		}
 		s.writeError(w, r, herald.Errorf(herald.EInvalidEndpoint, "The endpoint '%s %s' does not exist.", r.Method, r.URL.Path))
 	})
-	return mux
+	return mux.ServeMux
 }
 
 // handle adapts a handler that returns an error.
@@ -165,30 +207,167 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 // app would, so that a token learns nothing about other apps.
 func (s *Server) withApp(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		app, err := s.authenticate(w, r)
+		app, release, err := s.authenticate(w, r)
 		if err != nil {
 			return err
 		}
+		defer release()
 		if r.PathValue("app") != app {
 			return herald.NotFound("app", r.PathValue("app"))
+		}
+		if err := checkRequest(r); err != nil {
+			return err
 		}
 		return h(w, r, app)
 	})
 }
 
-// authenticate returns the app of the request's bearer token.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
+// withSignature checks the signed URL of a request for content: the
+// signature is the authorization, for the purpose and the content of the
+// path's {id}.
+func (s *Server) withSignature(purpose string, h func(w http.ResponseWriter, r *http.Request, id string) error) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if err := s.URLs.Verify(r.URL.Query(), purpose, id); err != nil {
+			return err
+		}
+		if err := checkRequest(r); err != nil {
+			return err
+		}
+		return h(w, r, id)
+	})
+}
+
+// MaxIDLength bounds every id in a path, in bytes: user ids are at most as
+// long, and the ids Herald makes are UUIDs.
+const MaxIDLength = messaging.MaxUserIDLength
+
+// checkRequest refuses, once the request is authorized and before any
+// handler reads them, path values and query parameters that the storage
+// engines would not answer alike: SQLite finds nothing for an id holding a
+// NUL or invalid UTF-8, PostgreSQL fails on it. An id that is not
+// printable UTF-8 of at most MaxIDLength bytes is no object's, so it is not
+// found, as it would not be on SQLite; except the user named to write an
+// identity, who is refused as the identity's invalid user_id. A query
+// parameter must be UTF-8 without NUL.
+func checkRequest(r *http.Request) error {
+	for name := range pathWildcards(r.Pattern) {
+		v := r.PathValue(name)
+		if validID(v) {
+			continue
+		}
+		if name == "user" && strings.HasSuffix(r.Pattern, "/identity") && r.Method != http.MethodGet && r.Method != http.MethodDelete {
+			return messaging.CheckUserID("user_id", v)
+		}
+		return &herald.Error{ID: herald.ENotFound,
+			Message: fmt.Sprintf("No %s has that id: ids are printable UTF-8 of at most %d bytes.", wildcardKind(r.Pattern, name), MaxIDLength),
+			Data:    map[string]any{"type": wildcardKind(r.Pattern, name)}}
+	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for name, values := range r.URL.Query() {
+		if !queryText(name) {
+			return herald.PropertyError(herald.EInvalidProperty, strings.ToValidUTF8(name, "\uFFFD"),
+				"A query parameter's name must be UTF-8 without NUL characters, not %q.", name)
+		}
+		for _, v := range values {
+			if !queryText(v) {
+				return herald.PropertyError(herald.EInvalidProperty, name, "The query parameter %s must be UTF-8 without NUL characters.", name)
+			}
+		}
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	return len(id) <= MaxIDLength && utf8.ValidString(id) &&
+		!strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+func queryText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// pathWildcards yields the names of a route pattern's wildcards ({conv}).
+func pathWildcards(pattern string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for rest := pattern; ; {
+			_, after, ok := strings.Cut(rest, "{")
+			if !ok {
+				return
+			}
+			name, tail, _ := strings.Cut(after, "}")
+			if !yield(strings.TrimSuffix(name, "...")) {
+				return
+			}
+			rest = tail
+		}
+	}
+}
+
+// wildcardKind names the kind of object a wildcard of a pattern stands for,
+// from the path segment before it: /conversations/{conv} → conversation.
+func wildcardKind(pattern, name string) string {
+	before, _, _ := strings.Cut(pattern, "/{"+name+"}")
+	kind := before[strings.LastIndex(before, "/")+1:]
+	switch kind {
+	case "uploads", "content":
+		return "content"
+	case "deliveries":
+		return "delivery"
+	case "":
+		return name
+	}
+	return strings.TrimSuffix(kind, "s")
+}
+
+// authenticate returns the app of the request's bearer token, once the
+// token's limits let the request in; the caller calls release when the
+// request is done.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (app string, release func(), err error) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
-		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
+		return "", nil, herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
 	}
-	app, err := s.Service.Authenticate(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	app, err = s.Service.Authenticate(r.Context(), token)
 	if err != nil {
 		if e, ok := herald.AsError(err); ok && e.ID == herald.EAuthRequired {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald", error="invalid_token"`)
 		}
-		return "", err
+		return "", nil, err
 	}
-	return app, nil
+	release, err = s.limit(w, token)
+	if err != nil {
+		return "", nil, err
+	}
+	return app, release, nil
+}
+
+// limit counts a request in against the token's limits, or answers how
+// long the client should wait, in whole seconds (Retry-After cannot say
+// less).
+func (s *Server) limit(w http.ResponseWriter, token string) (release func(), err error) {
+	s.tokenLimitsOnce.Do(func() {
+		if s.RateLimit > 0 || s.TokenConcurrency > 0 {
+			s.tokenLimits = newTokenLimits(s.RateLimit, s.TokenConcurrency)
+		}
+	})
+	if s.tokenLimits == nil {
+		return func() {}, nil
+	}
+	release, refused := s.tokenLimits.acquire(token, time.Now())
+	if refused == nil {
+		return release, nil
+	}
+	seconds := max(1, int((refused.wait+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	if refused.overRate {
+		return nil, herald.Errorf(herald.ERateLimitExceeded,
+			"This token sent more than %g requests per second; retry in %d s.", s.RateLimit, seconds)
+	}
+	return nil, herald.Errorf(herald.ERateLimitExceeded,
+		"This token has %d requests in progress, as many as it may have at once; retry in %d s.", s.TokenConcurrency, seconds)
 }

@@ -16,7 +16,7 @@ import (
 // The /v1 API is Callbell's shape: channels, contacts, channel messages and
 // the app's one Callbell-format webhook. The app is the token's.
 
-func (s *Server) v1Routes(mux *http.ServeMux) {
+func (s *Server) v1Routes(mux *routeMux) {
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withToken(h))
 	}
@@ -42,13 +42,19 @@ func (s *Server) v1Routes(mux *http.ServeMux) {
 	handle("GET /v1/webhooks", s.getSubscription)
 	handle("DELETE /v1/webhooks/unsubscribe", s.unsubscribe)
 	handle("GET /v1/webhooks/events", s.webhookEvents)
+	// Herald's addition to Callbell's API.
+	handle("POST /v1/webhooks/rotate_secret", s.rotateSubscriptionSecret)
 }
 
 // withToken authenticates a /v1 request: the app is the token's.
 func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		app, err := s.authenticate(w, r)
+		app, release, err := s.authenticate(w, r)
 		if err != nil {
+			return err
+		}
+		defer release()
+		if err := checkRequest(r); err != nil {
 			return err
 		}
 		return h(w, r, app)
@@ -408,13 +414,42 @@ type subscriptionJSON struct {
 	Enabled       bool            `json:"enabled"`
 	StatusReason  string          `json:"statusReason,omitempty"`
 	Config        json.RawMessage `json:"config,omitempty"`
+	// Herald's additions: the public key of the webhook's ed25519
+	// signatures, and the grace period of a rotation.
+	SigningPublicKey string                `json:"signingPublicKey,omitempty"`
+	Rotation         *subscriptionRotation `json:"rotation,omitempty"`
 }
 
-func renderSubscription(w *herald.Webhook) subscriptionJSON {
-	return subscriptionJSON{URL: w.TargetURL, Subscriptions: w.Events, Enabled: w.Status == herald.WebhookActive,
-		StatusReason: w.StatusReason, Config: w.Config,
+type subscriptionRotation struct {
+	GraceUntil               string `json:"graceUntil"`
+	PreviousSigningPublicKey string `json:"previousSigningPublicKey,omitempty"`
+}
+
+func (s *Server) renderSubscription(w *herald.Webhook) subscriptionJSON {
+	out := subscriptionJSON{URL: w.TargetURL, Subscriptions: w.Events, Enabled: w.Status == herald.WebhookActive,
+		StatusReason: w.StatusReason, Config: w.Config, SigningPublicKey: delivery.PublicKey(w.AsymmetricKey),
 		// Callbell's own layout for this one timestamp.
 		CreatedAt: w.CreatedAt.UTC().Format("2006-01-02 15:04:05 -0700")}
+	if r := s.rotation(w); r != nil {
+		out.Rotation = &subscriptionRotation{GraceUntil: r.GraceUntil, PreviousSigningPublicKey: r.PreviousSigningPublicKey}
+	}
+	return out
+}
+
+// rotateSubscriptionSecret gives the app's webhook a new secret; the
+// replaced one signs beside it for the grace period. The new secret is
+// shown once, here.
+func (s *Server) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request, app string) error {
+	var in delivery.RotateInput
+	if err := decodeOptional(w, r, &in); err != nil {
+		return err
+	}
+	wh, err := s.Engine.RotateSubscription(r.Context(), app, herald.FormatCallbell, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhook": s.renderSubscription(wh), "secret": wh.Secret})
+	return nil
 }
 
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, app string) error {
@@ -426,7 +461,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, app string) e
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"webhook": renderSubscription(wh)}
+	out := map[string]any{"webhook": s.renderSubscription(wh)}
 	status := http.StatusOK
 	if created {
 		// The signing secret is shown once, when the webhook is created.
@@ -442,7 +477,7 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, app str
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhook": renderSubscription(wh)})
+	writeJSON(w, http.StatusOK, map[string]any{"webhook": s.renderSubscription(wh)})
 	return nil
 }
 

@@ -24,8 +24,38 @@ type webhookJSON struct {
 	RetrySchedule  []float64       `json:"retry_schedule"`
 	TimeoutSeconds float64         `json:"timeout_seconds"`
 	// SigningSecret keys the Standard Webhooks signature; it is shown once,
-	// in the response that creates the webhook.
+	// in the response that creates the webhook or rotates its keys.
 	SigningSecret string `json:"signing_secret,omitempty"`
+	// SigningPublicKey verifies the webhook's ed25519 (v1a) signatures,
+	// when it has an ed25519 key; it is public, and always shown.
+	SigningPublicKey string `json:"signing_public_key,omitempty"`
+	// Rotation is shown during a rotation's grace period.
+	Rotation *rotationJSON `json:"rotation,omitempty"`
+}
+
+// rotationJSON says until when the keys a rotation replaced still sign,
+// never what they are, but for the public key of the replaced ed25519 key.
+type rotationJSON struct {
+	GraceUntil               string `json:"grace_until"`
+	PreviousSigningPublicKey string `json:"previous_signing_public_key,omitempty"`
+}
+
+// rotation renders a webhook's rotation, nil outside a grace period.
+func (s *Server) rotation(w *herald.Webhook) *rotationJSON {
+	if !w.InGrace(s.renderTime()) {
+		return nil
+	}
+	return &rotationJSON{GraceUntil: herald.FormatTime(*w.PreviousKeysUntil),
+		PreviousSigningPublicKey: delivery.PublicKey(w.PreviousAsymmetricKey)}
+}
+
+// renderTime is the time a response is rendered at: the URLs' clock, which
+// tests move.
+func (s *Server) renderTime() time.Time {
+	if s.URLs != nil && s.URLs.Now != nil {
+		return s.URLs.Now()
+	}
+	return time.Now()
 }
 
 func (s *Server) renderWebhook(w *herald.Webhook) webhookJSON {
@@ -34,6 +64,7 @@ func (s *Server) renderWebhook(w *herald.Webhook) webhookJSON {
 		Format: w.Format, Version: w.Version, TargetURL: w.TargetURL, Events: w.Events, Status: w.Status, StatusReason: w.StatusReason,
 		CreatedAt: herald.FormatTime(w.CreatedAt), Config: objectOrEmpty(w.Config),
 		RetrySchedule: make([]float64, len(w.RetrySchedule)), TimeoutSeconds: w.Timeout.Seconds(),
+		SigningPublicKey: delivery.PublicKey(w.AsymmetricKey), Rotation: s.rotation(w),
 	}
 	for i, d := range w.RetrySchedule {
 		out.RetrySchedule[i] = d.Seconds()
@@ -62,16 +93,36 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, app strin
 	return nil
 }
 
-func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, app string) error {
-	ws, err := s.Engine.Webhooks(r.Context(), app)
+// rotateWebhookSecret gives a webhook new keys; the replaced ones sign
+// beside them for the grace period. The new signing secret is shown once,
+// here.
+func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, app string) error {
+	var in delivery.RotateInput
+	if err := decodeOptional(w, r, &in); err != nil {
+		return err
+	}
+	wh, err := s.Engine.RotateKeys(r.Context(), app, webhookID(r), in)
 	if err != nil {
 		return err
 	}
-	out := make([]webhookJSON, len(ws))
-	for i, wh := range ws {
-		out[i] = s.renderWebhook(wh)
-	}
+	out := s.renderWebhook(wh)
+	out.SigningSecret = wh.SigningKey
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, app string) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	// from_id as the Link gives it, or as the webhook's Layer id.
+	p.Before = p.Before[strings.LastIndex(p.Before, "/")+1:]
+	ws, err := s.Engine.Webhooks(r.Context(), app, p)
+	if err != nil {
+		return err
+	}
+	writePage(s, w, r, p, ws, func(wh *herald.Webhook) string { return wh.ID }, s.renderWebhook)
 	return nil
 }
 
@@ -217,10 +268,21 @@ func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, app strin
 			return herald.PropertyError(herald.EInvalidProperty, "until", "until must be an RFC 3339 time, not %q.", *in.Until)
 		}
 	}
-	n, err := s.Engine.Replay(r.Context(), app, webhookID(r), since, until)
+	res, err := s.Engine.Replay(r.Context(), app, webhookID(r), since, until)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
+	out := struct {
+		Queued        int `json:"queued"`
+		AlreadyQueued int `json:"already_queued"`
+		// ResumeSince is where to replay from to queue the rest of the
+		// window, when the replay stopped early: to the microsecond, so
+		// that a replay from it starts at the event it names.
+		ResumeSince string `json:"resume_since,omitempty"`
+	}{Queued: res.Queued, AlreadyQueued: res.AlreadyQueued}
+	if res.ResumeSince != nil {
+		out.ResumeSince = res.ResumeSince.UTC().Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusAccepted, out)
 	return nil
 }

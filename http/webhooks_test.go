@@ -1049,7 +1049,7 @@ func TestWebhookReplay(t *testing.T) {
 		orig := rc.waitAccepted(t, 4)
 
 		res := a.do("POST", "/webhooks/"+id+"/replay", map[string]any{"since": since, "until": until}).must(t, 202).Map(t)
-		wantJSON(t, "replay", res, map[string]any{"queued": 2})
+		wantJSON(t, "replay", res, map[string]any{"queued": 2, "already_queued": 0})
 		hits := rc.waitAccepted(t, 6)[4:]
 		for i, h := range hits {
 			checkHeaders(t, h, wh, testSecret)
@@ -1061,7 +1061,7 @@ func TestWebhookReplay(t *testing.T) {
 
 		// Until defaults to now.
 		res = a.do("POST", "/webhooks/"+esc(wh["id"].(string))+"/replay", map[string]any{"since": until}).must(t, 202).Map(t)
-		wantJSON(t, "replay to now", res, map[string]any{"queued": 1})
+		wantJSON(t, "replay to now", res, map[string]any{"queued": 1, "already_queued": 0})
 		if h := rc.waitAccepted(t, 7)[6]; h.eventID() != orig[3].eventID() {
 			t.Fatalf("replayed %s", h.Body)
 		}

@@ -273,7 +273,7 @@ func (s *Service) Contacts(ctx context.Context, appID string, f herald.ContactFi
 	}
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		var total int
-		cs, total, err = q.Contacts(ctx, appID, f, (page-1)*ContactsPageSize, ContactsPageSize)
+		cs, total, err = q.Contacts(ctx, appID, f, herald.PageOffset(page, ContactsPageSize), ContactsPageSize)
 		pages = max(1, (total+ContactsPageSize-1)/ContactsPageSize)
 		return err
 	})
@@ -371,7 +371,8 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 // DeleteContact removes a contact, its identity and its conversation, as
 // Callbell does, recording conversation.deleted and contact.deleted.
 func (s *Service) DeleteContact(ctx context.Context, appID, id string) error {
-	return s.Store.Update(ctx, func(tx herald.Tx) error {
+	var blobs []string
+	err := s.Store.Update(ctx, func(tx herald.Tx) error {
 		c, err := contactByID(ctx, tx, appID, id)
 		if err != nil {
 			return err
@@ -385,6 +386,9 @@ func (s *Service) DeleteContact(ctx context.Context, appID, id string) error {
 		if err := tx.UpdateConversation(ctx, conv, conversationKey(conv)); err != nil {
 			return err
 		}
+		if blobs, err = tx.DropContent(ctx, appID, conv.ID, now); err != nil {
+			return err
+		}
 		ch, err := tx.Channel(ctx, appID, c.ChannelUUID)
 		if err != nil {
 			return err
@@ -395,6 +399,11 @@ func (s *Service) DeleteContact(ctx context.Context, appID, id string) error {
 		}
 		return s.dropContact(ctx, tx, c, ch, conv)
 	})
+	if err != nil {
+		return err
+	}
+	s.deleteBlobs(ctx, blobs)
+	return nil
 }
 
 // dropContact removes a contact whose conversation was just deleted, with

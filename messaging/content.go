@@ -2,21 +2,32 @@ package messaging
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/urls"
 )
 
 // CreateContent declares rich content to be uploaded for a conversation:
 // its type and exact size. The bytes come afterwards, through UploadContent.
+// Declared content counts against the app's MaxContentBytes from the
+// start, for as long as its upload URL is valid, and once uploaded for
+// good: so neither what the app stored nor what it may still upload can
+// take it past the bound.
 func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mimeType string, size int64) (out *herald.Content, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
 	if strings.TrimSpace(mimeType) == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, "Upload-Content-Type", "The Upload-Content-Type header is required.")
 	}
-	if mt, _, err := mime.ParseMediaType(mimeType); err != nil || !strings.Contains(mt, "/") {
+	// Parameters may be quoted strings of any bytes; a MIME type is ASCII
+	// (RFC 2045), and what is not would differ by engine once stored.
+	printable := !strings.ContainsFunc(mimeType, func(r rune) bool { return r < 0x20 || r > 0x7e })
+	if mt, _, err := mime.ParseMediaType(mimeType); err != nil || !strings.Contains(mt, "/") || !printable {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Type", "Upload-Content-Type %q is not a MIME type.", mimeType)
 	}
 	if size <= 0 || size > s.maxUpload() {
@@ -27,8 +38,12 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 		if _, err := tx.Conversation(ctx, appID, conversationID); err != nil {
 			return err
 		}
+		now := s.now()
+		if err := s.checkContentQuota(ctx, tx, appID, size, now); err != nil {
+			return err
+		}
 		c := &herald.Content{ID: NewID(), AppID: appID, ConversationID: conversationID, MimeType: mimeType,
-			Size: size, CreatedAt: s.now()}
+			Size: size, CreatedAt: now}
 		if err := tx.CreateContent(ctx, c); err != nil {
 			return err
 		}
@@ -36,6 +51,28 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 		return s.record(ctx, tx, appID, herald.EventContentCreated, nil, &herald.EventData{Content: c})
 	})
 	return out, err
+}
+
+// checkContentQuota refuses a declaration of size bytes that would take an
+// app past MaxContentBytes.
+func (s *Service) checkContentQuota(ctx context.Context, tx herald.Tx, appID string, size int64, now time.Time) error {
+	limit := s.MaxContentBytes
+	if limit == 0 {
+		limit = DefaultMaxContentBytes
+	}
+	if limit < 0 {
+		return nil
+	}
+	// A declaration older than an upload URL's lifetime can no longer be
+	// uploaded: it holds nothing back.
+	uploaded, pending, err := tx.ContentUsage(ctx, appID, now.Add(-urls.UploadTTL))
+	if err != nil || uploaded+pending+size <= limit {
+		return err
+	}
+	return &herald.Error{ID: herald.EQuotaExceeded,
+		Message: fmt.Sprintf("Upload-Content-Length %d would take this app's content past its %d bytes: it has %d bytes uploaded and %d declared and not uploaded yet.",
+			size, limit, uploaded, pending),
+		Data: map[string]any{"property": "Upload-Content-Length", "limit": limit, "uploaded": uploaded, "pending": pending}}
 }
 
 // Content returns an app's content.
@@ -94,4 +131,69 @@ func (s *Service) OpenContent(ctx context.Context, c *herald.Content) (io.ReadCl
 		return nil, herald.Errorf(herald.ENotFound, "Content %s has not been uploaded yet.", c.ID)
 	}
 	return s.Blobs.Open(ctx, c.BlobKey)
+}
+
+// deleteBlobs deletes blobs whose content is gone, once the transaction
+// that listed them (DropContent) has committed, and takes them off the
+// list. What fails stays listed, for SweepBlobs; the caller's change is
+// done whatever happens here.
+func (s *Service) deleteBlobs(ctx context.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	// The client may be gone; the bytes go all the same.
+	ctx = context.WithoutCancel(ctx)
+	deleted := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if err := s.Blobs.Delete(ctx, k); err != nil {
+			s.logger().Error("deleting a blob whose content is gone; the next sweep retries", "blob", k, "err", err)
+			continue
+		}
+		deleted = append(deleted, k)
+	}
+	if err := s.Store.Update(ctx, func(tx herald.Tx) error { return tx.ForgetBlobs(ctx, deleted) }); err != nil {
+		s.logger().Error("forgetting deleted blobs; the next sweep deletes them again", "err", err)
+	}
+}
+
+// BlobSweepInterval is how often SweepBlobs should run: it finds only what
+// a failure or a crash between a deletion's commit and its blobs' removal
+// left behind.
+const BlobSweepInterval = 10 * time.Minute
+
+// blobSweepBatch bounds the blobs one round of a sweep deletes.
+const blobSweepBatch = 100
+
+// SweepBlobs deletes the blobs still listed as to be deleted (see
+// herald.Queries.DropContent), whose content was deleted but whose bytes a
+// failure or a crash kept. A blob it cannot delete stays listed, and does
+// not keep it from the others. Several nodes may sweep at once: deleting a
+// blob twice is harmless.
+func (s *Service) SweepBlobs(ctx context.Context) error {
+	var failed error
+	for after := ""; ; {
+		var keys []string
+		err := s.Store.View(ctx, func(q herald.Queries) (err error) {
+			keys, err = q.BlobsToDelete(ctx, after, blobSweepBatch)
+			return err
+		})
+		if err != nil || len(keys) == 0 {
+			return errors.Join(failed, err)
+		}
+		after = keys[len(keys)-1]
+		deleted := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if err := s.Blobs.Delete(ctx, k); err != nil {
+				failed = fmt.Errorf("deleting blob %s: %w", k, err)
+				continue
+			}
+			deleted = append(deleted, k)
+		}
+		if err := s.Store.Update(ctx, func(tx herald.Tx) error { return tx.ForgetBlobs(ctx, deleted) }); err != nil {
+			return errors.Join(failed, err)
+		}
+		if len(keys) < blobSweepBatch {
+			return failed
+		}
+	}
 }

@@ -172,6 +172,9 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 		if err != nil {
 			return err
 		}
+		if err := checkDepth("metadata", newMeta); err != nil {
+			return err
+		}
 		if string(newMeta) == "{}" {
 			newMeta = nil
 		}
@@ -267,6 +270,11 @@ func applyOperation(c *herald.Conversation, meta *any, op PatchOperation, where 
 			if slices.Contains(path, "") {
 				return herald.PropertyError(herald.EInvalidProperty, prop(), "%q is not a valid metadata path.", op.Property)
 			}
+			// Checked on the result too; refused here before a path of
+			// thousands of levels is built.
+			if len(path) >= MaxMetadataDepth {
+				return depthError("metadata")
+			}
 		}
 		switch op.Operation {
 		case "set":
@@ -337,10 +345,11 @@ func deletePath(root any, path []string) {
 }
 
 // DeleteConversation deletes a conversation, and with it its messages, for
-// every participant.
+// every participant, and its content, bytes included.
 func (s *Service) DeleteConversation(ctx context.Context, appID, id string, actor *herald.Actor) error {
 	id = herald.LocalID(id, herald.ConversationIDPrefix)
-	return s.Store.Update(ctx, func(tx herald.Tx) error {
+	var blobs []string
+	err := s.Store.Update(ctx, func(tx herald.Tx) (err error) {
 		c, err := tx.Conversation(ctx, appID, id)
 		if err != nil {
 			return err
@@ -348,6 +357,9 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 		now := s.now()
 		c.DeletedAt = &now
 		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
+			return err
+		}
+		if blobs, err = tx.DropContent(ctx, appID, c.ID, now); err != nil {
 			return err
 		}
 		// Deleting a contact's conversation deletes the contact, as in
@@ -369,4 +381,9 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 		}
 		return s.dropContact(ctx, tx, contact, ch, c)
 	})
+	if err != nil {
+		return err
+	}
+	s.deleteBlobs(ctx, blobs)
+	return nil
 }

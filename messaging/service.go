@@ -7,10 +7,8 @@ package messaging
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"sync"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,22 +24,44 @@ type Service struct {
 	Now func() time.Time
 	// MaxUploadSize bounds a rich-content upload; DefaultMaxUploadSize when 0.
 	MaxUploadSize int64
+	// Logger reports what fails after a change was committed; slog's default
+	// logger when nil.
+	Logger *slog.Logger
+	// MaxContentBytes bounds the rich content of an app: the bytes it
+	// uploaded, and those it declared and may still upload (see
+	// CreateContent). DefaultMaxContentBytes when 0; no bound when
+	// negative.
+	MaxContentBytes int64
 	// Notify, when set, is called after every commit that recorded events,
 	// to wake whatever consumes the log (the delivery engine) at once
 	// instead of at its next poll. It must not block.
 	Notify func()
+	// TokenUseInterval is how often the times tokens were last used are
+	// written: uses are kept in memory and written together, at most once
+	// per interval; DefaultTokenUseInterval when 0.
+	TokenUseInterval time.Duration
 
-	tokens sync.Map // token hash → app id; tokens are never reassigned
+	tokens tokenCache
 }
 
 // DefaultMaxUploadSize is the largest rich-content upload accepted by default.
 const DefaultMaxUploadSize = 256 << 20
+
+// DefaultMaxContentBytes is the rich content an app may have by default.
+const DefaultMaxContentBytes = 10 << 30
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 func (s *Service) maxUpload() int64 {
@@ -72,51 +92,6 @@ func (s *Service) record(ctx context.Context, tx herald.Tx, appID, typ string, a
 	return tx.AppendEvent(ctx, e)
 }
 
-// Apps and tokens.
-
-func hashToken(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
-
-func newToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return "hrld_" + base64.RawURLEncoding.EncodeToString(b)
-}
-
-// CreateApp creates an app and a first token for it. The token is returned
-// in clear this once; only its hash is kept.
-func (s *Service) CreateApp(ctx context.Context, name string) (*herald.App, string, error) {
-	if name == "" {
-		return nil, "", herald.PropertyError(herald.EMissingProperty, "name", "An app needs a name.")
-	}
-	app := &herald.App{ID: uuid.NewString(), Name: name, CreatedAt: s.now()}
-	token := newToken()
-	err := s.Store.Update(ctx, func(tx herald.Tx) error {
-		if err := tx.CreateApp(ctx, app); err != nil {
-			return err
-		}
-		return tx.CreateToken(ctx, &herald.Token{Hash: hashToken(token), AppID: app.ID, CreatedAt: app.CreatedAt})
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return app, token, nil
-}
-
-// CreateToken issues a new token for an existing app.
-func (s *Service) CreateToken(ctx context.Context, appID string) (string, error) {
-	token := newToken()
-	err := s.Store.Update(ctx, func(tx herald.Tx) error {
-		if _, err := tx.App(ctx, appID); err != nil {
-			return err
-		}
-		return tx.CreateToken(ctx, &herald.Token{Hash: hashToken(token), AppID: appID, CreatedAt: s.now()})
-	})
-	return token, err
-}
-
 // Apps lists every app.
 func (s *Service) Apps(ctx context.Context) (apps []*herald.App, err error) {
 	err = s.Store.View(ctx, func(q herald.Queries) error {
@@ -124,31 +99,6 @@ func (s *Service) Apps(ctx context.Context) (apps []*herald.App, err error) {
 		return err
 	})
 	return apps, err
-}
-
-// Authenticate returns the app a token belongs to, or an
-// authentication_required error.
-func (s *Service) Authenticate(ctx context.Context, token string) (string, error) {
-	if token == "" {
-		return "", herald.Errorf(herald.EAuthRequired, "Send an app token as 'Authorization: Bearer <token>'.")
-	}
-	hash := hashToken(token)
-	if app, ok := s.tokens.Load(hash); ok {
-		return app.(string), nil
-	}
-	var app string
-	err := s.Store.View(ctx, func(q herald.Queries) (err error) {
-		app, err = q.TokenApp(ctx, hash)
-		return err
-	})
-	if herald.IsNotFound(err) {
-		return "", herald.Errorf(herald.EAuthRequired, "The bearer token is not valid.")
-	}
-	if err != nil {
-		return "", err
-	}
-	s.tokens.Store(hash, app)
-	return app, nil
 }
 
 // SigningKey returns the server's secret for signed URLs, creating it on

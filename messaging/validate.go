@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // MaxUserIDLength bounds user ids, in bytes.
@@ -16,6 +17,11 @@ const MaxUserIDLength = 255
 // MaxParticipants bounds a conversation's participants, and an
 // announcement's recipients.
 const MaxParticipants = 1000
+
+// CheckUserID refuses what cannot be a user id, as the given property: the
+// empty string, a Layer id, more than MaxUserIDLength bytes, text that is not
+// UTF-8 or holds control characters.
+func CheckUserID(property, id string) error { return checkUserID(property, id) }
 
 func checkUserID(property, id string) error {
 	if id == "" {
@@ -66,11 +72,32 @@ func checkMetadata(property string, raw json.RawMessage) (json.RawMessage, error
 	if raw[0] != '{' || !json.Valid(raw) {
 		return nil, herald.PropertyError(herald.EInvalidProperty, property, "%s must be a JSON object.", property)
 	}
+	if err := checkDepth(property, raw); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, herald.PropertyError(herald.EInvalidProperty, property, "%s must be a JSON object.", property)
 	}
 	return buf.Bytes(), nil
+}
+
+// MaxMetadataDepth is how many levels of objects and arrays metadata may
+// nest, the metadata object being the first.
+const MaxMetadataDepth = jsoncheck.MaxDepth
+
+func checkDepth(property string, raw json.RawMessage) error {
+	if jsoncheck.Depth(raw) <= MaxMetadataDepth {
+		return nil
+	}
+	return depthError(property)
+}
+
+func depthError(property string) error {
+	e := herald.PropertyError(herald.EInvalidProperty, property, "%s nests deeper than %d levels of arrays and objects.",
+		property, MaxMetadataDepth)
+	e.Data["limit"] = MaxMetadataDepth
+	return e
 }
 
 // sameJSON reports whether two metadata documents have the same meaning.

@@ -38,6 +38,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/sqlstore"
 )
 
@@ -57,6 +58,12 @@ type Options struct {
 	// they write, which then fall behind for as long as the requests keep
 	// coming.
 	MaxRequests int
+	// Keyring seals the secrets the store keeps (see package keyring);
+	// nil keeps them in plaintext, for tools and tests, and refuses a
+	// database that holds sealed ones. Open seals with it whatever the
+	// database holds in plaintext or under another of its keys. Every
+	// node of a database needs the same keys.
+	Keyring *keyring.Keyring
 }
 
 // DefaultMaxRequests is the default Options.MaxRequests.
@@ -69,6 +76,9 @@ type Store struct {
 	// requests holds a token per request transaction in progress (see
 	// Options.MaxRequests).
 	requests chan struct{}
+	keys     *keyring.Keyring
+	// sealed counts the secrets Open sealed.
+	sealed int
 
 	mu       sync.Mutex
 	watchers []func(herald.Change)
@@ -139,6 +149,15 @@ func sqlState(err error) string {
 	return ""
 }
 
+// storageError marks PostgreSQL's disk_full (SQLSTATE 53100) as
+// herald.ErrStorageFull.
+func storageError(err error) error {
+	if sqlState(err) == "53100" {
+		return fmt.Errorf("%w: %w", herald.ErrStorageFull, err)
+	}
+	return err
+}
+
 // runs reports how many times in all a transaction that failed with err
 // may run: several after losing a race for locks; a few after a duplicate
 // key, which another transaction may just have inserted (the next run sees
@@ -179,13 +198,24 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, config: config, requests: make(chan struct{}, opts.MaxRequests)}
+	s := &Store{db: db, config: config, requests: make(chan struct{}, opts.MaxRequests), keys: opts.Keyring}
+	err = s.Update(herald.WithPriority(ctx), func(tx herald.Tx) (err error) {
+		s.sealed, err = tx.(*writeTx).SealSecrets(ctx)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	if err := s.startNotifier(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Sealed returns how many secrets Open sealed.
+func (s *Store) Sealed() int { return s.sealed }
 
 // Migrate brings the schema of db up to date, refusing a schema newer than
 // this build knows. Nodes starting together take turns (a session advisory
@@ -234,10 +264,12 @@ func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 	defer done()
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return err
+		return storageError(err)
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{}))
+	// A read that sorts or hashes more than work_mem writes temporary
+	// files, and fails too when the disk is full.
+	return storageError(fn(sqlstore.New(tx, dialect, sqlstore.Options{Keyring: s.keys})))
 }
 
 type writeTx struct {
@@ -265,7 +297,7 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 			return nil
 		}
 		if run >= runs(err) || ctx.Err() != nil {
-			return err
+			return storageError(err)
 		}
 		// Let the winner of the race commit before running again.
 		time.Sleep(time.Duration(rand.IntN(run*2000)+100) * time.Microsecond)
@@ -290,7 +322,7 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 			conn.ExecContext(context.Background(), "ROLLBACK")
 		}
 	}()
-	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, DeferWrites: true})
+	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, DeferWrites: true, Keyring: s.keys})
 	tx := &writeTx{Queries: q}
 	if err := run(fn, tx); err != nil {
 		if werr := q.WriteError(); werr != nil {

@@ -15,18 +15,33 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/storetest"
 )
 
 func open(t *testing.T) herald.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8})
+	s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Secrets are sealed in the database (see storetest.SecretsAtRest).
+func TestSecretsAtRest(t *testing.T) {
+	url := pgtest.URL(t)
+	storetest.SecretsAtRest(t, func(t *testing.T, k *keyring.Keyring) (herald.Store, error) {
+		return postgres.Open(context.Background(), url, postgres.Options{MaxConns: 4, Keyring: k})
+	}, func(t *testing.T) *sql.DB {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
 }
 
 func TestConformance(t *testing.T) {
@@ -234,7 +249,7 @@ func TestMigrations(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.Check(t, db, func(t *testing.T) herald.Store {
-				s, err := postgres.Open(context.Background(), url, postgres.Options{})
+				s, err := postgres.Open(context.Background(), url, postgres.Options{Keyring: storetest.Keyring})
 				if err != nil {
 					t.Fatal(err)
 				}

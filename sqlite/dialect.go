@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/sqlstore"
 )
 
@@ -52,6 +54,16 @@ var dialect = &sqlstore.Dialect{
 				WHERE w.webhook_rank <= w.webhook_cap) AS a
 			WHERE a.app_rank <= COALESCE((SELECT value FROM json_each(?5) WHERE key = a.app_id), ?7))
 		RETURNING `,
+}
+
+// storageError marks SQLite's "database or disk is full" (SQLITE_FULL, also
+// what a full disk gives) as herald.ErrStorageFull.
+func storageError(err error) error {
+	var e *msqlite.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %w", herald.ErrStorageFull, err)
+	}
+	return err
 }
 
 // isUniqueViolation reports whether err is SQLite refusing a duplicate in a

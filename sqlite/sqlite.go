@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/sqlstore"
 )
 
@@ -42,6 +44,11 @@ type Options struct {
 	// store commits at once. 0 means DefaultCommitWindow; negative, no
 	// wait.
 	CommitWindow time.Duration
+	// Keyring seals the secrets the store keeps (see package keyring);
+	// nil keeps them in plaintext, for tools and tests, and refuses a
+	// database that holds sealed ones. Open seals with it whatever the
+	// database holds in plaintext or under another of its keys.
+	Keyring *keyring.Keyring
 
 	pacing *checkpointPacing // for tests; defaultPacing when nil
 }
@@ -72,6 +79,9 @@ type Store struct {
 	// recent holds the events committed last, for the fan-out.
 	recent recentEvents
 
+	// sealed counts the secrets Open sealed.
+	sealed int
+
 	requests chan *writeRequest
 	closing  chan struct{}
 	stopped  chan struct{}
@@ -87,7 +97,11 @@ func dsn(path string, pragmas []string, extra string) string {
 	for _, p := range pragmas {
 		v.Add("_pragma", p)
 	}
-	s := "file:" + path + "?" + v.Encode()
+	// In a file: URI, '?' starts the parameters and '#' a fragment: a
+	// path holding either (a directory named "run#2") would open another
+	// file. SQLite decodes %HH escapes in the path.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	s := "file:" + escaped + "?" + v.Encode()
 	if extra != "" {
 		s += "&" + extra
 	}
@@ -163,10 +177,38 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.checkpointer.Close()
 		return nil, err
 	}
+	if s.sealed, err = sealSecrets(ctx, conn, opts.Keyring); err != nil {
+		conn.Close()
+		s.writer.Close()
+		s.reader.Close()
+		s.checkpointer.Close()
+		return nil, err
+	}
 	go s.writeLoop(conn)
 	go s.checkpointLoop()
 	return s, nil
 }
+
+// sealSecrets seals what the database holds in plaintext or under an older
+// key, and checks that the keyring opens every secret, before the writer
+// starts.
+func sealSecrets(ctx context.Context, conn *sql.Conn, k *keyring.Keyring) (int, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	n, err := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Keyring: k}).SealSecrets(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return n, nil
+}
+
+// Sealed returns how many secrets Open sealed.
+func (s *Store) Sealed() int { return s.sealed }
 
 // migrate brings the schema up to date, refusing a schema newer than this
 // build knows.
@@ -199,10 +241,10 @@ func (s *Store) Close() error {
 func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
 	tx, err := s.reader.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return storageError(err)
 	}
 	defer tx.Rollback()
-	return fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx)}))
+	return storageError(fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx), Keyring: s.opts.Keyring})))
 }
 
 // defaultPacing paces checkpoints: one at most every interval after

@@ -50,27 +50,48 @@ type readerStmts struct {
 	db *sql.DB
 	m  sync.Map // query → *sql.Stmt
 	n  atomic.Int64
+	// preparing holds the queries being prepared on the pool.
+	preparing sync.Map
 }
 
 func (r *readerStmts) forTx(tx *sql.Tx) func(context.Context, string) (*sql.Stmt, error) {
 	return func(ctx context.Context, query string) (*sql.Stmt, error) {
-		s, ok := r.m.Load(query)
-		if !ok {
-			if r.n.Load() >= maxStatements {
-				return nil, nil
-			}
-			p, err := r.db.PrepareContext(ctx, query)
-			if err != nil {
-				return nil, err
-			}
-			if s, ok = r.m.LoadOrStore(query, p); ok {
-				p.Close()
-			} else {
-				r.n.Add(1)
-			}
+		if s, ok := r.m.Load(query); ok {
+			return tx.StmtContext(ctx, s.(*sql.Stmt)), nil
 		}
-		return tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+		if r.n.Load() >= maxStatements {
+			return nil, nil
+		}
+		// Preparing on the pool takes a connection of its own, which this
+		// transaction, holding one, must not wait for: with every
+		// connection held by a transaction waiting so, none would come
+		// free. The query is prepared on the pool beside it, for the
+		// transactions to come, and on this one's connection for now.
+		r.prepareOnPool(query)
+		return tx.PrepareContext(ctx, query)
 	}
+}
+
+// prepareOnPool prepares a query on the pool and caches it, in a goroutine
+// that holds no connection while it waits for one.
+func (r *readerStmts) prepareOnPool(query string) {
+	if _, busy := r.preparing.LoadOrStore(query, true); busy {
+		return
+	}
+	go func() {
+		defer r.preparing.Delete(query)
+		p, err := r.db.PrepareContext(context.Background(), query)
+		if err != nil {
+			// The pool is closed, or the query does not prepare, which
+			// the transactions running it report.
+			return
+		}
+		if _, ok := r.m.LoadOrStore(query, p); ok {
+			p.Close()
+		} else {
+			r.n.Add(1)
+		}
+	}()
 }
 
 func (r *readerStmts) close() {

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/sqlite"
 	"github.com/heraldhq/herald/storetest"
 )
@@ -27,12 +29,26 @@ func TestConformance(t *testing.T) {
 func open(t *testing.T) (*sqlite.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "herald.db")
-	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s, path
+}
+
+// Secrets are sealed in the database file (see storetest.SecretsAtRest).
+func TestSecretsAtRest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	storetest.SecretsAtRest(t, func(t *testing.T, k *keyring.Keyring) (herald.Store, error) {
+		return sqlite.Open(context.Background(), path, sqlite.Options{Keyring: k})
+	}, func(t *testing.T) *sql.DB {
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
 }
 
 func createApp(ctx context.Context, tx herald.Tx, id string) error {
@@ -201,7 +217,7 @@ func TestMigrations(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.Check(t, db, func(t *testing.T) herald.Store {
-				s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+				s, err := sqlite.Open(context.Background(), path, sqlite.Options{Keyring: storetest.Keyring})
 				if err != nil {
 					t.Fatal(err)
 				}

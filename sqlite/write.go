@@ -49,7 +49,7 @@ func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
 	// Once queued, the outcome is awaited even if ctx ends: fn may already
 	// be part of a transaction that is about to commit.
 	<-r.done
-	return r.err
+	return storageError(r.err)
 }
 
 func (s *Store) writeLoop(conn *sql.Conn) {
@@ -185,7 +185,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 				return true
 			}
 		}
-		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Uncancelable: true, Prepare: stmts.prepare})}
+		tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Uncancelable: true, Prepare: stmts.prepare, Keyring: s.opts.Keyring})}
 		if err := run(r.fn, tx); err != nil {
 			if !savepoints {
 				rollback()

@@ -229,7 +229,7 @@ func (q *Queries) contactsWithTags(ctx context.Context, where string, args []any
 		if !hasEveryTag(has, tags) {
 			continue
 		}
-		if total >= offset && (limit < 0 || total < offset+limit) {
+		if total >= offset && (limit < 0 || total-offset < limit) {
 			page = append(page, uuid)
 		}
 		total++

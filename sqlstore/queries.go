@@ -118,19 +118,89 @@ func (q *Queries) Apps(ctx context.Context) ([]*herald.App, error) {
 }
 
 func (q *Queries) CreateToken(ctx context.Context, t *herald.Token) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO app_tokens (hash, app_id, created_at) VALUES (?, ?, ?)`,
-		t.Hash, t.AppID, micros(t.CreatedAt))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO app_tokens (hash, id, app_id, name, prefix, created_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.ID, t.AppID, t.Name, t.Prefix, micros(t.CreatedAt), nullMicros(t.LastUsedAt))
 	return err
 }
 
-func (q *Queries) TokenApp(ctx context.Context, hash string) (string, error) {
-	var app string
-	err := q.db.QueryRowContext(ctx, `SELECT app_id FROM app_tokens WHERE hash = ?`, hash).Scan(&app)
-	if err != nil {
-		return "", notFound(err, "token", "")
+const tokenColumns = `id, app_id, name, prefix, hash, created_at, last_used_at`
+
+func scanToken(row scanner) (*herald.Token, error) {
+	t := &herald.Token{}
+	var created int64
+	var used sql.NullInt64
+	if err := row.Scan(&t.ID, &t.AppID, &t.Name, &t.Prefix, &t.Hash, &created, &used); err != nil {
+		return nil, err
 	}
-	return app, nil
+	t.CreatedAt, t.LastUsedAt = fromMicros(created), fromNullMicros(used)
+	return t, nil
 }
+
+func (q *Queries) TokenByHash(ctx context.Context, hash string) (*herald.Token, error) {
+	t, err := scanToken(q.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM app_tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return nil, notFound(err, "token", "")
+	}
+	return t, nil
+}
+
+func (q *Queries) Token(ctx context.Context, appID, id string) (*herald.Token, error) {
+	t, err := scanToken(q.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM app_tokens
+		WHERE id = ?1 AND (app_id = ?2 OR ?2 = '')`+q.lock, id, appID))
+	if err != nil {
+		return nil, notFound(err, "token", id)
+	}
+	return t, nil
+}
+
+func (q *Queries) Tokens(ctx context.Context, appID string) ([]*herald.Token, error) {
+	return collect(scanToken)(q.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM app_tokens
+		WHERE app_id = ? ORDER BY created_at, id`+q.lock, appID))
+}
+
+func (q *Queries) DeleteToken(ctx context.Context, appID, id string) error {
+	// The revision moves with the row, by the tables' triggers.
+	res, err := q.db.ExecContext(ctx, `DELETE FROM app_tokens WHERE id = ? AND app_id = ?`, id, appID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("token", id)
+	}
+	return nil
+}
+
+func (q *Queries) TouchTokens(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	at := make(map[string]string, len(used))
+	for id, t := range used {
+		at[id] = strconv.FormatInt(micros(t), 10)
+	}
+	_, err := q.db.ExecContext(ctx, `UPDATE app_tokens SET last_used_at = CAST(u.value AS BIGINT)
+		FROM (SELECT key, value FROM `+q.d.JSONObject+`) AS u
+		WHERE app_tokens.id = u.key
+			AND (app_tokens.last_used_at IS NULL OR app_tokens.last_used_at < CAST(u.value AS BIGINT))`, mustJSON(at))
+	return err
+}
+
+func (q *Queries) TokenRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	err := q.db.QueryRowContext(ctx, `SELECT CAST(value AS BIGINT) FROM settings WHERE key = 'token_revision'`).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Set by the first change a trigger sees.
+		return 0, nil
+	}
+	return rev, err
+}
+
+// secretSettings are the settings whose values are secrets, sealed with
+// settingAD.
+var secretSettings = map[string]bool{"url_signing_key": true}
+
+func settingAD(key string) string { return "settings." + key }
 
 func (q *Queries) Setting(ctx context.Context, key string) (string, error) {
 	var v string
@@ -138,10 +208,20 @@ func (q *Queries) Setting(ctx context.Context, key string) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	return v, err
+	if err != nil || !secretSettings[key] {
+		return v, err
+	}
+	v, err = q.keys.Open(v, settingAD(key))
+	if err != nil {
+		return "", fmt.Errorf("herald store: setting %s: %w", key, err)
+	}
+	return v, nil
 }
 
 func (q *Queries) InitSetting(ctx context.Context, key, value string) (string, error) {
+	if secretSettings[key] {
+		value = q.keys.Seal(value, settingAD(key))
+	}
 	// A concurrent insert of the key makes this one wait for its outcome;
 	// the read that follows then sees the winner's value.
 	if _, err := q.db.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
@@ -618,7 +698,72 @@ func (q *Queries) MarkContentUploaded(ctx context.Context, appID, id, blobKey st
 		}
 		return herald.Errorf(herald.EConflict, "Content %s was already uploaded.", id)
 	}
-	return nil
+	// A running total rather than a sum over the app's content at each
+	// declaration, which would grow with the app.
+	_, err = q.db.ExecContext(ctx, `UPDATE apps SET content_bytes = content_bytes +
+		(SELECT size FROM contents WHERE id = ?) WHERE id = ?`, id, appID)
+	return err
+}
+
+func (q *Queries) ContentUsage(ctx context.Context, appID string, pendingSince time.Time) (uploaded, pending int64, err error) {
+	err = q.db.QueryRowContext(ctx, `SELECT content_bytes FROM apps WHERE id = ?`+q.lock, appID).Scan(&uploaded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, err
+	}
+	// The declarations still waiting for their bytes, from the partial
+	// index contents_pending.
+	err = q.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM contents
+		WHERE app_id = ? AND uploaded_at IS NULL AND created_at >= ?`, appID, micros(pendingSince)).Scan(&pending)
+	return uploaded, pending, err
+}
+
+func (q *Queries) DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error) {
+	// Every row is locked first, uploaded or not, so that an upload marked
+	// concurrently is either seen here, with its blob, or finds its content
+	// gone.
+	blobs, err := collect(func(r scanner) (k sql.NullString, err error) {
+		err = r.Scan(&k)
+		return k, err
+	})(q.db.QueryContext(ctx, `SELECT blob_key FROM contents WHERE conversation_id = ? AND app_id = ?`+q.lock,
+		conversationID, appID))
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, b := range blobs {
+		if b.Valid {
+			keys = append(keys, b.String)
+		}
+	}
+	for _, k := range keys {
+		if _, err := q.db.ExecContext(ctx, `INSERT INTO blob_deletions (blob_key, queued_at) VALUES (?, ?)
+			ON CONFLICT (blob_key) DO NOTHING`, k, micros(at)); err != nil {
+			return nil, err
+		}
+	}
+	// The bytes go from the app's running total with their rows, so that
+	// its content quota counts only what it still has.
+	if _, err := q.db.ExecContext(ctx, `UPDATE apps SET content_bytes = content_bytes - (SELECT COALESCE(SUM(size), 0)
+		FROM contents WHERE conversation_id = ? AND app_id = ? AND uploaded_at IS NOT NULL) WHERE id = ?`,
+		conversationID, appID, appID); err != nil {
+		return nil, err
+	}
+	_, err = q.db.ExecContext(ctx, `DELETE FROM contents WHERE conversation_id = ? AND app_id = ?`, conversationID, appID)
+	return keys, err
+}
+
+func (q *Queries) BlobsToDelete(ctx context.Context, after string, limit int) ([]string, error) {
+	return collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM blob_deletions
+		WHERE blob_key > ? ORDER BY blob_key LIMIT ?`, after, limit))
+}
+
+func (q *Queries) ForgetBlobs(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := q.db.ExecContext(ctx, `DELETE FROM blob_deletions WHERE blob_key IN (SELECT value FROM `+q.d.JSONArray+`)`,
+		mustJSON(keys))
+	return err
 }
 
 // Events.

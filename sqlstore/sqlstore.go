@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 )
 
 // A Dialect is what sets one engine's SQL apart.
@@ -93,6 +94,8 @@ type Queries struct {
 	writes *deferred
 	// due records that deliveries were created or became claimable.
 	due bool
+	// keys seals the secrets written and opens those read.
+	keys *keyring.Keyring
 }
 
 // Options of a Queries.
@@ -120,12 +123,16 @@ type Options struct {
 	// connection, so that a driver that would parse every statement anew
 	// (SQLite) parses each query once; nil, nil runs the query unprepared.
 	Prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+	// Keyring seals the secrets the queries write (webhooks' keys, the
+	// secret settings) and opens those they read; nil stores them as they
+	// are, and refuses sealed ones.
+	Keyring *keyring.Keyring
 }
 
 // New returns the queries of a dialect over db.
 func New(db DB, d *Dialect, o Options) *Queries {
 	b := bound{db: db, d: d, prepare: o.Prepare, uncancelable: o.Uncancelable}
-	q := &Queries{d: d, deferEvents: o.DeferEvents}
+	q := &Queries{d: d, deferEvents: o.DeferEvents, keys: o.Keyring}
 	if o.DeferWrites {
 		b.writes = &deferred{}
 		q.writes = b.writes
@@ -462,4 +469,9 @@ func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, 
 func scanString(r scanner) (s string, err error) {
 	err = r.Scan(&s)
 	return s, err
+}
+
+func scanInt64(r scanner) (n int64, err error) {
+	err = r.Scan(&n)
+	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"iter"
@@ -36,18 +37,55 @@ func (q *Queries) EventsBetween(ctx context.Context, appID string, since, until 
 // Webhooks.
 
 const webhookColumns = `id, app_id, format, version, target_url, events, secret, signing_key, config, status,
-	status_reason, retry_schedule, timeout_ms, cursor, health_checked_at, health_failing_since, created_at, updated_at`
+	status_reason, retry_schedule, timeout_ms, cursor, health_checked_at, health_failing_since, created_at, updated_at,
+	asymmetric_key, previous_signing_key, previous_asymmetric_key, previous_keys_until`
 
-func scanWebhook(row scanner) (*herald.Webhook, error) {
+// webhookSecrets are the columns of a webhook that hold secrets, sealed
+// with the webhook's id and the column's name as associated data, and the
+// fields they load.
+var webhookSecrets = []struct {
+	column string
+	field  func(w *herald.Webhook) *string
+}{
+	{"secret", func(w *herald.Webhook) *string { return &w.Secret }},
+	{"signing_key", func(w *herald.Webhook) *string { return &w.SigningKey }},
+	{"asymmetric_key", func(w *herald.Webhook) *string { return &w.AsymmetricKey }},
+	{"previous_signing_key", func(w *herald.Webhook) *string { return &w.PreviousSigningKey }},
+	{"previous_asymmetric_key", func(w *herald.Webhook) *string { return &w.PreviousAsymmetricKey }},
+}
+
+// secretAD is what a webhook's secret is sealed with: a sealed value copied
+// to another row or column does not open there.
+func secretAD(column, webhookID string) string { return "webhooks." + column + "/" + webhookID }
+
+// sealedSecrets returns the webhook's secrets sealed, in the order of
+// webhookSecrets.
+func (q *Queries) sealedSecrets(w *herald.Webhook) []any {
+	out := make([]any, len(webhookSecrets))
+	for i, c := range webhookSecrets {
+		out[i] = q.keys.Seal(*c.field(w), secretAD(c.column, w.ID))
+	}
+	return out
+}
+
+func (q *Queries) scanWebhook(row scanner) (*herald.Webhook, error) {
 	w := &herald.Webhook{}
 	var events, schedule string
 	var config sql.NullString
 	var timeoutMS, created, updated int64
-	var checked, failing sql.NullInt64
+	var checked, failing, keysUntil sql.NullInt64
 	if err := row.Scan(&w.ID, &w.AppID, &w.Format, &w.Version, &w.TargetURL, &events, &w.Secret, &w.SigningKey,
 		&config, &w.Status, &w.StatusReason, &schedule, &timeoutMS, &w.Cursor, &checked, &failing,
-		&created, &updated); err != nil {
+		&created, &updated, &w.AsymmetricKey, &w.PreviousSigningKey, &w.PreviousAsymmetricKey, &keysUntil); err != nil {
 		return nil, err
+	}
+	for _, c := range webhookSecrets {
+		f := c.field(w)
+		v, err := q.keys.Open(*f, secretAD(c.column, w.ID))
+		if err != nil {
+			return nil, fmt.Errorf("herald store: webhook %s %s: %w", w.ID, c.column, err)
+		}
+		*f = v
 	}
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
 		return nil, fmt.Errorf("herald store: webhook %s events: %w", w.ID, err)
@@ -64,6 +102,7 @@ func scanWebhook(row scanner) (*herald.Webhook, error) {
 	}
 	w.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	w.HealthCheckedAt, w.HealthFailingSince = fromNullMicros(checked), fromNullMicros(failing)
+	w.PreviousKeysUntil = fromNullMicros(keysUntil)
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return w, nil
 }
@@ -77,18 +116,50 @@ func scheduleJSON(d []time.Duration) string {
 }
 
 func (q *Queries) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
+	sealed := q.sealedSecrets(w)
 	_, err := q.db.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), w.Secret, w.SigningKey,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.AppID, w.Format, w.Version, w.TargetURL, mustJSON(w.Events), sealed[0], sealed[1],
 		nullJSON(w.Config), w.Status, w.StatusReason, scheduleJSON(w.RetrySchedule), w.Timeout.Milliseconds(),
 		w.Cursor, nullMicros(w.HealthCheckedAt), nullMicros(w.HealthFailingSince), micros(w.CreatedAt),
-		micros(w.UpdatedAt))
+		micros(w.UpdatedAt), sealed[2], sealed[3], sealed[4], nullMicros(w.PreviousKeysUntil))
 	return err
 }
 
+func (q *Queries) UpdateWebhookKeys(ctx context.Context, w *herald.Webhook) error {
+	sealed := q.sealedSecrets(w)
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET secret = ?, signing_key = ?, asymmetric_key = ?,
+		previous_signing_key = ?, previous_asymmetric_key = ?, previous_keys_until = ?, updated_at = ?
+		WHERE id = ? AND app_id = ? AND status != `+webhookDeleted,
+		sealed[0], sealed[1], sealed[2], sealed[3], sealed[4], nullMicros(w.PreviousKeysUntil), micros(w.UpdatedAt),
+		w.ID, w.AppID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("webhook", w.ID)
+	}
+	return nil
+}
+
+func (q *Queries) DropExpiredWebhookKeys(ctx context.Context, now time.Time) (int, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET previous_signing_key = '', previous_asymmetric_key = '',
+		previous_keys_until = NULL WHERE previous_keys_until <= ?`, micros(now))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// webhookDeleted is, as an SQL literal, the status of a webhook marked
+// deleted, whose rows are being removed: no read or write of webhooks but
+// the removal's sees it.
+const webhookDeleted = "'deleted'"
+
 func (q *Queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhook, error) {
-	w, err := scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE id = ? AND app_id = ?`+q.lock, id, appID))
+	w, err := q.scanWebhook(q.db.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE id = ? AND app_id = ? AND status != `+webhookDeleted+q.lock, id, appID))
 	if err != nil {
 		return nil, notFound(err, "webhook", id)
 	}
@@ -96,25 +167,61 @@ func (q *Queries) Webhook(ctx context.Context, appID, id string) (*herald.Webhoo
 }
 
 func (q *Queries) Webhooks(ctx context.Context, appID string) ([]*herald.Webhook, error) {
-	query, args := `SELECT `+webhookColumns+` FROM webhooks ORDER BY id`, []any{}
+	query, args := `SELECT `+webhookColumns+` FROM webhooks WHERE status != `+webhookDeleted+` ORDER BY id`, []any{}
 	if appID != "" {
-		query, args = `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? ORDER BY id`, []any{appID}
+		query, args = `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? AND status != `+webhookDeleted+`
+			ORDER BY id`, []any{appID}
 	}
-	return collect(scanWebhook)(q.db.QueryContext(ctx, query, args...))
+	return collect(q.scanWebhook)(q.db.QueryContext(ctx, query, args...))
+}
+
+func (q *Queries) ListWebhooks(ctx context.Context, appID string, p herald.Page) ([]*herald.Webhook, error) {
+	query := `SELECT ` + webhookColumns + ` FROM webhooks WHERE app_id = ? AND status != ` + webhookDeleted
+	args := []any{appID}
+	if p.Before != "" {
+		query += ` AND id < ?`
+		args = append(args, p.Before)
+	}
+	return collect(q.scanWebhook)(q.db.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, p.Limit)...))
+}
+
+func (q *Queries) CountWebhooks(ctx context.Context, appID string) (int, error) {
+	if err := q.lockApp(ctx, appID); err != nil {
+		return 0, err
+	}
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE app_id = ? AND status != `+webhookDeleted,
+		appID).Scan(&n)
+	return n, err
+}
+
+// lockApp makes the writers that count what an app has, to check a quota,
+// wait for each other: on the app's row, where writers are not serialized
+// anyway.
+func (q *Queries) lockApp(ctx context.Context, appID string) error {
+	if q.lock == "" {
+		return nil
+	}
+	var id string
+	err := q.db.QueryRowContext(ctx, `SELECT id FROM apps WHERE id = ?`+q.lock, appID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return err
 }
 
 func (q *Queries) WebhooksByID(ctx context.Context, ids []string) ([]*herald.Webhook, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return collect(scanWebhook)(q.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)`, mustJSON(ids)))
+	return collect(q.scanWebhook)(q.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`) AND status != `+webhookDeleted, mustJSON(ids)))
 }
 
 func (q *Queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET target_url = ?, events = ?, config = ?, status = ?,
 		status_reason = ?, health_checked_at = ?, health_failing_since = ?, updated_at = ?
-		WHERE id = ? AND app_id = ?`,
+		WHERE id = ? AND app_id = ? AND status != `+webhookDeleted,
 		w.TargetURL, mustJSON(w.Events), nullJSON(w.Config), w.Status, w.StatusReason,
 		nullMicros(w.HealthCheckedAt), nullMicros(w.HealthFailingSince), micros(w.UpdatedAt), w.ID, w.AppID)
 	if err != nil {
@@ -127,12 +234,41 @@ func (q *Queries) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 }
 
 func (q *Queries) AdvanceWebhookCursor(ctx context.Context, id string, from, to int64) (bool, error) {
-	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor = ?`, to, id, from)
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET cursor = ? WHERE id = ? AND cursor = ?
+		AND status != `+webhookDeleted, to, id, from)
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
+}
+
+func (q *Queries) MarkWebhookDeleted(ctx context.Context, appID, id string) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhooks SET status = `+webhookDeleted+`
+		WHERE id = ? AND app_id = ? AND status != `+webhookDeleted, id, appID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return herald.NotFound("webhook", id)
+	}
+	return nil
+}
+
+func (q *Queries) DeletedWebhooks(ctx context.Context) ([]*herald.Webhook, error) {
+	return collect(q.scanWebhook)(q.db.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE status = `+webhookDeleted+` ORDER BY id`))
+}
+
+func (q *Queries) DeleteWebhookDeliveries(ctx context.Context, webhookID string, limit int) (int, error) {
+	// In the order of deliveries_webhook: by id alone, PostgreSQL may walk
+	// the primary key through every webhook's deliveries to find these.
+	ids, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM deliveries WHERE webhook_id = ?
+		ORDER BY webhook_id, id LIMIT ?`, webhookID, limit))
+	if err != nil {
+		return 0, err
+	}
+	return q.removeDeliveries(ctx, ids, "")
 }
 
 func (q *Queries) DeleteWebhook(ctx context.Context, appID, id string) error {
@@ -674,11 +810,22 @@ func (q *Queries) PruneDeliveries(ctx context.Context, before time.Time, limit i
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	// The deliveries go first, so that one resent meanwhile (pending
-	// again) stays with its attempts.
+	// Resent meanwhile (pending again), a delivery stays with its
+	// attempts.
+	return q.removeDeliveries(ctx, ids, ` AND status = 'delivered'`)
+}
+
+// removeDeliveries removes those of the deliveries of ids that still meet
+// cond (a condition on their rows, "" for none), with their attempts and
+// their share of their bodies, and returns how many it removed.
+func (q *Queries) removeDeliveries(ctx context.Context, ids []string, cond string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// The deliveries go first, so that only the attempts of those removed
+	// follow them.
 	rows, err := q.db.QueryContext(ctx, `DELETE FROM deliveries
-		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`) AND status = 'delivered' RETURNING id, payload_id`,
-		mustJSON(ids))
+		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`)`+cond+` RETURNING id, payload_id`, mustJSON(ids))
 	if err != nil {
 		return 0, err
 	}
@@ -704,12 +851,73 @@ func (q *Queries) PruneDeliveries(ctx context.Context, before time.Time, limit i
 	return len(ids), q.releasePayloads(ctx, refs)
 }
 
+// unfinished is the condition of the partial index deliveries_order, which
+// a query must state as it is for the index to serve it.
+const unfinished = `status IN ('pending', 'failed')`
+
+func (q *Queries) QueuedEvents(ctx context.Context, webhookID string, events []herald.QueuedEvent) (map[int64]bool, error) {
+	queued := map[int64]bool{}
+	// Each event is looked up under its full key in deliveries_order
+	// (webhook, ordering key, held, event): two probes per event, one per
+	// value of held, rather than a scan of its queue (PostgreSQL filters
+	// held IN (0, 1) along the queue instead). Scalar subqueries rather
+	// than EXISTS, as in busyQueues.
+	const chunk = 64
+	for len(events) > 0 {
+		n := min(chunk, len(events))
+		var sb strings.Builder
+		sb.WriteString(`SELECT v.column2 FROM (VALUES `)
+		args := make([]any, 0, 2*n+1)
+		for i, e := range events[:n] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS BIGINT))`)
+			args = append(args, e.OrderingKey, e.Seq)
+		}
+		probe := func(held int) string {
+			return fmt.Sprintf(`(SELECT 1 FROM deliveries d WHERE d.webhook_id = ? AND d.ordering_key = v.column1
+				AND d.held = %d AND d.event_seq = v.column2 AND d.`+unfinished+` LIMIT 1)`, held)
+		}
+		sb.WriteString(`) AS v WHERE COALESCE(` + probe(0) + `, ` + probe(1) + `) IS NOT NULL`)
+		seqs, err := collect(scanInt64)(q.db.QueryContext(ctx, sb.String(), append(args, webhookID, webhookID)...))
+		if err != nil {
+			return nil, err
+		}
+		for _, seq := range seqs {
+			queued[seq] = true
+		}
+		events = events[n:]
+	}
+	return queued, nil
+}
+
+func (q *Queries) CountUnfinishedDeliveries(ctx context.Context, webhookID string, limit int) (int, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+		WHERE webhook_id = ? AND `+unfinished+` LIMIT ?) AS u`, webhookID, limit).Scan(&n)
+	return n, err
+}
+
+func (q *Queries) DropUnfinishedDeliveries(ctx context.Context, webhookID string, limit int) (int, error) {
+	// Backwards along deliveries_order: of each queue, its held deliveries,
+	// latest first, then its free ones.
+	ids, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM deliveries
+		WHERE webhook_id = ? AND `+unfinished+` AND lease_owner IS NULL
+		ORDER BY ordering_key DESC, held DESC, event_seq DESC LIMIT ?`, webhookID, limit))
+	if err != nil {
+		return 0, err
+	}
+	return q.removeDeliveries(ctx, ids, ` AND `+unfinished+` AND lease_owner IS NULL`)
+}
+
 func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	// An event no webhook has turned into deliveries yet stays, however
 	// old: nothing is lost to retention.
 	res, err := q.db.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
 		SELECT seq FROM events WHERE created_at < ?
-		AND seq <= COALESCE((SELECT MIN(cursor) FROM webhooks), (SELECT MAX(seq) FROM events))
+		AND seq <= COALESCE((SELECT MIN(cursor) FROM webhooks WHERE status != `+webhookDeleted+`),
+			(SELECT MAX(seq) FROM events))
 		ORDER BY seq LIMIT ?)`, micros(before), limit)
 	if err != nil {
 		return 0, err

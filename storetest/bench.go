@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 )
 
 // Bench measures an engine's delivery hot paths: enqueueing, claiming and
@@ -246,4 +247,61 @@ func benchDelivered(d *herald.Delivery, a *herald.Attempt) herald.Completion {
 	*a = herald.Attempt{DeliveryID: d.ID, StartedAt: benchDone.Add(-40 * time.Millisecond), Duration: 40 * time.Millisecond,
 		StatusCode: 200, ResponseHeaders: benchHeaders, ResponseBody: benchReply}
 	return herald.Completion{Delivery: d, Attempt: a}
+}
+
+// BenchWebhookReads measures the reads of webhooks on the delivery path
+// (every webhook per fan-out pass, those of the deliveries claimed per
+// dispatcher turn), 10 webhooks with every key, with their secrets in
+// plaintext (a nil keyring) and sealed: open returns a fresh, empty,
+// migrated store sealing with k.
+func BenchWebhookReads(b *testing.B, open func(b *testing.B, k *keyring.Keyring) herald.Store) {
+	for _, c := range []struct {
+		name string
+		keys *keyring.Keyring
+	}{{"plaintext", nil}, {"sealed", Keyring}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := open(b, c.keys)
+			var ids []string
+			benchUpdate(b, s, func(tx herald.Tx) error {
+				ctx := context.Background()
+				if err := createApp(ctx, tx, "app"); err != nil {
+					return err
+				}
+				for i := range 10 {
+					w := keyedWebhook(fmt.Sprint("w", i))
+					ids = append(ids, w.ID)
+					if err := tx.CreateWebhook(ctx, w); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			for _, read := range []struct {
+				name string
+				fn   func(ctx context.Context, q herald.Queries) ([]*herald.Webhook, error)
+			}{
+				{"Webhooks", func(ctx context.Context, q herald.Queries) ([]*herald.Webhook, error) { return q.Webhooks(ctx, "") }},
+				{"WebhooksByID", func(ctx context.Context, q herald.Queries) ([]*herald.Webhook, error) {
+					return q.WebhooksByID(ctx, ids)
+				}},
+			} {
+				b.Run(read.name, func(b *testing.B) {
+					ctx := context.Background()
+					b.ReportAllocs()
+					for b.Loop() {
+						err := s.View(ctx, func(q herald.Queries) error {
+							ws, err := read.fn(ctx, q)
+							if err == nil && len(ws) != 10 {
+								b.Fatalf("read %d webhooks", len(ws))
+							}
+							return err
+						})
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
 }

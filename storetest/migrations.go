@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 )
 
 // Migrations are the checks of the schema upgrades that move data, each
@@ -23,6 +26,66 @@ var Migrations = []struct {
 }{
 	{"Payloads", 4, PayloadsMigration},
 	{"LastAttempt", 6, LastAttemptMigration},
+	{"Tokens", 7, TokensMigration},
+	// Before the webhooks' key columns: version 9 on SQLite, 10 on
+	// PostgreSQL; 8 is before both.
+	{"SealSecrets", 8, SealSecretsMigration},
+	// Before content deletions: version 10 on SQLite, 11 on PostgreSQL.
+	{"BlobDeletions", 9, BlobDeletionsMigration},
+	// Before content bytes per app: version 11 on SQLite, 12 on PostgreSQL.
+	{"ContentBytes", 10, ContentBytesMigration},
+}
+
+// TokensMigration checks that the migration giving tokens an id, a name and
+// a last use (SQLite's version 8, PostgreSQL's 9) keeps every token valid
+// and gives each an id of its own: db is a database at version 7, and open
+// opens it as a store, migrating it.
+func TokensMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0), ('b', 'b', 0)`)
+	hashes := map[string]string{fmt.Sprintf("%064x", 1): "a", fmt.Sprintf("%064x", 2): "a", fmt.Sprintf("%064x", 3): "b"}
+	for hash, app := range hashes {
+		exec(`INSERT INTO app_tokens (hash, app_id, created_at) VALUES ($1, $2, $3)`, hash, app, at(1).UnixMicro())
+	}
+	db.Close()
+
+	s := open(t)
+	ids := map[string]bool{}
+	for hash, app := range hashes {
+		var tok *herald.Token
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			tok, err = q.TokenByHash(ctx, hash)
+			return err
+		})
+		if _, err := uuid.Parse(tok.ID); err != nil || len(tok.ID) != 36 || ids[tok.ID] {
+			t.Fatalf("migrated token %s has id %q: not a UUID of its own", hash, tok.ID)
+		}
+		ids[tok.ID] = true
+		if tok.AppID != app || tok.Name != "default" || tok.Prefix != "" || !tok.CreatedAt.Equal(at(1)) || tok.LastUsedAt != nil {
+			t.Fatalf("migrated token %s: %+v", hash, tok)
+		}
+	}
+	var list []*herald.Token
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		list, err = q.Tokens(ctx, "a")
+		return err
+	})
+	if len(list) != 2 {
+		t.Fatalf("app a has %d tokens after the migration, want 2", len(list))
+	}
+	// The revision watches the migrated tokens.
+	rev := tokenRevision(t, s)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.DeleteToken(ctx, "a", list[0].ID) })
+	if got := tokenRevision(t, s); got == rev {
+		t.Fatalf("deleting a migrated token left the revision at %d", rev)
+	}
 }
 
 // PayloadsMigration checks that the migration storing bodies apart from
@@ -179,5 +242,96 @@ func LastAttemptMigration(t *testing.T, db *sql.DB, open func(t *testing.T) hera
 	got := attempts(d.ID)
 	if len(got) != 2 || got[0].StatusCode != 503 || got[1].StatusCode != 200 || !got[1].StartedAt.Equal(at(99)) {
 		t.Fatalf("attempts of a resent migrated delivery attempted again: %s", jsonOf(t, got))
+	}
+}
+
+// SealSecretsMigration checks that the secrets a database held in
+// plaintext, as Herald wrote them before it sealed any, are sealed with
+// Keyring when it is opened, and read the same: db is a database from
+// before, and open opens it as a store with Keyring.
+func SealSecretsMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`,
+		`INSERT INTO settings (key, value) VALUES ('url_signing_key', 'c0ffee'), ('other', 'plain')`,
+		`INSERT INTO webhooks (id, app_id, format, version, target_url, events, secret, signing_key, status,
+			retry_schedule, timeout_ms, cursor, created_at, updated_at)
+			VALUES ('w', 'app', 'layer', '2.0', 'https://example.com/w', '["message.sent"]', 'a layer secret',
+			'whsec_d2ViaG9vayB3', 'active', '[]', 10000, 2, 0, 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read again below, around the store: no connection stays open in
+	// between.
+	db.SetMaxIdleConns(0)
+	s := open(t)
+	w := readWebhook(t, s, "w")
+	if w.Secret != "a layer secret" || w.SigningKey != "whsec_d2ViaG9vayB3" || w.AsymmetricKey != "" ||
+		w.PreviousSigningKey != "" || w.PreviousKeysUntil != nil {
+		t.Fatalf("the webhook after the migration: %+v", w)
+	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		v, err := q.Setting(ctx, "url_signing_key")
+		if err == nil && v != "c0ffee" {
+			t.Fatalf("url_signing_key reads %q", v)
+		}
+		return err
+	})
+	var secret, signingKey, urlKey, other string
+	if err := db.QueryRowContext(ctx, `SELECT secret, signing_key FROM webhooks WHERE id = 'w'`).Scan(&secret, &signingKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'url_signing_key'`).Scan(&urlKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'other'`).Scan(&other); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{secret, signingKey, urlKey} {
+		if id, ok := keyring.Sealed(v); !ok || id != Keyring.ID() {
+			t.Fatalf("a secret reads %q in the database once it is opened", v)
+		}
+	}
+	if other != "plain" {
+		t.Fatalf("a setting that is no secret was changed: %q", other)
+	}
+	db.Close()
+}
+
+// ContentBytesMigration checks that the migration keeping each app's total
+// of uploaded content (SQLite's schema version 11, PostgreSQL's 12) counts
+// what the apps had uploaded, and nothing else: db is a database before
+// it, and open opens it as a store, migrating it.
+func ContentBytesMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0), ('other', 'other', 0), ('empty', 'empty', 0)`,
+		`INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at, blob_key) VALUES
+			('c1', 'app', 'conv', 'image/png', 1000, 0, 1, 'b1'),
+			('c2', 'app', 'conv', 'image/png', 234, 0, 1, 'b2'),
+			('c3', 'app', 'conv', 'image/png', 50000, 0, NULL, NULL),
+			('c4', 'other', 'conv', 'image/png', 7, 0, 1, 'b4')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := open(t)
+	for app, want := range map[string][2]int64{"app": {1234, 50000}, "other": {7, 0}, "empty": {0, 0}} {
+		var up, pending int64
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			up, pending, err = q.ContentUsage(ctx, app, time.UnixMicro(0))
+			return err
+		})
+		if up != want[0] || pending != want[1] {
+			t.Fatalf("app %s after the migration: %d bytes uploaded, %d pending; want %d, %d", app, up, pending,
+				want[0], want[1])
+		}
 	}
 }

@@ -38,6 +38,14 @@ var tests = []struct {
 	{"EventLog", testEventLog},
 	{"IdentitiesOfUsers", testIdentitiesOfUsers},
 
+	// tokens.go
+	{"Tokens", testTokens},
+	{"TokenRevision", testTokenRevision},
+	{"TouchTokens", testTouchTokens},
+	{"TokensLockedForUpdate", testTokensLockedForUpdate},
+	// content.go
+	{"DropContent", testDropContent},
+
 	// channels.go
 	{"Channels", testChannels},
 	{"Contacts", testContacts},
@@ -62,6 +70,7 @@ var tests = []struct {
 	{"ClaimWithinCaps", testClaimWithinCaps},
 	{"ReturnDeliveries", testReturnDeliveries},
 	{"CompletionsLeaseWithinWebhookBounds", testCompletionsLeaseWithinWebhookBounds},
+	{"WebhookKeys", testWebhookKeys},
 
 	// cluster.go
 	{"RecoverLeasesOfSilentNodes", testRecoverLeasesOfSilentNodes},
@@ -70,6 +79,13 @@ var tests = []struct {
 	{"PruneDeliveries", testPruneDeliveries},
 	{"DeliveriesShareBodies", testDeliveriesShareBodies},
 	{"PruneEvents", testPruneEvents},
+
+	// quotas.go
+	{"CountAndListWebhooks", testCountAndListWebhooks},
+	{"MarkWebhookDeleted", testMarkWebhookDeleted},
+	{"QueuedEvents", testQueuedEvents},
+	{"DropUnfinishedDeliveries", testDropUnfinishedDeliveries},
+	{"ContentUsage", testContentUsage},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/stdwebhooks"
 )
 
@@ -94,6 +95,7 @@ same run.`,
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
 	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
+	cmd.AddCommand(slowBodiesCommand())
 	return cmd
 }
 
@@ -258,12 +260,27 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}
+	// As many webhooks as the run asks for.
+	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--max-webhooks", "0"}
 	database := "sqlite"
 	if cfg.db != "" {
 		args, database = append(args, "--db", cfg.db), "postgres"
 	}
 	server := exec.CommandContext(ctx, self, args...)
+	// The bench's receiver listens on loopback, which Herald refuses to
+	// contact unless exempted, and its clients send thousands of requests
+	// a second with one token, as many at once as there are clients: the
+	// exemption, and no rate limits. Through the environment rather than
+	// flags, so that the bench can drive builds that have no such flags.
+	server.Env = append(os.Environ(), "HERALD_ALLOW_TARGETS=127.0.0.0/8", "HERALD_RATE_LIMIT=0", "HERALD_TOKEN_CONCURRENCY=0")
+	if cfg.db != "" && cfg.secretKey == "" && cfg.secretKeyFile == "" {
+		// The bench's own empty database: a key of its own.
+		server.Env = append(server.Env, "HERALD_SECRET_KEY="+keyring.NewKey())
+	} else if cfg.secretKeyFile != "" {
+		server.Args = append(server.Args, "--secret-key-file", cfg.secretKeyFile)
+	} else if cfg.secretKey != "" {
+		server.Env = append(server.Env, "HERALD_SECRET_KEY="+cfg.secretKey)
+	}
 	stderr, err := server.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -182,6 +182,7 @@ func TestServeRefusesBadDeliveryLimits(t *testing.T) {
 		{[]string{"--app-workers", "-1"}, "--app-workers and --webhook-workers are numbers of attempts"},
 		{[]string{"--webhook-workers", "-3"}, "--app-workers and --webhook-workers are numbers of attempts"},
 		{[]string{"--max-attempt-timeout", "100ms"}, "--max-attempt-timeout: 100ms is too short"},
+		{[]string{"--max-attempt-timeout", "2s", "--min-webhook-timeout", "3s"}, "--min-webhook-timeout (3s) is above --max-attempt-timeout (2s)"},
 	} {
 		dataDir := filepath.Join(t.TempDir(), "data")
 		args := append([]string{"--data", dataDir, "serve", "--addr", "127.0.0.1:0"}, c.args...)
@@ -195,5 +196,67 @@ func TestServeRefusesBadDeliveryLimits(t *testing.T) {
 		if _, err := os.Stat(dataDir); err == nil {
 			t.Errorf("herald %s created its data directory", strings.Join(c.args, " "))
 		}
+	}
+}
+
+// --allow-targets and HERALD_ALLOW_TARGETS: an invalid range stops the
+// start and is named; the start log says which ranges are exempted; without
+// an exemption, a webhook to a loopback receiver is refused.
+func TestAllowTargets(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		bad  string
+	}{
+		{[]string{"--allow-targets", "127.0.0.0/8,10.0.0.0/33"}, "", "10.0.0.0/33"},
+		{nil, "HERALD_ALLOW_TARGETS=localhost", "localhost"},
+	} {
+		// A server that starts anyway is stopped, and the test fails.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, heraldBinary, append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, c.args...)...)
+		if c.env != "" {
+			cmd.Env = append(os.Environ(), c.env)
+		}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--allow-targets") || !strings.Contains(string(out), `"`+c.bad+`"`) {
+			t.Fatalf("serve %v %s: %v, %s", c.args, c.env, err, out)
+		}
+	}
+
+	p := startHerald(t, t.TempDir())
+	if !strings.Contains(p.logs.String(), "allow_targets="+loopbackTargets) {
+		t.Fatalf("the start log does not show the exempted ranges:\n%s", p.logs)
+	}
+
+	dataDir := t.TempDir()
+	p = startHerald(t, dataDir, "--allow-targets", "")
+	if !strings.Contains(p.logs.String(), "allow_targets=none") {
+		t.Fatalf("the start log does not say that no range is exempted:\n%s", p.logs)
+	}
+	creds := readCredentials(t, dataDir)
+	var wh map[string]any
+	target := strings.Replace(p.URL, "127.0.0.1", "localhost", 1) + "/hook" // Herald itself, on loopback
+	status, err := call(p.URL, creds, "POST", "/webhooks", map[string]any{"target_url": target,
+		"events": []string{"message.sent"}, "secret": "s"}, &wh)
+	if err != nil || status != 201 {
+		t.Fatalf("creating a webhook: %d %v", status, err)
+	}
+	status, _ = call(p.URL, creds, "POST", "/webhooks", map[string]any{"target_url": p.URL + "/hook",
+		"events": []string{"message.sent"}, "secret": "s"}, nil)
+	if status != 422 {
+		t.Fatalf("a webhook to %s: status %d, want 422", p.URL, status)
+	}
+	id := wh["id"].(string)
+	id = id[strings.LastIndex(id, "/")+1:]
+	deadline := time.Now().Add(10 * time.Second)
+	for wh["status"] == "unverified" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if _, err := call(p.URL, creds, "GET", "/webhooks/"+id, nil, &wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reason, _ := wh["status_reason"].(string); wh["status"] != "inactive" || !strings.Contains(reason, "Herald does not connect to localhost") {
+		t.Fatalf("a webhook to a loopback receiver, without exemption: %v", wh)
 	}
 }

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building herald:", err)
 		os.Exit(1)
 	}
+	// Every Herald the tests start seals its secrets with this key, unless
+	// a test says otherwise; PostgreSQL needs one.
+	os.Setenv("HERALD_SECRET_KEY", testSecretKey)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -42,14 +45,43 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd  *exec.Cmd
 	URL  string
-	logs *bytes.Buffer
+	logs *logBuffer
 }
 
+// logBuffer is a process's log, written as it runs and read meanwhile.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// loopbackTargets exempts the tests' receivers, on 127.0.0.1, from the
+// egress guard that keeps webhooks off internal addresses.
+const loopbackTargets = "127.0.0.0/8,::1/128"
+
 // startHerald runs `herald serve` on a free loopback port over dataDir, with
-// extra flags, and waits until it listens.
+// loopback exempted and extra flags, and waits until it listens.
 func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	t.Helper()
-	cmd := exec.Command(heraldBinary, append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0"}, flags...)...)
+	args := []string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--allow-targets", loopbackTargets}
+	return startProcess(t, exec.Command(heraldBinary, append(args, flags...)...))
+}
+
+// startProcess runs a command that serves Herald and waits until it
+// listens.
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +90,7 @@ func startHerald(t *testing.T, dataDir string, flags ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, logs: &bytes.Buffer{}}
+	p := &process{cmd: cmd, logs: &logBuffer{}}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

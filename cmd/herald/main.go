@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
+	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
@@ -55,6 +56,10 @@ type config struct {
 	// HERALD_DB_REQUESTS could not be read.
 	dbRequests    int
 	dbRequestsErr error
+	// secretKey and secretKeyFile give the keys that seal the secrets kept
+	// in the database (see secretkey.go).
+	secretKey, secretKeyFile string
+	logger                   *slog.Logger
 }
 
 func (c *config) flags(cmd *cobra.Command) {
@@ -74,6 +79,7 @@ func (c *config) flags(cmd *cobra.Command) {
 	}
 	cmd.PersistentFlags().IntVar(&c.dbRequests, "db-requests", requests,
 		"with PostgreSQL, how many transactions of API requests a node runs at once; the delivery engine's work does not count (env HERALD_DB_REQUESTS)")
+	c.secretKeyFlags(cmd)
 }
 
 // open opens the store and the service over the data directory, creating it
@@ -81,6 +87,13 @@ func (c *config) flags(cmd *cobra.Command) {
 func (c *config) open(ctx context.Context) (*messaging.Service, func() error, error) {
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	database := ""
+	if c.db == "" {
+		database = filepath.Join(c.data, "herald.db")
+	}
+	if err := checkWritable(c.data, database); err != nil {
+		return nil, nil, err
 	}
 	store, err := c.openStore(ctx)
 	if err != nil {
@@ -90,11 +103,29 @@ func (c *config) open(ctx context.Context) (*messaging.Service, func() error, er
 	return svc, store.Close, nil
 }
 
-// openStore opens the database, migrating its schema.
+// openStore opens the database, migrating its schema and sealing its
+// secrets.
 func (c *config) openStore(ctx context.Context) (herald.Store, error) {
+	logger := c.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	switch {
 	case c.db == "":
-		return sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull})
+		keys, created, err := c.keyring(logger)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sqlite.Open(ctx, filepath.Join(c.data, "herald.db"), sqlite.Options{SyncFull: c.syncFull, Keyring: keys})
+		if err != nil {
+			if created != "" {
+				// Nothing was sealed with it.
+				os.Remove(created)
+			}
+			return nil, keyError(err, keys)
+		}
+		logSealed(logger, s.Sealed(), keys)
+		return s, nil
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
 		if c.dbRequestsErr != nil {
 			return nil, c.dbRequestsErr
@@ -102,7 +133,16 @@ func (c *config) openStore(ctx context.Context) (herald.Store, error) {
 		if c.dbRequests < 1 {
 			return nil, fmt.Errorf("--db-requests: %d is not a number of transactions (1 or more)", c.dbRequests)
 		}
-		return postgres.Open(ctx, c.db, postgres.Options{MaxRequests: c.dbRequests})
+		keys, _, err := c.keyring(logger)
+		if err != nil {
+			return nil, err
+		}
+		s, err := postgres.Open(ctx, c.db, postgres.Options{MaxRequests: c.dbRequests, Keyring: keys})
+		if err != nil {
+			return nil, keyError(err, keys)
+		}
+		logSealed(logger, s.Sealed(), keys)
+		return s, nil
 	}
 	return nil, fmt.Errorf("--db: %q is not a postgres:// URL; leave it empty for the embedded SQLite database", c.db)
 }
@@ -137,7 +177,8 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	cfg.flags(root)
-	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg))
+	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
+		secretKeyCommand())
 	return root
 }
 
@@ -171,20 +212,24 @@ func (c *config) withService(cmd *cobra.Command, f func(*messaging.Service) (any
 
 func appsCommand(cfg *config) *cobra.Command {
 	apps := &cobra.Command{Use: "apps", Short: "Manage apps"}
-	apps.AddCommand(&cobra.Command{
+	var tokenName string
+	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an app and print its id and first token as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				app, token, err := svc.CreateApp(cmd.Context(), args[0])
+				app, token, secret, err := svc.CreateAppWithToken(cmd.Context(), args[0], tokenName)
 				if err != nil {
 					return nil, err
 				}
-				return map[string]string{"app_id": app.ID, "name": app.Name, "token": token}, nil
+				return map[string]string{"app_id": app.ID, "name": app.Name, "token": secret,
+					"token_id": token.ID, "token_name": token.Name}, nil
 			})
 		},
-	}, &cobra.Command{
+	}
+	create.Flags().StringVar(&tokenName, "token-name", messaging.DefaultTokenName, "name of the app's first token")
+	apps.AddCommand(create, &cobra.Command{
 		Use:   "list",
 		Short: "List apps as JSON",
 		Args:  cobra.NoArgs,
@@ -201,16 +246,51 @@ func appsCommand(cfg *config) *cobra.Command {
 	return apps
 }
 
+// createdToken is a new token as printed once, with its secret.
+type createdToken struct {
+	*herald.Token
+	Secret string `json:"token"`
+}
+
 func tokensCommand(cfg *config) *cobra.Command {
-	tokens := &cobra.Command{Use: "tokens", Short: "Manage app tokens"}
-	tokens.AddCommand(&cobra.Command{
+	tokens := &cobra.Command{Use: "tokens", Short: "Manage app tokens: list, create, revoke"}
+	var name string
+	create := &cobra.Command{
 		Use:   "create APP_ID",
-		Short: "Create a token for an app and print it as JSON",
+		Short: "Create a token for an app and print it as JSON (the secret is shown this once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				token, err := svc.CreateToken(cmd.Context(), args[0])
-				return map[string]string{"app_id": args[0], "token": token}, err
+				token, secret, err := svc.CreateToken(cmd.Context(), args[0], name)
+				if err != nil {
+					return nil, err
+				}
+				return createdToken{token, secret}, nil
+			})
+		},
+	}
+	create.Flags().StringVar(&name, "name", messaging.DefaultTokenName, "name of the token, to tell it from the app's others")
+	tokens.AddCommand(create, &cobra.Command{
+		Use:   "list APP_ID",
+		Short: "List an app's tokens as JSON, without their secrets (last_used_at is written at most once a minute)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				list, err := svc.Tokens(cmd.Context(), args[0])
+				if list == nil {
+					list = []*herald.Token{}
+				}
+				return list, err
+			})
+		},
+	}, &cobra.Command{
+		Use:   "revoke TOKEN_ID",
+		Short: "Revoke a token, even an app's last one, and print it as JSON; running servers refuse it within 0.1 s",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
+				id := args[0]
+				return svc.RevokeTokenByID(cmd.Context(), id[strings.LastIndex(id, "/")+1:])
 			})
 		},
 	})
@@ -221,6 +301,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	var addr, baseURL string
 	var contentTTL time.Duration
 	var health healthSettings
+	var limits serverLimits
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API",
@@ -228,7 +309,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health)
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits)
 		},
 	}
 	ttl, _ := time.ParseDuration(env("HERALD_CONTENT_URL_TTL", "1h"))
@@ -260,6 +341,11 @@ func serveCommand(cfg *config) *cobra.Command {
 		"once half of --workers are busy, the most delivery attempts one webhook may have in flight, per node; 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
 	durationFlag(cmd, &health.maxAttemptTimeout, "max-attempt-timeout", "HERALD_MAX_ATTEMPT_TIMEOUT", delivery.DefaultMaxAttemptTimeout,
 		"the longest timeout_seconds a webhook may set; it bounds every delivery attempt")
+	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
+		"address ranges that webhooks may reach although they are internal (loopback, private, link-local...), "+
+			"comma-separated CIDRs such as 127.0.0.0/8,::1/128 for local development (env HERALD_ALLOW_TARGETS)")
+	limits.flags(cmd)
+	health.quotas.flags(cmd)
 	return cmd
 }
 
@@ -272,6 +358,10 @@ type healthSettings struct {
 	workers, appWorkers, webhookWorkers int
 	// maxAttemptTimeout bounds the timeout of every attempt.
 	maxAttemptTimeout time.Duration
+	// allowTargets lists the address ranges exempted from the egress
+	// guard, as egress.ParseAllowList reads them.
+	allowTargets string
+	quotas       quotaSettings
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -292,20 +382,29 @@ const (
 	serverMemoryLimit = 100 << 20
 )
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings) error {
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	allowTargets, err := egress.ParseAllowList(health.allowTargets)
+	if err != nil {
+		return fmt.Errorf("--allow-targets: %w", err)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serverGCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
+	cfg.logger = logger
 	if health.appWorkers < 0 || health.webhookWorkers < 0 {
 		return fmt.Errorf("--app-workers and --webhook-workers are numbers of attempts (0 for the default), not %d and %d",
 			health.appWorkers, health.webhookWorkers)
 	}
 	if health.maxAttemptTimeout < time.Second {
 		return fmt.Errorf("--max-attempt-timeout: %s is too short for an attempt (1s or more)", health.maxAttemptTimeout)
+	}
+	if health.quotas.minTimeout > health.maxAttemptTimeout {
+		return fmt.Errorf("--min-webhook-timeout (%s) is above --max-attempt-timeout (%s): no webhook could set a timeout",
+			health.quotas.minTimeout, health.maxAttemptTimeout)
 	}
 	svc, closeStore, err := cfg.open(ctx)
 	if err != nil {
@@ -343,25 +442,36 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
 		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
-		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers,
+		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers, AllowTargets: allowTargets,
 		AppWorkers: health.appWorkers, WebhookWorkers: health.webhookWorkers, MaxAttemptTimeout: health.maxAttemptTimeout}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
+	}
+	svc.Logger = logger
+	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs})
+	if err := health.quotas.apply(engine, svc); err != nil {
+		return err
 	}
 	api.Engine = engine
 	svc.Notify = engine.Notify
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := limits.server(api)
+	bounded, maxConns := limits.listener(ln, engine.Workers)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(bounded) }()
 	database := "sqlite"
 	if cfg.db != "" {
 		database = "postgres"
 	}
+	exempted := "none"
+	if len(allowTargets) > 0 {
+		exempted = egress.FormatAllowList(allowTargets)
+	}
 	logger.Info("herald serving", "addr", ln.Addr().String(), "base_url", baseURL, "data", cfg.data,
-		"database", database, "node", engine.Node, "version", herald.Version)
+		"database", database, "node", engine.Node, "version", herald.Version, "allow_targets", exempted,
+		"max_connections", maxConns)
 	select {
 	case err := <-errc:
 		return err
@@ -372,6 +482,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	// The uses of tokens since the last write would be lost with the
+	// process.
+	if err := svc.FlushTokenUses(shutdownCtx); err != nil {
+		logger.Error("writing when tokens were last used", "err", err)
 	}
 	// Attempts in flight finish and their outcomes are recorded; what was
 	// not attempted yet stays queued for the next start.
@@ -402,9 +517,34 @@ func bootstrap(ctx context.Context, cmd *cobra.Command, cfg *config, svc *messag
 	creds := map[string]string{"app_id": app.ID, "token": token}
 	b, _ := json.MarshalIndent(creds, "", "  ")
 	path := filepath.Join(cfg.data, "bootstrap.json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := writePrivateFile(path, append(b, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Created the default app (the token is shown once here, and kept in %s):\n%s\n", path, b)
 	return nil
+}
+
+// writePrivateFile writes a file only its owner may read. os.WriteFile
+// alone would keep the mode of a file already there (a bootstrap.json left
+// by an earlier installation, made readable by all): the new secret goes
+// into a new file, which then takes the old one's place.
+func writePrivateFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	// CreateTemp makes it 0600 already; say so rather than rely on it.
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
