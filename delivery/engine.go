@@ -375,7 +375,8 @@ func (e *Engine) timeout(w *herald.Webhook) time.Duration {
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	return max(min(t, e.maxAttemptTimeout()), orDefault(e.MinTimeout, DefaultMinTimeout))
+	// The ceiling wins: it sizes the leases.
+	return min(max(t, orDefault(e.MinTimeout, DefaultMinTimeout)), e.maxAttemptTimeout())
 }
 
 // leaseDuration outlasts the longest attempt; a crashed node's deliveries

@@ -83,7 +83,7 @@ func TestMaxAttemptTimeout(t *testing.T) {
 			body := hookBody(rc.URL, "message.sent")
 			m := a.do("POST", "/webhooks", withKey(body, "timeout_seconds", 10.5)).
 				wantError(t, 422, "invalid_property", "timeout_seconds")
-			if msg := m["message"].(string); !strings.Contains(msg, "at most 10 seconds") {
+			if msg := m["message"].(string); !strings.Contains(msg, "to 10 seconds, this server's limit") {
 				t.Errorf("message %q does not name the limit", msg)
 			}
 			if limit := m["data"].(map[string]any)["limit"]; limit != 10.0 {
