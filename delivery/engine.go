@@ -113,7 +113,8 @@ type Engine struct {
 	// Once half of the workers are busy, an app with AppWorkers attempts
 	// in flight on this node (default a quarter of Workers) gets no more
 	// while another app has attempts in flight, and a webhook with
-	// WebhookWorkers (default half of AppWorkers) none at all: a tenant
+	// WebhookWorkers (default half of AppWorkers) none while another
+	// webhook has, nor, alone, once three quarters are busy: a tenant
 	// whose receivers stall cannot hold every worker (see scheduler).
 	AppWorkers     int
 	WebhookWorkers int

@@ -305,7 +305,7 @@ func (p *fanOutPlan) claimable(s *scheduler) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range p.created {
-		if w.Status != herald.WebhookActive || !s.mayTake(s.free, s.apps[w.AppID], s.webhooks[w.ID], s.alone(w.AppID)) {
+		if w.Status != herald.WebhookActive || !s.mayTake(w.AppID, w.ID) {
 			continue
 		}
 		for _, d := range p.perWebhook[w.ID] {

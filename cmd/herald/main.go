@@ -338,7 +338,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		"once half of --workers are busy, the most delivery attempts one app may have in flight beside other apps, per node; 0: a quarter of --workers (env HERALD_APP_WORKERS)")
 	webhookWorkers, _ := strconv.Atoi(env("HERALD_WEBHOOK_WORKERS", "0"))
 	cmd.Flags().IntVar(&health.webhookWorkers, "webhook-workers", webhookWorkers,
-		"once half of --workers are busy, the most delivery attempts one webhook may have in flight, per node; 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
+		"once half of --workers are busy, the most delivery attempts one webhook may have in flight beside other webhooks, per node (alone, it may have up to three quarters of --workers); 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
 	durationFlag(cmd, &health.maxAttemptTimeout, "max-attempt-timeout", "HERALD_MAX_ATTEMPT_TIMEOUT", delivery.DefaultMaxAttemptTimeout,
 		"the longest timeout_seconds a webhook may set; it bounds every delivery attempt")
 	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
