@@ -293,18 +293,26 @@ type WebhookQueries interface {
 	CreateDeliveries(ctx context.Context, ds []*Delivery) error
 	// ClaimDeliveries leases up to limit due deliveries of active webhooks
 	// to a node until leaseUntil: pending, not held, not leased, next
-	// attempt come. Several nodes may claim at once; each delivery goes to
-	// one of them.
-	ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int) ([]*Delivery, error)
+	// attempt come, earliest first, within caps: those of an app or a
+	// webhook past its cap are left for a later claim, and those of an app
+	// or a webhook capped at 0 are passed over without delaying the
+	// others'. Several nodes may claim at once; each delivery goes to one
+	// of them.
+	ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int, caps ClaimCaps) ([]*Delivery, error)
+	// ReturnDeliveries gives back deliveries leased to node that it will
+	// not attempt: they are pending, unleased and due at now, for any node
+	// to claim, as if never claimed. Those no longer leased to node are
+	// left as they are.
+	ReturnDeliveries(ctx context.Context, node string, ids []string, now time.Time) error
 	// CompleteDeliveries saves the outcome of attempts, each of a different
 	// delivery: the delivery's status, attempts, next attempt, last status
 	// code and error and delivered time; it records the attempt (setting
 	// its ID) and releases the lease. A delivered delivery releases the
 	// next held one of its ordering key; released counts those. Of these,
-	// up to lease.Limit that are pending, due at lease.Now and of an active
-	// webhook are leased to lease.Node as ClaimDeliveries would, and
-	// returned. Deliveries deleted meanwhile (with their webhook) are
-	// skipped.
+	// up to lease.Limit (and lease.Webhooks, when set) that are pending,
+	// due at lease.Now and of an active webhook are leased to lease.Node as
+	// ClaimDeliveries would, and returned. Deliveries deleted meanwhile
+	// (with their webhook) are skipped.
 	CompleteDeliveries(ctx context.Context, cs []Completion, lease Lease) (leased []*Delivery, released int, err error)
 	// ReleaseLeases makes every leased delivery claimable again at now: for
 	// a node that knows it is the only one on its store.

@@ -160,6 +160,29 @@ type Lease struct {
 	Until time.Time
 	// Limit bounds the deliveries leased.
 	Limit int
+	// Webhooks, when not nil, also bounds the deliveries leased per
+	// webhook (by id): none for a webhook it does not name. A node that
+	// shares its workers among apps and webhooks offers each only the
+	// workers it may take.
+	Webhooks map[string]int
+}
+
+// ClaimCaps bounds what one claim takes per app and per webhook, so that a
+// node that shares its workers among apps and webhooks claims no more of
+// one than it may send. The zero ClaimCaps bounds nothing.
+type ClaimCaps struct {
+	// App and Webhook bound the deliveries of any one app, and of any one
+	// webhook, that a claim takes; 0 bounds nothing.
+	App, Webhook int
+	// Apps and Webhooks bound instead those of the apps and webhooks they
+	// name (by id), to what those have left; 0 leaves them out of the
+	// claim.
+	Apps, Webhooks map[string]int
+}
+
+// IsZero reports whether c bounds nothing.
+func (c ClaimCaps) IsZero() bool {
+	return c.App == 0 && c.Webhook == 0 && len(c.Apps) == 0 && len(c.Webhooks) == 0
 }
 
 // MaxAttemptBody bounds the response body kept with an attempt.

@@ -63,7 +63,9 @@ func (e *Engine) dispatchLoop() {
 	stop := e.stop // nil once stopping, so that it no longer fires
 	receive := func(r *result) {
 		inflight--
-		e.slots.Add(1)
+		e.sched.mu.Lock()
+		e.sched.give(r.d.AppID, r.d.WebhookID)
+		e.sched.mu.Unlock()
 		r.deactivate = e.outcome(r, e.now())
 		finished = append(finished, r)
 	}
@@ -115,24 +117,8 @@ func (e *Engine) dispatchLoop() {
 			due = true
 		default:
 		}
-		// Free workers for the deliveries that the completions release,
-		// and for a claim when deliveries may be due.
-		free := 0
-		if !stopping {
-			want := 0
-			if due {
-				want = claimBatch
-			} else {
-				for _, r := range finished {
-					if r.d.Status == herald.DeliveryDelivered && r.d.OrderingKey != "" {
-						want++
-					}
-				}
-			}
-			free = e.takeSlots(want)
-		}
-		t, err := e.turn(finished, free, due)
-		e.slots.Add(int64(free - len(t.jobs)))
+		// Stopping, a turn leases nothing: it only records outcomes.
+		t, err := e.turn(finished, !stopping, due && !stopping)
 		failed = err != nil
 		if err != nil {
 			// The outcomes stay in memory and are recorded by a later
@@ -142,11 +128,12 @@ func (e *Engine) dispatchLoop() {
 		}
 		finished = finished[:0]
 		dispatch(t.jobs)
-		// Still due: no claim ran (no free workers, or the released
-		// deliveries took them all), the claim took all it asked for, or
-		// some were released without a lease.
-		due = (due && t.claim == 0) || (t.claim > 0 && t.claimed == t.claim) || t.released > t.leased
-		again = (due && e.slots.Load() > 0) || len(e.results) > 0 || len(e.handoffs) > 0
+		// Still due: no claim ran (no free workers), the claim took all
+		// it asked for or left some behind for the caps, or some were
+		// released without a lease.
+		due = (due && t.claim == 0) || (t.claim > 0 && (t.claimed == t.claim || t.full)) || t.released > t.leased
+		// Stopping, nothing is claimed: only results are worth a turn.
+		again = (due && !stopping && e.sched.hasFree()) || len(e.results) > 0 || len(e.handoffs) > 0
 	}
 }
 
@@ -156,15 +143,19 @@ type turnResult struct {
 	leased   int // released deliveries leased at once
 	claim    int // deliveries the claim asked for
 	claimed  int
-	released int // held deliveries the completions released
+	full     bool // the claim may have left deliveries behind for the caps
+	released int  // held deliveries the completions released
 }
 
-// turn records finished outcomes, hands the next delivery of each queue
-// they free to up to free workers and, if claim, claims due deliveries for
-// those left, in one update.
-func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, error) {
+// turn records finished outcomes and, if lease, leases the next delivery of
+// each queue they free to the workers that may take it; if claim, it claims
+// due deliveries for the workers left; all in one update.
+func (e *Engine) turn(finished []*result, lease, claim bool) (turnResult, error) {
 	var t turnResult
-	if len(finished) == 0 && (free == 0 || !claim) {
+	// Without a free worker, a claim would be empty: it waits, still
+	// due, for the next turn.
+	claim = claim && e.sched.hasFree()
+	if len(finished) == 0 && !claim {
 		return t, nil
 	}
 	ctx := herald.WithPriority(context.Background())
@@ -175,30 +166,42 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	now := e.now()
 	// The lease outlasts the longest attempt; a crashed node's deliveries
 	// become claimable again once it ends.
-	lease := herald.Lease{Node: e.Node, Now: now, Until: now.Add(leaseDuration), Limit: free}
+	until := now.Add(e.leaseDuration())
 	var leased, claimed, send []*herald.Delivery
 	var webhooks []*herald.Webhook
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
-		leased, claimed, send, webhooks, t.claim = nil, nil, nil, nil, 0
+		// What a previous run of this function took was rolled back.
+		e.sched.giveAll(send)
+		leased, claimed, send, webhooks, t.claim, t.full = nil, nil, nil, nil, 0, false
 		if len(completions) > 0 {
 			// Deactivations first: what the completions release for a
 			// webhook that their outcomes turn off is not leased.
 			if err := e.deactivate(ctx, tx, finished, now); err != nil {
 				return err
 			}
-			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, lease); err != nil {
+			l := herald.Lease{Node: e.Node, Now: now, Until: until}
+			if lease {
+				l.Limit, l.Webhooks = e.sched.leaseCaps(finished)
+			}
+			if leased, t.released, err = tx.CompleteDeliveries(ctx, completions, l); err != nil {
+				return err
+			}
+			if leased, err = e.admit(ctx, tx, leased, now); err != nil {
 				return err
 			}
 		}
-		if claim && free > len(leased) {
-			t.claim = free - len(leased)
-			if claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, lease.Until, t.claim); err != nil {
+		if claim {
+			var kept []*herald.Delivery
+			if kept, claimed, t.claim, t.full, err = e.claim(ctx, tx, now, until); err != nil {
+				e.sched.giveAll(leased)
 				return err
 			}
+			send = append(leased, kept...)
+		} else {
+			send = leased
 		}
 		// The webhooks of what is to be sent, read in this transaction
 		// rather than in one more.
-		send = append(leased[:len(leased):len(leased)], claimed...)
 		var ids []string
 		seen := map[string]bool{}
 		for _, d := range send {
@@ -213,6 +216,7 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 	t.leased, t.claimed = len(leased), len(claimed)
 	if err != nil {
 		// Whatever the update leased is not leased: it rolled back.
+		e.sched.giveAll(send)
 		return t, err
 	}
 	byID := make(map[string]*herald.Webhook, len(webhooks))
@@ -224,9 +228,53 @@ func (e *Engine) turn(finished []*result, free int, claim bool) (turnResult, err
 		// webhook is there; the check only guards the invariant.
 		if w := byID[d.WebhookID]; w != nil {
 			t.jobs = append(t.jobs, &job{d: d, w: w})
+		} else {
+			e.sched.giveAll([]*herald.Delivery{d})
 		}
 	}
 	return t, nil
+}
+
+// admit promises workers to the deliveries leased to this node in tx that
+// may have one, and returns those; the others it returns to the store, in
+// tx: their app or webhook took workers elsewhere since the caps the lease
+// followed were read.
+func (e *Engine) admit(ctx context.Context, tx herald.Tx, leased []*herald.Delivery, now time.Time) ([]*herald.Delivery, error) {
+	if len(leased) == 0 {
+		return nil, nil
+	}
+	kept, returned := e.sched.takeLeased(leased)
+	if len(returned) > 0 {
+		ids := make([]string, len(returned))
+		for i, d := range returned {
+			ids[i] = d.ID
+		}
+		if err := tx.ReturnDeliveries(ctx, e.Node, ids, now); err != nil {
+			e.sched.giveAll(kept)
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
+// claim claims due deliveries for the workers free, within the caps of
+// their apps and webhooks (see scheduler), in tx. It returns those it
+// promised a worker and all it claimed (those it returned to the store, as
+// admit does, included), how many it asked for and whether it may have
+// left some behind for the caps.
+func (e *Engine) claim(ctx context.Context, tx herald.Tx, now, until time.Time) (kept, claimed []*herald.Delivery, limit int, full bool, err error) {
+	limit, caps := e.sched.claimCaps()
+	limit = min(limit, claimBatch)
+	if limit == 0 {
+		return nil, nil, 0, false, nil
+	}
+	if claimed, err = tx.ClaimDeliveries(ctx, e.Node, now, until, limit, caps); err != nil {
+		return nil, nil, limit, false, err
+	}
+	if kept, err = e.admit(ctx, tx, claimed, now); err != nil {
+		return nil, nil, limit, false, err
+	}
+	return kept, claimed, limit, len(kept) < len(claimed) || e.sched.full(kept), nil
 }
 
 // deactivate deactivates the webhooks whose outcomes call for it.

@@ -62,6 +62,9 @@ const DefaultWorkers = 256
 // DefaultTimeout bounds one attempt.
 const DefaultTimeout = 5 * time.Second
 
+// DefaultMaxAttemptTimeout is the longest timeout a webhook may ask for.
+const DefaultMaxAttemptTimeout = 30 * time.Second
+
 // Quota defaults (see the Engine fields of the same names).
 const (
 	DefaultMaxWebhooks         = 100
@@ -107,6 +110,18 @@ type Engine struct {
 	// Workers is the number of concurrent attempts (default
 	// DefaultWorkers).
 	Workers int
+	// Once half of the workers are busy, an app with AppWorkers attempts
+	// in flight on this node (default a quarter of Workers) gets no more
+	// while another app has attempts in flight, and a webhook with
+	// WebhookWorkers (default half of AppWorkers) none while another
+	// webhook has, nor, alone, once three quarters are busy: a tenant
+	// whose receivers stall cannot hold every worker (see scheduler).
+	AppWorkers     int
+	WebhookWorkers int
+	// MaxAttemptTimeout is the longest timeout_seconds a webhook may set
+	// (default DefaultMaxAttemptTimeout); it bounds every attempt, and the
+	// leases outlast it.
+	MaxAttemptTimeout time.Duration
 	// PollInterval is the backstop for wake-ups (default 1 s).
 	PollInterval time.Duration
 	// MaxRetryAfter bounds a receiver's Retry-After (default 1 h).
@@ -164,9 +179,8 @@ type Engine struct {
 	// handoffs carries the deliveries the fan-out created leased to this
 	// node, to the dispatcher.
 	handoffs chan []*job
-	// slots counts the workers neither busy nor promised to a claim or a
-	// handoff: what is handed to the workers never exceeds their number.
-	slots     atomic.Int64
+	// sched decides which deliveries get the workers.
+	sched     *scheduler
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	workersWG sync.WaitGroup
@@ -212,6 +226,17 @@ func (e *Engine) Notify() {
 func (e *Engine) Start(ctx context.Context) error {
 	if e.Workers <= 0 {
 		e.Workers = DefaultWorkers
+	}
+	if e.AppWorkers <= 0 {
+		e.AppWorkers = max(e.Workers/4, 1)
+	}
+	e.AppWorkers = min(e.AppWorkers, e.Workers)
+	if e.WebhookWorkers <= 0 {
+		e.WebhookWorkers = max(e.AppWorkers/2, 1)
+	}
+	e.WebhookWorkers = min(e.WebhookWorkers, e.AppWorkers)
+	if e.MaxAttemptTimeout <= 0 {
+		e.MaxAttemptTimeout = DefaultMaxAttemptTimeout
 	}
 	if e.PollInterval <= 0 {
 		e.PollInterval = time.Second
@@ -265,7 +290,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.jobs = make(chan *job, e.Workers)
 	e.results = make(chan *result, e.Workers)
 	e.handoffs = make(chan []*job, 16)
-	e.slots.Store(int64(e.Workers))
+	e.sched = newScheduler(e.Workers, e.AppWorkers, e.WebhookWorkers, func() { signal(e.dispatchWake) })
 	e.stop = make(chan struct{})
 	e.started = true
 	for range e.Workers {
@@ -334,3 +359,27 @@ func (e *Engine) defaultClient() {
 }
 
 var errStopped = errors.New("delivery: engine stopped")
+
+// maxAttemptTimeout is MaxAttemptTimeout, or its default before Start.
+func (e *Engine) maxAttemptTimeout() time.Duration {
+	if e.MaxAttemptTimeout <= 0 {
+		return DefaultMaxAttemptTimeout
+	}
+	return e.MaxAttemptTimeout
+}
+
+// timeout bounds one request to a webhook's receiver: its own timeout, as
+// far as the server allows (a webhook may have asked for more, or less,
+// under earlier limits).
+func (e *Engine) timeout(w *herald.Webhook) time.Duration {
+	t := w.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	// The ceiling wins: it sizes the leases.
+	return min(max(t, orDefault(e.MinTimeout, DefaultMinTimeout)), e.maxAttemptTimeout())
+}
+
+// leaseDuration outlasts the longest attempt; a crashed node's deliveries
+// become claimable again once it ends.
+func (e *Engine) leaseDuration() time.Duration { return e.maxAttemptTimeout() + 30*time.Second }

@@ -62,19 +62,33 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	}
 	// The deliveries that free workers can take at once are created
 	// leased to this node and handed to the dispatcher: no claim, and no
-	// commit to wait for, between an event and its first attempt.
-	reserved := e.takeSlots(claimBatch)
-	leased := plan.lease(e.Node, e.now().Add(leaseDuration), reserved)
-	e.slots.Add(int64(reserved - leased))
-	err = e.Store.Update(ctx, func(tx herald.Tx) error { return plan.write(ctx, tx) })
+	// commit to wait for, between an event and its first attempt. They are
+	// promised their workers in the write, once the store has said which
+	// it created held: a worker promised before to a delivery that then
+	// waits behind its queue, as most do in a backlog, would be kept from
+	// the others for the whole write.
+	now := e.now()
+	plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched)
+	var sent []*herald.Delivery
+	err = e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		// What a previous run of this function took was rolled back.
+		e.sched.giveAll(sent)
+		sent = nil
+		if err := plan.write(ctx, tx); err != nil {
+			return err
+		}
+		sent, err = e.admit(ctx, tx, plan.createdLeased(), now)
+		return err
+	})
 	var jobs []*job
 	if err == nil {
-		jobs = plan.handoffs()
-		if plan.claimable() {
+		jobs = plan.jobs(sent)
+		if plan.claimable(e.sched) {
 			signal(e.dispatchWake)
 		}
+	} else {
+		e.sched.giveAll(sent)
 	}
-	e.slots.Add(int64(leased - len(jobs)))
 	if len(jobs) > 0 {
 		select {
 		case e.handoffs <- jobs:
@@ -83,24 +97,6 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		}
 	}
 	return plan.events, err
-}
-
-// leaseDuration outlasts the longest attempt; a crashed node's deliveries
-// become claimable again once it ends.
-const leaseDuration = maxTimeout + 30*time.Second
-
-// takeSlots takes up to n free worker slots and returns how many it took.
-func (e *Engine) takeSlots(n int) int {
-	for {
-		free := e.slots.Load()
-		take := min(free, int64(n))
-		if take <= 0 {
-			return 0
-		}
-		if e.slots.CompareAndSwap(free, free-take) {
-			return int(take)
-		}
-	}
 }
 
 const fanOutBatch = 512
@@ -230,32 +226,86 @@ func (p *fanOutPlan) write(ctx context.Context, tx herald.Tx) error {
 	return tx.CreateDeliveries(ctx, ds)
 }
 
-// lease leases up to n of the plan's deliveries to active webhooks to node,
-// in event order, and returns how many it leased. The store drops the
-// leases of those it creates held.
-func (p *fanOutPlan) lease(node string, until time.Time, n int) int {
-	leased := 0
+// lease leases to node the plan's deliveries to active webhooks that may
+// have a worker now (see scheduler), in event order, as far as the workers
+// free allow. The store drops the leases of those it creates held; those
+// behind another of their queue in the plan are held for sure, and not
+// leased.
+func (p *fanOutPlan) lease(node string, until time.Time, s *scheduler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Taken to see how far the rules allow, and given back: the write
+	// takes them for good (see admit).
+	var took []*herald.Delivery
+	defer func() {
+		for _, d := range took {
+			s.untake(d.AppID, d.WebhookID)
+		}
+	}()
 	for _, w := range p.moving {
 		if w.Status != herald.WebhookActive {
 			continue
 		}
+		var queued map[string]bool
 		for _, d := range p.perWebhook[w.ID] {
-			if leased == n {
-				return leased
+			if d.OrderingKey != "" {
+				if queued[d.OrderingKey] {
+					continue
+				}
+				if queued == nil {
+					queued = map[string]bool{}
+				}
+				queued[d.OrderingKey] = true
 			}
+			if !s.take(w.AppID, w.ID) {
+				// Nor may the next: nothing changed but its count.
+				break
+			}
+			took = append(took, d)
 			u := until
 			d.LeaseOwner, d.LeaseUntil = node, &u
-			leased++
 		}
 	}
-	return leased
+}
+
+// createdLeased returns the deliveries the write created leased.
+func (p *fanOutPlan) createdLeased() []*herald.Delivery {
+	var ds []*herald.Delivery
+	for _, w := range p.created {
+		for _, d := range p.perWebhook[w.ID] {
+			if d.LeaseUntil != nil && !d.Held {
+				ds = append(ds, d)
+			}
+		}
+	}
+	return ds
+}
+
+// jobs returns deliveries of the plan's webhooks as jobs.
+func (p *fanOutPlan) jobs(ds []*herald.Delivery) []*job {
+	if len(ds) == 0 {
+		return nil
+	}
+	webhooks := make(map[string]*herald.Webhook, len(p.created))
+	for _, w := range p.created {
+		webhooks[w.ID] = w
+	}
+	jobs := make([]*job, len(ds))
+	for i, d := range ds {
+		jobs[i] = &job{d: d, w: webhooks[d.WebhookID]}
+	}
+	return jobs
 }
 
 // claimable reports whether the write created deliveries that are due but
-// not leased: for the dispatcher to claim.
-func (p *fanOutPlan) claimable() bool {
+// not leased, and that this node's workers may take: for the dispatcher to
+// claim. Those that may not wait until a worker comes back (see
+// scheduler.refused).
+func (p *fanOutPlan) claimable(s *scheduler) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, w := range p.created {
-		if w.Status != herald.WebhookActive {
+		if w.Status != herald.WebhookActive || !s.mayTake(w.AppID, w.ID) {
 			continue
 		}
 		for _, d := range p.perWebhook[w.ID] {
@@ -265,19 +315,6 @@ func (p *fanOutPlan) claimable() bool {
 		}
 	}
 	return false
-}
-
-// handoffs returns the deliveries the write created leased, as jobs.
-func (p *fanOutPlan) handoffs() []*job {
-	var jobs []*job
-	for _, w := range p.created {
-		for _, d := range p.perWebhook[w.ID] {
-			if d.LeaseUntil != nil && !d.Held {
-				jobs = append(jobs, &job{d: d, w: w})
-			}
-		}
-	}
-	return jobs
 }
 
 // orderingKey is the conversation an event is about: deliveries about one

@@ -117,7 +117,7 @@ func TestStopDropsWaitingVerifications(t *testing.T) {
 	}
 	renders := 0
 	e := &Engine{Store: s, Formats: map[string]Format{"counting": countingFormat{renders: &renders}},
-		AllowTargets: egress.Loopback, MaxProbes: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		AllowTargets: egress.Loopback, MaxProbes: 2, MinTimeout: time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

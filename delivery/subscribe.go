@@ -118,7 +118,7 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 			secret := stdwebhooks.NewSecret()
 			w = &herald.Webhook{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, Format: format, Version: f.Versions()[0],
 				TargetURL: in.URL, Events: events, Secret: secret, SigningKey: secret, Config: config,
-				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: DefaultTimeout,
+				Status: herald.WebhookActive, RetrySchedule: DefaultRetrySchedule, Timeout: min(DefaultTimeout, e.maxAttemptTimeout()),
 				Cursor: seq, CreatedAt: now, UpdatedAt: now}
 			if in.AsymmetricSignature != nil && *in.AsymmetricSignature {
 				w.AsymmetricKey, _ = stdwebhooks.NewKeyPair()

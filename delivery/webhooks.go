@@ -41,10 +41,17 @@ type WebhookInput struct {
 const (
 	maxRetries = 20
 	maxDelay   = 24 * time.Hour
-	maxTimeout = 60 * time.Second
 )
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// secondsText says a duration in seconds: "30 seconds", "1.5 seconds".
+func secondsText(d time.Duration) string {
+	if d == time.Second {
+		return "1 second"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " seconds"
+}
 
 func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	f := e.Formats[format]
@@ -105,13 +112,15 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 			return nil, err
 		}
 	}
-	minTimeout := orDefault(e.MinTimeout, DefaultMinTimeout)
-	if in.TimeoutSeconds < 0 || seconds(in.TimeoutSeconds) > maxTimeout || (in.TimeoutSeconds > 0 && seconds(in.TimeoutSeconds) < minTimeout) {
+	minTimeout, limit := orDefault(e.MinTimeout, DefaultMinTimeout), e.maxAttemptTimeout()
+	if in.TimeoutSeconds < 0 || seconds(in.TimeoutSeconds) > limit || (in.TimeoutSeconds > 0 && seconds(in.TimeoutSeconds) < minTimeout) {
 		err := herald.PropertyError(herald.EInvalidProperty, "timeout_seconds",
-			"timeout_seconds must be at most %d seconds (0 or absent: the default, %d).", int(maxTimeout.Seconds()), int(DefaultTimeout.Seconds()))
+			"timeout_seconds must be at most %s, this server's limit (0 or absent: the default, %s).",
+			secondsText(limit), secondsText(min(DefaultTimeout, limit)))
+		err.Data["limit"] = limit.Seconds()
 		if minTimeout > 0 {
-			err.Message = fmt.Sprintf("timeout_seconds must be from %g (this server's shortest timeout) to %d seconds (0 or absent: the default, %d).",
-				minTimeout.Seconds(), int(maxTimeout.Seconds()), int(DefaultTimeout.Seconds()))
+			err.Message = fmt.Sprintf("timeout_seconds must be from %s (this server's shortest timeout) to %s, this server's limit (0 or absent: the default, %s).",
+				secondsText(minTimeout), secondsText(limit), secondsText(min(DefaultTimeout, limit)))
 			err.Data["minimum"] = minTimeout.Seconds()
 		}
 		return nil, err
@@ -124,15 +133,6 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 // its receiver's Retry-After, asks for.
 func (e *Engine) retryDelay(asked time.Duration) time.Duration {
 	return max(asked, orDefault(e.MinRetryDelay, DefaultMinRetryDelay))
-}
-
-// timeout bounds one attempt of a webhook's delivery.
-func (e *Engine) timeout(w *herald.Webhook) time.Duration {
-	t := w.Timeout
-	if t <= 0 {
-		t = DefaultTimeout
-	}
-	return max(t, orDefault(e.MinTimeout, DefaultMinTimeout))
 }
 
 // checkWebhookQuota refuses one more webhook to an app that has
@@ -203,7 +203,7 @@ func (e *Engine) CreateWebhook(ctx context.Context, appID, format string, in Web
 	w := &herald.Webhook{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, Format: format, Version: in.Version,
 		TargetURL: in.TargetURL, Events: in.Events, Secret: in.Secret, SigningKey: stdwebhooks.NewSecret(),
 		Config: in.Config, Status: herald.WebhookUnverified, RetrySchedule: DefaultRetrySchedule,
-		Timeout: DefaultTimeout, CreatedAt: now, UpdatedAt: now}
+		Timeout: min(DefaultTimeout, e.maxAttemptTimeout()), CreatedAt: now, UpdatedAt: now}
 	if in.RetrySchedule != nil {
 		w.RetrySchedule = make([]time.Duration, len(in.RetrySchedule))
 		for i, s := range in.RetrySchedule {

@@ -117,6 +117,28 @@ var dialect = &sqlstore.Dialect{
 			LIMIT ?3
 			FOR UPDATE OF d SKIP LOCKED)
 		RETURNING `,
+	// As SQLite's (see there). The rows the caps leave out stay locked to
+	// the end of the transaction, as those of any claim.
+	ClaimDeliveriesCapped: `UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1, lease_owner = ?4
+		WHERE id IN (
+			SELECT a.id FROM (
+				SELECT w.id, w.app_id,
+					ROW_NUMBER() OVER (PARTITION BY w.app_id ORDER BY w.next_attempt_at, w.id) AS app_rank
+				FROM (
+					SELECT d.id, d.app_id, d.next_attempt_at,
+						ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS webhook_rank,
+						COALESCE((SELECT value::int FROM json_each_text(?6::json) WHERE key = d.webhook_id), ?8) AS webhook_cap
+					FROM (SELECT d.id, d.app_id, d.webhook_id, d.next_attempt_at FROM deliveries d
+						JOIN webhooks w ON w.id = d.webhook_id
+						WHERE d.status = 'pending' AND d.held = 0 AND d.next_attempt_at <= ?2 AND w.status = 'active'
+						AND d.app_id NOT IN (SELECT key FROM json_each_text(?5::json) WHERE value::int <= 0)
+						AND d.webhook_id NOT IN (SELECT key FROM json_each_text(?6::json) WHERE value::int <= 0)
+						ORDER BY d.next_attempt_at
+						LIMIT ?3
+						FOR UPDATE OF d SKIP LOCKED) AS d) AS w
+				WHERE w.webhook_rank <= w.webhook_cap) AS a
+			WHERE a.app_rank <= COALESCE((SELECT value::int FROM json_each_text(?5::json) WHERE key = a.app_id), ?7))
+		RETURNING `,
 }
 
 func sqlState(err error) string {

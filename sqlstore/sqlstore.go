@@ -60,6 +60,11 @@ type Dialect struct {
 	// ClaimDeliveries is the claim statement; parameters: lease end, now,
 	// limit, node.
 	ClaimDeliveries string
+	// ClaimDeliveriesCapped is the claim statement within caps (see
+	// herald.ClaimCaps); parameters: lease end, now, limit, node, the
+	// apps' and the webhooks' own caps (JSON objects of ids and numbers),
+	// the cap of any other app, of any other webhook.
+	ClaimDeliveriesCapped string
 	// CostlyReturning says RETURNING costs a temporary table per statement
 	// (SQLite), more than what the hot writes learn otherwise: keys from
 	// the last insert's rowid (inserts are serialized, and AUTOINCREMENT

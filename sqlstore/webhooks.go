@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"iter"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -541,9 +542,39 @@ func (q *Queries) releasePayloads(ctx context.Context, refs map[string]int) erro
 	return nil
 }
 
-func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int) ([]*herald.Delivery, error) {
-	return collect(scanDelivery)(q.db.QueryContext(ctx, q.d.ClaimDeliveries+deliveryColumns,
-		micros(leaseUntil), micros(now), limit, node))
+func (q *Queries) ClaimDeliveries(ctx context.Context, node string, now, leaseUntil time.Time, limit int, caps herald.ClaimCaps) ([]*herald.Delivery, error) {
+	if caps.IsZero() {
+		return collect(scanDelivery)(q.db.QueryContext(ctx, q.d.ClaimDeliveries+deliveryColumns,
+			micros(leaseUntil), micros(now), limit, node))
+	}
+	bound := func(n int) int {
+		if n <= 0 {
+			return limit
+		}
+		return n
+	}
+	return collect(scanDelivery)(q.db.QueryContext(ctx, q.d.ClaimDeliveriesCapped+deliveryColumns,
+		micros(leaseUntil), micros(now), limit, node, roomsJSON(caps.Apps), roomsJSON(caps.Webhooks),
+		bound(caps.App), bound(caps.Webhook)))
+}
+
+// roomsJSON is a JSON object of ids and numbers, {} for none.
+func roomsJSON(m map[string]int) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return mustJSON(m)
+}
+
+func (q *Queries) ReturnDeliveries(ctx context.Context, node string, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q.due = true
+	_, err := q.db.ExecContext(ctx, `UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, next_attempt_at = ?
+		WHERE id IN (SELECT value FROM `+q.d.JSONArray+`) AND lease_owner = ? AND status = 'pending'`,
+		micros(now), mustJSON(ids), node)
+	return err
 }
 
 // completionChunk bounds the rows of one completion statement, and so the
@@ -560,11 +591,18 @@ func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion
 			return nil, 0, err
 		}
 	}
+	// The caller's bounds, spent chunk by chunk.
+	lease.Webhooks = maps.Clone(lease.Webhooks)
 	for len(cs) > 0 {
 		n := min(completionChunk, len(cs))
 		l, r, err := q.completeDeliveries(ctx, cs[:n], lease)
 		leased = append(leased, l...)
 		lease.Limit -= len(l)
+		if lease.Webhooks != nil {
+			for _, d := range l {
+				lease.Webhooks[d.WebhookID]--
+			}
+		}
 		released += r
 		if err != nil {
 			return leased, released, err
@@ -661,14 +699,24 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 				v.column3 * (SELECT COUNT(*) FROM webhooks w WHERE w.id = v.column1 AND w.status = 'active') AS leasable
 				FROM (VALUES `)
 		args = append(args[:0], now, lease.Node, now, until, now, until)
+		offers := 0
+		var offersTo map[string]int // per webhook, when lease.Webhooks bounds them
+		if lease.Webhooks != nil {
+			offersTo = make(map[string]int, len(lease.Webhooks))
+		}
 		for i, k := range queues {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
 			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER))`)
 			offered := 0
-			if i < lease.Limit && lease.Node != "" {
+			if offers < lease.Limit && lease.Node != "" &&
+				(offersTo == nil || offersTo[k.webhook] < lease.Webhooks[k.webhook]) {
 				offered = 1
+				offers++
+				if offersTo != nil {
+					offersTo[k.webhook]++
+				}
 			}
 			args = append(args, k.webhook, k.key, offered)
 		}

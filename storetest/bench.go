@@ -85,7 +85,7 @@ func benchClaim(b *testing.B, s herald.Store, n int) {
 		now, leaseUntil := at(10*(round+1)), at(10*(round+2))
 		var got []*herald.Delivery
 		benchUpdate(b, s, func(tx herald.Tx) (err error) {
-			got, err = tx.ClaimDeliveries(context.Background(), "node", now, leaseUntil, n)
+			got, err = tx.ClaimDeliveries(context.Background(), "node", now, leaseUntil, n, herald.ClaimCaps{})
 			return err
 		})
 		if len(got) != n {
@@ -120,7 +120,7 @@ func benchComplete(b *testing.B, s herald.Store, n int) {
 			if err := tx.CreateDeliveries(ctx, ds); err != nil {
 				return err
 			}
-			claimed, err = tx.ClaimDeliveries(ctx, "node", at(10), at(100), len(ds))
+			claimed, err = tx.ClaimDeliveries(ctx, "node", at(10), at(100), len(ds), herald.ClaimCaps{})
 			return err
 		})
 		if len(claimed) != len(ds) {
@@ -169,7 +169,7 @@ func benchCycle(b *testing.B, s herald.Store, n int) {
 		benchUpdate(b, s, func(tx herald.Tx) error { return tx.CreateDeliveries(context.Background(), ds) })
 		var got []*herald.Delivery
 		benchUpdate(b, s, func(tx herald.Tx) (err error) {
-			got, err = tx.ClaimDeliveries(context.Background(), "node", at(10), at(100), n)
+			got, err = tx.ClaimDeliveries(context.Background(), "node", at(10), at(100), n, herald.ClaimCaps{})
 			return err
 		})
 		// Fewer would mean that a batch's deliveries held one another: their

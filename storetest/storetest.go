@@ -67,6 +67,9 @@ var tests = []struct {
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
 	{"ReleaseLeases", testReleaseLeases},
+	{"ClaimWithinCaps", testClaimWithinCaps},
+	{"ReturnDeliveries", testReturnDeliveries},
+	{"CompletionsLeaseWithinWebhookBounds", testCompletionsLeaseWithinWebhookBounds},
 	{"WebhookKeys", testWebhookKeys},
 
 	// cluster.go

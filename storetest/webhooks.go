@@ -339,7 +339,7 @@ func claim(t *testing.T, s herald.Store, node string, now, leaseUntil time.Time,
 	t.Helper()
 	var got []*herald.Delivery
 	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
-		got, err = tx.ClaimDeliveries(ctx, node, now, leaseUntil, limit)
+		got, err = tx.ClaimDeliveries(ctx, node, now, leaseUntil, limit, herald.ClaimCaps{})
 		return err
 	})
 	if len(got) > limit {
@@ -495,7 +495,7 @@ func testConcurrentClaimsNeverShare(t *testing.T, s herald.Store) {
 			for total.Load() < n && time.Now().Before(deadline) {
 				var got []*herald.Delivery
 				err := s.Update(ctx, func(tx herald.Tx) (err error) {
-					got, err = tx.ClaimDeliveries(ctx, node, at(10), at(100), limit)
+					got, err = tx.ClaimDeliveries(ctx, node, at(10), at(100), limit, herald.ClaimCaps{})
 					return err
 				})
 				if err != nil {
@@ -620,7 +620,7 @@ func testQueuesSurviveRacingCreatesAndCompletions(t *testing.T, s herald.Store) 
 			for delivered.Load() < n && time.Now().Before(deadline) && !stalled() && !t.Failed() {
 				var got []*herald.Delivery
 				if err := s.Update(ctx, func(tx herald.Tx) (err error) {
-					got, err = tx.ClaimDeliveries(ctx, node, at(10), at(100), 2)
+					got, err = tx.ClaimDeliveries(ctx, node, at(10), at(100), 2, herald.ClaimCaps{})
 					return err
 				}); err != nil {
 					t.Errorf("%s: claiming: %v", node, err)
@@ -876,4 +876,127 @@ func testReleaseLeases(t *testing.T, s herald.Store) {
 func completeAll(ctx context.Context, tx herald.Tx, cs []herald.Completion) error {
 	_, _, err := tx.CompleteDeliveries(ctx, cs, herald.Lease{})
 	return err
+}
+
+// appDelivery is the delivery of event i to an app's webhook, due at
+// minute due.
+func appDelivery(i int, appID, webhookID string, due int) *herald.Delivery {
+	d := newDelivery(i, webhookID, "")
+	d.AppID, d.NextAttemptAt = appID, at(due)
+	return d
+}
+
+// A claim within caps takes, of each webhook, its earliest due deliveries
+// up to its cap, then of each app its earliest up to its own; an app or a
+// webhook capped at 0 is passed over, however early its deliveries.
+func testClaimWithinCaps(t *testing.T, s herald.Store) {
+	// Apps a (webhooks a1 and a2) and b (webhook b1); a's deliveries are
+	// due before b's, a1's before a2's.
+	var a1, a2, b1 []*herald.Delivery
+	for i := range 4 {
+		a1 = append(a1, appDelivery(1+i, "a", "a1", i))
+		a2 = append(a2, appDelivery(11+i, "a", "a2", 4+i))
+		b1 = append(b1, appDelivery(21+i, "b", "b1", 8+i))
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		for _, app := range []string{"a", "b"} {
+			if err := createApp(ctx, tx, app); err != nil {
+				return err
+			}
+		}
+		for _, w := range []*herald.Webhook{newWebhook("a", "a1"), newWebhook("a", "a2"), newWebhook("b", "b1")} {
+			if err := tx.CreateWebhook(ctx, w); err != nil {
+				return err
+			}
+		}
+		return tx.CreateDeliveries(ctx, append(append(append([]*herald.Delivery{}, a1...), a2...), b1...))
+	})
+	claimCapped := func(what string, now, limit int, caps herald.ClaimCaps, want ...*herald.Delivery) {
+		t.Helper()
+		var got []*herald.Delivery
+		update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+			got, err = tx.ClaimDeliveries(ctx, "n", at(now), at(1000), limit, caps)
+			return err
+		})
+		sameSet(t, what, ids(got), ids(want))
+		for _, d := range got {
+			if d.LeaseOwner != "n" || d.LeaseUntil == nil || !d.LeaseUntil.Equal(at(1000)) {
+				t.Fatalf("%s: delivery %s is leased by %q until %v", what, d.ID, d.LeaseOwner, d.LeaseUntil)
+			}
+		}
+	}
+	// a1's three earliest fit a's cap of 3; a2's none; b1 its webhook cap.
+	claimCapped("within caps", 100, 100, herald.ClaimCaps{App: 3, Webhook: 3}, a1[0], a1[1], a1[2], b1[0], b1[1], b1[2])
+	// a1's last is due first, but its webhook may take no more.
+	claimCapped("past a capped webhook", 100, 2, herald.ClaimCaps{Webhooks: map[string]int{"a1": 0}}, a2[0], a2[1])
+	claimCapped("within the caps named", 100, 100, herald.ClaimCaps{App: 3, Webhook: 3,
+		Apps: map[string]int{"a": 1, "b": 0}}, a1[3])
+	// b's last comes after a's, whose backlog a cap of 0 passes over
+	// however small the limit.
+	claimCapped("past a capped app", 100, 1, herald.ClaimCaps{Apps: map[string]int{"a": 0}}, b1[3])
+	claimCapped("within a webhook's own cap", 100, 100, herald.ClaimCaps{Webhook: 5,
+		Webhooks: map[string]int{"a2": 1}}, a2[2])
+	claimCapped("not yet due", 6, 100, herald.ClaimCaps{App: 10, Webhook: 10})
+	claimCapped("the rest", 100, 100, herald.ClaimCaps{App: 10, Webhook: 10}, a2[3])
+}
+
+// ReturnDeliveries makes what a node claimed and will not send claimable
+// again at once, by any node, and leaves alone what another node leased.
+func testReturnDeliveries(t *testing.T, s herald.Store) {
+	d1, d2, d3, d4 := newDelivery(1, "w", "k"), newDelivery(2, "w", "k"), newDelivery(3, "w", ""), newDelivery(4, "w", "")
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w")}, []*herald.Delivery{d1, d2, d3, d4})
+	sameSet(t, "claimed by n1", ids(claim(t, s, "n1", at(10), at(100), 2)), ids([]*herald.Delivery{d1, d3}))
+	wantClaim(t, s, "claimed by n2", "n2", at(10), at(100), d4)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		// d4 is n2's: n1 cannot give it back.
+		return tx.ReturnDeliveries(ctx, "n1", []string{d1.ID, d3.ID, d4.ID, deliveryID(99)}, at(11))
+	})
+	for _, d := range []*herald.Delivery{d1, d3} {
+		got := readDelivery(t, s, d.ID)
+		if got.LeaseOwner != "" || got.LeaseUntil != nil || got.Status != herald.DeliveryPending || got.Held ||
+			!got.NextAttemptAt.Equal(at(11)) || got.Attempts != 0 {
+			t.Fatalf("returned delivery %s: %+v", d.ID, got)
+		}
+	}
+	if got := readDelivery(t, s, d4.ID); got.LeaseOwner != "n2" || got.LeaseUntil == nil {
+		t.Fatalf("n2's delivery lost its lease: owner %q until %v", got.LeaseOwner, got.LeaseUntil)
+	}
+	// Still first of its queue: d2 stays behind it.
+	wantClaim(t, s, "before they are due again", "n3", at(10), at(100))
+	wantClaim(t, s, "what was returned", "n3", at(11), at(100), d1, d3)
+	complete(t, s, d1, herald.DeliveryDelivered, at(12), at(12))
+	wantClaim(t, s, "the next of the queue", "n3", at(12), at(100), d2)
+}
+
+// A completion leases what it releases only within the bounds per webhook
+// that its lease sets, when it sets them: none for a webhook it does not
+// name.
+func testCompletionsLeaseWithinWebhookBounds(t *testing.T, s herald.Store) {
+	var heads, nexts []*herald.Delivery
+	for i, wk := range []struct{ webhook, key string }{{"w", "a"}, {"w", "b"}, {"w", "c"}, {"w2", "a"}, {"w3", "a"}} {
+		head, next := newDelivery(2*i+1, wk.webhook, wk.key), newDelivery(2*i+2, wk.webhook, wk.key)
+		heads, nexts = append(heads, head), append(nexts, next)
+	}
+	seed(t, s, []*herald.Webhook{newWebhook("app", "w"), newWebhook("app", "w2"), newWebhook("app", "w3")},
+		append(append([]*herald.Delivery{}, heads...), nexts...))
+	sameSet(t, "claimed", ids(claim(t, s, "n", at(10), at(100), 100)), ids(heads))
+	var cs []herald.Completion
+	for _, d := range heads {
+		delivered := at(12)
+		d.Status, d.Attempts, d.LastStatusCode, d.DeliveredAt = herald.DeliveryDelivered, 1, 200, &delivered
+		cs = append(cs, herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(12),
+			StatusCode: 200}})
+	}
+	var leased []*herald.Delivery
+	var released int
+	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+		leased, released, err = tx.CompleteDeliveries(ctx, cs, herald.Lease{Node: "n", Now: at(12), Until: at(1000),
+			Limit: 10, Webhooks: map[string]int{"w": 2, "w2": 0}})
+		return err
+	})
+	if released != 5 {
+		t.Fatalf("released %d held deliveries, want 5", released)
+	}
+	sameSet(t, "leased", ids(leased), ids(nexts[:2]))
+	wantClaim(t, s, "what was released without a lease", "n2", at(13), at(1000), nexts[2:]...)
 }

@@ -172,6 +172,33 @@ func TestBenchEventID(t *testing.T) {
 	}
 }
 
+// serve refuses worker caps and attempt timeouts that make no sense before
+// it opens anything.
+func TestServeRefusesBadDeliveryLimits(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--app-workers", "-1"}, "--app-workers and --webhook-workers are numbers of attempts"},
+		{[]string{"--webhook-workers", "-3"}, "--app-workers and --webhook-workers are numbers of attempts"},
+		{[]string{"--max-attempt-timeout", "100ms"}, "--max-attempt-timeout: 100ms is too short"},
+		{[]string{"--max-attempt-timeout", "2s", "--min-webhook-timeout", "3s"}, "--min-webhook-timeout (3s) is above --max-attempt-timeout (2s)"},
+	} {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		args := append([]string{"--data", dataDir, "serve", "--addr", "127.0.0.1:0"}, c.args...)
+		// A server that accepts them serves until killed.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, heraldBinary, args...).CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("herald %s: %v, %s; want an error saying %q", strings.Join(c.args, " "), err, out, c.want)
+		}
+		if _, err := os.Stat(dataDir); err == nil {
+			t.Errorf("herald %s created its data directory", strings.Join(c.args, " "))
+		}
+	}
+}
+
 // --allow-targets and HERALD_ALLOW_TARGETS: an invalid range stops the
 // start and is named; the start log says which ranges are exempted; without
 // an exemption, a webhook to a loopback receiver is refused.

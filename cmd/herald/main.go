@@ -333,6 +333,14 @@ func serveCommand(cfg *config) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&health.workers, "workers", workers,
 		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
+	appWorkers, _ := strconv.Atoi(env("HERALD_APP_WORKERS", "0"))
+	cmd.Flags().IntVar(&health.appWorkers, "app-workers", appWorkers,
+		"once half of --workers are busy, the most delivery attempts one app may have in flight beside other apps, per node; 0: a quarter of --workers (env HERALD_APP_WORKERS)")
+	webhookWorkers, _ := strconv.Atoi(env("HERALD_WEBHOOK_WORKERS", "0"))
+	cmd.Flags().IntVar(&health.webhookWorkers, "webhook-workers", webhookWorkers,
+		"once half of --workers are busy, the most delivery attempts one webhook may have in flight beside other webhooks, per node (alone, it may have up to three quarters of --workers); 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
+	durationFlag(cmd, &health.maxAttemptTimeout, "max-attempt-timeout", "HERALD_MAX_ATTEMPT_TIMEOUT", delivery.DefaultMaxAttemptTimeout,
+		"the longest timeout_seconds a webhook may set; it bounds every delivery attempt")
 	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
 		"address ranges that webhooks may reach although they are internal (loopback, private, link-local...), "+
 			"comma-separated CIDRs such as 127.0.0.0/8,::1/128 for local development (env HERALD_ALLOW_TARGETS)")
@@ -345,8 +353,11 @@ func serveCommand(cfg *config) *cobra.Command {
 // the retention of delivered deliveries and events.
 type healthSettings struct {
 	interval, warnAfter, disableAfter, retention, nodeTimeout time.Duration
-	// workers is the number of concurrent delivery attempts.
-	workers int
+	// workers is the number of concurrent delivery attempts; appWorkers
+	// and webhookWorkers bound those of one app and of one webhook.
+	workers, appWorkers, webhookWorkers int
+	// maxAttemptTimeout bounds the timeout of every attempt.
+	maxAttemptTimeout time.Duration
 	// allowTargets lists the address ranges exempted from the egress
 	// guard, as egress.ParseAllowList reads them.
 	allowTargets string
@@ -384,6 +395,17 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
 	cfg.logger = logger
+	if health.appWorkers < 0 || health.webhookWorkers < 0 {
+		return fmt.Errorf("--app-workers and --webhook-workers are numbers of attempts (0 for the default), not %d and %d",
+			health.appWorkers, health.webhookWorkers)
+	}
+	if health.maxAttemptTimeout < time.Second {
+		return fmt.Errorf("--max-attempt-timeout: %s is too short for an attempt (1s or more)", health.maxAttemptTimeout)
+	}
+	if health.quotas.minTimeout > health.maxAttemptTimeout {
+		return fmt.Errorf("--min-webhook-timeout (%s) is above --max-attempt-timeout (%s): no webhook could set a timeout",
+			health.quotas.minTimeout, health.maxAttemptTimeout)
+	}
 	svc, closeStore, err := cfg.open(ctx)
 	if err != nil {
 		return err
@@ -420,7 +442,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
 		},
 		HealthInterval: health.interval, HealthWarnAfter: health.warnAfter, HealthDisableAfter: health.disableAfter,
-		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers, AllowTargets: allowTargets}
+		Retention: health.retention, NodeTimeout: health.nodeTimeout, Workers: health.workers, AllowTargets: allowTargets,
+		AppWorkers: health.appWorkers, WebhookWorkers: health.webhookWorkers, MaxAttemptTimeout: health.maxAttemptTimeout}
 	if health.retention == 0 {
 		engine.Retention = -1 // kept forever
 	}
