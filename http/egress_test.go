@@ -577,7 +577,7 @@ func TestEgressVerificationsAreBounded(t *testing.T) {
 		start := time.Now()
 		var first string
 		create := func(j, i int) {
-			body := withKey(hookBody(fmt.Sprintf("%s/a%d/h%d", base, j, i), "message.sent"), "timeout_seconds", 60)
+			body := withKey(hookBody(fmt.Sprintf("%s/a%d/h%d", base, j, i), "message.sent"), "timeout_seconds", 30)
 			wh := tenants[j].createWebhook(t, body)
 			if first == "" {
 				first = localID(wh["id"])
