@@ -301,51 +301,56 @@ func (e *Engine) cleanUpWebhooks(ctx context.Context) error {
 }
 
 // dropDeliveries removes the unfinished deliveries of a webhook inactive
-// for longer than keep, and says so in its status reason.
+// for longer than keep, and says so in its status reason. Each batch reads
+// the webhook again, in its transaction: one activated meanwhile keeps
+// what is left. The last batch writes the reason, so that nobody sees the
+// deliveries gone and the reason silent.
 func (e *Engine) dropDeliveries(ctx context.Context, w *herald.Webhook, keep time.Duration) error {
 	total := 0
 	for {
 		var n int
+		var done bool
 		start := time.Now()
-		err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
-			n, err = tx.DropUnfinishedDeliveries(ctx, w.ID, retentionBatch)
-			return err
+		err := e.Store.Update(ctx, func(tx herald.Tx) error {
+			n, done = 0, true
+			current, err := tx.Webhook(ctx, w.AppID, w.ID)
+			if err != nil {
+				return err
+			}
+			if current.Status != herald.WebhookInactive || !current.UpdatedAt.Equal(w.UpdatedAt) {
+				return nil // activated meanwhile
+			}
+			if n, err = tx.DropUnfinishedDeliveries(ctx, w.ID, retentionBatch); err != nil {
+				return err
+			}
+			if done = n < retentionBatch; !done || total+n == 0 {
+				return nil
+			}
+			reason, _, _ := strings.Cut(current.StatusReason, inactiveNote)
+			current.StatusReason = strings.TrimSpace(fmt.Sprintf("%s %s on %s, after %s inactive; replay to queue their events again.",
+				strings.TrimSpace(reason), inactiveNote, e.now().UTC().Format(time.RFC3339), days(keep)))
+			// The update time stays: it is when the webhook became inactive.
+			return tx.UpdateWebhook(ctx, current)
 		})
+		if herald.IsNotFound(err) {
+			break
+		}
 		if err != nil {
 			return err
 		}
 		total += n
-		if n < retentionBatch {
+		if done {
 			break
 		}
 		if err := e.pause(ctx, time.Since(start)); err != nil {
 			return err
 		}
 	}
-	if total == 0 {
-		return nil
+	if total > 0 {
+		e.Logger.Info("removed the undelivered deliveries of a long-inactive webhook", "webhook", w.ID, "app", w.AppID,
+			"deliveries", total, "inactive_since", w.UpdatedAt)
 	}
-	e.Logger.Info("removed the undelivered deliveries of a long-inactive webhook", "webhook", w.ID, "app", w.AppID,
-		"deliveries", total, "inactive_since", w.UpdatedAt)
-	now := e.now().UTC()
-	err := e.Store.Update(ctx, func(tx herald.Tx) error {
-		current, err := tx.Webhook(ctx, w.AppID, w.ID)
-		if err != nil {
-			return err
-		}
-		if current.Status != herald.WebhookInactive || !current.UpdatedAt.Equal(w.UpdatedAt) {
-			return nil // activated meanwhile
-		}
-		reason, _, _ := strings.Cut(current.StatusReason, inactiveNote)
-		current.StatusReason = strings.TrimSpace(fmt.Sprintf("%s %s on %s, after %s inactive; replay to queue their events again.",
-			strings.TrimSpace(reason), inactiveNote, now.Format(time.RFC3339), days(keep)))
-		// The update time stays: it is when the webhook became inactive.
-		return tx.UpdateWebhook(ctx, current)
-	})
-	if herald.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return nil
 }
 
 // days writes a duration of whole days as days.
