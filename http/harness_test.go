@@ -333,12 +333,3 @@ func (a *api) events() []map[string]any {
 	a.t.Fatal("event log does not end")
 	return nil
 }
-
-// eventTypes lists the types of the app's events, in order.
-func (a *api) eventTypes() []string {
-	var types []string
-	for _, e := range a.events() {
-		types = append(types, e["type"].(string))
-	}
-	return types
-}

@@ -126,13 +126,7 @@ func testDropContent(t *testing.T, s herald.Store) {
 // database at version 9, and open opens it as a store, migrating it.
 func BlobDeletionsMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
 	t.Helper()
-	ctx := context.Background()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := execer(t, db)
 	exec(`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`)
 	exec(`INSERT INTO conversations (id, app_id, participants, created_at, deleted_at)
 		VALUES ('gone', 'app', '["u"]', 0, 5), ('kept', 'app', '["u"]', 0, NULL)`)

@@ -42,13 +42,7 @@ var Migrations = []struct {
 // opens it as a store, migrating it.
 func TokensMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
 	t.Helper()
-	ctx := context.Background()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := execer(t, db)
 	exec(`INSERT INTO apps (id, name, created_at) VALUES ('a', 'a', 0), ('b', 'b', 0)`)
 	hashes := map[string]string{fmt.Sprintf("%064x", 1): "a", fmt.Sprintf("%064x", 2): "a", fmt.Sprintf("%064x", 3): "b"}
 	for hash, app := range hashes {
@@ -156,13 +150,7 @@ func PayloadsMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.
 // store, migrating it.
 func LastAttemptMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
 	t.Helper()
-	ctx := context.Background()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := execer(t, db)
 	exec(`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`)
 	exec(`INSERT INTO webhooks (id, app_id, format, version, target_url, events, secret, signing_key, status,
 		retry_schedule, timeout_ms, cursor, created_at, updated_at)
@@ -332,6 +320,17 @@ func ContentBytesMigration(t *testing.T, db *sql.DB, open func(t *testing.T) her
 		if up != want[0] || pending != want[1] {
 			t.Fatalf("app %s after the migration: %d bytes uploaded, %d pending; want %d, %d", app, up, pending,
 				want[0], want[1])
+		}
+	}
+}
+
+// execer returns a function that runs a statement on db, failing t if it
+// fails.
+func execer(t *testing.T, db *sql.DB) func(q string, args ...any) {
+	return func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

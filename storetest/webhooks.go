@@ -774,13 +774,7 @@ func testCompletionsLeaseWhatTheyRelease(t *testing.T, s herald.Store) {
 		return tx.UpdateWebhook(ctx, paused)
 	})
 
-	var cs []herald.Completion
-	for _, d := range heads {
-		delivered := at(12)
-		d.Status, d.Attempts, d.LastStatusCode, d.DeliveredAt = herald.DeliveryDelivered, 1, 200, &delivered
-		cs = append(cs, herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(12),
-			StatusCode: 200}})
-	}
+	cs := deliveredAt(heads, at(12))
 	// Two workers free: queues a and b get theirs; c's waits for a claim.
 	var leased []*herald.Delivery
 	var released int
@@ -980,13 +974,7 @@ func testCompletionsLeaseWithinWebhookBounds(t *testing.T, s herald.Store) {
 	seed(t, s, []*herald.Webhook{newWebhook("app", "w"), newWebhook("app", "w2"), newWebhook("app", "w3")},
 		append(append([]*herald.Delivery{}, heads...), nexts...))
 	sameSet(t, "claimed", ids(claim(t, s, "n", at(10), at(100), 100)), ids(heads))
-	var cs []herald.Completion
-	for _, d := range heads {
-		delivered := at(12)
-		d.Status, d.Attempts, d.LastStatusCode, d.DeliveredAt = herald.DeliveryDelivered, 1, 200, &delivered
-		cs = append(cs, herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: at(12),
-			StatusCode: 200}})
-	}
+	cs := deliveredAt(heads, at(12))
 	var leased []*herald.Delivery
 	var released int
 	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
@@ -999,4 +987,17 @@ func testCompletionsLeaseWithinWebhookBounds(t *testing.T, s herald.Store) {
 	}
 	sameSet(t, "leased", ids(leased), ids(nexts[:2]))
 	wantClaim(t, s, "what was released without a lease", "n2", at(13), at(1000), nexts[2:]...)
+}
+
+// deliveredAt marks deliveries delivered at a time, on their first attempt,
+// and returns their completions.
+func deliveredAt(ds []*herald.Delivery, when time.Time) []herald.Completion {
+	var cs []herald.Completion
+	for _, d := range ds {
+		delivered := when
+		d.Status, d.Attempts, d.LastStatusCode, d.DeliveredAt = herald.DeliveryDelivered, 1, 200, &delivered
+		cs = append(cs, herald.Completion{Delivery: d, Attempt: &herald.Attempt{DeliveryID: d.ID, StartedAt: when,
+			StatusCode: 200}})
+	}
+	return cs
 }

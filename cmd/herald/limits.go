@@ -33,24 +33,16 @@ func (l *serverLimits) flags(cmd *cobra.Command) {
 		"how long a response may take to leave; downloads get more, by their size (64 KiB/s); 0: no bound")
 	durationFlag(cmd, &l.idleTimeout, "idle-timeout", "HERALD_IDLE_TIMEOUT", heraldhttp.DefaultIdleTimeout,
 		"how long a kept-alive connection may wait for its next request")
-	maxConns, err := strconv.Atoi(env("HERALD_MAX_CONNECTIONS", "0"))
-	if err != nil {
-		maxConns = 0
-	}
-	cmd.Flags().IntVar(&l.maxConnections, "max-connections", maxConns,
-		"open API connections at most; more wait to be accepted; 0: the file-descriptor limit less room for the database and the delivery workers (env HERALD_MAX_CONNECTIONS)")
+	intFlag(cmd, &l.maxConnections, "max-connections", "HERALD_MAX_CONNECTIONS", 0,
+		"open API connections at most; more wait to be accepted; 0: the file-descriptor limit less room for the database and the delivery workers")
 	rate, err := strconv.ParseFloat(env("HERALD_RATE_LIMIT", strconv.Itoa(heraldhttp.DefaultRateLimit)), 64)
 	if err != nil {
 		rate = heraldhttp.DefaultRateLimit
 	}
 	cmd.Flags().Float64Var(&l.rateLimit, "rate-limit", rate,
 		"requests per second each token may send (with a burst of as many); more get 429; 0: no limit (env HERALD_RATE_LIMIT)")
-	concurrency, err := strconv.Atoi(env("HERALD_TOKEN_CONCURRENCY", strconv.Itoa(heraldhttp.DefaultTokenConcurrency)))
-	if err != nil {
-		concurrency = heraldhttp.DefaultTokenConcurrency
-	}
-	cmd.Flags().IntVar(&l.tokenConcurrency, "token-concurrency", concurrency,
-		"requests each token may have in progress at once; more get 429; 0: no limit (env HERALD_TOKEN_CONCURRENCY)")
+	intFlag(cmd, &l.tokenConcurrency, "token-concurrency", "HERALD_TOKEN_CONCURRENCY", heraldhttp.DefaultTokenConcurrency,
+		"requests each token may have in progress at once; more get 429; 0: no limit")
 }
 
 // connectionReserve is what the server keeps of its file descriptors for

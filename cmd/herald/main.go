@@ -327,18 +327,12 @@ func serveCommand(cfg *config) *cobra.Command {
 		"how long delivered deliveries, their attempts and events are kept; 0 keeps them forever")
 	durationFlag(cmd, &health.nodeTimeout, "node-timeout", "HERALD_NODE_TIMEOUT", delivery.DefaultNodeTimeout,
 		"with several nodes on one database, how long a node may stay silent before the others take over its deliveries")
-	workers, err := strconv.Atoi(env("HERALD_WORKERS", strconv.Itoa(delivery.DefaultWorkers)))
-	if err != nil {
-		workers = delivery.DefaultWorkers
-	}
-	cmd.Flags().IntVar(&health.workers, "workers", workers,
-		"concurrent delivery attempts, across all receivers (env HERALD_WORKERS)")
-	appWorkers, _ := strconv.Atoi(env("HERALD_APP_WORKERS", "0"))
-	cmd.Flags().IntVar(&health.appWorkers, "app-workers", appWorkers,
-		"once half of --workers are busy, the most delivery attempts one app may have in flight beside other apps, per node; 0: a quarter of --workers (env HERALD_APP_WORKERS)")
-	webhookWorkers, _ := strconv.Atoi(env("HERALD_WEBHOOK_WORKERS", "0"))
-	cmd.Flags().IntVar(&health.webhookWorkers, "webhook-workers", webhookWorkers,
-		"once half of --workers are busy, the most delivery attempts one webhook may have in flight beside other webhooks, per node (alone, it may have up to three quarters of --workers); 0: half of --app-workers (env HERALD_WEBHOOK_WORKERS)")
+	intFlag(cmd, &health.workers, "workers", "HERALD_WORKERS", delivery.DefaultWorkers,
+		"concurrent delivery attempts, across all receivers")
+	intFlag(cmd, &health.appWorkers, "app-workers", "HERALD_APP_WORKERS", 0,
+		"once half of --workers are busy, the most delivery attempts one app may have in flight beside other apps, per node; 0: a quarter of --workers")
+	intFlag(cmd, &health.webhookWorkers, "webhook-workers", "HERALD_WEBHOOK_WORKERS", 0,
+		"once half of --workers are busy, the most delivery attempts one webhook may have in flight beside other webhooks, per node (alone, it may have up to three quarters of --workers); 0: half of --app-workers")
 	durationFlag(cmd, &health.maxAttemptTimeout, "max-attempt-timeout", "HERALD_MAX_ATTEMPT_TIMEOUT", delivery.DefaultMaxAttemptTimeout,
 		"the longest timeout_seconds a webhook may set; it bounds every delivery attempt")
 	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
@@ -371,6 +365,14 @@ func durationFlag(cmd *cobra.Command, dst *time.Duration, name, envName string, 
 		def = v
 	}
 	cmd.Flags().DurationVar(dst, name, def, usage+" (env "+envName+")")
+}
+
+// intFlag declares an integer flag as durationFlag does a duration.
+func intFlag(cmd *cobra.Command, dst *int, name, envName string, def int, usage string) {
+	if n, err := strconv.Atoi(env(envName, "")); err == nil {
+		def = n
+	}
+	cmd.Flags().IntVar(dst, name, def, usage+" (env "+envName+")")
 }
 
 // Garbage collector defaults of the server, unless GOGC or GOMEMLIMIT say

@@ -23,19 +23,13 @@ type quotaSettings struct {
 }
 
 func (q *quotaSettings) flags(cmd *cobra.Command) {
-	count := func(dst *int, name, envName string, def int, usage string) {
-		if n, err := strconv.Atoi(env(envName, "")); err == nil {
-			def = n
-		}
-		cmd.Flags().IntVar(dst, name, def, usage+" (env "+envName+")")
-	}
-	count(&q.maxWebhooks, "max-webhooks", "HERALD_MAX_WEBHOOKS", delivery.DefaultMaxWebhooks,
+	intFlag(cmd, &q.maxWebhooks, "max-webhooks", "HERALD_MAX_WEBHOOKS", delivery.DefaultMaxWebhooks,
 		"webhooks an app may have, of either format; 0: no limit")
 	durationFlag(cmd, &q.minRetryDelay, "min-retry-delay", "HERALD_MIN_RETRY_DELAY", delivery.DefaultMinRetryDelay,
 		"shortest retry delay a webhook may ask for in retry_schedule, and shortest wait a Retry-After gets; 0: no floor")
 	durationFlag(cmd, &q.minTimeout, "min-webhook-timeout", "HERALD_MIN_WEBHOOK_TIMEOUT", delivery.DefaultMinTimeout,
 		"shortest attempt timeout a webhook may ask for in timeout_seconds; 0: no floor")
-	count(&q.maxQueued, "max-queued-deliveries", "HERALD_MAX_QUEUED_DELIVERIES", delivery.DefaultMaxQueuedDeliveries,
+	intFlag(cmd, &q.maxQueued, "max-queued-deliveries", "HERALD_MAX_QUEUED_DELIVERIES", delivery.DefaultMaxQueuedDeliveries,
 		"undelivered deliveries of a webhook past which a replay queues no more; 0: no limit")
 	durationFlag(cmd, &q.inactiveRetention, "inactive-webhook-retention", "HERALD_INACTIVE_WEBHOOK_RETENTION",
 		delivery.DefaultInactiveRetention,
