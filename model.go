@@ -87,6 +87,11 @@ const MaxPartBodySize = 2048
 // Part is one piece of a message: an inline body, or a reference to rich
 // content uploaded beforehand.
 type Part struct {
+	// ID is the part's own id, a UUID, since parts became objects of their
+	// own (Server API 3.0: they are added, replaced and removed one by
+	// one). Parts stored before that have none; they are named by their
+	// index, as Layer's 1.x and 2.0 payloads named every part.
+	ID       string      `json:"id,omitempty"`
 	MimeType string      `json:"mime_type"`
 	Body     string      `json:"body,omitempty"`
 	Encoding string      `json:"encoding,omitempty"`
@@ -160,6 +165,13 @@ const (
 	EventMessageRead           = "message.read"
 	EventMessageDeleted        = "message.deleted"
 	EventMessageDeletedForUser = "message.deleted_for_user"
+	// Part events: one part of a message added, replaced or removed after
+	// the message was sent. Their data holds the message as it is after
+	// the change and the part (Part), as it is after, or as it was for a
+	// removal.
+	EventMessagePartCreated = "message.part.created"
+	EventMessagePartUpdated = "message.part.updated"
+	EventMessagePartDeleted = "message.part.deleted"
 	EventAnnouncementSent      = "announcement.sent"
 	EventAnnouncementRead      = "announcement.read"
 	EventAnnouncementDelivered = "announcement.delivered"
@@ -230,6 +242,8 @@ type EventData struct {
 	Message      *Message      `json:"message,omitempty"`
 	Announcement *Announcement `json:"announcement,omitempty"`
 	Content      *Content      `json:"content,omitempty"`
+	// Part is the part a part event concerns.
+	Part *Part `json:"part,omitempty"`
 	// Identities holds the identities, as they were, of the users the event
 	// mentions (sender, participants, actor) that have one.
 	Identities map[string]*Identity `json:"identities,omitempty"`
