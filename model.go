@@ -169,9 +169,9 @@ const (
 	// the message was sent. Their data holds the message as it is after
 	// the change and the part (Part), as it is after, or as it was for a
 	// removal.
-	EventMessagePartCreated = "message.part.created"
-	EventMessagePartUpdated = "message.part.updated"
-	EventMessagePartDeleted = "message.part.deleted"
+	EventMessagePartCreated    = "message.part.created"
+	EventMessagePartUpdated    = "message.part.updated"
+	EventMessagePartDeleted    = "message.part.deleted"
 	EventAnnouncementSent      = "announcement.sent"
 	EventAnnouncementRead      = "announcement.read"
 	EventAnnouncementDelivered = "announcement.delivered"
