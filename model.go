@@ -96,6 +96,9 @@ type Part struct {
 	Body     string      `json:"body,omitempty"`
 	Encoding string      `json:"encoding,omitempty"`
 	Content  *ContentRef `json:"content,omitempty"`
+	// UpdatedAt is when the part was last added or replaced on its own,
+	// after the message was sent; nil for a part as it was sent.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
 // ContentRef points a part at uploaded rich content.

@@ -39,7 +39,7 @@ func (s *Service) SendAnnouncement(ctx context.Context, appID string, in Announc
 		return nil, err
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
-		parts, err := checkParts(ctx, tx, appID, "", in.Parts)
+		parts, err := checkParts(ctx, tx, appID, "", in.Parts, false)
 		if err != nil {
 			return err
 		}

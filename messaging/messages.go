@@ -14,6 +14,9 @@ import (
 
 // PartInput is one part of a message or announcement being sent.
 type PartInput struct {
+	// ID is the id a client asks for a message's part (Server API 3.0),
+	// bare or as layer:///messages/<message>/parts/<uuid>; see partID.
+	ID       string             `json:"id"`
 	MimeType string             `json:"mime_type"`
 	Body     *string            `json:"body"`
 	Encoding string             `json:"encoding"`
@@ -27,59 +30,80 @@ type MessageInput struct {
 	Notification json.RawMessage
 }
 
-// checkParts validates parts against Layer's rules: a MIME type each, an
-// inline body of at most 2 KiB once decoded, or uploaded rich content of the
-// app (and, for messages, of the conversation).
-func checkParts(ctx context.Context, q herald.Queries, appID, conversationID string, in []PartInput) ([]herald.Part, error) {
+// checkParts validates parts against Layer's rules (see checkPart). A
+// message's parts (withIDs) each get an id: the one asked for when it is a
+// UUID (see partID), a new one otherwise.
+func checkParts(ctx context.Context, q herald.Queries, appID, conversationID string, in []PartInput, withIDs bool) ([]herald.Part, error) {
 	if len(in) == 0 {
 		return nil, herald.PropertyError(herald.EMissingProperty, "parts", "A message needs at least one part.")
 	}
 	parts := make([]herald.Part, len(in))
+	taken := map[string]int{}
 	for i, p := range in {
 		where := fmt.Sprintf("parts[%d]", i)
-		if strings.TrimSpace(p.MimeType) == "" {
-			return nil, herald.PropertyError(herald.EMissingProperty, where+".mime_type", "%s.mime_type is required.", where)
+		part, err := checkPart(ctx, q, appID, conversationID, where, p)
+		if err != nil {
+			return nil, err
 		}
-		parts[i] = herald.Part{MimeType: p.MimeType}
-		switch {
-		case p.Body != nil && p.Content != nil:
-			return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s has both a body and content; give one.", where)
-		case p.Content != nil:
-			if p.Encoding != "" {
-				return nil, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding applies to inline bodies only.", where)
+		if withIDs {
+			if part.ID = partID(p.ID); part.ID == "" {
+				part.ID = NewID()
+			} else if j, dup := taken[part.ID]; dup {
+				return nil, herald.PropertyError(herald.EIDInUse, where+".id", "%s.id %s is the id of parts[%d] too; each part needs an id of its own.", where, part.ID, j)
 			}
-			ref, err := checkContentRef(ctx, q, appID, conversationID, where, p.Content)
-			if err != nil {
-				return nil, err
-			}
-			parts[i].Content = ref
-		case p.Body != nil:
-			size := len(*p.Body)
-			switch p.Encoding {
-			case "":
-			case "base64":
-				b, err := base64.StdEncoding.DecodeString(*p.Body)
-				if err != nil {
-					return nil, herald.PropertyError(herald.EInvalidProperty, where+".body", "%s.body is not valid base64: %v.", where, err)
-				}
-				size = len(b)
-			default:
-				return nil, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding must be \"base64\" or absent, not %q.", where, p.Encoding)
-			}
-			if size > herald.MaxPartBodySize {
-				e := herald.PropertyError(herald.EInvalidProperty, where+".body",
-					"%s.body is %d bytes; inline bodies are limited to %d bytes. Upload larger content with POST /apps/{app_id}/conversations/{conversation_id}/content and send it as a part with {\"mime_type\", \"content\": {\"id\", \"size\"}}.",
-					where, size, herald.MaxPartBodySize)
-				e.Data["size"] = size
-				e.Data["limit"] = herald.MaxPartBodySize
-				return nil, e
-			}
-			parts[i].Body, parts[i].Encoding = *p.Body, p.Encoding
-		default:
-			return nil, herald.PropertyError(herald.EMissingProperty, where+".body", "%s needs a body or content.", where)
+			taken[part.ID] = i
 		}
+		parts[i] = part
 	}
 	return parts, nil
+}
+
+// checkPart validates a part against Layer's rules: a MIME type, an inline
+// body of at most 2 KiB once decoded, or uploaded rich content of the app
+// (and, for messages, of the conversation). where names the part in errors.
+func checkPart(ctx context.Context, q herald.Queries, appID, conversationID, where string, p PartInput) (herald.Part, error) {
+	if strings.TrimSpace(p.MimeType) == "" {
+		return herald.Part{}, herald.PropertyError(herald.EMissingProperty, where+".mime_type", "%s.mime_type is required.", where)
+	}
+	part := herald.Part{MimeType: p.MimeType}
+	switch {
+	case p.Body != nil && p.Content != nil:
+		return herald.Part{}, herald.PropertyError(herald.EInvalidProperty, where, "%s has both a body and content; give one.", where)
+	case p.Content != nil:
+		if p.Encoding != "" {
+			return herald.Part{}, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding applies to inline bodies only.", where)
+		}
+		ref, err := checkContentRef(ctx, q, appID, conversationID, where, p.Content)
+		if err != nil {
+			return herald.Part{}, err
+		}
+		part.Content = ref
+	case p.Body != nil:
+		size := len(*p.Body)
+		switch p.Encoding {
+		case "":
+		case "base64":
+			b, err := base64.StdEncoding.DecodeString(*p.Body)
+			if err != nil {
+				return herald.Part{}, herald.PropertyError(herald.EInvalidProperty, where+".body", "%s.body is not valid base64: %v.", where, err)
+			}
+			size = len(b)
+		default:
+			return herald.Part{}, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding must be \"base64\" or absent, not %q.", where, p.Encoding)
+		}
+		if size > herald.MaxPartBodySize {
+			e := herald.PropertyError(herald.EInvalidProperty, where+".body",
+				"%s.body is %d bytes; inline bodies are limited to %d bytes. Upload larger content with POST /apps/{app_id}/conversations/{conversation_id}/content and send it as a part with {\"mime_type\", \"content\": {\"id\", \"size\"}}.",
+				where, size, herald.MaxPartBodySize)
+			e.Data["size"] = size
+			e.Data["limit"] = herald.MaxPartBodySize
+			return herald.Part{}, e
+		}
+		part.Body, part.Encoding = *p.Body, p.Encoding
+	default:
+		return herald.Part{}, herald.PropertyError(herald.EMissingProperty, where+".body", "%s needs a body or content.", where)
+	}
+	return part, nil
 }
 
 func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationID, where string, ref *herald.ContentRef) (*herald.ContentRef, error) {
@@ -125,12 +149,9 @@ func checkSender(sender herald.Sender) error {
 // (replay == true) instead of sending it again.
 func (s *Service) SendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string) (out *herald.Message, replay bool, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	if dedupKey != "" {
-		u, err := uuid.Parse(strings.Trim(dedupKey, `"`))
-		if err != nil {
-			return nil, false, herald.PropertyError(herald.EInvalidHeader, "If-None-Match", "If-None-Match must be a UUID, got %q.", dedupKey)
-		}
-		dedupKey = u.String()
+	dedupKey, err = checkDedupKey(dedupKey)
+	if err != nil {
+		return nil, false, err
 	}
 	if err := checkSender(in.Sender); err != nil {
 		return nil, false, err
@@ -162,44 +183,15 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		if err != nil {
 			return err
 		}
-		if in.Sender.UserID != "" && !c.HasParticipant(in.Sender.UserID) {
-			return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
-				"sender.user_id %q is not a participant of conversation %s.", in.Sender.UserID, c.ID)
+		if err := checkParticipant(c, in.Sender); err != nil {
+			return err
 		}
-		parts, err := checkParts(ctx, tx, appID, c.ID, in.Parts)
+		parts, err := checkParts(ctx, tx, appID, c.ID, in.Parts, true)
 		if err != nil {
 			return err
 		}
-		status := make(map[string]string, len(c.Participants))
-		for _, p := range c.Participants {
-			status[p] = herald.StatusSent
-		}
-		if in.Sender.UserID != "" {
-			status[in.Sender.UserID] = herald.StatusRead
-		}
-		// A message in a contact's conversation is a channel message too: it
-		// opens the conversation if closed, and its connector sends it on.
-		contact, ch, mc, err := channelOf(ctx, tx, appID, c, in.Sender)
+		m, err := s.createMessage(ctx, tx, c, NewID(), in.Sender, parts, notification)
 		if err != nil {
-			return err
-		}
-		data := &herald.EventData{}
-		if contact != nil {
-			if err := s.reopen(ctx, tx, contact, ch, c); err != nil {
-				return err
-			}
-			data.Contact, data.Channel = contact, ch
-		}
-		m := &herald.Message{ID: NewID(), AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
-			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
-			Channel: mc}
-		// Read before the message is written, so that on PostgreSQL the
-		// insert goes with the COMMIT rather than in a round trip of its
-		// own.
-		if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
-			return err
-		}
-		if err := tx.CreateMessage(ctx, m); err != nil {
 			return err
 		}
 		if dedupKey != "" {
@@ -208,13 +200,73 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			}
 		}
 		out = m
-		data.Message, data.Conversation = m, c
-		return s.record(ctx, tx, m.AppID, herald.EventMessageSent, &m.Sender, data)
+		return nil
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return out, replay, nil
+}
+
+// checkDedupKey returns the If-None-Match UUID of a request in its
+// canonical form, "" when there is none.
+func checkDedupKey(key string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	u, err := uuid.Parse(strings.Trim(key, `"`))
+	if err != nil {
+		return "", herald.PropertyError(herald.EInvalidHeader, "If-None-Match", "If-None-Match must be a UUID, got %q.", key)
+	}
+	return u.String(), nil
+}
+
+func checkParticipant(c *herald.Conversation, sender herald.Sender) error {
+	if sender.UserID != "" && !c.HasParticipant(sender.UserID) {
+		return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
+			"sender.user_id %q is not a participant of conversation %s.", sender.UserID, c.ID)
+	}
+	return nil
+}
+
+// createMessage writes a checked message at the position just taken in c
+// (see NextMessagePosition), and records message.sent.
+func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Conversation, id string, sender herald.Sender,
+	parts []herald.Part, notification json.RawMessage) (*herald.Message, error) {
+	status := make(map[string]string, len(c.Participants))
+	for _, p := range c.Participants {
+		status[p] = herald.StatusSent
+	}
+	if sender.UserID != "" {
+		status[sender.UserID] = herald.StatusRead
+	}
+	// A message in a contact's conversation is a channel message too: it
+	// opens the conversation if closed, and its connector sends it on.
+	contact, ch, mc, err := channelOf(ctx, tx, c.AppID, c, sender)
+	if err != nil {
+		return nil, err
+	}
+	data := &herald.EventData{}
+	if contact != nil {
+		if err := s.reopen(ctx, tx, contact, ch, c); err != nil {
+			return nil, err
+		}
+		data.Contact, data.Channel = contact, ch
+	}
+	m := &herald.Message{ID: id, AppID: c.AppID, ConversationID: c.ID, Position: c.LastPosition,
+		Sender: sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
+		Channel: mc}
+	// Read before the message is written, so that on PostgreSQL the
+	// insert goes with the COMMIT rather than in a round trip of its
+	// own.
+	if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
+		return nil, err
+	}
+	if err := tx.CreateMessage(ctx, m); err != nil {
+		return nil, err
+	}
+	data.Message, data.Conversation = m, c
+	return m, s.record(ctx, tx, m.AppID, herald.EventMessageSent, &m.Sender, data)
 }
 
 func checkNotification(raw json.RawMessage) (json.RawMessage, error) {

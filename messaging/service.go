@@ -41,7 +41,8 @@ type Service struct {
 	// per interval; DefaultTokenUseInterval when 0.
 	TokenUseInterval time.Duration
 
-	tokens tokenCache
+	tokens    tokenCache
+	scheduler scheduler
 }
 
 // DefaultMaxUploadSize is the largest rich-content upload accepted by default.

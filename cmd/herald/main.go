@@ -459,6 +459,18 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
+	// Scheduled messages are sent until the server stops; what a stop
+	// interrupts stays scheduled, and is sent at the next start.
+	schedulerCtx, stopScheduler := context.WithCancel(ctx)
+	schedulerDone := make(chan struct{})
+	go func() {
+		defer close(schedulerDone)
+		svc.RunScheduledMessages(schedulerCtx)
+	}()
+	defer func() {
+		stopScheduler()
+		<-schedulerDone
+	}()
 	srv := limits.server(api)
 	bounded, maxConns := limits.listener(ln, engine.Workers)
 	errc := make(chan error, 1)
