@@ -86,6 +86,11 @@ var tests = []struct {
 	{"QueuedEvents", testQueuedEvents},
 	{"DropUnfinishedDeliveries", testDropUnfinishedDeliveries},
 	{"ContentUsage", testContentUsage},
+
+	// parts.go
+	{"MessageParts", testMessageParts},
+	{"ScheduledMessages", testScheduledMessages},
+	{"ConcurrentScheduledRemovalsHaveOneWinner", testConcurrentScheduledRemovalsHaveOneWinner},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.
