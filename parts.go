@@ -7,10 +7,16 @@ import (
 	"time"
 )
 
-// MaxMessagePartsSize bounds a message's parts, as stored (their JSON), once
-// changed part by part: 1 MiB, the most one send can carry in its request.
-// A send itself is bounded by its request's size.
-const MaxMessagePartsSize = 1 << 20
+// MaxMessageParts and MaxMessagePartsSize (the bytes of their JSON, as
+// stored) bound a message's parts once changed part by part. Each change
+// records an event per part it changes, each with the whole message, so
+// these bound what one change writes: replacing 64 parts of 256 KiB in all
+// with 64 others records 128 events of 256 KiB. A send, which records one
+// event, is bounded by its request's size only.
+const (
+	MaxMessageParts     = 64
+	MaxMessagePartsSize = 256 << 10
+)
 
 // PartName is how part i of a message is addressed: its own id, or, for a
 // part stored before parts had ids, its index.

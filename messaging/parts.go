@@ -105,9 +105,15 @@ func (s *Service) editParts(ctx context.Context, appID, conversationID, messageI
 			return herald.Errorf(herald.EInvalidOperation,
 				"A message keeps at least one part: replace its last part (PUT …/parts/{part_id}) or delete the message.")
 		}
+		if len(m.Parts) > herald.MaxMessageParts {
+			e := herald.Errorf(herald.EInvalidOperation, "The message would have %d parts, past the %d a message changed part by part may have.",
+				len(m.Parts), herald.MaxMessageParts)
+			e.Data = map[string]any{"parts": len(m.Parts), "limit": herald.MaxMessageParts}
+			return e
+		}
 		if b, _ := json.Marshal(m.Parts); len(b) > herald.MaxMessagePartsSize {
 			e := herald.Errorf(herald.EInvalidOperation,
-				"The message's parts would take %d bytes, past the %d a message may have; send large content as rich content.",
+				"The message's parts would take %d bytes, past the %d a message changed part by part may have; send large content as rich content.",
 				len(b), herald.MaxMessagePartsSize)
 			e.Data = map[string]any{"size": len(b), "limit": herald.MaxMessagePartsSize}
 			return e
@@ -193,12 +199,12 @@ func (s *Service) UpdatePart(ctx context.Context, appID, conversationID, message
 // ReplaceParts replaces every part of a live message of a conversation.
 // Layer's documentation names the three part events but not those of a
 // replacement; Herald records what changed, part by part, so that a
-// receiver that follows parts through their events stays right: a part
-// whose id is kept is updated (message.part.updated), a part whose id is
-// gone is removed (message.part.deleted), in the order of the old parts,
-// and a part with a new id is added (message.part.created), in the order
-// of the new ones. A new part with no id, or one that is not a UUID, gets
-// a new id, as in a send.
+// receiver that follows parts through their events stays right: first a
+// message.part.deleted for each part whose id is gone, in the order of the
+// old parts, then, in the order of the new ones, a message.part.updated
+// for each part whose id is kept and a message.part.created for each new
+// one. A new part with no id, or one that is not a UUID, gets a new id, as
+// in a send.
 func (s *Service) ReplaceParts(ctx context.Context, appID, conversationID, messageID string, in []PartInput) (*herald.Message, error) {
 	return s.editParts(ctx, appID, conversationID, messageID, func(tx herald.Tx, m *herald.Message) ([]partEvent, error) {
 		parts, err := checkParts(ctx, tx, appID, m.ConversationID, in, true)

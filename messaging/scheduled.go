@@ -136,7 +136,9 @@ func scheduledOrSent(ctx context.Context, q herald.Queries, appID, id string) (*
 		Parts: m.Parts, Notification: m.Notification, SendAt: m.SentAt}, nil
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// seconds converts a delay to the microseconds the stores keep: 8.2 s is
+// 8.2 s, not the 8.199999999 s of its float.
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s*1e6)) * time.Microsecond }
 
 // How scheduled messages are sent. One node at a time sends them: the one
 // that claims the job (herald.Queries.ClaimJob) holds it for
