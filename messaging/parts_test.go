@@ -598,3 +598,77 @@ func TestScheduledMessagesDropped(t *testing.T) {
 		}
 	})
 }
+
+// RunScheduledMessages sends a message when it falls due, woken by its
+// scheduling rather than by a poll; with two nodes running it on one store,
+// each message is sent once.
+func TestRunScheduledMessages(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, f *fixture) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var running sync.WaitGroup
+		nodes := []*messaging.Service{f.svc, {Store: f.svc.Store, Blobs: f.svc.Blobs}}
+		f.svc.Now = nil // the real clock, which the nodes' timers follow
+		for _, node := range nodes {
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				node.RunScheduledMessages(ctx)
+			}()
+		}
+		t.Cleanup(func() {
+			cancel()
+			running.Wait()
+		})
+		// Both nodes are idle, waiting: each message wakes the node that
+		// scheduled it.
+		time.Sleep(100 * time.Millisecond)
+		before := f.eventCount()
+		start := time.Now()
+		var ids []string
+		for k, node := range []*messaging.Service{nodes[0], nodes[1], nodes[0], nodes[1]} {
+			sm, _, err := node.ScheduleMessage(ctx, f.app, f.conv, messaging.MessageInput{Sender: herald.Sender{UserID: "alice"},
+				Parts: []messaging.PartInput{text("", string(rune('a'+k)))}}, schedule(1), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, sm.ID)
+		}
+		deadline := time.Now().Add(8 * time.Second)
+		for {
+			if f.eventCount()-before >= len(ids) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d scheduled messages sent after 8 s", f.eventCount()-before, len(ids))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		if took < time.Second || took > 4*time.Second {
+			t.Fatalf("messages scheduled 1 s ahead were sent after %v", took)
+		}
+		time.Sleep(300 * time.Millisecond) // for a second send, were there one
+		sent := map[string]int{}
+		for _, e := range f.eventsAfter(before) {
+			d, err := e.DecodeData()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Type == herald.EventMessageSent {
+				sent[d.Message.ID]++
+			}
+		}
+		for _, id := range ids {
+			if sent[id] != 1 {
+				t.Fatalf("message %s sent %d times, want once (%v)", id, sent[id], sent)
+			}
+		}
+		ms, err := f.svc.Messages(ctx, f.app, f.conv, "", herald.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != len(ids) || bodies(ms[0])+bodies(ms[1])+bodies(ms[2])+bodies(ms[3]) != "dcba" {
+			t.Fatalf("sent %d messages, newest first %v", len(ms), ms)
+		}
+	})
+}
