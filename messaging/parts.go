@@ -35,17 +35,33 @@ func partID(id string) string {
 	return u.String()
 }
 
-// partName returns the canonical form of a part's name in a request's path:
-// a UUID, or the index of a part stored before parts had ids.
-func partName(name string) string {
-	if _, err := strconv.ParseUint(name, 10, 31); err == nil {
-		return name
-	}
-	if id := partID(name); id != "" {
-		return id
-	}
-	return name
+// PartRef names a part of a message in a request.
+type PartRef struct {
+	// Name is the part's id (3.0), or the index of a part stored before
+	// parts had ids.
+	Name string
+	// ByIndex says Name is the part's index, whatever its id, as 1.x and
+	// 2.0 name every part.
+	ByIndex bool
 }
+
+// index returns the index of the part r names in m, -1 when there is none.
+func (r PartRef) index(m *herald.Message) int {
+	if r.ByIndex {
+		i, err := strconv.Atoi(r.Name)
+		if err != nil || i < 0 || i >= len(m.Parts) || strconv.Itoa(i) != r.Name {
+			return -1
+		}
+		return i
+	}
+	name := r.Name
+	if id := partID(name); id != "" {
+		name = id
+	}
+	return m.PartIndex(name)
+}
+
+func (r PartRef) notFound() error { return herald.NotFound("message part", r.Name) }
 
 // nameParts gives every part of m stored before parts had ids its index as
 // its id, before m's parts change: it keeps the name it had, which removing
@@ -64,16 +80,16 @@ func (s *Service) Parts(ctx context.Context, appID, conversationID, messageID st
 	return s.Message(ctx, appID, conversationID, "", messageID)
 }
 
-// Part returns a live message of a conversation and the index of its part
-// named partName (see herald.Message.PartName).
-func (s *Service) Part(ctx context.Context, appID, conversationID, messageID, name string) (*herald.Message, int, error) {
+// Part returns a live message of a conversation and the index of the part
+// ref names.
+func (s *Service) Part(ctx context.Context, appID, conversationID, messageID string, ref PartRef) (*herald.Message, int, error) {
 	m, err := s.Message(ctx, appID, conversationID, "", messageID)
 	if err != nil {
 		return nil, 0, err
 	}
-	i := m.PartIndex(partName(name))
+	i := ref.index(m)
 	if i < 0 {
-		return nil, 0, herald.NotFound("message part", name)
+		return nil, 0, ref.notFound()
 	}
 	return m, i, nil
 }
@@ -169,15 +185,14 @@ func (s *Service) AddPart(ctx context.Context, appID, conversationID, messageID 
 	return m, len(m.Parts) - 1, nil
 }
 
-// UpdatePart replaces the part named name of a live message of a
+// UpdatePart replaces the part ref names in a live message of a
 // conversation, which keeps its id and its place, and records
 // message.part.updated. It returns the message and the part's index.
-func (s *Service) UpdatePart(ctx context.Context, appID, conversationID, messageID, name string, in PartInput) (*herald.Message, int, error) {
-	name = partName(name)
+func (s *Service) UpdatePart(ctx context.Context, appID, conversationID, messageID string, ref PartRef, in PartInput) (*herald.Message, int, error) {
 	var at int
 	m, err := s.editParts(ctx, appID, conversationID, messageID, func(tx herald.Tx, m *herald.Message) ([]partEvent, error) {
-		if at = m.PartIndex(name); at < 0 {
-			return nil, herald.NotFound("message part", name)
+		if at = ref.index(m); at < 0 {
+			return nil, ref.notFound()
 		}
 		p, err := checkPart(ctx, tx, appID, m.ConversationID, "part", in)
 		if err != nil {
@@ -235,15 +250,14 @@ func (s *Service) ReplaceParts(ctx context.Context, appID, conversationID, messa
 	})
 }
 
-// DeletePart removes the part named name from a live message of a
+// DeletePart removes the part ref names from a live message of a
 // conversation and records message.part.deleted, with the part as it was.
 // A message keeps at least one part.
-func (s *Service) DeletePart(ctx context.Context, appID, conversationID, messageID, name string) error {
-	name = partName(name)
+func (s *Service) DeletePart(ctx context.Context, appID, conversationID, messageID string, ref PartRef) error {
 	_, err := s.editParts(ctx, appID, conversationID, messageID, func(tx herald.Tx, m *herald.Message) ([]partEvent, error) {
-		at := m.PartIndex(name)
+		at := ref.index(m)
 		if at < 0 {
-			return nil, herald.NotFound("message part", name)
+			return nil, ref.notFound()
 		}
 		gone := m.Parts[at]
 		m.Parts = append(m.Parts[:at:at], m.Parts[at+1:]...)

@@ -138,6 +138,8 @@ func bodies(m *herald.Message) string {
 	return strings.Join(out, ",")
 }
 
+func named(name string) messaging.PartRef { return messaging.PartRef{Name: name} }
+
 const (
 	idA = "6a0f1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 	idB = "7b1e2d3c-4a5b-4c6d-9e8f-1a2b3c4d5e6f"
@@ -203,7 +205,7 @@ func TestPartOperations(t *testing.T) {
 		third := m.PartName(i)
 
 		// Replaced in place, keeping its id.
-		m, i, err = f.svc.UpdatePart(ctx, f.app, f.conv, m.ID, strings.ToUpper(idB), text(idA, "TWO"))
+		m, i, err = f.svc.UpdatePart(ctx, f.app, f.conv, m.ID, named(strings.ToUpper(idB)), text(idA, "TWO"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +214,7 @@ func TestPartOperations(t *testing.T) {
 		}
 
 		// Removed.
-		if err := f.svc.DeletePart(ctx, f.app, f.conv, m.ID, idA); err != nil {
+		if err := f.svc.DeletePart(ctx, f.app, f.conv, m.ID, named(idA)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := f.svc.Parts(ctx, f.app, f.conv, m.ID)
@@ -222,9 +224,9 @@ func TestPartOperations(t *testing.T) {
 		if strings.Join(partNames(got), ",") != idB+","+third {
 			t.Fatalf("after the removal: %v", partNames(got))
 		}
-		_, _, err = f.svc.Part(ctx, f.app, f.conv, m.ID, idA)
+		_, _, err = f.svc.Part(ctx, f.app, f.conv, m.ID, named(idA))
 		wantError(t, "reading a removed part", err, herald.ENotFound, "")
-		got, i, err = f.svc.Part(ctx, f.app, f.conv, m.ID, third)
+		got, i, err = f.svc.Part(ctx, f.app, f.conv, m.ID, named(third))
 		if err != nil || got.Parts[i].Body != "three" {
 			t.Fatalf("reading a part: %v %+v", err, got)
 		}
@@ -285,7 +287,7 @@ func TestPartChangesRefused(t *testing.T) {
 				return err
 			}, herald.EInvalidProperty, "part.body"},
 			{"a base64 body past 2 KiB decoded", func() error {
-				_, _, err := f.svc.UpdatePart(ctx, f.app, f.conv, m.ID, idA,
+				_, _, err := f.svc.UpdatePart(ctx, f.app, f.conv, m.ID, named(idA),
 					messaging.PartInput{MimeType: "application/octet-stream", Body: &bigEncoded, Encoding: "base64"})
 				return err
 			}, herald.EInvalidProperty, "part.body"},
@@ -307,10 +309,10 @@ func TestPartChangesRefused(t *testing.T) {
 				return err
 			}, herald.EMissingProperty, "parts"},
 			{"removing the last part", func() error {
-				return f.svc.DeletePart(ctx, f.app, f.conv, m.ID, idA)
+				return f.svc.DeletePart(ctx, f.app, f.conv, m.ID, named(idA))
 			}, herald.EInvalidOperation, ""},
 			{"a part that is not there", func() error {
-				_, _, err := f.svc.UpdatePart(ctx, f.app, f.conv, m.ID, idB, text("", "x"))
+				_, _, err := f.svc.UpdatePart(ctx, f.app, f.conv, m.ID, named(idB), text("", "x"))
 				return err
 			}, herald.ENotFound, ""},
 			{"a message of another conversation", func() error {
@@ -409,14 +411,14 @@ func TestOldPartsKeepTheirNames(t *testing.T) {
 		if err := f.svc.Store.Update(ctx, func(tx herald.Tx) error { return tx.UpdateMessageParts(ctx, m) }); err != nil {
 			t.Fatal(err)
 		}
-		got, i, err := f.svc.Part(ctx, f.app, f.conv, m.ID, "1")
+		got, i, err := f.svc.Part(ctx, f.app, f.conv, m.ID, named("1"))
 		if err != nil || got.Parts[i].Body != "one" {
 			t.Fatalf("part 1 of an old message: %v", err)
 		}
-		if err := f.svc.DeletePart(ctx, f.app, f.conv, m.ID, "0"); err != nil {
+		if err := f.svc.DeletePart(ctx, f.app, f.conv, m.ID, named("0")); err != nil {
 			t.Fatal(err)
 		}
-		got, i, err = f.svc.Part(ctx, f.app, f.conv, m.ID, "2")
+		got, i, err = f.svc.Part(ctx, f.app, f.conv, m.ID, named("2"))
 		if err != nil || got.Parts[i].Body != "two" {
 			t.Fatalf("part 2 after part 0 went: %v", err)
 		}
@@ -426,6 +428,24 @@ func TestOldPartsKeepTheirNames(t *testing.T) {
 		got, i, err = f.svc.AddPart(ctx, f.app, f.conv, m.ID, text("", "new"))
 		if err != nil || len(got.Parts[i].ID) != 36 {
 			t.Fatalf("a part added to an old message: %v %+v", err, got)
+		}
+
+		// 1.x and 2.0 name parts by their indexes, whatever their ids.
+		for name, want := range map[string]string{"0": "one", "2": "new"} {
+			got, i, err = f.svc.Part(ctx, f.app, f.conv, m.ID, messaging.PartRef{Name: name, ByIndex: true})
+			if err != nil || got.Parts[i].Body != want {
+				t.Fatalf("part at index %s: %v, want %q", name, err, want)
+			}
+		}
+		for _, name := range []string{"3", "-1", "01", got.Parts[2].ID} {
+			_, _, err = f.svc.Part(ctx, f.app, f.conv, m.ID, messaging.PartRef{Name: name, ByIndex: true})
+			wantError(t, "part at index "+name, err, herald.ENotFound, "")
+		}
+		if err := f.svc.DeletePart(ctx, f.app, f.conv, m.ID, messaging.PartRef{Name: "0", ByIndex: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = f.svc.Parts(ctx, f.app, f.conv, m.ID); err != nil || bodies(got) != "two,new" {
+			t.Fatalf("after removing the part at index 0: %v %+v", err, got)
 		}
 	})
 }
