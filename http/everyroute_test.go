@@ -52,6 +52,13 @@ func routeBodies(rc string) map[string]any {
 		"DELETE /apps/{app}/users/{user}/messages/{msg}":             nil,
 		"POST /apps/{app}/users/{user}/messages/{msg}/receipts":      map[string]any{"type": "delivery"},
 
+		"GET /apps/{app}/conversations/{conv}/messages/{msg}/parts":           nil,
+		"POST /apps/{app}/conversations/{conv}/messages/{msg}/parts":          part,
+		"PUT /apps/{app}/conversations/{conv}/messages/{msg}/parts":           []any{part},
+		"GET /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}":    nil,
+		"PUT /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}":    part,
+		"DELETE /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}": nil,
+
 		"POST /apps/{app}/announcements":                  map[string]any{"recipients": []any{"bob", "carol"}, "sender": map[string]any{"name": "The Team"}, "parts": []any{part}},
 		"GET /apps/{app}/users/{user}/announcements":      nil,
 		"GET /apps/{app}/users/{user}/announcements/{id}": nil,
@@ -336,6 +343,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return conv
 			case "msg messages":
 				return msg
+			case "part parts":
+				return "0" // as 1.x, the version asked for by default, names parts
 			case "user users":
 				return "bob"
 			case "id announcements":

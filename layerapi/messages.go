@@ -48,6 +48,7 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, c *call) error
 		SenderID     *string               `json:"sender_id"`
 		Parts        []messaging.PartInput `json:"parts"`
 		Notification json.RawMessage       `json:"notification"`
+		Schedule     *messaging.Schedule   `json:"schedule"`
 	}
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
@@ -56,8 +57,11 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	m, replay, err := c.service().SendMessage(r.Context(), c.app, r.PathValue("conv"),
-		messaging.MessageInput{Sender: sd, Parts: in.Parts, Notification: in.Notification},
+	msg := messaging.MessageInput{Sender: sd, Parts: c.partInputs(in.Parts), Notification: in.Notification}
+	if in.Schedule != nil {
+		return a.scheduleMessage(w, r, c, msg, *in.Schedule)
+	}
+	m, replay, err := c.service().SendMessage(r.Context(), c.app, r.PathValue("conv"), msg,
 		r.Header.Get("If-None-Match"))
 	if err != nil {
 		return err

@@ -44,6 +44,12 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("GET /apps/{app}/users/{user}/messages/{msg}", a.getMessage)
 	h("DELETE /apps/{app}/users/{user}/messages/{msg}", a.deleteUserMessage)
 	h("POST /apps/{app}/users/{user}/messages/{msg}/receipts", a.postReceipt)
+	h("GET /apps/{app}/conversations/{conv}/messages/{msg}/parts", a.listParts)
+	h("POST /apps/{app}/conversations/{conv}/messages/{msg}/parts", a.addPart)
+	h("PUT /apps/{app}/conversations/{conv}/messages/{msg}/parts", a.replaceParts)
+	h("GET /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}", a.getPart)
+	h("PUT /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}", a.updatePart)
+	h("DELETE /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}", a.deletePart)
 
 	h("POST /apps/{app}/announcements", a.sendAnnouncement)
 	h("GET /apps/{app}/users/{user}/announcements", a.listAnnouncements)

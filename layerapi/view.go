@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -219,6 +220,8 @@ type partJSON struct {
 	Body     *string                 `json:"body,omitempty"`
 	Encoding string                  `json:"encoding,omitempty"`
 	Content  *heraldhttp.ContentJSON `json:"content,omitempty"`
+	// UpdatedAt is when a part changed on its own after the send (3.0).
+	UpdatedAt *string `json:"updated_at,omitempty"`
 }
 
 // parts renders the parts of a message or announcement whose id is idBase.
@@ -232,6 +235,10 @@ func (v *view) parts(idBase string, parts []herald.Part) []partJSON {
 			name = p.ID
 		}
 		out[i] = partJSON{ID: idBase + "/parts/" + name, MimeType: p.MimeType, Encoding: p.Encoding}
+		if v.v.partIDs() && p.UpdatedAt != nil {
+			at := herald.FormatTime(*p.UpdatedAt)
+			out[i].UpdatedAt = &at
+		}
 		if p.Content != nil {
 			c := v.srv.RenderContent(v.app, p.Content.ID, p.Content.Size, true)
 			out[i].Content = &c
@@ -258,6 +265,9 @@ type messageJSON struct {
 	RecipientStatus map[string]string `json:"recipient_status"`
 	Position        int64             `json:"position"`
 	IsUnread        *bool             `json:"is_unread,omitempty"`
+	// UpdatedAt is when a part was last added or replaced after the send
+	// (3.0, [PV] message.obj: "the last change to the message parts").
+	UpdatedAt *string `json:"updated_at,omitempty"`
 }
 
 // message renders m; with viewer set, as that user sees it. Its users must
@@ -278,6 +288,18 @@ func (v *view) message(m *herald.Message, viewer string) messageJSON {
 	if viewer != "" {
 		unread := m.RecipientStatus[viewer] != herald.StatusRead
 		out.IsUnread = &unread
+	}
+	if v.v.partIDs() {
+		var last *time.Time
+		for _, p := range m.Parts {
+			if p.UpdatedAt != nil && (last == nil || p.UpdatedAt.After(*last)) {
+				last = p.UpdatedAt
+			}
+		}
+		if last != nil {
+			at := herald.FormatTime(*last)
+			out.UpdatedAt = &at
+		}
 	}
 	return out
 }
