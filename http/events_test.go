@@ -415,7 +415,12 @@ func TestEventData(t *testing.T) {
 		if dm["id"] != localID(m["id"]) || dm["conversation_id"] != conv || dm["position"] != 1.0 {
 			t.Fatalf("message.sent data.message: %v", dm)
 		}
-		wantJSON(t, "data.message.parts", dm["parts"], []any{map[string]any{"mime_type": "text/plain", "body": "hello"}})
+		// Each part has an id of its own.
+		part := obj(t, arr(t, dm["parts"])[0])
+		if _, err := uuid.Parse(fmt.Sprint(part["id"])); err != nil {
+			t.Fatalf("data.message.parts[0].id: %v", part["id"])
+		}
+		wantJSON(t, "data.message.parts", []any{without(part, "id")}, []any{map[string]any{"mime_type": "text/plain", "body": "hello"}})
 		wantJSON(t, "data.message.recipient_status", dm["recipient_status"], map[string]any{"alice": "read", "bob": "sent"})
 		wantJSON(t, "data.message.sender", dm["sender"], map[string]any{"user_id": "alice"})
 		if obj(t, data["conversation"])["id"] != conv {
