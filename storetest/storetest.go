@@ -45,6 +45,8 @@ var tests = []struct {
 	{"TokensLockedForUpdate", testTokensLockedForUpdate},
 	// content.go
 	{"DropContent", testDropContent},
+	// exports.go
+	{"ExportKeysAndSchedules", testExportKeysAndSchedules}, {"ExportLifecycle", testExportLifecycle},
 
 	// channels.go
 	{"Channels", testChannels},
