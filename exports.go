@@ -145,6 +145,14 @@ type ExportQueries interface {
 	// came at or before now.
 	ExpiredExports(ctx context.Context, now time.Time, limit int) ([]*Export, error)
 
+	// ConversationsAfter lists an app's live conversations in id order
+	// (creation order), after the conversation with id after ("": from
+	// the first): the pages of an export.
+	ConversationsAfter(ctx context.Context, appID, after string, limit int) ([]*Conversation, error)
+	// MessagesAfter lists a conversation's live messages in position
+	// order, after the given position.
+	MessagesAfter(ctx context.Context, appID, conversationID string, afterPosition int64, limit int) ([]*Message, error)
+
 	// PutExportSchedule saves an app's schedule.
 	PutExportSchedule(ctx context.Context, s *ExportSchedule) error
 	// ExportSchedule returns an app's schedule, or not_found.

@@ -173,6 +173,19 @@ func (q *Queries) ExpiredExports(ctx context.Context, now time.Time, limit int) 
 		WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, micros(now), limit))
 }
 
+func (q *Queries) ConversationsAfter(ctx context.Context, appID, after string, limit int) ([]*herald.Conversation, error) {
+	return collect(func(r scanner) (*herald.Conversation, error) { return scanConversation(appID, r) })(
+		q.db.QueryContext(ctx, `SELECT `+conversationColumns+` FROM conversations
+			WHERE app_id = ? AND deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?`, appID, after, limit))
+}
+
+func (q *Queries) MessagesAfter(ctx context.Context, appID, conversationID string, afterPosition int64, limit int) ([]*herald.Message, error) {
+	return collect(func(r scanner) (*herald.Message, error) { return scanMessage(appID, r) })(
+		q.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE conversation_id = ? AND app_id = ? AND deleted_at IS NULL AND position > ?
+			ORDER BY position LIMIT ?`, conversationID, appID, afterPosition, limit))
+}
+
 // Export schedules.
 
 const exportScheduleColumns = `app_id, export_interval, events, next_export_at, last_export_at, last_export_id,

@@ -293,3 +293,70 @@ func testExportLifecycle(t *testing.T, s herald.Store) {
 		return nil
 	})
 }
+
+// testExportPages checks the pages an export reads: an app's live
+// conversations in creation order and each one's live messages in
+// position order, after a cursor.
+func testExportPages(t *testing.T, s herald.Store) {
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		for i, id := range []string{"c1", "c2", "c3", "c4"} {
+			app := "a"
+			if id == "c3" {
+				app = "b"
+			}
+			c := &herald.Conversation{ID: id, AppID: app, Participants: []string{"u"}, CreatedAt: at(i)}
+			if err := tx.CreateConversation(ctx, c, ""); err != nil {
+				return err
+			}
+		}
+		gone := &herald.Conversation{ID: "c0", AppID: "a", Participants: []string{"u"}, CreatedAt: at(0), DeletedAt: ptime(at(5))}
+		if err := tx.CreateConversation(ctx, gone, ""); err != nil {
+			return err
+		}
+		if err := tx.UpdateConversation(ctx, gone, ""); err != nil {
+			return err
+		}
+		for pos := int64(1); pos <= 5; pos++ {
+			m := &herald.Message{ID: fmt.Sprintf("m%d", pos), AppID: "a", ConversationID: "c2", Position: pos,
+				Sender: herald.Sender{UserID: "u"}, Parts: []herald.Part{{MimeType: "text/plain", Body: "hi"}},
+				SentAt: at(int(pos)), RecipientStatus: map[string]string{"u": "read"}}
+			if pos == 3 {
+				m.DeletedAt = ptime(at(9))
+			}
+			if err := tx.CreateMessage(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		ids := func(cs []*herald.Conversation) (out []string) {
+			for _, c := range cs {
+				out = append(out, c.ID)
+			}
+			return out
+		}
+		first, err := q.ConversationsAfter(ctx, "a", "", 2)
+		if err != nil {
+			return err
+		}
+		same(t, "first page of conversations", ids(first), []string{"c1", "c2"})
+		next, err := q.ConversationsAfter(ctx, "a", "c2", 2)
+		if err != nil {
+			return err
+		}
+		same(t, "next page of conversations", ids(next), []string{"c4"})
+		var got []string
+		for after := int64(0); ; {
+			page, err := q.MessagesAfter(ctx, "a", "c2", after, 2)
+			if err != nil || len(page) == 0 {
+				same(t, "messages page by page", got, []string{"m1", "m2", "m4", "m5"})
+				return err
+			}
+			for _, m := range page {
+				got = append(got, m.ID)
+			}
+			after = page[len(page)-1].Position
+		}
+	})
+}

@@ -47,6 +47,7 @@ var tests = []struct {
 	{"DropContent", testDropContent},
 	// exports.go
 	{"ExportKeysAndSchedules", testExportKeysAndSchedules}, {"ExportLifecycle", testExportLifecycle},
+	{"ExportPages", testExportPages},
 
 	// channels.go
 	{"Channels", testChannels},
