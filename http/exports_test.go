@@ -16,6 +16,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,6 +306,64 @@ func TestExportLifecycleThroughTheService(t *testing.T) {
 			t.Fatalf("the archive of a deleted export: %v, want not_found", err)
 		}
 		wantServiceError(t, svc.DeleteExport(ctx, a.AppID, x.ID), herald.ENotFound, "")
+
+		// A completed export is pruned, archive and all, once its time is
+		// up.
+		x, err = svc.RequestExport(ctx, a.AppID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x = waitExport(t, a, x.ID)
+		if err := svc.PruneExports(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Export(ctx, a.AppID, x.ID); err != nil {
+			t.Fatalf("export pruned before its time: %v", err)
+		}
+		a.Clock = x.ExpiresAt.Sub(time.Now()) + time.Second
+		if err := svc.PruneExports(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Export(ctx, a.AppID, x.ID)
+		wantServiceError(t, err, herald.ENotFound, "")
+		if _, err := a.Service.Blobs.Open(ctx, x.BlobKey); !herald.IsNotFound(err) {
+			t.Fatalf("the archive of a pruned export: %v, want not_found", err)
+		}
+
+		// Each change is an event of the app's log.
+		var types []string
+		for _, e := range a.events() {
+			if typ, _ := e["type"].(string); strings.HasPrefix(typ, "export") {
+				types = append(types, typ)
+			}
+		}
+		want := []string{"export_security.updated", "export.created", "export.completed", "export.deleted",
+			"export.created", "export.completed", "export.deleted"}
+		if !slices.Equal(types, want) {
+			t.Errorf("export events %v, want %v", types, want)
+		}
+	})
+}
+
+// TestExportThatCannotBeWritten checks that an export whose archive cannot
+// be written ends failed, saying why, rather than pending forever.
+func TestExportThatCannotBeWritten(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		x := &herald.Export{ID: messaging.NewID(), AppID: a.AppID, Type: herald.ExportHistorical, Status: herald.ExportPending,
+			PublicKey: "-----BEGIN PUBLIC KEY-----\nbroken\n-----END PUBLIC KEY-----\n", CreatedAt: now}
+		if err := a.Store.Update(ctx, func(tx herald.Tx) error { return tx.CreateExport(ctx, x) }); err != nil {
+			t.Fatal(err)
+		}
+		startExports(t, a)
+		done := waitExport(t, a, x.ID)
+		if done.Status != herald.ExportFailed || !strings.Contains(done.Error, "public key") || done.BlobKey != "" {
+			t.Fatalf("export with a broken key: %+v", done)
+		}
+		if _, err := a.Service.OpenExport(ctx, done); !herald.IsNotFound(err) {
+			t.Fatalf("opening a failed export: %v", err)
+		}
 	})
 }
 
