@@ -118,6 +118,8 @@ type ExportQueries interface {
 	CreateExport(ctx context.Context, e *Export) error
 	// Export returns an export of an app, or not_found.
 	Export(ctx context.Context, appID, id string) (*Export, error)
+	// ExportByID finds an export without knowing its app, for signed URLs.
+	ExportByID(ctx context.Context, id string) (*Export, error)
 	// Exports lists an app's exports, newest first.
 	Exports(ctx context.Context, appID string, p Page) ([]*Export, error)
 	// ActiveExports counts an app's exports of a type that are pending or

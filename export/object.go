@@ -49,7 +49,7 @@ func Render(x *herald.Export, u *urls.Builder) Object {
 		Error:       x.Error,
 	}
 	if x.Status == herald.ExportCompleted {
-		download, exp := u.ExportDownloadURL(x.AppID, x.ID)
+		download, exp := u.ExportDownloadURL(x.ID)
 		expires := herald.FormatTime(exp)
 		o.DownloadURL, o.DownloadURLExpiresAt = &download, &expires
 		o.AESIV, o.EncryptedAESKey = &x.AESIV, &x.EncryptedAESKey

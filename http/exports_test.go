@@ -35,14 +35,15 @@ var exportKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-func exportPublicPEM(t *testing.T) string {
-	t.Helper()
+// exportPublicPEM is the PEM of exportKey's public half, as `openssl rsa
+// -pubout` writes it.
+var exportPublicPEM = sync.OnceValue(func() string {
 	der, err := x509.MarshalPKIXPublicKey(&exportKey().PublicKey)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
+})
 
 // startExports runs an export runner beside the API, polling often; it
 // stops before the API does.
@@ -264,7 +265,7 @@ func TestExportLifecycleThroughTheService(t *testing.T) {
 		_, err = svc.ExportKey(ctx, a.AppID)
 		wantServiceError(t, err, herald.ENotFound, "")
 
-		k, err := svc.PutExportKey(ctx, a.AppID, exportPublicPEM(t))
+		k, err := svc.PutExportKey(ctx, a.AppID, exportPublicPEM())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +386,7 @@ func TestExportTakenOverFromAStoppedRunner(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ctx := context.Background()
 		f := writeExportFixture(t, a)
-		if _, err := a.Service.PutExportKey(ctx, a.AppID, exportPublicPEM(t)); err != nil {
+		if _, err := a.Service.PutExportKey(ctx, a.AppID, exportPublicPEM()); err != nil {
 			t.Fatal(err)
 		}
 		x, err := a.Service.RequestExport(ctx, a.AppID)
@@ -425,7 +426,7 @@ func TestScheduledExport(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ctx := context.Background()
 		svc := a.Service
-		if _, err := svc.PutExportKey(ctx, a.AppID, exportPublicPEM(t)); err != nil {
+		if _, err := svc.PutExportKey(ctx, a.AppID, exportPublicPEM()); err != nil {
 			t.Fatal(err)
 		}
 		_, err := svc.PutExportSchedule(ctx, a.AppID, "weekly", nil)
@@ -492,4 +493,22 @@ func TestScheduledExport(t *testing.T) {
 				created, sent, len(f.convs))
 		}
 	})
+}
+
+// completedExport registers the test key, requests a historical export and
+// has it written at once, by a runner of its own; it returns the export's
+// id and download URL.
+func (a *api) completedExport(t *testing.T) (id, downloadURL string) {
+	t.Helper()
+	a.do("PUT", "/export_security", map[string]any{"public_key": exportPublicPEM()}).must(t, 200)
+	id = a.do("POST", "/exports", nil).must(t, 202).Map(t)["id"].(string)
+	r := &messaging.ExportRunner{Service: a.Service, URLs: a.Server.URLs, Dir: t.TempDir()}
+	if ran, err := r.RunOne(context.Background()); err != nil || !ran {
+		t.Fatalf("writing the export: ran %v, %v", ran, err)
+	}
+	x := a.do("GET", "/exports/"+id+"/status", nil).must(t, 200).Map(t)
+	if x["status"] != "completed" {
+		t.Fatalf("export written: %v", x)
+	}
+	return id, x["download_url"].(string)
 }

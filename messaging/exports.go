@@ -146,6 +146,16 @@ func (s *Service) DeleteExport(ctx context.Context, appID, id string) error {
 	return nil
 }
 
+// ExportByID returns an export by id alone, for requests authorised by a
+// signed URL rather than a token.
+func (s *Service) ExportByID(ctx context.Context, id string) (x *herald.Export, err error) {
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		x, err = q.ExportByID(ctx, id)
+		return err
+	})
+	return x, err
+}
+
 // OpenExport returns the encrypted archive of a completed export.
 func (s *Service) OpenExport(ctx context.Context, x *herald.Export) (io.ReadCloser, error) {
 	if x.Status != herald.ExportCompleted || x.BlobKey == "" {

@@ -86,6 +86,14 @@ func (q *Queries) Export(ctx context.Context, appID, id string) (*herald.Export,
 	return e, nil
 }
 
+func (q *Queries) ExportByID(ctx context.Context, id string) (*herald.Export, error) {
+	e, err := scanExport(q.db.QueryRowContext(ctx, `SELECT `+exportColumns+` FROM exports WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound(err, "export", id)
+	}
+	return e, nil
+}
+
 func (q *Queries) Exports(ctx context.Context, appID string, p herald.Page) ([]*herald.Export, error) {
 	query, args := `SELECT `+exportColumns+` FROM exports WHERE app_id = ?`, []any{appID}
 	if p.Before != "" {

@@ -122,6 +122,13 @@ func testExportLifecycle(t *testing.T, s herald.Store) {
 		same(t, "exports of a before e2", list, []*herald.Export{exports[0]})
 		_, err = q.Export(ctx, "b", "e1")
 		wantNotFound(t, "another app's export", err)
+		byID, err := q.ExportByID(ctx, "e3")
+		if err != nil {
+			return err
+		}
+		same(t, "export by id alone", byID, exports[2])
+		_, err = q.ExportByID(ctx, "e9")
+		wantNotFound(t, "an export that does not exist, by id", err)
 		n, err := q.ActiveExports(ctx, "a", herald.ExportHistorical)
 		if n != 1 || err != nil {
 			return fmt.Errorf("active historical exports of a: %d, %w; want 1", n, err)

@@ -86,20 +86,19 @@ func (b *Builder) ExportStatus(app, id string) string { return b.Export(app, id)
 // and when it expires: it lives as long as content download URLs, and
 // every rendering of the export makes a fresh one, as Layer's were
 // "Refreshed automatically" (platform/data/export.md). It ends in Layer's
-// file name (ID.tar.gz.enc), so that a download keeps it. Verify it with
-// ExportDownloadID.
-func (b *Builder) ExportDownloadURL(app, id string) (string, time.Time) {
+// file name (ID.tar.gz.enc), so that a download keeps it.
+func (b *Builder) ExportDownloadURL(id string) (string, time.Time) {
 	ttl := b.ContentTTL
 	if ttl <= 0 {
 		ttl = DefaultContentTTL
 	}
 	exp := b.now().Add(ttl).Truncate(time.Second)
-	return b.signed("/exports/"+app+"/"+id+".tar.gz.enc", ExportDownload, ExportDownloadID(app, id), exp), exp
+	return b.signed("/exports/"+id+ArchiveSuffix, ExportDownload, id, exp), exp
 }
 
-// ExportDownloadID is what an export's download URL signs: the export of
-// that app.
-func ExportDownloadID(app, id string) string { return app + "/" + id }
+// ArchiveSuffix ends the file name of an export's archive, as Layer's
+// download URLs did (….tar.gz.enc).
+const ArchiveSuffix = ".tar.gz.enc"
 
 // ContentUpload returns a signed upload URL for content.
 func (b *Builder) ContentUpload(id string) string {
