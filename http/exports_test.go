@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -511,4 +512,177 @@ func (a *api) completedExport(t *testing.T) (id, downloadURL string) {
 		t.Fatalf("export written: %v", x)
 	}
 	return id, x["download_url"].(string)
+}
+
+// The export objects of Layer's docs carry these fields, null until the
+// export has them (platform/data/export.md, "Managing Exports").
+var exportFields = []string{"aes_iv", "completed_at", "created_at", "download_url", "download_url_expires_at",
+	"encrypted_aes_key", "expired_at", "id", "public_key", "started_at", "status", "status_url", "type"}
+
+func checkExportObject(t *testing.T, a *api, x map[string]any) {
+	t.Helper()
+	for _, f := range exportFields {
+		if _, ok := x[f]; !ok {
+			t.Fatalf("export without %s: %v", f, x)
+		}
+	}
+	id := x["id"].(string)
+	if x["status_url"] != a.URL+"/apps/"+a.AppID+"/exports/"+id+"/status" || x["type"] != "historical" {
+		t.Fatalf("export %v", x)
+	}
+	done := x["status"] == "completed"
+	for _, f := range []string{"aes_iv", "completed_at", "download_url", "download_url_expires_at", "encrypted_aes_key", "expired_at"} {
+		if (x[f] != nil) != done {
+			t.Fatalf("export %s has %s = %v", x["status"], f, x[f])
+		}
+	}
+}
+
+// TestExportsThroughLayersAPI drives every export endpoint as
+// GetStream/layer-migration does (Server API 3.0), and as a 1.1 client does:
+// register the key, request an export, poll its status, download the
+// archive from its download_url without a token and decrypt it, delete it.
+// Exports name no user, so every version shows them alike.
+func TestExportsThroughLayersAPI(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		f := writeExportFixture(t, a)
+		v11 := []string{"Accept", "application/vnd.layer+json; version=1.1"}
+		v30 := []string{"Accept", "application/vnd.layer+json; version=3.0"}
+
+		// Nothing is set up yet.
+		a.do("GET", "/export_security", nil, v30...).wantError(t, 404, "not_found", "")
+		a.do("POST", "/exports", map[string]any{}, v30...).wantError(t, 422, "invalid_operation", "public_key")
+		a.do("GET", "/exports/"+messaging.NewID()+"/status", nil, v30...).wantError(t, 404, "not_found", "")
+		a.do("DELETE", "/exports/"+messaging.NewID(), nil, v30...).wantError(t, 404, "not_found", "")
+		a.do("PUT", "/export_security", map[string]any{"public_key": "-----BEGIN PUBLIC KEY-----MII...-----END PUBLIC KEY-----"}, v30...).
+			wantError(t, 422, "invalid_property", "public_key")
+		a.do("PUT", "/export_security", map[string]any{}, v30...).wantError(t, 422, "missing_property", "public_key")
+		// A version Herald does not serve is refused whatever the route
+		// (the status is layerapi's to choose for every route alike).
+		bad := a.do("PUT", "/export_security", map[string]any{"public_key": exportPublicPEM()}, "Accept", "application/vnd.layer+json; version=4.0")
+		if bad.Status/100 != 4 || bad.Map(t)["id"] != "invalid_header" {
+			t.Fatalf("version 4.0: %d %s", bad.Status, bad.Body)
+		}
+		var list []map[string]any
+		a.do("GET", "/exports", nil, v30...).must(t, 200).JSON(t, &list)
+		if len(list) != 0 {
+			t.Fatalf("exports before any: %v", list)
+		}
+
+		// The key as layer-migration sends it: the .pub file `openssl rsa
+		// -pubout` wrote.
+		key := a.do("PUT", "/export_security", map[string]any{"public_key": exportPublicPEM()}, v30...).must(t, 200).Map(t)
+		if key["public_key"] != exportPublicPEM() {
+			t.Fatalf("registered key %v", key)
+		}
+		for _, v := range [][]string{v11, v30} {
+			if got := a.do("GET", "/export_security", nil, v...).must(t, 200).Map(t); got["public_key"] != exportPublicPEM() {
+				t.Fatalf("key in %s: %v", v[1], got)
+			}
+		}
+		x := a.do("POST", "/exports", map[string]any{}, v30...).must(t, 202).Map(t)
+		checkExportObject(t, a, x)
+		if x["status"] != "pending" || x["public_key"] != exportPublicPEM() {
+			t.Fatalf("requested export %v", x)
+		}
+		id := x["id"].(string)
+		a.do("POST", "/exports", nil, v11...).wantError(t, 409, "conflict", "")
+		if st := a.do("GET", "/exports/"+id+"/status", nil, v30...).must(t, 202).Map(t); st["status"] != "pending" {
+			t.Fatalf("status before any runner: %v", st)
+		}
+
+		startExports(t, a)
+		deadline := time.Now().Add(20 * time.Second)
+		var st map[string]any
+		for {
+			res := a.do("GET", "/exports/"+id+"/status", nil, v30...)
+			st = res.Map(t)
+			if st["status"] == "completed" {
+				res.must(t, 200)
+				break
+			}
+			res.must(t, 202)
+			if time.Now().After(deadline) {
+				t.Fatalf("export still %v after 20s", st["status"])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		checkExportObject(t, a, st)
+		// The same export in 1.1, through the status URL itself and the
+		// listing layer-migration's status command reads.
+		a.At = time.Now()
+		byURL := a.do("GET", st["status_url"].(string), nil, v11...).must(t, 200).Map(t)
+		a.do("GET", "/exports", nil, v30...).must(t, 200).JSON(t, &list)
+		if len(list) != 1 || jsonOf(t, list[0]) != jsonOf(t, byURL) {
+			t.Fatalf("listing %v; status %v: want the same export", list, byURL)
+		}
+		a.do("GET", "/exports/"+url.PathEscape(herald.ExportIDPrefix+id)+"/status", nil, v30...).must(t, 200)
+
+		// The download needs no token, only the signed URL.
+		download := byURL["download_url"].(string)
+		res := a.doAs("", "GET", download, nil)
+		res.must(t, 200)
+		if res.Header.Get("Content-Type") != "application/octet-stream" ||
+			!strings.Contains(res.Header.Get("Content-Disposition"), id+".tar.gz.enc") {
+			t.Fatalf("download headers %v", res.Header)
+		}
+		checkHistorical(t, a, f, openArchive(t, res.Body, byURL["encrypted_aes_key"].(string), byURL["aes_iv"].(string)))
+		a.doAs("", "GET", strings.Replace(download, "signature=", "signature=00", 1), nil).wantError(t, 403, "access_denied", "")
+		a.doAs("", "GET", strings.Replace(download, id, messaging.NewID(), 1), nil).wantError(t, 403, "access_denied", "")
+		a.Clock = 2 * time.Hour
+		a.doAs("", "GET", download, nil).wantError(t, 403, "url_expired", "")
+		// Each rendering signs a fresh URL.
+		fresh := a.do("GET", "/exports/"+id+"/status", nil, v30...).must(t, 200).Map(t)["download_url"].(string)
+		a.doAs("", "GET", fresh, nil).must(t, 200)
+
+		a.do("DELETE", "/exports/"+id, nil, v30...).must(t, 204)
+		a.do("GET", "/exports/"+id+"/status", nil, v30...).wantError(t, 404, "not_found", "")
+		a.doAs("", "GET", fresh, nil).wantError(t, 404, "not_found", "")
+		a.do("DELETE", "/exports/"+id, nil, v30...).wantError(t, 404, "not_found", "")
+		// Another app sees none of it.
+		_, other := a.newApp("other app")
+		a.doAs(other, "GET", a.URL+"/apps/"+a.AppID+"/export_security", nil).wantError(t, 404, "not_found", "")
+	})
+}
+
+// TestExportScheduleThroughLayersAPI sets and reads the schedule as Layer's
+// docs show it.
+func TestExportScheduleThroughLayersAPI(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		off := a.do("GET", "/export_schedule", nil).must(t, 200).Map(t)
+		if off["interval"] != "disabled" || off["next_export_at"] != nil || off["last_export_at"] != nil || off["last_export_id"] != nil {
+			t.Fatalf("schedule never set: %v", off)
+		}
+		a.do("PUT", "/export_schedule", map[string]any{"interval": "hourly"}).wantError(t, 422, "invalid_property", "interval")
+		a.do("PUT", "/export_schedule", map[string]any{"events": []any{"message.sent"}}).wantError(t, 422, "missing_property", "interval")
+		a.do("PUT", "/export_schedule", map[string]any{"interval": "daily", "events": []any{"message.sent", "identity.created"}}).
+			wantError(t, 422, "invalid_property", "events")
+		// Layer's example: every event.
+		all := []any{"message.sent", "message.delivered", "message.read", "message.deleted", "conversation.created",
+			"conversation.updated.participants", "conversation.updated.metadata", "conversation.deleted"}
+		for _, v := range []string{"1.1", "3.0"} {
+			sc := a.do("PUT", "/export_schedule", map[string]any{"interval": "daily", "events": all},
+				"Accept", "application/vnd.layer+json; version="+v).must(t, 200).Map(t)
+			next, err := time.Parse(time.RFC3339, sc["next_export_at"].(string))
+			if err != nil || next.Sub(time.Now()) < 23*time.Hour || sc["interval"] != "daily" || len(sc["events"].([]any)) != len(all) {
+				t.Fatalf("schedule in %s: %v", v, sc)
+			}
+			if got := a.do("GET", "/export_schedule", nil).must(t, 200).Map(t); jsonOf(t, got) != jsonOf(t, sc) {
+				t.Fatalf("schedule read back %v, set %v", got, sc)
+			}
+		}
+		sc := a.do("PUT", "/export_schedule", map[string]any{"interval": "disabled"}).must(t, 200).Map(t)
+		if sc["next_export_at"] != nil || len(sc["events"].([]any)) != len(all) {
+			t.Fatalf("disabled schedule: %v", sc)
+		}
+	})
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
