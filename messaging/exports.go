@@ -452,7 +452,12 @@ func (r *ExportRunner) RunOne(ctx context.Context) (bool, error) {
 		if ctx.Err() != nil {
 			return true, err
 		}
-		x.Status, x.Error = herald.ExportFailed, err.Error()
+		// The API shows the reason: the server's own failures are logged,
+		// not shown, as they name its files.
+		x.Status, x.Error = herald.ExportFailed, "the archive could not be written; request another export"
+		if errors.Is(err, errBadKey) {
+			x.Error = err.Error()
+		}
 		return true, errors.Join(err, r.finish(ctx, x, "", herald.EventExportFailed))
 	}
 	defer a.Close()
@@ -461,12 +466,14 @@ func (r *ExportRunner) RunOne(ctx context.Context) (bool, error) {
 		if ctx.Err() != nil {
 			return true, err
 		}
-		x.Status, x.Error = herald.ExportFailed, "storing the archive: "+err.Error()
+		x.Status, x.Error = herald.ExportFailed, "the archive could not be stored; request another export"
 		return true, errors.Join(err, r.finish(ctx, x, "", herald.EventExportFailed))
 	}
 	x.Status, x.BlobKey, x.Size, x.EncryptedAESKey, x.AESIV = herald.ExportCompleted, key, a.Size, a.EncryptedAESKey, a.AESIV
 	return true, r.finish(ctx, x, key, herald.EventExportCompleted)
 }
+
+var errBadKey = errors.New("the export's public key is not a usable RSA key")
 
 var errLeaseLost = errors.New("the export's lease went to another runner, or the export was deleted")
 
@@ -497,7 +504,7 @@ func (r *ExportRunner) keepLease(ctx context.Context, lost context.CancelFunc, i
 func (r *ExportRunner) write(ctx context.Context, x *herald.Export) (*export.Archive, error) {
 	pub, _, err := export.ParsePublicKey(x.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("the export's public key: %w", err)
+		return nil, fmt.Errorf("%w: %v", errBadKey, err)
 	}
 	a, err := export.Build(r.Dir, pub, r.Service.now(), func(w io.Writer) error {
 		return r.Service.Store.View(ctx, func(q herald.Queries) error {
