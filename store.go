@@ -234,6 +234,7 @@ type Queries interface {
 
 	WebhookQueries
 	GoneQueries
+	ExportQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.
