@@ -13,6 +13,7 @@ type ErrorID string
 
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
+	EInvalidRequestID   ErrorID = "invalid_request_id"
 	EAuthRequired       ErrorID = "authentication_required"
 	ERateLimitExceeded  ErrorID = "rate_limit_exceeded"
 	ERequestTimeout     ErrorID = "request_timeout"
@@ -33,6 +34,7 @@ const (
 	EURLExpired         ErrorID = "url_expired"
 	EStorageFull        ErrorID = "insufficient_storage"
 	EQuotaExceeded      ErrorID = "quota_exceeded"
+	EGone               ErrorID = "gone"
 )
 
 type errorKind struct {
@@ -42,6 +44,7 @@ type errorKind struct {
 
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
+	EInvalidRequestID:   {3, http.StatusBadRequest},
 	EAuthRequired:       {4, http.StatusUnauthorized},
 	ERateLimitExceeded:  {7, http.StatusTooManyRequests},
 	ERequestTimeout:     {8, http.StatusRequestTimeout},
@@ -53,15 +56,19 @@ var errorKinds = map[ErrorID]errorKind{
 	EMissingProperty:    {104, http.StatusUnprocessableEntity},
 	EInvalidProperty:    {105, http.StatusUnprocessableEntity},
 	EInvalidEndpoint:    {106, http.StatusNotFound},
-	EInvalidHeader:      {107, http.StatusBadRequest},
-	EConflict:           {108, http.StatusConflict},
-	EMethodNotAllowed:   {109, http.StatusMethodNotAllowed},
-	EIDInUse:            {111, http.StatusConflict},
-	EPayloadTooLarge:    {200, http.StatusRequestEntityTooLarge},
-	EUploadMismatch:     {201, http.StatusBadRequest},
-	EURLExpired:         {202, http.StatusForbidden},
-	EStorageFull:        {203, http.StatusInsufficientStorage},
-	EQuotaExceeded:      {204, http.StatusUnprocessableEntity},
+	// Layer's only header error was an Accept header naming no version it
+	// served: 406 Not Acceptable.
+	EInvalidHeader:    {107, http.StatusNotAcceptable},
+	EConflict:         {108, http.StatusConflict},
+	EMethodNotAllowed: {109, http.StatusMethodNotAllowed},
+	EIDInUse:          {111, http.StatusConflict},
+	EPayloadTooLarge:  {200, http.StatusRequestEntityTooLarge},
+	EUploadMismatch:   {201, http.StatusBadRequest},
+	EURLExpired:       {202, http.StatusForbidden},
+	EStorageFull:      {203, http.StatusInsufficientStorage},
+	EQuotaExceeded:    {204, http.StatusUnprocessableEntity},
+	// Layer answered 410 with an empty body; Herald's body says what.
+	EGone: {205, http.StatusGone},
 }
 
 // ErrStorageFull marks a store's failure for want of space (SQLite's

@@ -262,4 +262,6 @@ type EventData struct {
 	// conversation and of the messages in it, as they were then.
 	Contact *Contact `json:"contact,omitempty"`
 	Channel *Channel `json:"channel,omitempty"`
+	// Export is set on the events of exports, their key and schedule.
+	Export *ExportChange `json:"export,omitempty"`
 }

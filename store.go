@@ -234,6 +234,8 @@ type Queries interface {
 
 	WebhookQueries
 	PartQueries
+	GoneQueries
+	ExportQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -432,7 +432,7 @@ func TestEventData(t *testing.T) {
 		a.do("PATCH", "/conversations/"+conv, []any{
 			map[string]any{"operation": "add", "property": "participants", "value": []string{"carol", "dave"}},
 			map[string]any{"operation": "remove", "property": "participants", "value": "bob"},
-		}).must(t, 200)
+		}).must(t, 204)
 		ev = a.wantEvents(t, mark, "conversation.updated.participants")[0]
 		data = eventData(t, ev)
 		wantJSON(t, "data.added", data["added"], []string{"carol", "dave"})

@@ -103,7 +103,8 @@ func TestMessagePartsV3(t *testing.T) {
 		a.do("PUT", partsPath, []any{}, v3...).wantError(t, 422, "missing_property", "parts")
 		a.do("PUT", partsPath+"/"+uuid.NewString(), partBody("", "x"), v3...).wantError(t, 404, "not_found", "")
 		a.do("DELETE", "/conversations/"+conv+"/messages/"+id, nil).must(t, 204)
-		a.do("GET", partsPath, nil, v3...).wantError(t, 404, "not_found", "")
+		a.do("GET", partsPath, nil, v3...).wantError(t, 410, "gone", "")
+		a.do("POST", partsPath, partBody("", "x"), v3...).wantError(t, 410, "gone", "")
 		a.wantEvents(t, mark, "message.part.created", "message.part.updated", "message.part.deleted",
 			"message.part.created", "message.part.updated", "conversation.created", "message.deleted")
 	})

@@ -105,7 +105,7 @@ func (s *Service) editParts(ctx context.Context, appID, conversationID, messageI
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
 		m, err := tx.Message(ctx, appID, messageID)
 		if err != nil {
-			return err
+			return messageGone(ctx, tx, appID, messageID, err)
 		}
 		if err := visible(ctx, tx, m, conversationID, ""); err != nil {
 			return err
@@ -151,6 +151,22 @@ func (s *Service) editParts(ctx context.Context, appID, conversationID, messageI
 		return nil
 	})
 	return out, err
+}
+
+// messageGone turns the not_found error of a message that was deleted into
+// Layer's 410 Gone.
+func messageGone(ctx context.Context, q herald.Queries, appID, id string, err error) error {
+	if !herald.IsNotFound(err) {
+		return err
+	}
+	deleted, qerr := q.MessageDeleted(ctx, appID, id)
+	if qerr != nil {
+		return qerr
+	}
+	if deleted {
+		return herald.Gone("message", id)
+	}
+	return err
 }
 
 // partEvent is an event of a part change: its type and the part, as it is

@@ -360,7 +360,9 @@ func TestPartChangesRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = f.svc.Parts(ctx, f.app, f.conv, m.ID)
-		wantError(t, "the parts of a deleted message", err, herald.ENotFound, "")
+		wantError(t, "the parts of a deleted message", err, herald.EGone, "")
+		_, _, err = f.svc.AddPart(ctx, f.app, f.conv, m.ID, text("", "x"))
+		wantError(t, "a part added to a deleted message", err, herald.EGone, "")
 	})
 }
 

@@ -90,7 +90,7 @@ func (s *Service) ScheduleMessage(ctx context.Context, appID, conversationID str
 		}
 		c, err := tx.Conversation(ctx, appID, conversationID)
 		if err != nil {
-			return err
+			return conversationGone(ctx, tx, appID, conversationID, err)
 		}
 		if err := checkParticipant(c, in.Sender); err != nil {
 			return err
@@ -154,7 +154,7 @@ const (
 	// scheduleBackstop is how often a node looks for messages it was not
 	// told of: scheduled on another node, or left by a failure.
 	scheduleBackstop = 10 * time.Second
-	scheduleBatch    = 100
+	scheduledBatch   = 100
 )
 
 // scheduler is the state of RunScheduledMessages that other calls reach.
@@ -260,7 +260,7 @@ func (s *Service) SendDueMessages(ctx context.Context) (int, error) {
 	for {
 		var due []*herald.ScheduledMessage
 		err := s.Store.View(ctx, func(q herald.Queries) (err error) {
-			due, err = q.DueScheduledMessages(ctx, s.now(), scheduleBatch)
+			due, err = q.DueScheduledMessages(ctx, s.now(), scheduledBatch)
 			return err
 		})
 		if err != nil {
@@ -275,7 +275,7 @@ func (s *Service) SendDueMessages(ctx context.Context) (int, error) {
 				sent++
 			}
 		}
-		if len(due) < scheduleBatch {
+		if len(due) < scheduledBatch {
 			return sent, nil
 		}
 	}

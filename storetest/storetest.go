@@ -37,6 +37,7 @@ var tests = []struct {
 	{"ViewIsReadOnly", testViewIsReadOnly},
 	{"EventLog", testEventLog},
 	{"IdentitiesOfUsers", testIdentitiesOfUsers},
+	{"Gone", testGone},
 
 	// tokens.go
 	{"Tokens", testTokens},
@@ -45,6 +46,9 @@ var tests = []struct {
 	{"TokensLockedForUpdate", testTokensLockedForUpdate},
 	// content.go
 	{"DropContent", testDropContent},
+	// exports.go
+	{"ExportKeysAndSchedules", testExportKeysAndSchedules}, {"ExportLifecycle", testExportLifecycle},
+	{"ExportPages", testExportPages},
 
 	// channels.go
 	{"Channels", testChannels},
