@@ -10,15 +10,20 @@ import (
 // to take part in conversations; one adds a display name, an avatar and the
 // like to what webhooks and API responses show of them.
 type Identity struct {
-	AppID        string    `json:"-"`
-	UserID       string    `json:"user_id"`
-	DisplayName  string    `json:"display_name,omitempty"`
-	AvatarURL    string    `json:"avatar_url,omitempty"`
-	FirstName    string    `json:"first_name,omitempty"`
-	LastName     string    `json:"last_name,omitempty"`
-	PhoneNumber  string    `json:"phone_number,omitempty"`
-	EmailAddress string    `json:"email_address,omitempty"`
-	Metadata     Metadata  `json:"metadata,omitempty"`
+	AppID        string   `json:"-"`
+	UserID       string   `json:"user_id"`
+	DisplayName  string   `json:"display_name,omitempty"`
+	AvatarURL    string   `json:"avatar_url,omitempty"`
+	FirstName    string   `json:"first_name,omitempty"`
+	LastName     string   `json:"last_name,omitempty"`
+	PhoneNumber  string   `json:"phone_number,omitempty"`
+	EmailAddress string   `json:"email_address,omitempty"`
+	Metadata     Metadata `json:"metadata,omitempty"`
+	// PublicKey is the user's key for end-to-end encryption, kept as the
+	// app gave it.
+	PublicKey string `json:"public_key,omitempty"`
+	// IdentityType is "user" or "bot" (Server API 3.0); empty is a user.
+	IdentityType string    `json:"identity_type,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 }

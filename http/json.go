@@ -153,10 +153,15 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return herald.Errorf(herald.EInvalidRequest, "The request body could not be read: %v.", err)
 	}
+	return decodeBytes(body, v)
+}
+
+// decodeBytes decodes a JSON body already read into v, as decode does.
+func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return herald.Errorf(herald.EInvalidRequest, "The request needs a JSON body.")
 	}
-	err = json.Unmarshal(body, v)
+	err := json.Unmarshal(body, v)
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {

@@ -449,7 +449,7 @@ func TestReceipts(t *testing.T) {
 		wantJSON(t, "status after refused receipts", status(), before)
 
 		// Someone who joins later was no recipient of the earlier messages.
-		a.do("PATCH", "/conversations/"+conv, []any{patch("add", "participants", "dave")}).must(t, 200)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("add", "participants", "dave")}).must(t, 204)
 		mark = a.eventMark()
 		receipt("dave", "read").wantError(t, 404, "not_found", "")
 		a.wantEvents(t, mark)
@@ -569,7 +569,7 @@ func TestRemovedParticipantLosesAccess(t *testing.T) {
 		}).must(t, 201).Map(t)["id"])
 		a.do("GET", "/users/bob/messages/"+msg, nil).must(t, 200)
 
-		a.do("PATCH", "/conversations/"+conv, []any{patch("remove", "participants", "bob")}).must(t, 200)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("remove", "participants", "bob")}).must(t, 204)
 		mark := a.eventMark()
 		a.do("GET", "/users/bob/messages/"+msg, nil).wantError(t, 404, "not_found", "")
 		a.do("GET", "/users/bob/conversations/"+conv+"/messages", nil).wantError(t, 404, "not_found", "")

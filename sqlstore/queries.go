@@ -234,14 +234,14 @@ func (q *Queries) InitSetting(ctx context.Context, key, value string) (string, e
 // Identities.
 
 const identityColumns = `user_id, display_name, avatar_url, first_name, last_name, phone_number,
-	email_address, metadata, created_at, updated_at`
+	email_address, metadata, created_at, updated_at, public_key, identity_type`
 
 func scanIdentity(appID string, row scanner) (*herald.Identity, error) {
 	id := &herald.Identity{AppID: appID}
 	var meta sql.NullString
 	var created, updated int64
 	if err := row.Scan(&id.UserID, &id.DisplayName, &id.AvatarURL, &id.FirstName, &id.LastName,
-		&id.PhoneNumber, &id.EmailAddress, &meta, &created, &updated); err != nil {
+		&id.PhoneNumber, &id.EmailAddress, &meta, &created, &updated, &id.PublicKey, &id.IdentityType); err != nil {
 		return nil, err
 	}
 	if meta.Valid {
@@ -298,14 +298,15 @@ func (q *Queries) Identities(ctx context.Context, appID string, userIDs []string
 
 func (q *Queries) PutIdentity(ctx context.Context, id *herald.Identity) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO identities (app_id, `+identityColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, user_id) DO UPDATE SET display_name = excluded.display_name,
 			avatar_url = excluded.avatar_url, first_name = excluded.first_name,
 			last_name = excluded.last_name, phone_number = excluded.phone_number,
 			email_address = excluded.email_address, metadata = excluded.metadata,
-			updated_at = excluded.updated_at`,
+			updated_at = excluded.updated_at, public_key = excluded.public_key,
+			identity_type = excluded.identity_type`,
 		id.AppID, id.UserID, id.DisplayName, id.AvatarURL, id.FirstName, id.LastName, id.PhoneNumber,
-		id.EmailAddress, nullJSON(id.Metadata), micros(id.CreatedAt), micros(id.UpdatedAt))
+		id.EmailAddress, nullJSON(id.Metadata), micros(id.CreatedAt), micros(id.UpdatedAt), id.PublicKey, id.IdentityType)
 	return err
 }
 
