@@ -64,7 +64,7 @@ func FuzzRender(f *testing.F) {
 		if err := json.Unmarshal(body, &p); err != nil {
 			t.Fatalf("%s %s rendered no JSON object: %v\n%s", typ, version, err, body)
 		}
-		if p.Event.Type != typ || p.Event.ID != e.ID {
+		if p.Event.Type != layer.EventName(typ, version) || p.Event.ID != e.ID {
 			t.Fatalf("%s rendered as event %q %q", typ, p.Event.Type, p.Event.ID)
 		}
 		if !sameJSON(p.Config, config) {
