@@ -80,9 +80,9 @@ func webhookID(r *http.Request) string {
 }
 
 // webhookInput is a Layer webhook registration. Layer's docs of February
-// and March 2016 named the events event_types (layerhq/documentation,
-// webhooks/rest/create.md of that time); clients written then still send
-// that name.
+// and March 2016 named the events event_types (webhooks/rest/create.md of
+// that time, kept in the iFadey/documentation fork of Layer's docs);
+// clients written then still send that name.
 type webhookInput struct {
 	delivery.WebhookInput
 	EventTypes []string `json:"event_types"`

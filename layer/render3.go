@@ -129,8 +129,8 @@ type event3 struct {
 }
 
 // message3JSON is [S3] message.obj, as [INT]'s bodies have it: url on every
-// message, and the message's position in its conversation, which receipts
-// refer to. message.obj's optional updated_at is left out: Herald keeps no
+// message, under its conversation (a path Herald serves too), and the
+// message's position in its conversation, which receipts refer to. message.obj's optional updated_at is left out: Herald keeps no
 // such time.
 type message3JSON struct {
 	ID              string          `json:"id"`
@@ -282,7 +282,7 @@ func (r *renderer) message3(m *herald.Message, c *herald.Conversation) *message3
 	id := herald.MessageIDPrefix + m.ID
 	out := &message3JSON{
 		ID:  id,
-		URL: r.u.Message(r.app, m.ID),
+		URL: r.u.Conversation(r.app, m.ConversationID) + "/messages/" + m.ID,
 		Conversation: refJSON{ID: herald.ConversationIDPrefix + m.ConversationID,
 			URL: r.u.Conversation(r.app, m.ConversationID)},
 		Parts:    make([]any, len(m.Parts)),

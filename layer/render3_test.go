@@ -198,7 +198,7 @@ func TestVersion3MessageCreated(t *testing.T) {
 	wantValue(t, p, "event.type", "Message.created")
 	wantBasicIdentity(t, f, p, "actor", "1234", "One Two Three Four", "https://mydomain.com/images/1234.gif")
 	wantKeys(t, p, "message", "id", "url", "conversation", "parts", "sent_at", "sender", "recipient_status", "position")
-	wantValue(t, p, "message.url", f.u.Message(f.app, s.m.ID))
+	wantValue(t, p, "message.url", f.u.Conversation(f.app, s.c.ID)+"/messages/"+s.m.ID)
 	wantValue(t, p, "message.position", float64(s.m.Position))
 	wantValue(t, p, "message.recipient_status", map[string]any{
 		"layer:///identities/1234": "read", "layer:///identities/999": "sent", "layer:///identities/111": "sent"})
