@@ -284,7 +284,7 @@ func TestWebhookValidation(t *testing.T) {
 			{"target_url without host", withKey(ok, "target_url", "http:///hook"), "invalid_property", "target_url"},
 			{"target_url not a URL", withKey(ok, "target_url", "not a url"), "invalid_property", "target_url"},
 			{"target_url with credentials", withKey(ok, "target_url", "https://u:p@example.com/"), "invalid_property", "target_url"},
-			{"version 3.0", withKey(ok, "version", "3.0"), "invalid_property", "version"},
+			{"version 4.0", withKey(ok, "version", "4.0"), "invalid_property", "version"},
 			{"config not an object", withKey(ok, "config", []any{1}), "invalid_property", "config"},
 			{"negative retry delay", withKey(ok, "retry_schedule", []float64{0.05, -1}), "invalid_property", "retry_schedule[1]"},
 			{"zero retry delay", withKey(ok, "retry_schedule", []float64{0}), "invalid_property", "retry_schedule[0]"},
