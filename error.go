@@ -13,6 +13,7 @@ type ErrorID string
 
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
+	EUserSuspended      ErrorID = "user_suspended" // Layer Client API errors, code 6
 	EAuthRequired       ErrorID = "authentication_required"
 	ERateLimitExceeded  ErrorID = "rate_limit_exceeded"
 	ERequestTimeout     ErrorID = "request_timeout"
@@ -27,6 +28,7 @@ const (
 	EInvalidHeader      ErrorID = "invalid_header"
 	EConflict           ErrorID = "conflict"
 	EMethodNotAllowed   ErrorID = "method_not_allowed"
+	EParticipantBlocked ErrorID = "participant_blocked" // Layer client/rest/errors.md, code 110
 	EIDInUse            ErrorID = "id_in_use"
 	EPayloadTooLarge    ErrorID = "payload_too_large"
 	EUploadMismatch     ErrorID = "upload_mismatch"
@@ -43,6 +45,7 @@ type errorKind struct {
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
 	EAuthRequired:       {4, http.StatusUnauthorized},
+	EUserSuspended:      {6, http.StatusForbidden},
 	ERateLimitExceeded:  {7, http.StatusTooManyRequests},
 	ERequestTimeout:     {8, http.StatusRequestTimeout},
 	EInvalidOperation:   {9, http.StatusUnprocessableEntity},
@@ -56,6 +59,7 @@ var errorKinds = map[ErrorID]errorKind{
 	EInvalidHeader:      {107, http.StatusBadRequest},
 	EConflict:           {108, http.StatusConflict},
 	EMethodNotAllowed:   {109, http.StatusMethodNotAllowed},
+	EParticipantBlocked: {110, http.StatusUnprocessableEntity},
 	EIDInUse:            {111, http.StatusConflict},
 	EPayloadTooLarge:    {200, http.StatusRequestEntityTooLarge},
 	EUploadMismatch:     {201, http.StatusBadRequest},
