@@ -52,6 +52,20 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("POST /apps/{app}/conversations/{conv}/content", a.createContent)
 	h("GET /apps/{app}/conversations/{conv}/content/{id}", a.getContent)
 	h("GET /apps/{app}/content/{id}", a.getContent)
+
+	h("PATCH /apps/{app}", a.patchApp)
+	h("GET /apps/{app}/users/{user}", a.getUser)
+	h("PATCH /apps/{app}/users/{user}", a.patchUser)
+	h("DELETE /apps/{app}/users/{user}/sessions", a.deleteSessions)
+	h("GET /apps/{app}/users/{user}/blocks", a.listBlocks)
+	h("POST /apps/{app}/users/{user}/blocks", a.block)
+	h("DELETE /apps/{app}/users/{user}/blocks/{blocked}", a.unblock)
+	h("GET /apps/{app}/users/{user}/following", a.listFollowing)
+	h("POST /apps/{app}/users/{user}/following", a.followMany)
+	h("PUT /apps/{app}/users/{user}/following/{followed}", a.follow)
+	h("GET /apps/{app}/users/{user}/following/{followed}", a.isFollowing)
+	h("DELETE /apps/{app}/users/{user}/following/{followed}", a.unfollow)
+	h("GET /apps/{app}/users/{user}/identities", a.listFollowedIdentities)
 }
 
 // call is what a handler is given: the request's app and version, and the

@@ -176,7 +176,7 @@ func parseUserPatch(owner string, ops []UserOperation) (*userPatch, error) {
 				if err != nil {
 					return nil, err
 				}
-				if id == owner {
+				if id == owner && op.Operation == "add" {
 					return nil, herald.PropertyError(herald.EInvalidProperty, "operations"+where,
 						"A user cannot block themselves.")
 				}
