@@ -56,9 +56,10 @@ type UserQueries interface {
 	RemoveBlocks(ctx context.Context, appID, ownerID string, userIDs []string) error
 	// BlockedAmong returns those of userIDs that ownerID blocks.
 	BlockedAmong(ctx context.Context, appID, ownerID string, userIDs []string) ([]string, error)
-	// BlocksInConversation returns the participants of a conversation that
-	// block userID or that userID blocks, in no particular order.
-	BlocksInConversation(ctx context.Context, appID, conversationID, userID string) ([]string, error)
+	// HideFromBlocks hides a message that senderID sent (see MessageHidden)
+	// from the participants of its conversation who block senderID or whom
+	// senderID blocks, as of at.
+	HideFromBlocks(ctx context.Context, appID, conversationID, messageID, senderID string, at time.Time) error
 
 	// Following lists up to limit of the users followerID follows, the
 	// latest followed first, after the followed user after ("": from the

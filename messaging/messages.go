@@ -199,16 +199,10 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
 			return err
 		}
-		var blocked []string
-		if in.Sender.UserID != "" && len(c.Participants) > 1 {
-			if blocked, err = tx.BlocksInConversation(ctx, appID, c.ID, in.Sender.UserID); err != nil {
-				return err
-			}
-		}
 		if err := tx.CreateMessage(ctx, m); err != nil {
 			return err
 		}
-		if err := hideFromBlocks(ctx, tx, m, blocked); err != nil {
+		if err := hideFromBlocks(ctx, tx, m, c); err != nil {
 			return err
 		}
 		if dedupKey != "" {

@@ -406,13 +406,11 @@ func checkNotBlocking(ctx context.Context, q herald.Queries, appID string, actor
 // conversation they share (support.layer.com, "What happens when I apply a
 // Block policy?"; [P1.1] client/rest/errors.md). The message stays in
 // their recipient status, so that the sender learns nothing of the block.
-func hideFromBlocks(ctx context.Context, tx herald.Tx, m *herald.Message, blocked []string) error {
-	for _, u := range blocked {
-		if err := tx.HideMessage(ctx, m.AppID, m.ID, u, m.SentAt); err != nil {
-			return err
-		}
+func hideFromBlocks(ctx context.Context, tx herald.Tx, m *herald.Message, c *herald.Conversation) error {
+	if m.Sender.UserID == "" || len(c.Participants) < 2 {
+		return nil
 	}
-	return nil
+	return tx.HideFromBlocks(ctx, m.AppID, c.ID, m.ID, m.Sender.UserID, m.SentAt)
 }
 
 // User returns a user as GET /apps/:app/users/:user shows them. A user

@@ -75,18 +75,22 @@ func (q *Queries) BlockedAmong(ctx context.Context, appID, ownerID string, userI
 		AND user_id IN (SELECT value FROM `+q.d.JSONArray+`) ORDER BY user_id`, appID, ownerID, mustJSON(userIDs)))
 }
 
-func (q *Queries) BlocksInConversation(ctx context.Context, appID, conversationID, userID string) ([]string, error) {
-	// Both directions start from userID's own rows of the two indexes and
-	// probe the participants' primary key: a user nobody blocks and who
-	// blocks nobody costs two empty index lookups, whatever the size of
-	// the conversation.
-	return collect(scanString)(q.db.QueryContext(ctx, `SELECT b.owner_id FROM user_blocks b
-			JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.owner_id AND p.conversation_id = ?2
-			WHERE b.app_id = ?1 AND b.user_id = ?3
-		UNION
-		SELECT b.user_id FROM user_blocks b
-			JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.user_id AND p.conversation_id = ?2
-			WHERE b.app_id = ?1 AND b.owner_id = ?3`, appID, conversationID, userID))
+func (q *Queries) HideFromBlocks(ctx context.Context, appID, conversationID, messageID, senderID string, at time.Time) error {
+	// Both directions start from the sender's own rows of the two indexes
+	// and probe the participants' primary key: a sender nobody blocks and
+	// who blocks nobody costs two empty index lookups, whatever the size
+	// of the conversation. Nothing in the transaction reads what it
+	// writes, so on PostgreSQL it goes with the COMMIT's round trip.
+	return q.execDeferrable(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
+		SELECT ?4, hidden.user_id, CAST(?5 AS BIGINT) FROM (
+			SELECT b.owner_id AS user_id FROM user_blocks b
+				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.owner_id AND p.conversation_id = ?2
+				WHERE b.app_id = ?1 AND b.user_id = ?3
+			UNION
+			SELECT b.user_id FROM user_blocks b
+				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.user_id AND p.conversation_id = ?2
+				WHERE b.app_id = ?1 AND b.owner_id = ?3) AS hidden
+		WHERE TRUE ON CONFLICT DO NOTHING`, appID, conversationID, senderID, messageID, micros(at))
 }
 
 func (q *Queries) Following(ctx context.Context, appID, followerID, after string, limit int) ([]string, error) {

@@ -43,8 +43,8 @@ func testUserRecords(t *testing.T, s herald.Store) {
 }
 
 // Block lists: added once each, in blocking order, removed, per owner and
-// app; BlockedAmong and BlocksInConversation see both directions as
-// documented.
+// app; BlockedAmong sees the owner's; HideFromBlocks hides a message from
+// the participants in either direction.
 func testBlockLists(t *testing.T, s herald.Store) {
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
 		if err := tx.AddBlocks(ctx, "app-1", "ann", []string{"bob", "cy"}, at(1)); err != nil {
@@ -109,25 +109,49 @@ func testBlockLists(t *testing.T, s herald.Store) {
 		}
 		return nil
 	})
-	between := func(conv, user string) []string {
-		var got []string
-		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
-			got, err = q.BlocksInConversation(ctx, "app-1", conv, user)
-			return err
+	// hidden sends a message from user in conv and returns whom it is
+	// hidden from, of fay, ann, bob and cy.
+	n := 0
+	hidden := func(conv, user string) []string {
+		t.Helper()
+		n++
+		msg := fmt.Sprintf("msg-%d", n)
+		update(t, s, func(ctx context.Context, tx herald.Tx) error {
+			m := &herald.Message{ID: msg, AppID: "app-1", ConversationID: conv, Position: int64(n),
+				Sender: herald.Sender{UserID: user}, Parts: []herald.Part{{MimeType: "text/plain", Body: "hi"}},
+				SentAt: at(n), RecipientStatus: map[string]string{user: herald.StatusRead}}
+			if err := tx.CreateMessage(ctx, m); err != nil {
+				return err
+			}
+			return tx.HideFromBlocks(ctx, "app-1", conv, msg, user, at(n))
 		})
-		return got
+		var out []string
+		view(t, s, func(ctx context.Context, q herald.Queries) error {
+			for _, u := range []string{"ann", "bob", "cy", "fay"} {
+				h, err := q.MessageHidden(ctx, "app-1", msg, u)
+				if err != nil {
+					return err
+				}
+				if h {
+					out = append(out, u)
+				}
+			}
+			return nil
+		})
+		return out
 	}
-	sameSet(t, "ann in conv-1", between("conv-1", "ann"), []string{"bob", "cy"})
-	sameSet(t, "bob in conv-1", between("conv-1", "bob"), []string{"ann"})
-	sameSet(t, "cy in conv-1", between("conv-1", "cy"), []string{"ann"})
-	sameSet(t, "fay in conv-1", between("conv-1", "fay"), nil)
-	sameSet(t, "ann in conv-2", between("conv-2", "ann"), nil)
+	sameSet(t, "ann in conv-1", hidden("conv-1", "ann"), []string{"bob", "cy"})
+	sameSet(t, "bob in conv-1", hidden("conv-1", "bob"), []string{"ann"})
+	sameSet(t, "cy in conv-1", hidden("conv-1", "cy"), []string{"ann"})
+	sameSet(t, "fay in conv-1", hidden("conv-1", "fay"), nil)
+	sameSet(t, "ann in conv-2", hidden("conv-2", "ann"), nil)
 
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
 		return tx.RemoveBlocks(ctx, "app-1", "ann", []string{"bob", "zed"})
 	})
 	same(t, "ann's blocks after removal", blocks("app-1", "ann"), []string{"cy", "dee"})
-	sameSet(t, "bob in conv-1 after ann unblocked him", between("conv-1", "bob"), []string{"ann"})
+	sameSet(t, "bob in conv-1 after ann unblocked him", hidden("conv-1", "bob"), []string{"ann"})
+	sameSet(t, "ann in conv-1 after she unblocked bob", hidden("conv-1", "ann"), []string{"bob", "cy"})
 	// Blocking again puts him last.
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
 		return tx.AddBlocks(ctx, "app-1", "ann", []string{"bob"}, at(9))
