@@ -13,6 +13,7 @@ type ErrorID string
 
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
+	EInvalidRequestID   ErrorID = "invalid_request_id"
 	EUserSuspended      ErrorID = "user_suspended" // Layer Client API errors, code 6
 	EAuthRequired       ErrorID = "authentication_required"
 	ERateLimitExceeded  ErrorID = "rate_limit_exceeded"
@@ -35,6 +36,7 @@ const (
 	EURLExpired         ErrorID = "url_expired"
 	EStorageFull        ErrorID = "insufficient_storage"
 	EQuotaExceeded      ErrorID = "quota_exceeded"
+	EGone               ErrorID = "gone"
 )
 
 type errorKind struct {
@@ -44,6 +46,7 @@ type errorKind struct {
 
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
+	EInvalidRequestID:   {3, http.StatusBadRequest},
 	EAuthRequired:       {4, http.StatusUnauthorized},
 	EUserSuspended:      {6, http.StatusForbidden},
 	ERateLimitExceeded:  {7, http.StatusTooManyRequests},
@@ -56,7 +59,9 @@ var errorKinds = map[ErrorID]errorKind{
 	EMissingProperty:    {104, http.StatusUnprocessableEntity},
 	EInvalidProperty:    {105, http.StatusUnprocessableEntity},
 	EInvalidEndpoint:    {106, http.StatusNotFound},
-	EInvalidHeader:      {107, http.StatusBadRequest},
+	// Layer's only header error was an Accept header naming no version it
+	// served: 406 Not Acceptable.
+	EInvalidHeader:      {107, http.StatusNotAcceptable},
 	EConflict:           {108, http.StatusConflict},
 	EMethodNotAllowed:   {109, http.StatusMethodNotAllowed},
 	EParticipantBlocked: {110, http.StatusUnprocessableEntity},
@@ -66,6 +71,8 @@ var errorKinds = map[ErrorID]errorKind{
 	EURLExpired:         {202, http.StatusForbidden},
 	EStorageFull:        {203, http.StatusInsufficientStorage},
 	EQuotaExceeded:      {204, http.StatusUnprocessableEntity},
+	// Layer answered 410 with an empty body; Herald's body says what.
+	EGone: {205, http.StatusGone},
 }
 
 // ErrStorageFull marks a store's failure for want of space (SQLite's

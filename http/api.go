@@ -52,3 +52,14 @@ func WritePage[T, J any](s *Server, w http.ResponseWriter, r *http.Request, p he
 	id func(T) string, render func(T) J) {
 	writePage(s, w, r, p, items, id, render)
 }
+
+// DataError is an application error whose data is rendered as it is, in
+// place of the error's own: Layer's 409 on a distinct conversation has the
+// existing conversation itself as data.
+type DataError struct {
+	Err  *herald.Error
+	Data any
+}
+
+func (e *DataError) Error() string { return e.Err.Error() }
+func (e *DataError) Unwrap() error { return e.Err }

@@ -494,7 +494,7 @@ func TestChannelDeletingConversationDeletesContact(t *testing.T) {
 		a.do("DELETE", "/conversations/"+conv, nil).must(t, 204)
 		a.wantEvents(t, mark, "conversation.deleted", "contact.deleted")
 		a.v1(t, "GET", "/contacts/"+uuid, nil).wantError(t, http.StatusNotFound, "not_found", "")
-		a.do("GET", "/conversations/"+conv, nil).wantError(t, http.StatusNotFound, "not_found", "")
+		a.do("GET", "/conversations/"+conv, nil).wantError(t, http.StatusGone, "gone", "")
 
 		hits := cbWait(t, cbRC, 2)
 		wantJSON(t, "events", cbEvents(hits), []string{"contact_created", "contact_deleted"})

@@ -35,7 +35,7 @@ type errorBody struct {
 	Code    int            `json:"code"`
 	Message string         `json:"message"`
 	URL     string         `json:"url"`
-	Data    map[string]any `json:"data,omitempty"`
+	Data    any            `json:"data,omitempty"`
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -54,7 +54,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = herald.Errorf(herald.EInternal, "Herald could not complete the request; the server log has the details.")
 	}
-	body := errorBody{ID: e.ID, Code: e.Code(), Message: e.Message, URL: s.URLs.Base + "/errors#" + string(e.ID), Data: e.Data}
+	body := errorBody{ID: e.ID, Code: e.Code(), Message: e.Message, URL: s.URLs.Base + "/errors#" + string(e.ID)}
+	if len(e.Data) > 0 {
+		body.Data = e.Data
+	}
+	var de *DataError
+	if errors.As(err, &de) {
+		body.Data = de.Data
+	}
 	writeJSON(w, e.Status(), body)
 }
 
@@ -69,7 +76,9 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EMissingProperty:    "A required property is missing; data.property names it.",
 	herald.EInvalidProperty:    "A property has an invalid value; data.property names it.",
 	herald.EInvalidEndpoint:    "No such endpoint.",
-	herald.EInvalidHeader:      "A request header has an invalid value; data.property names it.",
+	herald.EInvalidHeader:      "The Accept header names Layer's media type without a version Herald serves (1.0, 1.1, 2.0, 3.0).",
+	herald.EInvalidRequestID:   "The If-None-Match header, a request's deduplication key, is not a UUID.",
+	herald.EGone:               "The object was deleted.",
 	herald.EConflict:           "The request conflicts with an existing object; data holds it when there is one.",
 	herald.EMethodNotAllowed:   "The endpoint does not support this HTTP method; the Allow header lists those it does.",
 	herald.EIDInUse:            "The id or deduplication key was already used for another object.",
@@ -80,7 +89,7 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
 	herald.EStorageFull:        "The server's storage is full; nothing was written. Retry once an operator has freed space.",
 	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
-	herald.EParticipantBlocked: "A user may not start or join a conversation with someone they block; data.property names the blocked user.",
+	herald.EParticipantBlocked: "A user may not start or join a conversation with someone they block; data.blocked lists whom they block.",
 	herald.EUserSuspended:      "The user is suspended: no session of theirs is valid until they are unsuspended.",
 }
 

@@ -262,7 +262,7 @@ func TestSendMessageDeduplication(t *testing.T) {
 		mark = a.eventMark()
 		for _, bad := range []string{"not-a-uuid", "*", "12345"} {
 			a.do("POST", "/conversations/"+conv+"/messages", text(user("alice"), "x"), "If-None-Match", bad).
-				wantError(t, 400, "invalid_header", "If-None-Match")
+				wantError(t, 400, "invalid_request_id", "If-None-Match")
 		}
 		a.do("POST", "/conversations/"+other+"/messages", text(user("alice"), "once"), "If-None-Match", key).
 			wantError(t, 409, "id_in_use", "If-None-Match")
@@ -482,7 +482,7 @@ func TestDeleteMessageForEveryone(t *testing.T) {
 
 		mark = a.eventMark()
 		for _, path := range []string{"/messages/" + m, "/conversations/" + conv + "/messages/" + m, "/users/alice/messages/" + m, "/users/bob/messages/" + m} {
-			a.do("GET", path, nil).wantError(t, 404, "not_found", "")
+			a.do("GET", path, nil).wantError(t, 410, "gone", "")
 		}
 		for _, path := range []string{"/conversations/" + conv + "/messages", "/users/alice/conversations/" + conv + "/messages", "/users/bob/conversations/" + conv + "/messages"} {
 			wantJSON(t, path, messageIDs(t, a.do("GET", path, nil).must(t, 200)), []string{keep})
@@ -551,7 +551,7 @@ func TestDeleteMessageModes(t *testing.T) {
 		ev := a.wantEvents(t, mark, "message.deleted")[0]
 		wantJSON(t, "actor", ev["actor"], user("bob"))
 		for _, path := range []string{"/messages/" + m, "/users/alice/messages/" + m, "/users/bob/messages/" + m} {
-			a.do("GET", path, nil).wantError(t, 404, "not_found", "")
+			a.do("GET", path, nil).wantError(t, 410, "gone", "")
 		}
 		wantJSON(t, "messages", messageIDs(t, a.do("GET", "/conversations/"+conv+"/messages", nil).must(t, 200)), []string{})
 	})

@@ -516,7 +516,7 @@ func TestV1ContactUpdateAndDelete(t *testing.T) {
 		a.v1tDo("DELETE", "/contacts/"+id, nil).wantError(t, 404, "not_found", "")
 		a.v1tDo("PATCH", "/contacts/"+id, map[string]any{"name": "X"}).wantError(t, 404, "not_found", "")
 		a.do("GET", "/users/"+id+"/identity", nil).wantError(t, 404, "not_found", "")
-		a.do("GET", href, nil).wantError(t, 404, "not_found", "")
+		a.do("GET", href, nil).wantError(t, 410, "gone", "")
 		if ids, _ := a.v1tList(t, ""); len(ids) != 0 {
 			t.Fatalf("a deleted contact is listed: %v", ids)
 		}

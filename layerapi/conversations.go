@@ -78,16 +78,20 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call
 	if err := c.loadConversations(conv); err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
+	status := http.StatusCreated
+	if !created {
+		// The distinct conversation that already existed, with where it
+		// is ([P1.1] platform/conversations/create-a-conversation.md).
+		status = http.StatusOK
+		w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
 	}
 	heraldhttp.WriteJSON(w, status, c.conversation(conv))
 	return nil
 }
 
-// conflict renders the existing conversation that a distinct create
-// conflicts with, as the API renders it anywhere else.
+// conflict answers a distinct create whose metadata differs from the
+// existing conversation's as Layer did: 409 conflict, the existing
+// conversation as data.
 func (c *call) conflict(err error) error {
 	e, ok := herald.AsError(err)
 	if !ok {
@@ -97,7 +101,7 @@ func (c *call) conflict(err error) error {
 		if err := c.loadConversations(existing); err != nil {
 			return err
 		}
-		e.Data["conversation"] = c.conversation(existing)
+		return &heraldhttp.DataError{Err: e, Data: c.conversation(existing)}
 	}
 	return err
 }
@@ -203,14 +207,10 @@ func (a *API) patchConversation(w http.ResponseWriter, r *http.Request, c *call)
 			return herald.PropertyError(herald.EInvalidProperty, k, "Only participants and metadata can be changed, not %q.", k)
 		}
 	}
-	conv, err := c.service().UpdateConversation(r.Context(), c.app, r.PathValue("conv"), nil, ops)
-	if err != nil {
+	if _, err := c.service().UpdateConversation(r.Context(), c.app, r.PathValue("conv"), nil, ops); err != nil {
 		return nameFields(err, fields)
 	}
-	if err := c.loadConversations(conv); err != nil {
-		return err
-	}
-	heraldhttp.WriteJSON(w, http.StatusOK, c.conversation(conv))
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

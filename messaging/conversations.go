@@ -118,9 +118,25 @@ func (s *Service) Conversation(ctx context.Context, appID, id string) (c *herald
 	id = herald.LocalID(id, herald.ConversationIDPrefix)
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		c, err = q.Conversation(ctx, appID, id)
-		return err
+		return conversationGone(ctx, q, appID, id, err)
 	})
 	return c, err
+}
+
+// conversationGone turns the not_found error of a conversation that was
+// deleted into a gone error.
+func conversationGone(ctx context.Context, q herald.Queries, appID, id string, err error) error {
+	if !herald.IsNotFound(err) {
+		return err
+	}
+	deleted, qerr := q.ConversationDeleted(ctx, appID, id)
+	if qerr != nil {
+		return qerr
+	}
+	if deleted {
+		return herald.Gone("conversation", id)
+	}
+	return err
 }
 
 // Conversations lists an app's conversations, or one user's, newest first.
@@ -154,7 +170,7 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
 		c, err := tx.Conversation(ctx, appID, id)
 		if err != nil {
-			return err
+			return conversationGone(ctx, tx, appID, id, err)
 		}
 		before := slices.Clone(c.Participants)
 		var meta any = map[string]any{}
@@ -358,6 +374,13 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 	err := s.Store.Update(ctx, func(tx herald.Tx) (err error) {
 		c, err := tx.Conversation(ctx, appID, id)
 		if err != nil {
+			// "Deleting an already-deleted conversation is treated as a
+			// success" (Layer's Platform API changelog, 2015-09-30).
+			if herald.IsNotFound(err) {
+				if deleted, qerr := tx.ConversationDeleted(ctx, appID, id); qerr != nil || deleted {
+					return qerr
+				}
+			}
 			return err
 		}
 		now := s.now()

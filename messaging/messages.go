@@ -128,7 +128,7 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 	if dedupKey != "" {
 		u, err := uuid.Parse(strings.Trim(dedupKey, `"`))
 		if err != nil {
-			return nil, false, herald.PropertyError(herald.EInvalidHeader, "If-None-Match", "If-None-Match must be a UUID, got %q.", dedupKey)
+			return nil, false, herald.PropertyError(herald.EInvalidRequestID, "If-None-Match", "If-None-Match must be a UUID, got %q.", dedupKey)
 		}
 		dedupKey = u.String()
 	}
@@ -266,6 +266,15 @@ func (s *Service) Message(ctx context.Context, appID, conversationID, userID, id
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		m, err = q.Message(ctx, appID, id)
+		if herald.IsNotFound(err) {
+			deleted, qerr := q.MessageDeleted(ctx, appID, id)
+			if qerr != nil {
+				return qerr
+			}
+			if deleted {
+				return herald.Gone("message", id)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -310,7 +319,7 @@ func (s *Service) Messages(ctx context.Context, appID, conversationID, userID st
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		c, err := q.Conversation(ctx, appID, conversationID)
 		if err != nil {
-			return err
+			return conversationGone(ctx, q, appID, conversationID, err)
 		}
 		if userID != "" && !c.HasParticipant(userID) {
 			return herald.NotFound("conversation", conversationID)

@@ -819,3 +819,17 @@ func flag(b bool) int {
 	}
 	return 0
 }
+
+func (q *Queries) ConversationDeleted(ctx context.Context, appID, id string) (bool, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversations
+		WHERE id = ? AND app_id = ? AND deleted_at IS NOT NULL`, id, appID).Scan(&n)
+	return n > 0, err
+}
+
+func (q *Queries) MessageDeleted(ctx context.Context, appID, id string) (bool, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.id = ? AND m.app_id = ? AND (m.deleted_at IS NOT NULL OR c.deleted_at IS NOT NULL)`, id, appID).Scan(&n)
+	return n > 0, err
+}

@@ -37,6 +37,7 @@ var tests = []struct {
 	{"ViewIsReadOnly", testViewIsReadOnly},
 	{"EventLog", testEventLog},
 	{"IdentitiesOfUsers", testIdentitiesOfUsers},
+	{"Gone", testGone},
 
 	// tokens.go
 	{"Tokens", testTokens},
