@@ -87,6 +87,9 @@ func checkUserList(property string, ids []string, max int) ([]string, error) {
 func operationUser(op UserOperation, where string) (string, error) {
 	property := "operations" + where + ".id"
 	id := op.ID
+	if id != "" && len(op.Value) > 0 && string(op.Value) != "null" {
+		return "", herald.PropertyError(herald.EInvalidProperty, property, "%s gives both id and value; give one.", "operations"+where)
+	}
 	if id == "" {
 		property = "operations" + where + ".value"
 		if len(op.Value) == 0 || string(op.Value) == "null" {

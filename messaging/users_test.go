@@ -179,6 +179,7 @@ func TestPatchUserBlocks(t *testing.T) {
 			{`[{"operation": "set", "property": "nickname", "value": "fay"}]`, herald.EInvalidProperty, "operations[0].property"},
 			{`[{"operation": "add", "value": "fay"}]`, herald.EMissingProperty, "operations[0].property"},
 			{`[{"operation": "add", "property": "blocks", "id": "layer:///conversations/x"}]`, herald.EInvalidProperty, "operations[0].id"},
+			{`[{"operation": "remove", "property": "blocks", "id": "layer:///identities/eve", "value": "eve"}]`, herald.EInvalidProperty, "operations[0].id"},
 			{`[{"operation": "add", "property": "suspended", "value": true}]`, herald.EInvalidProperty, "operations[0].operation"},
 			{`[{"operation": "set", "property": "suspended", "value": "yes"}]`, herald.EInvalidProperty, "operations[0].value"},
 			{`[]`, herald.EInvalidRequest, ""},
