@@ -263,4 +263,6 @@ type EventData struct {
 	// SessionTTL, in seconds, on an app's session TTL change.
 	User       *User `json:"user,omitempty"`
 	SessionTTL int64 `json:"session_ttl_in_seconds,omitempty"`
+	// Export is set on the events of exports, their key and schedule.
+	Export *ExportChange `json:"export,omitempty"`
 }

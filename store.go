@@ -235,6 +235,7 @@ type Queries interface {
 	WebhookQueries
 	GoneQueries
 	UserQueries
+	ExportQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

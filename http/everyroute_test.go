@@ -78,6 +78,16 @@ func routeBodies(rc string) map[string]any {
 
 		"GET /apps/{app}/events": nil,
 
+		"PUT /apps/{app}/export_security":     map[string]any{"public_key": exportPublicPEM()},
+		"GET /apps/{app}/export_security":     nil,
+		"POST /apps/{app}/exports":            nil,
+		"GET /apps/{app}/exports":             nil,
+		"GET /apps/{app}/exports/{id}/status": nil,
+		"DELETE /apps/{app}/exports/{id}":     nil,
+		"PUT /apps/{app}/export_schedule":     map[string]any{"interval": "daily", "events": []any{"message.sent"}},
+		"GET /apps/{app}/export_schedule":     nil,
+		"GET /exports/{file}":                 nil,
+
 		"GET /apps/{app}/tokens":         nil,
 		"POST /apps/{app}/tokens":        map[string]any{"name": "deploy bot"},
 		"DELETE /apps/{app}/tokens/{id}": nil,
@@ -341,6 +351,7 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		channelMsg := a.cbSend(t, map[string]any{"to": seedContactNumber, "content": map[string]any{"text": "hi"}})
 		a.cbSubscribe(t, rc.URL, nil, "message_created")
 		token := a.do("POST", "/tokens", map[string]any{"name": "second"}).must(t, 201).Map(t)["id"].(string)
+		exportID, exportDownload := a.completedExport(t)
 		valid := func(pattern, name string) string {
 			before, _, _ := strings.Cut(pattern, "/{"+name+"}")
 			switch name + " " + before[strings.LastIndex(before, "/")+1:] {
@@ -362,6 +373,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return webhook
 			case "id tokens":
 				return token
+			case "id exports":
+				return exportID
 			case "delivery deliveries":
 				return delivery
 			case "uuid channels":
@@ -376,7 +389,7 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		}
 		// The signed routes' ids and signatures.
 		signed := map[string]*url.URL{}
-		for pattern, raw := range map[string]string{"GET /content/{id}": download, "PUT /uploads/{id}": upload} {
+		for pattern, raw := range map[string]string{"GET /content/{id}": download, "PUT /uploads/{id}": upload, "GET /exports/{file}": exportDownload} {
 			u, err := url.Parse(raw)
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/urls"
 )
 
 // API is Layer's server API, served by a heraldhttp.Server:
@@ -66,6 +67,15 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("GET /apps/{app}/users/{user}/following/{followed}", a.isFollowing)
 	h("DELETE /apps/{app}/users/{user}/following/{followed}", a.unfollow)
 	h("GET /apps/{app}/users/{user}/identities", a.listFollowedIdentities)
+	h("PUT /apps/{app}/export_security", a.putExportSecurity)
+	h("GET /apps/{app}/export_security", a.getExportSecurity)
+	h("POST /apps/{app}/exports", a.requestExport)
+	h("GET /apps/{app}/exports", a.listExports)
+	h("GET /apps/{app}/exports/{id}/status", a.exportStatus)
+	h("DELETE /apps/{app}/exports/{id}", a.deleteExport)
+	h("PUT /apps/{app}/export_schedule", a.putExportSchedule)
+	h("GET /apps/{app}/export_schedule", a.getExportSchedule)
+	s.HandleSigned("GET /exports/{file}", urls.ExportDownload, exportDownloadSigned, a.downloadExport)
 }
 
 // call is what a handler is given: the request's app and version, and the

@@ -46,6 +46,9 @@ var tests = []struct {
 	{"TokensLockedForUpdate", testTokensLockedForUpdate},
 	// content.go
 	{"DropContent", testDropContent},
+	// exports.go
+	{"ExportKeysAndSchedules", testExportKeysAndSchedules}, {"ExportLifecycle", testExportLifecycle},
+	{"ExportPages", testExportPages},
 
 	// channels.go
 	{"Channels", testChannels},

@@ -25,6 +25,8 @@ const UploadTTL = 24 * time.Hour
 const (
 	Upload   = "upload"
 	Download = "download"
+	// ExportDownload signs the download URLs of data exports.
+	ExportDownload = "export_download"
 )
 
 // Builder builds URLs under one public base URL.
@@ -73,6 +75,30 @@ func (b *Builder) ContentDownload(id string) (string, time.Time) {
 	exp := b.now().Add(ttl).Truncate(time.Second)
 	return b.signed("/content/"+id, Download, id, exp), exp
 }
+
+// Export is the URL of a data export; its status is under it.
+func (b *Builder) Export(app, id string) string { return b.App(app) + "/exports/" + id }
+
+// ExportStatus is the URL that Layer called an export's status_url.
+func (b *Builder) ExportStatus(app, id string) string { return b.Export(app, id) + "/status" }
+
+// ExportDownloadURL returns a signed URL of an export's encrypted archive,
+// and when it expires: it lives as long as content download URLs, and
+// every rendering of the export makes a fresh one, as Layer's were
+// "Refreshed automatically" (platform/data/export.md). It ends in Layer's
+// file name (ID.tar.gz.enc), so that a download keeps it.
+func (b *Builder) ExportDownloadURL(id string) (string, time.Time) {
+	ttl := b.ContentTTL
+	if ttl <= 0 {
+		ttl = DefaultContentTTL
+	}
+	exp := b.now().Add(ttl).Truncate(time.Second)
+	return b.signed("/exports/"+id+ArchiveSuffix, ExportDownload, id, exp), exp
+}
+
+// ArchiveSuffix ends the file name of an export's archive, as Layer's
+// download URLs did (….tar.gz.enc).
+const ArchiveSuffix = ".tar.gz.enc"
 
 // ContentUpload returns a signed upload URL for content.
 func (b *Builder) ContentUpload(id string) string {

@@ -451,7 +451,16 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		engine.Retention = -1 // kept forever
 	}
 	svc.Logger = logger
-	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs})
+	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs},
+		delivery.Job{Name: "export_schedule", Every: messaging.ExportScheduleInterval, Run: svc.ScheduleExports},
+		delivery.Job{Name: "export_prune", Every: messaging.ExportPruneInterval, Run: svc.PruneExports})
+	// Archives are written beside the data, not in a temporary directory
+	// that may be small or in memory.
+	exportDir := filepath.Join(cfg.data, "exports")
+	if err := os.MkdirAll(exportDir, 0o700); err != nil {
+		return err
+	}
+	exports := &messaging.ExportRunner{Service: svc, URLs: api.URLs, Dir: exportDir}
 	if err := health.quotas.apply(engine, svc); err != nil {
 		return err
 	}
@@ -460,6 +469,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
+	exports.Start()
+	defer exports.Stop()
 	srv := limits.server(api)
 	bounded, maxConns := limits.listener(ln, engine.Workers)
 	errc := make(chan error, 1)
