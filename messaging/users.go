@@ -118,7 +118,7 @@ func checkOperations(ops []UserOperation) error {
 
 // userPatch is what a Layer-Patch document on a user asks for.
 type userPatch struct {
-	// blocks are the block operations, applied in order by blockList.
+	// blocks are the block operations, applied in order by apply.
 	blocks    []blockStep
 	suspended *bool
 }
