@@ -264,6 +264,10 @@ type EventData struct {
 	// conversation and of the messages in it, as they were then.
 	Contact *Contact `json:"contact,omitempty"`
 	Channel *Channel `json:"channel,omitempty"`
+	// User is set on suspension and session events (see users.go), and
+	// SessionTTL, in seconds, on an app's session TTL change.
+	User       *User `json:"user,omitempty"`
+	SessionTTL int64 `json:"session_ttl_in_seconds,omitempty"`
 	// Export is set on the events of exports, their key and schedule.
 	Export *ExportChange `json:"export,omitempty"`
 }

@@ -234,6 +234,7 @@ type Queries interface {
 
 	WebhookQueries
 	GoneQueries
+	UserQueries
 	ExportQueries
 }
 

@@ -15,7 +15,7 @@ var allErrorIDs = []string{
 	"internal_server_error", "access_denied", "not_found", "missing_property", "invalid_property",
 	"invalid_endpoint", "invalid_header", "conflict", "method_not_allowed", "id_in_use",
 	"payload_too_large", "upload_mismatch", "url_expired", "rate_limit_exceeded", "request_timeout",
-	"insufficient_storage", "quota_exceeded", "invalid_request_id", "gone",
+	"insufficient_storage", "quota_exceeded", "invalid_request_id", "gone", "participant_blocked", "user_suspended",
 }
 
 func TestErrorCatalogue(t *testing.T) {

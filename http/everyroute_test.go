@@ -62,6 +62,20 @@ func routeBodies(rc string) map[string]any {
 		"PUT /uploads/{id}":                                 nil,
 		"GET /content/{id}":                                 nil,
 
+		"PATCH /apps/{app}":                                    []any{patch("set", "session_ttl_in_seconds", 3600)},
+		"GET /apps/{app}/users/{user}":                         nil,
+		"PATCH /apps/{app}/users/{user}":                       []any{patch("add", "blocks", "carol"), map[string]any{"operation": "remove", "property": "blocks", "id": "layer:///identities/dave"}, patch("set", "suspended", false)},
+		"DELETE /apps/{app}/users/{user}/sessions":             nil,
+		"GET /apps/{app}/users/{user}/blocks":                  nil,
+		"POST /apps/{app}/users/{user}/blocks":                 map[string]any{"user_id": "carol"},
+		"DELETE /apps/{app}/users/{user}/blocks/{blocked}":     nil,
+		"GET /apps/{app}/users/{user}/following":               nil,
+		"POST /apps/{app}/users/{user}/following":              []any{"layer:///identities/carol", "dave"},
+		"PUT /apps/{app}/users/{user}/following/{followed}":    nil,
+		"GET /apps/{app}/users/{user}/following/{followed}":    nil,
+		"DELETE /apps/{app}/users/{user}/following/{followed}": nil,
+		"GET /apps/{app}/users/{user}/identities":              nil,
+
 		"GET /apps/{app}/events": nil,
 
 		"PUT /apps/{app}/export_security":     map[string]any{"public_key": exportPublicPEM()},
@@ -349,6 +363,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return msg
 			case "user users":
 				return "bob"
+			case "blocked blocks", "followed following":
+				return "carol"
 			case "id announcements":
 				return ann
 			case "id content":

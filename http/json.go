@@ -89,6 +89,8 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
 	herald.EStorageFull:        "The server's storage is full; nothing was written. Retry once an operator has freed space.",
 	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
+	herald.EParticipantBlocked: "A user may not start or join a conversation with someone they block; data.blocked lists whom they block.",
+	herald.EUserSuspended:      "The user is suspended: no session of theirs is valid until they are unsuspended.",
 }
 
 // storageFullLogInterval is how often, at most, a full storage is logged:

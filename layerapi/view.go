@@ -56,6 +56,14 @@ func (v *view) load(users ...string) error {
 	return nil
 }
 
+// know records a user's identity (nil: none) looked up by other means.
+func (v *view) know(user string, id *herald.Identity) {
+	if v.known == nil {
+		v.known = map[string]*herald.Identity{}
+	}
+	v.known[user] = id
+}
+
 // loadConversations loads the participants of conversations.
 func (v *view) loadConversations(cs ...*herald.Conversation) error {
 	var users []string

@@ -202,6 +202,9 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		if err := tx.CreateMessage(ctx, m); err != nil {
 			return err
 		}
+		if err := hideFromBlocks(ctx, tx, m, c); err != nil {
+			return err
+		}
 		if dedupKey != "" {
 			if err := tx.PutRequestMessage(ctx, appID, dedupKey, m.ID, m.SentAt); err != nil {
 				return err

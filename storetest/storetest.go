@@ -90,6 +90,10 @@ var tests = []struct {
 	{"QueuedEvents", testQueuedEvents},
 	{"DropUnfinishedDeliveries", testDropUnfinishedDeliveries},
 	{"ContentUsage", testContentUsage},
+
+	// users.go
+	{"UserRecords", testUserRecords}, {"BlockLists", testBlockLists}, {"Follows", testFollows},
+	{"SessionTTL", testSessionTTL}, {"UserWritesRollBack", testUserWritesRollBack},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.
