@@ -37,6 +37,9 @@ type Conversation struct {
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
 	// ContactUUID is set on a contact's conversation; it never changes.
 	ContactUUID string `json:"contact_uuid,omitempty"`
+	// ChangedAt is when the change UpdateConversation saves is made: the
+	// participants it adds join then (see UserConversation.JoinedAt).
+	ChangedAt time.Time `json:"-"`
 }
 
 // HasParticipant reports whether userID takes part in c.
@@ -259,4 +262,6 @@ type EventData struct {
 	// conversation and of the messages in it, as they were then.
 	Contact *Contact `json:"contact,omitempty"`
 	Channel *Channel `json:"channel,omitempty"`
+	// Notification is set on notification.sent.
+	Notification *Notification `json:"notification,omitempty"`
 }

@@ -233,6 +233,7 @@ type Queries interface {
 	EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*Event, error)
 
 	WebhookQueries
+	InboxQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

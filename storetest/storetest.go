@@ -86,6 +86,9 @@ var tests = []struct {
 	{"QueuedEvents", testQueuedEvents},
 	{"DropUnfinishedDeliveries", testDropUnfinishedDeliveries},
 	{"ContentUsage", testContentUsage},
+
+	// inbox.go
+	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.
