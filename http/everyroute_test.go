@@ -56,10 +56,11 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/users/{user}/announcements":      nil,
 		"GET /apps/{app}/users/{user}/announcements/{id}": nil,
 
-		"POST /apps/{app}/conversations/{conv}/content": nil,
-		"GET /apps/{app}/content/{id}":                  nil,
-		"PUT /uploads/{id}":                             nil,
-		"GET /content/{id}":                             nil,
+		"POST /apps/{app}/conversations/{conv}/content":     nil,
+		"GET /apps/{app}/content/{id}":                      nil,
+		"GET /apps/{app}/conversations/{conv}/content/{id}": nil,
+		"PUT /uploads/{id}":                                 nil,
+		"GET /content/{id}":                                 nil,
 
 		"GET /apps/{app}/events": nil,
 

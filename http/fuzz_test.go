@@ -19,6 +19,7 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
+	"github.com/heraldhq/herald/layerapi"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
@@ -57,7 +58,7 @@ func newFuzzServer(tb testing.TB, store herald.Store) (*fuzzServer, map[string]s
 	ctx := context.Background()
 	tb.Cleanup(func() { store.Close() })
 	svc := &messaging.Service{Store: store, Blobs: blob.Dir{Root: tb.TempDir()}}
-	srv, err := heraldhttp.New(ctx, svc, "http://herald.test")
+	srv, err := heraldhttp.New(ctx, svc, "http://herald.test", &layerapi.API{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/layer"
+	"github.com/heraldhq/herald/layerapi"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
@@ -98,7 +99,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Service = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: now}
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
-	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String())
+	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String(), &layerapi.API{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,13 +55,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = herald.Errorf(herald.EInternal, "Herald could not complete the request; the server log has the details.")
 	}
 	body := errorBody{ID: e.ID, Code: e.Code(), Message: e.Message, URL: s.URLs.Base + "/errors#" + string(e.ID), Data: e.Data}
-	if app := r.PathValue("app"); app != "" {
-		// Objects in error data (the existing conversation of a distinct
-		// conflict) are rendered as the API renders them anywhere else.
-		if c, ok := e.Data["conversation"].(*herald.Conversation); ok {
-			body.Data = map[string]any{"conversation": s.renderConversation(app, c)}
-		}
-	}
 	writeJSON(w, e.Status(), body)
 }
 

@@ -53,6 +53,10 @@ type Server struct {
 	storageFullRefused, storageFullLogged atomic.Int64
 	// patterns are the routes' patterns, as registered.
 	patterns []string
+	// APIs are the route families served beside the server's own.
+	APIs []API
+	// building is the mux that routes are being registered on.
+	building *routeMux
 }
 
 // routeMux is a ServeMux that keeps the patterns it is given, so that
@@ -67,15 +71,16 @@ func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.
 	m.ServeMux.HandleFunc(pattern, h)
 }
 
-// New returns a server for the service. The signing key is loaded from the
-// store (and created on first start).
-func New(ctx context.Context, svc *messaging.Service, baseURL string) (*Server, error) {
+// New returns a server for the service, serving the given API families
+// beside its own routes. The signing key is loaded from the store (and
+// created on first start).
+func New(ctx context.Context, svc *messaging.Service, baseURL string, apis ...API) (*Server, error) {
 	key, err := svc.SigningKey(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &Server{Service: svc, URLs: &urls.Builder{Base: strings.TrimRight(baseURL, "/"), Key: key},
-		Logger: slog.Default()}, nil
+		Logger: slog.Default(), APIs: apis}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -108,7 +113,8 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) routes() *http.ServeMux {
 	mux := &routeMux{ServeMux: http.NewServeMux()}
-	defer func() { s.patterns = mux.patterns }()
+	s.building = mux
+	defer func() { s.patterns, s.building = mux.patterns, nil }()
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withApp(h))
 	}
@@ -117,37 +123,9 @@ func (s *Server) routes() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /errors", s.errorCatalogue)
 
-	handle("PUT /apps/{app}/users/{user}/identity", s.putIdentity)
-	handle("POST /apps/{app}/users/{user}/identity", s.putIdentity)
-	handle("PATCH /apps/{app}/users/{user}/identity", s.putIdentity)
-	handle("GET /apps/{app}/users/{user}/identity", s.getIdentity)
-	handle("DELETE /apps/{app}/users/{user}/identity", s.deleteIdentity)
-
-	handle("POST /apps/{app}/conversations", s.createConversation)
-	handle("GET /apps/{app}/conversations", s.listConversations)
-	handle("GET /apps/{app}/conversations/{conv}", s.getConversation)
-	handle("PATCH /apps/{app}/conversations/{conv}", s.patchConversation)
-	handle("DELETE /apps/{app}/conversations/{conv}", s.deleteConversation)
-	handle("GET /apps/{app}/users/{user}/conversations", s.listConversations)
-	handle("GET /apps/{app}/users/{user}/conversations/{conv}", s.getConversation)
-
-	handle("POST /apps/{app}/conversations/{conv}/messages", s.sendMessage)
-	handle("GET /apps/{app}/conversations/{conv}/messages", s.listMessages)
-	handle("GET /apps/{app}/conversations/{conv}/messages/{msg}", s.getMessage)
-	handle("DELETE /apps/{app}/conversations/{conv}/messages/{msg}", s.deleteMessage)
-	handle("GET /apps/{app}/messages/{msg}", s.getMessage)
-	handle("DELETE /apps/{app}/messages/{msg}", s.deleteMessage)
-	handle("GET /apps/{app}/users/{user}/conversations/{conv}/messages", s.listMessages)
-	handle("GET /apps/{app}/users/{user}/messages/{msg}", s.getMessage)
-	handle("DELETE /apps/{app}/users/{user}/messages/{msg}", s.deleteUserMessage)
-	handle("POST /apps/{app}/users/{user}/messages/{msg}/receipts", s.postReceipt)
-
-	handle("POST /apps/{app}/announcements", s.sendAnnouncement)
-	handle("GET /apps/{app}/users/{user}/announcements", s.listAnnouncements)
-	handle("GET /apps/{app}/users/{user}/announcements/{id}", s.getAnnouncement)
-
-	handle("POST /apps/{app}/conversations/{conv}/content", s.createContent)
-	handle("GET /apps/{app}/content/{id}", s.getContent)
+	for _, api := range s.APIs {
+		api.Routes(s)
+	}
 	mux.HandleFunc("PUT /uploads/{id}", s.withSignature(urls.Upload, s.upload))
 	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
 

@@ -97,6 +97,18 @@ func (s *Service) Identity(ctx context.Context, appID, userID string) (id *heral
 	return id, err
 }
 
+// Identities returns the identities that exist among a list of users.
+func (s *Service) Identities(ctx context.Context, appID string, userIDs []string) (ids map[string]*herald.Identity, err error) {
+	if len(userIDs) == 0 {
+		return map[string]*herald.Identity{}, nil
+	}
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		ids, err = q.Identities(ctx, appID, userIDs)
+		return err
+	})
+	return ids, err
+}
+
 // DeleteIdentity removes a user's identity. The user's conversations and
 // messages stay; they are then shown with the bare user id.
 func (s *Service) DeleteIdentity(ctx context.Context, appID, userID string) error {

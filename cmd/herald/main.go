@@ -29,6 +29,7 @@ import (
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
+	"github.com/heraldhq/herald/layerapi"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
@@ -432,7 +433,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if baseURL == "" {
 		baseURL = "http://" + ln.Addr().String()
 	}
-	api, err := heraldhttp.New(ctx, svc, baseURL)
+	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{})
 	if err != nil {
 		return err
 	}

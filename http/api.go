@@ -1,0 +1,54 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/heraldhq/herald"
+)
+
+// An API is a family of routes served beside the server's own: Layer's
+// server API (package layerapi), Callbell's /v1, and so on. Each family is
+// a rendering of the same domain operations (package messaging) in the
+// shapes its clients expect; the server gives them what they share:
+// authentication, limits, request checks, JSON decoding and errors.
+type API interface {
+	// Routes registers the family's routes on s, through HandleApp.
+	Routes(s *Server)
+}
+
+// AppHandler serves a request authenticated for the app in its path. An
+// error it returns is answered in Layer's error shape.
+type AppHandler func(w http.ResponseWriter, r *http.Request, app string) error
+
+// HandleApp registers an app route, for API.Routes: the request is
+// authenticated, counted against its token's limits, and its path and
+// query checked (see checkRequest) before h runs.
+func (s *Server) HandleApp(pattern string, h AppHandler) {
+	s.building.HandleFunc(pattern, s.withApp(h))
+}
+
+// WriteJSON answers v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// Decode reads a JSON request body of at most MaxBodySize bytes into v, and
+// refuses text that the storage engines would not take alike.
+func Decode(w http.ResponseWriter, r *http.Request, v any) error { return decode(w, r, v) }
+
+// DecodeOptional is Decode for a body that may be absent: an empty one
+// leaves v as it is.
+func DecodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeOptional(w, r, v)
+}
+
+// CheckText checks a body already decoded into v as Decode does.
+func CheckText(body []byte, v any) error { return checkText(body, v) }
+
+// ParsePage reads Layer's paging parameters, page_size and from_id.
+func ParsePage(r *http.Request) (herald.Page, error) { return page(r) }
+
+// WritePage answers a page of a listing, with a Link to the next page when
+// the page is full.
+func WritePage[T, J any](s *Server, w http.ResponseWriter, r *http.Request, p herald.Page, items []T,
+	id func(T) string, render func(T) J) {
+	writePage(s, w, r, p, items, id, render)
+}

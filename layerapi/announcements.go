@@ -1,0 +1,74 @@
+package layerapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/messaging"
+)
+
+func (a *API) sendAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Sender       *senderObject         `json:"sender"`
+		SenderID     *string               `json:"sender_id"`
+		Recipients   *userRefs             `json:"recipients"`
+		Parts        []messaging.PartInput `json:"parts"`
+		Notification json.RawMessage       `json:"notification"`
+	}
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
+		return prefixProperty(err, "recipients")
+	}
+	sd, err := sender(in.Sender, in.SenderID)
+	if err != nil {
+		return err
+	}
+	ai := messaging.AnnouncementInput{Sender: sd, Parts: in.Parts, Notification: in.Notification}
+	if in.Recipients != nil {
+		ai.Recipients = []string(*in.Recipients)
+		if ai.Recipients == nil {
+			ai.Recipients = []string{}
+		}
+	}
+	an, err := c.service().SendAnnouncement(r.Context(), c.app, ai)
+	if err != nil {
+		return err
+	}
+	if err := c.loadAnnouncements(an); err != nil {
+		return err
+	}
+	heraldhttp.WriteJSON(w, http.StatusAccepted, c.announcement(an, ""))
+	return nil
+}
+
+func (a *API) listAnnouncements(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := heraldhttp.ParsePage(r)
+	if err != nil {
+		return err
+	}
+	user := r.PathValue("user")
+	as, err := c.service().Announcements(r.Context(), c.app, user, p)
+	if err != nil {
+		return err
+	}
+	if err := c.loadAnnouncements(as...); err != nil {
+		return err
+	}
+	heraldhttp.WritePage(a.srv, w, r, p, as, func(an *herald.Announcement) string { return an.ID },
+		func(an *herald.Announcement) announcementJSON { return c.announcement(an, user) })
+	return nil
+}
+
+func (a *API) getAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
+	user := r.PathValue("user")
+	an, err := c.service().Announcement(r.Context(), c.app, user, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := c.loadAnnouncements(an); err != nil {
+		return err
+	}
+	heraldhttp.WriteJSON(w, http.StatusOK, c.announcement(an, user))
+	return nil
+}

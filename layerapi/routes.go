@@ -1,0 +1,75 @@
+package layerapi
+
+import (
+	"net/http"
+
+	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/messaging"
+)
+
+// API is Layer's server API, served by a heraldhttp.Server:
+//
+//	heraldhttp.New(ctx, svc, baseURL, &layerapi.API{})
+type API struct {
+	srv *heraldhttp.Server
+}
+
+// Routes implements heraldhttp.API. Each route is one operation, in every
+// version: see call for what a handler is given.
+func (a *API) Routes(s *heraldhttp.Server) {
+	a.srv = s
+	h := a.handle
+
+	h("PUT /apps/{app}/users/{user}/identity", a.putIdentity)
+	h("POST /apps/{app}/users/{user}/identity", a.putIdentity)
+	h("PATCH /apps/{app}/users/{user}/identity", a.patchIdentity)
+	h("GET /apps/{app}/users/{user}/identity", a.getIdentity)
+	h("DELETE /apps/{app}/users/{user}/identity", a.deleteIdentity)
+
+	h("POST /apps/{app}/conversations", a.createConversation)
+	h("GET /apps/{app}/conversations", a.listConversations)
+	h("GET /apps/{app}/conversations/{conv}", a.getConversation)
+	h("PATCH /apps/{app}/conversations/{conv}", a.patchConversation)
+	h("DELETE /apps/{app}/conversations/{conv}", a.deleteConversation)
+	h("GET /apps/{app}/users/{user}/conversations", a.listConversations)
+	h("GET /apps/{app}/users/{user}/conversations/{conv}", a.getConversation)
+
+	h("POST /apps/{app}/conversations/{conv}/messages", a.sendMessage)
+	h("GET /apps/{app}/conversations/{conv}/messages", a.listMessages)
+	h("GET /apps/{app}/conversations/{conv}/messages/{msg}", a.getMessage)
+	h("DELETE /apps/{app}/conversations/{conv}/messages/{msg}", a.deleteMessage)
+	h("GET /apps/{app}/messages/{msg}", a.getMessage)
+	h("DELETE /apps/{app}/messages/{msg}", a.deleteMessage)
+	h("GET /apps/{app}/users/{user}/conversations/{conv}/messages", a.listMessages)
+	h("GET /apps/{app}/users/{user}/messages/{msg}", a.getMessage)
+	h("DELETE /apps/{app}/users/{user}/messages/{msg}", a.deleteUserMessage)
+	h("POST /apps/{app}/users/{user}/messages/{msg}/receipts", a.postReceipt)
+
+	h("POST /apps/{app}/announcements", a.sendAnnouncement)
+	h("GET /apps/{app}/users/{user}/announcements", a.listAnnouncements)
+	h("GET /apps/{app}/users/{user}/announcements/{id}", a.getAnnouncement)
+
+	h("POST /apps/{app}/conversations/{conv}/content", a.createContent)
+	h("GET /apps/{app}/conversations/{conv}/content/{id}", a.getContent)
+	h("GET /apps/{app}/content/{id}", a.getContent)
+}
+
+// call is what a handler is given: the request's app and version, and the
+// view that renders objects in that version.
+type call struct {
+	*view
+	api *API
+}
+
+func (c *call) service() *messaging.Service { return c.api.srv.Service }
+
+// handle registers a route whose handler takes a call.
+func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, c *call) error) {
+	a.srv.HandleApp(pattern, func(w http.ResponseWriter, r *http.Request, app string) error {
+		v, err := Negotiate(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, &call{view: newView(a.srv, r.Context(), app, v), api: a})
+	})
+}

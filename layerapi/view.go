@@ -1,0 +1,318 @@
+package layerapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+
+	"github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
+)
+
+// view renders objects as a request's version shows them. In 2.0 and 3.0
+// users appear as Basic Identity objects, so a view looks up the identities
+// of the users it is about to render (load), once per request.
+type view struct {
+	ctx context.Context
+	srv *heraldhttp.Server
+	app string
+	v   Version
+	// known holds the identities looked up so far; a user looked up without
+	// one is there as nil.
+	known map[string]*herald.Identity
+}
+
+func newView(srv *heraldhttp.Server, ctx context.Context, app string, v Version) *view {
+	return &view{ctx: ctx, srv: srv, app: app, v: v}
+}
+
+// load looks up the identities of users not looked up yet, when the version
+// renders users as identities.
+func (v *view) load(users ...string) error {
+	if !v.v.identities() {
+		return nil
+	}
+	if v.known == nil {
+		v.known = map[string]*herald.Identity{}
+	}
+	var missing []string
+	for _, u := range users {
+		if _, ok := v.known[u]; !ok && u != "" {
+			missing = append(missing, u)
+			v.known[u] = nil
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := v.srv.Service.Identities(v.ctx, v.app, missing)
+	if err != nil {
+		return err
+	}
+	for u, id := range found {
+		v.known[u] = id
+	}
+	return nil
+}
+
+// loadConversations loads the participants of conversations.
+func (v *view) loadConversations(cs ...*herald.Conversation) error {
+	var users []string
+	for _, c := range cs {
+		users = append(users, c.Participants...)
+	}
+	return v.load(users...)
+}
+
+// loadMessages loads the senders of messages and their recipients.
+func (v *view) loadMessages(ms ...*herald.Message) error {
+	var users []string
+	for _, m := range ms {
+		users = append(users, m.Sender.UserID)
+		for u := range m.RecipientStatus {
+			users = append(users, u)
+		}
+	}
+	return v.load(users...)
+}
+
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func objectOrEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("{}")
+	}
+	return raw
+}
+
+// basicIdentityJSON is Layer's Basic Identity: how 2.0 and 3.0 name a user
+// inside other objects. A user without an identity has null names; a named
+// system sender (1.x's sender.name) has a display name and nothing else.
+type basicIdentityJSON struct {
+	ID          *string `json:"id"`
+	URL         *string `json:"url"`
+	UserID      *string `json:"user_id"`
+	DisplayName *string `json:"display_name"`
+	AvatarURL   *string `json:"avatar_url"`
+}
+
+func (v *view) basicIdentity(user string) basicIdentityJSON {
+	id, u := herald.IdentityIDPrefix+user, v.srv.URLs.Identity(v.app, user)
+	out := basicIdentityJSON{ID: &id, URL: &u, UserID: &user}
+	if known := v.known[user]; known != nil {
+		out.DisplayName, out.AvatarURL = orNull(known.DisplayName), orNull(known.AvatarURL)
+	}
+	return out
+}
+
+// user renders a user as the version names them in lists: a bare user id,
+// or a Basic Identity.
+func (v *view) user(user string) any {
+	if v.v.identities() {
+		return v.basicIdentity(user)
+	}
+	return user
+}
+
+func (v *view) users(users []string) []any {
+	out := make([]any, len(users))
+	for i, u := range users {
+		out[i] = v.user(u)
+	}
+	return out
+}
+
+// identityJSON is a user's full identity.
+type identityJSON struct {
+	ID           string          `json:"id"`
+	URL          string          `json:"url"`
+	UserID       string          `json:"user_id"`
+	DisplayName  *string         `json:"display_name"`
+	AvatarURL    *string         `json:"avatar_url"`
+	FirstName    *string         `json:"first_name"`
+	LastName     *string         `json:"last_name"`
+	PhoneNumber  *string         `json:"phone_number"`
+	EmailAddress *string         `json:"email_address"`
+	Metadata     json.RawMessage `json:"metadata"`
+	CreatedAt    string          `json:"created_at"`
+	UpdatedAt    string          `json:"updated_at"`
+}
+
+func (v *view) identity(id *herald.Identity) identityJSON {
+	return identityJSON{
+		ID:           herald.IdentityIDPrefix + id.UserID,
+		URL:          v.srv.URLs.Identity(v.app, id.UserID),
+		UserID:       id.UserID,
+		DisplayName:  orNull(id.DisplayName),
+		AvatarURL:    orNull(id.AvatarURL),
+		FirstName:    orNull(id.FirstName),
+		LastName:     orNull(id.LastName),
+		PhoneNumber:  orNull(id.PhoneNumber),
+		EmailAddress: orNull(id.EmailAddress),
+		Metadata:     objectOrEmpty(id.Metadata),
+		CreatedAt:    herald.FormatTime(id.CreatedAt),
+		UpdatedAt:    herald.FormatTime(id.UpdatedAt),
+	}
+}
+
+type conversationJSON struct {
+	ID           string          `json:"id"`
+	URL          string          `json:"url"`
+	MessagesURL  string          `json:"messages_url"`
+	CreatedAt    string          `json:"created_at"`
+	Participants []any           `json:"participants"`
+	Distinct     bool            `json:"distinct"`
+	Metadata     json.RawMessage `json:"metadata"`
+}
+
+// conversation renders c; its participants must be loaded.
+func (v *view) conversation(c *herald.Conversation) conversationJSON {
+	u := v.srv.URLs.Conversation(v.app, c.ID)
+	return conversationJSON{
+		ID: herald.ConversationIDPrefix + c.ID, URL: u, MessagesURL: u + "/messages",
+		CreatedAt: herald.FormatTime(c.CreatedAt), Participants: v.users(c.Participants), Distinct: c.Distinct,
+		Metadata: objectOrEmpty(c.Metadata),
+	}
+}
+
+// senderJSON is 1.x's sender: a user, or a named system sender with a null
+// user id.
+type senderJSON struct {
+	UserID *string `json:"user_id"`
+	Name   *string `json:"name,omitempty"`
+}
+
+// sender renders who sent a message or an announcement.
+func (v *view) sender(sd herald.Sender) any {
+	if !v.v.identities() {
+		return senderJSON{UserID: orNull(sd.UserID), Name: orNull(sd.Name)}
+	}
+	if sd.UserID == "" {
+		// 2.0 dropped named senders; one sent through 1.x still shows
+		// its name, as the 2.0 webhooks show it.
+		return basicIdentityJSON{DisplayName: orNull(sd.Name)}
+	}
+	return v.basicIdentity(sd.UserID)
+}
+
+// recipientStatus keys statuses by user id (1.x) or identity id.
+func (v *view) recipientStatus(status map[string]string) map[string]string {
+	if !v.v.identities() {
+		return status
+	}
+	out := make(map[string]string, len(status))
+	for u, s := range status {
+		out[herald.IdentityIDPrefix+u] = s
+	}
+	return out
+}
+
+type partJSON struct {
+	ID       string                  `json:"id"`
+	MimeType string                  `json:"mime_type"`
+	Body     *string                 `json:"body,omitempty"`
+	Encoding string                  `json:"encoding,omitempty"`
+	Content  *heraldhttp.ContentJSON `json:"content,omitempty"`
+}
+
+// parts renders the parts of a message or announcement whose id is idBase.
+// A part is named by its own id in 3.0 when it has one, by its index
+// otherwise (as 1.x and 2.0 name every part).
+func (v *view) parts(idBase string, parts []herald.Part) []partJSON {
+	out := make([]partJSON, len(parts))
+	for i, p := range parts {
+		name := strconv.Itoa(i)
+		if v.v.partIDs() && p.ID != "" {
+			name = p.ID
+		}
+		out[i] = partJSON{ID: idBase + "/parts/" + name, MimeType: p.MimeType, Encoding: p.Encoding}
+		if p.Content != nil {
+			c := v.srv.RenderContent(v.app, p.Content.ID, p.Content.Size, true)
+			out[i].Content = &c
+		} else {
+			body := p.Body
+			out[i].Body = &body
+		}
+	}
+	return out
+}
+
+type refJSON struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+}
+
+type messageJSON struct {
+	ID              string            `json:"id"`
+	URL             string            `json:"url"`
+	Conversation    refJSON           `json:"conversation"`
+	Parts           []partJSON        `json:"parts"`
+	SentAt          string            `json:"sent_at"`
+	Sender          any               `json:"sender"`
+	RecipientStatus map[string]string `json:"recipient_status"`
+	Position        int64             `json:"position"`
+	IsUnread        *bool             `json:"is_unread,omitempty"`
+}
+
+// message renders m; with viewer set, as that user sees it. Its users must
+// be loaded.
+func (v *view) message(m *herald.Message, viewer string) messageJSON {
+	id := herald.MessageIDPrefix + m.ID
+	out := messageJSON{
+		ID:  id,
+		URL: v.srv.URLs.Message(v.app, m.ID),
+		Conversation: refJSON{ID: herald.ConversationIDPrefix + m.ConversationID,
+			URL: v.srv.URLs.Conversation(v.app, m.ConversationID)},
+		Parts:           v.parts(id, m.Parts),
+		SentAt:          herald.FormatTime(m.SentAt),
+		Sender:          v.sender(m.Sender),
+		RecipientStatus: v.recipientStatus(m.RecipientStatus),
+		Position:        m.Position,
+	}
+	if viewer != "" {
+		unread := m.RecipientStatus[viewer] != herald.StatusRead
+		out.IsUnread = &unread
+	}
+	return out
+}
+
+type announcementJSON struct {
+	ID              string            `json:"id"`
+	URL             string            `json:"url,omitempty"`
+	Parts           []partJSON        `json:"parts"`
+	SentAt          string            `json:"sent_at"`
+	Sender          any               `json:"sender"`
+	RecipientStatus map[string]string `json:"recipient_status"`
+	IsUnread        *bool             `json:"is_unread,omitempty"`
+}
+
+// announcement renders a; with viewer set, as that recipient sees it.
+func (v *view) announcement(a *herald.Announcement, viewer string) announcementJSON {
+	id := herald.AnnouncementIDPrefix + a.ID
+	out := announcementJSON{ID: id, Parts: v.parts(id, a.Parts), SentAt: herald.FormatTime(a.SentAt),
+		Sender: v.sender(a.Sender), RecipientStatus: v.recipientStatus(a.RecipientStatus)}
+	if viewer != "" {
+		out.URL = v.srv.URLs.App(v.app) + "/users/" + url.PathEscape(viewer) + "/announcements/" + a.ID
+		unread := a.RecipientStatus[viewer] != herald.StatusRead
+		out.IsUnread = &unread
+	}
+	return out
+}
+
+// loadAnnouncements loads the senders of announcements and their recipients.
+func (v *view) loadAnnouncements(as ...*herald.Announcement) error {
+	var users []string
+	for _, a := range as {
+		users = append(users, a.Sender.UserID)
+		for u := range a.RecipientStatus {
+			users = append(users, u)
+		}
+	}
+	return v.load(users...)
+}
