@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 
@@ -378,4 +379,44 @@ func testInboxMessages(t *testing.T, s herald.Store) {
 	same(t, "u's unread messages, two", unread(100, 2), []string{ids[5], ids[2]})
 	same(t, "u's unread messages below position 3", unread(3, 10), []string{ids[0]})
 	in.want("u", 3, "c-m7")
+}
+
+// InboxMigration checks that the migration adding users' inboxes (SQLite's
+// version 13, PostgreSQL's 14) counts what was unread before it: db is a
+// database at version 12, and open opens it as a store, migrating it.
+func InboxMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	exec := execer(t, db)
+	exec(`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`)
+	exec(`INSERT INTO conversations (id, app_id, participants, created_at, last_position) VALUES
+		('c', 'app', '["u","v","w"]', $1, 4), ('gone', 'app', '["u"]', $1, 0)`, at(0).UnixMicro())
+	exec(`UPDATE conversations SET deleted_at = 1 WHERE id = 'gone'`)
+	exec(`INSERT INTO conversation_participants (app_id, user_id, conversation_id) VALUES
+		('app', 'u', 'c'), ('app', 'v', 'c'), ('app', 'w', 'c')`)
+	for i, m := range []struct{ status, deleted string }{
+		{`{"u":"read","v":"sent","w":"delivered"}`, ""},
+		{`{"u":"read","v":"read","w":"sent"}`, ""},
+		{`{"u":"sent","v":"read","w":"sent"}`, ""},
+		{`{"u":"sent","v":"read","w":"sent"}`, "deleted"},
+	} {
+		var deleted any
+		if m.deleted != "" {
+			deleted = at(9).UnixMicro()
+		}
+		exec(`INSERT INTO messages (id, app_id, conversation_id, position, sender_user_id, parts, sent_at, recipient_status, deleted_at)
+			VALUES ($1, 'app', 'c', $2, 'x', '[]', $3, $4, $5)`, fmt.Sprint("m", i+1), i+1, at(i+1).UnixMicro(), m.status, deleted)
+	}
+	exec(`INSERT INTO message_hidden (message_id, user_id, hidden_at) VALUES ('m3', 'w', 0)`)
+	db.Close()
+
+	in := &inbox{t: t, s: open(t), conv: &herald.Conversation{ID: "c"}}
+	in.want("u", 1, "m3")
+	in.want("v", 1, "m3")
+	in.want("w", 2, "m2")
+	if uc := in.view("w"); !uc.ActiveAt.Equal(at(2)) || !uc.JoinedAt.Equal(at(0)) {
+		t.Fatalf("w after the migration: active at %v, joined %v", uc.ActiveAt, uc.JoinedAt)
+	}
+	// And the inbox goes on from there.
+	in.receipt("m1", "w", herald.StatusRead)
+	in.want("w", 1, "m2")
 }
