@@ -42,6 +42,9 @@ type Conversation struct {
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
 	// ContactUUID is set on a contact's conversation; it never changes.
 	ContactUUID string `json:"contact_uuid,omitempty"`
+	// ChangedAt is when the change UpdateConversation saves is made: the
+	// participants it adds join then (see UserConversation.JoinedAt).
+	ChangedAt time.Time `json:"-"`
 }
 
 // HasParticipant reports whether userID takes part in c.
@@ -270,4 +273,6 @@ type EventData struct {
 	SessionTTL int64 `json:"session_ttl_in_seconds,omitempty"`
 	// Export is set on the events of exports, their key and schedule.
 	Export *ExportChange `json:"export,omitempty"`
+	// Notification is set on notification.sent.
+	Notification *Notification `json:"notification,omitempty"`
 }

@@ -236,6 +236,7 @@ type Queries interface {
 	GoneQueries
 	UserQueries
 	ExportQueries
+	InboxQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

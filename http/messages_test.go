@@ -88,7 +88,10 @@ func TestSendMessage(t *testing.T) {
 			if got["is_unread"] != unread {
 				t.Fatalf("%s sees is_unread %v, want %v", who, got["is_unread"], unread)
 			}
-			wantJSON(t, who+"'s view", without(got, "is_unread"), m)
+			if got["received_at"] != m["sent_at"] {
+				t.Fatalf("%s received it at %v, want as it was sent, %v", who, got["received_at"], m["sent_at"])
+			}
+			wantJSON(t, who+"'s view", without(got, "is_unread", "received_at"), m)
 		}
 		a.do("GET", "/users/dave/messages/"+id, nil).wantError(t, 404, "not_found", "")
 

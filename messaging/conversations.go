@@ -208,6 +208,7 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 			// A distinct conversation stands for one set of participants;
 			// once that set changes it is an ordinary conversation.
 			c.Distinct = false
+			c.ChangedAt = s.now()
 		}
 		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
 			return err

@@ -353,7 +353,10 @@ func (q *Queries) CreateConversation(ctx context.Context, c *herald.Conversation
 		micros(c.CreatedAt), c.LastPosition, c.ContactUUID); err != nil {
 		return err
 	}
-	return q.setParticipants(ctx, c)
+	if err := q.setParticipants(ctx, c); err != nil {
+		return err
+	}
+	return q.inboxConversationCreated(ctx, c)
 }
 
 func (q *Queries) setParticipants(ctx context.Context, c *herald.Conversation) error {
@@ -427,7 +430,10 @@ func (q *Queries) UpdateConversation(ctx context.Context, c *herald.Conversation
 		return err
 	}
 	if before.participants != after || c.DeletedAt != nil {
-		return q.setParticipants(ctx, c)
+		if err := q.setParticipants(ctx, c); err != nil {
+			return err
+		}
+		return q.inboxParticipantsChanged(ctx, c, before.participants)
 	}
 	return nil
 }
@@ -494,11 +500,14 @@ func messageChannelJSON(c *herald.MessageChannel) any {
 }
 
 func (q *Queries) CreateMessage(ctx context.Context, m *herald.Message) error {
-	return q.execDeferrable(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
+	if err := q.execDeferrable(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.AppID, m.ID, m.ConversationID, m.Position, m.Sender.UserID, m.Sender.Name, mustJSON(m.Parts),
 		nullJSON(m.Notification), micros(m.SentAt), mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
-		messageChannelJSON(m.Channel))
+		messageChannelJSON(m.Channel)); err != nil {
+		return err
+	}
+	return q.inboxMessageCreated(ctx, m)
 }
 
 func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {
@@ -513,6 +522,17 @@ func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Messag
 }
 
 func (q *Queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
+	// What the message was, for the inboxes to follow the change.
+	var status string
+	var deleted sql.NullInt64
+	if err := q.db.QueryRowContext(ctx, `SELECT recipient_status, deleted_at FROM messages WHERE id = ? AND app_id = ?`,
+		m.ID, m.AppID).Scan(&status, &deleted); err != nil {
+		return notFound(err, "message", m.ID)
+	}
+	before := &herald.Message{DeletedAt: fromNullMicros(deleted)}
+	if err := json.Unmarshal([]byte(status), &before.RecipientStatus); err != nil {
+		return fmt.Errorf("herald store: message %s recipient_status: %w", m.ID, err)
+	}
 	res, err := q.db.ExecContext(ctx, `UPDATE messages SET recipient_status = ?, deleted_at = ?, channel = ?
 		WHERE id = ? AND app_id = ?`, mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
 		messageChannelJSON(m.Channel), m.ID, m.AppID)
@@ -522,13 +542,19 @@ func (q *Queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return herald.NotFound("message", m.ID)
 	}
-	return nil
+	return q.inboxMessageUpdated(ctx, before, m)
 }
 
 func (q *Queries) HideMessage(ctx context.Context, appID, messageID, userID string, at time.Time) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
+	res, err := q.db.ExecContext(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
 		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, messageID, userID, micros(at))
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return q.inboxMessageHidden(ctx, messageID, userID)
 }
 
 func (q *Queries) MessageHidden(ctx context.Context, appID, messageID, userID string) (bool, error) {

@@ -94,6 +94,8 @@ var tests = []struct {
 	// users.go
 	{"UserRecords", testUserRecords}, {"BlockLists", testBlockLists}, {"Follows", testFollows},
 	{"SessionTTL", testSessionTTL}, {"UserWritesRollBack", testUserWritesRollBack},
+	// inbox.go
+	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.
