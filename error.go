@@ -14,6 +14,7 @@ type ErrorID string
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
 	EInvalidRequestID   ErrorID = "invalid_request_id"
+	EUserSuspended      ErrorID = "user_suspended" // Layer Client API errors, code 6
 	EAuthRequired       ErrorID = "authentication_required"
 	ERateLimitExceeded  ErrorID = "rate_limit_exceeded"
 	ERequestTimeout     ErrorID = "request_timeout"
@@ -28,6 +29,7 @@ const (
 	EInvalidHeader      ErrorID = "invalid_header"
 	EConflict           ErrorID = "conflict"
 	EMethodNotAllowed   ErrorID = "method_not_allowed"
+	EParticipantBlocked ErrorID = "participant_blocked" // Layer client/rest/errors.md, code 110
 	EIDInUse            ErrorID = "id_in_use"
 	EPayloadTooLarge    ErrorID = "payload_too_large"
 	EUploadMismatch     ErrorID = "upload_mismatch"
@@ -46,6 +48,7 @@ var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
 	EInvalidRequestID:   {3, http.StatusBadRequest},
 	EAuthRequired:       {4, http.StatusUnauthorized},
+	EUserSuspended:      {6, http.StatusForbidden},
 	ERateLimitExceeded:  {7, http.StatusTooManyRequests},
 	ERequestTimeout:     {8, http.StatusRequestTimeout},
 	EInvalidOperation:   {9, http.StatusUnprocessableEntity},
@@ -58,15 +61,16 @@ var errorKinds = map[ErrorID]errorKind{
 	EInvalidEndpoint:    {106, http.StatusNotFound},
 	// Layer's only header error was an Accept header naming no version it
 	// served: 406 Not Acceptable.
-	EInvalidHeader:    {107, http.StatusNotAcceptable},
-	EConflict:         {108, http.StatusConflict},
-	EMethodNotAllowed: {109, http.StatusMethodNotAllowed},
-	EIDInUse:          {111, http.StatusConflict},
-	EPayloadTooLarge:  {200, http.StatusRequestEntityTooLarge},
-	EUploadMismatch:   {201, http.StatusBadRequest},
-	EURLExpired:       {202, http.StatusForbidden},
-	EStorageFull:      {203, http.StatusInsufficientStorage},
-	EQuotaExceeded:    {204, http.StatusUnprocessableEntity},
+	EInvalidHeader:      {107, http.StatusNotAcceptable},
+	EConflict:           {108, http.StatusConflict},
+	EMethodNotAllowed:   {109, http.StatusMethodNotAllowed},
+	EParticipantBlocked: {110, http.StatusUnprocessableEntity},
+	EIDInUse:            {111, http.StatusConflict},
+	EPayloadTooLarge:    {200, http.StatusRequestEntityTooLarge},
+	EUploadMismatch:     {201, http.StatusBadRequest},
+	EURLExpired:         {202, http.StatusForbidden},
+	EStorageFull:        {203, http.StatusInsufficientStorage},
+	EQuotaExceeded:      {204, http.StatusUnprocessableEntity},
 	// Layer answered 410 with an empty body; Herald's body says what.
 	EGone: {205, http.StatusGone},
 }

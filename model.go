@@ -10,15 +10,20 @@ import (
 // to take part in conversations; one adds a display name, an avatar and the
 // like to what webhooks and API responses show of them.
 type Identity struct {
-	AppID        string    `json:"-"`
-	UserID       string    `json:"user_id"`
-	DisplayName  string    `json:"display_name,omitempty"`
-	AvatarURL    string    `json:"avatar_url,omitempty"`
-	FirstName    string    `json:"first_name,omitempty"`
-	LastName     string    `json:"last_name,omitempty"`
-	PhoneNumber  string    `json:"phone_number,omitempty"`
-	EmailAddress string    `json:"email_address,omitempty"`
-	Metadata     Metadata  `json:"metadata,omitempty"`
+	AppID        string   `json:"-"`
+	UserID       string   `json:"user_id"`
+	DisplayName  string   `json:"display_name,omitempty"`
+	AvatarURL    string   `json:"avatar_url,omitempty"`
+	FirstName    string   `json:"first_name,omitempty"`
+	LastName     string   `json:"last_name,omitempty"`
+	PhoneNumber  string   `json:"phone_number,omitempty"`
+	EmailAddress string   `json:"email_address,omitempty"`
+	Metadata     Metadata `json:"metadata,omitempty"`
+	// PublicKey is the user's key for end-to-end encryption, kept as the
+	// app gave it.
+	PublicKey string `json:"public_key,omitempty"`
+	// IdentityType is "user" or "bot" (Server API 3.0); empty is a user.
+	IdentityType string    `json:"identity_type,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 }
@@ -37,6 +42,9 @@ type Conversation struct {
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
 	// ContactUUID is set on a contact's conversation; it never changes.
 	ContactUUID string `json:"contact_uuid,omitempty"`
+	// ChangedAt is when the change UpdateConversation saves is made: the
+	// participants it adds join then (see UserConversation.JoinedAt).
+	ChangedAt time.Time `json:"-"`
 }
 
 // HasParticipant reports whether userID takes part in c.
@@ -262,6 +270,12 @@ type EventData struct {
 	// conversation and of the messages in it, as they were then.
 	Contact *Contact `json:"contact,omitempty"`
 	Channel *Channel `json:"channel,omitempty"`
+	// User is set on suspension and session events (see users.go), and
+	// SessionTTL, in seconds, on an app's session TTL change.
+	User       *User `json:"user,omitempty"`
+	SessionTTL int64 `json:"session_ttl_in_seconds,omitempty"`
 	// Export is set on the events of exports, their key and schedule.
 	Export *ExportChange `json:"export,omitempty"`
+	// Notification is set on notification.sent.
+	Notification *Notification `json:"notification,omitempty"`
 }

@@ -235,7 +235,9 @@ type Queries interface {
 	WebhookQueries
 	PartQueries
 	GoneQueries
+	UserQueries
 	ExportQueries
+	InboxQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

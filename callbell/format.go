@@ -14,12 +14,13 @@ type Format struct {
 	URLs *urls.Builder
 }
 
-// EventTypes lists the events a Callbell webhook may subscribe to.
-func (Format) EventTypes() []string { return EventTypes }
+// EventTypes lists the events a Callbell webhook may subscribe to, in its
+// only payload version.
+func (Format) EventTypes(string) []string { return EventTypes }
 
 // EventType is Callbell's name of the event; "" for events Callbell has no
 // webhook for.
-func (Format) EventType(e *herald.Event) string { return EventName(e.Type) }
+func (Format) EventType(e *herald.Event, _ string) string { return EventName(e.Type) }
 
 // HealthChecked makes Callbell webhooks active at once, without Layer's
 // verification challenge, and checks their receivers periodically instead,

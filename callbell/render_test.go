@@ -346,21 +346,21 @@ func TestEventType(t *testing.T) {
 		"message_created":                 "",
 		"":                                "",
 	} {
-		if got := f.EventType(&herald.Event{Type: typ}); got != want {
+		if got := f.EventType(&herald.Event{Type: typ}, callbell.Versions[0]); got != want {
 			t.Errorf("EventType(%q) = %q, want %q", typ, got, want)
 		}
 	}
 	want := []string{"message_created", "message_status_updated", "contact_created", "contact_updated",
 		"contact_deleted", "conversation_opened", "conversation_closed"}
-	if !slices.Equal(f.EventTypes(), want) || !slices.Equal(callbell.EventTypes, want) {
-		t.Errorf("EventTypes = %v, want %v", f.EventTypes(), want)
+	if !slices.Equal(f.EventTypes(callbell.Versions[0]), want) || !slices.Equal(callbell.EventTypes, want) {
+		t.Errorf("EventTypes = %v, want %v", f.EventTypes(callbell.Versions[0]), want)
 	}
 	// Every event type is what EventType names some Herald event.
 	for _, name := range want {
 		found := false
 		for _, typ := range []string{herald.EventMessageSent, herald.EventMessageStatusUpdated, herald.EventContactCreated,
 			herald.EventContactUpdated, herald.EventContactDeleted, herald.EventConversationOpened, herald.EventConversationClosed} {
-			found = found || f.EventType(&herald.Event{Type: typ}) == name
+			found = found || f.EventType(&herald.Event{Type: typ}, callbell.Versions[0]) == name
 		}
 		if !found {
 			t.Errorf("no Herald event maps to %q", name)

@@ -25,11 +25,13 @@ import (
 // Format is a wire format: how an event is rendered for a webhook and which
 // headers carry its own signature. Each format lives in a package of its own.
 type Format interface {
-	// EventTypes lists the event types a webhook of this format may take.
-	EventTypes() []string
-	// EventType names an event of the log as this format does (and as
-	// webhooks subscribe to it); "" for events the format never delivers.
-	EventType(e *herald.Event) string
+	// EventTypes lists the event types a webhook of this format and
+	// payload version may take.
+	EventTypes(version string) []string
+	// EventType names an event of the log as this format does in the
+	// payload version (and as webhooks of that version subscribe to it);
+	// "" for events the format never delivers in it.
+	EventType(e *herald.Event, version string) string
 	// Versions lists the payload versions; the first is the default.
 	Versions() []string
 	// Render renders an event, its data decoded (d is only read), for a

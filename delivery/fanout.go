@@ -170,7 +170,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook, recent
 			if ev.Seq <= w.Cursor || ev.AppID != w.AppID || f == nil {
 				continue
 			}
-			typ := f.EventType(ev)
+			typ := f.EventType(ev, w.Version)
 			if typ == "" || !w.Subscribed(typ) {
 				continue
 			}

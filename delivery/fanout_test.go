@@ -29,8 +29,8 @@ func openStore(t *testing.T) *sqlite.Store {
 // whose renderings the formats that embed it define.
 type testFormat struct{}
 
-func (testFormat) EventTypes() []string                                                 { return []string{"message.sent"} }
-func (testFormat) EventType(e *herald.Event) string                                     { return e.Type }
+func (testFormat) EventTypes(string) []string                                           { return []string{"message.sent"} }
+func (testFormat) EventType(e *herald.Event, _ string) string                           { return e.Type }
 func (testFormat) Versions() []string                                                   { return []string{"1.0", "2.0"} }
 func (testFormat) SetHeaders(http.Header, *herald.Webhook, *herald.Delivery, time.Time) {}
 

@@ -78,10 +78,12 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 		return nil, false, herald.PropertyError(herald.EInvalidProperty, "subscriptions", "subscriptions must name at least one event.")
 	}
 	var events []string
+	// A subscription's webhook is always of the format's default version.
+	types := f.EventTypes(f.Versions()[0])
 	for i, ev := range in.Subscriptions {
-		if !slices.Contains(f.EventTypes(), ev) {
+		if !slices.Contains(types, ev) {
 			return nil, false, herald.PropertyError(herald.EInvalidProperty, fmt.Sprintf("subscriptions[%d]", i),
-				"subscriptions[%d] %q is not an event; the events are %s.", i, ev, strings.Join(f.EventTypes(), ", "))
+				"subscriptions[%d] %q is not an event; the events are %s.", i, ev, strings.Join(types, ", "))
 		}
 		if !slices.Contains(events, ev) {
 			events = append(events, ev)
@@ -201,10 +203,11 @@ func (e *Engine) EventLog(ctx context.Context, appID, format, outcome string, ev
 		return nil, 0, herald.PropertyError(herald.EInvalidProperty, "items", "items must be a number from 1 to %d.", MaxEventLogPage)
 	}
 	if fm := e.Formats[format]; fm != nil {
+		types := fm.EventTypes(fm.Versions()[0])
 		for i, ev := range events {
-			if !slices.Contains(fm.EventTypes(), ev) {
+			if !slices.Contains(types, ev) {
 				return nil, 0, herald.PropertyError(herald.EInvalidProperty, "subscriptions",
-					"subscriptions[%d] %q is not an event; the events are %s.", i, ev, strings.Join(fm.EventTypes(), ", "))
+					"subscriptions[%d] %q is not an event; the events are %s.", i, ev, strings.Join(types, ", "))
 			}
 		}
 	}

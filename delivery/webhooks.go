@@ -77,10 +77,17 @@ func (e *Engine) checkWebhook(format string, in *WebhookInput) (Format, error) {
 	if len(in.Events) == 0 {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "events", "events must name at least one event type.")
 	}
+	// Checked against the version's own names: a webhook receives events
+	// under the names of its version (Layer's 3.0 has names of its own).
+	types := f.EventTypes(in.Version)
 	for i, ev := range in.Events {
-		if !slices.Contains(f.EventTypes(), ev) {
+		if !slices.Contains(types, ev) {
+			of := ""
+			if len(f.Versions()) > 1 {
+				of = " of payload version " + in.Version
+			}
 			return nil, herald.PropertyError(herald.EInvalidProperty, fmt.Sprintf("events[%d]", i),
-				"events[%d] %q is not an event type; the types are %s.", i, ev, strings.Join(f.EventTypes(), ", "))
+				"events[%d] %q is not an event type%s; the types are %s.", i, ev, of, strings.Join(types, ", "))
 		}
 	}
 	if in.Secret == "" {
@@ -418,7 +425,7 @@ func (e *Engine) Replay(ctx context.Context, appID, webhookID string, since, unt
 		var ds []*herald.Delivery
 		createdAt := make(map[int64]time.Time, len(events))
 		for _, ev := range events {
-			typ := f.EventType(ev)
+			typ := f.EventType(ev, w.Version)
 			if typ == "" || !w.Subscribed(typ) {
 				continue
 			}

@@ -40,6 +40,9 @@ func DecodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeOptional(w, r, v)
 }
 
+// DecodeBytes decodes a body already read into v, as Decode does.
+func DecodeBytes(body []byte, v any) error { return decodeBytes(body, v) }
+
 // CheckText checks a body already decoded into v as Decode does.
 func CheckText(body []byte, v any) error { return checkText(body, v) }
 

@@ -33,13 +33,14 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/users/{user}/identity":    nil,
 		"DELETE /apps/{app}/users/{user}/identity": nil,
 
-		"POST /apps/{app}/conversations":                    map[string]any{"participants": []any{"alice", map[string]any{"user_id": "carol"}}, "distinct": false, "metadata": map[string]any{"title": "Lunch"}},
-		"GET /apps/{app}/conversations":                     nil,
-		"GET /apps/{app}/conversations/{conv}":              nil,
-		"PATCH /apps/{app}/conversations/{conv}":            []any{patch("add", "participants", "carol"), patch("set", "metadata.title", "Dinner")},
-		"DELETE /apps/{app}/conversations/{conv}":           nil,
-		"GET /apps/{app}/users/{user}/conversations":        nil,
-		"GET /apps/{app}/users/{user}/conversations/{conv}": nil,
+		"POST /apps/{app}/conversations":                                   map[string]any{"participants": []any{"alice", map[string]any{"user_id": "carol"}}, "distinct": false, "metadata": map[string]any{"title": "Lunch"}},
+		"GET /apps/{app}/conversations":                                    nil,
+		"GET /apps/{app}/conversations/{conv}":                             nil,
+		"PATCH /apps/{app}/conversations/{conv}":                           []any{patch("add", "participants", "carol"), patch("set", "metadata.title", "Dinner")},
+		"DELETE /apps/{app}/conversations/{conv}":                          nil,
+		"GET /apps/{app}/users/{user}/conversations":                       nil,
+		"GET /apps/{app}/users/{user}/conversations/{conv}":                nil,
+		"POST /apps/{app}/users/{user}/conversations/{conv}/mark_all_read": map[string]any{"position": nil},
 
 		"POST /apps/{app}/conversations/{conv}/messages":             map[string]any{"sender": map[string]any{"user_id": "alice"}, "parts": []any{part}, "notification": map[string]any{"text": "hi"}},
 		"GET /apps/{app}/conversations/{conv}/messages":              nil,
@@ -62,12 +63,29 @@ func routeBodies(rc string) map[string]any {
 		"POST /apps/{app}/announcements":                  map[string]any{"recipients": []any{"bob", "carol"}, "sender": map[string]any{"name": "The Team"}, "parts": []any{part}},
 		"GET /apps/{app}/users/{user}/announcements":      nil,
 		"GET /apps/{app}/users/{user}/announcements/{id}": nil,
+		"POST /apps/{app}/notifications":                  map[string]any{"recipients": []any{"bob"}, "notification": map[string]any{"text": "hi"}},
+		"GET /apps/{app}/users/{user}/badge":              nil,
+		"PUT /apps/{app}/users/{user}/badge":              map[string]any{"external_unread_count": 3},
 
 		"POST /apps/{app}/conversations/{conv}/content":     nil,
 		"GET /apps/{app}/content/{id}":                      nil,
 		"GET /apps/{app}/conversations/{conv}/content/{id}": nil,
 		"PUT /uploads/{id}":                                 nil,
 		"GET /content/{id}":                                 nil,
+
+		"PATCH /apps/{app}":                                    []any{patch("set", "session_ttl_in_seconds", 3600)},
+		"GET /apps/{app}/users/{user}":                         nil,
+		"PATCH /apps/{app}/users/{user}":                       []any{patch("add", "blocks", "carol"), map[string]any{"operation": "remove", "property": "blocks", "id": "layer:///identities/dave"}, patch("set", "suspended", false)},
+		"DELETE /apps/{app}/users/{user}/sessions":             nil,
+		"GET /apps/{app}/users/{user}/blocks":                  nil,
+		"POST /apps/{app}/users/{user}/blocks":                 map[string]any{"user_id": "carol"},
+		"DELETE /apps/{app}/users/{user}/blocks/{blocked}":     nil,
+		"GET /apps/{app}/users/{user}/following":               nil,
+		"POST /apps/{app}/users/{user}/following":              []any{"layer:///identities/carol", "dave"},
+		"PUT /apps/{app}/users/{user}/following/{followed}":    nil,
+		"GET /apps/{app}/users/{user}/following/{followed}":    nil,
+		"DELETE /apps/{app}/users/{user}/following/{followed}": nil,
+		"GET /apps/{app}/users/{user}/identities":              nil,
 
 		"GET /apps/{app}/events": nil,
 
@@ -358,6 +376,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return "0" // as 1.x, the version asked for by default, names parts
 			case "user users":
 				return "bob"
+			case "blocked blocks", "followed following":
+				return "carol"
 			case "id announcements":
 				return ann
 			case "id content":

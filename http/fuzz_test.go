@@ -203,7 +203,9 @@ func fuzzRequests(f *testing.F, open func(testing.TB) herald.Store, routes func(
 			}
 			return
 		}
-		if rec.Code != http.StatusNoContent && !json.Valid(rec.Body.Bytes()) {
+		// Layer answered some writes without a body (201 for a new
+		// identity, 202, 204); a body, when there is one, is JSON.
+		if rec.Body.Len() > 0 && !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %s %q: %d with a body that is not JSON: %s", r.method, r.path, body, rec.Code, rec.Body)
 		}
 	})

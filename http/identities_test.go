@@ -7,7 +7,7 @@ import (
 )
 
 var identityKeys = []string{"id", "url", "user_id", "display_name", "avatar_url", "first_name", "last_name",
-	"phone_number", "email_address", "metadata", "created_at", "updated_at"}
+	"phone_number", "email_address", "public_key", "metadata", "created_at", "updated_at"}
 
 // identityURL is the url an identity is rendered with.
 func (a *api) identityURL(escapedUser string) string {
@@ -20,10 +20,16 @@ func TestIdentityPutCreatesThenReplaces(t *testing.T) {
 		fields := map[string]any{
 			"display_name": "Alice A.", "avatar_url": "https://example.com/alice.png", "first_name": "Alice",
 			"last_name": "Anderson", "phone_number": "+15551234567", "email_address": "alice@example.com",
-			"metadata": map[string]any{"team": "blue", "level": 3, "tags": []any{"a", "b"}},
+			"public_key": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----",
+			"metadata":   map[string]any{"team": "blue", "level": "3"},
 		}
 		mark := a.eventMark()
-		created := a.do("PUT", "/users/alice/identity", fields).must(t, 201).Map(t)
+		// Layer answered a creation with 201 and no body.
+		res := a.do("PUT", "/users/alice/identity", fields).must(t, 201)
+		if len(res.Body) != 0 || res.Header.Get("Location") != a.identityURL("alice") {
+			t.Fatalf("created identity: body %q, Location %q", res.Body, res.Header.Get("Location"))
+		}
+		created := a.do("GET", "/users/alice/identity", nil).must(t, 200).Map(t)
 		wantKeys(t, "identity", created, identityKeys...)
 		want := map[string]any{"id": "layer:///identities/alice", "url": a.identityURL("alice"), "user_id": "alice"}
 		for k, v := range fields {
@@ -39,17 +45,17 @@ func TestIdentityPutCreatesThenReplaces(t *testing.T) {
 			t.Fatalf("identity.created data.identity: %v", d)
 		}
 
-		wantJSON(t, "GET identity", a.do("GET", "/users/alice/identity", nil).must(t, 200).Map(t), created)
 		wantJSON(t, "GET identity by its url", a.do("GET", created["url"].(string), nil).must(t, 200).Map(t), created)
 
 		// PUT replaces the whole identity: fields it leaves out are cleared.
 		a.Clock += time.Minute
 		mark = a.eventMark()
-		replaced := a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Al"}).must(t, 200).Map(t)
+		a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Al"}).must(t, 204)
+		replaced := a.do("GET", "/users/alice/identity", nil).must(t, 200).Map(t)
 		wantJSON(t, "replaced identity", without(replaced, "created_at", "updated_at"), map[string]any{
 			"id": "layer:///identities/alice", "url": a.identityURL("alice"), "user_id": "alice", "display_name": "Al",
 			"avatar_url": nil, "first_name": nil, "last_name": nil, "phone_number": nil, "email_address": nil,
-			"metadata": map[string]any{},
+			"public_key": nil, "metadata": map[string]any{},
 		})
 		if replaced["created_at"] != created["created_at"] {
 			t.Fatalf("replacing changed created_at from %v to %v", created["created_at"], replaced["created_at"])
@@ -61,18 +67,21 @@ func TestIdentityPutCreatesThenReplaces(t *testing.T) {
 		if d := obj(t, eventData(t, ev)["identity"]); d["display_name"] != "Al" || d["email_address"] != nil {
 			t.Fatalf("identity.updated data.identity: %v", d)
 		}
-		wantJSON(t, "GET replaced identity", a.do("GET", "/users/alice/identity", nil).must(t, 200).Map(t), replaced)
 	})
 }
 
 func TestIdentityPostCreatesOnlyOnce(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
-		created := a.do("POST", "/users/bob/identity", map[string]any{"first_name": "Bob"}).must(t, 201).Map(t)
+		// display_name is required (platform/users/identity.md).
+		a.do("POST", "/users/bob/identity", map[string]any{"first_name": "Bob"}).wantError(t, 422, "missing_property", "display_name")
+		a.do("GET", "/users/bob/identity", nil).wantError(t, 404, "not_found", "")
+		a.do("POST", "/users/bob/identity", map[string]any{"display_name": "Bob", "first_name": "Bob"}).must(t, 201)
+		created := a.do("GET", "/users/bob/identity", nil).must(t, 200).Map(t)
 		wantJSON(t, "created identity", without(created, "created_at", "updated_at"), map[string]any{
-			"id": "layer:///identities/bob", "url": a.identityURL("bob"), "user_id": "bob", "display_name": nil,
+			"id": "layer:///identities/bob", "url": a.identityURL("bob"), "user_id": "bob", "display_name": "Bob",
 			"avatar_url": nil, "first_name": "Bob", "last_name": nil, "phone_number": nil, "email_address": nil,
-			"metadata": map[string]any{},
+			"public_key": nil, "metadata": map[string]any{},
 		})
 
 		mark := a.eventMark()
@@ -90,29 +99,64 @@ func TestIdentityPatchChangesOnlyGivenFields(t *testing.T) {
 		a.wantEvents(t, mark)
 		a.do("GET", "/users/carol/identity", nil).wantError(t, 404, "not_found", "")
 
-		start := a.do("PUT", "/users/carol/identity", map[string]any{
-			"display_name": "Carol", "first_name": "Carol", "last_name": "Chen", "metadata": map[string]any{"a": 1},
-		}).must(t, 201).Map(t)
+		a.do("PUT", "/users/carol/identity", map[string]any{
+			"display_name": "Carol", "first_name": "Carol", "last_name": "Chen", "metadata": map[string]any{"a": "1"},
+		}).must(t, 201)
+		start := a.do("GET", "/users/carol/identity", nil).must(t, 200).Map(t)
+		patched := func(body any) map[string]any {
+			t.Helper()
+			a.do("PATCH", "/users/carol/identity", body).must(t, 204)
+			return a.do("GET", "/users/carol/identity", nil).must(t, 200).Map(t)
+		}
 
 		mark = a.eventMark()
-		got := a.do("PATCH", "/users/carol/identity", map[string]any{"last_name": "Cho", "email_address": "c@example.com"}).must(t, 200).Map(t)
+		got := patched(map[string]any{"last_name": "Cho", "email_address": "c@example.com"})
 		want := without(start, "updated_at")
 		want["last_name"], want["email_address"] = "Cho", "c@example.com"
 		wantJSON(t, "patched identity", without(got, "updated_at"), want)
 		a.wantEvents(t, mark, "identity.updated")
 
 		// metadata is replaced as a whole when given, kept when not.
-		got = a.do("PATCH", "/users/carol/identity", map[string]any{"metadata": map[string]any{"b": 2}}).must(t, 200).Map(t)
-		wantJSON(t, "patched metadata", got["metadata"], map[string]any{"b": 2})
+		got = patched(map[string]any{"metadata": map[string]any{"b": "2"}})
+		wantJSON(t, "patched metadata", got["metadata"], map[string]any{"b": "2"})
 		if got["last_name"] != "Cho" || got["display_name"] != "Carol" {
 			t.Fatalf("patching metadata changed other fields: %v", got)
 		}
 		// An empty string clears a field.
-		got = a.do("PATCH", "/users/carol/identity", map[string]any{"first_name": ""}).must(t, 200).Map(t)
+		got = patched(map[string]any{"first_name": ""})
 		if got["first_name"] != nil || got["last_name"] != "Cho" {
 			t.Fatalf("clearing first_name: %v", got)
 		}
-		wantJSON(t, "GET patched identity", a.do("GET", "/users/carol/identity", nil).must(t, 200).Map(t), got)
+
+		// Layer-Patch, as Layer documented identity edits and its clients
+		// send them (node-layer-api identities.edit, the Ruby gem's
+		// update_identity).
+		mark = a.eventMark()
+		got = patched([]any{
+			patch("set", "last_name", "Dodo"),
+			patch("set", "metadata.level", "2"),
+			patch("delete", "metadata.b"),
+			patch("set", "public_key", "KEY"),
+			patch("delete", "email_address"),
+		})
+		if got["last_name"] != "Dodo" || got["public_key"] != "KEY" || got["email_address"] != nil || got["display_name"] != "Carol" {
+			t.Fatalf("Layer-Patch of an identity: %v", got)
+		}
+		wantJSON(t, "Layer-Patch metadata", got["metadata"], map[string]any{"level": "2"})
+		a.wantEvents(t, mark, "identity.updated")
+		for _, tc := range []struct {
+			ops      []any
+			property string
+		}{
+			{[]any{patch("set", "nickname", "x")}, "operations[0].property"},
+			{[]any{patch("add", "last_name", "x")}, "operations[0].operation"},
+			{[]any{patch("set", "last_name", "ok"), patch("set", "first_name", 5)}, "operations[1].value"},
+			{[]any{patch("set", "metadata.n", 5)}, "metadata.n"},
+			{[]any{patch("set", "identity_type", "robot")}, "identity_type"},
+		} {
+			a.do("PATCH", "/users/carol/identity", tc.ops).wantError(t, 422, "invalid_property", tc.property)
+		}
+		wantJSON(t, "identity after refused patches", a.do("GET", "/users/carol/identity", nil).must(t, 200).Map(t), got)
 	})
 }
 
@@ -152,7 +196,8 @@ func TestIdentityUserIDsNeedEscaping(t *testing.T) {
 			{"a/b", "a%2Fb"},
 			{"zoë@example.com", "zo%C3%AB@example.com"},
 		} {
-			got := a.do("PUT", "/users/"+tc.escaped+"/identity", map[string]any{"display_name": tc.user}).must(t, 201).Map(t)
+			a.do("PUT", "/users/"+tc.escaped+"/identity", map[string]any{"display_name": tc.user}).must(t, 201)
+			got := a.do("GET", "/users/"+tc.escaped+"/identity", nil).must(t, 200).Map(t)
 			if got["user_id"] != tc.user || got["id"] != "layer:///identities/"+tc.user || got["url"] != a.identityURL(tc.escaped) {
 				t.Fatalf("identity of %q rendered as %v", tc.user, got)
 			}
@@ -164,7 +209,8 @@ func TestIdentityUserIDsNeedEscaping(t *testing.T) {
 func TestIdentityValidation(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
-		existing := a.do("PUT", "/users/frank/identity", map[string]any{"display_name": "Frank"}).must(t, 201).Map(t)
+		a.do("PUT", "/users/frank/identity", map[string]any{"display_name": "Frank"}).must(t, 201)
+		existing := a.do("GET", "/users/frank/identity", nil).must(t, 200).Map(t)
 		long := strings.Repeat("u", 256)
 		for _, tc := range []struct {
 			name, method, user string
@@ -172,13 +218,20 @@ func TestIdentityValidation(t *testing.T) {
 			status             int
 			id, property       string
 		}{
-			{"metadata a string", "PUT", "frank", map[string]any{"metadata": "x"}, 422, "invalid_property", "metadata"},
+			{"metadata a string", "PUT", "frank", map[string]any{"display_name": "F", "metadata": "x"}, 422, "invalid_property", "metadata"},
+			{"metadata value a number", "PUT", "frank", map[string]any{"display_name": "F", "metadata": map[string]any{"n": 1}}, 422, "invalid_property", "metadata.n"},
+			{"metadata value an object", "PATCH", "frank", map[string]any{"metadata": map[string]any{"o": map[string]any{}}}, 422, "invalid_property", "metadata.o"},
+			{"metadata of 17 keys", "PATCH", "frank", map[string]any{"metadata": seventeenKeys()}, 422, "invalid_property", "metadata"},
+			{"no display_name", "PUT", "frank", map[string]any{"first_name": "F"}, 422, "missing_property", "display_name"},
+			{"display_name too long", "PATCH", "frank", map[string]any{"display_name": strings.Repeat("n", 129)}, 422, "invalid_property", "display_name"},
+			{"phone_number too long", "PATCH", "frank", map[string]any{"phone_number": strings.Repeat("1", 33)}, 422, "invalid_property", "phone_number"},
+			{"identity_type unknown", "PATCH", "frank", map[string]any{"identity_type": "robot"}, 422, "invalid_property", "identity_type"},
 			{"metadata an array", "PATCH", "frank", map[string]any{"metadata": []int{1}}, 422, "invalid_property", "metadata"},
 			{"display_name a number", "PUT", "frank", map[string]any{"display_name": 5}, 422, "invalid_property", "display_name"},
 			{"email_address an object", "PATCH", "frank", map[string]any{"email_address": map[string]any{}}, 422, "invalid_property", "email_address"},
 			{"user id too long", "PUT", long, map[string]any{"display_name": "x"}, 422, "invalid_property", "user_id"},
 			{"user id with a control character", "POST", "bad%01user", map[string]any{"display_name": "x"}, 422, "invalid_property", "user_id"},
-			{"body a list", "PUT", "frank", []any{}, 400, "invalid_request", ""},
+			{"body a list", "PUT", "frank", []any{}, 422, "missing_property", "display_name"},
 			{"malformed JSON", "PUT", "frank", `{"display_name": "Fr`, 400, "invalid_request", ""},
 			{"no body", "PUT", "frank", nil, 400, "invalid_request", ""},
 		} {
@@ -192,4 +245,12 @@ func TestIdentityValidation(t *testing.T) {
 		}
 		a.do("GET", "/users/"+long+"/identity", nil).wantError(t, 404, "not_found", "")
 	})
+}
+
+func seventeenKeys() map[string]any {
+	m := map[string]any{}
+	for i := range 17 {
+		m[string(rune('a'+i))] = "v"
+	}
+	return m
 }

@@ -193,7 +193,7 @@ func TestMetadataDepthIsBounded(t *testing.T) {
 			a.do("PATCH", "/conversations/"+conv, `{"metadata":`+body+`}`).wantError(t, 422, "invalid_property", "metadata")
 		}
 		// A Layer-Patch path adds levels too.
-		a.do("PATCH", "/conversations/"+conv, []any{patch("set", "metadata"+strings.Repeat(".a", 40), map[string]any{"b": 1})}).must(t, 200)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("set", "metadata"+strings.Repeat(".a", 40), map[string]any{"b": 1})}).must(t, 204)
 		a.do("PATCH", "/conversations/"+conv, []any{patch("set", "metadata"+strings.Repeat(".a", 70), 1)}).
 			wantError(t, 422, "invalid_property", "metadata")
 		a.do("PATCH", "/conversations/"+conv, []any{patch("set", "metadata"+strings.Repeat(".a", 40), json.RawMessage(nested(30)))}).

@@ -89,6 +89,8 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.ERequestTimeout:     "The request body did not arrive in time; send it again, faster.",
 	herald.EStorageFull:        "The server's storage is full; nothing was written. Retry once an operator has freed space.",
 	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
+	herald.EParticipantBlocked: "A user may not start or join a conversation with someone they block; data.blocked lists whom they block.",
+	herald.EUserSuspended:      "The user is suspended: no session of theirs is valid until they are unsuspended.",
 }
 
 // storageFullLogInterval is how often, at most, a full storage is logged:
@@ -153,10 +155,15 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return herald.Errorf(herald.EInvalidRequest, "The request body could not be read: %v.", err)
 	}
+	return decodeBytes(body, v)
+}
+
+// decodeBytes decodes a JSON body already read into v, as decode does.
+func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return herald.Errorf(herald.EInvalidRequest, "The request needs a JSON body.")
 	}
-	err = json.Unmarshal(body, v)
+	err := json.Unmarshal(body, v)
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {

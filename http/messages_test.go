@@ -88,7 +88,10 @@ func TestSendMessage(t *testing.T) {
 			if got["is_unread"] != unread {
 				t.Fatalf("%s sees is_unread %v, want %v", who, got["is_unread"], unread)
 			}
-			wantJSON(t, who+"'s view", without(got, "is_unread"), m)
+			if got["received_at"] != m["sent_at"] {
+				t.Fatalf("%s received it at %v, want as it was sent, %v", who, got["received_at"], m["sent_at"])
+			}
+			wantJSON(t, who+"'s view", without(got, "is_unread", "received_at"), m)
 		}
 		a.do("GET", "/users/dave/messages/"+id, nil).wantError(t, 404, "not_found", "")
 
@@ -449,7 +452,7 @@ func TestReceipts(t *testing.T) {
 		wantJSON(t, "status after refused receipts", status(), before)
 
 		// Someone who joins later was no recipient of the earlier messages.
-		a.do("PATCH", "/conversations/"+conv, []any{patch("add", "participants", "dave")}).must(t, 200)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("add", "participants", "dave")}).must(t, 204)
 		mark = a.eventMark()
 		receipt("dave", "read").wantError(t, 404, "not_found", "")
 		a.wantEvents(t, mark)
@@ -569,7 +572,7 @@ func TestRemovedParticipantLosesAccess(t *testing.T) {
 		}).must(t, 201).Map(t)["id"])
 		a.do("GET", "/users/bob/messages/"+msg, nil).must(t, 200)
 
-		a.do("PATCH", "/conversations/"+conv, []any{patch("remove", "participants", "bob")}).must(t, 200)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("remove", "participants", "bob")}).must(t, 204)
 		mark := a.eventMark()
 		a.do("GET", "/users/bob/messages/"+msg, nil).wantError(t, 404, "not_found", "")
 		a.do("GET", "/users/bob/conversations/"+conv+"/messages", nil).wantError(t, 404, "not_found", "")

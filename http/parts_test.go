@@ -11,11 +11,6 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// accept asks for a version of Layer's API.
-func accept(version string) []string {
-	return []string{"Accept", "application/vnd.layer+json; version=" + version}
-}
-
 // partBody is a text/plain part, with an id when id is not empty.
 func partBody(id, body string) map[string]any {
 	p := map[string]any{"mime_type": "text/plain", "body": body}

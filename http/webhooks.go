@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,12 +79,52 @@ func webhookID(r *http.Request) string {
 	return id[strings.LastIndex(id, "/")+1:]
 }
 
+// webhookInput is a Layer webhook registration. Layer's docs of February
+// and March 2016 named the events event_types (webhooks/rest/create.md of
+// that time, kept in the iFadey/documentation fork of Layer's docs);
+// clients written then still send that name.
+type webhookInput struct {
+	delivery.WebhookInput
+	EventTypes []string `json:"event_types"`
+}
+
+// UnmarshalJSON decodes the two parts apart, so that a value of the wrong
+// type is reported under its own name ("events"), not under the Go path of
+// the embedded struct ("WebhookInput.events").
+func (in *webhookInput) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &in.WebhookInput); err != nil {
+		return err
+	}
+	var alias struct {
+		EventTypes []string `json:"event_types"`
+	}
+	err := json.Unmarshal(b, &alias)
+	in.EventTypes = alias.EventTypes
+	return err
+}
+
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, app string) error {
-	var in delivery.WebhookInput
+	var in webhookInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	wh, err := s.Engine.CreateWebhook(r.Context(), app, herald.FormatLayer, in)
+	alias := in.EventTypes != nil
+	if alias {
+		if in.Events != nil && !slices.Equal(in.Events, in.EventTypes) {
+			return herald.PropertyError(herald.EInvalidProperty, "event_types",
+				"events and event_types name the same list; give one, or the same list in both.")
+		}
+		in.Events = in.EventTypes
+	}
+	wh, err := s.Engine.CreateWebhook(r.Context(), app, herald.FormatLayer, in.WebhookInput)
+	if e, ok := herald.AsError(err); ok && alias {
+		// An error about the list names it as the client sent it.
+		if prop, _ := e.Data["property"].(string); strings.HasPrefix(prop, "events") {
+			named := "event_types" + strings.TrimPrefix(prop, "events")
+			e.Data["property"] = named
+			e.Message = strings.Replace(e.Message, prop, named, 1)
+		}
+	}
 	if err != nil {
 		return err
 	}

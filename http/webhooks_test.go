@@ -284,7 +284,7 @@ func TestWebhookValidation(t *testing.T) {
 			{"target_url without host", withKey(ok, "target_url", "http:///hook"), "invalid_property", "target_url"},
 			{"target_url not a URL", withKey(ok, "target_url", "not a url"), "invalid_property", "target_url"},
 			{"target_url with credentials", withKey(ok, "target_url", "https://u:p@example.com/"), "invalid_property", "target_url"},
-			{"version 3.0", withKey(ok, "version", "3.0"), "invalid_property", "version"},
+			{"version 4.0", withKey(ok, "version", "4.0"), "invalid_property", "version"},
 			{"config not an object", withKey(ok, "config", []any{1}), "invalid_property", "config"},
 			{"negative retry delay", withKey(ok, "retry_schedule", []float64{0.05, -1}), "invalid_property", "retry_schedule[1]"},
 			{"zero retry delay", withKey(ok, "retry_schedule", []float64{0}), "invalid_property", "retry_schedule[0]"},
@@ -464,8 +464,8 @@ func TestWebhookEventSelection(t *testing.T) {
 		m1 := localID(a.sendText(t, conv, "alice", "one")["id"])
 		a.do("POST", "/users/bob/messages/"+m1+"/receipts", map[string]any{"type": "delivery"}).must(t, 204)
 		a.do("POST", "/users/bob/messages/"+m1+"/receipts", map[string]any{"type": "read"}).must(t, 204)
-		a.do("PATCH", "/conversations/"+conv, []any{patch("add", "participants", "carol")}).must(t, 200)
-		a.do("PATCH", "/conversations/"+conv, []any{patch("set", "metadata.title", "Plans")}).must(t, 200)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("add", "participants", "carol")}).must(t, 204)
+		a.do("PATCH", "/conversations/"+conv, []any{patch("set", "metadata.title", "Plans")}).must(t, 204)
 		a.announce(t, "maintenance tonight", "alice", "bob")
 		a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Alice"}).must(t, 201)
 		a.do("DELETE", "/users/bob/messages/"+m1+"?mode=my_devices", nil).must(t, 204)

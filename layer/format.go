@@ -13,16 +13,13 @@ type Format struct {
 	URLs *urls.Builder
 }
 
-// EventTypes lists the events a Layer webhook may subscribe to.
-func (Format) EventTypes() []string { return EventTypes }
+// EventTypes lists the events a Layer webhook of the payload version may
+// subscribe to: 3.0 has names of its own.
+func (Format) EventTypes(version string) []string { return EventTypesOf(version) }
 
-// EventType is the event's own type, for the events Layer delivered.
-func (Format) EventType(e *herald.Event) string {
-	if IsEventType(e.Type) {
-		return e.Type
-	}
-	return ""
-}
+// EventType is the event's name in the payload version, for the events
+// Layer delivered in it.
+func (Format) EventType(e *herald.Event, version string) string { return EventName(e.Type, version) }
 
 // Versions lists the payload versions, the default first.
 func (Format) Versions() []string { return Versions }

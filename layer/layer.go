@@ -2,8 +2,10 @@
 // webhooks, so that receivers written for Layer keep working against Herald.
 // A delivery is a JSON body {"event": {...}, "message"|"conversation": {...},
 // "config"?} in payload version 1.0 (users are bare user ids) or 2.0 (users
-// are Basic Identity objects), sent with Layer's headers and signed with a
-// hex HMAC-SHA1 of the body keyed by the webhook's secret.
+// are Basic Identity objects), or in version 3.0, Layer's last, whose events
+// have names of their own ("Message.created") and bodies of their own (see
+// EventTypes3), sent with Layer's headers and signed with a hex HMAC-SHA1
+// of the body keyed by the webhook's secret.
 package layer
 
 import (
@@ -21,15 +23,19 @@ import (
 const (
 	Version1 = "1.0"
 	Version2 = "2.0"
+	Version3 = "3.0"
 )
 
-// Versions lists the payload versions Render accepts.
-var Versions = []string{Version1, Version2}
+// Versions lists the payload versions Render accepts, the default first:
+// Herald defaulted to 1.0 before it knew the others, and a webhook
+// registered without a version must keep getting what it always got.
+var Versions = []string{Version1, Version2, Version3}
 
 // IsVersion reports whether v is a payload version Render accepts.
 func IsVersion(v string) bool { return slices.Contains(Versions, v) }
 
-// EventTypes are the events a Layer webhook could subscribe to. Herald
+// EventTypes are the events a Layer webhook of payload version 1.0 or 2.0
+// could subscribe to, under Herald's own names, which were Layer's. Herald
 // records more kinds of events (identities, announcements, content,
 // per-user deletion), but Layer sent none of those to webhooks, and a
 // receiver written for Layer would not know them.
@@ -46,6 +52,33 @@ var EventTypes = []string{
 
 // IsEventType reports whether t is one of EventTypes.
 func IsEventType(t string) bool { return slices.Contains(EventTypes, t) }
+
+// EventTypesOf lists the events a webhook of payload version version may
+// subscribe to; nil for an unknown version.
+func EventTypesOf(version string) []string {
+	switch version {
+	case Version1, Version2:
+		return EventTypes
+	case Version3:
+		return EventTypes3
+	}
+	return nil
+}
+
+// EventName is the name under which a webhook of payload version version
+// subscribes to, and receives, events of Herald's type typ; "" when that
+// version delivers no such event.
+func EventName(typ, version string) string {
+	switch version {
+	case Version1, Version2:
+		if IsEventType(typ) {
+			return typ
+		}
+	case Version3:
+		return names3[typ]
+	}
+	return ""
+}
 
 // Sign returns the layer-webhook-signature of body: the hex HMAC-SHA1 of the
 // exact bytes sent, keyed by the webhook's secret. Receivers recompute it
@@ -79,6 +112,8 @@ func userAgent(version string) string {
 		return "layer-webhooks/1.0"
 	case "2.0":
 		return "layer-webhooks/2.0"
+	case "3.0":
+		return "layer-webhooks/3.0"
 	}
 	return "layer-webhooks/" + version
 }
@@ -91,6 +126,8 @@ func ContentType(version string) string {
 		return "application/vnd.layer.webhooks+json; version=1.0"
 	case "2.0":
 		return "application/vnd.layer.webhooks+json; version=2.0"
+	case "3.0":
+		return "application/vnd.layer.webhooks+json; version=3.0"
 	}
 	return "application/vnd.layer.webhooks+json; version=" + version
 }

@@ -12,13 +12,14 @@ import (
 )
 
 // Render renders e as the body Layer sent to webhooks of payload version
-// version (Version1 or Version2), with config, the webhook's free-form
-// configuration object, added as "config" when it is not empty. ok is false
-// for events that Layer did not send to webhooks (see EventTypes). URLs,
-// including the signed download URLs of rich content, are built by u at
-// render time, so a retried delivery carries URLs that are still valid.
+// version (Version1, Version2 or Version3), with config, the webhook's
+// free-form configuration object, added as "config" when it is not empty.
+// ok is false for events that Layer did not send to webhooks of that
+// version (see EventTypesOf). URLs, including the signed download URLs of
+// rich content, are built by u at render time, so a retried delivery
+// carries URLs that are still valid.
 func Render(e *herald.Event, version string, config json.RawMessage, u *urls.Builder) (body []byte, ok bool, err error) {
-	if !IsVersion(version) || !IsEventType(e.Type) {
+	if EventName(e.Type, version) == "" {
 		// Answered before any data is read: no need to decode it.
 		return RenderData(e, nil, version, config, u)
 	}
@@ -33,7 +34,10 @@ func Render(e *herald.Event, version string, config json.RawMessage, u *urls.Bui
 // read).
 func RenderData(e *herald.Event, d *herald.EventData, version string, config json.RawMessage, u *urls.Builder) (body []byte, ok bool, err error) {
 	if !IsVersion(version) {
-		return nil, false, fmt.Errorf("layer: unknown webhook payload version %q (want %q or %q)", version, Version1, Version2)
+		return nil, false, fmt.Errorf("layer: unknown webhook payload version %q (want %q, %q or %q)", version, Version1, Version2, Version3)
+	}
+	if version == Version3 {
+		return render3(e, d, config, u)
 	}
 	if !IsEventType(e.Type) {
 		return nil, false, nil

@@ -215,7 +215,8 @@ func TestConversationEvents(t *testing.T) {
 
 	meta := map[string]any{"favorite": "true", "background_color": "#3c3c3c"}
 	changed := map[string]any{"favorite": "false", "background_color": "#3c3c3c"}
-	for _, v := range layer.Versions {
+	// 3.0's conversation events: TestVersion3ConversationEvents.
+	for _, v := range []string{layer.Version1, layer.Version2} {
 		t.Run(v, func(t *testing.T) {
 			for _, tc := range []struct {
 				e            *herald.Event
@@ -399,12 +400,12 @@ func TestUnknownVersion(t *testing.T) {
 	f := newFixture(t)
 	f.conversation("", "a", "b")
 	e := f.event(herald.EventConversationCreated)
-	for _, v := range []string{"", "1", "3.0", "2.0 "} {
+	for _, v := range []string{"", "1", "4.0", "3", "2.0 "} {
 		if _, ok, err := layer.Render(e, v, nil, f.u); err == nil || ok {
 			t.Errorf("Render with version %q: ok = %v, err = %v; want an error", v, ok, err)
 		}
 	}
-	if _, _, err := layer.Render(&herald.Event{ID: "x", Type: "identity.created"}, "3.0", nil, f.u); err == nil {
+	if _, _, err := layer.Render(&herald.Event{ID: "x", Type: "identity.created"}, "4.0", nil, f.u); err == nil {
 		t.Error("an unknown version is not an error for a non-Layer event")
 	}
 }

@@ -57,6 +57,14 @@ func (v *view) load(users ...string) error {
 	return nil
 }
 
+// know records a user's identity (nil: none) looked up by other means.
+func (v *view) know(user string, id *herald.Identity) {
+	if v.known == nil {
+		v.known = map[string]*herald.Identity{}
+	}
+	v.known[user] = id
+}
+
 // loadConversations loads the participants of conversations.
 func (v *view) loadConversations(cs ...*herald.Conversation) error {
 	var users []string
@@ -140,13 +148,26 @@ type identityJSON struct {
 	LastName     *string         `json:"last_name"`
 	PhoneNumber  *string         `json:"phone_number"`
 	EmailAddress *string         `json:"email_address"`
+	IdentityType *string         `json:"identity_type,omitempty"`
+	PublicKey    *string         `json:"public_key"`
 	Metadata     json.RawMessage `json:"metadata"`
 	CreatedAt    string          `json:"created_at"`
 	UpdatedAt    string          `json:"updated_at"`
 }
 
+// identity renders a full identity; identity_type is 3.0's.
 func (v *view) identity(id *herald.Identity) identityJSON {
+	var typ *string
+	if v.v == V30 {
+		t := id.IdentityType
+		if t == "" {
+			t = "user"
+		}
+		typ = &t
+	}
 	return identityJSON{
+		IdentityType: typ,
+		PublicKey:    orNull(id.PublicKey),
 		ID:           herald.IdentityIDPrefix + id.UserID,
 		URL:          v.srv.URLs.Identity(v.app, id.UserID),
 		UserID:       id.UserID,

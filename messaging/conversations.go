@@ -60,6 +60,9 @@ func (s *Service) CreateConversation(ctx context.Context, appID string, actor *h
 		key = distinctKey(participants)
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		if err := checkNotBlocking(ctx, tx, appID, actor, participants); err != nil {
+			return err
+		}
 		if distinct {
 			existing, err := tx.DistinctConversation(ctx, appID, key)
 			if err == nil {
@@ -195,6 +198,9 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 			newMeta = nil
 		}
 		added, removed := diff(before, c.Participants)
+		if err := checkNotBlocking(ctx, tx, appID, actor, added); err != nil {
+			return err
+		}
 		participantsChanged := len(added) > 0 || len(removed) > 0
 		metaChanged := !sameJSON(c.Metadata, newMeta)
 		c.Metadata = newMeta
@@ -202,6 +208,7 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 			// A distinct conversation stands for one set of participants;
 			// once that set changes it is an ordinary conversation.
 			c.Distinct = false
+			c.ChangedAt = s.now()
 		}
 		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
 			return err

@@ -3,6 +3,8 @@ package messaging
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/heraldhq/herald"
 )
@@ -16,7 +18,88 @@ type IdentityInput struct {
 	LastName     *string         `json:"last_name"`
 	PhoneNumber  *string         `json:"phone_number"`
 	EmailAddress *string         `json:"email_address"`
+	PublicKey    *string         `json:"public_key"`
+	IdentityType *string         `json:"identity_type"`
 	Metadata     json.RawMessage `json:"metadata"`
+}
+
+// Identity field limits, in bytes, as Layer's Identity object documents
+// them (docs.layer.com server_api identity.obj): display and first and last
+// names 128, avatar URL 1024, phone number 32, email address 255; metadata
+// holds at most 16 keys whose values are strings.
+const (
+	MaxIdentityNameLength  = 128
+	MaxAvatarURLLength     = 1024
+	MaxPhoneNumberLength   = 32
+	MaxEmailAddressLength  = 255
+	MaxPublicKeyLength     = 16 << 10
+	MaxIdentityMetadataKey = 16
+)
+
+// identityFields names an identity's string fields, for checks and
+// Layer-Patch operations.
+func identityFields(id *herald.Identity) []struct {
+	name string
+	dst  *string
+	max  int
+} {
+	return []struct {
+		name string
+		dst  *string
+		max  int
+	}{
+		{"display_name", &id.DisplayName, MaxIdentityNameLength},
+		{"avatar_url", &id.AvatarURL, MaxAvatarURLLength},
+		{"first_name", &id.FirstName, MaxIdentityNameLength},
+		{"last_name", &id.LastName, MaxIdentityNameLength},
+		{"phone_number", &id.PhoneNumber, MaxPhoneNumberLength},
+		{"email_address", &id.EmailAddress, MaxEmailAddressLength},
+		{"public_key", &id.PublicKey, MaxPublicKeyLength},
+		{"identity_type", &id.IdentityType, 4},
+	}
+}
+
+// checkIdentity checks an identity as it is about to be written.
+func checkIdentity(id *herald.Identity, needName bool) error {
+	for _, f := range identityFields(id) {
+		if len(*f.dst) > f.max {
+			e := herald.PropertyError(herald.EInvalidProperty, f.name, "%s is longer than %d bytes.", f.name, f.max)
+			e.Data["limit"] = f.max
+			return e
+		}
+	}
+	switch id.IdentityType {
+	case "", "user", "bot":
+	default:
+		return herald.PropertyError(herald.EInvalidProperty, "identity_type", "identity_type must be user or bot, not %q.", id.IdentityType)
+	}
+	if needName && id.DisplayName == "" {
+		return herald.PropertyError(herald.EMissingProperty, "display_name", "An identity needs a display_name.")
+	}
+	return checkIdentityMetadata(id.Metadata)
+}
+
+// checkIdentityMetadata applies Layer's rule for identity metadata: "values
+// must be strings, nested objects are not supported", 16 keys at most.
+func checkIdentityMetadata(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return herald.PropertyError(herald.EInvalidProperty, "metadata", "metadata must be a JSON object.")
+	}
+	if len(m) > MaxIdentityMetadataKey {
+		e := herald.PropertyError(herald.EInvalidProperty, "metadata", "An identity's metadata holds at most %d keys, not %d.", MaxIdentityMetadataKey, len(m))
+		e.Data["limit"] = MaxIdentityMetadataKey
+		return e
+	}
+	for k, v := range m {
+		if _, ok := v.(string); !ok {
+			return herald.PropertyError(herald.EInvalidProperty, "metadata."+k, "metadata.%s must be a string: an identity's metadata values are strings.", k)
+		}
+	}
+	return nil
 }
 
 // IdentityMode says how PutIdentity treats an existing identity.
@@ -68,8 +151,15 @@ func (s *Service) PutIdentity(ctx context.Context, appID, userID string, in Iden
 		set(&id.LastName, in.LastName)
 		set(&id.PhoneNumber, in.PhoneNumber)
 		set(&id.EmailAddress, in.EmailAddress)
+		set(&id.PublicKey, in.PublicKey)
+		set(&id.IdentityType, in.IdentityType)
 		if in.Metadata != nil || mode != IdentityPatch {
 			id.Metadata = meta
+		}
+		// Layer required display_name when an identity is created or
+		// replaced (platform/users/identity.md).
+		if err := checkIdentity(id, mode != IdentityPatch); err != nil {
+			return err
 		}
 		id.UpdatedAt = now
 		if err := tx.PutIdentity(ctx, id); err != nil {
@@ -122,4 +212,102 @@ func (s *Service) DeleteIdentity(ctx context.Context, appID, userID string) erro
 		}
 		return s.record(ctx, tx, appID, herald.EventIdentityDeleted, nil, &herald.EventData{Identity: id})
 	})
+}
+
+// PatchIdentity applies Layer-Patch operations to a user's identity
+// ([P1.1] platform/users/identity.md): set or delete one of its fields
+// (display_name, avatar_url, …), the whole metadata, or one metadata key
+// ("metadata.level").
+func (s *Service) PatchIdentity(ctx context.Context, appID, userID string, ops []PatchOperation) (out *herald.Identity, err error) {
+	if len(ops) == 0 {
+		return nil, herald.Errorf(herald.EInvalidRequest, "The patch holds no operations.")
+	}
+	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		id, err := tx.Identity(ctx, appID, userID)
+		if err != nil {
+			return err
+		}
+		meta := map[string]any{}
+		if len(id.Metadata) > 0 {
+			if err := json.Unmarshal(id.Metadata, &meta); err != nil {
+				return err
+			}
+		}
+		for i, op := range ops {
+			if err := patchIdentity(id, meta, op, fmt.Sprintf("[%d]", i)); err != nil {
+				return err
+			}
+		}
+		id.Metadata = nil
+		if len(meta) > 0 {
+			if id.Metadata, err = json.Marshal(meta); err != nil {
+				return err
+			}
+		}
+		if err := checkIdentity(id, false); err != nil {
+			return err
+		}
+		id.UpdatedAt = s.now()
+		if err := tx.PutIdentity(ctx, id); err != nil {
+			return err
+		}
+		out = id
+		return s.record(ctx, tx, appID, herald.EventIdentityUpdated, nil, &herald.EventData{Identity: id})
+	})
+	return out, err
+}
+
+func patchIdentity(id *herald.Identity, meta map[string]any, op PatchOperation, where string) error {
+	var value any
+	switch op.Operation {
+	case "set":
+		if err := json.Unmarshal(op.Value, &value); err != nil || op.Value == nil {
+			return herald.PropertyError(herald.EMissingProperty, where+".value", "%s.value is required to set %s.", where, op.Property)
+		}
+	case "delete":
+	default:
+		return herald.PropertyError(herald.EInvalidProperty, where+".operation",
+			"%s.operation must be set or delete on an identity, not %q.", where, op.Operation)
+	}
+	if op.Property == "metadata" {
+		for k := range meta {
+			delete(meta, k)
+		}
+		if value == nil {
+			return nil
+		}
+		obj, ok := value.(map[string]any)
+		if !ok {
+			return herald.PropertyError(herald.EInvalidProperty, where+".value", "%s.value must be an object to set metadata.", where)
+		}
+		for k, v := range obj {
+			meta[k] = v
+		}
+		return nil
+	}
+	if key, ok := strings.CutPrefix(op.Property, "metadata."); ok && key != "" {
+		if value == nil {
+			delete(meta, key)
+		} else {
+			meta[key] = value
+		}
+		return nil
+	}
+	for _, f := range identityFields(id) {
+		if f.name != op.Property {
+			continue
+		}
+		if value == nil {
+			*f.dst = ""
+			return nil
+		}
+		str, ok := value.(string)
+		if !ok {
+			return herald.PropertyError(herald.EInvalidProperty, where+".value", "%s.value must be a string to set %s.", where, op.Property)
+		}
+		*f.dst = str
+		return nil
+	}
+	return herald.PropertyError(herald.EInvalidProperty, where+".property",
+		"%s.property %q is no identity field: display_name, avatar_url, first_name, last_name, phone_number, email_address, public_key, identity_type, metadata or metadata.<key>.", where, op.Property)
 }

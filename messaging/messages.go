@@ -265,6 +265,9 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 	if err := tx.CreateMessage(ctx, m); err != nil {
 		return nil, err
 	}
+	if err := hideFromBlocks(ctx, tx, m, c); err != nil {
+		return nil, err
+	}
 	data.Message, data.Conversation = m, c
 	return m, s.record(ctx, tx, m.AppID, herald.EventMessageSent, &m.Sender, data)
 }

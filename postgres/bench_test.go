@@ -40,3 +40,17 @@ func BenchmarkWebhookReads(b *testing.B) {
 		return s
 	})
 }
+
+func BenchmarkSend(b *testing.B) {
+	if !pgtest.Available(b) {
+		b.Skipf("%s is not set; skipping the PostgreSQL engine (scripts/test starts a server)", pgtest.EnvVar)
+	}
+	storetest.BenchSend(b, func(b *testing.B) herald.Store {
+		s, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{MaxConns: 8})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -32,3 +32,14 @@ func BenchmarkWebhookReads(b *testing.B) {
 		return s
 	})
 }
+
+func BenchmarkSend(b *testing.B) {
+	storetest.BenchSend(b, func(b *testing.B) herald.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "herald.db"), sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

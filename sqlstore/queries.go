@@ -234,14 +234,14 @@ func (q *Queries) InitSetting(ctx context.Context, key, value string) (string, e
 // Identities.
 
 const identityColumns = `user_id, display_name, avatar_url, first_name, last_name, phone_number,
-	email_address, metadata, created_at, updated_at`
+	email_address, metadata, created_at, updated_at, public_key, identity_type`
 
 func scanIdentity(appID string, row scanner) (*herald.Identity, error) {
 	id := &herald.Identity{AppID: appID}
 	var meta sql.NullString
 	var created, updated int64
 	if err := row.Scan(&id.UserID, &id.DisplayName, &id.AvatarURL, &id.FirstName, &id.LastName,
-		&id.PhoneNumber, &id.EmailAddress, &meta, &created, &updated); err != nil {
+		&id.PhoneNumber, &id.EmailAddress, &meta, &created, &updated, &id.PublicKey, &id.IdentityType); err != nil {
 		return nil, err
 	}
 	if meta.Valid {
@@ -298,14 +298,15 @@ func (q *Queries) Identities(ctx context.Context, appID string, userIDs []string
 
 func (q *Queries) PutIdentity(ctx context.Context, id *herald.Identity) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO identities (app_id, `+identityColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, user_id) DO UPDATE SET display_name = excluded.display_name,
 			avatar_url = excluded.avatar_url, first_name = excluded.first_name,
 			last_name = excluded.last_name, phone_number = excluded.phone_number,
 			email_address = excluded.email_address, metadata = excluded.metadata,
-			updated_at = excluded.updated_at`,
+			updated_at = excluded.updated_at, public_key = excluded.public_key,
+			identity_type = excluded.identity_type`,
 		id.AppID, id.UserID, id.DisplayName, id.AvatarURL, id.FirstName, id.LastName, id.PhoneNumber,
-		id.EmailAddress, nullJSON(id.Metadata), micros(id.CreatedAt), micros(id.UpdatedAt))
+		id.EmailAddress, nullJSON(id.Metadata), micros(id.CreatedAt), micros(id.UpdatedAt), id.PublicKey, id.IdentityType)
 	return err
 }
 
@@ -352,7 +353,10 @@ func (q *Queries) CreateConversation(ctx context.Context, c *herald.Conversation
 		micros(c.CreatedAt), c.LastPosition, c.ContactUUID); err != nil {
 		return err
 	}
-	return q.setParticipants(ctx, c)
+	if err := q.setParticipants(ctx, c); err != nil {
+		return err
+	}
+	return q.inboxConversationCreated(ctx, c)
 }
 
 func (q *Queries) setParticipants(ctx context.Context, c *herald.Conversation) error {
@@ -426,7 +430,10 @@ func (q *Queries) UpdateConversation(ctx context.Context, c *herald.Conversation
 		return err
 	}
 	if before.participants != after || c.DeletedAt != nil {
-		return q.setParticipants(ctx, c)
+		if err := q.setParticipants(ctx, c); err != nil {
+			return err
+		}
+		return q.inboxParticipantsChanged(ctx, c, before.participants)
 	}
 	return nil
 }
@@ -493,11 +500,14 @@ func messageChannelJSON(c *herald.MessageChannel) any {
 }
 
 func (q *Queries) CreateMessage(ctx context.Context, m *herald.Message) error {
-	return q.execDeferrable(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
+	if err := q.execDeferrable(ctx, `INSERT INTO messages (app_id, `+messageColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.AppID, m.ID, m.ConversationID, m.Position, m.Sender.UserID, m.Sender.Name, mustJSON(m.Parts),
 		nullJSON(m.Notification), micros(m.SentAt), mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
-		messageChannelJSON(m.Channel))
+		messageChannelJSON(m.Channel)); err != nil {
+		return err
+	}
+	return q.inboxMessageCreated(ctx, m)
 }
 
 func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Message, error) {
@@ -512,6 +522,17 @@ func (q *Queries) Message(ctx context.Context, appID, id string) (*herald.Messag
 }
 
 func (q *Queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
+	// What the message was, for the inboxes to follow the change.
+	var status string
+	var deleted sql.NullInt64
+	if err := q.db.QueryRowContext(ctx, `SELECT recipient_status, deleted_at FROM messages WHERE id = ? AND app_id = ?`,
+		m.ID, m.AppID).Scan(&status, &deleted); err != nil {
+		return notFound(err, "message", m.ID)
+	}
+	before := &herald.Message{DeletedAt: fromNullMicros(deleted)}
+	if err := json.Unmarshal([]byte(status), &before.RecipientStatus); err != nil {
+		return fmt.Errorf("herald store: message %s recipient_status: %w", m.ID, err)
+	}
 	res, err := q.db.ExecContext(ctx, `UPDATE messages SET recipient_status = ?, deleted_at = ?, channel = ?
 		WHERE id = ? AND app_id = ?`, mustJSON(m.RecipientStatus), nullMicros(m.DeletedAt),
 		messageChannelJSON(m.Channel), m.ID, m.AppID)
@@ -521,13 +542,19 @@ func (q *Queries) UpdateMessage(ctx context.Context, m *herald.Message) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return herald.NotFound("message", m.ID)
 	}
-	return nil
+	return q.inboxMessageUpdated(ctx, before, m)
 }
 
 func (q *Queries) HideMessage(ctx context.Context, appID, messageID, userID string, at time.Time) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
+	res, err := q.db.ExecContext(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
 		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, messageID, userID, micros(at))
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return q.inboxMessageHidden(ctx, messageID, userID)
 }
 
 func (q *Queries) MessageHidden(ctx context.Context, appID, messageID, userID string) (bool, error) {

@@ -34,6 +34,8 @@ var Migrations = []struct {
 	{"BlobDeletions", 9, BlobDeletionsMigration},
 	// Before content bytes per app: version 11 on SQLite, 12 on PostgreSQL.
 	{"ContentBytes", 10, ContentBytesMigration},
+	// Before users' inboxes: version 13 on SQLite, 14 on PostgreSQL.
+	{"Inbox", 12, InboxMigration},
 }
 
 // TokensMigration checks that the migration giving tokens an id, a name and

@@ -91,6 +91,11 @@ var tests = []struct {
 	{"DropUnfinishedDeliveries", testDropUnfinishedDeliveries},
 	{"ContentUsage", testContentUsage},
 
+	// users.go
+	{"UserRecords", testUserRecords}, {"BlockLists", testBlockLists}, {"Follows", testFollows},
+	{"SessionTTL", testSessionTTL}, {"UserWritesRollBack", testUserWritesRollBack},
+	// inbox.go
+	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 	// parts.go
 	{"MessageParts", testMessageParts},
 	{"ScheduledMessages", testScheduledMessages},
