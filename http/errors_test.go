@@ -137,7 +137,7 @@ func TestUnknownEndpoints(t *testing.T) {
 		for _, r := range []struct{ method, path string }{
 			{"GET", "/nothing"},
 			{"GET", "/conversations/x/participants"},
-			{"POST", "/conversations/x/messages/y/parts"},
+			{"POST", "/conversations/x/messages/y/reactions"},
 			{"GET", "/users/alice"},
 			{"GET", "//"},
 			{"GET", "//v1/conversations"},

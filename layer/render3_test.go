@@ -203,9 +203,9 @@ func TestVersion3MessageCreated(t *testing.T) {
 	wantValue(t, p, "message.recipient_status", map[string]any{
 		"layer:///identities/1234": "read", "layer:///identities/999": "sent", "layer:///identities/111": "sent"})
 	parts := at(t, p, "message.parts").([]any)
-	// Parts stored without ids of their own are named by their index.
-	wantValue(t, parts[0].(map[string]any), "id", herald.MessageIDPrefix+s.m.ID+"/parts/0")
-	wantValue(t, parts[1].(map[string]any), "id", herald.MessageIDPrefix+s.m.ID+"/parts/1")
+	// A new message's parts have ids of their own, which name them.
+	wantValue(t, parts[0].(map[string]any), "id", herald.MessageIDPrefix+s.m.ID+"/parts/"+s.m.Parts[0].ID)
+	wantValue(t, parts[1].(map[string]any), "id", herald.MessageIDPrefix+s.m.ID+"/parts/"+s.m.Parts[1].ID)
 
 	// What GetStream/layer-migration's serverless handler reads.
 	var gs struct {
@@ -245,6 +245,14 @@ func TestVersion3PartIDs(t *testing.T) {
 	f := newFixture(t)
 	c := f.conversation("", "a", "b")
 	m := f.send(c.ID, herald.Sender{UserID: "a"}, text("one"), text("two"))
+	// As stored before parts had ids (a copy: the sent message is its
+	// event's data).
+	old := *m
+	old.Parts = slices.Clone(m.Parts)
+	for i := range old.Parts {
+		old.Parts[i].ID = ""
+	}
+	m = &old
 	withIDs := *m
 	withIDs.Parts = slices.Clone(m.Parts)
 	withIDs.Parts[1].ID = "a4cd4112-78a1-11e7-ba2a-1f46ffbaefe0"
