@@ -30,13 +30,16 @@ func TestSendAnnouncement(t *testing.T) {
 			"notification": map[string]any{"text": "Maintenance"},
 		}).must(t, 202).Map(t)
 		id := wantUUID(t, ann["id"], "layer:///announcements/")
-		wantKeys(t, "announcement", ann, "id", "parts", "sent_at", "sender", "recipient_status", "recipients")
+		wantKeys(t, "announcement", ann, "id", "url", "parts", "sent_at", "sender", "recipient_status", "recipients")
+		// Its url is the app's view of it.
+		wantJSON(t, "the announcement at its url", a.do("GET", ann["url"].(string), nil).must(t, 200).Map(t), ann)
 		wantJSON(t, "announcement", without(ann, "sent_at"), map[string]any{
 			"id":               "layer:///announcements/" + id,
 			"parts":            []any{map[string]any{"id": "layer:///announcements/" + id + "/parts/0", "mime_type": "text/plain", "body": "Scheduled maintenance tonight"}},
 			"sender":           map[string]any{"user_id": nil, "name": "The Team"},
 			"recipient_status": map[string]any{"alice": "sent", "bob": "sent", "carol": "sent"},
 			"recipients":       []any{"alice", "bob", "carol"},
+			"url":              a.URL + "/apps/" + a.AppID + "/announcements/" + id,
 		})
 		a.wantNow(t, ann["sent_at"])
 
@@ -53,7 +56,7 @@ func TestSendAnnouncement(t *testing.T) {
 		// Each recipient sees only their own status.
 		for _, who := range []string{"alice", "bob", "carol"} {
 			userURL := a.URL + "/apps/" + a.AppID + "/users/" + who + "/announcements/" + id
-			want := without(ann, "recipient_status", "recipients")
+			want := without(ann, "recipient_status", "recipients", "url")
 			want["recipient_status"] = map[string]any{who: "sent"}
 			want["url"], want["is_unread"] = userURL, true
 			got := a.do("GET", "/users/"+who+"/announcements/"+id, nil).must(t, 200).Map(t)

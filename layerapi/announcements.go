@@ -83,3 +83,17 @@ func (a *API) getAnnouncement(w http.ResponseWriter, r *http.Request, c *call) e
 	heraldhttp.WriteJSON(w, http.StatusOK, c.announcement(an, user))
 	return nil
 }
+
+// getAppAnnouncement answers the url of a sent announcement: the app's view,
+// with every recipient's status.
+func (a *API) getAppAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
+	an, err := c.service().AnnouncementByID(r.Context(), c.app, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := c.loadAnnouncements(an); err != nil {
+		return err
+	}
+	heraldhttp.WriteJSON(w, http.StatusOK, c.announcement(an, ""))
+	return nil
+}

@@ -324,6 +324,9 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 	out := announcementJSON{ID: id, Parts: v.parts(id, a.Parts), SentAt: herald.FormatTime(a.SentAt),
 		Sender: v.sender(a.Sender), RecipientStatus: v.recipientStatus(a.RecipientStatus)}
 	if viewer == "" {
+		// As the live response shows it (cakejelly/layer-api
+		// spec/cassettes/announcement_create.yml).
+		out.URL = v.srv.URLs.App(v.app) + "/announcements/" + a.ID
 		users := make([]string, 0, len(a.RecipientStatus))
 		for u := range a.RecipientStatus {
 			users = append(users, u)

@@ -84,6 +84,17 @@ func (s *Service) SendAnnouncement(ctx context.Context, appID string, in Announc
 	return out, replay, err
 }
 
+// AnnouncementByID returns an announcement with every recipient's status,
+// as the app sees it.
+func (s *Service) AnnouncementByID(ctx context.Context, appID, id string) (a *herald.Announcement, err error) {
+	id = herald.LocalID(id, herald.AnnouncementIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		a, err = q.AnnouncementByID(ctx, appID, id)
+		return err
+	})
+	return a, err
+}
+
 // Announcement returns an announcement as one of its recipients sees it.
 func (s *Service) Announcement(ctx context.Context, appID, userID, id string) (a *herald.Announcement, err error) {
 	id = herald.LocalID(id, herald.AnnouncementIDPrefix)
