@@ -53,6 +53,7 @@ func routeBodies(rc string) map[string]any {
 		"DELETE /apps/{app}/users/{user}/messages/{msg}":             nil,
 		"POST /apps/{app}/users/{user}/messages/{msg}/receipts":      map[string]any{"type": "delivery"},
 
+		"GET /apps/{app}/announcements/{id}":                                  nil,
 		"GET /apps/{app}/conversations/{conv}/messages/{msg}/parts":           nil,
 		"POST /apps/{app}/conversations/{conv}/messages/{msg}/parts":          part,
 		"PUT /apps/{app}/conversations/{conv}/messages/{msg}/parts":           []any{part},

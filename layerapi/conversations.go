@@ -64,7 +64,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return prefixProperty(err, "participants")
 	}
-	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata}
+	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata, RequestID: r.Header.Get("If-None-Match")}
 	if in.Participants != nil {
 		ci.Participants = []string(*in.Participants)
 		if ci.Participants == nil {
@@ -79,7 +79,11 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	status := http.StatusCreated
-	if !created {
+	switch {
+	case !created && sameRequestID(ci.RequestID, conv.ID):
+		// A retry answers as the request it repeats.
+		w.Header().Set("Herald-Replayed", "true")
+	case !created:
 		// The distinct conversation that already existed, with where it
 		// is ([P1.1] platform/conversations/create-a-conversation.md).
 		status = http.StatusOK
@@ -87,6 +91,12 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call
 	}
 	heraldhttp.WriteJSON(w, status, c.conversation(conv))
 	return nil
+}
+
+// sameRequestID reports whether an object's id is the deduplication key a
+// request was sent with, as it would be for a retry.
+func sameRequestID(key, id string) bool {
+	return key != "" && strings.EqualFold(strings.Trim(key, `"`), id)
 }
 
 // conflict answers a distinct create whose metadata differs from the

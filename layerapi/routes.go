@@ -54,6 +54,7 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("DELETE /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}", a.deletePart)
 
 	h("POST /apps/{app}/announcements", a.sendAnnouncement)
+	h("GET /apps/{app}/announcements/{id}", a.getAppAnnouncement)
 	h("POST /apps/{app}/notifications", a.sendNotification)
 	h("GET /apps/{app}/users/{user}/badge", a.getBadge)
 	h("PUT /apps/{app}/users/{user}/badge", a.putBadge)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/heraldhq/herald"
 )
 
@@ -149,7 +147,7 @@ func checkSender(sender herald.Sender) error {
 // (replay == true) instead of sending it again.
 func (s *Service) SendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string) (out *herald.Message, replay bool, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	dedupKey, err = checkDedupKey(dedupKey)
+	dedupKey, err = requestID(dedupKey)
 	if err != nil {
 		return nil, false, err
 	}
@@ -190,7 +188,23 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		if err != nil {
 			return err
 		}
-		m, err := s.createMessage(ctx, tx, c, NewID(), in.Sender, parts, notification)
+		// A message sent with a deduplication key takes it as its id, as
+		// on Layer (live responses in cakejelly/layer-api's
+		// spec/cassettes/conversation_messages.yml).
+		id := dedupKey
+		if id != "" {
+			// Unless another app's message has it: the request table
+			// still makes retries find this one.
+			if taken, err := tx.IDTaken(ctx, "message", id); err != nil {
+				return err
+			} else if taken {
+				id = ""
+			}
+		}
+		if id == "" {
+			id = NewID()
+		}
+		m, err := s.createMessage(ctx, tx, c, id, in.Sender, parts, notification)
 		if err != nil {
 			return err
 		}
@@ -206,19 +220,6 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		return nil, false, err
 	}
 	return out, replay, nil
-}
-
-// checkDedupKey returns the If-None-Match UUID of a request in its
-// canonical form, "" when there is none.
-func checkDedupKey(key string) (string, error) {
-	if key == "" {
-		return "", nil
-	}
-	u, err := uuid.Parse(strings.Trim(key, `"`))
-	if err != nil {
-		return "", herald.PropertyError(herald.EInvalidRequestID, "If-None-Match", "If-None-Match must be a UUID, got %q.", key)
-	}
-	return u.String(), nil
 }
 
 func checkParticipant(c *herald.Conversation, sender herald.Sender) error {

@@ -57,7 +57,7 @@ func checkSchedule(sch Schedule) (delay, typing float64, err error) {
 // kept, and shows nowhere.
 func (s *Service) ScheduleMessage(ctx context.Context, appID, conversationID string, in MessageInput, sch Schedule, dedupKey string) (out *herald.ScheduledMessage, replay bool, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	if dedupKey, err = checkDedupKey(dedupKey); err != nil {
+	if dedupKey, err = requestID(dedupKey); err != nil {
 		return nil, false, err
 	}
 	if err := checkSender(in.Sender); err != nil {
