@@ -45,7 +45,7 @@ var tests = []struct {
 	{"TouchTokens", testTouchTokens},
 	{"TokensLockedForUpdate", testTokensLockedForUpdate},
 	// content.go
-	{"DropContent", testDropContent},
+	{"DropContent", testDropContent}, {"ContentChunks", testContentChunks},
 	// exports.go
 	{"ExportKeysAndSchedules", testExportKeysAndSchedules}, {"ExportLifecycle", testExportLifecycle},
 	{"ExportPages", testExportPages},
