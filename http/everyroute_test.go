@@ -64,6 +64,8 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/content/{id}":                      nil,
 		"GET /apps/{app}/conversations/{conv}/content/{id}": nil,
 		"PUT /uploads/{id}":                                 nil,
+		"POST /uploads/{id}":                                nil,
+		"OPTIONS /uploads/{id}":                             nil,
 		"GET /content/{id}":                                 nil,
 
 		"PATCH /apps/{app}":                                    []any{patch("set", "session_ttl_in_seconds", 3600)},
@@ -393,7 +395,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		}
 		// The signed routes' ids and signatures.
 		signed := map[string]*url.URL{}
-		for pattern, raw := range map[string]string{"GET /content/{id}": download, "PUT /uploads/{id}": upload, "GET /exports/{file}": exportDownload} {
+		for pattern, raw := range map[string]string{"GET /content/{id}": download, "PUT /uploads/{id}": upload, "POST /uploads/{id}": upload,
+			"OPTIONS /uploads/{id}": upload, "GET /exports/{file}": exportDownload} {
 			u, err := url.Parse(raw)
 			if err != nil {
 				t.Fatal(err)

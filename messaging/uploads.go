@@ -126,6 +126,11 @@ func (s *Service) UploadContentRange(ctx context.Context, c *herald.Content, sta
 	if end := start + n; end > received {
 		key := c.ID + ".part." + NewID()
 		if err := s.Blobs.Put(ctx, key, r, end-received); err != nil {
+			if e, ok := herald.AsError(err); ok && e.ID == herald.EUploadMismatch {
+				err = &herald.Error{ID: herald.EUploadMismatch,
+					Message: fmt.Sprintf("The body's length differs from the %d bytes its Content-Range names.", n),
+					Data:    map[string]any{"expected": n, "property": "Content-Range"}}
+			}
 			return 0, nil, err
 		}
 		err := s.Store.Update(ctx, func(tx herald.Tx) error {
