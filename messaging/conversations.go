@@ -28,6 +28,16 @@ type ConversationInput struct {
 	RequestID string
 }
 
+// newObjectID returns the id of an object about to be created: the
+// request's deduplication key, in canonical form, when it has one (retry
+// reports that it does: the object may exist already), a new id otherwise.
+func newObjectID(key string) (id string, retry bool, err error) {
+	if id, err = requestID(key); err != nil || id != "" {
+		return id, id != "", err
+	}
+	return NewID(), false, nil
+}
+
 // requestID checks a deduplication key and returns it in canonical form.
 func requestID(key string) (string, error) {
 	if key == "" {
@@ -78,13 +88,9 @@ func (s *Service) CreateConversation(ctx context.Context, appID string, actor *h
 	if distinct {
 		key = distinctKey(participants)
 	}
-	id, err := requestID(in.RequestID)
+	id, retry, err := newObjectID(in.RequestID)
 	if err != nil {
 		return nil, false, err
-	}
-	retry := id != ""
-	if !retry {
-		id = NewID()
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
 		if retry {
