@@ -57,6 +57,7 @@ func routeBodies(rc string) map[string]any {
 		"DELETE /apps/{app}/users/{user}/messages/{msg}":             nil,
 		"POST /apps/{app}/users/{user}/messages/{msg}/receipts":      map[string]any{"type": "delivery"},
 
+		"GET /apps/{app}/announcements/{id}":                        nil,
 		"POST /apps/{app}/announcements":                            map[string]any{"recipients": []any{"bob", "carol"}, "sender": map[string]any{"name": "The Team"}, "parts": []any{part}},
 		"GET /apps/{app}/users/{user}/announcements":                nil,
 		"GET /apps/{app}/users/{user}/announcements/{id}":           nil,

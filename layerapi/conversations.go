@@ -67,22 +67,28 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call
 	if err := c.loadConversations(conv); err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, a.created(w, c, conv, created), c.conversation(conv))
+	heraldhttp.WriteJSON(w, a.created(w, c, conv, created, ci.RequestID), c.conversation(conv))
 	return nil
 }
 
-// created is the status of a conversation create: 201 for a new one, 200
-// with where it is for the distinct conversation that already existed
+// created is the status of a conversation create: 201 for a new one and
+// for a retry (If-None-Match), which answers as the request it repeats;
+// 200 with where it is for the distinct conversation that already existed
 // ([P1.1] platform/conversations/create-a-conversation.md).
-func (a *API) created(w http.ResponseWriter, c *call, conv *herald.Conversation, created bool) int {
-	if created {
-		return http.StatusCreated
+func (a *API) created(w http.ResponseWriter, c *call, conv *herald.Conversation, created bool, requestID string) int {
+	switch {
+	case created:
+	case sameRequestID(requestID, conv.ID):
+		w.Header().Set("Herald-Replayed", "true")
+	default:
+		w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
+		return http.StatusOK
 	}
-	w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
-	return http.StatusOK
+	return http.StatusCreated
 }
 
-// decodeConversation reads a conversation create in any version's shape.
+// decodeConversation reads a conversation create in any version's shape,
+// with the request's deduplication key.
 func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.ConversationInput, error) {
 	var in struct {
 		Participants *userRefs       `json:"participants"`
@@ -92,7 +98,7 @@ func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.Conve
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return messaging.ConversationInput{}, prefixProperty(err, "participants")
 	}
-	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata}
+	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata, RequestID: r.Header.Get("If-None-Match")}
 	if in.Participants != nil {
 		ci.Participants = []string(*in.Participants)
 		if ci.Participants == nil {
@@ -100,6 +106,12 @@ func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.Conve
 		}
 	}
 	return ci, nil
+}
+
+// sameRequestID reports whether an object's id is the deduplication key a
+// request was sent with, as it would be for a retry.
+func sameRequestID(key, id string) bool {
+	return key != "" && strings.EqualFold(strings.Trim(key, `"`), id)
 }
 
 // conflict answers a distinct create whose metadata differs from the

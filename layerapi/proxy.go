@@ -32,7 +32,7 @@ func (a *API) createUserConversation(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return c.conflict(err)
 	}
-	status := a.created(w, c, conv, created)
+	status := a.created(w, c, conv, created, ci.RequestID)
 	uc, err := c.service().UserConversation(r.Context(), c.app, user, conv.ID)
 	if herald.IsNotFound(err) {
 		// An existing distinct conversation the user deleted from their

@@ -52,6 +52,7 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("POST /apps/{app}/users/{user}/messages/{msg}/receipts", a.postReceipt)
 
 	h("POST /apps/{app}/announcements", a.sendAnnouncement)
+	h("GET /apps/{app}/announcements/{id}", a.getAppAnnouncement)
 	h("POST /apps/{app}/notifications", a.sendNotification)
 	h("GET /apps/{app}/users/{user}/badge", a.getBadge)
 	h("PUT /apps/{app}/users/{user}/badge", a.putBadge)

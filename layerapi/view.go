@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/heraldhq/herald"
@@ -310,7 +311,11 @@ type announcementJSON struct {
 	SentAt          string            `json:"sent_at"`
 	Sender          any               `json:"sender"`
 	RecipientStatus map[string]string `json:"recipient_status"`
-	IsUnread        *bool             `json:"is_unread,omitempty"`
+	// Recipients lists whom the announcement went to, in the response that
+	// sends it ([P1.1] send-an-announcement.md; the live response in
+	// cakejelly/layer-api spec/cassettes/announcement_create.yml).
+	Recipients []any `json:"recipients,omitempty"`
+	IsUnread   *bool `json:"is_unread,omitempty"`
 }
 
 // announcement renders a; with viewer set, as that recipient sees it.
@@ -318,7 +323,17 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 	id := herald.AnnouncementIDPrefix + a.ID
 	out := announcementJSON{ID: id, Parts: v.parts(id, a.Parts), SentAt: herald.FormatTime(a.SentAt),
 		Sender: v.sender(a.Sender), RecipientStatus: v.recipientStatus(a.RecipientStatus)}
-	if viewer != "" {
+	if viewer == "" {
+		// As the live response shows it (cakejelly/layer-api
+		// spec/cassettes/announcement_create.yml).
+		out.URL = v.srv.URLs.App(v.app) + "/announcements/" + a.ID
+		users := make([]string, 0, len(a.RecipientStatus))
+		for u := range a.RecipientStatus {
+			users = append(users, u)
+		}
+		slices.Sort(users)
+		out.Recipients = v.users(users)
+	} else {
 		out.URL = v.srv.URLs.App(v.app) + "/users/" + url.PathEscape(viewer) + "/announcements/" + a.ID
 		unread := a.RecipientStatus[viewer] != herald.StatusRead
 		out.IsUnread = &unread

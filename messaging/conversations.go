@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/heraldhq/herald"
 )
 
@@ -19,6 +21,23 @@ type ConversationInput struct {
 	// participants.
 	Distinct *bool
 	Metadata json.RawMessage
+	// RequestID is the request's deduplication key (If-None-Match), a
+	// UUID: the conversation created takes it as its id, as on Layer
+	// ([P1.1] platform/introduction/deduplication.md), and a retry finds
+	// it there instead of creating another.
+	RequestID string
+}
+
+// requestID checks a deduplication key and returns it in canonical form.
+func requestID(key string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	u, err := uuid.Parse(strings.Trim(key, `"`))
+	if err != nil {
+		return "", herald.PropertyError(herald.EInvalidRequestID, "If-None-Match", "If-None-Match must be a UUID, got %q.", key)
+	}
+	return u.String(), nil
 }
 
 // distinctKey identifies a set of participants, whatever their order.
@@ -59,7 +78,30 @@ func (s *Service) CreateConversation(ctx context.Context, appID string, actor *h
 	if distinct {
 		key = distinctKey(participants)
 	}
+	id, err := requestID(in.RequestID)
+	if err != nil {
+		return nil, false, err
+	}
+	retry := id != ""
+	if !retry {
+		id = NewID()
+	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		if retry {
+			// A retry: the first request's conversation, whatever this
+			// one asks, as Layer "will not re-execute the request".
+			existing, err := tx.Conversation(ctx, appID, id)
+			if err == nil {
+				out = existing
+				return nil
+			}
+			if !herald.IsNotFound(err) {
+				return err
+			}
+			if err := keyUnused(ctx, tx, "conversation", id); err != nil {
+				return err
+			}
+		}
 		if err := checkNotBlocking(ctx, tx, appID, actor, participants); err != nil {
 			return err
 		}
@@ -78,7 +120,7 @@ func (s *Service) CreateConversation(ctx context.Context, appID string, actor *h
 				return err
 			}
 		}
-		c := &herald.Conversation{ID: NewID(), AppID: appID, Participants: participants, Distinct: distinct,
+		c := &herald.Conversation{ID: id, AppID: appID, Participants: participants, Distinct: distinct,
 			Metadata: meta, CreatedAt: s.now()}
 		if err := tx.CreateConversation(ctx, c, key); err != nil {
 			return err
@@ -439,4 +481,16 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 	}
 	s.deleteBlobs(ctx, blobs)
 	return nil
+}
+
+// keyUnused checks that a deduplication key, about to become a new
+// object's id, is no object's id yet: not one deleted since, nor one of
+// another app (ids are unique across apps).
+func keyUnused(ctx context.Context, q herald.Queries, kind, id string) error {
+	taken, err := q.IDTaken(ctx, kind, id)
+	if err != nil || !taken {
+		return err
+	}
+	return herald.PropertyError(herald.EIDInUse, "If-None-Match",
+		"If-None-Match %s was already used for another request; send a new UUID.", id)
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/heraldhq/herald"
 )
 
@@ -128,12 +126,9 @@ func checkSender(sender herald.Sender) error {
 // (replay == true) instead of sending it again.
 func (s *Service) SendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string) (out *herald.Message, replay bool, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	if dedupKey != "" {
-		u, err := uuid.Parse(strings.Trim(dedupKey, `"`))
-		if err != nil {
-			return nil, false, herald.PropertyError(herald.EInvalidRequestID, "If-None-Match", "If-None-Match must be a UUID, got %q.", dedupKey)
-		}
-		dedupKey = u.String()
+	dedupKey, err = requestID(dedupKey)
+	if err != nil {
+		return nil, false, err
 	}
 	if err := checkSender(in.Sender); err != nil {
 		return nil, false, err
@@ -196,7 +191,23 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			}
 			data.Contact, data.Channel = contact, ch
 		}
-		m := &herald.Message{ID: NewID(), AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
+		// A message sent with a deduplication key takes it as its id, as
+		// on Layer (live responses in cakejelly/layer-api's
+		// spec/cassettes/conversation_messages.yml).
+		id := dedupKey
+		if id != "" {
+			// Unless another app's message has it: the request table
+			// still makes retries find this one.
+			if taken, err := tx.IDTaken(ctx, "message", id); err != nil {
+				return err
+			} else if taken {
+				id = ""
+			}
+		}
+		if id == "" {
+			id = NewID()
+		}
+		m := &herald.Message{ID: id, AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
 			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
 			Channel: mc}
 		// Read before the message is written, so that on PostgreSQL the

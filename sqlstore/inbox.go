@@ -36,9 +36,9 @@ func unread(status string) bool {
 // inboxConversationCreated gives every participant of a new conversation
 // their row.
 func (q *Queries) inboxConversationCreated(ctx context.Context, c *herald.Conversation) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at)
-		SELECT ?, value, ?, 1, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE ON CONFLICT DO NOTHING`,
-		c.ID, c.AppID, micros(c.CreatedAt), micros(c.CreatedAt), mustJSON(c.Participants))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at, created_at)
+		SELECT ?, value, ?, 1, ?, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE ON CONFLICT DO NOTHING`,
+		c.ID, c.AppID, micros(c.CreatedAt), micros(c.CreatedAt), micros(c.CreatedAt), mustJSON(c.Participants))
 	return err
 }
 
@@ -83,10 +83,10 @@ func (q *Queries) inboxParticipantsChanged(ctx context.Context, c *herald.Conver
 	if joined.IsZero() {
 		joined = time.Now()
 	}
-	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at)
-		SELECT ?, value, ?, 1, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at, created_at)
+		SELECT ?, value, ?, 1, ?, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE
 		ON CONFLICT (conversation_id, user_id) DO UPDATE SET member = 1, joined_at = excluded.joined_at`,
-		c.ID, c.AppID, micros(joined), micros(c.CreatedAt), mustJSON(added)); err != nil {
+		c.ID, c.AppID, micros(joined), micros(c.CreatedAt), micros(c.CreatedAt), mustJSON(added)); err != nil {
 		return err
 	}
 	// The messages sent while they were away are not counted for them (they
@@ -332,14 +332,16 @@ func (q *Queries) UserConversation(ctx context.Context, appID, userID, conversat
 func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort string, p herald.Page) ([]*herald.UserConversation, error) {
 	query := userConversationQuery
 	args := []any{appID, userID}
-	order := ` ORDER BY i.conversation_id DESC`
+	// Newest first by creation (ids may be a client's UUIDs, which say
+	// nothing of time), or by last message.
+	order := ` ORDER BY i.created_at DESC, i.conversation_id DESC`
 	if sort == herald.SortLastMessage {
 		order = ` ORDER BY i.active_at DESC, i.conversation_id DESC`
 	}
 	if p.Before != "" {
-		var active int64
-		err := q.db.QueryRowContext(ctx, `SELECT active_at FROM conversation_inbox
-			WHERE conversation_id = ? AND user_id = ? AND app_id = ? AND member = 1 AND listed = 1`, p.Before, userID, appID).Scan(&active)
+		var active, created int64
+		err := q.db.QueryRowContext(ctx, `SELECT active_at, created_at FROM conversation_inbox
+			WHERE conversation_id = ? AND user_id = ? AND app_id = ? AND member = 1 AND listed = 1`, p.Before, userID, appID).Scan(&active, &created)
 		if err != nil {
 			return nil, notFound(err, "conversation", p.Before)
 		}
@@ -347,8 +349,8 @@ func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort str
 			query += ` AND (i.active_at < ?3 OR (i.active_at = ?3 AND i.conversation_id < ?4))`
 			args = append(args, active, p.Before)
 		} else {
-			query += ` AND i.conversation_id < ?3`
-			args = append(args, p.Before)
+			query += ` AND (i.created_at < ?3 OR (i.created_at = ?3 AND i.conversation_id < ?4))`
+			args = append(args, created, p.Before)
 		}
 	}
 	query += order + ` LIMIT ?` + strconv.Itoa(len(args)+1)
