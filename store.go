@@ -240,6 +240,7 @@ type Queries interface {
 	UserQueries
 	ExportQueries
 	InboxQueries
+	ProxyQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.
