@@ -278,4 +278,6 @@ type EventData struct {
 	Export *ExportChange `json:"export,omitempty"`
 	// Notification is set on notification.sent.
 	Notification *Notification `json:"notification,omitempty"`
+	// PushToken is set on push token events.
+	PushToken *PushToken `json:"push_token,omitempty"`
 }

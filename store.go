@@ -162,6 +162,9 @@ type Queries interface {
 	PutRequestMessage(ctx context.Context, appID, key, messageID string, at time.Time) error
 
 	CreateAnnouncement(ctx context.Context, a *Announcement) error
+	// AnnouncementByID returns an announcement with every recipient's
+	// status.
+	AnnouncementByID(ctx context.Context, appID, id string) (*Announcement, error)
 	// Announcement returns an announcement as one recipient sees it.
 	Announcement(ctx context.Context, appID, id, userID string) (*Announcement, error)
 	Announcements(ctx context.Context, appID, userID string, p Page) ([]*Announcement, error)
@@ -238,6 +241,7 @@ type Queries interface {
 	ExportQueries
 	InboxQueries
 	ContentUploadQueries
+	ProxyQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

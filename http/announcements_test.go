@@ -30,12 +30,16 @@ func TestSendAnnouncement(t *testing.T) {
 			"notification": map[string]any{"text": "Maintenance"},
 		}).must(t, 202).Map(t)
 		id := wantUUID(t, ann["id"], "layer:///announcements/")
-		wantKeys(t, "announcement", ann, "id", "parts", "sent_at", "sender", "recipient_status")
+		wantKeys(t, "announcement", ann, "id", "url", "parts", "sent_at", "sender", "recipient_status", "recipients")
+		// Its url is the app's view of it.
+		wantJSON(t, "the announcement at its url", a.do("GET", ann["url"].(string), nil).must(t, 200).Map(t), ann)
 		wantJSON(t, "announcement", without(ann, "sent_at"), map[string]any{
 			"id":               "layer:///announcements/" + id,
 			"parts":            []any{map[string]any{"id": "layer:///announcements/" + id + "/parts/0", "mime_type": "text/plain", "body": "Scheduled maintenance tonight"}},
 			"sender":           map[string]any{"user_id": nil, "name": "The Team"},
 			"recipient_status": map[string]any{"alice": "sent", "bob": "sent", "carol": "sent"},
+			"recipients":       []any{"alice", "bob", "carol"},
+			"url":              a.URL + "/apps/" + a.AppID + "/announcements/" + id,
 		})
 		a.wantNow(t, ann["sent_at"])
 
@@ -52,7 +56,7 @@ func TestSendAnnouncement(t *testing.T) {
 		// Each recipient sees only their own status.
 		for _, who := range []string{"alice", "bob", "carol"} {
 			userURL := a.URL + "/apps/" + a.AppID + "/users/" + who + "/announcements/" + id
-			want := without(ann, "recipient_status")
+			want := without(ann, "recipient_status", "recipients", "url")
 			want["recipient_status"] = map[string]any{who: "sent"}
 			want["url"], want["is_unread"] = userURL, true
 			got := a.do("GET", "/users/"+who+"/announcements/"+id, nil).must(t, 200).Map(t)
@@ -86,7 +90,7 @@ func TestSendAnnouncementValidation(t *testing.T) {
 		}{
 			{"sender.user_id", map[string]any{"recipients": []string{"alice"}, "sender": map[string]any{"user_id": "alice"}, "parts": parts}, 422, "invalid_property", "sender.user_id"},
 			{"sender as identity", map[string]any{"recipients": []string{"alice"}, "sender": map[string]any{"id": "layer:///identities/alice"}, "parts": parts}, 422, "invalid_property", "sender.user_id"},
-			{"no sender", map[string]any{"recipients": []string{"alice"}, "parts": parts}, 422, "missing_property", "sender.name"},
+			{"no sender", map[string]any{"recipients": []string{"alice"}, "parts": parts}, 422, "missing_property", "sender"},
 			{"no recipients", map[string]any{"sender": named, "parts": parts}, 422, "missing_property", "recipients"},
 			{"empty recipients", map[string]any{"recipients": []string{}, "sender": named, "parts": parts}, 422, "invalid_property", "recipients"},
 			{"recipients a string", map[string]any{"recipients": "alice", "sender": named, "parts": parts}, 422, "invalid_property", "recipients"},

@@ -138,11 +138,11 @@ func TestUnknownEndpoints(t *testing.T) {
 			{"GET", "/nothing"},
 			{"GET", "/conversations/x/participants"},
 			{"POST", "/conversations/x/messages/y/parts"},
-			{"GET", "/users/alice"},
+			{"GET", "/users/alice/nothing"},
 			{"GET", "//"},
 			{"GET", "//v1/conversations"},
 			{"GET", "//apps"},
-			{"DELETE", "//apps/" + uuid.NewString()},
+			{"DELETE", "//apps/" + uuid.NewString() + "/nothing"},
 		} {
 			a.do(r.method, r.path, nil).wantError(t, 404, "invalid_endpoint", "")
 			// With or without a token: the endpoint does not exist either way.

@@ -9,6 +9,13 @@ import (
 // The types below are the API's JSON, in Layer's Platform API shape. Field
 // order is Layer's.
 
+// OrNull renders an empty string as JSON null, as Layer's objects show
+// fields without a value.
+func OrNull(s string) *string { return orNull(s) }
+
+// ObjectOrEmpty renders absent JSON as {}, as Layer shows empty metadata.
+func ObjectOrEmpty(raw json.RawMessage) json.RawMessage { return objectOrEmpty(raw) }
+
 func orNull(s string) *string {
 	if s == "" {
 		return nil

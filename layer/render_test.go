@@ -373,7 +373,7 @@ func TestNonLayerEvents(t *testing.T) {
 	if err := f.svc.HideMessage(f.ctx, f.app, "b", m.ID); err != nil {
 		t.Fatal(err)
 	}
-	a, err := f.svc.SendAnnouncement(f.ctx, f.app, messaging.AnnouncementInput{
+	a, _, err := f.svc.SendAnnouncement(f.ctx, f.app, messaging.AnnouncementInput{
 		Recipients: []string{"a"}, Sender: herald.Sender{Name: "Team"}, Parts: []messaging.PartInput{text("hello")}})
 	if err != nil {
 		t.Fatal(err)

@@ -24,16 +24,27 @@ func (a *API) sendAnnouncement(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	ai := messaging.AnnouncementInput{Sender: sd, Parts: in.Parts, Notification: in.Notification}
+	if sd.UserID != "" && !c.v.identities() {
+		// Platform API 1.x: "sender.user_id is not allowed"
+		// (platform/messages/send-an-announcement.md); 2.0 sends from an
+		// identity.
+		return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
+			"In API version %s announcements are sent by a named sender: give sender.name, or ask for version 2.0 to send from an identity with sender_id.", c.v)
+	}
+	ai := messaging.AnnouncementInput{Sender: sd, Parts: in.Parts, Notification: in.Notification,
+		RequestID: r.Header.Get("If-None-Match")}
 	if in.Recipients != nil {
 		ai.Recipients = []string(*in.Recipients)
 		if ai.Recipients == nil {
 			ai.Recipients = []string{}
 		}
 	}
-	an, err := c.service().SendAnnouncement(r.Context(), c.app, ai)
+	an, replay, err := c.service().SendAnnouncement(r.Context(), c.app, ai)
 	if err != nil {
 		return err
+	}
+	if replay {
+		w.Header().Set("Herald-Replayed", "true")
 	}
 	if err := c.loadAnnouncements(an); err != nil {
 		return err
@@ -70,5 +81,19 @@ func (a *API) getAnnouncement(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	heraldhttp.WriteJSON(w, http.StatusOK, c.announcement(an, user))
+	return nil
+}
+
+// getAppAnnouncement answers the url of a sent announcement: the app's view,
+// with every recipient's status.
+func (a *API) getAppAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
+	an, err := c.service().AnnouncementByID(r.Context(), c.app, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := c.loadAnnouncements(an); err != nil {
+		return err
+	}
+	heraldhttp.WriteJSON(w, http.StatusOK, c.announcement(an, ""))
 	return nil
 }

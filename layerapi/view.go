@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/heraldhq/herald"
@@ -77,27 +78,23 @@ func (v *view) loadConversations(cs ...*herald.Conversation) error {
 func (v *view) loadMessages(ms ...*herald.Message) error {
 	var users []string
 	for _, m := range ms {
-		users = append(users, m.Sender.UserID)
-		for u := range m.RecipientStatus {
-			users = append(users, u)
-		}
+		users = senderAndRecipients(users, m.Sender, m.RecipientStatus)
 	}
 	return v.load(users...)
 }
 
-func orNull(s string) *string {
-	if s == "" {
-		return nil
+func senderAndRecipients(users []string, sender herald.Sender, status map[string]string) []string {
+	users = append(users, sender.UserID)
+	for u := range status {
+		users = append(users, u)
 	}
-	return &s
+	return users
 }
 
-func objectOrEmpty(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return json.RawMessage("{}")
-	}
-	return raw
-}
+var (
+	orNull        = heraldhttp.OrNull
+	objectOrEmpty = heraldhttp.ObjectOrEmpty
+)
 
 // basicIdentityJSON is Layer's Basic Identity: how 2.0 and 3.0 name a user
 // inside other objects. A user without an identity has null names; a named
@@ -310,7 +307,11 @@ type announcementJSON struct {
 	SentAt          string            `json:"sent_at"`
 	Sender          any               `json:"sender"`
 	RecipientStatus map[string]string `json:"recipient_status"`
-	IsUnread        *bool             `json:"is_unread,omitempty"`
+	// Recipients lists whom the announcement went to, in the response that
+	// sends it ([P1.1] send-an-announcement.md; the live response in
+	// cakejelly/layer-api spec/cassettes/announcement_create.yml).
+	Recipients []any `json:"recipients,omitempty"`
+	IsUnread   *bool `json:"is_unread,omitempty"`
 }
 
 // announcement renders a; with viewer set, as that recipient sees it.
@@ -318,7 +319,17 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 	id := herald.AnnouncementIDPrefix + a.ID
 	out := announcementJSON{ID: id, Parts: v.parts(id, a.Parts), SentAt: herald.FormatTime(a.SentAt),
 		Sender: v.sender(a.Sender), RecipientStatus: v.recipientStatus(a.RecipientStatus)}
-	if viewer != "" {
+	if viewer == "" {
+		// As the live response shows it (cakejelly/layer-api
+		// spec/cassettes/announcement_create.yml).
+		out.URL = v.srv.URLs.App(v.app) + "/announcements/" + a.ID
+		users := make([]string, 0, len(a.RecipientStatus))
+		for u := range a.RecipientStatus {
+			users = append(users, u)
+		}
+		slices.Sort(users)
+		out.Recipients = v.users(users)
+	} else {
 		out.URL = v.srv.URLs.App(v.app) + "/users/" + url.PathEscape(viewer) + "/announcements/" + a.ID
 		unread := a.RecipientStatus[viewer] != herald.StatusRead
 		out.IsUnread = &unread
@@ -330,10 +341,7 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 func (v *view) loadAnnouncements(as ...*herald.Announcement) error {
 	var users []string
 	for _, a := range as {
-		users = append(users, a.Sender.UserID)
-		for u := range a.RecipientStatus {
-			users = append(users, u)
-		}
+		users = senderAndRecipients(users, a.Sender, a.RecipientStatus)
 	}
 	return v.load(users...)
 }

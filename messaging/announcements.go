@@ -13,32 +13,54 @@ type AnnouncementInput struct {
 	Sender       herald.Sender
 	Parts        []PartInput
 	Notification json.RawMessage
+	// RequestID is the request's deduplication key (If-None-Match): the
+	// announcement takes it as its id, and a retry returns it.
+	RequestID string
 }
 
 // SendAnnouncement sends a system message to a list of users. It is not a
 // conversation message and raises no message.sent event.
-func (s *Service) SendAnnouncement(ctx context.Context, appID string, in AnnouncementInput) (out *herald.Announcement, err error) {
+func (s *Service) SendAnnouncement(ctx context.Context, appID string, in AnnouncementInput) (out *herald.Announcement, replay bool, err error) {
 	if in.Recipients == nil {
-		return nil, herald.PropertyError(herald.EMissingProperty, "recipients", "An announcement needs a recipients list.")
+		return nil, false, herald.PropertyError(herald.EMissingProperty, "recipients", "An announcement needs a recipients list.")
 	}
 	recipients, err := checkUserIDs("recipients", in.Recipients)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(recipients) == 0 {
-		return nil, herald.PropertyError(herald.EInvalidProperty, "recipients", "An announcement needs at least one recipient.")
+		return nil, false, herald.PropertyError(herald.EInvalidProperty, "recipients", "An announcement needs at least one recipient.")
 	}
-	if in.Sender.UserID != "" {
-		return nil, herald.PropertyError(herald.EInvalidProperty, "sender.user_id", "Announcements are sent by a named sender: give sender.name, not sender.user_id.")
+	// Platform API 1.x sent announcements from a name; Server API 2.0
+	// from an identity, even a bot's (sender_id).
+	if err := checkSender(in.Sender); err != nil {
+		return nil, false, err
 	}
-	if in.Sender.Name == "" {
-		return nil, herald.PropertyError(herald.EMissingProperty, "sender.name", "An announcement needs sender.name.")
+	id, retry, err := newObjectID(in.RequestID)
+	if err != nil {
+		return nil, false, err
 	}
 	notification, err := checkNotification(in.Notification)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
+		if retry {
+			// A retry answers with the first request's announcement, as
+			// Layer "will not re-execute the request": its recipients
+			// are not notified twice.
+			existing, err := tx.AnnouncementByID(ctx, appID, id)
+			if err == nil {
+				out, replay = existing, true
+				return nil
+			}
+			if !herald.IsNotFound(err) {
+				return err
+			}
+			if err := keyUnused(ctx, tx, "announcement", id); err != nil {
+				return err
+			}
+		}
 		parts, err := checkParts(ctx, tx, appID, "", in.Parts)
 		if err != nil {
 			return err
@@ -47,7 +69,7 @@ func (s *Service) SendAnnouncement(ctx context.Context, appID string, in Announc
 		for _, r := range recipients {
 			status[r] = herald.StatusSent
 		}
-		a := &herald.Announcement{ID: NewID(), AppID: appID, Sender: herald.Sender{Name: in.Sender.Name}, Parts: parts,
+		a := &herald.Announcement{ID: id, AppID: appID, Sender: in.Sender, Parts: parts,
 			Notification: notification, SentAt: s.now(), RecipientStatus: status}
 		if err := tx.CreateAnnouncement(ctx, a); err != nil {
 			return err
@@ -55,7 +77,18 @@ func (s *Service) SendAnnouncement(ctx context.Context, appID string, in Announc
 		out = a
 		return s.record(ctx, tx, appID, herald.EventAnnouncementSent, &a.Sender, &herald.EventData{Announcement: a})
 	})
-	return out, err
+	return out, replay, err
+}
+
+// AnnouncementByID returns an announcement with every recipient's status,
+// as the app sees it.
+func (s *Service) AnnouncementByID(ctx context.Context, appID, id string) (a *herald.Announcement, err error) {
+	id = herald.LocalID(id, herald.AnnouncementIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		a, err = q.AnnouncementByID(ctx, appID, id)
+		return err
+	})
+	return a, err
 }
 
 // Announcement returns an announcement as one of its recipients sees it.

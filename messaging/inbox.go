@@ -13,7 +13,7 @@ func (s *Service) UserConversation(ctx context.Context, appID, userID, id string
 	id = herald.LocalID(id, herald.ConversationIDPrefix)
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		uc, err = q.UserConversation(ctx, appID, userID, id)
-		return err
+		return conversationGone(ctx, q, appID, id, err)
 	})
 	return uc, err
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/heraldhq/herald"
 )
 
@@ -25,6 +23,9 @@ type MessageInput struct {
 	Sender       herald.Sender
 	Parts        []PartInput
 	Notification json.RawMessage
+	// asParticipant makes a sender who is not a participant not_found
+	// rather than an invalid sender (see SendMessageAs).
+	asParticipant bool
 }
 
 // checkParts validates parts against Layer's rules: a MIME type each, an
@@ -125,12 +126,9 @@ func checkSender(sender herald.Sender) error {
 // (replay == true) instead of sending it again.
 func (s *Service) SendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string) (out *herald.Message, replay bool, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	if dedupKey != "" {
-		u, err := uuid.Parse(strings.Trim(dedupKey, `"`))
-		if err != nil {
-			return nil, false, herald.PropertyError(herald.EInvalidRequestID, "If-None-Match", "If-None-Match must be a UUID, got %q.", dedupKey)
-		}
-		dedupKey = u.String()
+	dedupKey, err = requestID(dedupKey)
+	if err != nil {
+		return nil, false, err
 	}
 	if err := checkSender(in.Sender); err != nil {
 		return nil, false, err
@@ -163,6 +161,9 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			return err
 		}
 		if in.Sender.UserID != "" && !c.HasParticipant(in.Sender.UserID) {
+			if in.asParticipant {
+				return herald.NotFound("conversation", c.ID)
+			}
 			return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
 				"sender.user_id %q is not a participant of conversation %s.", in.Sender.UserID, c.ID)
 		}
@@ -190,7 +191,23 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			}
 			data.Contact, data.Channel = contact, ch
 		}
-		m := &herald.Message{ID: NewID(), AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
+		// A message sent with a deduplication key takes it as its id, as
+		// on Layer (live responses in cakejelly/layer-api's
+		// spec/cassettes/conversation_messages.yml).
+		id := dedupKey
+		if id != "" {
+			// Unless another app's message has it: the request table
+			// still makes retries find this one.
+			if taken, err := tx.IDTaken(ctx, "message", id); err != nil {
+				return err
+			} else if taken {
+				id = ""
+			}
+		}
+		if id == "" {
+			id = NewID()
+		}
+		m := &herald.Message{ID: id, AppID: appID, ConversationID: c.ID, Position: c.LastPosition,
 			Sender: in.Sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
 			Channel: mc}
 		// Read before the message is written, so that on PostgreSQL the
@@ -346,16 +363,13 @@ const (
 // announcement). Statuses only move forward: sent, delivered, read; a
 // receipt that would not advance changes nothing and records no event.
 func (s *Service) PostReceipt(ctx context.Context, appID, userID, id, typ string) error {
-	var status, event string
-	switch typ {
-	case ReceiptDelivery:
-		status, event = herald.StatusDelivered, herald.EventMessageDelivered
-	case ReceiptRead:
-		status, event = herald.StatusRead, herald.EventMessageRead
-	case "":
-		return herald.PropertyError(herald.EMissingProperty, "type", "type is required: \"delivery\" or \"read\".")
-	default:
-		return herald.PropertyError(herald.EInvalidProperty, "type", "type must be \"delivery\" or \"read\", not %q.", typ)
+	status, err := receiptStatus(typ)
+	if err != nil {
+		return err
+	}
+	event := herald.EventMessageDelivered
+	if status == herald.StatusRead {
+		event = herald.EventMessageRead
 	}
 	id = herald.LocalID(herald.LocalID(id, herald.MessageIDPrefix), herald.AnnouncementIDPrefix)
 	actor := &herald.Actor{UserID: userID}
@@ -383,6 +397,19 @@ func (s *Service) PostReceipt(ctx context.Context, appID, userID, id, typ string
 		}
 		return s.recordMessage(ctx, tx, event, actor, m, c, &herald.EventData{UserID: userID, Receipt: typ})
 	})
+}
+
+// receiptStatus is the status a receipt of type typ moves its recipient to.
+func receiptStatus(typ string) (string, error) {
+	switch typ {
+	case ReceiptDelivery:
+		return herald.StatusDelivered, nil
+	case ReceiptRead:
+		return herald.StatusRead, nil
+	case "":
+		return "", herald.PropertyError(herald.EMissingProperty, "type", "type is required: \"delivery\" or \"read\".")
+	}
+	return "", herald.PropertyError(herald.EInvalidProperty, "type", "type must be \"delivery\" or \"read\", not %q.", typ)
 }
 
 // DeleteMessage deletes a message for every participant (Layer's

@@ -36,9 +36,9 @@ func unread(status string) bool {
 // inboxConversationCreated gives every participant of a new conversation
 // their row.
 func (q *Queries) inboxConversationCreated(ctx context.Context, c *herald.Conversation) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at)
-		SELECT ?, value, ?, 1, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE ON CONFLICT DO NOTHING`,
-		c.ID, c.AppID, micros(c.CreatedAt), micros(c.CreatedAt), mustJSON(c.Participants))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at, created_at)
+		SELECT ?, value, ?, 1, ?, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE ON CONFLICT DO NOTHING`,
+		c.ID, c.AppID, micros(c.CreatedAt), micros(c.CreatedAt), micros(c.CreatedAt), mustJSON(c.Participants))
 	return err
 }
 
@@ -83,10 +83,10 @@ func (q *Queries) inboxParticipantsChanged(ctx context.Context, c *herald.Conver
 	if joined.IsZero() {
 		joined = time.Now()
 	}
-	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at)
-		SELECT ?, value, ?, 1, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO conversation_inbox (conversation_id, user_id, app_id, member, joined_at, active_at, created_at)
+		SELECT ?, value, ?, 1, ?, ?, ? FROM `+q.d.JSONArray+` WHERE TRUE
 		ON CONFLICT (conversation_id, user_id) DO UPDATE SET member = 1, joined_at = excluded.joined_at`,
-		c.ID, c.AppID, micros(joined), micros(c.CreatedAt), mustJSON(added)); err != nil {
+		c.ID, c.AppID, micros(joined), micros(c.CreatedAt), micros(c.CreatedAt), mustJSON(added)); err != nil {
 		return err
 	}
 	// The messages sent while they were away are not counted for them (they
@@ -161,7 +161,7 @@ func (q *Queries) inboxMessageCreated(ctx context.Context, m *herald.Message) er
 		args = append(args, mustJSON(unreadBy))
 	}
 	return q.execDeferrable(ctx, `UPDATE conversation_inbox SET last_position = ?1, active_at = ?2,
-		unread_count = unread_count + CASE WHEN `+cond+` THEN 1 ELSE 0 END
+		unread_count = unread_count + CASE WHEN `+cond+` THEN 1 ELSE 0 END, listed = 1
 		WHERE conversation_id = ?3 AND member = 1`, args...)
 }
 
@@ -261,7 +261,7 @@ func userConversationSelect() string {
 	return `SELECT ` + strings.Join(cols, ", ") + `, ` + userConversationColumns + `, ` + strings.Join(mcols, ", ") + `
 		FROM conversation_inbox i JOIN conversations c ON c.id = i.conversation_id
 		LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.position = i.last_position AND i.last_position > 0
-		WHERE c.deleted_at IS NULL AND i.member = 1 AND i.app_id = ?1 AND i.user_id = ?2`
+		WHERE c.deleted_at IS NULL AND i.member = 1 AND i.listed = 1 AND i.app_id = ?1 AND i.user_id = ?2`
 }
 
 var userConversationQuery = userConversationSelect()
@@ -332,14 +332,16 @@ func (q *Queries) UserConversation(ctx context.Context, appID, userID, conversat
 func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort string, p herald.Page) ([]*herald.UserConversation, error) {
 	query := userConversationQuery
 	args := []any{appID, userID}
-	order := ` ORDER BY i.conversation_id DESC`
+	// Newest first by creation (ids may be a client's UUIDs, which say
+	// nothing of time), or by last message.
+	order := ` ORDER BY i.created_at DESC, i.conversation_id DESC`
 	if sort == herald.SortLastMessage {
 		order = ` ORDER BY i.active_at DESC, i.conversation_id DESC`
 	}
 	if p.Before != "" {
-		var active int64
-		err := q.db.QueryRowContext(ctx, `SELECT active_at FROM conversation_inbox
-			WHERE conversation_id = ? AND user_id = ? AND app_id = ? AND member = 1`, p.Before, userID, appID).Scan(&active)
+		var active, created int64
+		err := q.db.QueryRowContext(ctx, `SELECT active_at, created_at FROM conversation_inbox
+			WHERE conversation_id = ? AND user_id = ? AND app_id = ? AND member = 1 AND listed = 1`, p.Before, userID, appID).Scan(&active, &created)
 		if err != nil {
 			return nil, notFound(err, "conversation", p.Before)
 		}
@@ -347,8 +349,8 @@ func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort str
 			query += ` AND (i.active_at < ?3 OR (i.active_at = ?3 AND i.conversation_id < ?4))`
 			args = append(args, active, p.Before)
 		} else {
-			query += ` AND i.conversation_id < ?3`
-			args = append(args, p.Before)
+			query += ` AND (i.created_at < ?3 OR (i.created_at = ?3 AND i.conversation_id < ?4))`
+			args = append(args, created, p.Before)
 		}
 	}
 	query += order + ` LIMIT ?` + strconv.Itoa(len(args)+1)
@@ -360,7 +362,7 @@ func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort str
 func (q *Queries) CountUserConversations(ctx context.Context, appID, userID string) (int, error) {
 	var n int
 	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversation_inbox i JOIN conversations c ON c.id = i.conversation_id
-		WHERE i.app_id = ? AND i.user_id = ? AND i.member = 1 AND c.deleted_at IS NULL`, appID, userID).Scan(&n)
+		WHERE i.app_id = ? AND i.user_id = ? AND i.member = 1 AND i.listed = 1 AND c.deleted_at IS NULL`, appID, userID).Scan(&n)
 	return n, err
 }
 

@@ -447,10 +447,17 @@ func (q *Queries) Conversations(ctx context.Context, appID, userID string, p her
 		args = append(args, appID, userID)
 	}
 	if p.Before != "" {
-		sb.WriteString(` AND id < ?`)
-		args = append(args, p.Before)
+		// Newest first by creation: ids may be a client's UUIDs (see
+		// CreateConversation), which say nothing of time.
+		var created int64
+		if err := q.db.QueryRowContext(ctx, `SELECT created_at FROM conversations WHERE id = ? AND app_id = ?`,
+			p.Before, appID).Scan(&created); err != nil {
+			return nil, notFound(err, "conversation", p.Before)
+		}
+		sb.WriteString(` AND (created_at < ? OR (created_at = ? AND id < ?))`)
+		args = append(args, created, created, p.Before)
 	}
-	sb.WriteString(` ORDER BY id DESC LIMIT ?`)
+	sb.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
 	args = append(args, p.Limit)
 	return collect(func(r scanner) (*herald.Conversation, error) { return scanConversation(appID, r) })(q.db.QueryContext(ctx, sb.String(), args...))
 }
@@ -604,8 +611,8 @@ func (q *Queries) PutRequestMessage(ctx context.Context, appID, key, messageID s
 // Announcements.
 
 func (q *Queries) CreateAnnouncement(ctx context.Context, a *herald.Announcement) error {
-	if _, err := q.db.ExecContext(ctx, `INSERT INTO announcements (id, app_id, sender_name, parts, notification, sent_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.AppID, a.Sender.Name, mustJSON(a.Parts), nullJSON(a.Notification),
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO announcements (id, app_id, sender_name, sender_user_id, parts, notification, sent_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.AppID, a.Sender.Name, a.Sender.UserID, mustJSON(a.Parts), nullJSON(a.Notification),
 		micros(a.SentAt)); err != nil {
 		return err
 	}
@@ -619,7 +626,7 @@ func scanAnnouncement(appID string, row scanner) (*herald.Announcement, error) {
 	var parts, user, status string
 	var notification sql.NullString
 	var sent int64
-	if err := row.Scan(&a.ID, &a.Sender.Name, &parts, &notification, &sent, &user, &status); err != nil {
+	if err := row.Scan(&a.ID, &a.Sender.Name, &a.Sender.UserID, &parts, &notification, &sent, &user, &status); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(parts), &a.Parts); err != nil {
@@ -633,8 +640,26 @@ func scanAnnouncement(appID string, row scanner) (*herald.Announcement, error) {
 	return a, nil
 }
 
-const announcementSelect = `SELECT a.id, a.sender_name, a.parts, a.notification, a.sent_at, r.user_id, r.status
+const announcementSelect = `SELECT a.id, a.sender_name, a.sender_user_id, a.parts, a.notification, a.sent_at, r.user_id, r.status
 	FROM announcement_recipients r JOIN announcements a ON a.id = r.announcement_id`
+
+func (q *Queries) AnnouncementByID(ctx context.Context, appID, id string) (*herald.Announcement, error) {
+	all, err := collect(func(r scanner) (*herald.Announcement, error) { return scanAnnouncement(appID, r) })(
+		q.db.QueryContext(ctx, announcementSelect+` WHERE r.app_id = ? AND r.announcement_id = ?`+q.lock, appID, id))
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, herald.NotFound("announcement", id)
+	}
+	a := all[0]
+	for _, r := range all[1:] {
+		for u, st := range r.RecipientStatus {
+			a.RecipientStatus[u] = st
+		}
+	}
+	return a, nil
+}
 
 func (q *Queries) Announcement(ctx context.Context, appID, id, userID string) (*herald.Announcement, error) {
 	row := q.db.QueryRowContext(ctx, announcementSelect+` WHERE r.app_id = ? AND r.user_id = ? AND r.announcement_id = ?`+q.lock,
@@ -650,10 +675,17 @@ func (q *Queries) Announcements(ctx context.Context, appID, userID string, p her
 	query := announcementSelect + ` WHERE r.app_id = ? AND r.user_id = ?`
 	args := []any{appID, userID}
 	if p.Before != "" {
-		query += ` AND r.announcement_id < ?`
-		args = append(args, p.Before)
+		// Newest first by sending time: an announcement sent with a
+		// deduplication key has the key, a client's UUID, as its id.
+		var sent int64
+		if err := q.db.QueryRowContext(ctx, `SELECT sent_at FROM announcements WHERE id = ? AND app_id = ?`,
+			p.Before, appID).Scan(&sent); err != nil {
+			return nil, notFound(err, "announcement", p.Before)
+		}
+		query += ` AND (a.sent_at < ? OR (a.sent_at = ? AND r.announcement_id < ?))`
+		args = append(args, sent, sent, p.Before)
 	}
-	query += ` ORDER BY r.announcement_id DESC LIMIT ?`
+	query += ` ORDER BY a.sent_at DESC, r.announcement_id DESC LIMIT ?`
 	args = append(args, p.Limit)
 	return collect(func(r scanner) (*herald.Announcement, error) { return scanAnnouncement(appID, r) })(q.db.QueryContext(ctx, query, args...))
 }
@@ -864,5 +896,15 @@ func (q *Queries) MessageDeleted(ctx context.Context, appID, id string) (bool, e
 	var n int
 	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
 		WHERE m.id = ? AND m.app_id = ? AND (m.deleted_at IS NOT NULL OR c.deleted_at IS NOT NULL)`, id, appID).Scan(&n)
+	return n > 0, err
+}
+
+func (q *Queries) IDTaken(ctx context.Context, kind, id string) (bool, error) {
+	table := map[string]string{"conversation": "conversations", "message": "messages", "announcement": "announcements"}[kind]
+	if table == "" {
+		return false, fmt.Errorf("herald store: IDTaken: unknown kind %q", kind)
+	}
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id).Scan(&n)
 	return n > 0, err
 }

@@ -72,6 +72,23 @@ func testGone(t *testing.T, s herald.Store) {
 				t.Errorf("MessageDeleted(%s, %s) = %v, want %v", tc.app, tc.id, got, tc.want)
 			}
 		}
+		// IDTaken looks across apps and deletions.
+		for _, tc := range []struct {
+			kind, id string
+			want     bool
+		}{{"conversation", "dead", true}, {"conversation", "live", true}, {"conversation", "never", false},
+			{"message", "dead-deleted", true}, {"message", "never", false}, {"announcement", "live", false}} {
+			got, err := q.IDTaken(ctx, tc.kind, tc.id)
+			if err != nil {
+				return err
+			}
+			if got != tc.want {
+				t.Errorf("IDTaken(%s, %s) = %v, want %v", tc.kind, tc.id, got, tc.want)
+			}
+		}
+		if _, err := q.IDTaken(ctx, "webhook", "x"); err == nil {
+			t.Error("IDTaken of an unknown kind answered")
+		}
 		return nil
 	})
 }
