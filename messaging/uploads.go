@@ -167,7 +167,20 @@ func (s *Service) ContentUploadStatus(ctx context.Context, c *herald.Content) (r
 }
 
 // assemble puts content's chunks together into the blob of its upload.
+// When concurrent requests both do, one wins and releases the chunks, which
+// the other may then fail to read or to record: it answers the content the
+// winner uploaded, the same bytes.
 func (s *Service) assemble(ctx context.Context, c *herald.Content) (*herald.Content, error) {
+	done, err := s.assembleChunks(ctx, c)
+	if err != nil {
+		if now, err2 := s.ContentByID(ctx, c.ID); err2 == nil && now.UploadedAt != nil {
+			return now, nil
+		}
+	}
+	return done, err
+}
+
+func (s *Service) assembleChunks(ctx context.Context, c *herald.Content) (*herald.Content, error) {
 	var chunks []herald.ContentChunk
 	if err := s.Store.View(ctx, func(q herald.Queries) (err error) {
 		chunks, err = q.ContentChunks(ctx, c.AppID, c.ID)
@@ -187,14 +200,7 @@ func (s *Service) assemble(ctx context.Context, c *herald.Content) (*herald.Cont
 		defer body.Close()
 		readers = append(readers, body)
 	}
-	done, err := s.uploadWhole(ctx, c, io.MultiReader(readers...), c.Size)
-	if e, ok := herald.AsError(err); ok && e.ID == herald.EConflict {
-		// Put together by a concurrent request: the same bytes.
-		if now, err := s.ContentByID(ctx, c.ID); err == nil && now.UploadedAt != nil {
-			return now, nil
-		}
-	}
-	return done, err
+	return s.uploadWhole(ctx, c, io.MultiReader(readers...), c.Size)
 }
 
 // UploadContentForm stores the file of a multipart/form-data upload, read
