@@ -173,7 +173,7 @@ func TestMethodNotAllowed(t *testing.T) {
 			{"POST", "/events", "GET"},
 			{"POST", "//health", "GET"},
 			{"DELETE", "//errors", "GET"},
-			{"GET", "//uploads/" + id, "PUT"},
+			{"GET", "//uploads/" + id, "POST, PUT"},
 			{"PUT", "//content/" + id, "GET"},
 		} {
 			for _, token := range []string{a.Token, ""} {

@@ -79,27 +79,23 @@ func (v *view) loadConversations(cs ...*herald.Conversation) error {
 func (v *view) loadMessages(ms ...*herald.Message) error {
 	var users []string
 	for _, m := range ms {
-		users = append(users, m.Sender.UserID)
-		for u := range m.RecipientStatus {
-			users = append(users, u)
-		}
+		users = senderAndRecipients(users, m.Sender, m.RecipientStatus)
 	}
 	return v.load(users...)
 }
 
-func orNull(s string) *string {
-	if s == "" {
-		return nil
+func senderAndRecipients(users []string, sender herald.Sender, status map[string]string) []string {
+	users = append(users, sender.UserID)
+	for u := range status {
+		users = append(users, u)
 	}
-	return &s
+	return users
 }
 
-func objectOrEmpty(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
-		return json.RawMessage("{}")
-	}
-	return raw
-}
+var (
+	orNull        = heraldhttp.OrNull
+	objectOrEmpty = heraldhttp.ObjectOrEmpty
+)
 
 // basicIdentityJSON is Layer's Basic Identity: how 2.0 and 3.0 name a user
 // inside other objects. A user without an identity has null names; a named
@@ -367,10 +363,7 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 func (v *view) loadAnnouncements(as ...*herald.Announcement) error {
 	var users []string
 	for _, a := range as {
-		users = append(users, a.Sender.UserID)
-		for u := range a.RecipientStatus {
-			users = append(users, u)
-		}
+		users = senderAndRecipients(users, a.Sender, a.RecipientStatus)
 	}
 	return v.load(users...)
 }

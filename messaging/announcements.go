@@ -36,13 +36,9 @@ func (s *Service) SendAnnouncement(ctx context.Context, appID string, in Announc
 	if err := checkSender(in.Sender); err != nil {
 		return nil, false, err
 	}
-	id, err := requestID(in.RequestID)
+	id, retry, err := newObjectID(in.RequestID)
 	if err != nil {
 		return nil, false, err
-	}
-	retry := id != ""
-	if !retry {
-		id = NewID()
 	}
 	notification, err := checkNotification(in.Notification)
 	if err != nil {

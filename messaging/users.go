@@ -67,19 +67,7 @@ func checkUserList(property string, ids []string, max int) ([]string, error) {
 		e.Data["limit"] = max
 		return nil, e
 	}
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for i, id := range ids {
-		id = herald.LocalID(id, herald.IdentityIDPrefix)
-		if err := checkUserID(fmt.Sprintf("%s[%d]", property, i), id); err != nil {
-			return nil, err
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	return distinctUserIDs(property, ids)
 }
 
 // operationUser is the one user an add or remove operation on blocks

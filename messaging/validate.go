@@ -47,6 +47,13 @@ func checkUserIDs(property string, ids []string) ([]string, error) {
 	if len(ids) > MaxParticipants {
 		return nil, herald.PropertyError(herald.EInvalidProperty, property, "%s may list at most %d users.", property, MaxParticipants)
 	}
+	return distinctUserIDs(property, ids)
+}
+
+// distinctUserIDs checks each user id of a list, taking identity ids for
+// the user ids they name, and returns them without duplicates, in
+// first-seen order.
+func distinctUserIDs(property string, ids []string) ([]string, error) {
 	seen := make(map[string]bool, len(ids))
 	out := make([]string, 0, len(ids))
 	for i, id := range ids {
