@@ -155,6 +155,9 @@ type Content struct {
 	UploadedAt     *time.Time `json:"uploaded_at,omitempty"`
 	// BlobKey names the uploaded bytes in the BlobStore.
 	BlobKey string `json:"-"`
+	// UploadOrigin is the browser origin (Layer's Upload-Origin) allowed
+	// to upload and download the content across origins; empty for none.
+	UploadOrigin string `json:"-"`
 }
 
 // Event types. Every change Herald makes is recorded as one event of these
@@ -275,4 +278,6 @@ type EventData struct {
 	Export *ExportChange `json:"export,omitempty"`
 	// Notification is set on notification.sent.
 	Notification *Notification `json:"notification,omitempty"`
+	// PushToken is set on push token events.
+	PushToken *PushToken `json:"push_token,omitempty"`
 }

@@ -240,6 +240,8 @@ type Queries interface {
 	UserQueries
 	ExportQueries
 	InboxQueries
+	ContentUploadQueries
+	ProxyQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

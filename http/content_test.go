@@ -95,22 +95,26 @@ func TestContentLifecycle(t *testing.T) {
 			"Upload-Content-Type", "image/png", "Upload-Content-Length", strconv.Itoa(len(data))).must(t, 201)
 		c := res.Map(t)
 		id := wantUUID(t, c["id"], "layer:///content/")
-		if c["size"] != float64(len(data)) || c["refresh_url"] != a.contentRefreshURL(id) {
+		if c["size"] != float64(len(data)) {
 			t.Fatalf("declared content: %v", c)
 		}
-		if v, ok := c["download_url"]; !ok || v != nil {
-			t.Fatalf("content not yet uploaded has download_url %#v, want null", v)
+		// As Layer answered (platform/messages/rich-content.md).
+		for _, k := range []string{"download_url", "refresh_url", "expiration"} {
+			if v, ok := c[k]; !ok || v != nil {
+				t.Fatalf("content not yet uploaded has %s %#v, want null", k, v)
+			}
 		}
 		upload, _ := c["upload_url"].(string)
-		if !strings.HasPrefix(upload, a.URL+"/") || res.Header.Get("Location") != upload {
-			t.Fatalf("upload_url %q, Location %q", upload, res.Header.Get("Location"))
+		location := a.URL + "/apps/" + a.AppID + "/conversations/" + conv + "/content/" + id
+		if !strings.HasPrefix(upload, a.URL+"/") || res.Header.Get("Location") != location {
+			t.Fatalf("upload_url %q, Location %q, want %q", upload, res.Header.Get("Location"), location)
 		}
 		ev := a.wantEvents(t, mark, "content.created")[0]
 		if d := obj(t, eventData(t, ev)["content"]); d["id"] != id || d["conversation_id"] != conv || d["uploaded_at"] != nil {
 			t.Fatalf("content.created data.content: %v", d)
 		}
-		// Before the upload, refresh_url knows the content but has no download.
-		got := a.do("GET", c["refresh_url"].(string), nil).must(t, 200).Map(t)
+		// Before the upload, its Location knows the content but has no download.
+		got := a.do("GET", location, nil).must(t, 200).Map(t)
 		if got["id"] != c["id"] || got["download_url"] != nil {
 			t.Fatalf("refresh_url before upload: %v", got)
 		}
@@ -232,7 +236,7 @@ func TestContentSignedURLsRefuseTampering(t *testing.T) {
 			a.doAs("", method, u, data).wantError(t, 403, "access_denied", "")
 		}
 		a.wantEvents(t, mark)
-		if got := a.do("GET", c["refresh_url"].(string), nil).must(t, 200).Map(t); got["download_url"] != nil {
+		if got := a.do("GET", a.contentRefreshURL(localID(c["id"])), nil).must(t, 200).Map(t); got["download_url"] != nil {
 			t.Fatalf("a refused upload stored content: %v", got)
 		}
 
@@ -272,7 +276,7 @@ func TestContentUploadRefused(t *testing.T) {
 		putChunked(t, upload, data[:100]).wantError(t, 400, "upload_mismatch", "")
 		putChunked(t, upload, append(bytes.Clone(data), data...)).wantError(t, 400, "upload_mismatch", "")
 		a.wantEvents(t, mark)
-		if got := a.do("GET", c["refresh_url"].(string), nil).must(t, 200).Map(t); got["download_url"] != nil {
+		if got := a.do("GET", a.contentRefreshURL(localID(c["id"])), nil).must(t, 200).Map(t); got["download_url"] != nil {
 			t.Fatalf("a refused upload stored content: %v", got)
 		}
 		a.do("POST", "/conversations/"+conv+"/messages", map[string]any{"sender": user("alice"),
@@ -285,7 +289,7 @@ func TestContentUploadRefused(t *testing.T) {
 		a.doAs("", "PUT", upload, bytes.Repeat([]byte{'z'}, len(data))).wantError(t, 409, "conflict", "")
 		a.wantEvents(t, mark)
 
-		fresh := a.do("GET", c["refresh_url"].(string), nil).must(t, 200).Map(t)
+		fresh := a.do("GET", a.contentRefreshURL(localID(c["id"])), nil).must(t, 200).Map(t)
 		if res := a.doAs("", "GET", fresh["download_url"].(string), nil).must(t, 200); !bytes.Equal(res.Body, data) {
 			t.Fatal("the content changed after a refused second upload")
 		}
@@ -342,7 +346,7 @@ func TestContentConcurrentUploads(t *testing.T) {
 			if winner == -1 {
 				t.Fatalf("round %d: no upload accepted: %v", round, statuses)
 			}
-			fresh := a.do("GET", c["refresh_url"].(string), nil).must(t, 200).Map(t)
+			fresh := a.do("GET", a.contentRefreshURL(localID(c["id"])), nil).must(t, 200).Map(t)
 			got := a.doAs("", "GET", fresh["download_url"].(string), nil).must(t, 200).Body
 			if !bytes.Equal(got, payloads[winner]) {
 				t.Fatalf("round %d: upload %d was accepted, but the content holds %q…", round, winner, got[:1])

@@ -165,15 +165,15 @@ func TestMethodNotAllowed(t *testing.T) {
 			{"POST", "/messages/" + id, "GET, DELETE"},
 			{"PATCH", "/users/u/messages/" + id, "GET, DELETE"},
 			{"GET", "/users/u/messages/" + id + "/receipts", "POST"},
-			{"POST", "/users/u/conversations", "GET"},
+			{"PUT", "/users/u/conversations", "GET, POST"},
 			{"GET", "/announcements", "POST"},
-			{"DELETE", "/users/u/announcements/" + id, "GET"},
+			{"PATCH", "/users/u/announcements/" + id, "GET, DELETE"},
 			{"GET", "/conversations/" + id + "/content", "POST"},
 			{"DELETE", "/content/" + id, "GET"},
 			{"POST", "/events", "GET"},
 			{"POST", "//health", "GET"},
 			{"DELETE", "//errors", "GET"},
-			{"GET", "//uploads/" + id, "PUT"},
+			{"GET", "//uploads/" + id, "POST, PUT"},
 			{"PUT", "//content/" + id, "GET"},
 		} {
 			for _, token := range []string{a.Token, ""} {

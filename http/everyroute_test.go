@@ -41,6 +41,10 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/users/{user}/conversations":                       nil,
 		"GET /apps/{app}/users/{user}/conversations/{conv}":                nil,
 		"POST /apps/{app}/users/{user}/conversations/{conv}/mark_all_read": map[string]any{"position": nil},
+		"POST /apps/{app}/users/{user}/conversations":                      map[string]any{"participants": []any{"alice", "layer:///identities/carol"}, "distinct": false, "metadata": map[string]any{"title": "Lunch"}},
+		"PATCH /apps/{app}/users/{user}/conversations/{conv}":              []any{patch("add", "participants", "carol"), patch("set", "metadata.title", "Dinner")},
+		"DELETE /apps/{app}/users/{user}/conversations/{conv}":             nil,
+		"POST /apps/{app}/users/{user}/conversations/{conv}/messages":      map[string]any{"parts": []any{part}, "notification": map[string]any{"text": "hi"}},
 
 		"POST /apps/{app}/conversations/{conv}/messages":             map[string]any{"sender": map[string]any{"user_id": "alice"}, "parts": []any{part}, "notification": map[string]any{"text": "hi"}},
 		"GET /apps/{app}/conversations/{conv}/messages":              nil,
@@ -53,18 +57,25 @@ func routeBodies(rc string) map[string]any {
 		"DELETE /apps/{app}/users/{user}/messages/{msg}":             nil,
 		"POST /apps/{app}/users/{user}/messages/{msg}/receipts":      map[string]any{"type": "delivery"},
 
-		"GET /apps/{app}/announcements/{id}":              nil,
-		"POST /apps/{app}/announcements":                  map[string]any{"recipients": []any{"bob", "carol"}, "sender": map[string]any{"name": "The Team"}, "parts": []any{part}},
-		"GET /apps/{app}/users/{user}/announcements":      nil,
-		"GET /apps/{app}/users/{user}/announcements/{id}": nil,
-		"POST /apps/{app}/notifications":                  map[string]any{"recipients": []any{"bob"}, "notification": map[string]any{"text": "hi"}},
-		"GET /apps/{app}/users/{user}/badge":              nil,
-		"PUT /apps/{app}/users/{user}/badge":              map[string]any{"external_unread_count": 3},
+		"GET /apps/{app}/announcements/{id}":                        nil,
+		"POST /apps/{app}/announcements":                            map[string]any{"recipients": []any{"bob", "carol"}, "sender": map[string]any{"name": "The Team"}, "parts": []any{part}},
+		"GET /apps/{app}/users/{user}/announcements":                nil,
+		"GET /apps/{app}/users/{user}/announcements/{id}":           nil,
+		"DELETE /apps/{app}/users/{user}/announcements/{id}":        nil,
+		"POST /apps/{app}/users/{user}/announcements/{id}/receipts": map[string]any{"type": "read"},
+		"POST /apps/{app}/users/{user}/push_tokens":                 map[string]any{"token": "105ebe3fcb7e93efda22257caaf5b9c465043f6d0b2abf3bc8ae7c939655e949", "type": "apns", "device_id": "a7775566-bfbf-11e5-bf72-359a01002888", "apns_bundle_id": "com.example.app", "ios_version": "9.0"},
+		"GET /apps/{app}/users/{user}/push_tokens":                  nil,
+		"DELETE /apps/{app}/users/{user}/push_tokens/{device}":      nil,
+		"POST /apps/{app}/notifications":                            map[string]any{"recipients": []any{"bob"}, "notification": map[string]any{"text": "hi"}},
+		"GET /apps/{app}/users/{user}/badge":                        nil,
+		"PUT /apps/{app}/users/{user}/badge":                        map[string]any{"external_unread_count": 3},
 
 		"POST /apps/{app}/conversations/{conv}/content":     nil,
 		"GET /apps/{app}/content/{id}":                      nil,
 		"GET /apps/{app}/conversations/{conv}/content/{id}": nil,
 		"PUT /uploads/{id}":                                 nil,
+		"POST /uploads/{id}":                                nil,
+		"OPTIONS /uploads/{id}":                             nil,
 		"GET /content/{id}":                                 nil,
 
 		"PATCH /apps/{app}":                                    []any{patch("set", "session_ttl_in_seconds", 3600)},
@@ -370,6 +381,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return "bob"
 			case "blocked blocks", "followed following":
 				return "carol"
+			case "device push_tokens":
+				return "a7775566-bfbf-11e5-bf72-359a01002888"
 			case "id announcements":
 				return ann
 			case "id content":
@@ -394,7 +407,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		}
 		// The signed routes' ids and signatures.
 		signed := map[string]*url.URL{}
-		for pattern, raw := range map[string]string{"GET /content/{id}": download, "PUT /uploads/{id}": upload, "GET /exports/{file}": exportDownload} {
+		for pattern, raw := range map[string]string{"GET /content/{id}": download, "PUT /uploads/{id}": upload, "POST /uploads/{id}": upload,
+			"OPTIONS /uploads/{id}": upload, "GET /exports/{file}": exportDownload} {
 			u, err := url.Parse(raw)
 			if err != nil {
 				t.Fatal(err)

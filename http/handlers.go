@@ -48,28 +48,6 @@ func writePage[T, J any](s *Server, w http.ResponseWriter, r *http.Request, p he
 // Rich content: the signed URLs that content is uploaded to and downloaded
 // from.
 
-func (s *Server) upload(w http.ResponseWriter, r *http.Request, id string) error {
-	c, err := s.Service.ContentByID(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if r.ContentLength >= 0 && r.ContentLength != c.Size {
-		return &herald.Error{ID: herald.EUploadMismatch,
-			Message: "Content-Length " + strconv.FormatInt(r.ContentLength, 10) + " differs from the " +
-				strconv.FormatInt(c.Size, 10) + " bytes declared in Upload-Content-Length.",
-			Data: map[string]any{"expected": c.Size, "property": "Content-Length"}}
-	}
-	s.paceBody(r)
-	if err := s.Service.UploadContent(r.Context(), c, r.Body); err != nil {
-		return err
-	}
-	renewWriteDeadline(w, r)
-	out := s.RenderContent(c.AppID, c.ID, c.Size, true)
-	out.MimeType = c.MimeType
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := s.Service.ContentByID(r.Context(), id)
 	if err != nil {
@@ -81,6 +59,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) err
 	}
 	defer body.Close()
 	h := w.Header()
+	allowOrigin(h, c)
 	h.Set("Content-Type", c.MimeType)
 	h.Set("Content-Length", strconv.FormatInt(c.Size, 10))
 	h.Set("Cache-Control", "private, max-age=3600")

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,9 @@ type api struct {
 	// At+Clock, so that what it renders from the time (the expiration of
 	// signed URLs) is the same in every response.
 	At time.Time
+	// stop shuts the API down and closes its store, as the test's end
+	// does, for a test that starts another on the same data.
+	stop func()
 }
 
 type apiOption func(*heraldhttp.Server)
@@ -122,16 +126,20 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	}
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		a.Engine.Stop(context.Background())
-		// As serve does on shutdown; no write of them comes after Close.
-		if err := a.Service.FlushTokenUses(context.Background()); err != nil {
-			t.Errorf("writing the last uses of tokens: %v", err)
-		}
-		checkRecentEvents(t, store, srv)
-		store.Close()
-	})
+	var stopOnce sync.Once
+	a.stop = func() {
+		stopOnce.Do(func() {
+			ts.Close()
+			a.Engine.Stop(context.Background())
+			// As serve does on shutdown; no write of them comes after Close.
+			if err := a.Service.FlushTokenUses(context.Background()); err != nil {
+				t.Errorf("writing the last uses of tokens: %v", err)
+			}
+			checkRecentEvents(t, store, srv)
+			store.Close()
+		})
+	}
+	t.Cleanup(a.stop)
 	app, token, err := a.Service.CreateApp(ctx, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -35,20 +35,22 @@ type ContentJSON struct {
 	ID          string  `json:"id"`
 	DownloadURL *string `json:"download_url"`
 	Expiration  *string `json:"expiration"`
-	RefreshURL  string  `json:"refresh_url"`
+	RefreshURL  *string `json:"refresh_url"`
 	Size        int64   `json:"size"`
 	MimeType    string  `json:"mime_type,omitempty"`
 	UploadURL   string  `json:"upload_url,omitempty"`
 }
 
 // RenderContent renders content, with a download URL valid for the
-// server's TTL once it is uploaded.
+// server's TTL and the URL that refreshes it once it is uploaded; before,
+// the three are null, as in Layer's answer to POST …/content
+// (platform/messages/rich-content.md).
 func (s *Server) RenderContent(app, id string, size int64, uploaded bool) ContentJSON {
-	c := ContentJSON{ID: herald.ContentIDPrefix + id, RefreshURL: s.URLs.ContentRefresh(app, id), Size: size}
+	c := ContentJSON{ID: herald.ContentIDPrefix + id, Size: size}
 	if uploaded {
 		u, exp := s.URLs.ContentDownload(id)
-		e := herald.FormatTime(exp)
-		c.DownloadURL, c.Expiration = &u, &e
+		e, refresh := herald.FormatTime(exp), s.URLs.ContentRefresh(app, id)
+		c.DownloadURL, c.Expiration, c.RefreshURL = &u, &e, &refresh
 	}
 	return c
 }

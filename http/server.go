@@ -127,6 +127,8 @@ func (s *Server) routes() *http.ServeMux {
 		api.Routes(s)
 	}
 	mux.HandleFunc("PUT /uploads/{id}", s.withSignature(urls.Upload, s.upload))
+	mux.HandleFunc("POST /uploads/{id}", s.withSignature(urls.Upload, s.uploadForm))
+	mux.HandleFunc("OPTIONS /uploads/{id}", s.withSignature(urls.Upload, s.uploadPreflight))
 	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
 
 	handle("GET /apps/{app}/events", s.listEvents)

@@ -8,8 +8,9 @@ import (
 	heraldhttp "github.com/heraldhq/herald/http"
 )
 
-// createContent declares rich content (Layer's Upload-Content-Type and
-// Upload-Content-Length headers) and answers where to upload it.
+// createContent declares rich content (Layer's Upload-Content-Type,
+// Upload-Content-Length and Upload-Origin headers) and answers where to
+// upload it.
 func (a *API) createContent(w http.ResponseWriter, r *http.Request, c *call) error {
 	v := r.Header.Get("Upload-Content-Length")
 	if v == "" {
@@ -19,14 +20,18 @@ func (a *API) createContent(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Length", "Upload-Content-Length must be a number of bytes, not %q.", v)
 	}
-	content, err := c.service().CreateContent(r.Context(), c.app, r.PathValue("conv"), r.Header.Get("Upload-Content-Type"), size)
+	content, err := c.service().CreateContentFrom(r.Context(), c.app, r.PathValue("conv"), r.Header.Get("Upload-Content-Type"),
+		size, r.Header.Get("Upload-Origin"))
 	if err != nil {
 		return err
 	}
 	out := a.srv.RenderContent(c.app, content.ID, content.Size, false)
 	out.MimeType = content.MimeType
 	out.UploadURL = a.srv.URLs.ContentUpload(content.ID)
-	w.Header().Set("Location", out.UploadURL)
+	// Layer's Location is the content under its conversation, where GET
+	// refreshes it (platform/messages/rich-content.md); absolute, as
+	// Herald's other Locations are.
+	w.Header().Set("Location", a.srv.URLs.Conversation(c.app, content.ConversationID)+"/content/"+content.ID)
 	heraldhttp.WriteJSON(w, http.StatusCreated, out)
 	return nil
 }

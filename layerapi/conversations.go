@@ -56,20 +56,9 @@ func prefixProperty(err error, list string) error {
 }
 
 func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Participants *userRefs       `json:"participants"`
-		Distinct     *bool           `json:"distinct"`
-		Metadata     json.RawMessage `json:"metadata"`
-	}
-	if err := heraldhttp.Decode(w, r, &in); err != nil {
-		return prefixProperty(err, "participants")
-	}
-	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata, RequestID: r.Header.Get("If-None-Match")}
-	if in.Participants != nil {
-		ci.Participants = []string(*in.Participants)
-		if ci.Participants == nil {
-			ci.Participants = []string{}
-		}
+	ci, err := decodeConversation(w, r)
+	if err != nil {
+		return err
 	}
 	conv, created, err := c.service().CreateConversation(r.Context(), c.app, nil, ci)
 	if err != nil {
@@ -78,19 +67,45 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call
 	if err := c.loadConversations(conv); err != nil {
 		return err
 	}
-	status := http.StatusCreated
-	switch {
-	case !created && sameRequestID(ci.RequestID, conv.ID):
-		// A retry answers as the request it repeats.
-		w.Header().Set("Herald-Replayed", "true")
-	case !created:
-		// The distinct conversation that already existed, with where it
-		// is ([P1.1] platform/conversations/create-a-conversation.md).
-		status = http.StatusOK
-		w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
-	}
-	heraldhttp.WriteJSON(w, status, c.conversation(conv))
+	heraldhttp.WriteJSON(w, a.created(w, c, conv, created, ci.RequestID), c.conversation(conv))
 	return nil
+}
+
+// created is the status of a conversation create: 201 for a new one and
+// for a retry (If-None-Match), which answers as the request it repeats;
+// 200 with where it is for the distinct conversation that already existed
+// ([P1.1] platform/conversations/create-a-conversation.md).
+func (a *API) created(w http.ResponseWriter, c *call, conv *herald.Conversation, created bool, requestID string) int {
+	switch {
+	case created:
+	case sameRequestID(requestID, conv.ID):
+		w.Header().Set("Herald-Replayed", "true")
+	default:
+		w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
+		return http.StatusOK
+	}
+	return http.StatusCreated
+}
+
+// decodeConversation reads a conversation create in any version's shape,
+// with the request's deduplication key.
+func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.ConversationInput, error) {
+	var in struct {
+		Participants *userRefs       `json:"participants"`
+		Distinct     *bool           `json:"distinct"`
+		Metadata     json.RawMessage `json:"metadata"`
+	}
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
+		return messaging.ConversationInput{}, prefixProperty(err, "participants")
+	}
+	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata, RequestID: r.Header.Get("If-None-Match")}
+	if in.Participants != nil {
+		ci.Participants = []string(*in.Participants)
+		if ci.Participants == nil {
+			ci.Participants = []string{}
+		}
+	}
+	return ci, nil
 }
 
 // sameRequestID reports whether an object's id is the deduplication key a
@@ -180,31 +195,42 @@ func operations(in []patchOperation) ([]messaging.PatchOperation, error) {
 // application/vnd.layer-patch+json) or, for convenience, a plain JSON object
 // whose participants and metadata replace the current ones.
 func (a *API) patchConversation(w http.ResponseWriter, r *http.Request, c *call) error {
+	ops, fields, err := decodeConversationPatch(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.service().UpdateConversation(r.Context(), c.app, r.PathValue("conv"), nil, ops); err != nil {
+		return nameFields(err, fields)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// decodeConversationPatch reads a conversation PATCH body into operations,
+// and for a plain object the field each operation came from.
+func decodeConversationPatch(w http.ResponseWriter, r *http.Request) (ops []messaging.PatchOperation, fields []string, err error) {
 	var raw json.RawMessage
 	if err := heraldhttp.Decode(w, r, &raw); err != nil {
-		return nameOperations(err)
+		return nil, nil, nameOperations(err)
 	}
-	var ops []messaging.PatchOperation
-	var fields []string // the plain object's field of each operation
 	if t := strings.TrimSpace(string(raw)); strings.HasPrefix(t, "[") {
 		var in []patchOperation
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return herald.Errorf(herald.EInvalidRequest, "A Layer-Patch body is a list of {operation, property, value} objects: %v.", err)
+			return nil, nil, herald.Errorf(herald.EInvalidRequest, "A Layer-Patch body is a list of {operation, property, value} objects: %v.", err)
 		}
 		if err := heraldhttp.CheckText(raw, &in); err != nil {
-			return nameOperations(err)
+			return nil, nil, nameOperations(err)
 		}
-		var err error
 		if ops, err = operations(in); err != nil {
-			return nameOperations(err)
+			return nil, nil, nameOperations(err)
 		}
 	} else {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil {
-			return herald.Errorf(herald.EInvalidRequest, "The body must be a Layer-Patch list or a JSON object.")
+			return nil, nil, herald.Errorf(herald.EInvalidRequest, "The body must be a Layer-Patch list or a JSON object.")
 		}
 		if err := heraldhttp.CheckText(raw, &obj); err != nil {
-			return err
+			return nil, nil, err
 		}
 		for _, k := range []string{"participants", "metadata"} {
 			if v, ok := obj[k]; ok {
@@ -214,14 +240,10 @@ func (a *API) patchConversation(w http.ResponseWriter, r *http.Request, c *call)
 			}
 		}
 		for k := range obj {
-			return herald.PropertyError(herald.EInvalidProperty, k, "Only participants and metadata can be changed, not %q.", k)
+			return nil, nil, herald.PropertyError(herald.EInvalidProperty, k, "Only participants and metadata can be changed, not %q.", k)
 		}
 	}
-	if _, err := c.service().UpdateConversation(r.Context(), c.app, r.PathValue("conv"), nil, ops); err != nil {
-		return nameFields(err, fields)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return ops, fields, nil
 }
 
 // nameOperations names the operations of a Layer-Patch list in an error

@@ -35,6 +35,10 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("GET /apps/{app}/users/{user}/conversations", a.listUserConversations)
 	h("GET /apps/{app}/users/{user}/conversations/{conv}", a.getUserConversation)
 	h("POST /apps/{app}/users/{user}/conversations/{conv}/mark_all_read", a.markAllRead)
+	h("POST /apps/{app}/users/{user}/conversations", a.createUserConversation)
+	h("PATCH /apps/{app}/users/{user}/conversations/{conv}", a.patchUserConversation)
+	h("DELETE /apps/{app}/users/{user}/conversations/{conv}", a.deleteUserConversation)
+	h("POST /apps/{app}/users/{user}/conversations/{conv}/messages", a.sendUserMessage)
 
 	h("POST /apps/{app}/conversations/{conv}/messages", a.sendMessage)
 	h("GET /apps/{app}/conversations/{conv}/messages", a.listConversationMessages)
@@ -54,6 +58,11 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("PUT /apps/{app}/users/{user}/badge", a.putBadge)
 	h("GET /apps/{app}/users/{user}/announcements", a.listAnnouncements)
 	h("GET /apps/{app}/users/{user}/announcements/{id}", a.getAnnouncement)
+	h("DELETE /apps/{app}/users/{user}/announcements/{id}", a.deleteUserAnnouncement)
+	h("POST /apps/{app}/users/{user}/announcements/{id}/receipts", a.postAnnouncementReceipt)
+	h("POST /apps/{app}/users/{user}/push_tokens", a.registerPushToken)
+	h("GET /apps/{app}/users/{user}/push_tokens", a.listPushTokens)
+	h("DELETE /apps/{app}/users/{user}/push_tokens/{device}", a.unregisterPushToken)
 
 	h("POST /apps/{app}/conversations/{conv}/content", a.createContent)
 	h("GET /apps/{app}/conversations/{conv}/content/{id}", a.getContent)

@@ -20,7 +20,18 @@ import (
 // good: so neither what the app stored nor what it may still upload can
 // take it past the bound.
 func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mimeType string, size int64) (out *herald.Content, err error) {
+	return s.CreateContentFrom(ctx, appID, conversationID, mimeType, size, "")
+}
+
+// CreateContentFrom is CreateContent for content uploaded from a web page
+// of origin (Layer's Upload-Origin): its upload and download URLs let that
+// origin's scripts use them. An empty origin allows none.
+func (s *Service) CreateContentFrom(ctx context.Context, appID, conversationID, mimeType string, size int64, origin string) (out *herald.Content, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	origin, err = checkUploadOrigin(origin)
+	if err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(mimeType) == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, "Upload-Content-Type", "The Upload-Content-Type header is required.")
 	}
@@ -43,7 +54,7 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 			return err
 		}
 		c := &herald.Content{ID: NewID(), AppID: appID, ConversationID: conversationID, MimeType: mimeType,
-			Size: size, CreatedAt: now}
+			Size: size, CreatedAt: now, UploadOrigin: origin}
 		if err := tx.CreateContent(ctx, c); err != nil {
 			return err
 		}
@@ -95,33 +106,10 @@ func (s *Service) ContentByID(ctx context.Context, id string) (c *herald.Content
 	return c, err
 }
 
-// UploadContent stores the bytes of declared content. Exactly the declared
-// size must arrive. Content is uploaded once and never changes afterwards, so
-// that every message referring to it shows the same bytes: each upload writes
-// a blob of its own, and the first to be recorded in the store wins; a later
-// or concurrent one gets a conflict and its blob is removed.
+// UploadContent stores the bytes of declared content, all at once. Exactly
+// the declared size must arrive (see uploadWhole).
 func (s *Service) UploadContent(ctx context.Context, c *herald.Content, r io.Reader) error {
-	if c.UploadedAt != nil {
-		return herald.Errorf(herald.EConflict, "Content %s was already uploaded; create new content to upload other bytes.", c.ID)
-	}
-	key := c.ID + "." + NewID()
-	if err := s.Blobs.Put(ctx, key, r, c.Size); err != nil {
-		return err
-	}
-	err := s.Store.Update(ctx, func(tx herald.Tx) error {
-		now := s.now()
-		if err := tx.MarkContentUploaded(ctx, c.AppID, c.ID, key, now); err != nil {
-			return err
-		}
-		current, err := tx.Content(ctx, c.AppID, c.ID)
-		if err != nil {
-			return err
-		}
-		return s.record(ctx, tx, c.AppID, herald.EventContentUploaded, nil, &herald.EventData{Content: current})
-	})
-	if err != nil {
-		s.Blobs.Delete(context.WithoutCancel(ctx), key)
-	}
+	_, err := s.uploadWhole(ctx, c, r, c.Size)
 	return err
 }
 
@@ -168,9 +156,10 @@ const blobSweepBatch = 100
 // herald.Queries.DropContent), whose content was deleted but whose bytes a
 // failure or a crash kept. A blob it cannot delete stays listed, and does
 // not keep it from the others. Several nodes may sweep at once: deleting a
-// blob twice is harmless.
+// blob twice is harmless. It first lists the chunks of uploads whose URLs
+// expired before they were complete.
 func (s *Service) SweepBlobs(ctx context.Context) error {
-	var failed error
+	failed := s.releaseStaleChunks(ctx)
 	for after := ""; ; {
 		var keys []string
 		err := s.Store.View(ctx, func(q herald.Queries) (err error) {

@@ -215,65 +215,84 @@ func (s *Service) UpdateConversation(ctx context.Context, appID, id string, acto
 	if len(ops) == 0 {
 		return nil, herald.Errorf(herald.EInvalidRequest, "The patch holds no operations.")
 	}
-	err = s.Store.Update(ctx, func(tx herald.Tx) error {
-		c, err := tx.Conversation(ctx, appID, id)
-		if err != nil {
-			return conversationGone(ctx, tx, appID, id, err)
-		}
-		before := slices.Clone(c.Participants)
-		var meta any = map[string]any{}
-		if len(c.Metadata) > 0 {
-			if err := json.Unmarshal(c.Metadata, &meta); err != nil {
-				return err
-			}
-		}
-		for i, op := range ops {
-			if err := applyOperation(c, &meta, op, fmt.Sprintf("[%d]", i)); err != nil {
-				return err
-			}
-		}
-		if len(c.Participants) == 0 {
-			return herald.PropertyError(herald.EInvalidProperty, "participants", "A conversation needs at least one participant.")
-		}
-		newMeta, err := json.Marshal(meta)
-		if err != nil {
-			return err
-		}
-		if err := checkDepth("metadata", newMeta); err != nil {
-			return err
-		}
-		if string(newMeta) == "{}" {
-			newMeta = nil
-		}
-		added, removed := diff(before, c.Participants)
-		if err := checkNotBlocking(ctx, tx, appID, actor, added); err != nil {
-			return err
-		}
-		participantsChanged := len(added) > 0 || len(removed) > 0
-		metaChanged := !sameJSON(c.Metadata, newMeta)
-		c.Metadata = newMeta
-		if participantsChanged {
-			// A distinct conversation stands for one set of participants;
-			// once that set changes it is an ordinary conversation.
-			c.Distinct = false
-			c.ChangedAt = s.now()
-		}
-		if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
-			return err
-		}
-		out = c
-		if participantsChanged {
-			if err := s.recordConversation(ctx, tx, herald.EventConversationUpdatedP, actor, c,
-				&herald.EventData{Added: added, Removed: removed}); err != nil {
-				return err
-			}
-		}
-		if metaChanged {
-			return s.recordConversation(ctx, tx, herald.EventConversationUpdatedM, actor, c, nil)
-		}
-		return nil
+	err = s.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		out, err = s.updateConversation(ctx, tx, appID, id, actor, ops)
+		return err
 	})
 	return out, err
+}
+
+// updateConversation is UpdateConversation within a transaction. An actor
+// who is a user acts as a participant: one who is not gets not_found, as
+// Layer's Client API answered for a conversation the user is not in.
+func (s *Service) updateConversation(ctx context.Context, tx herald.Tx, appID, id string, actor *herald.Actor, ops []PatchOperation) (*herald.Conversation, error) {
+	c, err := tx.Conversation(ctx, appID, id)
+	if err != nil {
+		return nil, conversationGone(ctx, tx, appID, id, err)
+	}
+	if actor != nil && actor.UserID != "" && !c.HasParticipant(actor.UserID) {
+		return nil, herald.NotFound("conversation", id)
+	}
+	if err := s.applyConversationPatch(ctx, tx, appID, c, actor, ops); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// applyConversationPatch applies ops to c, saves it and records what
+// changed.
+func (s *Service) applyConversationPatch(ctx context.Context, tx herald.Tx, appID string, c *herald.Conversation, actor *herald.Actor, ops []PatchOperation) error {
+	before := slices.Clone(c.Participants)
+	var meta any = map[string]any{}
+	if len(c.Metadata) > 0 {
+		if err := json.Unmarshal(c.Metadata, &meta); err != nil {
+			return err
+		}
+	}
+	for i, op := range ops {
+		if err := applyOperation(c, &meta, op, fmt.Sprintf("[%d]", i)); err != nil {
+			return err
+		}
+	}
+	if len(c.Participants) == 0 {
+		return herald.PropertyError(herald.EInvalidProperty, "participants", "A conversation needs at least one participant.")
+	}
+	newMeta, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	if err := checkDepth("metadata", newMeta); err != nil {
+		return err
+	}
+	if string(newMeta) == "{}" {
+		newMeta = nil
+	}
+	added, removed := diff(before, c.Participants)
+	if err := checkNotBlocking(ctx, tx, appID, actor, added); err != nil {
+		return err
+	}
+	participantsChanged := len(added) > 0 || len(removed) > 0
+	metaChanged := !sameJSON(c.Metadata, newMeta)
+	c.Metadata = newMeta
+	if participantsChanged {
+		// A distinct conversation stands for one set of participants;
+		// once that set changes it is an ordinary conversation.
+		c.Distinct = false
+		c.ChangedAt = s.now()
+	}
+	if err := tx.UpdateConversation(ctx, c, conversationKey(c)); err != nil {
+		return err
+	}
+	if participantsChanged {
+		if err := s.recordConversation(ctx, tx, herald.EventConversationUpdatedP, actor, c,
+			&herald.EventData{Added: added, Removed: removed}); err != nil {
+			return err
+		}
+	}
+	if metaChanged {
+		return s.recordConversation(ctx, tx, herald.EventConversationUpdatedM, actor, c, nil)
+	}
+	return nil
 }
 
 func diff(before, after []string) (added, removed []string) {
@@ -416,7 +435,8 @@ func deletePath(root any, path []string) {
 }
 
 // DeleteConversation deletes a conversation, and with it its messages, for
-// every participant, and its content, bytes included.
+// every participant, and its content, bytes included. An actor who is a
+// user must be one of the participants.
 func (s *Service) DeleteConversation(ctx context.Context, appID, id string, actor *herald.Actor) error {
 	id = herald.LocalID(id, herald.ConversationIDPrefix)
 	var blobs []string
@@ -431,6 +451,9 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, id string, acto
 				}
 			}
 			return err
+		}
+		if actor != nil && actor.UserID != "" && !c.HasParticipant(actor.UserID) {
+			return herald.NotFound("conversation", id)
 		}
 		now := s.now()
 		c.DeletedAt = &now

@@ -23,6 +23,9 @@ type MessageInput struct {
 	Sender       herald.Sender
 	Parts        []PartInput
 	Notification json.RawMessage
+	// asParticipant makes a sender who is not a participant not_found
+	// rather than an invalid sender (see SendMessageAs).
+	asParticipant bool
 }
 
 // checkParts validates parts against Layer's rules: a MIME type each, an
@@ -158,6 +161,9 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			return err
 		}
 		if in.Sender.UserID != "" && !c.HasParticipant(in.Sender.UserID) {
+			if in.asParticipant {
+				return herald.NotFound("conversation", c.ID)
+			}
 			return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
 				"sender.user_id %q is not a participant of conversation %s.", in.Sender.UserID, c.ID)
 		}
@@ -357,16 +363,13 @@ const (
 // announcement). Statuses only move forward: sent, delivered, read; a
 // receipt that would not advance changes nothing and records no event.
 func (s *Service) PostReceipt(ctx context.Context, appID, userID, id, typ string) error {
-	var status, event string
-	switch typ {
-	case ReceiptDelivery:
-		status, event = herald.StatusDelivered, herald.EventMessageDelivered
-	case ReceiptRead:
-		status, event = herald.StatusRead, herald.EventMessageRead
-	case "":
-		return herald.PropertyError(herald.EMissingProperty, "type", "type is required: \"delivery\" or \"read\".")
-	default:
-		return herald.PropertyError(herald.EInvalidProperty, "type", "type must be \"delivery\" or \"read\", not %q.", typ)
+	status, err := receiptStatus(typ)
+	if err != nil {
+		return err
+	}
+	event := herald.EventMessageDelivered
+	if status == herald.StatusRead {
+		event = herald.EventMessageRead
 	}
 	id = herald.LocalID(herald.LocalID(id, herald.MessageIDPrefix), herald.AnnouncementIDPrefix)
 	actor := &herald.Actor{UserID: userID}
@@ -394,6 +397,19 @@ func (s *Service) PostReceipt(ctx context.Context, appID, userID, id, typ string
 		}
 		return s.recordMessage(ctx, tx, event, actor, m, c, &herald.EventData{UserID: userID, Receipt: typ})
 	})
+}
+
+// receiptStatus is the status a receipt of type typ moves its recipient to.
+func receiptStatus(typ string) (string, error) {
+	switch typ {
+	case ReceiptDelivery:
+		return herald.StatusDelivered, nil
+	case ReceiptRead:
+		return herald.StatusRead, nil
+	case "":
+		return "", herald.PropertyError(herald.EMissingProperty, "type", "type is required: \"delivery\" or \"read\".")
+	}
+	return "", herald.PropertyError(herald.EInvalidProperty, "type", "type must be \"delivery\" or \"read\", not %q.", typ)
 }
 
 // DeleteMessage deletes a message for every participant (Layer's

@@ -161,7 +161,7 @@ func (q *Queries) inboxMessageCreated(ctx context.Context, m *herald.Message) er
 		args = append(args, mustJSON(unreadBy))
 	}
 	return q.execDeferrable(ctx, `UPDATE conversation_inbox SET last_position = ?1, active_at = ?2,
-		unread_count = unread_count + CASE WHEN `+cond+` THEN 1 ELSE 0 END
+		unread_count = unread_count + CASE WHEN `+cond+` THEN 1 ELSE 0 END, listed = 1
 		WHERE conversation_id = ?3 AND member = 1`, args...)
 }
 
@@ -261,7 +261,7 @@ func userConversationSelect() string {
 	return `SELECT ` + strings.Join(cols, ", ") + `, ` + userConversationColumns + `, ` + strings.Join(mcols, ", ") + `
 		FROM conversation_inbox i JOIN conversations c ON c.id = i.conversation_id
 		LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.position = i.last_position AND i.last_position > 0
-		WHERE c.deleted_at IS NULL AND i.member = 1 AND i.app_id = ?1 AND i.user_id = ?2`
+		WHERE c.deleted_at IS NULL AND i.member = 1 AND i.listed = 1 AND i.app_id = ?1 AND i.user_id = ?2`
 }
 
 var userConversationQuery = userConversationSelect()
@@ -341,7 +341,7 @@ func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort str
 	if p.Before != "" {
 		var active, created int64
 		err := q.db.QueryRowContext(ctx, `SELECT active_at, created_at FROM conversation_inbox
-			WHERE conversation_id = ? AND user_id = ? AND app_id = ? AND member = 1`, p.Before, userID, appID).Scan(&active, &created)
+			WHERE conversation_id = ? AND user_id = ? AND app_id = ? AND member = 1 AND listed = 1`, p.Before, userID, appID).Scan(&active, &created)
 		if err != nil {
 			return nil, notFound(err, "conversation", p.Before)
 		}
@@ -362,7 +362,7 @@ func (q *Queries) UserConversations(ctx context.Context, appID, userID, sort str
 func (q *Queries) CountUserConversations(ctx context.Context, appID, userID string) (int, error) {
 	var n int
 	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversation_inbox i JOIN conversations c ON c.id = i.conversation_id
-		WHERE i.app_id = ? AND i.user_id = ? AND i.member = 1 AND c.deleted_at IS NULL`, appID, userID).Scan(&n)
+		WHERE i.app_id = ? AND i.user_id = ? AND i.member = 1 AND i.listed = 1 AND c.deleted_at IS NULL`, appID, userID).Scan(&n)
 	return n, err
 }
 

@@ -705,9 +705,9 @@ func (q *Queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, 
 // Rich content.
 
 func (q *Queries) CreateContent(ctx context.Context, c *herald.Content) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AppID, c.ConversationID, c.MimeType, c.Size, micros(c.CreatedAt),
-		nullMicros(c.UploadedAt))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at,
+		upload_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AppID, c.ConversationID, c.MimeType, c.Size,
+		micros(c.CreatedAt), nullMicros(c.UploadedAt), c.UploadOrigin)
 	return err
 }
 
@@ -717,9 +717,9 @@ func (q *Queries) content(ctx context.Context, where string, args ...any) (*hera
 	var uploaded sql.NullInt64
 	var blobKey sql.NullString
 	err := q.db.QueryRowContext(ctx, `SELECT id, app_id, conversation_id, mime_type, size, created_at, uploaded_at,
-		blob_key FROM contents WHERE `+where+`
+		blob_key, upload_origin FROM contents WHERE `+where+`
 		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`+q.lock, args...).Scan(
-		&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size, &created, &uploaded, &blobKey)
+		&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size, &created, &uploaded, &blobKey, &c.UploadOrigin)
 	if err != nil {
 		return nil, err
 	}
@@ -794,6 +794,12 @@ func (q *Queries) DropContent(ctx context.Context, appID, conversationID string,
 			keys = append(keys, b.String)
 		}
 	}
+	// The pieces of uploads in progress go with their content.
+	chunks, err := q.dropConversationChunks(ctx, appID, conversationID)
+	if err != nil {
+		return nil, err
+	}
+	keys = append(keys, chunks...)
 	for _, k := range keys {
 		if _, err := q.db.ExecContext(ctx, `INSERT INTO blob_deletions (blob_key, queued_at) VALUES (?, ?)
 			ON CONFLICT (blob_key) DO NOTHING`, k, micros(at)); err != nil {

@@ -45,7 +45,7 @@ var tests = []struct {
 	{"TouchTokens", testTouchTokens},
 	{"TokensLockedForUpdate", testTokensLockedForUpdate},
 	// content.go
-	{"DropContent", testDropContent},
+	{"DropContent", testDropContent}, {"ContentChunks", testContentChunks},
 	// exports.go
 	{"ExportKeysAndSchedules", testExportKeysAndSchedules}, {"ExportLifecycle", testExportLifecycle},
 	{"ExportPages", testExportPages},
@@ -96,6 +96,7 @@ var tests = []struct {
 	{"SessionTTL", testSessionTTL}, {"UserWritesRollBack", testUserWritesRollBack},
 	// inbox.go
 	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
+	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.

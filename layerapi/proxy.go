@@ -1,0 +1,211 @@
+package layerapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhq/herald"
+	heraldhttp "github.com/heraldhq/herald/http"
+	"github.com/heraldhq/herald/messaging"
+)
+
+// Layer's Client API Proxy ([S3] server_api/clientapiproxy: "Requests sent
+// to https://api.layer.com/apps/YOUR_APP_ID/users/USER_ID/endpoint will be
+// treated as a Client API Proxy request"): the Client API's writes
+// ([P1.1] client/rest/*.md), made by the app as the path's user. The
+// user is the actor of what they do; shapes are the version's, as in the
+// rest of this package.
+
+// createUserConversation answers as the Client API did: 201 with a new
+// conversation, 200 with the distinct one that existed (with its
+// last_message, Client API changelog 2015-11-12), 409 conflict when that
+// one's metadata differs. The conversation is rendered as the user sees
+// it.
+func (a *API) createUserConversation(w http.ResponseWriter, r *http.Request, c *call) error {
+	ci, err := decodeConversation(w, r)
+	if err != nil {
+		return err
+	}
+	user := r.PathValue("user")
+	conv, created, err := c.service().CreateConversationAs(r.Context(), c.app, user, ci)
+	if err != nil {
+		return c.conflict(err)
+	}
+	status := a.created(w, c, conv, created, ci.RequestID)
+	uc, err := c.service().UserConversation(r.Context(), c.app, user, conv.ID)
+	if herald.IsNotFound(err) {
+		// An existing distinct conversation the user deleted from their
+		// devices: it is theirs again with their next message.
+		if err := c.loadConversations(conv); err != nil {
+			return err
+		}
+		heraldhttp.WriteJSON(w, status, c.conversation(conv))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.loadUserConversations(uc); err != nil {
+		return err
+	}
+	heraldhttp.WriteJSON(w, status, c.userConversation(uc))
+	return nil
+}
+
+// patchUserConversation is PATCH /conversations/:id of the Client API:
+// Layer-Patch by a participant, 204.
+func (a *API) patchUserConversation(w http.ResponseWriter, r *http.Request, c *call) error {
+	ops, fields, err := decodeConversationPatch(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.service().UpdateConversationAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), ops); err != nil {
+		return nameFields(err, fields)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteUserConversation takes mode (all_participants or my_devices) and,
+// with my_devices, leave. Layer documented no default mode, and its own
+// clients always sent one (Web SDK: all_participants, my_devices&leave=
+// false, my_devices&leave=true), so Herald requires it as it does for a
+// user's message deletion; leave defaults to false, as documented ([P1.1]
+// client/rest/conversations.md). destroy=true, the form Layer deprecated
+// for mode=all_participants (Client API changelog 2016-04-05), is still
+// understood.
+func (a *API) deleteUserConversation(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	mode := q.Get("mode")
+	if mode == "" && q.Has("destroy") {
+		destroy, err := queryBool(q.Get("destroy"), "destroy")
+		if err != nil {
+			return err
+		}
+		if destroy {
+			mode = messaging.ModeAllParticipants
+		}
+	}
+	leave := false
+	if q.Has("leave") {
+		var err error
+		if leave, err = queryBool(q.Get("leave"), "leave"); err != nil {
+			return err
+		}
+	}
+	if err := c.service().DeleteConversationAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), mode, leave); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func queryBool(v, name string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil || (v != "true" && v != "false") {
+		return false, herald.PropertyError(herald.EInvalidProperty, name, "%s must be true or false, not %q.", name, v)
+	}
+	return b, nil
+}
+
+// sendUserMessage sends a message as the path's user: the Client API's
+// body has no sender (laravel-layer-sdk's UserDataService::sendMessage
+// posts {parts} alone, and expects 201), so one given is refused rather
+// than silently overridden. The message is rendered as the sender sees it.
+func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Sender       json.RawMessage       `json:"sender"`
+		SenderID     json.RawMessage       `json:"sender_id"`
+		Parts        []messaging.PartInput `json:"parts"`
+		Notification json.RawMessage       `json:"notification"`
+	}
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
+		return err
+	}
+	for name, v := range map[string]json.RawMessage{"sender": in.Sender, "sender_id": in.SenderID} {
+		if v != nil {
+			return herald.PropertyError(herald.EInvalidProperty, name,
+				"A message sent through /users/{user_id}/ is sent by that user; leave out %s.", name)
+		}
+	}
+	user := r.PathValue("user")
+	m, replay, err := c.service().SendMessageAs(r.Context(), c.app, user, r.PathValue("conv"),
+		messaging.MessageInput{Parts: in.Parts, Notification: in.Notification}, r.Header.Get("If-None-Match"))
+	if err != nil {
+		return err
+	}
+	if replay {
+		w.Header().Set("Herald-Replayed", "true")
+	}
+	uc, err := c.service().UserConversation(r.Context(), c.app, user, m.ConversationID)
+	if err != nil {
+		return err
+	}
+	if err := c.loadMessages(m); err != nil {
+		return err
+	}
+	heraldhttp.WriteJSON(w, http.StatusCreated, c.userMessage(uc, m))
+	return nil
+}
+
+// deleteUserAnnouncement deletes an announcement for its recipient: 204.
+func (a *API) deleteUserAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := c.service().DeleteAnnouncementAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// postAnnouncementReceipt takes {type: read|delivery}: 204.
+func (a *API) postAnnouncementReceipt(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Type string `json:"type"`
+	}
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := c.service().PostAnnouncementReceipt(r.Context(), c.app, r.PathValue("user"), r.PathValue("id"), in.Type); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// registerPushToken answers 202 with no body, as Layer did ([P1.1]
+// client/rest/push-tokens.md).
+func (a *API) registerPushToken(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in messaging.PushTokenInput
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if _, err := c.service().RegisterPushToken(r.Context(), c.app, r.PathValue("user"), in); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (a *API) unregisterPushToken(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := c.service().UnregisterPushToken(r.Context(), c.app, r.PathValue("user"), r.PathValue("device")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// listPushTokens is Herald's own: Layer kept tokens out of sight, but an
+// app needs to see what its users' pushes will go to.
+func (a *API) listPushTokens(w http.ResponseWriter, r *http.Request, c *call) error {
+	ts, err := c.service().PushTokens(r.Context(), c.app, r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	if ts == nil {
+		ts = []*herald.PushToken{}
+	}
+	setCount(w, len(ts))
+	heraldhttp.WriteJSON(w, http.StatusOK, ts)
+	return nil
+}
