@@ -237,6 +237,7 @@ type Queries interface {
 
 	WebhookQueries
 	GoneQueries
+	UnboundContentQueries
 	UserQueries
 	ExportQueries
 	InboxQueries

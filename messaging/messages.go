@@ -31,7 +31,7 @@ type MessageInput struct {
 // checkParts validates parts against Layer's rules: a MIME type each, an
 // inline body of at most 2 KiB once decoded, or uploaded rich content of the
 // app (and, for messages, of the conversation).
-func checkParts(ctx context.Context, q herald.Queries, appID, conversationID string, in []PartInput) ([]herald.Part, error) {
+func checkParts(ctx context.Context, q herald.Queries, appID, conversationID, sender string, in []PartInput) ([]herald.Part, error) {
 	if len(in) == 0 {
 		return nil, herald.PropertyError(herald.EMissingProperty, "parts", "A message needs at least one part.")
 	}
@@ -49,7 +49,7 @@ func checkParts(ctx context.Context, q herald.Queries, appID, conversationID str
 			if p.Encoding != "" {
 				return nil, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding applies to inline bodies only.", where)
 			}
-			ref, err := checkContentRef(ctx, q, appID, conversationID, where, p.Content)
+			ref, err := checkContentRef(ctx, q, appID, conversationID, sender, where, p.Content)
 			if err != nil {
 				return nil, err
 			}
@@ -83,7 +83,7 @@ func checkParts(ctx context.Context, q herald.Queries, appID, conversationID str
 	return parts, nil
 }
 
-func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationID, where string, ref *herald.ContentRef) (*herald.ContentRef, error) {
+func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationID, sender, where string, ref *herald.ContentRef) (*herald.ContentRef, error) {
 	id := herald.LocalID(ref.ID, herald.ContentIDPrefix)
 	if id == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, where+".content.id", "%s.content.id is required.", where)
@@ -94,6 +94,21 @@ func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationI
 	}
 	if err != nil {
 		return nil, err
+	}
+	if conversationID == "" && c.ConversationID == "" {
+		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id",
+			"%s.content.id: content %q belongs to no conversation yet; a message binds it to one first.", where, ref.ID)
+	}
+	if conversationID != "" && c.ConversationID == "" {
+		// Content a user declared for no conversation yet: the first
+		// message that uses it, theirs or the app's, binds it here.
+		if sender != "" && c.UserID != sender {
+			return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: content %q was declared by another user.", where, ref.ID)
+		}
+		if err := q.BindContent(ctx, appID, c.ID, conversationID); err != nil {
+			return nil, err
+		}
+		c.ConversationID = conversationID
 	}
 	if conversationID != "" && c.ConversationID != conversationID {
 		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: content %q belongs to another conversation.", where, ref.ID)
@@ -167,7 +182,7 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			return herald.PropertyError(herald.EInvalidProperty, "sender.user_id",
 				"sender.user_id %q is not a participant of conversation %s.", in.Sender.UserID, c.ID)
 		}
-		parts, err := checkParts(ctx, tx, appID, c.ID, in.Parts)
+		parts, err := checkParts(ctx, tx, appID, c.ID, in.Sender.UserID, in.Parts)
 		if err != nil {
 			return err
 		}
