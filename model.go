@@ -151,7 +151,10 @@ type Announcement struct {
 type Content struct {
 	ID             string     `json:"id"`
 	AppID          string     `json:"-"`
+	// ConversationID is empty for content a user declared before naming a
+	// conversation, until a message uses it; UserID is that user.
 	ConversationID string     `json:"conversation_id"`
+	UserID         string     `json:"user_id,omitempty"`
 	MimeType       string     `json:"mime_type"`
 	Size           int64      `json:"size"`
 	CreatedAt      time.Time  `json:"created_at"`

@@ -238,6 +238,7 @@ type Queries interface {
 	WebhookQueries
 	PartQueries
 	GoneQueries
+	UnboundContentQueries
 	UserQueries
 	ExportQueries
 	InboxQueries

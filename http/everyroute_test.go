@@ -79,6 +79,8 @@ func routeBodies(rc string) map[string]any {
 		"POST /apps/{app}/conversations/{conv}/content":     nil,
 		"GET /apps/{app}/content/{id}":                      nil,
 		"GET /apps/{app}/conversations/{conv}/content/{id}": nil,
+		"POST /apps/{app}/users/{user}/content":             nil,
+		"GET /apps/{app}/users/{user}/content/{id}":         nil,
 		"PUT /uploads/{id}":                                 nil,
 		"POST /uploads/{id}":                                nil,
 		"OPTIONS /uploads/{id}":                             nil,

@@ -2,6 +2,7 @@ package layerapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/heraldhq/herald"
@@ -12,28 +13,73 @@ import (
 // Upload-Content-Length and Upload-Origin headers) and answers where to
 // upload it.
 func (a *API) createContent(w http.ResponseWriter, r *http.Request, c *call) error {
-	v := r.Header.Get("Upload-Content-Length")
-	if v == "" {
-		return herald.PropertyError(herald.EMissingProperty, "Upload-Content-Length", "The Upload-Content-Length header is required.")
-	}
-	size, err := strconv.ParseInt(v, 10, 64)
+	size, err := uploadLength(r)
 	if err != nil {
-		return herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Length", "Upload-Content-Length must be a number of bytes, not %q.", v)
+		return err
 	}
 	content, err := c.service().CreateContentFrom(r.Context(), c.app, r.PathValue("conv"), r.Header.Get("Upload-Content-Type"),
 		size, r.Header.Get("Upload-Origin"))
 	if err != nil {
 		return err
 	}
-	out := a.srv.RenderContent(c.app, content.ID, content.Size, false)
-	out.MimeType = content.MimeType
-	out.UploadURL = a.srv.URLs.ContentUpload(content.ID)
 	// Layer's Location is the content under its conversation, where GET
 	// refreshes it (platform/messages/rich-content.md); absolute, as
 	// Herald's other Locations are.
-	w.Header().Set("Location", a.srv.URLs.Conversation(c.app, content.ConversationID)+"/content/"+content.ID)
-	heraldhttp.WriteJSON(w, http.StatusCreated, out)
+	a.declared(w, c, content, a.srv.URLs.Conversation(c.app, content.ConversationID)+"/content/"+content.ID)
 	return nil
+}
+
+// createUserContent declares content as a user, for no conversation yet
+// (the Client API's POST /content, proxied: audit row C11): the first
+// message that uses it binds it to its conversation.
+func (a *API) createUserContent(w http.ResponseWriter, r *http.Request, c *call) error {
+	size, err := uploadLength(r)
+	if err != nil {
+		return err
+	}
+	user := r.PathValue("user")
+	content, err := c.service().CreateUserContent(r.Context(), c.app, user, r.Header.Get("Upload-Content-Type"),
+		size, r.Header.Get("Upload-Origin"))
+	if err != nil {
+		return err
+	}
+	a.declared(w, c, content, a.srv.URLs.App(c.app)+"/users/"+url.PathEscape(user)+"/content/"+content.ID)
+	return nil
+}
+
+// getUserContent answers content a user may see, with a fresh download URL.
+func (a *API) getUserContent(w http.ResponseWriter, r *http.Request, c *call) error {
+	content, err := c.service().UserContent(r.Context(), c.app, r.PathValue("user"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := a.srv.RenderContent(c.app, content.ID, content.Size, content.UploadedAt != nil)
+	out.MimeType = content.MimeType
+	heraldhttp.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// uploadLength reads the declared size of content to upload.
+func uploadLength(r *http.Request) (int64, error) {
+	v := r.Header.Get("Upload-Content-Length")
+	if v == "" {
+		return 0, herald.PropertyError(herald.EMissingProperty, "Upload-Content-Length", "The Upload-Content-Length header is required.")
+	}
+	size, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, herald.PropertyError(herald.EInvalidProperty, "Upload-Content-Length", "Upload-Content-Length must be a number of bytes, not %q.", v)
+	}
+	return size, nil
+}
+
+// declared answers a declaration: 201, where the content is, and where to
+// upload its bytes.
+func (a *API) declared(w http.ResponseWriter, c *call, content *herald.Content, location string) {
+	out := a.srv.RenderContent(c.app, content.ID, content.Size, false)
+	out.MimeType = content.MimeType
+	out.UploadURL = a.srv.URLs.ContentUpload(content.ID)
+	w.Header().Set("Location", location)
+	heraldhttp.WriteJSON(w, http.StatusCreated, out)
 }
 
 // getContent answers content with a fresh download URL, at Layer's path

@@ -73,6 +73,8 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("POST /apps/{app}/conversations/{conv}/content", a.createContent)
 	h("GET /apps/{app}/conversations/{conv}/content/{id}", a.getContent)
 	h("GET /apps/{app}/content/{id}", a.getContent)
+	h("POST /apps/{app}/users/{user}/content", a.createUserContent)
+	h("GET /apps/{app}/users/{user}/content/{id}", a.getUserContent)
 
 	h("PATCH /apps/{app}", a.patchApp)
 	h("GET /apps/{app}/users/{user}", a.getUser)

@@ -61,7 +61,7 @@ func (s *Service) SendAnnouncement(ctx context.Context, appID string, in Announc
 				return err
 			}
 		}
-		parts, err := checkParts(ctx, tx, appID, "", in.Parts, false)
+		parts, err := checkParts(ctx, tx, appID, "", "", in.Parts, false)
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,57 @@ func (s *Service) CreateContent(ctx context.Context, appID, conversationID, mime
 // origin's scripts use them. An empty origin allows none.
 func (s *Service) CreateContentFrom(ctx context.Context, appID, conversationID, mimeType string, size int64, origin string) (out *herald.Content, err error) {
 	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
+	if conversationID == "" {
+		return nil, herald.NotFound("conversation", conversationID)
+	}
+	return s.declareContent(ctx, &herald.Content{AppID: appID, ConversationID: conversationID}, mimeType, size, origin)
+}
+
+// UnboundContentTTL is how long content a user declared without a
+// conversation waits for a message to use it before it is dropped, bytes
+// and all. A day past its upload URL's lifetime gives a client that
+// uploaded at the last moment a day to send.
+const UnboundContentTTL = urls.UploadTTL + 24*time.Hour
+
+// CreateUserContent declares content as a user, before naming the
+// conversation it is for, as the Client API's POST /content does: the first
+// message that uses it, which only that user or the app may send, binds it
+// to that message's conversation. Content no message uses within
+// UnboundContentTTL is dropped.
+func (s *Service) CreateUserContent(ctx context.Context, appID, userID, mimeType string, size int64, origin string) (*herald.Content, error) {
+	if err := checkUserID("user_id", userID); err != nil {
+		return nil, err
+	}
+	return s.declareContent(ctx, &herald.Content{AppID: appID, UserID: userID}, mimeType, size, origin)
+}
+
+// UserContent returns content as a user may see it: content they declared,
+// or content of a conversation they take part in.
+func (s *Service) UserContent(ctx context.Context, appID, userID, id string) (c *herald.Content, err error) {
+	id = herald.LocalID(id, herald.ContentIDPrefix)
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		if c, err = q.Content(ctx, appID, id); err != nil {
+			return err
+		}
+		if c.ConversationID == "" {
+			if c.UserID != userID {
+				return herald.NotFound("content", id)
+			}
+			return nil
+		}
+		conv, err := q.Conversation(ctx, appID, c.ConversationID)
+		if err != nil || !conv.HasParticipant(userID) {
+			return herald.NotFound("content", id)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// declareContent checks and records a declaration of content, whose app
+// and conversation or user c gives.
+func (s *Service) declareContent(ctx context.Context, c *herald.Content, mimeType string, size int64, origin string) (out *herald.Content, err error) {
+	appID, conversationID := c.AppID, c.ConversationID
 	origin, err = checkUploadOrigin(origin)
 	if err != nil {
 		return nil, err
@@ -46,14 +97,16 @@ func (s *Service) CreateContentFrom(ctx context.Context, appID, conversationID, 
 			"Upload-Content-Length must be between 1 and %d bytes.", s.maxUpload())
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
-		if _, err := tx.Conversation(ctx, appID, conversationID); err != nil {
-			return err
+		if conversationID != "" {
+			if _, err := tx.Conversation(ctx, appID, conversationID); err != nil {
+				return err
+			}
 		}
 		now := s.now()
 		if err := s.checkContentQuota(ctx, tx, appID, size, now); err != nil {
 			return err
 		}
-		c := &herald.Content{ID: NewID(), AppID: appID, ConversationID: conversationID, MimeType: mimeType,
+		c := &herald.Content{ID: NewID(), AppID: appID, ConversationID: conversationID, UserID: c.UserID, MimeType: mimeType,
 			Size: size, CreatedAt: now, UploadOrigin: origin}
 		if err := tx.CreateContent(ctx, c); err != nil {
 			return err
@@ -159,7 +212,7 @@ const blobSweepBatch = 100
 // blob twice is harmless. It first lists the chunks of uploads whose URLs
 // expired before they were complete.
 func (s *Service) SweepBlobs(ctx context.Context) error {
-	failed := s.releaseStaleChunks(ctx)
+	failed := errors.Join(s.releaseStaleChunks(ctx), s.dropUnboundContent(ctx))
 	for after := ""; ; {
 		var keys []string
 		err := s.Store.View(ctx, func(q herald.Queries) (err error) {
@@ -185,4 +238,24 @@ func (s *Service) SweepBlobs(ctx context.Context) error {
 			return failed
 		}
 	}
+}
+
+// dropUnboundContent drops content no message used within
+// UnboundContentTTL, a batch at a time, listing its blobs for the sweep
+// that follows.
+func (s *Service) dropUnboundContent(ctx context.Context) error {
+	for range 100 {
+		var keys []string
+		n := 0
+		err := s.Store.Update(ctx, func(tx herald.Tx) (err error) {
+			now := s.now()
+			keys, err = tx.DropUnboundContent(ctx, now.Add(-UnboundContentTTL), now, blobSweepBatch)
+			n = len(keys)
+			return err
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+	return nil
 }

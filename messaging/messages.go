@@ -34,7 +34,7 @@ type MessageInput struct {
 // checkParts validates parts against Layer's rules (see checkPart). A
 // message's parts (withIDs) each get an id: the one asked for when it is a
 // UUID (see partID), a new one otherwise.
-func checkParts(ctx context.Context, q herald.Queries, appID, conversationID string, in []PartInput, withIDs bool) ([]herald.Part, error) {
+func checkParts(ctx context.Context, q herald.Queries, appID, conversationID, sender string, in []PartInput, withIDs bool) ([]herald.Part, error) {
 	if len(in) == 0 {
 		return nil, herald.PropertyError(herald.EMissingProperty, "parts", "A message needs at least one part.")
 	}
@@ -42,7 +42,7 @@ func checkParts(ctx context.Context, q herald.Queries, appID, conversationID str
 	taken := map[string]int{}
 	for i, p := range in {
 		where := fmt.Sprintf("parts[%d]", i)
-		part, err := checkPart(ctx, q, appID, conversationID, where, p)
+		part, err := checkPart(ctx, q, appID, conversationID, sender, where, p)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +62,7 @@ func checkParts(ctx context.Context, q herald.Queries, appID, conversationID str
 // checkPart validates a part against Layer's rules: a MIME type, an inline
 // body of at most 2 KiB once decoded, or uploaded rich content of the app
 // (and, for messages, of the conversation). where names the part in errors.
-func checkPart(ctx context.Context, q herald.Queries, appID, conversationID, where string, p PartInput) (herald.Part, error) {
+func checkPart(ctx context.Context, q herald.Queries, appID, conversationID, sender, where string, p PartInput) (herald.Part, error) {
 	if strings.TrimSpace(p.MimeType) == "" {
 		return herald.Part{}, herald.PropertyError(herald.EMissingProperty, where+".mime_type", "%s.mime_type is required.", where)
 	}
@@ -74,7 +74,7 @@ func checkPart(ctx context.Context, q herald.Queries, appID, conversationID, whe
 		if p.Encoding != "" {
 			return herald.Part{}, herald.PropertyError(herald.EInvalidProperty, where+".encoding", "%s.encoding applies to inline bodies only.", where)
 		}
-		ref, err := checkContentRef(ctx, q, appID, conversationID, where, p.Content)
+		ref, err := checkContentRef(ctx, q, appID, conversationID, sender, where, p.Content)
 		if err != nil {
 			return herald.Part{}, err
 		}
@@ -107,7 +107,7 @@ func checkPart(ctx context.Context, q herald.Queries, appID, conversationID, whe
 	return part, nil
 }
 
-func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationID, where string, ref *herald.ContentRef) (*herald.ContentRef, error) {
+func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationID, sender, where string, ref *herald.ContentRef) (*herald.ContentRef, error) {
 	id := herald.LocalID(ref.ID, herald.ContentIDPrefix)
 	if id == "" {
 		return nil, herald.PropertyError(herald.EMissingProperty, where+".content.id", "%s.content.id is required.", where)
@@ -118,6 +118,21 @@ func checkContentRef(ctx context.Context, q herald.Queries, appID, conversationI
 	}
 	if err != nil {
 		return nil, err
+	}
+	if conversationID == "" && c.ConversationID == "" {
+		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id",
+			"%s.content.id: content %q belongs to no conversation yet; a message binds it to one first.", where, ref.ID)
+	}
+	if conversationID != "" && c.ConversationID == "" {
+		// Content a user declared for no conversation yet: the first
+		// message that uses it, theirs or the app's, binds it here.
+		if sender != "" && c.UserID != sender {
+			return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: content %q was declared by another user.", where, ref.ID)
+		}
+		if err := q.BindContent(ctx, appID, c.ID, conversationID); err != nil {
+			return nil, err
+		}
+		c.ConversationID = conversationID
 	}
 	if conversationID != "" && c.ConversationID != conversationID {
 		return nil, herald.PropertyError(herald.EInvalidProperty, where+".content.id", "%s.content.id: content %q belongs to another conversation.", where, ref.ID)
@@ -192,7 +207,7 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 			}
 			return err
 		}
-		parts, err := checkParts(ctx, tx, appID, c.ID, in.Parts, true)
+		parts, err := checkParts(ctx, tx, appID, c.ID, in.Sender.UserID, in.Parts, true)
 		if err != nil {
 			return err
 		}

@@ -181,7 +181,7 @@ type partEvent struct {
 // new part's index.
 func (s *Service) AddPart(ctx context.Context, appID, conversationID, messageID string, in PartInput) (*herald.Message, int, error) {
 	m, err := s.editParts(ctx, appID, conversationID, messageID, func(tx herald.Tx, m *herald.Message) ([]partEvent, error) {
-		p, err := checkPart(ctx, tx, appID, m.ConversationID, "part", in)
+		p, err := checkPart(ctx, tx, appID, m.ConversationID, "", "part", in)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +210,7 @@ func (s *Service) UpdatePart(ctx context.Context, appID, conversationID, message
 		if at = ref.index(m); at < 0 {
 			return nil, ref.notFound()
 		}
-		p, err := checkPart(ctx, tx, appID, m.ConversationID, "part", in)
+		p, err := checkPart(ctx, tx, appID, m.ConversationID, "", "part", in)
 		if err != nil {
 			return nil, err
 		}
@@ -238,7 +238,7 @@ func (s *Service) UpdatePart(ctx context.Context, appID, conversationID, message
 // in a send.
 func (s *Service) ReplaceParts(ctx context.Context, appID, conversationID, messageID string, in []PartInput) (*herald.Message, error) {
 	return s.editParts(ctx, appID, conversationID, messageID, func(tx herald.Tx, m *herald.Message) ([]partEvent, error) {
-		parts, err := checkParts(ctx, tx, appID, m.ConversationID, in, true)
+		parts, err := checkParts(ctx, tx, appID, m.ConversationID, "", in, true)
 		if err != nil {
 			return nil, err
 		}

@@ -95,7 +95,7 @@ func (s *Service) ScheduleMessage(ctx context.Context, appID, conversationID str
 		if err := checkParticipant(c, in.Sender); err != nil {
 			return err
 		}
-		parts, err := checkParts(ctx, tx, appID, c.ID, in.Parts, true)
+		parts, err := checkParts(ctx, tx, appID, c.ID, in.Sender.UserID, in.Parts, true)
 		if err != nil {
 			return err
 		}

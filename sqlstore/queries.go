@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -706,8 +707,8 @@ func (q *Queries) SetAnnouncementStatus(ctx context.Context, appID, id, userID, 
 
 func (q *Queries) CreateContent(ctx context.Context, c *herald.Content) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO contents (id, app_id, conversation_id, mime_type, size, created_at, uploaded_at,
-		upload_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AppID, c.ConversationID, c.MimeType, c.Size,
-		micros(c.CreatedAt), nullMicros(c.UploadedAt), c.UploadOrigin)
+		upload_origin, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.AppID, c.ConversationID, c.MimeType, c.Size,
+		micros(c.CreatedAt), nullMicros(c.UploadedAt), c.UploadOrigin, c.UserID)
 	return err
 }
 
@@ -717,9 +718,9 @@ func (q *Queries) content(ctx context.Context, where string, args ...any) (*hera
 	var uploaded sql.NullInt64
 	var blobKey sql.NullString
 	err := q.db.QueryRowContext(ctx, `SELECT id, app_id, conversation_id, mime_type, size, created_at, uploaded_at,
-		blob_key, upload_origin FROM contents WHERE `+where+`
-		AND conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL)`+q.lock, args...).Scan(
-		&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size, &created, &uploaded, &blobKey, &c.UploadOrigin)
+		blob_key, upload_origin, user_id FROM contents WHERE `+where+`
+		AND (conversation_id = '' OR conversation_id IN (SELECT id FROM conversations WHERE deleted_at IS NULL))`+q.lock, args...).Scan(
+		&c.ID, &c.AppID, &c.ConversationID, &c.MimeType, &c.Size, &created, &uploaded, &blobKey, &c.UploadOrigin, &c.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -777,14 +778,42 @@ func (q *Queries) ContentUsage(ctx context.Context, appID string, pendingSince t
 }
 
 func (q *Queries) DropContent(ctx context.Context, appID, conversationID string, at time.Time) ([]string, error) {
+	return q.dropContents(ctx, at, `conversation_id = ? AND app_id = ?`, conversationID, appID)
+}
+
+func (q *Queries) DropUnboundContent(ctx context.Context, createdBefore, at time.Time, limit int) ([]string, error) {
+	ids, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM contents
+		WHERE conversation_id = '' AND created_at < ? ORDER BY created_at LIMIT ?`+q.lock, micros(createdBefore), limit))
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return q.dropContents(ctx, at, `id IN (SELECT value FROM `+q.d.JSONArray+`)`, mustJSON(ids))
+}
+
+func (q *Queries) BindContent(ctx context.Context, appID, id, conversationID string) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE contents SET conversation_id = ? WHERE id = ? AND app_id = ? AND conversation_id = ''`,
+		conversationID, id, appID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		_, err := q.Content(ctx, appID, id)
+		return err
+	}
+	return nil
+}
+
+// dropContents deletes the content that where selects, uploaded or not,
+// with the pieces of its uploads in progress, lists their blobs as to be
+// deleted at at, and returns their keys.
+func (q *Queries) dropContents(ctx context.Context, at time.Time, where string, args ...any) ([]string, error) {
 	// Every row is locked first, uploaded or not, so that an upload marked
 	// concurrently is either seen here, with its blob, or finds its content
 	// gone.
 	blobs, err := collect(func(r scanner) (k sql.NullString, err error) {
 		err = r.Scan(&k)
 		return k, err
-	})(q.db.QueryContext(ctx, `SELECT blob_key FROM contents WHERE conversation_id = ? AND app_id = ?`+q.lock,
-		conversationID, appID))
+	})(q.db.QueryContext(ctx, `SELECT blob_key FROM contents WHERE `+where+q.lock, args...))
 	if err != nil {
 		return nil, err
 	}
@@ -795,7 +824,7 @@ func (q *Queries) DropContent(ctx context.Context, appID, conversationID string,
 		}
 	}
 	// The pieces of uploads in progress go with their content.
-	chunks, err := q.dropConversationChunks(ctx, appID, conversationID)
+	chunks, err := q.dropChunksOf(ctx, `content_id IN (SELECT id FROM contents WHERE `+where+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -806,14 +835,14 @@ func (q *Queries) DropContent(ctx context.Context, appID, conversationID string,
 			return nil, err
 		}
 	}
-	// The bytes go from the app's running total with their rows, so that
-	// its content quota counts only what it still has.
+	// The bytes go from their apps' running totals with their rows, so
+	// that a content quota counts only what an app still has.
 	if _, err := q.db.ExecContext(ctx, `UPDATE apps SET content_bytes = content_bytes - (SELECT COALESCE(SUM(size), 0)
-		FROM contents WHERE conversation_id = ? AND app_id = ? AND uploaded_at IS NOT NULL) WHERE id = ?`,
-		conversationID, appID, appID); err != nil {
+		FROM contents WHERE app_id = apps.id AND uploaded_at IS NOT NULL AND `+where+`)
+		WHERE id IN (SELECT app_id FROM contents WHERE `+where+`)`, append(slices.Clone(args), args...)...); err != nil {
 		return nil, err
 	}
-	_, err = q.db.ExecContext(ctx, `DELETE FROM contents WHERE conversation_id = ? AND app_id = ?`, conversationID, appID)
+	_, err = q.db.ExecContext(ctx, `DELETE FROM contents WHERE `+where, args...)
 	return keys, err
 }
 

@@ -80,16 +80,14 @@ func (q *Queries) releaseChunks(ctx context.Context, where string, at time.Time,
 	return keys, err
 }
 
-// dropConversationChunks forgets the chunks of a conversation's content
-// and returns their blobs, for DropContent to list.
-func (q *Queries) dropConversationChunks(ctx context.Context, appID, conversationID string) ([]string, error) {
-	const of = `content_id IN (SELECT id FROM contents WHERE conversation_id = ? AND app_id = ?)`
-	keys, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM content_chunks WHERE `+of,
-		conversationID, appID))
+// dropChunksOf forgets the chunks that of selects and returns their blobs,
+// for dropContents to list.
+func (q *Queries) dropChunksOf(ctx context.Context, of string, args ...any) ([]string, error) {
+	keys, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT blob_key FROM content_chunks WHERE `+of, args...))
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
-	_, err = q.db.ExecContext(ctx, `DELETE FROM content_chunks WHERE `+of, conversationID, appID)
+	_, err = q.db.ExecContext(ctx, `DELETE FROM content_chunks WHERE `+of, args...)
 	return keys, err
 }
 

@@ -38,6 +38,7 @@ var tests = []struct {
 	{"EventLog", testEventLog},
 	{"IdentitiesOfUsers", testIdentitiesOfUsers},
 	{"Gone", testGone},
+	{"UnboundContent", testUnboundContent},
 
 	// tokens.go
 	{"Tokens", testTokens},
