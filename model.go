@@ -146,8 +146,8 @@ type Announcement struct {
 // Content is a rich-content blob: declared first (type and size), uploaded
 // afterwards, then referenced from message parts of its conversation.
 type Content struct {
-	ID             string     `json:"id"`
-	AppID          string     `json:"-"`
+	ID    string `json:"id"`
+	AppID string `json:"-"`
 	// ConversationID is empty for content a user declared before naming a
 	// conversation, until a message uses it; UserID is that user.
 	ConversationID string     `json:"conversation_id"`
