@@ -38,8 +38,8 @@ func cbwFastHealth(srv *heraldhttp.Server) {
 // cbwForEachEngine is forEachEngine with options for the API.
 func cbwForEachEngine(t *testing.T, opts []apiOption, f func(t *testing.T, a *api)) {
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			f(t, startAPI(t, e.open(t), opts...))
+		t.Run(e.Name, func(t *testing.T) {
+			f(t, startAPI(t, e.Open(t), opts...))
 		})
 	}
 }

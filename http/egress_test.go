@@ -32,8 +32,8 @@ import (
 // a server starts by default: no internal range exempted.
 func guardedForEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			f(t, startAPI(t, e.open(t), withoutExemption))
+		t.Run(e.Name, func(t *testing.T) {
+			f(t, startAPI(t, e.Open(t), withoutExemption))
 		})
 	}
 }
@@ -204,8 +204,8 @@ func TestEgressExemptionReachesLoopback(t *testing.T) {
 func TestEgressCallbellCannotReadInternalServices(t *testing.T) {
 	t.Parallel()
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			a := startAPI(t, e.open(t), withoutExemption, cbwFastHealth)
+		t.Run(e.Name, func(t *testing.T) {
+			a := startAPI(t, e.Open(t), withoutExemption, cbwFastHealth)
 			l := listen(t, "127.0.0.1:0")
 			internal := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Internal", "yes")
@@ -310,8 +310,8 @@ func TestEgressRegistrationRefusals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, e := range engines {
-				t.Run(e.name, func(t *testing.T) {
-					a := startAPI(t, e.open(t), c.opts...)
+				t.Run(e.Name, func(t *testing.T) {
+					a := startAPI(t, e.Open(t), c.opts...)
 					for _, target := range c.refused {
 						res := a.do("POST", "/webhooks", hookBody(target, "message.sent"))
 						m := res.wantError(t, 422, "invalid_property", "target_url")

@@ -77,8 +77,8 @@ func TestStallingTenantDoesNotDelayOthers(t *testing.T) {
 func TestMaxAttemptTimeout(t *testing.T) {
 	t.Parallel()
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			a := startAPI(t, e.open(t), func(s *heraldhttp.Server) { s.Engine.MaxAttemptTimeout = 10 * time.Second })
+		t.Run(e.Name, func(t *testing.T) {
+			a := startAPI(t, e.Open(t), func(s *heraldhttp.Server) { s.Engine.MaxAttemptTimeout = 10 * time.Second })
 			rc := newReceiver(t)
 			body := hookBody(rc.URL, "message.sent")
 			m := a.do("POST", "/webhooks", withKey(body, "timeout_seconds", 10.5)).

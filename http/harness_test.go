@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,36 +18,15 @@ import (
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/layerapi"
 	"github.com/heraldhq/herald/messaging"
-	"github.com/heraldhq/herald/postgres"
-	"github.com/heraldhq/herald/sqlite"
-	"github.com/heraldhq/herald/storetest"
 )
 
 // engines lists the storage engines the API tests run against. Every test
 // that starts an API through startAPI runs once per engine.
-var engines = []struct {
-	name string
-	open func(t *testing.T) herald.Store
-}{
-	{"sqlite", func(t *testing.T) herald.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Keyring: storetest.Keyring})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-	{"postgres", func(t *testing.T) herald.Store {
-		s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
+var engines = enginetest.Engines
 
 // api is a Herald API served over real HTTP on 127.0.0.1, with one app.
 type api struct {
@@ -85,8 +63,8 @@ func withoutExemption(srv *heraldhttp.Server) { srv.Engine.AllowTargets = nil }
 // forEachEngine runs f as a subtest per storage engine.
 func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			f(t, startAPI(t, e.open(t)))
+		t.Run(e.Name, func(t *testing.T) {
+			f(t, startAPI(t, e.Open(t)))
 		})
 	}
 }

@@ -26,8 +26,8 @@ import (
 // configured by opts.
 func forEachEngineConfigured(t *testing.T, f func(t *testing.T, a *api), opts ...apiOption) {
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			f(t, startAPI(t, e.open(t), opts...))
+		t.Run(e.Name, func(t *testing.T) {
+			f(t, startAPI(t, e.Open(t), opts...))
 		})
 	}
 }

@@ -238,8 +238,8 @@ func TestRevokedTokenFailsFromTheNextRequest(t *testing.T) {
 // a minute by default).
 func TestTokenLastUsed(t *testing.T) {
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			a := startAPI(t, e.open(t), func(srv *heraldhttp.Server) { srv.Service.TokenUseInterval = 50 * time.Millisecond })
+		t.Run(e.Name, func(t *testing.T) {
+			a := startAPI(t, e.Open(t), func(srv *heraldhttp.Server) { srv.Service.TokenUseInterval = 50 * time.Millisecond })
 			created := a.do("POST", "/tokens", map[string]any{"name": "used"}).must(t, 201).Map(t)
 			id := localID(created["id"])
 			lastUsed := func() any {

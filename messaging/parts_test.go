@@ -3,7 +3,6 @@ package messaging_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,11 +10,8 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/messaging"
-	"github.com/heraldhq/herald/postgres"
-	"github.com/heraldhq/herald/sqlite"
-	"github.com/heraldhq/herald/storetest"
 )
 
 // fixture is a service over a fresh store with one app, a conversation of
@@ -43,27 +39,9 @@ func (f *fixture) advance(d time.Duration) {
 
 // forEachEngine runs test on SQLite and on PostgreSQL.
 func forEachEngine(t *testing.T, test func(t *testing.T, f *fixture)) {
-	for _, e := range []struct {
-		name string
-		open func(t *testing.T) herald.Store
-	}{
-		{"sqlite", func(t *testing.T) herald.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Keyring: storetest.Keyring})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
-		{"postgres", func(t *testing.T) herald.Store {
-			s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}},
-	} {
-		t.Run(e.name, func(t *testing.T) {
-			store := e.open(t)
+	for _, e := range enginetest.Engines {
+		t.Run(e.Name, func(t *testing.T) {
+			store := e.Open(t)
 			t.Cleanup(func() { store.Close() })
 			f := &fixture{t: t, clock: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 			f.svc = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: f.now}

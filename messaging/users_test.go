@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/messaging"
-	"github.com/heraldhq/herald/postgres"
-	"github.com/heraldhq/herald/sqlite"
-	"github.com/heraldhq/herald/storetest"
 )
 
 // userTest is a Service on a real store, with one app and a clock the test
@@ -29,25 +25,9 @@ type userTest struct {
 
 // forEachStore runs f once on SQLite and once on PostgreSQL.
 func forEachStore(t *testing.T, f func(u *userTest)) {
-	opens := map[string]func(t *testing.T) herald.Store{
-		"sqlite": func(t *testing.T) herald.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Keyring: storetest.Keyring})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		"postgres": func(t *testing.T) herald.Store {
-			s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 4, Keyring: storetest.Keyring})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			store := opens[name](t)
+	for _, e := range enginetest.Engines {
+		t.Run(e.Name, func(t *testing.T) {
+			store := e.Open(t)
 			t.Cleanup(func() { store.Close() })
 			u := &userTest{T: t, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), ctx: context.Background()}
 			u.s = &messaging.Service{Store: store, Now: func() time.Time { return u.now }}
