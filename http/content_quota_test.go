@@ -29,7 +29,7 @@ func TestContentQuota(t *testing.T) {
 			}
 		}
 		// Declarations whose upload URLs have expired no longer count.
-		a.Clock += 25 * time.Hour
+		a.advance(25 * time.Hour)
 		declare(256<<20).must(t, 201)
 	})
 
@@ -42,7 +42,7 @@ func TestContentQuota(t *testing.T) {
 			"Upload-Content-Length", "1").wantError(t, 422, "quota_exceeded", "Upload-Content-Length")
 		a.doAs("", "PUT", pending["upload_url"].(string), randomBytes(t, 400)).must(t, 200)
 		// Uploaded content counts for good.
-		a.Clock += 25 * time.Hour
+		a.advance(25 * time.Hour)
 		a.do("POST", "/conversations/"+conv+"/content", nil, "Upload-Content-Type", "image/png",
 			"Upload-Content-Length", "1").wantError(t, 422, "quota_exceeded", "Upload-Content-Length")
 		// Another app has its own.

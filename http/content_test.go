@@ -86,7 +86,7 @@ func TestContentLifecycle(t *testing.T) {
 		// The message is read back below and must render its content's
 		// URLs as its creation did, with the same expiration to the
 		// second: the clock stands still.
-		a.At = time.Now()
+		a.freeze(time.Now())
 		conv := a.newConversation(t, "alice", "bob")
 		data := randomBytes(t, 100_000)
 
@@ -154,7 +154,7 @@ func TestContentLifecycle(t *testing.T) {
 			if content["id"] != c["id"] || content["size"] != float64(len(data)) || content["refresh_url"] != a.contentRefreshURL(id) {
 				t.Fatalf("part content: %v", content)
 			}
-			wantAbout(t, "expiration", content["expiration"], time.Now().Add(a.Clock).Add(time.Hour))
+			wantAbout(t, "expiration", content["expiration"], a.now().Add(time.Hour))
 
 			// The download needs no token either, and gives the exact bytes.
 			res := a.doAs("", "GET", content["download_url"].(string), nil).must(t, 200)
@@ -183,7 +183,7 @@ func TestContentURLsExpire(t *testing.T) {
 		old := content["download_url"].(string)
 		a.doAs("", "GET", old, nil).must(t, 200)
 
-		a.Clock += 2 * time.Hour
+		a.advance(2 * time.Hour)
 		e := a.doAs("", "GET", old, nil).wantError(t, 403, "url_expired", "")
 		if obj(t, e["data"])["expired_at"] != content["expiration"] {
 			t.Fatalf("expired_at %v, want the expiration %v", obj(t, e["data"])["expired_at"], content["expiration"])
@@ -195,7 +195,7 @@ func TestContentURLsExpire(t *testing.T) {
 		if fresh["id"] != id || fresh["download_url"] == nil || fresh["download_url"] == old || fresh["size"] != float64(len(data)) {
 			t.Fatalf("refreshed content: %v", fresh)
 		}
-		wantAbout(t, "fresh expiration", fresh["expiration"], time.Now().Add(a.Clock).Add(time.Hour))
+		wantAbout(t, "fresh expiration", fresh["expiration"], a.now().Add(time.Hour))
 		res := a.doAs("", "GET", fresh["download_url"].(string), nil).must(t, 200)
 		if !bytes.Equal(res.Body, data) || res.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("refreshed download: %q %q", res.Body, res.Header.Get("Content-Type"))
@@ -296,7 +296,7 @@ func TestContentUploadRefused(t *testing.T) {
 
 		// Upload URLs expire too, after a day.
 		late := a.newContent(t, conv, "text/plain", 1)
-		a.Clock += 25 * time.Hour
+		a.advance(25 * time.Hour)
 		a.doAs("", "PUT", late["upload_url"].(string), "x").wantError(t, 403, "url_expired", "")
 	})
 }

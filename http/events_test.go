@@ -17,8 +17,7 @@ import (
 // Helpers shared by the API tests.
 
 // in returns a copy of a whose helpers (events, do's fatal errors) report to
-// t, for use inside t.Run. The copy shares a's server and app, but not its
-// Clock: move time on the original.
+// t, for use inside t.Run. The copy shares a's server, app and clock.
 func (a *api) in(t *testing.T) *api {
 	b := *a
 	b.t = t
@@ -94,7 +93,7 @@ func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 }
 
 // wantNow checks that v is an instant in Herald's wire format, close to the
-// API's current time (wall clock plus a.Clock), and returns it.
+// API's current time (wall clock plus its offset), and returns it.
 func (a *api) wantNow(t *testing.T, v any) time.Time {
 	t.Helper()
 	s, _ := v.(string)
@@ -102,7 +101,7 @@ func (a *api) wantNow(t *testing.T, v any) time.Time {
 	if err != nil || herald.FormatTime(ts) != s {
 		t.Fatalf("%#v is not a time in %s", v, herald.TimeFormat)
 	}
-	if d := time.Now().Add(a.Clock).Sub(ts); d < -time.Second || d > time.Minute {
+	if d := a.now().Sub(ts); d < -time.Second || d > time.Minute {
 		t.Fatalf("time %s is %v away from now", s, d)
 	}
 	return ts

@@ -322,7 +322,7 @@ func TestExportLifecycleThroughTheService(t *testing.T) {
 		if _, err := svc.Export(ctx, a.AppID, x.ID); err != nil {
 			t.Fatalf("export pruned before its time: %v", err)
 		}
-		a.Clock = x.ExpiresAt.Sub(time.Now()) + time.Second
+		a.setClock(x.ExpiresAt.Sub(time.Now()) + time.Second)
 		if err := svc.PruneExports(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -448,7 +448,7 @@ func TestScheduledExport(t *testing.T) {
 		if xs, err := svc.Exports(ctx, a.AppID, herald.Page{Limit: 10}); err != nil || len(xs) != 0 {
 			t.Fatalf("exports before the schedule is due: %v, %v", xs, err)
 		}
-		a.Clock = 25 * time.Hour
+		a.setClock(25 * time.Hour)
 		if err := svc.ScheduleExports(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -610,7 +610,7 @@ func TestExportsThroughLayersAPI(t *testing.T) {
 		checkExportObject(t, a, st)
 		// The same export in 1.1, through the status URL itself and the
 		// listing layer-migration's status command reads.
-		a.At = time.Now()
+		a.freeze(time.Now())
 		byURL := a.do("GET", st["status_url"].(string), nil, v11...).must(t, 200).Map(t)
 		a.do("GET", "/exports", nil, v30...).must(t, 200).JSON(t, &list)
 		if len(list) != 1 || jsonOf(t, list[0]) != jsonOf(t, byURL) {
@@ -629,7 +629,7 @@ func TestExportsThroughLayersAPI(t *testing.T) {
 		checkHistorical(t, a, f, openArchive(t, res.Body, byURL["encrypted_aes_key"].(string), byURL["aes_iv"].(string)))
 		a.doAs("", "GET", strings.Replace(download, "signature=", "signature=00", 1), nil).wantError(t, 403, "access_denied", "")
 		a.doAs("", "GET", strings.Replace(download, id, messaging.NewID(), 1), nil).wantError(t, 403, "access_denied", "")
-		a.Clock = 2 * time.Hour
+		a.setClock(2 * time.Hour)
 		a.doAs("", "GET", download, nil).wantError(t, 403, "url_expired", "")
 		// Each rendering signs a fresh URL.
 		fresh := a.do("GET", "/exports/"+id+"/status", nil, v30...).must(t, 200).Map(t)["download_url"].(string)

@@ -38,12 +38,9 @@ type api struct {
 	Service *messaging.Service
 	Engine  *delivery.Engine
 	Store   herald.Store
-	// Clock is added to the real time: tests move it forward to expire URLs.
-	Clock time.Duration
-	// At, when set, stands for the real time: the API's clock stays at
-	// At+Clock, so that what it renders from the time (the expiration of
-	// signed URLs) is the same in every response.
-	At time.Time
+	// The API's clock, which the test moves; copies of the api (in) share
+	// it.
+	*testClock
 	// stop shuts the API down and closes its store, as the test's end
 	// does, for a test that starts another on the same data.
 	stop func()
@@ -71,13 +68,8 @@ func forEachEngine(t *testing.T, f func(t *testing.T, a *api)) {
 
 func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	t.Helper()
-	a := &api{t: t, Store: store}
-	now := func() time.Time {
-		if !a.At.IsZero() {
-			return a.At.Add(a.Clock)
-		}
-		return time.Now().Add(a.Clock)
-	}
+	a := &api{t: t, Store: store, testClock: &testClock{}}
+	now := a.now
 	a.Service = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: now}
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
@@ -319,4 +311,46 @@ func (a *api) events() []map[string]any {
 	}
 	a.t.Fatal("event log does not end")
 	return nil
+}
+
+// testClock is an API's clock: the real time, or a time the test froze
+// (freeze), plus an offset the test moves forward (advance, setClock) to
+// expire URLs; frozen, what the API renders from the time (the expiration
+// of signed URLs) is the same in every response. The server's background
+// work reads it while the test moves it.
+type testClock struct {
+	mu     sync.Mutex
+	at     time.Time
+	offset time.Duration
+}
+
+// now is the API's clock.
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() {
+		return c.at.Add(c.offset)
+	}
+	return time.Now().Add(c.offset)
+}
+
+// advance moves the API's clock forward by d.
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// setClock puts the API's clock d past the real time (or the frozen one).
+func (c *testClock) setClock(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = d
+}
+
+// freeze stops the real time the API's clock follows at at.
+func (c *testClock) freeze(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = at
 }

@@ -48,7 +48,7 @@ func TestIdentityPutCreatesThenReplaces(t *testing.T) {
 		wantJSON(t, "GET identity by its url", a.do("GET", created["url"].(string), nil).must(t, 200).Map(t), created)
 
 		// PUT replaces the whole identity: fields it leaves out are cleared.
-		a.Clock += time.Minute
+		a.advance(time.Minute)
 		mark = a.eventMark()
 		a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Al"}).must(t, 204)
 		replaced := a.do("GET", "/users/alice/identity", nil).must(t, 200).Map(t)

@@ -172,7 +172,7 @@ func TestResumableUpload(t *testing.T) {
 		if n := blobFiles(t, a); n != kept+1 {
 			t.Fatalf("%d blobs with a piece of an upload in progress, want %d", n, kept+1)
 		}
-		a.Clock += 25 * time.Hour
+		a.advance(25 * time.Hour)
 		a.sweepBlobs(t)
 		if n := blobFiles(t, a); n != kept {
 			t.Fatalf("%d blobs after the sweep of an expired upload's pieces, want %d", n, kept)
@@ -380,7 +380,7 @@ func (a *api) contentBytes(t *testing.T) int64 {
 	t.Helper()
 	var uploaded int64
 	err := a.Store.View(context.Background(), func(q herald.Queries) (err error) {
-		uploaded, _, err = q.ContentUsage(context.Background(), a.AppID, a.At)
+		uploaded, _, err = q.ContentUsage(context.Background(), a.AppID, time.Time{})
 		return err
 	})
 	if err != nil {

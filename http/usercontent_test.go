@@ -75,7 +75,7 @@ func TestUserContent(t *testing.T) {
 		// up; the content in use stays.
 		unused := declare("bob", data)
 		blobs := blobFiles(t, a)
-		a.Clock += 49 * time.Hour
+		a.advance(49 * time.Hour)
 		a.sweepBlobs(t)
 		a.do("GET", "/users/bob/content/"+localID(unused["id"]), nil).wantError(t, 404, "not_found", "")
 		if n := blobFiles(t, a); n != blobs-1 {

@@ -175,7 +175,7 @@ func TestFollowRoutes(t *testing.T) {
 			t.Fatalf("202 with a body: %s", res.Body)
 		}
 		// Listed latest followed first: bob, then the batch by id.
-		a.Clock += time.Second
+		a.advance(time.Second)
 		a.do("PUT", "/users/ann/following/bob", nil, accept("2.0")...).must(t, 204)
 		a.wantEvents(t, mark, "user.followed", "user.followed")
 		a.do("GET", "/users/ann/following/bob", nil).must(t, 204)

@@ -188,7 +188,7 @@ func TestListingsByCreationWithClientIDs(t *testing.T) {
 		var want []string
 		for range 6 {
 			key := uuid.NewString()
-			a.Clock += 1e9
+			a.advance(1e9)
 			a.do("POST", "/conversations", map[string]any{"participants": []string{"alice", "bob"}, "distinct": false},
 				"If-None-Match", key).must(t, 201)
 			want = append([]string{key}, want...)
