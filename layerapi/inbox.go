@@ -144,6 +144,11 @@ func (a *API) getUserMessage(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
+	return c.writeUserMessage(w, r, http.StatusOK, user, m)
+}
+
+// writeUserMessage answers a message as one user sees it.
+func (c *call) writeUserMessage(w http.ResponseWriter, r *http.Request, status int, user string, m *herald.Message) error {
 	uc, err := c.service().UserConversation(r.Context(), c.app, user, m.ConversationID)
 	if err != nil {
 		return err
@@ -151,7 +156,7 @@ func (a *API) getUserMessage(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := c.loadMessages(m); err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, c.userMessage(uc, m))
+	heraldhttp.WriteJSON(w, status, c.userMessage(uc, m))
 	return nil
 }
 

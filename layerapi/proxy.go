@@ -138,15 +138,7 @@ func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) e
 	if replay {
 		w.Header().Set("Herald-Replayed", "true")
 	}
-	uc, err := c.service().UserConversation(r.Context(), c.app, user, m.ConversationID)
-	if err != nil {
-		return err
-	}
-	if err := c.loadMessages(m); err != nil {
-		return err
-	}
-	heraldhttp.WriteJSON(w, http.StatusCreated, c.userMessage(uc, m))
-	return nil
+	return c.writeUserMessage(w, r, http.StatusCreated, user, m)
 }
 
 // deleteUserAnnouncement deletes an announcement for its recipient: 204.

@@ -160,19 +160,27 @@ func checkSender(sender herald.Sender) error {
 	return herald.PropertyError(herald.EMissingProperty, "sender", "sender needs a user_id or a name.")
 }
 
+// checkSend checks what a send or a scheduled send gives before any
+// transaction: the conversation's bare id, the deduplication key in
+// canonical form, the sender and the notification.
+func checkSend(conversationID string, in MessageInput, dedupKey string) (conv, key string, notification json.RawMessage, err error) {
+	if key, err = requestID(dedupKey); err != nil {
+		return "", "", nil, err
+	}
+	if err := checkSender(in.Sender); err != nil {
+		return "", "", nil, err
+	}
+	if notification, err = checkNotification(in.Notification); err != nil {
+		return "", "", nil, err
+	}
+	return herald.LocalID(conversationID, herald.ConversationIDPrefix), key, notification, nil
+}
+
 // SendMessage adds a message to a conversation. A non-empty dedupKey (the
 // If-None-Match UUID of the request) makes retries return the first message
 // (replay == true) instead of sending it again.
 func (s *Service) SendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string) (out *herald.Message, replay bool, err error) {
-	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	dedupKey, err = requestID(dedupKey)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := checkSender(in.Sender); err != nil {
-		return nil, false, err
-	}
-	notification, err := checkNotification(in.Notification)
+	conversationID, dedupKey, notification, err := checkSend(conversationID, in, dedupKey)
 	if err != nil {
 		return nil, false, err
 	}

@@ -56,14 +56,7 @@ func checkSchedule(sch Schedule) (delay, typing float64, err error) {
 // Herald has no typing indicators to show: the schedule's is checked and
 // kept, and shows nowhere.
 func (s *Service) ScheduleMessage(ctx context.Context, appID, conversationID string, in MessageInput, sch Schedule, dedupKey string) (out *herald.ScheduledMessage, replay bool, err error) {
-	conversationID = herald.LocalID(conversationID, herald.ConversationIDPrefix)
-	if dedupKey, err = requestID(dedupKey); err != nil {
-		return nil, false, err
-	}
-	if err := checkSender(in.Sender); err != nil {
-		return nil, false, err
-	}
-	notification, err := checkNotification(in.Notification)
+	conversationID, dedupKey, notification, err := checkSend(conversationID, in, dedupKey)
 	if err != nil {
 		return nil, false, err
 	}
