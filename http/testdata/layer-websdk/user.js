@@ -49,6 +49,13 @@ function responseOf(xhr) {
   return `${type || '(no content-type)'} ${body}`;
 }
 const websocket = require('websocket');
+
+// The WebSocket is the SDK's own dependency too, but given as the global a
+// browser has: without a global the SDK takes its socket for open until it
+// is replaced, so a request queued after Herald closes a socket (its session
+// ended) throws "cannot call send() while not connected" out of the SDK and
+// ends the process. With the global it reads readyState, as in a browser.
+global.WebSocket = websocket.w3cwebsocket;
 const wsSend = websocket.w3cwebsocket.prototype.send;
 websocket.w3cwebsocket.prototype.send = function sendTraced(data) {
   trace({ ws_sent: data });
