@@ -3,11 +3,7 @@ package http_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // layerWebSDKModulesVar names the node_modules directory holding Layer's Web
@@ -63,58 +57,6 @@ func layerWebSDKModules(t *testing.T) (modules, node string) {
 		unavailable("node is not on PATH")
 	}
 	return abs, node
-}
-
-// identityProvider is the app's identity provider: it registers its public
-// key with Herald and signs identity tokens for the nonces of challenges.
-type identityProvider struct {
-	key        *rsa.PrivateKey
-	keyID      string // layer:///keys/<uuid>
-	providerID string
-	names      map[string]string // display names by user id
-}
-
-func newIdentityProvider(t *testing.T, a *api, names map[string]string) *identityProvider {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	public := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	var registered struct {
-		ID         string `json:"id"`
-		ProviderID string `json:"provider_id"`
-	}
-	res := a.do("POST", "/keys", map[string]any{"public_key": string(public)})
-	if res.Status != 201 {
-		t.Fatalf("registering the identity provider's key: status %d, want 201; body: %s", res.Status, res.Body)
-	}
-	res.JSON(t, &registered)
-	if !strings.HasPrefix(registered.ID, "layer:///keys/") || registered.ProviderID == "" {
-		t.Fatalf("registering the identity provider's key answered id %q, provider_id %q", registered.ID, registered.ProviderID)
-	}
-	return &identityProvider{key: key, keyID: registered.ID, providerID: registered.ProviderID, names: names}
-}
-
-// token signs an identity token for user and nonce as Layer's samples do:
-// RS256, cty layer-eit;v=1, kid the registered key.
-func (p *identityProvider) token(user, nonce string) (string, error) {
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss":          p.providerID,
-		"prn":          user,
-		"nce":          nonce,
-		"iat":          now.Unix(),
-		"exp":          now.Add(10 * time.Minute).Unix(),
-		"display_name": p.names[user],
-	})
-	tok.Header["cty"] = "layer-eit;v=1"
-	tok.Header["kid"] = p.keyID
-	return tok.SignedString(p.key)
 }
 
 // sdkMessage, sdkConversation and sdkEvent are what
@@ -201,9 +143,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startSDKUser starts user.js for user against a's Client API. It answers
-// every challenge as the app would: with a token of idp for the nonce.
-func startSDKUser(t *testing.T, a *api, idp *identityProvider, node, modules, user string) *sdkUser {
+// startSDKUser starts user.js for user against a's Client API.
+func startSDKUser(t *testing.T, a *api, node, modules, user string) *sdkUser {
 	t.Helper()
 	ws := "ws" + strings.TrimPrefix(a.URL, "http")
 	u := &sdkUser{t: t, name: user, events: make(chan *sdkEvent, 1024)}
@@ -243,14 +184,6 @@ func startSDKUser(t *testing.T, a *api, idp *identityProvider, node, modules, us
 			}
 			if e.Event == "trace" {
 				continue
-			}
-			if e.Event == "challenge" {
-				tok, err := idp.token(user, e.Nonce)
-				if err != nil {
-					e = &sdkEvent{Event: "error", Where: "signing an identity token", Error: json.RawMessage(fmt.Sprintf("%q", err))}
-				} else {
-					u.command(map[string]any{"cmd": "answer", "token": tok})
-				}
 			}
 			u.events <- e
 		}
@@ -347,6 +280,17 @@ func (u *sdkUser) fail(step, why string) {
 		u.name, step, why, u.name, trace, stderr)
 }
 
+// answerChallenge awaits the SDK's challenge and answers it as the app
+// does: with an identity token of its provider for the challenge's nonce.
+func (u *sdkUser) answerChallenge(step string, p *identityProvider, displayName string) {
+	u.t.Helper()
+	e := u.await(step, 20*time.Second, is("challenge"))
+	if e.Nonce == "" {
+		u.fail(step, "the challenge has no nonce")
+	}
+	u.do("answer", "token", p.token(u.t, u.name, e.Nonce, map[string]any{"display_name": displayName}))
+}
+
 func is(event string) func(e *sdkEvent) bool {
 	return func(e *sdkEvent) bool { return e.Event == event }
 }
@@ -390,7 +334,8 @@ func TestLayerWebSDK(t *testing.T) {
 	modules, node := layerWebSDKModules(t)
 	forEachEngine(t, func(t *testing.T, a *api) {
 		const step = 20 * time.Second
-		idp := newIdentityProvider(t, a, map[string]string{"alice": "Alice", "bob": "Bob"})
+		idp := newIdentityProvider(t, a)
+		names := map[string]string{"alice": "Alice", "bob": "Bob"}
 
 		// A conversation the app started with the server API, holding a
 		// message from bob.
@@ -399,15 +344,15 @@ func TestLayerWebSDK(t *testing.T) {
 
 		users := map[string]*sdkUser{}
 		for _, name := range []string{"alice", "bob"} {
-			u := startSDKUser(t, a, idp, node, modules, name)
+			u := startSDKUser(t, a, node, modules, name)
 			users[name] = u
 			u.do("connect")
 		}
 		alice, bob := users["alice"], users["bob"]
 		for _, u := range []*sdkUser{alice, bob} {
-			u.await("authenticating (challenge)", step, is("challenge"))
+			u.answerChallenge("authenticating (challenge)", idp, names[u.name])
 			ready := u.await("authenticating (ready)", step, is("ready"))
-			want := strings.ToUpper(u.name[:1]) + u.name[1:]
+			want := names[u.name]
 			if ready.User == nil || ready.User.UserID != u.name || ready.User.ID != "layer:///identities/"+u.name ||
 				ready.User.DisplayName != want || !ready.User.IsFullIdentity {
 				u.fail("authenticating (ready)", fmt.Sprintf("client.user is %+v, want the full identity of %s named %s", ready.User, u.name, want))
@@ -505,7 +450,7 @@ func TestLayerWebSDK(t *testing.T) {
 		if alice.seen(socketIs("open")) {
 			alice.fail("sending while alice is away", "alice reconnected before bob sent, so nothing was missed to replay")
 		}
-		alice.await("the challenge after the session ended", step, is("challenge"))
+		alice.answerChallenge("the challenge after the session ended", idp, "Alice")
 		alice.await("ready again", step, is("ready"))
 		alice.await("reopening the WebSocket", step, socketIs("connected"))
 		alice.await("replaying missed events", step, is("replaying"))
