@@ -319,7 +319,7 @@ func typingIs(conv string, typing ...string) func(e *sdkEvent) bool {
 	}
 }
 
-func textPart(body string) map[string]any {
+func sdkText(body string) map[string]any {
 	return map[string]any{"mimeType": "text/plain", "body": body}
 }
 
@@ -386,7 +386,7 @@ func TestLayerWebSDK(t *testing.T) {
 
 		// Live messages both ways, with receipts back to the sender: bob's
 		// SDK acknowledges delivery by itself, and read when he reads.
-		alice.do("send", "ref", "hi", "conversation", seeded, "parts", []any{textPart("Hi Bob")})
+		alice.do("send", "ref", "hi", "conversation", seeded, "parts", []any{sdkText("Hi Bob")})
 		hi := alice.await("sending a message", step, sentIs("hi")).Message.ID
 		got := bob.await("receiving alice's message live", step, messageIs(hi)).Message
 		if got.Sender != "alice" || got.Conversation != seeded || len(got.Parts) != 1 || got.Parts[0].Body == nil || *got.Parts[0].Body != "Hi Bob" {
@@ -396,7 +396,7 @@ func TestLayerWebSDK(t *testing.T) {
 		bob.do("mark_read", "message", hi)
 		alice.await("bob's read receipt", step, recipientStatusIs(hi, "layer:///identities/bob", "read"))
 
-		bob.do("send", "ref", "hey", "conversation", seeded, "parts", []any{textPart("Hi Alice")})
+		bob.do("send", "ref", "hey", "conversation", seeded, "parts", []any{sdkText("Hi Alice")})
 		hey := bob.await("sending a reply", step, sentIs("hey")).Message.ID
 		alice.await("receiving bob's reply live", step, messageIs(hey))
 		bob.await("alice's delivery receipt", step, recipientStatusIs(hey, "layer:///identities/alice", "delivered"))
@@ -419,7 +419,7 @@ func TestLayerWebSDK(t *testing.T) {
 		if created.Result != "Created" || created.Created.ID == seeded {
 			alice.fail("creating a conversation", fmt.Sprintf("result %s, conversation %+v", created.Result, created.Created))
 		}
-		alice.do("send", "ref", "plans", "conversation", created.Created.ID, "parts", []any{textPart("Plans?")})
+		alice.do("send", "ref", "plans", "conversation", created.Created.ID, "parts", []any{sdkText("Plans?")})
 		plans := alice.await("sending in the new conversation", step, sentIs("plans")).Message.ID
 		if got := bob.await("receiving in the new conversation", step, messageIs(plans)).Message; got.Conversation != created.Created.ID {
 			bob.fail("receiving in the new conversation", fmt.Sprintf("got %+v", got))
@@ -428,7 +428,7 @@ func TestLayerWebSDK(t *testing.T) {
 		// Rich content: a part over 2 KiB goes up as content, and bob
 		// fetches the same bytes.
 		long := strings.Repeat("A long story, told in many words. ", 100)
-		alice.do("send", "ref", "long", "conversation", seeded, "parts", []any{textPart(long), textPart("(see above)")})
+		alice.do("send", "ref", "long", "conversation", seeded, "parts", []any{sdkText(long), sdkText("(see above)")})
 		story := alice.await("sending rich content", step, sentIs("long")).Message.ID
 		got = bob.await("receiving rich content", step, messageIs(story)).Message
 		if len(got.Parts) != 2 || !got.Parts[0].HasContent || got.Parts[0].Size != len(long) {
@@ -445,7 +445,7 @@ func TestLayerWebSDK(t *testing.T) {
 		// replays what bob said meanwhile.
 		a.do("DELETE", "/users/alice/sessions", nil).must(t, 204)
 		alice.await("the socket of an ended session closing", step, socketIs("disconnected"))
-		bob.do("send", "ref", "missed", "conversation", seeded, "parts", []any{textPart("Still there?")})
+		bob.do("send", "ref", "missed", "conversation", seeded, "parts", []any{sdkText("Still there?")})
 		missed := bob.await("sending while alice is away", step, sentIs("missed")).Message.ID
 		if alice.seen(socketIs("open")) {
 			alice.fail("sending while alice is away", "alice reconnected before bob sent, so nothing was missed to replay")
