@@ -357,7 +357,8 @@ func TestLayerWebSDK(t *testing.T) {
 				ready.User.DisplayName != want || !ready.User.IsFullIdentity {
 				u.fail("authenticating (ready)", fmt.Sprintf("client.user is %+v, want the full identity of %s named %s", ready.User, u.name, want))
 			}
-			u.await("opening the WebSocket", step, socketIs("connected"))
+			u.await("opening the WebSocket", step, socketIs("open"))
+			u.await("the WebSocket's first packet (counter 0)", step, socketIs("connected"))
 		}
 
 		// Both load their conversations: the seeded one, counted by
@@ -454,7 +455,8 @@ func TestLayerWebSDK(t *testing.T) {
 		}
 		alice.answerChallenge("the challenge after the session ended", idp, "Alice")
 		alice.await("ready again", step, is("ready"))
-		alice.await("reopening the WebSocket", step, socketIs("connected"))
+		alice.await("reopening the WebSocket", step, socketIs("open"))
+		alice.await("the reopened WebSocket's first packet (counter 0)", step, socketIs("connected"))
 		alice.await("replaying missed events", step, is("replaying"))
 		alice.await("receiving the missed message", step, messageIs(missed))
 	})
