@@ -459,6 +459,12 @@ func TestLayerWebSDK(t *testing.T) {
 		alice.await("the reopened WebSocket's first packet (counter 0)", step, socketIs("connected"))
 		alice.await("replaying missed events", step, is("replaying"))
 		alice.await("receiving the missed message", step, messageIs(missed))
+		alice.await("the replay's end (Event.replay, then Presence requests answered)", step, socketIs("synced"))
+
+		// Her new session sends as the first did.
+		alice.do("send", "ref", "back", "conversation", seeded, "parts", []any{sdkText("Back again")})
+		back := alice.await("sending with the new session", step, sentIs("back")).Message.ID
+		bob.await("receiving from alice's new session", step, messageIs(back))
 	})
 }
 

@@ -153,6 +153,9 @@ client.socketManager.on('message', evt => trace({ ws_received: evt.data }));
 // verifies it.
 client.socketManager.on('connected', evt => emit('socket', { state: evt.verified ? 'connected' : 'open' }));
 client.socketManager.on('disconnected', () => emit('socket', { state: 'disconnected' }));
+// A reopened socket is synced once Herald has answered its Event.replay and
+// then its presence requests.
+client.socketManager.on('synced', () => emit('socket', { state: 'synced' }));
 client.on('websocket:replaying-events', () => emit('replaying', {}));
 ['connected-error', 'authenticated-error', 'identities:loaded-error', 'messages:sent-error',
   'conversations:sent-error'].forEach((name) => {
