@@ -245,6 +245,7 @@ type Queries interface {
 	ContentUploadQueries
 	ProxyQueries
 	PresenceQueries
+	SessionQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.
