@@ -81,7 +81,7 @@ func (a *API) created(w http.ResponseWriter, c *call, conv *herald.Conversation,
 	case sameRequestID(requestID, conv.ID):
 		w.Header().Set("Herald-Replayed", "true")
 	default:
-		w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
+		w.Header().Set("Location", c.urls.conversation(conv.ID))
 		return http.StatusOK
 	}
 	return http.StatusCreated
@@ -136,7 +136,7 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	cs, err := c.service().Conversations(r.Context(), c.app, r.PathValue("user"), p)
+	cs, err := c.service().Conversations(r.Context(), c.app, c.user, p)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if user := r.PathValue("user"); user != "" && !conv.HasParticipant(user) {
+	if user := c.user; user != "" && !conv.HasParticipant(user) {
 		return herald.NotFound("conversation", r.PathValue("conv"))
 	}
 	if err := c.loadConversations(conv); err != nil {

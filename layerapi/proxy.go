@@ -27,7 +27,7 @@ func (a *API) createUserConversation(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	user := r.PathValue("user")
+	user := c.user
 	conv, created, err := c.service().CreateConversationAs(r.Context(), c.app, user, ci)
 	if err != nil {
 		return c.conflict(err)
@@ -60,7 +60,7 @@ func (a *API) patchUserConversation(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	if _, err := c.service().UpdateConversationAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), ops); err != nil {
+	if _, err := c.service().UpdateConversationAs(r.Context(), c.app, c.user, r.PathValue("conv"), ops); err != nil {
 		return nameFields(err, fields)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -94,7 +94,7 @@ func (a *API) deleteUserConversation(w http.ResponseWriter, r *http.Request, c *
 			return err
 		}
 	}
-	if err := c.service().DeleteConversationAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), mode, leave); err != nil {
+	if err := c.service().DeleteConversationAs(r.Context(), c.app, c.user, r.PathValue("conv"), mode, leave); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -129,7 +129,7 @@ func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) e
 				"A message sent through /users/{user_id}/ is sent by that user; leave out %s.", name)
 		}
 	}
-	user := r.PathValue("user")
+	user := c.user
 	m, replay, err := c.service().SendMessageAs(r.Context(), c.app, user, r.PathValue("conv"),
 		messaging.MessageInput{Parts: in.Parts, Notification: in.Notification}, r.Header.Get("If-None-Match"))
 	if err != nil {
@@ -143,7 +143,7 @@ func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) e
 
 // deleteUserAnnouncement deletes an announcement for its recipient: 204.
 func (a *API) deleteUserAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().DeleteAnnouncementAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("id")); err != nil {
+	if err := c.service().DeleteAnnouncementAs(r.Context(), c.app, c.user, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -158,7 +158,7 @@ func (a *API) postAnnouncementReceipt(w http.ResponseWriter, r *http.Request, c 
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := c.service().PostAnnouncementReceipt(r.Context(), c.app, r.PathValue("user"), r.PathValue("id"), in.Type); err != nil {
+	if err := c.service().PostAnnouncementReceipt(r.Context(), c.app, c.user, r.PathValue("id"), in.Type); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -172,7 +172,7 @@ func (a *API) registerPushToken(w http.ResponseWriter, r *http.Request, c *call)
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if _, err := c.service().RegisterPushToken(r.Context(), c.app, r.PathValue("user"), in); err != nil {
+	if _, err := c.service().RegisterPushToken(r.Context(), c.app, c.user, in); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -180,7 +180,7 @@ func (a *API) registerPushToken(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (a *API) unregisterPushToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().UnregisterPushToken(r.Context(), c.app, r.PathValue("user"), r.PathValue("device")); err != nil {
+	if err := c.service().UnregisterPushToken(r.Context(), c.app, c.user, r.PathValue("device")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -190,7 +190,7 @@ func (a *API) unregisterPushToken(w http.ResponseWriter, r *http.Request, c *cal
 // listPushTokens is Herald's own: Layer kept tokens out of sight, but an
 // app needs to see what its users' pushes will go to.
 func (a *API) listPushTokens(w http.ResponseWriter, r *http.Request, c *call) error {
-	ts, err := c.service().PushTokens(r.Context(), c.app, r.PathValue("user"))
+	ts, err := c.service().PushTokens(r.Context(), c.app, c.user)
 	if err != nil {
 		return err
 	}

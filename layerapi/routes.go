@@ -100,11 +100,16 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	s.HandleSigned("GET /exports/{file}", urls.ExportDownload, exportDownloadSigned, a.downloadExport)
 }
 
-// call is what a handler is given: the request's app and version, and the
-// view that renders objects in that version.
+// call is what a handler is given: the request's app and version, the view
+// that renders objects in that version, and the acting user.
 type call struct {
 	*view
 	api *API
+	// user is the user the request acts as: the path's {user} on the
+	// server API's routes (Layer's Client API Proxy, [S3]
+	// server_api/clientapiproxy), the session's user on the Client API's;
+	// "" on routes that act as the app.
+	user string
 }
 
 func (c *call) service() *messaging.Service { return c.api.srv.Service }
@@ -116,6 +121,6 @@ func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 		if err != nil {
 			return err
 		}
-		return h(w, r, &call{view: newView(a.srv, r.Context(), app, v), api: a})
+		return h(w, r, &call{view: newView(a.srv, r.Context(), app, v), api: a, user: r.PathValue("user")})
 	})
 }
