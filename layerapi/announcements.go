@@ -54,7 +54,7 @@ func (a *API) sendAnnouncement(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) listAnnouncements(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}

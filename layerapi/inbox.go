@@ -62,7 +62,7 @@ func (c *call) loadUserConversations(ucs ...*herald.UserConversation) error {
 }
 
 func (a *API) listUserConversations(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (a *API) listConversationMessages(w http.ResponseWriter, r *http.Request, c
 }
 
 func (a *API) listUserMessages(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (a *API) listMessages(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
