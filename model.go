@@ -286,4 +286,7 @@ type EventData struct {
 	Notification *Notification `json:"notification,omitempty"`
 	// PushToken is set on push token events.
 	PushToken *PushToken `json:"push_token,omitempty"`
+	// IdentityKey is set on identity key events, Session on session events.
+	IdentityKey *IdentityKey `json:"identity_key,omitempty"`
+	Session     *Session     `json:"session,omitempty"`
 }

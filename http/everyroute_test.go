@@ -27,6 +27,13 @@ func routeBodies(rc string) map[string]any {
 		"GET /health": nil,
 		"GET /errors": nil,
 
+		"POST /nonces":                 nil,
+		"POST /sessions":               map[string]any{"identity_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "app_id": "layer:///apps/staging/9ad8a4ae-2c05-4d4c-bf0d-3e4d8ddc2b1c"},
+		"DELETE /sessions/{token}":     nil,
+		"POST /apps/{app}/keys":        map[string]any{"public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
+		"GET /apps/{app}/keys":         nil,
+		"DELETE /apps/{app}/keys/{id}": nil,
+
 		"PUT /apps/{app}/users/{user}/identity":    map[string]any{"display_name": "Bob", "avatar_url": "https://example.com/b.png", "metadata": map[string]any{"k": "v"}},
 		"POST /apps/{app}/users/{user}/identity":   map[string]any{"display_name": "Bob"},
 		"PATCH /apps/{app}/users/{user}/identity":  map[string]any{"first_name": "Bob", "metadata": map[string]any{"k": "w"}},
@@ -376,6 +383,7 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		a.cbSubscribe(t, rc.URL, nil, "message_created")
 		token := a.do("POST", "/tokens", map[string]any{"name": "second"}).must(t, 201).Map(t)["id"].(string)
 		exportID, exportDownload := a.completedExport(t)
+		identityKey := localID(newIdentityProvider(t, a).kid)
 		valid := func(pattern, name string) string {
 			before, _, _ := strings.Cut(pattern, "/{"+name+"}")
 			switch name + " " + before[strings.LastIndex(before, "/")+1:] {
@@ -403,6 +411,10 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return token
 			case "id exports":
 				return exportID
+			case "id keys":
+				return identityKey
+			case "token sessions":
+				return "hrls_none"
 			case "delivery deliveries":
 				return delivery
 			case "uuid channels":

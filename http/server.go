@@ -133,6 +133,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /uploads/{id}", s.withSignature(urls.Upload, s.uploadForm))
 	mux.HandleFunc("OPTIONS /uploads/{id}", s.withSignature(urls.Upload, s.uploadPreflight))
 	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
+	mux.HandleFunc("POST /nonces", s.handle(checked(s.createNonce)))
+	mux.HandleFunc("POST /sessions", s.handle(checked(s.createSession)))
+	mux.HandleFunc("DELETE /sessions/{token}", s.handle(checked(s.deleteSession)))
+
+	handle("POST /apps/{app}/keys", s.createIdentityKey)
+	handle("GET /apps/{app}/keys", s.listIdentityKeys)
+	handle("DELETE /apps/{app}/keys/{id}", s.deleteIdentityKey)
 
 	handle("GET /apps/{app}/events", s.listEvents)
 

@@ -98,6 +98,8 @@ var tests = []struct {
 	// inbox.go
 	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
+	// sessions.go
+	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go
 	{"MessageParts", testMessageParts},
 	{"ScheduledMessages", testScheduledMessages},

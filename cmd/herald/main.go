@@ -453,7 +453,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	svc.Logger = logger
 	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs},
 		delivery.Job{Name: "export_schedule", Every: messaging.ExportScheduleInterval, Run: svc.ScheduleExports},
-		delivery.Job{Name: "export_prune", Every: messaging.ExportPruneInterval, Run: svc.PruneExports})
+		delivery.Job{Name: "export_prune", Every: messaging.ExportPruneInterval, Run: svc.PruneExports},
+		delivery.Job{Name: "session_sweep", Every: messaging.SessionSweepInterval, Run: svc.SweepSessions})
 	// Archives are written beside the data, not in a temporary directory
 	// that may be small or in memory.
 	exportDir := filepath.Join(cfg.data, "exports")
