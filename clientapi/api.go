@@ -77,8 +77,8 @@ func (a *API) ConnectedUsers(ctx context.Context, appID string, userIDs []string
 }
 
 func (a *API) service() *messaging.Service { return a.srv.Service }
-func (a *API) store() herald.Store          { return a.srv.Service.Store }
-func (a *API) logger() *slog.Logger         { return a.srv.Logger }
+func (a *API) store() herald.Store         { return a.srv.Service.Store }
+func (a *API) logger() *slog.Logger        { return a.srv.Logger }
 
 func (a *API) now() time.Time {
 	if a.srv.Service.Now != nil {

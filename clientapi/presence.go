@@ -79,10 +79,11 @@ func (s *socket) presenceSync(raw json.RawMessage) (any, *failure) {
 				break
 			}
 		}
-		var err error
-		if users, err = svc.Acquainted(s.ctx, s.sess.AppID, s.sess.UserID, users); err != nil {
+		acquainted, err := svc.Acquainted(s.ctx, s.sess.AppID, s.sess.UserID, users)
+		if err != nil {
 			return fail(err)
 		}
+		users = acquainted
 	default:
 		return fail(herald.PropertyError(herald.EMissingProperty, "ids", "Presence.sync takes ids or since."))
 	}
