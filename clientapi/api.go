@@ -164,19 +164,36 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1)}
+	// Registered before the handshake ends, so that every change committed
+	// once the client sees the socket open reaches it: what comes in
+	// meanwhile waits in its queue.
+	n := a.hub.register(s)
 	// The session token authenticates the socket, not cookies, so a page
 	// of another origin opening it gains nothing a script holding the
 	// token would not have: Layer's socket took any origin, as browsers
 	// running the Web SDK on the app's own site need.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{proto}, InsecureSkipVerify: true})
 	if err != nil {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		cancel()
+		a.hub.unregister(s)
 		return nil // Accept answered.
 	}
 	conn.SetReadLimit(heraldhttp.MaxBodySize)
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &socket{hub: a.hub, conn: conn, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1)}
-	n := a.hub.register(s)
+	s.mu.Lock()
+	s.conn = conn
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		// Its session ended, or it fell behind, during the handshake.
+		conn.Close(websocket.StatusPolicyViolation, "closed")
+		return nil
+	}
 	if err := a.service().SetSockets(ctx, a.node(), sess.AppID, sess.UserID, n); err != nil {
 		a.logger().Error("recording a socket", "user", sess.UserID, "err", err)
 	}

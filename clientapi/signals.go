@@ -64,7 +64,7 @@ func (s *socket) relaySignal(raw json.RawMessage) {
 		if err == nil {
 			err = bus.Signal(ctx, b)
 		}
-		if err != nil {
+		if err != nil && s.ctx.Err() == nil {
 			s.hub.logger().Error("relaying a signal to the other nodes", "err", err)
 		}
 	}

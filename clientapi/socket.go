@@ -234,10 +234,14 @@ func (s *socket) close(code websocket.StatusCode, reason string) {
 	}
 	s.closed = true
 	s.events, s.signals = nil, nil
+	conn := s.conn
 	s.mu.Unlock()
 	s.cancel()
-	// The close handshake waits for the peer: not on the caller's time.
-	go s.conn.Close(code, reason)
+	if conn != nil {
+		// The close handshake waits for the peer: not on the caller's
+		// time.
+		go conn.Close(code, reason)
+	}
 	s.hub.unregister(s)
 }
 

@@ -388,6 +388,9 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		exportID, exportDownload := a.completedExport(t)
 		identityKey := localID(newIdentityProvider(t, a).kid)
 		valid := func(pattern, name string) string {
+			if name == "$" {
+				return "" // {$}: the path ends there
+			}
 			before, _, _ := strings.Cut(pattern, "/{"+name+"}")
 			switch name + " " + before[strings.LastIndex(before, "/")+1:] {
 			case "app apps":
