@@ -22,6 +22,8 @@ type wsClient struct {
 	conn    *websocket.Conn
 	packets chan map[string]any
 	next    int
+	// skipped are the packets until passed over, for a later until.
+	skipped []map[string]any
 }
 
 // dialSocket opens a socket with a session token, offering layer-2.0.
@@ -91,10 +93,18 @@ func (w *wsClient) packet() map[string]any {
 // until returns the next packet that match selects, skipping the others.
 func (w *wsClient) until(match func(p map[string]any) bool) map[string]any {
 	w.t.Helper()
-	for {
-		if p := w.packet(); match(p) {
+	for i, p := range w.skipped {
+		if match(p) {
+			w.skipped = append(w.skipped[:i:i], w.skipped[i+1:]...)
 			return p
 		}
+	}
+	for {
+		p := w.packet()
+		if match(p) {
+			return p
+		}
+		w.skipped = append(w.skipped, p)
 	}
 }
 
