@@ -217,7 +217,9 @@ func TestClientSocketRequests(t *testing.T) {
 	})
 }
 
-func textPart(body string) []any { return []any{map[string]any{"mime_type": "text/plain", "body": body}} }
+func textPart(body string) []any {
+	return []any{map[string]any{"mime_type": "text/plain", "body": body}}
+}
 
 // Messages and conversations created over the socket keep the client's ids
 // and reach every participant, the sender too, each seeing them as they
