@@ -180,6 +180,7 @@ func rootCommand() *cobra.Command {
 	}
 	cfg.flags(root)
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
+		keysCommand(cfg),
 		secretKeyCommand())
 	return root
 }
