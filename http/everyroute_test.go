@@ -30,6 +30,9 @@ func routeBodies(rc string) map[string]any {
 		"POST /nonces":                 nil,
 		"POST /sessions":               map[string]any{"identity_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "app_id": "layer:///apps/staging/9ad8a4ae-2c05-4d4c-bf0d-3e4d8ddc2b1c"},
 		"DELETE /sessions/{token}":     nil,
+		"GET /{$}":                     nil,
+		"GET /websocket":               nil,
+		"GET /websocket/{$}":           nil,
 		"POST /apps/{app}/keys":        map[string]any{"public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
 		"GET /apps/{app}/keys":         nil,
 		"DELETE /apps/{app}/keys/{id}": nil,
@@ -385,6 +388,9 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		exportID, exportDownload := a.completedExport(t)
 		identityKey := localID(newIdentityProvider(t, a).kid)
 		valid := func(pattern, name string) string {
+			if name == "$" {
+				return "" // {$}: the path ends there
+			}
 			before, _, _ := strings.Cut(pattern, "/{"+name+"}")
 			switch name + " " + before[strings.LastIndex(before, "/")+1:] {
 			case "app apps":
