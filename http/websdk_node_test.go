@@ -116,7 +116,6 @@ type sdkUser struct {
 	name   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	inMu   sync.Mutex
 	events chan *sdkEvent
 	// backlog holds the events that no step has matched yet, in order;
 	// log is every line the process printed, for failure messages.
@@ -191,24 +190,19 @@ func startSDKUser(t *testing.T, a *api, node, modules, user string) *sdkUser {
 	return u
 }
 
-// command writes one command to the process.
-func (u *sdkUser) command(c map[string]any) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		panic(err)
-	}
-	u.inMu.Lock()
-	defer u.inMu.Unlock()
-	u.stdin.Write(append(b, '\n'))
-}
-
-// do sends a command to the SDK.
+// do sends the SDK a command with its fields (names and values
+// alternating).
 func (u *sdkUser) do(cmd string, fields ...any) {
 	c := map[string]any{"cmd": cmd}
 	for i := 0; i+1 < len(fields); i += 2 {
 		c[fields[i].(string)] = fields[i+1]
 	}
-	u.command(c)
+	b, err := json.Marshal(c)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	// A write to a process that ended fails; the next await says so.
+	u.stdin.Write(append(b, '\n'))
 }
 
 // await returns the first event, earlier or to come within timeout, that
