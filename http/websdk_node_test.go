@@ -442,8 +442,12 @@ func TestLayerWebSDK(t *testing.T) {
 		// replays what bob said meanwhile.
 		a.do("DELETE", "/users/alice/sessions", nil).must(t, 204)
 		alice.await("the socket of an ended session closing", step, socketIs("disconnected"))
+		// Two messages: a replayed conversation carries the last one as its
+		// last_message, only the replay of its own create brings the first.
 		bob.do("send", "ref", "missed", "conversation", seeded, "parts", []any{sdkText("Still there?")})
+		bob.do("send", "ref", "missed2", "conversation", seeded, "parts", []any{sdkText("Hello?")})
 		missed := bob.await("sending while alice is away", step, sentIs("missed")).Message.ID
+		missed2 := bob.await("sending while alice is away", step, sentIs("missed2")).Message.ID
 		if alice.seen(socketIs("open")) {
 			alice.fail("sending while alice is away", "alice reconnected before bob sent, so nothing was missed to replay")
 		}
@@ -452,7 +456,8 @@ func TestLayerWebSDK(t *testing.T) {
 		alice.await("reopening the WebSocket", step, socketIs("open"))
 		alice.await("the reopened WebSocket's first packet (counter 0)", step, socketIs("connected"))
 		alice.await("replaying missed events", step, is("replaying"))
-		alice.await("receiving the missed message", step, messageIs(missed))
+		alice.await("receiving the missed messages", step, messageIs(missed))
+		alice.await("receiving the missed messages", step, messageIs(missed2))
 		alice.await("the replay's end (Event.replay, then Presence requests answered)", step, socketIs("synced"))
 
 		// Her new session sends as the first did.
