@@ -286,4 +286,6 @@ type EventData struct {
 	Notification *Notification `json:"notification,omitempty"`
 	// PushToken is set on push token events.
 	PushToken *PushToken `json:"push_token,omitempty"`
+	// PushProvider is set on push provider events, without its secret.
+	PushProvider *PushProvider `json:"push_provider,omitempty"`
 }

@@ -244,6 +244,7 @@ type Queries interface {
 	InboxQueries
 	ContentUploadQueries
 	ProxyQueries
+	PushQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -102,6 +102,8 @@ var tests = []struct {
 	{"MessageParts", testMessageParts},
 	{"ScheduledMessages", testScheduledMessages},
 	{"ConcurrentScheduledRemovalsHaveOneWinner", testConcurrentScheduledRemovalsHaveOneWinner},
+	// push.go
+	{"PushProviders", testPushProviders}, {"PushJobs", testPushJobs}, {"ConcurrentPushClaimsNeverShare", testConcurrentPushClaimsNeverShare},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.
