@@ -415,7 +415,7 @@ func TestPushDelivery(t *testing.T) {
 		conv := a.newConversation(t, "alice", "bob", "carol", "erin", "frank")
 		silent := a.sendText(t, conv, "alice", "no notification")
 		msg := a.do("POST", "/conversations/"+conv+"/messages", map[string]any{"sender": user("alice"),
-			"parts":        []any{map[string]any{"mime_type": "text/plain", "body": "hello"}},
+			"parts": []any{map[string]any{"mime_type": "text/plain", "body": "hello"}},
 			"notification": map[string]any{"title": "Alice", "text": "hello", "sound": "ding.aiff", "data": map[string]any{"k": "v"},
 				"recipients": []any{map[string]any{"user_id": "carol", "text": "hallo", "sound": "ping.aiff"}}}}).must(t, 201).Map(t)
 		eventually(t, func() bool { return s.count() >= 3 }, "3 pushes")
