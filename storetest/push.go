@@ -214,3 +214,56 @@ func testConcurrentPushClaimsNeverShare(t *testing.T, s herald.Store) {
 		t.Fatalf("claimed %d of %d jobs", len(all), len(jobs))
 	}
 }
+
+// Retention keeps the events the push cursor has not passed, of the apps
+// that push.
+func testPruneEventsKeepsWhatPushHasNotPassed(t *testing.T, s herald.Store) {
+	var cursor int64
+	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+		if err := tx.PutPushProvider(ctx, &herald.PushProvider{AppID: "app", Kind: herald.PushProviderWebhook,
+			URL: "https://example.com", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 4 {
+			e, err := herald.NewEvent(fmt.Sprintf("e%d", i), "app", herald.EventNotificationSent, at(i), nil, &herald.EventData{})
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var seqs []int64
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		if cursor, err = q.PushCursor(ctx); err != nil {
+			return err
+		}
+		events, err := q.EventsSince(ctx, cursor, 10)
+		for _, e := range events {
+			seqs = append(seqs, e.Seq)
+		}
+		return err
+	})
+	if len(seqs) != 4 {
+		t.Fatalf("events after the push cursor: %v", seqs)
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		_, err := tx.AdvancePushCursor(ctx, cursor, seqs[1])
+		return err
+	})
+	var pruned int
+	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+		pruned, err = tx.PruneEvents(ctx, at(60), 100)
+		return err
+	})
+	var left []*herald.Event
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		left, err = q.Events(ctx, "app", 0, 10)
+		return err
+	})
+	if pruned != 2 || len(left) != 2 || left[0].Seq != seqs[2] {
+		t.Fatalf("pruned %d, left %d events", pruned, len(left))
+	}
+}

@@ -104,6 +104,7 @@ var tests = []struct {
 	{"ConcurrentScheduledRemovalsHaveOneWinner", testConcurrentScheduledRemovalsHaveOneWinner},
 	// push.go
 	{"PushProviders", testPushProviders}, {"PushJobs", testPushJobs}, {"ConcurrentPushClaimsNeverShare", testConcurrentPushClaimsNeverShare},
+	{"PruneEventsKeepsWhatPushHasNotPassed", testPruneEventsKeepsWhatPushHasNotPassed},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/stdwebhooks"
 )
 
@@ -82,6 +85,17 @@ func TestKillDuringPush(t *testing.T) {
 	}
 	if err := exec.Command(heraldBinary, "--data", dataDir, "push", "set", app.AppID, "apns", "team_id=x").Run(); err == nil {
 		t.Fatal("push set of an incomplete apns provider succeeded")
+	}
+	// The secret is sealed at rest, as webhooks' are.
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	err = db.QueryRow(`SELECT secret FROM push_providers WHERE app_id = ? AND kind = 'webhook'`, app.AppID).Scan(&stored)
+	db.Close()
+	if _, sealed := keyring.Sealed(stored); err != nil || !sealed {
+		t.Fatalf("the webhook secret at rest: %q %v", stored, err)
 	}
 
 	p := startHerald(t, dataDir)
