@@ -44,6 +44,9 @@ const (
 	// 429 (FCM), and accept afterwards.
 	apnsFlakyToken = "flaky-apns-token"
 	fcmBusyToken   = "busy-fcm-token"
+	// A token whose first attempt APNs answers 403 ExpiredProviderToken:
+	// the retry must come with a new provider token.
+	apnsExpiredJWT = "expired-jwt-token"
 )
 
 type received struct {
@@ -63,6 +66,7 @@ type pushServers struct {
 	fcmGot        []received
 	attempts      map[string]int
 	tokenRequests int
+	expiredBearer string
 }
 
 func newPushServers(t *testing.T) *pushServers {
@@ -176,6 +180,21 @@ func (s *pushServers) serveAPNS(w http.ResponseWriter, r *http.Request) {
 	case device == apnsBadToken:
 		apnsError(w, 400, "BadDeviceToken")
 		return
+	case strings.HasPrefix(device, apnsExpiredJWT) && first:
+		s.mu.Lock()
+		s.expiredBearer = bearer
+		s.mu.Unlock()
+		apnsError(w, 403, "ExpiredProviderToken")
+		return
+	case strings.HasPrefix(device, apnsExpiredJWT):
+		s.mu.Lock()
+		expired := s.expiredBearer
+		s.mu.Unlock()
+		if bearer == expired {
+			t.Errorf("the provider token APNs said expired was sent again")
+			apnsError(w, 403, "ExpiredProviderToken")
+			return
+		}
 	case strings.HasPrefix(device, apnsFlakyToken) && first:
 		apnsError(w, 503, "ServiceUnavailable")
 		return
@@ -448,13 +467,15 @@ func TestPushDelivery(t *testing.T) {
 		registerDevice(t, a, "gina", "gina-phone", "fcm", fcmGoneToken)
 		registerDevice(t, a, "hank", "hank-phone", "apns", apnsFlakyToken+t.Name())
 		registerDevice(t, a, "hank", "hank-tablet", "fcm", fcmBusyToken+t.Name())
+		registerDevice(t, a, "ivan", "ivan-phone", "apns", apnsExpiredJWT+t.Name())
 		mark := a.eventMark()
 		a.do("POST", "/announcements", map[string]any{"recipients": []any{"bob"}, "sender": map[string]any{"name": "Team"},
 			"parts": []any{map[string]any{"mime_type": "text/plain", "body": "news"}}, "notification": map[string]any{"text": "news"}}).must(t, 202)
-		a.do("POST", "/notifications", map[string]any{"recipients": []any{"dave", "gina", "hank", "bob"},
+		a.do("POST", "/notifications", map[string]any{"recipients": []any{"dave", "gina", "hank", "ivan", "bob"},
 			"notification": map[string]any{"text": "sale"}}).must(t, 202)
 		eventually(t, func() bool {
 			return len(s.got("apns", apnsFlakyToken+t.Name())) == 1 && len(s.got("fcm", fcmBusyToken+t.Name())) == 1 &&
+				len(s.got("apns", apnsExpiredJWT+t.Name())) == 1 &&
 				len(s.got("apns", tok("bob-ios"))) == 3 && len(s.got("fcm", tok("bob-android"))) == 3
 		}, "the notification's and announcement's pushes")
 		eventually(t, func() bool {
