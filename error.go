@@ -13,6 +13,7 @@ type ErrorID string
 
 const (
 	EServiceUnavailable ErrorID = "service_unavailable"
+	EInvalidAppID       ErrorID = "invalid_app_id" // Layer Client API errors, code 2
 	EInvalidRequestID   ErrorID = "invalid_request_id"
 	EUserSuspended      ErrorID = "user_suspended" // Layer Client API errors, code 6
 	EAuthRequired       ErrorID = "authentication_required"
@@ -46,6 +47,7 @@ type errorKind struct {
 
 var errorKinds = map[ErrorID]errorKind{
 	EServiceUnavailable: {1, http.StatusServiceUnavailable},
+	EInvalidAppID:       {2, http.StatusForbidden},
 	EInvalidRequestID:   {3, http.StatusBadRequest},
 	EAuthRequired:       {4, http.StatusUnauthorized},
 	EUserSuspended:      {6, http.StatusForbidden},

@@ -245,6 +245,8 @@ type Queries interface {
 	ContentUploadQueries
 	ProxyQueries
 	PushQueries
+	PresenceQueries
+	SessionQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

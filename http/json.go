@@ -91,6 +91,7 @@ var errorDescriptions = map[herald.ErrorID]string{
 	herald.EQuotaExceeded:      "The request would take the app past one of its limits; data.limit gives the limit.",
 	herald.EParticipantBlocked: "A user may not start or join a conversation with someone they block; data.blocked lists whom they block.",
 	herald.EUserSuspended:      "The user is suspended: no session of theirs is valid until they are unsuspended.",
+	herald.EInvalidAppID:       "The app_id names no app: give layer:///apps/staging/<uuid>, layer:///apps/production/<uuid> or the app's uuid.",
 }
 
 // storageFullLogInterval is how often, at most, a full storage is logged:

@@ -57,6 +57,8 @@ type Server struct {
 	APIs []API
 	// building is the mux that routes are being registered on.
 	building *routeMux
+	// cors holds the routes that browsers may call (AllowCORS).
+	cors *corsRoutes
 }
 
 // routeMux is a ServeMux that keeps the patterns it is given, so that
@@ -89,6 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux = s.routes()
 	}
 	s.bound(w, r)
+	s.corsHeaders(w, r)
 	// Layer let clients that cannot send PATCH tunnel it through POST.
 	if r.Method == http.MethodPost && strings.EqualFold(r.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
 		r.Method = http.MethodPatch
@@ -113,7 +116,7 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) routes() *http.ServeMux {
 	mux := &routeMux{ServeMux: http.NewServeMux()}
-	s.building = mux
+	s.building, s.cors = mux, nil
 	defer func() { s.patterns, s.building = mux.patterns, nil }()
 	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
 		mux.HandleFunc(pattern, s.withApp(h))
@@ -130,6 +133,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /uploads/{id}", s.withSignature(urls.Upload, s.uploadForm))
 	mux.HandleFunc("OPTIONS /uploads/{id}", s.withSignature(urls.Upload, s.uploadPreflight))
 	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
+	mux.HandleFunc("POST /nonces", s.handle(checked(s.createNonce)))
+	mux.HandleFunc("POST /sessions", s.handle(checked(s.createSession)))
+	mux.HandleFunc("DELETE /sessions/{token}", s.handle(checked(s.deleteSession)))
+
+	handle("POST /apps/{app}/keys", s.createIdentityKey)
+	handle("GET /apps/{app}/keys", s.listIdentityKeys)
+	handle("DELETE /apps/{app}/keys/{id}", s.deleteIdentityKey)
 
 	handle("GET /apps/{app}/events", s.listEvents)
 

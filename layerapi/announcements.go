@@ -54,11 +54,11 @@ func (a *API) sendAnnouncement(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) listAnnouncements(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
-	user := r.PathValue("user")
+	user := c.user
 	as, err := c.service().Announcements(r.Context(), c.app, user, p)
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func (a *API) listAnnouncements(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (a *API) getAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
-	user := r.PathValue("user")
+	user := c.user
 	an, err := c.service().Announcement(r.Context(), c.app, user, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -37,23 +37,29 @@ func (a *API) createUserContent(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	user := r.PathValue("user")
+	user := c.user
 	content, err := c.service().CreateUserContent(r.Context(), c.app, user, r.Header.Get("Upload-Content-Type"),
 		size, r.Header.Get("Upload-Origin"))
 	if err != nil {
 		return err
 	}
-	a.declared(w, c, content, a.srv.URLs.App(c.app)+"/users/"+url.PathEscape(user)+"/content/"+content.ID)
+	location := a.srv.URLs.App(c.app) + "/users/" + url.PathEscape(user) + "/content/" + content.ID
+	if c.client {
+		// Layer's Client API answered Location: /content/<uuid>, where
+		// GET refreshes it ([P1.1] client/rest/rich-content.md).
+		location = c.urls.contentRefresh(content.ID)
+	}
+	a.declared(w, c, content, location)
 	return nil
 }
 
 // getUserContent answers content a user may see, with a fresh download URL.
 func (a *API) getUserContent(w http.ResponseWriter, r *http.Request, c *call) error {
-	content, err := c.service().UserContent(r.Context(), c.app, r.PathValue("user"), r.PathValue("id"))
+	content, err := c.service().UserContent(r.Context(), c.app, c.user, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	out := a.srv.RenderContent(c.app, content.ID, content.Size, content.UploadedAt != nil)
+	out := c.content(content.ID, content.Size, content.UploadedAt != nil)
 	out.MimeType = content.MimeType
 	heraldhttp.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -75,7 +81,7 @@ func uploadLength(r *http.Request) (int64, error) {
 // declared answers a declaration: 201, where the content is, and where to
 // upload its bytes.
 func (a *API) declared(w http.ResponseWriter, c *call, content *herald.Content, location string) {
-	out := a.srv.RenderContent(c.app, content.ID, content.Size, false)
+	out := c.content(content.ID, content.Size, false)
 	out.MimeType = content.MimeType
 	out.UploadURL = a.srv.URLs.ContentUpload(content.ID)
 	w.Header().Set("Location", location)
@@ -92,7 +98,7 @@ func (a *API) getContent(w http.ResponseWriter, r *http.Request, c *call) error 
 	if conv := r.PathValue("conv"); conv != "" && herald.LocalID(conv, herald.ConversationIDPrefix) != content.ConversationID {
 		return herald.NotFound("content", r.PathValue("id"))
 	}
-	out := a.srv.RenderContent(c.app, content.ID, content.Size, content.UploadedAt != nil)
+	out := c.content(content.ID, content.Size, content.UploadedAt != nil)
 	out.MimeType = content.MimeType
 	heraldhttp.WriteJSON(w, http.StatusOK, out)
 	return nil

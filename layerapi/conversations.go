@@ -56,7 +56,7 @@ func prefixProperty(err error, list string) error {
 }
 
 func (a *API) createConversation(w http.ResponseWriter, r *http.Request, c *call) error {
-	ci, err := decodeConversation(w, r)
+	ci, _, err := decodeConversation(w, r)
 	if err != nil {
 		return err
 	}
@@ -81,22 +81,24 @@ func (a *API) created(w http.ResponseWriter, c *call, conv *herald.Conversation,
 	case sameRequestID(requestID, conv.ID):
 		w.Header().Set("Herald-Replayed", "true")
 	default:
-		w.Header().Set("Location", a.srv.URLs.Conversation(c.app, conv.ID))
+		w.Header().Set("Location", c.urls.conversation(conv.ID))
 		return http.StatusOK
 	}
 	return http.StatusCreated
 }
 
 // decodeConversation reads a conversation create in any version's shape,
-// with the request's deduplication key.
-func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.ConversationInput, error) {
+// with the request's deduplication key, and the id the body gives the
+// conversation (the Client API's, see clientKey).
+func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.ConversationInput, string, error) {
 	var in struct {
+		ID           string          `json:"id"`
 		Participants *userRefs       `json:"participants"`
 		Distinct     *bool           `json:"distinct"`
 		Metadata     json.RawMessage `json:"metadata"`
 	}
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
-		return messaging.ConversationInput{}, prefixProperty(err, "participants")
+		return messaging.ConversationInput{}, "", prefixProperty(err, "participants")
 	}
 	ci := messaging.ConversationInput{Distinct: in.Distinct, Metadata: in.Metadata, RequestID: r.Header.Get("If-None-Match")}
 	if in.Participants != nil {
@@ -105,7 +107,7 @@ func decodeConversation(w http.ResponseWriter, r *http.Request) (messaging.Conve
 			ci.Participants = []string{}
 		}
 	}
-	return ci, nil
+	return ci, in.ID, nil
 }
 
 // sameRequestID reports whether an object's id is the deduplication key a
@@ -132,11 +134,11 @@ func (c *call) conflict(err error) error {
 }
 
 func (a *API) listConversations(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
-	cs, err := c.service().Conversations(r.Context(), c.app, r.PathValue("user"), p)
+	cs, err := c.service().Conversations(r.Context(), c.app, c.user, p)
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,7 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if user := r.PathValue("user"); user != "" && !conv.HasParticipant(user) {
+	if user := c.user; user != "" && !conv.HasParticipant(user) {
 		return herald.NotFound("conversation", r.PathValue("conv"))
 	}
 	if err := c.loadConversations(conv); err != nil {

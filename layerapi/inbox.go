@@ -62,11 +62,11 @@ func (c *call) loadUserConversations(ucs ...*herald.UserConversation) error {
 }
 
 func (a *API) listUserConversations(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
-	ucs, total, err := c.service().UserConversations(r.Context(), c.app, r.PathValue("user"), r.URL.Query().Get("sort_by"), p)
+	ucs, total, err := c.service().UserConversations(r.Context(), c.app, c.user, r.URL.Query().Get("sort_by"), p)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (a *API) listUserConversations(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (a *API) getUserConversation(w http.ResponseWriter, r *http.Request, c *call) error {
-	uc, err := c.service().UserConversation(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"))
+	uc, err := c.service().UserConversation(r.Context(), c.app, c.user, r.PathValue("conv"))
 	if err != nil {
 		return err
 	}
@@ -112,11 +112,11 @@ func (a *API) listConversationMessages(w http.ResponseWriter, r *http.Request, c
 }
 
 func (a *API) listUserMessages(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
-	user, conv := r.PathValue("user"), r.PathValue("conv")
+	user, conv := c.user, r.PathValue("conv")
 	ms, err := c.service().Messages(r.Context(), c.app, conv, user, p)
 	if err != nil {
 		return err
@@ -139,7 +139,7 @@ func (a *API) listUserMessages(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) getUserMessage(w http.ResponseWriter, r *http.Request, c *call) error {
-	user := r.PathValue("user")
+	user := c.user
 	m, err := c.service().Message(r.Context(), c.app, "", user, r.PathValue("msg"))
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func (a *API) markAllRead(w http.ResponseWriter, r *http.Request, c *call) error
 	if err := heraldhttp.DecodeOptional(w, r, &in); err != nil {
 		return err
 	}
-	if err := c.service().MarkAllRead(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), in.Position); err != nil {
+	if err := c.service().MarkAllRead(r.Context(), c.app, c.user, r.PathValue("conv"), in.Position); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -177,7 +177,7 @@ func (a *API) markAllRead(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (a *API) getBadge(w http.ResponseWriter, r *http.Request, c *call) error {
-	b, err := c.service().Badge(r.Context(), c.app, r.PathValue("user"))
+	b, err := c.service().Badge(r.Context(), c.app, c.user)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (a *API) putBadge(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 		n = &v
 	}
-	if err := c.service().SetExternalUnreadCount(r.Context(), c.app, r.PathValue("user"), n); err != nil {
+	if err := c.service().SetExternalUnreadCount(r.Context(), c.app, c.user, n); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

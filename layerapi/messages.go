@@ -77,11 +77,11 @@ func (a *API) sendMessage(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (a *API) listMessages(w http.ResponseWriter, r *http.Request, c *call) error {
-	p, err := heraldhttp.ParsePage(r)
+	p, err := c.page(r)
 	if err != nil {
 		return err
 	}
-	user := r.PathValue("user")
+	user := c.user
 	ms, err := c.service().Messages(r.Context(), c.app, r.PathValue("conv"), user, p)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 func (a *API) getMessage(w http.ResponseWriter, r *http.Request, c *call) error {
-	user := r.PathValue("user")
+	user := c.user
 	m, err := c.service().Message(r.Context(), c.app, r.PathValue("conv"), user, r.PathValue("msg"))
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func (a *API) deleteMessage(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) deleteUserMessage(w http.ResponseWriter, r *http.Request, c *call) error {
-	user, msg := r.PathValue("user"), r.PathValue("msg")
+	user, msg := c.user, r.PathValue("msg")
 	var err error
 	switch mode := r.URL.Query().Get("mode"); mode {
 	case "my_devices":
@@ -146,7 +146,7 @@ func (a *API) postReceipt(w http.ResponseWriter, r *http.Request, c *call) error
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := c.service().PostReceipt(r.Context(), c.app, r.PathValue("user"), r.PathValue("msg"), in.Type); err != nil {
+	if err := c.service().PostReceipt(r.Context(), c.app, c.user, r.PathValue("msg"), in.Type); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -21,16 +24,34 @@ import (
 // conversation, 200 with the distinct one that existed (with its
 // last_message, Client API changelog 2015-11-12), 409 conflict when that
 // one's metadata differs. The conversation is rendered as the user sees
-// it.
+// it. A retry of a create that named its id (clientKey) answers 409
+// id_in_use with the conversation as data, as Layer's clients expect.
 func (a *API) createUserConversation(w http.ResponseWriter, r *http.Request, c *call) error {
-	ci, err := decodeConversation(w, r)
+	ci, id, err := decodeConversation(w, r)
 	if err != nil {
 		return err
 	}
-	user := r.PathValue("user")
+	key, byID, err := clientKey(r, id, herald.ConversationIDPrefix)
+	if err != nil {
+		return err
+	}
+	ci.RequestID = key
+	user := c.user
 	conv, created, err := c.service().CreateConversationAs(r.Context(), c.app, user, ci)
 	if err != nil {
-		return c.conflict(err)
+		return keyProperty(c.conflict(err), byID)
+	}
+	if byID && !created && conv.ID == key {
+		return c.idInUse("conversation", id, func() (any, error) {
+			uc, err := c.service().UserConversation(r.Context(), c.app, user, conv.ID)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.loadUserConversations(uc); err != nil {
+				return nil, err
+			}
+			return c.userConversation(uc), nil
+		})
 	}
 	status := a.created(w, c, conv, created, ci.RequestID)
 	uc, err := c.service().UserConversation(r.Context(), c.app, user, conv.ID)
@@ -53,6 +74,56 @@ func (a *API) createUserConversation(w http.ResponseWriter, r *http.Request, c *
 	return nil
 }
 
+// clientKey reads the id a client gives an object it creates: Layer's
+// clients choose the ids of the conversations and messages they create
+// and send them as the body's id (layer:///conversations/<uuid>; the
+// reference's §1.2 and §5.10, [P1.1] client/introduction/deduplication.md),
+// and a bare UUID is taken too. The id is the request's deduplication key
+// (byID); without one, If-None-Match is, as on the server API. Both given
+// must agree.
+func clientKey(r *http.Request, id, prefix string) (key string, byID bool, err error) {
+	header := r.Header.Get("If-None-Match")
+	if id == "" {
+		return header, false, nil
+	}
+	u, err := uuid.Parse(herald.LocalID(id, prefix))
+	if err != nil || strings.Contains(herald.LocalID(id, prefix), "/") {
+		return "", false, herald.PropertyError(herald.EInvalidProperty, "id", "id must be %s<UUID> or a UUID, not %q.", prefix, id)
+	}
+	if header != "" && !sameRequestID(header, u.String()) {
+		return "", false, herald.PropertyError(herald.EInvalidProperty, "id",
+			"id %s and If-None-Match %s differ; give one, or the same UUID in both.", id, header)
+	}
+	return u.String(), true, nil
+}
+
+// keyProperty names the body's id, rather than If-None-Match, in an error
+// about a deduplication key that came from the id.
+func keyProperty(err error, byID bool) error {
+	if e, ok := herald.AsError(err); ok && byID && e.Data["property"] == "If-None-Match" {
+		e.Data["property"] = "id"
+		e.Message = strings.ReplaceAll(e.Message, "If-None-Match", "id")
+	}
+	return err
+}
+
+// idInUse answers the retry of a create whose id exists: 409 id_in_use
+// with the object as the user sees it as data, which Layer's Web SDK takes
+// as the create's success when data.id is the id it sent
+// (sync-manager.js _getErrorState; the reference's §5.10); without data
+// when the user cannot see the object.
+func (c *call) idInUse(kind, id string, object func() (any, error)) error {
+	e := herald.PropertyError(herald.EIDInUse, "id", "A %s with id %s exists already.", kind, id)
+	data, err := object()
+	if ge, ok := herald.AsError(err); ok && (ge.ID == herald.ENotFound || ge.ID == herald.EGone) {
+		return e
+	}
+	if err != nil {
+		return err
+	}
+	return &heraldhttp.DataError{Err: e, Data: data}
+}
+
 // patchUserConversation is PATCH /conversations/:id of the Client API:
 // Layer-Patch by a participant, 204.
 func (a *API) patchUserConversation(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -60,7 +131,7 @@ func (a *API) patchUserConversation(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	if _, err := c.service().UpdateConversationAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), ops); err != nil {
+	if _, err := c.service().UpdateConversationAs(r.Context(), c.app, c.user, r.PathValue("conv"), ops); err != nil {
 		return nameFields(err, fields)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -94,7 +165,7 @@ func (a *API) deleteUserConversation(w http.ResponseWriter, r *http.Request, c *
 			return err
 		}
 	}
-	if err := c.service().DeleteConversationAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("conv"), mode, leave); err != nil {
+	if err := c.service().DeleteConversationAs(r.Context(), c.app, c.user, r.PathValue("conv"), mode, leave); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -115,6 +186,7 @@ func queryBool(v, name string) (bool, error) {
 // than silently overridden. The message is rendered as the sender sees it.
 func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
+		ID           string                `json:"id"`
 		Sender       json.RawMessage       `json:"sender"`
 		SenderID     json.RawMessage       `json:"sender_id"`
 		Parts        []messaging.PartInput `json:"parts"`
@@ -129,11 +201,27 @@ func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) e
 				"A message sent through /users/{user_id}/ is sent by that user; leave out %s.", name)
 		}
 	}
-	user := r.PathValue("user")
-	m, replay, err := c.service().SendMessageAs(r.Context(), c.app, user, r.PathValue("conv"),
-		messaging.MessageInput{Parts: in.Parts, Notification: in.Notification}, r.Header.Get("If-None-Match"))
+	key, byID, err := clientKey(r, in.ID, herald.MessageIDPrefix)
 	if err != nil {
 		return err
+	}
+	user := c.user
+	m, replay, err := c.service().SendMessageAs(r.Context(), c.app, user, r.PathValue("conv"),
+		messaging.MessageInput{Parts: in.Parts, Notification: in.Notification}, key)
+	if err != nil {
+		return keyProperty(err, byID)
+	}
+	if replay && byID {
+		return c.idInUse("message", in.ID, func() (any, error) {
+			uc, err := c.service().UserConversation(r.Context(), c.app, user, m.ConversationID)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.loadMessages(m); err != nil {
+				return nil, err
+			}
+			return c.userMessage(uc, m), nil
+		})
 	}
 	if replay {
 		w.Header().Set("Herald-Replayed", "true")
@@ -143,7 +231,7 @@ func (a *API) sendUserMessage(w http.ResponseWriter, r *http.Request, c *call) e
 
 // deleteUserAnnouncement deletes an announcement for its recipient: 204.
 func (a *API) deleteUserAnnouncement(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().DeleteAnnouncementAs(r.Context(), c.app, r.PathValue("user"), r.PathValue("id")); err != nil {
+	if err := c.service().DeleteAnnouncementAs(r.Context(), c.app, c.user, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -158,7 +246,7 @@ func (a *API) postAnnouncementReceipt(w http.ResponseWriter, r *http.Request, c 
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := c.service().PostAnnouncementReceipt(r.Context(), c.app, r.PathValue("user"), r.PathValue("id"), in.Type); err != nil {
+	if err := c.service().PostAnnouncementReceipt(r.Context(), c.app, c.user, r.PathValue("id"), in.Type); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -172,7 +260,7 @@ func (a *API) registerPushToken(w http.ResponseWriter, r *http.Request, c *call)
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if _, err := c.service().RegisterPushToken(r.Context(), c.app, r.PathValue("user"), in); err != nil {
+	if _, err := c.service().RegisterPushToken(r.Context(), c.app, c.user, in); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -180,7 +268,7 @@ func (a *API) registerPushToken(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (a *API) unregisterPushToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().UnregisterPushToken(r.Context(), c.app, r.PathValue("user"), r.PathValue("device")); err != nil {
+	if err := c.service().UnregisterPushToken(r.Context(), c.app, c.user, r.PathValue("device")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -190,7 +278,7 @@ func (a *API) unregisterPushToken(w http.ResponseWriter, r *http.Request, c *cal
 // listPushTokens is Herald's own: Layer kept tokens out of sight, but an
 // app needs to see what its users' pushes will go to.
 func (a *API) listPushTokens(w http.ResponseWriter, r *http.Request, c *call) error {
-	ts, err := c.service().PushTokens(r.Context(), c.app, r.PathValue("user"))
+	ts, err := c.service().PushTokens(r.Context(), c.app, c.user)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package layerapi
 import (
 	"net/http"
 
+	"github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/urls"
@@ -100,11 +101,32 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	s.HandleSigned("GET /exports/{file}", urls.ExportDownload, exportDownloadSigned, a.downloadExport)
 }
 
-// call is what a handler is given: the request's app and version, and the
-// view that renders objects in that version.
+// call is what a handler is given: the request's app and version, the view
+// that renders objects in that version, and the acting user.
 type call struct {
 	*view
 	api *API
+	// user is the user the request acts as: the path's {user} on the
+	// server API's routes (Layer's Client API Proxy, [S3]
+	// server_api/clientapiproxy), the session's user on the Client API's;
+	// "" on routes that act as the app.
+	user string
+	// maxPage bounds page_size when not 0: the Client API's listings
+	// take at most 100 ([P1.1] client/rest/messages.md, "default and
+	// maximum value of 100").
+	maxPage int
+}
+
+// page reads a listing's paging parameters, within the call's bound.
+func (c *call) page(r *http.Request) (herald.Page, error) {
+	p, err := heraldhttp.ParsePage(r)
+	if err == nil && c.maxPage > 0 && p.Limit > c.maxPage {
+		if r.URL.Query().Has("page_size") {
+			return p, herald.PropertyError(herald.EInvalidProperty, "page_size", "page_size must be a whole number from 1 to %d.", c.maxPage)
+		}
+		p.Limit = c.maxPage
+	}
+	return p, err
 }
 
 func (c *call) service() *messaging.Service { return c.api.srv.Service }
@@ -116,6 +138,6 @@ func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 		if err != nil {
 			return err
 		}
-		return h(w, r, &call{view: newView(a.srv, r.Context(), app, v), api: a})
+		return h(w, r, &call{view: newView(a.srv, r.Context(), app, v), api: a, user: r.PathValue("user")})
 	})
 }

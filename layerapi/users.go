@@ -95,7 +95,7 @@ type blockedJSON struct {
 // listBlocks answers the block list in the order the users were blocked;
 // Layer gave no order (the same cassette lists block0, block2, block1).
 func (a *API) listBlocks(w http.ResponseWriter, r *http.Request, c *call) error {
-	ids, identities, err := c.service().Blocks(r.Context(), c.app, r.PathValue("user"))
+	ids, identities, err := c.service().Blocks(r.Context(), c.app, c.user)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (a *API) block(w http.ResponseWriter, r *http.Request, c *call) error {
 	if user == "" {
 		user = in.ID
 	}
-	if err := c.service().Block(r.Context(), c.app, r.PathValue("user"), user); err != nil {
+	if err := c.service().Block(r.Context(), c.app, c.user, user); err != nil {
 		return blockProperty(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -147,7 +147,7 @@ func blockProperty(err error) error {
 }
 
 func (a *API) unblock(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().Unblock(r.Context(), c.app, r.PathValue("user"), r.PathValue("blocked")); err != nil {
+	if err := c.service().Unblock(r.Context(), c.app, c.user, r.PathValue("blocked")); err != nil {
 		return blockProperty(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -155,7 +155,7 @@ func (a *API) unblock(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) follow(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().Follow(r.Context(), c.app, r.PathValue("user"), r.PathValue("followed")); err != nil {
+	if err := c.service().Follow(r.Context(), c.app, c.user, r.PathValue("followed")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -163,7 +163,7 @@ func (a *API) follow(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) unfollow(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().Unfollow(r.Context(), c.app, r.PathValue("user"), r.PathValue("followed")); err != nil {
+	if err := c.service().Unfollow(r.Context(), c.app, c.user, r.PathValue("followed")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -172,7 +172,7 @@ func (a *API) unfollow(w http.ResponseWriter, r *http.Request, c *call) error {
 
 // isFollowing answers 204 when the user follows the other, 404 when not.
 func (a *API) isFollowing(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.service().IsFollowing(r.Context(), c.app, r.PathValue("user"), r.PathValue("followed")); err != nil {
+	if err := c.service().IsFollowing(r.Context(), c.app, c.user, r.PathValue("followed")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -186,7 +186,7 @@ func (a *API) followMany(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := c.service().FollowMany(r.Context(), c.app, r.PathValue("user"), in); err != nil {
+	if err := c.service().FollowMany(r.Context(), c.app, c.user, in); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -215,7 +215,7 @@ func (a *API) listFollowing(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	ids, _, err := c.service().Following(r.Context(), c.app, r.PathValue("user"), p.Before, p.Limit)
+	ids, _, err := c.service().Following(r.Context(), c.app, c.user, p.Before, p.Limit)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (a *API) listFollowedIdentities(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	ids, identities, err := c.service().Following(r.Context(), c.app, r.PathValue("user"), p.Before, p.Limit)
+	ids, identities, err := c.service().Following(r.Context(), c.app, c.user, p.Before, p.Limit)
 	if err != nil {
 		return err
 	}

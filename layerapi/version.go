@@ -3,6 +3,7 @@ package layerapi
 import (
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -47,6 +48,10 @@ func (v Version) partIDs() bool { return v == V30 }
 // it without a version Herald serves is refused as Layer refused it: 406
 // invalid_header (code 107) with data.header "Accept".
 func Negotiate(r *http.Request) (Version, error) {
+	return negotiate(r, Versions, DefaultVersion, "1.0, 1.1, 2.0 or 3.0")
+}
+
+func negotiate(r *http.Request, served []Version, def Version, named string) (Version, error) {
 	for _, accept := range r.Header.Values("Accept") {
 		for _, entry := range strings.Split(accept, ",") {
 			mt, params, err := mime.ParseMediaType(strings.TrimSpace(entry))
@@ -54,15 +59,30 @@ func Negotiate(r *http.Request) (Version, error) {
 				continue
 			}
 			v := Version(strings.TrimSpace(params["version"]))
-			for _, known := range Versions {
-				if v == known {
-					return v, nil
-				}
+			if slices.Contains(served, v) {
+				return v, nil
 			}
 			return "", &herald.Error{ID: herald.EInvalidHeader,
-				Message: "Invalid Accept header; must be of form application/vnd.layer+json; version=x.y, with a version of 1.0, 1.1, 2.0 or 3.0.",
+				Message: "Invalid Accept header; must be of form application/vnd.layer+json; version=x.y, with a version of " + named + ".",
 				Data:    map[string]any{"header": "Accept"}}
 		}
 	}
-	return DefaultVersion, nil
+	return def, nil
+}
+
+// ClientVersions lists the Client API versions Herald serves: 2.0, which
+// Layer's Web SDK 3.x speaks, and 3.0, which the Web XDK 4.x speaks.
+var ClientVersions = []Version{V20, V30}
+
+// DefaultClientVersion is the Client API version of a request that names
+// no Layer media type: 2.0, the version the Web SDK's Client API was
+// written for.
+const DefaultClientVersion = V20
+
+// NegotiateClient is Negotiate for the Client API: an Accept naming
+// Layer's media type must name 2.0 or 3.0 (406 invalid_header otherwise,
+// 1.x included: the Client API 1.0 named users by user id, which Herald's
+// Client API does not), and none names DefaultClientVersion.
+func NegotiateClient(r *http.Request) (Version, error) {
+	return negotiate(r, ClientVersions, DefaultClientVersion, "2.0 or 3.0")
 }

@@ -3,7 +3,6 @@ package layerapi
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -20,13 +19,17 @@ type view struct {
 	srv *heraldhttp.Server
 	app string
 	v   Version
+	// urls names the objects' URLs: the server API's or the Client API's.
+	urls urlScheme
+	// client renders as the Client API does (see clientURLs).
+	client bool
 	// known holds the identities looked up so far; a user looked up without
 	// one is there as nil.
 	known map[string]*herald.Identity
 }
 
 func newView(srv *heraldhttp.Server, ctx context.Context, app string, v Version) *view {
-	return &view{ctx: ctx, srv: srv, app: app, v: v}
+	return &view{ctx: ctx, srv: srv, app: app, v: v, urls: serverURLs{srv.URLs, app}}
 }
 
 // load looks up the identities of users not looked up yet, when the version
@@ -109,7 +112,7 @@ type basicIdentityJSON struct {
 }
 
 func (v *view) basicIdentity(user string) basicIdentityJSON {
-	id, u := herald.IdentityIDPrefix+user, v.srv.URLs.Identity(v.app, user)
+	id, u := herald.IdentityIDPrefix+user, v.urls.identity(user)
 	out := basicIdentityJSON{ID: &id, URL: &u, UserID: &user}
 	if known := v.known[user]; known != nil {
 		out.DisplayName, out.AvatarURL = orNull(known.DisplayName), orNull(known.AvatarURL)
@@ -136,37 +139,46 @@ func (v *view) users(users []string) []any {
 
 // identityJSON is a user's full identity.
 type identityJSON struct {
-	ID           string          `json:"id"`
-	URL          string          `json:"url"`
-	UserID       string          `json:"user_id"`
-	DisplayName  *string         `json:"display_name"`
-	AvatarURL    *string         `json:"avatar_url"`
-	FirstName    *string         `json:"first_name"`
-	LastName     *string         `json:"last_name"`
-	PhoneNumber  *string         `json:"phone_number"`
-	EmailAddress *string         `json:"email_address"`
-	IdentityType *string         `json:"identity_type,omitempty"`
-	PublicKey    *string         `json:"public_key"`
-	Metadata     json.RawMessage `json:"metadata"`
-	CreatedAt    string          `json:"created_at"`
-	UpdatedAt    string          `json:"updated_at"`
+	ID           string  `json:"id"`
+	URL          string  `json:"url"`
+	UserID       string  `json:"user_id"`
+	DisplayName  *string `json:"display_name"`
+	AvatarURL    *string `json:"avatar_url"`
+	FirstName    *string `json:"first_name"`
+	LastName     *string `json:"last_name"`
+	PhoneNumber  *string `json:"phone_number"`
+	EmailAddress *string `json:"email_address"`
+	IdentityType *string `json:"identity_type,omitempty"`
+	// Type is the Client API's name of identity_type: Layer's Web SDK
+	// reads type (layer-websdk identity.js), the Server API's docs name
+	// identity_type; the Client API renders both.
+	Type      *string         `json:"type,omitempty"`
+	PublicKey *string         `json:"public_key"`
+	Metadata  json.RawMessage `json:"metadata"`
+	CreatedAt string          `json:"created_at"`
+	UpdatedAt string          `json:"updated_at"`
 }
 
-// identity renders a full identity; identity_type is 3.0's.
+// identity renders a full identity; identity_type is 3.0's and the Client
+// API's, which names it type too.
 func (v *view) identity(id *herald.Identity) identityJSON {
-	var typ *string
-	if v.v == V30 {
+	var typ, clientType *string
+	if v.v == V30 || v.client {
 		t := id.IdentityType
 		if t == "" {
 			t = "user"
 		}
 		typ = &t
+		if v.client {
+			clientType = &t
+		}
 	}
 	return identityJSON{
 		IdentityType: typ,
+		Type:         clientType,
 		PublicKey:    orNull(id.PublicKey),
 		ID:           herald.IdentityIDPrefix + id.UserID,
-		URL:          v.srv.URLs.Identity(v.app, id.UserID),
+		URL:          v.urls.identity(id.UserID),
 		UserID:       id.UserID,
 		DisplayName:  orNull(id.DisplayName),
 		AvatarURL:    orNull(id.AvatarURL),
@@ -192,7 +204,7 @@ type conversationJSON struct {
 
 // conversation renders c; its participants must be loaded.
 func (v *view) conversation(c *herald.Conversation) conversationJSON {
-	u := v.srv.URLs.Conversation(v.app, c.ID)
+	u := v.urls.conversation(c.ID)
 	return conversationJSON{
 		ID: herald.ConversationIDPrefix + c.ID, URL: u, MessagesURL: u + "/messages",
 		CreatedAt: herald.FormatTime(c.CreatedAt), Participants: v.users(c.Participants), Distinct: c.Distinct,
@@ -258,7 +270,7 @@ func (v *view) parts(idBase string, parts []herald.Part) []partJSON {
 			out[i].UpdatedAt = &at
 		}
 		if p.Content != nil {
-			c := v.srv.RenderContent(v.app, p.Content.ID, p.Content.Size, true)
+			c := v.content(p.Content.ID, p.Content.Size, true)
 			out[i].Content = &c
 		} else {
 			body := p.Body
@@ -274,8 +286,10 @@ type refJSON struct {
 }
 
 type messageJSON struct {
-	ID              string            `json:"id"`
-	URL             string            `json:"url"`
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// ReceiptsURL is the Client API's ([P1.1] client/rest/messages.md).
+	ReceiptsURL     string            `json:"receipts_url,omitempty"`
 	Conversation    refJSON           `json:"conversation"`
 	Parts           []partJSON        `json:"parts"`
 	SentAt          string            `json:"sent_at"`
@@ -294,14 +308,17 @@ func (v *view) message(m *herald.Message, viewer string) messageJSON {
 	id := herald.MessageIDPrefix + m.ID
 	out := messageJSON{
 		ID:  id,
-		URL: v.srv.URLs.Message(v.app, m.ID),
+		URL: v.urls.message(m.ID),
 		Conversation: refJSON{ID: herald.ConversationIDPrefix + m.ConversationID,
-			URL: v.srv.URLs.Conversation(v.app, m.ConversationID)},
+			URL: v.urls.conversation(m.ConversationID)},
 		Parts:           v.parts(id, m.Parts),
 		SentAt:          herald.FormatTime(m.SentAt),
 		Sender:          v.sender(m.Sender),
 		RecipientStatus: v.recipientStatus(m.RecipientStatus),
 		Position:        m.Position,
+	}
+	if v.client {
+		out.ReceiptsURL = out.URL + "/receipts"
 	}
 	if viewer != "" {
 		unread := m.RecipientStatus[viewer] != herald.StatusRead
@@ -341,10 +358,8 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 	id := herald.AnnouncementIDPrefix + a.ID
 	out := announcementJSON{ID: id, Parts: v.parts(id, a.Parts), SentAt: herald.FormatTime(a.SentAt),
 		Sender: v.sender(a.Sender), RecipientStatus: v.recipientStatus(a.RecipientStatus)}
+	out.URL = v.urls.announcement(a.ID, viewer)
 	if viewer == "" {
-		// As the live response shows it (cakejelly/layer-api
-		// spec/cassettes/announcement_create.yml).
-		out.URL = v.srv.URLs.App(v.app) + "/announcements/" + a.ID
 		users := make([]string, 0, len(a.RecipientStatus))
 		for u := range a.RecipientStatus {
 			users = append(users, u)
@@ -352,7 +367,6 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 		slices.Sort(users)
 		out.Recipients = v.users(users)
 	} else {
-		out.URL = v.srv.URLs.App(v.app) + "/users/" + url.PathEscape(viewer) + "/announcements/" + a.ID
 		unread := a.RecipientStatus[viewer] != herald.StatusRead
 		out.IsUnread = &unread
 	}

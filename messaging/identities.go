@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -124,58 +125,88 @@ func (s *Service) PutIdentity(ctx context.Context, appID, userID string, in Iden
 		return nil, false, err
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
-		now := s.now()
-		id, err := tx.Identity(ctx, appID, userID)
-		switch {
-		case herald.IsNotFound(err):
-			if mode == IdentityPatch {
-				return err
-			}
-			id = &herald.Identity{AppID: appID, UserID: userID, CreatedAt: now}
-			created = true
-		case err != nil:
-			return err
-		case mode == IdentityCreate:
-			return herald.Errorf(herald.EIDInUse, "User %q already has an identity; use PUT or PATCH to change it.", userID)
-		case mode == IdentityReplace:
-			id = &herald.Identity{AppID: appID, UserID: userID, CreatedAt: id.CreatedAt}
-		}
-		set := func(dst *string, v *string) {
-			if v != nil {
-				*dst = *v
-			}
-		}
-		set(&id.DisplayName, in.DisplayName)
-		set(&id.AvatarURL, in.AvatarURL)
-		set(&id.FirstName, in.FirstName)
-		set(&id.LastName, in.LastName)
-		set(&id.PhoneNumber, in.PhoneNumber)
-		set(&id.EmailAddress, in.EmailAddress)
-		set(&id.PublicKey, in.PublicKey)
-		set(&id.IdentityType, in.IdentityType)
-		if in.Metadata != nil || mode != IdentityPatch {
-			id.Metadata = meta
-		}
-		// Layer required display_name when an identity is created or
-		// replaced (platform/users/identity.md).
-		if err := checkIdentity(id, mode != IdentityPatch); err != nil {
-			return err
-		}
-		id.UpdatedAt = now
-		if err := tx.PutIdentity(ctx, id); err != nil {
-			return err
-		}
-		typ := herald.EventIdentityUpdated
-		if created {
-			typ = herald.EventIdentityCreated
-		}
-		out = id
-		return s.record(ctx, tx, appID, typ, nil, &herald.EventData{Identity: id})
+		out, created, err = s.putIdentity(ctx, tx, appID, userID, in, meta, mode)
+		return err
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return out, created, nil
+}
+
+// identityUpsert is the mode of an identity written from an identity
+// token's claims: created when missing, even without a display name (a
+// token need not carry one), and otherwise changed in the fields given.
+const identityUpsert IdentityMode = -1
+
+// putIdentity writes an identity in tx, with metadata meta as checked by
+// checkMetadata. An upsert that changes nothing writes and records
+// nothing.
+func (s *Service) putIdentity(ctx context.Context, tx herald.Tx, appID, userID string, in IdentityInput, meta json.RawMessage, mode IdentityMode) (out *herald.Identity, created bool, err error) {
+	now := s.now()
+	id, err := tx.Identity(ctx, appID, userID)
+	var before herald.Identity
+	switch {
+	case herald.IsNotFound(err):
+		if mode == IdentityPatch {
+			return nil, false, err
+		}
+		id = &herald.Identity{AppID: appID, UserID: userID, CreatedAt: now}
+		created = true
+	case err != nil:
+		return nil, false, err
+	case mode == IdentityCreate:
+		return nil, false, herald.Errorf(herald.EIDInUse, "User %q already has an identity; use PUT or PATCH to change it.", userID)
+	case mode == IdentityReplace:
+		id = &herald.Identity{AppID: appID, UserID: userID, CreatedAt: id.CreatedAt}
+	default:
+		before = *id
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&id.DisplayName, in.DisplayName)
+	set(&id.AvatarURL, in.AvatarURL)
+	set(&id.FirstName, in.FirstName)
+	set(&id.LastName, in.LastName)
+	set(&id.PhoneNumber, in.PhoneNumber)
+	set(&id.EmailAddress, in.EmailAddress)
+	set(&id.PublicKey, in.PublicKey)
+	set(&id.IdentityType, in.IdentityType)
+	patching := mode == IdentityPatch || mode == identityUpsert
+	if in.Metadata != nil || !patching {
+		id.Metadata = meta
+	}
+	if mode == identityUpsert && !created && sameIdentity(&before, id) {
+		return id, false, nil
+	}
+	// Layer required display_name when an identity is created or
+	// replaced (platform/users/identity.md).
+	if err := checkIdentity(id, !patching); err != nil {
+		return nil, false, err
+	}
+	id.UpdatedAt = now
+	if err := tx.PutIdentity(ctx, id); err != nil {
+		return nil, false, err
+	}
+	typ := herald.EventIdentityUpdated
+	if created {
+		typ = herald.EventIdentityCreated
+	}
+	return id, created, s.record(ctx, tx, appID, typ, nil, &herald.EventData{Identity: id})
+}
+
+// sameIdentity reports whether two versions of an identity hold the same
+// fields.
+func sameIdentity(a, b *herald.Identity) bool {
+	for i, f := range identityFields(a) {
+		if *f.dst != *identityFields(b)[i].dst {
+			return false
+		}
+	}
+	return bytes.Equal(a.Metadata, b.Metadata)
 }
 
 // Identity returns a user's identity.

@@ -37,6 +37,18 @@ import (
 // push.
 type OnlineFunc func(ctx context.Context, appID string, userIDs []string) (online map[string]bool, err error)
 
+// OnlineOf makes an OnlineFunc of a function that lists the users online.
+func OnlineOf(connected func(ctx context.Context, appID string, userIDs []string) ([]string, error)) OnlineFunc {
+	return func(ctx context.Context, appID string, userIDs []string) (map[string]bool, error) {
+		users, err := connected(ctx, appID, userIDs)
+		online := make(map[string]bool, len(users))
+		for _, u := range users {
+			online[u] = true
+		}
+		return online, err
+	}
+}
+
 // Defaults.
 const (
 	DefaultAPNSProductionURL  = "https://api.push.apple.com"

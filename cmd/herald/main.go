@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/clientapi"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -180,6 +181,7 @@ func rootCommand() *cobra.Command {
 	}
 	cfg.flags(root)
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
+		keysCommand(cfg),
 		secretKeyCommand(), pushCommand(cfg))
 	return root
 }
@@ -443,7 +445,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if baseURL == "" {
 		baseURL = "http://" + ln.Addr().String()
 	}
-	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{})
+	sockets := &clientapi.API{}
+	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{}, sockets)
 	if err != nil {
 		return err
 	}
@@ -463,7 +466,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	svc.Logger = logger
 	engine.Jobs = append(engine.Jobs, delivery.Job{Name: "blob_sweep", Every: messaging.BlobSweepInterval, Run: svc.SweepBlobs},
 		delivery.Job{Name: "export_schedule", Every: messaging.ExportScheduleInterval, Run: svc.ScheduleExports},
-		delivery.Job{Name: "export_prune", Every: messaging.ExportPruneInterval, Run: svc.PruneExports})
+		delivery.Job{Name: "export_prune", Every: messaging.ExportPruneInterval, Run: svc.PruneExports},
+		delivery.Job{Name: "session_sweep", Every: messaging.SessionSweepInterval, Run: svc.SweepSessions})
 	// Archives are written beside the data, not in a temporary directory
 	// that may be small or in memory.
 	exportDir := filepath.Join(cfg.data, "exports")
@@ -475,10 +479,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		return err
 	}
 	api.Engine = engine
-	// Online stays nil until the Client API's WebSocket tells who is
-	// connected: everybody is pushed to.
+	// Users with a Client API socket open hear of changes over it: no push.
 	sender := &push.Sender{Store: svc.Store, Service: svc, APNSURL: health.apnsURL, FCMURL: health.fcmURL,
-		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger}
+		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Online: push.OnlineOf(sockets.ConnectedUsers)}
 	svc.Notify = func() {
 		engine.Notify()
 		sender.Notify()
@@ -529,6 +532,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Shutdown leaves the sockets, which the server no longer tracks once
+	// upgraded: their clients reconnect to another node and replay.
+	sockets.Close()
 	// The uses of tokens since the last write would be lost with the
 	// process.
 	if err := svc.FlushTokenUses(shutdownCtx); err != nil {
