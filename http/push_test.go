@@ -121,8 +121,11 @@ func (s *pushServers) sender(t *testing.T, a *api, configure ...func(*push.Sende
 	if err := snd.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	engine := a.Engine
-	a.Service.Notify = func() { engine.Notify(); snd.Notify() }
+	prev := a.Service.Notify
+	a.Service.Notify = func() {
+		prev()
+		snd.Notify()
+	}
 	t.Cleanup(func() { snd.Stop(context.Background()) })
 	return snd
 }
