@@ -319,11 +319,14 @@ func TestClientAPIIdentitiesAndFollows(t *testing.T) {
 		alice.do("GET", "following/users/carol", nil).must(t, 204)
 		alice.do("POST", "following/users", []any{"layer:///identities/dave"}).must(t, 202)
 		var following []string
-		alice.do("GET", "following", nil).must(t, 200).JSON(t, &following)
+		r = alice.do("GET", "following", nil).must(t, 200)
+		wantCount(t, r, 2)
+		r.JSON(t, &following)
 		wantJSON(t, "following", following, []string{"layer:///identities/dave", "layer:///identities/carol"})
 		var identities []map[string]any
 		r = alice.do("GET", "identities?page_size=1", nil).must(t, 200)
 		wantClientJSON(t, r)
+		wantCount(t, r, 2)
 		r.JSON(t, &identities)
 		wantJSON(t, "first followed", ids(identities), []string{"layer:///identities/dave"})
 		alice.do("GET", "identities?from_id=layer:///identities/dave", nil).must(t, 200).JSON(t, &identities)
