@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/layerapi"
 )
 
 // client is a user's session on the Client API.
@@ -463,6 +466,58 @@ func TestClientAPICORS(t *testing.T) {
 		}
 		if r := a.doAs("", "OPTIONS", "/conversations", nil, "Origin", origin); r.Status == http.StatusNoContent {
 			t.Fatalf("server API answered a preflight: %d %v", r.Status, r.Header)
+		}
+	})
+}
+
+// ClientView, which the WebSocket renders change packets with, renders
+// objects as the REST answers show them.
+func TestClientViewRendersAsREST(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		bob := startSession(t, a, "bob")
+		conv := a.newConversation(t, "alice", "bob")
+		sent := a.sendText(t, conv, "alice", "hi")
+		ann := a.announce(t, "news", "bob")
+		ctx := context.Background()
+		for _, v := range []layerapi.Version{layerapi.V20, layerapi.V30} {
+			accept := "application/vnd.layer+json; version=" + string(v)
+			cv := layerapi.NewClientView(a.Server, ctx, a.AppID, v, "bob")
+			uc, err := a.Service.UserConversation(ctx, a.AppID, "bob", conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := a.Service.Message(ctx, a.AppID, "", "bob", localID(sent["id"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			an, err := a.Service.Announcement(ctx, a.AppID, "bob", localID(ann["id"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			me, err := a.Service.Identity(ctx, a.AppID, "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cv.LoadConversations(uc); err != nil {
+				t.Fatal(err)
+			}
+			if err := cv.LoadMessages(m); err != nil {
+				t.Fatal(err)
+			}
+			if err := cv.LoadAnnouncements(an); err != nil {
+				t.Fatal(err)
+			}
+			rest := func(path string) map[string]any {
+				return bob.do("GET", path, nil, "Accept", accept).must(t, 200).Map(t)
+			}
+			wantJSON(t, string(v)+" conversation", cv.Conversation(uc), rest("conversations/"+conv))
+			wantJSON(t, string(v)+" message", cv.Message(m), without(rest("messages/"+localID(sent["id"])), "received_at"))
+			wantJSON(t, string(v)+" user message", cv.UserMessage(uc, m), rest("messages/"+localID(sent["id"])))
+			wantJSON(t, string(v)+" announcement", cv.Announcement(an), rest("announcements/"+localID(ann["id"])))
+			wantJSON(t, string(v)+" identity", cv.Identity(me), rest("identities/bob"))
+			basic := cv.BasicIdentity("alice")
+			wantJSON(t, string(v)+" basic identity", basic, rest("conversations/"+conv)["last_message"].(map[string]any)["sender"])
 		}
 	})
 }
