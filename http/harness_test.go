@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/clientapi"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -38,6 +39,8 @@ type api struct {
 	Service *messaging.Service
 	Engine  *delivery.Engine
 	Store   herald.Store
+	// Sockets is the Client API's WebSocket.
+	Sockets *clientapi.API
 	// The API's clock, which the test moves; copies of the api (in) share
 	// it.
 	*testClock
@@ -73,7 +76,8 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Service = &messaging.Service{Store: store, Blobs: blob.Dir{Root: t.TempDir()}, Now: now}
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
-	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String(), &layerapi.API{})
+	a.Sockets = &clientapi.API{}
+	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String(), &layerapi.API{}, a.Sockets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +104,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.stop = func() {
 		stopOnce.Do(func() {
 			ts.Close()
+			a.Sockets.Close()
 			a.Engine.Stop(context.Background())
 			// As serve does on shutdown; no write of them comes after Close.
 			if err := a.Service.FlushTokenUses(context.Background()); err != nil {

@@ -202,7 +202,8 @@ func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connecting the listener: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.n.channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.n.channel}.Sanitize()+"; LISTEN "+
+		pgx.Identifier{signalChannelFor(s.n.channel)}.Sanitize()); err != nil {
 		conn.Close(ctx)
 		return nil, fmt.Errorf("postgres: listening: %w", err)
 	}
@@ -214,6 +215,10 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn) {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return
+		}
+		if n.Channel != s.n.channel {
+			s.receiveSignal(n.Payload)
+			continue
 		}
 		var bits uint32
 		var from string

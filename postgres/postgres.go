@@ -82,6 +82,8 @@ type Store struct {
 
 	mu       sync.Mutex
 	watchers []func(herald.Change)
+	// signalReceivers hear the other nodes' signals (see signals.go).
+	signalReceivers []func([]byte)
 
 	n notifier
 }

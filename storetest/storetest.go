@@ -98,6 +98,7 @@ var tests = []struct {
 	// inbox.go
 	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
+	{"Presence", testPresence}, // presence.go
 	// sessions.go
 	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go

@@ -95,7 +95,7 @@ same run.`,
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
 	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
-	cmd.AddCommand(slowBodiesCommand())
+	cmd.AddCommand(slowBodiesCommand(), socketBenchCommand(cfg))
 	return cmd
 }
 
@@ -251,75 +251,12 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	// CPU to scan it again and again. Herald's memory is what is measured,
 	// not the bench's.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	dir, err := os.MkdirTemp("", "herald-bench")
+	srv, err := startBenchServer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	// As many webhooks as the run asks for.
-	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--max-webhooks", "0"}
-	database := "sqlite"
-	if cfg.db != "" {
-		args, database = append(args, "--db", cfg.db), "postgres"
-	}
-	server := exec.CommandContext(ctx, self, args...)
-	// The bench's receiver listens on loopback, which Herald refuses to
-	// contact unless exempted, and its clients send thousands of requests
-	// a second with one token, as many at once as there are clients: the
-	// exemption, and no rate limits. Through the environment rather than
-	// flags, so that the bench can drive builds that have no such flags.
-	server.Env = append(os.Environ(), "HERALD_ALLOW_TARGETS=127.0.0.0/8", "HERALD_RATE_LIMIT=0", "HERALD_TOKEN_CONCURRENCY=0")
-	if cfg.db != "" && cfg.secretKey == "" && cfg.secretKeyFile == "" {
-		// The bench's own empty database: a key of its own.
-		server.Env = append(server.Env, "HERALD_SECRET_KEY="+keyring.NewKey())
-	} else if cfg.secretKeyFile != "" {
-		server.Args = append(server.Args, "--secret-key-file", cfg.secretKeyFile)
-	} else if cfg.secretKey != "" {
-		server.Env = append(server.Env, "HERALD_SECRET_KEY="+cfg.secretKey)
-	}
-	stderr, err := server.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	server.Stdout = io.Discard
-	if err := server.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		server.Process.Signal(syscall.SIGTERM)
-		server.Wait()
-	}()
-	addr := make(chan string, 1)
-	var serverLog bytes.Buffer
-	var logMu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logMu.Lock()
-			serverLog.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(30 * time.Second):
-		logMu.Lock()
-		defer logMu.Unlock()
-		return nil, fmt.Errorf("herald did not start:\n%s", serverLog.String())
-	}
-	creds, err := readBootstrap(dir)
-	if err != nil {
-		return nil, err
-	}
+	defer srv.stop()
+	base, creds, database, server := srv.base, srv.creds, srv.database, srv.cmd
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}, Timeout: 30 * time.Second}
 
 	rcv := &benchReceiver{secrets: map[string]string{}, sent: &sync.Map{}, events: map[string]int{}}
@@ -498,6 +435,103 @@ sending:
 	}
 	r.LatencyMS = latency{P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), P999: pct(0.999), Max: pct(1)}
 	return r, nil
+}
+
+// benchServer is a Herald server that a bench started as a child process,
+// on a fresh data directory.
+type benchServer struct {
+	base     string // its root URL
+	creds    credentials
+	database string
+	cmd      *exec.Cmd
+	stop     func()
+}
+
+// startBenchServer starts a Herald server for a bench, with extra
+// environment variables (NAME=value), and waits until it listens.
+func startBenchServer(ctx context.Context, cfg *config, env ...string) (_ *benchServer, err error) {
+	var cleanups []func()
+	stop := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "herald-bench")
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	// As many webhooks as the run asks for.
+	args := []string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--max-webhooks", "0"}
+	database := "sqlite"
+	if cfg.db != "" {
+		args, database = append(args, "--db", cfg.db), "postgres"
+	}
+	server := exec.CommandContext(ctx, self, args...)
+	// The bench's receiver listens on loopback, which Herald refuses to
+	// contact unless exempted, and its clients send thousands of requests
+	// a second with one token, as many at once as there are clients: the
+	// exemption, and no rate limits. Through the environment rather than
+	// flags, so that the bench can drive builds that have no such flags.
+	server.Env = append(os.Environ(), "HERALD_ALLOW_TARGETS=127.0.0.0/8", "HERALD_RATE_LIMIT=0", "HERALD_TOKEN_CONCURRENCY=0")
+	server.Env = append(server.Env, env...)
+	if cfg.db != "" && cfg.secretKey == "" && cfg.secretKeyFile == "" {
+		// The bench's own empty database: a key of its own.
+		server.Env = append(server.Env, "HERALD_SECRET_KEY="+keyring.NewKey())
+	} else if cfg.secretKeyFile != "" {
+		server.Args = append(server.Args, "--secret-key-file", cfg.secretKeyFile)
+	} else if cfg.secretKey != "" {
+		server.Env = append(server.Env, "HERALD_SECRET_KEY="+cfg.secretKey)
+	}
+	stderr, err := server.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	server.Stdout = io.Discard
+	if err := server.Start(); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() {
+		server.Process.Signal(syscall.SIGTERM)
+		server.Wait()
+	})
+	addr := make(chan string, 1)
+	var serverLog bytes.Buffer
+	var logMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logMu.Lock()
+			serverLog.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(30 * time.Second):
+		logMu.Lock()
+		defer logMu.Unlock()
+		return nil, fmt.Errorf("herald did not start:\n%s", serverLog.String())
+	}
+	creds, err := readBootstrap(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &benchServer{base: base, creds: creds, database: database, cmd: server, stop: stop}, nil
 }
 
 // benchCeiling measures how many requests/s the receiver accepts from the

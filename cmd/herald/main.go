@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/clientapi"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -179,6 +180,7 @@ func rootCommand() *cobra.Command {
 	}
 	cfg.flags(root)
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
+		keysCommand(cfg),
 		secretKeyCommand())
 	return root
 }
@@ -433,7 +435,8 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if baseURL == "" {
 		baseURL = "http://" + ln.Addr().String()
 	}
-	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{})
+	sockets := &clientapi.API{}
+	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{}, sockets)
 	if err != nil {
 		return err
 	}
@@ -510,6 +513,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Shutdown leaves the sockets, which the server no longer tracks once
+	// upgraded: their clients reconnect to another node and replay.
+	sockets.Close()
 	// The uses of tokens since the last write would be lost with the
 	// process.
 	if err := svc.FlushTokenUses(shutdownCtx); err != nil {

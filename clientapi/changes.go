@@ -1,0 +1,491 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/layerapi"
+)
+
+// Change packets ([P1.1] client/websockets/change-packet.md, 2.0 draft;
+// the reference's §6.5): create carries the whole object as the recipient
+// sees it, update a Layer-Patch list, delete what the deletion was.
+
+type objectRef struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	URL  string `json:"url,omitempty"`
+}
+
+type changeBody struct {
+	Operation string    `json:"operation"`
+	Object    objectRef `json:"object"`
+	Data      any       `json:"data"`
+}
+
+// patchOp is one Layer-Patch operation. Ops on objects (participants,
+// last_message) name them by id and give them whole as value, so that the
+// SDK's parser finds the object in its cache or makes it (layer-patch).
+type patchOp struct {
+	Operation string `json:"operation"`
+	Property  string `json:"property"`
+	ID        string `json:"id,omitempty"`
+	Value     any    `json:"value,omitempty"`
+}
+
+// setOp sets a property to a value, null included.
+type setOp struct {
+	Operation string `json:"operation"`
+	Property  string `json:"property"`
+	Value     any    `json:"value"`
+}
+
+// audience names the users an event concerns (everyone: every user of the
+// app, each socket deciding for itself, for identity changes whose
+// followers only the store knows).
+func audience(e *herald.Event, d *herald.EventData) (users []string, everyone bool) {
+	switch e.Type {
+	case herald.EventMessageSent, herald.EventMessageDelivered, herald.EventMessageRead, herald.EventMessageDeleted:
+		if d.Conversation != nil {
+			users = append(users, d.Conversation.Participants...)
+		}
+		if d.Message != nil {
+			for u := range d.Message.RecipientStatus {
+				users = append(users, u)
+			}
+		}
+	case herald.EventConversationCreated, herald.EventConversationUpdatedP, herald.EventConversationUpdatedM,
+		herald.EventConversationDeleted:
+		if d.Conversation != nil {
+			users = append(users, d.Conversation.Participants...)
+		}
+		users = append(users, d.Removed...)
+	case herald.EventAnnouncementSent:
+		if d.Announcement != nil {
+			for u := range d.Announcement.RecipientStatus {
+				users = append(users, u)
+			}
+		}
+	case herald.EventMessageDeletedForUser, herald.EventConversationDeletedForUser, herald.EventAnnouncementDeletedForUser,
+		herald.EventAnnouncementRead, herald.EventAnnouncementDelivered, herald.EventUserFollowed, herald.EventUserUnfollowed:
+		users = []string{d.UserID}
+	case herald.EventIdentityCreated, herald.EventIdentityUpdated, herald.EventIdentityDeleted, herald.EventPresenceUpdated:
+		return nil, true
+	}
+	return users, false
+}
+
+// concerns reports whether an event concerns a user, as audience has it.
+func concerns(e *herald.Event, d *herald.EventData, user string) bool {
+	users, everyone := audience(e, d)
+	if everyone {
+		return true
+	}
+	for _, u := range users {
+		if u == user {
+			return true
+		}
+	}
+	return false
+}
+
+// ref names a rendered object in a change packet, by the id and url it
+// was rendered with.
+func ref(typ string, rendered any) (objectRef, error) {
+	b, err := json.Marshal(rendered)
+	if err != nil {
+		return objectRef{}, err
+	}
+	var r objectRef
+	if err := json.Unmarshal(b, &r); err != nil {
+		return objectRef{}, err
+	}
+	r.Type = typ
+	return r, nil
+}
+
+// escapeKey escapes a Layer-Patch path segment: a dot in an identity id
+// used as a key ("recipient_status.layer:///identities/fred\.flinstone",
+// [P2.0 draft] client/websockets/change-packet.md).
+func escapeKey(k string) string { return strings.ReplaceAll(k, ".", `\.`) }
+
+func change(op string, obj objectRef, data any, at packet) packet {
+	at.typ, at.body = packetChange, changeBody{Operation: op, Object: obj, Data: data}
+	return at
+}
+
+// changes renders the change packets an event makes for the socket's
+// user; none when it does not concern them.
+func (s *socket) changes(e *herald.Event) ([]packet, error) {
+	d, err := e.DecodeData()
+	if err != nil {
+		return nil, err
+	}
+	viewer := s.sess.UserID
+	if !concerns(e, d, viewer) {
+		return nil, nil
+	}
+	ctx, app := s.ctx, s.sess.AppID
+	svc := s.hub.api.service()
+	cv := layerapi.NewClientView(s.hub.api.srv, ctx, app, s.version, viewer)
+	at := packet{at: e.CreatedAt}
+
+	switch e.Type {
+	case herald.EventMessageSent:
+		m := d.Message
+		if m == nil || m.Channel != nil {
+			return nil, nil
+		}
+		hidden, err := s.hub.api.messageHidden(ctx, app, m.ID, viewer)
+		if err != nil || hidden {
+			return nil, err
+		}
+		uc, err := svc.UserConversation(ctx, app, viewer, m.ConversationID)
+		if herald.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := cv.LoadConversations(uc); err != nil {
+			return nil, err
+		}
+		if err := cv.LoadMessages(m); err != nil {
+			return nil, err
+		}
+		msg := cv.UserMessage(uc, m)
+		mref, err := ref("Message", msg)
+		if err != nil {
+			return nil, err
+		}
+		out := []packet{change("create", mref, msg, at)}
+		conv, err := s.conversationUpdate(cv, uc, at)
+		return append(out, conv...), err
+
+	case herald.EventMessageDelivered, herald.EventMessageRead:
+		m := d.Message
+		if m == nil || d.UserID == "" {
+			return nil, nil
+		}
+		if err := cv.LoadMessages(m); err != nil {
+			return nil, err
+		}
+		mref, err := ref("Message", cv.Message(m))
+		if err != nil {
+			return nil, err
+		}
+		idref, err := ref("Identity", cv.BasicIdentity(d.UserID))
+		if err != nil {
+			return nil, err
+		}
+		out := []packet{change("update", mref, []setOp{{Operation: "set",
+			Property: "recipient_status." + escapeKey(idref.ID), Value: m.RecipientStatus[d.UserID]}}, at)}
+		if viewer != d.UserID {
+			return out, nil
+		}
+		// The reader's unread count went down.
+		uc, err := svc.UserConversation(ctx, app, viewer, m.ConversationID)
+		if herald.IsNotFound(err) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		cref, err := ref("Conversation", cv.Conversation(uc))
+		if err != nil {
+			return nil, err
+		}
+		return append(out, change("update", cref, []setOp{{Operation: "set", Property: "unread_message_count",
+			Value: uc.UnreadMessageCount}}, at)), nil
+
+	case herald.EventMessageDeleted, herald.EventMessageDeletedForUser:
+		if d.Message == nil {
+			return nil, nil
+		}
+		mref, err := ref("Message", cv.Message(d.Message))
+		if err != nil {
+			return nil, err
+		}
+		mode := "all_participants"
+		if e.Type == herald.EventMessageDeletedForUser {
+			mode = "my_devices"
+		}
+		return []packet{change("delete", mref, map[string]any{"mode": mode}, at)}, nil
+
+	case herald.EventConversationCreated:
+		return s.conversationCreate(cv, d.Conversation, at)
+
+	case herald.EventConversationUpdatedP:
+		c := d.Conversation
+		if c == nil {
+			return nil, nil
+		}
+		for _, u := range d.Added {
+			if u == viewer {
+				// New to the viewer: the whole conversation.
+				return s.conversationCreate(cv, c, at)
+			}
+		}
+		if err := cv.LoadUsers(append(append([]string{}, d.Added...), d.Removed...)...); err != nil {
+			return nil, err
+		}
+		cref, err := ref("Conversation", cv.Conversation(&herald.UserConversation{Conversation: c, UserID: viewer}))
+		if err != nil {
+			return nil, err
+		}
+		var ops []patchOp
+		for _, u := range d.Added {
+			b := cv.BasicIdentity(u)
+			idref, err := ref("Identity", b)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, patchOp{Operation: "add", Property: "participants", ID: idref.ID, Value: b})
+		}
+		for _, u := range d.Removed {
+			idref, err := ref("Identity", cv.BasicIdentity(u))
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, patchOp{Operation: "remove", Property: "participants", ID: idref.ID})
+		}
+		if len(ops) == 0 {
+			return nil, nil
+		}
+		return []packet{change("update", cref, ops, at)}, nil
+
+	case herald.EventConversationUpdatedM:
+		c := d.Conversation
+		if c == nil || !c.HasParticipant(viewer) {
+			return nil, nil
+		}
+		cref, err := ref("Conversation", cv.Conversation(&herald.UserConversation{Conversation: c, UserID: viewer}))
+		if err != nil {
+			return nil, err
+		}
+		var meta any = map[string]any{}
+		if len(c.Metadata) > 0 {
+			meta = c.Metadata
+		}
+		return []packet{change("update", cref, []setOp{{Operation: "set", Property: "metadata", Value: meta}}, at)}, nil
+
+	case herald.EventConversationDeleted, herald.EventConversationDeletedForUser:
+		c := d.Conversation
+		if c == nil {
+			return nil, nil
+		}
+		cref, err := ref("Conversation", cv.Conversation(&herald.UserConversation{Conversation: c, UserID: viewer}))
+		if err != nil {
+			return nil, err
+		}
+		// my_devices with from_position: the SDK drops the messages up to
+		// it and keeps the conversation (the reference's §6.5).
+		data := map[string]any{"mode": "all_participants", "from_position": nil}
+		if e.Type == herald.EventConversationDeletedForUser {
+			data = map[string]any{"mode": "my_devices", "from_position": c.LastPosition}
+		}
+		return []packet{change("delete", cref, data, at)}, nil
+
+	case herald.EventAnnouncementSent:
+		a := d.Announcement
+		if a == nil {
+			return nil, nil
+		}
+		if err := cv.LoadAnnouncements(a); err != nil {
+			return nil, err
+		}
+		rendered := cv.Announcement(a)
+		aref, err := ref("Announcement", rendered)
+		if err != nil {
+			return nil, err
+		}
+		return []packet{change("create", aref, rendered, at)}, nil
+
+	case herald.EventAnnouncementRead, herald.EventAnnouncementDelivered, herald.EventAnnouncementDeletedForUser:
+		a := d.Announcement
+		if a == nil {
+			return nil, nil
+		}
+		aref, err := ref("Announcement", cv.Announcement(a))
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == herald.EventAnnouncementDeletedForUser {
+			return []packet{change("delete", aref, map[string]any{}, at)}, nil
+		}
+		idref, err := ref("Identity", cv.BasicIdentity(viewer))
+		if err != nil {
+			return nil, err
+		}
+		return []packet{change("update", aref, []setOp{{Operation: "set",
+			Property: "recipient_status." + escapeKey(idref.ID), Value: a.RecipientStatus[viewer]}}, at)}, nil
+
+	case herald.EventIdentityCreated, herald.EventIdentityUpdated, herald.EventIdentityDeleted:
+		id := d.Identity
+		if id == nil {
+			return nil, nil
+		}
+		if ok, err := s.sees(id.UserID); err != nil || !ok {
+			return nil, err
+		}
+		full := cv.Identity(id)
+		iref, err := ref("Identity", full)
+		if err != nil {
+			return nil, err
+		}
+		if e.Type == herald.EventIdentityDeleted {
+			return []packet{change("delete", iref, nil, at)}, nil
+		}
+		ops, err := identityOps(full)
+		return []packet{change("update", iref, ops, at)}, err
+
+	case herald.EventUserFollowed, herald.EventUserUnfollowed:
+		var out []packet
+		users := d.Added
+		if e.Type == herald.EventUserUnfollowed {
+			users = d.Removed
+		}
+		for _, u := range users {
+			if e.Type == herald.EventUserUnfollowed {
+				iref, err := ref("Identity", cv.BasicIdentity(u))
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, change("delete", iref, nil, at))
+				continue
+			}
+			id, err := svc.Identity(ctx, app, u)
+			if herald.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			full := cv.Identity(id)
+			iref, err := ref("Identity", full)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, change("create", iref, full, at))
+		}
+		return out, nil
+
+	case herald.EventPresenceUpdated:
+		p := d.Presence
+		if p == nil || !s.isSubscribed() {
+			return nil, nil
+		}
+		if ok, err := s.sees(p.UserID); err != nil || !ok {
+			return nil, err
+		}
+		c, err := presenceChange(cv, p, viewer)
+		if err != nil {
+			return nil, err
+		}
+		at.typ, at.body = packetChange, c
+		return []packet{at}, nil
+	}
+	return nil, nil
+}
+
+// sees reports whether the socket's user sees another's identity changes:
+// their own, and those of the users they follow or share a conversation
+// with.
+func (s *socket) sees(user string) (bool, error) {
+	if user == s.sess.UserID {
+		return true, nil
+	}
+	users, err := s.hub.api.service().Acquainted(s.ctx, s.sess.AppID, s.sess.UserID, []string{user})
+	return len(users) > 0, err
+}
+
+// conversationCreate is the create of a conversation, as the viewer sees it
+// now.
+func (s *socket) conversationCreate(cv *layerapi.ClientView, c *herald.Conversation, at packet) ([]packet, error) {
+	if c == nil {
+		return nil, nil
+	}
+	uc, err := s.hub.api.service().UserConversation(s.ctx, s.sess.AppID, s.sess.UserID, c.ID)
+	if herald.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := cv.LoadConversations(uc); err != nil {
+		return nil, err
+	}
+	rendered := cv.Conversation(uc)
+	cref, err := ref("Conversation", rendered)
+	if err != nil {
+		return nil, err
+	}
+	return []packet{change("create", cref, rendered, at)}, nil
+}
+
+// conversationUpdate is the update a new message makes to its
+// conversation for the viewer: last_message, by id and whole, and the
+// unread count (the reference's §6.5, observed with the Web SDK).
+func (s *socket) conversationUpdate(cv *layerapi.ClientView, uc *herald.UserConversation, at packet) ([]packet, error) {
+	rendered := cv.Conversation(uc)
+	cref, err := ref("Conversation", rendered)
+	if err != nil {
+		return nil, err
+	}
+	var ops []any
+	if uc.LastMessage != nil {
+		last := cv.UserMessage(uc, uc.LastMessage)
+		lref, err := ref("Message", last)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, patchOp{Operation: "set", Property: "last_message", ID: lref.ID, Value: last})
+	}
+	ops = append(ops, setOp{Operation: "set", Property: "unread_message_count", Value: uc.UnreadMessageCount})
+	return []packet{change("update", cref, ops, at)}, nil
+}
+
+// identityOps sets each property of a full identity, as rendered, but
+// those that name it.
+func identityOps(full any) ([]setOp, error) {
+	b, err := json.Marshal(full)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	var ops []setOp
+	for _, k := range sortedKeys(fields) {
+		switch k {
+		case "id", "url", "user_id":
+			continue
+		}
+		ops = append(ops, setOp{Operation: "set", Property: k, Value: fields[k]})
+	}
+	return ops, nil
+}
+
+// presenceChange is an Identity update with the presence a viewer sees:
+// the status set for the user themself (invisible included), what others
+// see otherwise ("invisible … appears as offline", Layer's presence docs).
+// The Web SDK reads presence only from these two ops (identity.js).
+func presenceChange(cv *layerapi.ClientView, p *herald.Presence, viewer string) (changeBody, error) {
+	iref, err := ref("Identity", cv.BasicIdentity(p.UserID))
+	if err != nil {
+		return changeBody{}, err
+	}
+	status := p.Shown()
+	if p.UserID == viewer && p.Status != "" {
+		status = p.Status
+	}
+	var seen any
+	if p.LastSeenAt != nil {
+		seen = herald.FormatTime(*p.LastSeenAt)
+	}
+	return changeBody{Operation: "update", Object: iref, Data: []setOp{
+		{Operation: "set", Property: "presence.status", Value: status},
+		{Operation: "set", Property: "presence.last_seen_at", Value: seen}}}, nil
+}
