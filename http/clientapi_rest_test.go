@@ -103,6 +103,14 @@ func TestClientAPIAuthentication(t *testing.T) {
 		}
 		// The server API's routes take no session.
 		alice.do("GET", a.URL+"/apps/"+a.AppID+"/conversations", nil).wantError(t, 401, "authentication_required", "")
+		// Revoked by the app: the next request is challenged, and the
+		// nonce signs her in again.
+		a.do("DELETE", "/users/alice/sessions", nil).must(t, 204)
+		e := alice.do("GET", "conversations", nil).wantError(t, 401, "authentication_required", "")
+		if data, _ := e["data"].(map[string]any); data["nonce"] == nil {
+			t.Fatalf("401 without data.nonce: %v", e)
+		}
+		startSession(t, a, "alice").do("GET", "conversations", nil).must(t, 200)
 	})
 }
 
@@ -191,6 +199,13 @@ func TestClientAPIConversations(t *testing.T) {
 		}
 		alice.do("POST", "conversations", map[string]any{"id": "layer:///messages/x", "participants": []any{"bob"}}).
 			wantError(t, 422, "invalid_property", "id")
+		// The distinct conversation she has with bob already: 200, where
+		// it is, whatever id the request chose.
+		r = alice.do("POST", "conversations", map[string]any{"id": "layer:///conversations/" + uuid.NewString(),
+			"participants": []any{"layer:///identities/bob"}}).must(t, 200)
+		if d := r.Map(t); d["id"] != "layer:///conversations/"+first || r.Header.Get("Location") != a.URL+"/conversations/"+first {
+			t.Fatalf("distinct create: %v, Location %q", d["id"], r.Header.Get("Location"))
+		}
 
 		// PATCH as the Web SDK sends it, then the conversation shows it.
 		alice.do("PATCH", c["url"].(string), `[{"operation":"add","property":"participants","id":"layer:///identities/erin"},{"operation":"set","property":"metadata.title","value":"Later"}]`,
