@@ -532,7 +532,7 @@ func TestClientViewRendersAsREST(t *testing.T) {
 			wantJSON(t, string(v)+" announcement", cv.Announcement(an), rest("announcements/"+localID(ann["id"])))
 			wantJSON(t, string(v)+" identity", cv.Identity(me), rest("identities/bob"))
 			basic := cv.BasicIdentity("alice")
-			wantJSON(t, string(v)+" basic identity", basic, rest("conversations/"+conv)["last_message"].(map[string]any)["sender"])
+			wantJSON(t, string(v)+" basic identity", basic, rest("conversations/" + conv)["last_message"].(map[string]any)["sender"])
 		}
 	})
 }
