@@ -637,3 +637,31 @@ func TestPushWebhook(t *testing.T) {
 		}
 	})
 }
+
+// A user with a Client API socket open gets no push; the others do.
+func TestPushSkipsConnectedUsers(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		s := newPushServers(t)
+		s.sender(t, a, func(snd *push.Sender) { snd.Online = push.OnlineOf(a.Sockets.ConnectedUsers) })
+		pushProviders(t, a, s)
+		registerDevice(t, a, "bob", "bob-phone", "apns", "bob-"+t.Name())
+		registerDevice(t, a, "carol", "carol-phone", "apns", "carol-"+t.Name())
+		bob := startSession(t, a, "bob")
+		dialSocket(t, a.URL, bob.token)
+		conv := a.newConversation(t, "alice", "bob", "carol")
+		a.do("POST", "/conversations/"+conv+"/messages", map[string]any{"sender": user("alice"),
+			"parts": textPart("hi"), "notification": map[string]any{"text": "hi"}}).must(t, 201)
+		eventually(t, func() bool { return len(s.got("apns", "carol-"+t.Name())) == 1 }, "carol's push")
+		eventually(t, func() bool {
+			var jobs []*herald.PushJob
+			a.Store.View(context.Background(), func(q herald.Queries) (err error) {
+				jobs, err = q.PushJobs(context.Background(), a.AppID, herald.PushPending, 10)
+				return err
+			})
+			return len(jobs) == 0
+		}, "every push job to be done")
+		if got := s.got("apns", "bob-"+t.Name()); len(got) != 0 {
+			t.Fatalf("bob, connected, got %v", got)
+		}
+	})
+}
