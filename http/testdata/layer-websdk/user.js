@@ -18,6 +18,17 @@ function emit(event, fields) {
   process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
 }
 
+// The trace of what the SDK sends and receives, for the test's failure
+// messages: HTTP through the XHR below, WebSocket frames through the
+// WebSocket below (outgoing frames and failed upgrades) and the SDK's socket
+// manager (incoming packets).
+function trace(fields) { emit('trace', fields); }
+function responseOf(xhr) {
+  const type = xhr.getResponseHeader('content-type');
+  const body = xhr.responseType === '' || xhr.responseType === 'text' ? xhr.responseText.slice(0, 2000) : `(${xhr.responseType})`;
+  return `${type || '(no content-type)'} ${body}`;
+}
+
 // The browser globals. window is the global object; XMLHttpRequest is the
 // SDK's own dependency xhr2, which cannot send a Blob (the rich-content
 // upload), so a Blob is sent as its bytes.
@@ -38,16 +49,6 @@ global.XMLHttpRequest.prototype.send = function sendBlobAsBytes(data) {
   send.call(this, data);
 };
 
-// The trace of what the SDK sends and receives, for the test's failure
-// messages: HTTP through the XHR above, WebSocket frames through the SDK's
-// own dependency websocket (outgoing frames and failed upgrades here,
-// incoming packets from the SDK's socket manager below).
-function trace(fields) { emit('trace', fields); }
-function responseOf(xhr) {
-  const type = xhr.getResponseHeader('content-type');
-  const body = xhr.responseType === '' || xhr.responseType === 'text' ? xhr.responseText.slice(0, 2000) : `(${xhr.responseType})`;
-  return `${type || '(no content-type)'} ${body}`;
-}
 const websocket = require('websocket');
 
 // The WebSocket is the SDK's own dependency too, but given as the global a
