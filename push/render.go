@@ -78,18 +78,19 @@ type pushObject struct {
 }
 
 // recipientsOf returns who an event pushes to, with its notification
-// object and what it is about; no recipients when it pushes nothing. A
-// message, an announcement or a notification without a notification
-// object pushes nothing: Herald follows the issue's contract here, which
-// narrows Layer's "Sending a Layer message or announcement will deliver a
-// push notification to all recipients" (notification-customization.md) to
-// those that say what to show.
+// object and what it is about; no recipients when it pushes nothing.
+// "Sending a Layer message or announcement will deliver a push
+// notification to all recipients", and a recipient left without text "will
+// get a silent push and no notification" (notification-customization.md):
+// a message or an announcement without a notification object is pushed
+// silently, so that the app can fetch it. A notification sent on its own
+// always has one.
 func recipientsOf(e *herald.Event, d *herald.EventData) (users []string, raw json.RawMessage, p Payload) {
 	p.EventType = e.Type
 	switch e.Type {
 	case herald.EventMessageSent:
 		m, c := d.Message, d.Conversation
-		if m == nil || c == nil || len(m.Notification) == 0 || m.Channel != nil {
+		if m == nil || c == nil || m.Channel != nil {
 			return nil, nil, p
 		}
 		for _, u := range c.Participants {
@@ -99,10 +100,10 @@ func recipientsOf(e *herald.Event, d *herald.EventData) (users []string, raw jso
 		}
 		p.MessageID, p.ConversationID = herald.MessageIDPrefix+m.ID, herald.ConversationIDPrefix+c.ID
 		p.SenderID = m.Sender.UserID
-		return users, m.Notification, p
+		return users, orSilent(m.Notification), p
 	case herald.EventAnnouncementSent:
 		a := d.Announcement
-		if a == nil || len(a.Notification) == 0 {
+		if a == nil {
 			return nil, nil, p
 		}
 		for u := range a.RecipientStatus {
@@ -110,7 +111,7 @@ func recipientsOf(e *herald.Event, d *herald.EventData) (users []string, raw jso
 		}
 		slices.Sort(users)
 		p.AnnouncementID = herald.AnnouncementIDPrefix + a.ID
-		return users, a.Notification, p
+		return users, orSilent(a.Notification), p
 	case herald.EventNotificationSent:
 		n := d.Notification
 		if n == nil || len(n.Push) == 0 {
@@ -120,6 +121,14 @@ func recipientsOf(e *herald.Event, d *herald.EventData) (users []string, raw jso
 		return n.Recipients, n.Push, p
 	}
 	return nil, nil, p
+}
+
+// orSilent is a notification object, or the empty one of a silent push.
+func orSilent(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage(`{}`)
+	}
+	return raw
 }
 
 // render returns each recipient's notification from the object.
