@@ -247,6 +247,7 @@ type Queries interface {
 	PushQueries
 	PresenceQueries
 	SessionQueries
+	ListingQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.
