@@ -100,7 +100,7 @@ var tests = []struct {
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
 	{"Presence", testPresence}, // presence.go
 	// listings.go
-	{"CountAnnouncements", testCountAnnouncements},
+	{"CountAnnouncements", testCountAnnouncements}, {"Followed", testFollowed},
 	// sessions.go
 	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go
