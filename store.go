@@ -246,6 +246,7 @@ type Queries interface {
 	ProxyQueries
 	PresenceQueries
 	SessionQueries
+	FanOutQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.
