@@ -165,8 +165,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1)}
+	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel}
 	// Registered before the handshake ends, so that every change committed
 	// once the client sees the socket open reaches it: what comes in
 	// meanwhile waits in its queue.
@@ -185,11 +184,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		return nil // Accept answered.
 	}
 	conn.SetReadLimit(heraldhttp.MaxBodySize)
-	s.mu.Lock()
-	s.conn = conn
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.opened(conn) {
 		// Its session ended, or it fell behind, during the handshake.
 		conn.Close(websocket.StatusPolicyViolation, "closed")
 		return nil
@@ -199,7 +194,6 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 	}
 	expiry := time.AfterFunc(sess.ExpiresAt.Sub(a.now()), func() { s.close(websocket.StatusPolicyViolation, "session expired") })
 	defer expiry.Stop()
-	go s.pump()
 	s.read()
 	return nil
 }

@@ -116,12 +116,9 @@ func change(op string, obj objectRef, data any, at packet) packet {
 }
 
 // changes renders the change packets an event makes for the socket's
-// user; none when it does not concern them.
-func (s *socket) changes(e *herald.Event) ([]packet, error) {
-	d, err := e.DecodeData()
-	if err != nil {
-		return nil, err
-	}
+// user, but those a fanout renders for all sockets at once (shared); none
+// when it does not concern them.
+func (s *socket) changes(e *herald.Event, d *herald.EventData) ([]packet, error) {
 	viewer := s.sess.UserID
 	if !concerns(e, d, viewer) {
 		return nil, nil
@@ -129,76 +126,10 @@ func (s *socket) changes(e *herald.Event) ([]packet, error) {
 	ctx, app := s.ctx, s.sess.AppID
 	svc := s.hub.api.service()
 	cv := layerapi.NewClientView(s.hub.api.srv, ctx, app, s.version, viewer)
+	knowIdentities(cv, e, d)
 	at := packet{at: e.CreatedAt}
 
 	switch e.Type {
-	case herald.EventMessageSent:
-		m := d.Message
-		if m == nil || m.Channel != nil {
-			return nil, nil
-		}
-		hidden, err := s.hub.api.messageHidden(ctx, app, m.ID, viewer)
-		if err != nil || hidden {
-			return nil, err
-		}
-		uc, err := svc.UserConversation(ctx, app, viewer, m.ConversationID)
-		if herald.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := cv.LoadConversations(uc); err != nil {
-			return nil, err
-		}
-		if err := cv.LoadMessages(m); err != nil {
-			return nil, err
-		}
-		msg := cv.UserMessage(uc, m)
-		mref, err := ref("Message", msg)
-		if err != nil {
-			return nil, err
-		}
-		out := []packet{change("create", mref, msg, at)}
-		conv, err := s.conversationUpdate(cv, uc, at)
-		return append(out, conv...), err
-
-	case herald.EventMessageDelivered, herald.EventMessageRead:
-		m := d.Message
-		if m == nil || d.UserID == "" {
-			return nil, nil
-		}
-		if err := cv.LoadMessages(m); err != nil {
-			return nil, err
-		}
-		mref, err := ref("Message", cv.Message(m))
-		if err != nil {
-			return nil, err
-		}
-		idref, err := ref("Identity", cv.BasicIdentity(d.UserID))
-		if err != nil {
-			return nil, err
-		}
-		out := []packet{change("update", mref, []setOp{{Operation: "set",
-			Property: "recipient_status." + escapeKey(idref.ID), Value: m.RecipientStatus[d.UserID]}}, at)}
-		if viewer != d.UserID {
-			return out, nil
-		}
-		// The reader's unread count went down.
-		uc, err := svc.UserConversation(ctx, app, viewer, m.ConversationID)
-		if herald.IsNotFound(err) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		cref, err := ref("Conversation", cv.Conversation(uc))
-		if err != nil {
-			return nil, err
-		}
-		return append(out, change("update", cref, []setOp{{Operation: "set", Property: "unread_message_count",
-			Value: uc.UnreadMessageCount}}, at)), nil
-
 	case herald.EventMessageDeleted, herald.EventMessageDeletedForUser:
 		if d.Message == nil {
 			return nil, nil
@@ -212,9 +143,6 @@ func (s *socket) changes(e *herald.Event) ([]packet, error) {
 			mode = "my_devices"
 		}
 		return []packet{change("delete", mref, map[string]any{"mode": mode}, at)}, nil
-
-	case herald.EventConversationCreated:
-		return s.conversationCreate(cv, d.Conversation, at)
 
 	case herald.EventConversationUpdatedP:
 		c := d.Conversation
@@ -422,28 +350,6 @@ func (s *socket) conversationCreate(cv *layerapi.ClientView, c *herald.Conversat
 		return nil, err
 	}
 	return []packet{change("create", cref, rendered, at)}, nil
-}
-
-// conversationUpdate is the update a new message makes to its
-// conversation for the viewer: last_message, by id and whole, and the
-// unread count (the reference's §6.5, observed with the Web SDK).
-func (s *socket) conversationUpdate(cv *layerapi.ClientView, uc *herald.UserConversation, at packet) ([]packet, error) {
-	rendered := cv.Conversation(uc)
-	cref, err := ref("Conversation", rendered)
-	if err != nil {
-		return nil, err
-	}
-	var ops []any
-	if uc.LastMessage != nil {
-		last := cv.UserMessage(uc, uc.LastMessage)
-		lref, err := ref("Message", last)
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, patchOp{Operation: "set", Property: "last_message", ID: lref.ID, Value: last})
-	}
-	ops = append(ops, setOp{Operation: "set", Property: "unread_message_count", Value: uc.UnreadMessageCount})
-	return []packet{change("update", cref, ops, at)}, nil
 }
 
 // identityOps sets each property of a full identity, as rendered, but
