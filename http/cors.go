@@ -40,7 +40,7 @@ func (s *Server) AllowCORS(pattern string, policy CORS) {
 	}
 	s.cors.policies[path] = policy
 	s.cors.mux.HandleFunc(path, func(http.ResponseWriter, *http.Request) {})
-	s.building.HandleFunc("OPTIONS "+path, func(w http.ResponseWriter, r *http.Request) { policy.preflight(w, r) })
+	s.building.HandleFunc("OPTIONS "+path, s.handle(checked(policy.preflight)))
 }
 
 // corsHeaders sets the CORS headers of a request to a CORS route.
@@ -65,7 +65,7 @@ func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) {
 	h.Add("Vary", "Origin")
 }
 
-func (p CORS) preflight(w http.ResponseWriter, r *http.Request) {
+func (p CORS) preflight(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	if r.Header.Get("Origin") != "" {
 		h.Set("Access-Control-Allow-Methods", strings.Join(p.Methods, ", "))
@@ -74,4 +74,5 @@ func (p CORS) preflight(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Allow", "OPTIONS, "+strings.Join(p.Methods, ", "))
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

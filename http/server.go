@@ -57,6 +57,9 @@ type Server struct {
 	APIs []API
 	// building is the mux that routes are being registered on.
 	building *routeMux
+	// contentRefresh serves GET /content/{id} without a signature
+	// (HandleContentRefresh).
+	contentRefresh SessionHandler
 	// cors holds the routes that browsers may call (AllowCORS).
 	cors *corsRoutes
 }
@@ -132,7 +135,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("PUT /uploads/{id}", s.withSignature(urls.Upload, s.upload))
 	mux.HandleFunc("POST /uploads/{id}", s.withSignature(urls.Upload, s.uploadForm))
 	mux.HandleFunc("OPTIONS /uploads/{id}", s.withSignature(urls.Upload, s.uploadPreflight))
-	mux.HandleFunc("GET /content/{id}", s.withSignature(urls.Download, s.download))
+	mux.HandleFunc("GET /content/{id}", s.getContent)
 	mux.HandleFunc("POST /nonces", s.handle(checked(s.createNonce)))
 	mux.HandleFunc("POST /sessions", s.handle(checked(s.createSession)))
 	mux.HandleFunc("DELETE /sessions/{token}", s.handle(checked(s.deleteSession)))

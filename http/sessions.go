@@ -90,7 +90,9 @@ func checked(h func(w http.ResponseWriter, r *http.Request) error) func(w http.R
 }
 
 // WriteError answers err in Layer's error shape.
-func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) }
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, err)
+}
 
 // createNonce is the Client API's POST /nonces: no credentials, 201 with a
 // nonce.

@@ -10,6 +10,14 @@
 // 1.x names users by bare user ids, 2.0 and 3.0 by identity ids and Basic
 // Identity objects, and 3.0 gives message parts ids of their own.
 //
+// The same operations serve Layer's Client API (client.go): at the
+// server's root, authenticated by a user's session, acting as that user,
+// in versions 2.0 and 3.0 (NegotiateClient), with the Client API's URLs in
+// every object. The server API's Client API Proxy routes
+// (/apps/{app}/users/{user}/...) are the same handlers acting as the
+// path's user. ClientView renders objects as one user sees them there, for
+// the WebSocket's change packets as for REST.
+//
 // The routes are registered on package http's Server, which authenticates
 // and limits the requests and answers errors in Layer's shape.
 package layerapi

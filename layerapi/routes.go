@@ -99,6 +99,8 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("PUT /apps/{app}/export_schedule", a.putExportSchedule)
 	h("GET /apps/{app}/export_schedule", a.getExportSchedule)
 	s.HandleSigned("GET /exports/{file}", urls.ExportDownload, exportDownloadSigned, a.downloadExport)
+
+	a.clientRoutes(s)
 }
 
 // call is what a handler is given: the request's app and version, the view

@@ -219,6 +219,9 @@ func (a *API) listFollowing(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
+	if err := c.countFollowing(w, r); err != nil {
+		return err
+	}
 	heraldhttp.WritePage(a.srv, w, r, p, ids, c.userRef, c.userRef)
 	return nil
 }
@@ -244,11 +247,26 @@ func (a *API) listFollowedIdentities(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
+	if err := c.countFollowing(w, r); err != nil {
+		return err
+	}
 	heraldhttp.WritePage(a.srv, w, r, p, ids, c.userRef, func(u string) any {
 		if id := identities[u]; id != nil {
 			return c.identity(id)
 		}
 		return c.basicIdentity(u)
 	})
+	return nil
+}
+
+// countFollowing sets the Layer-Count of a follow listing: Layer's Web SDK
+// reads it as the query's total ([P2] client/rest/identity.md lists it
+// for GET /identities).
+func (c *call) countFollowing(w http.ResponseWriter, r *http.Request) error {
+	n, err := c.service().FollowingCount(r.Context(), c.app, c.user)
+	if err != nil {
+		return err
+	}
+	setCount(w, n)
 	return nil
 }

@@ -113,6 +113,19 @@ func (s *Service) IsFollowing(ctx context.Context, appID, follower, followed str
 	})
 }
 
+// FollowingCount counts the users follower follows: the total that a
+// listing of them pages through (Layer-Count).
+func (s *Service) FollowingCount(ctx context.Context, appID, follower string) (n int, err error) {
+	if err := checkUserID("user_id", follower); err != nil {
+		return 0, err
+	}
+	err = s.Store.View(ctx, func(q herald.Queries) error {
+		n, err = q.CountFollowing(ctx, appID, follower)
+		return err
+	})
+	return n, err
+}
+
 // Following lists a page of the users follower follows, the latest followed
 // first, after fromID (an identity id or a user id; "": from the first),
 // with the identities of those that have one. pageSize 0 is
