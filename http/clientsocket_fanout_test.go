@@ -1,0 +1,112 @@
+package http_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// A change reaching many sockets is read and rendered once for all of
+// them, yet each socket gets what its user sees in its version: the
+// message and the conversation as the Client API's REST answers them to
+// that user, is_unread and unread_message_count their own, and nothing of
+// a message hidden from them.
+func TestClientSocketFanOut(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		alice, bob, carol := startSession(t, a, "alice"), startSession(t, a, "bob"), startSession(t, a, "carol")
+		const v30 = "application/vnd.layer+json; version=3.0"
+		type device struct {
+			name   string
+			c      *client
+			w      *wsClient
+			accept string
+		}
+		devices := []device{
+			{"alice", alice, dialSocket(t, a.URL, alice.token), ""},
+			{"bob 2.0", bob, dialSocket(t, a.URL, bob.token), ""},
+			{"bob 3.0", bob, dialSocketProto(t, a.URL, bob.token, "layer-3.0"), v30},
+			{"carol", carol, dialSocket(t, a.URL, carol.token), ""},
+		}
+		// What carol's devices get of alice's messages is hidden from her.
+		if err := a.Service.Block(context.Background(), a.AppID, "carol", "alice"); err != nil {
+			t.Fatal(err)
+		}
+		conv := alice.do("POST", "conversations", map[string]any{"participants": []string{"bob", "carol"}}).must(t, 201).Map(t)["id"].(string)
+		convPath := "conversations/" + strings.TrimPrefix(conv, "layer:///conversations/")
+		rest := func(d device, path string) map[string]any {
+			t.Helper()
+			return d.c.do("GET", path, nil, "Accept", d.accept).must(t, 200).Map(t)
+		}
+		for _, d := range devices {
+			got := d.w.until(isChange("create", conv))["body"].(map[string]any)["data"]
+			if want := rest(d, convPath); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: conversation %v, as REST has it %v", d.name, got, want)
+			}
+		}
+
+		send := func(from *client, text string) (id, path string) {
+			t.Helper()
+			id = from.do("POST", convPath+"/messages", map[string]any{"parts": textPart(text)}).must(t, 201).Map(t)["id"].(string)
+			return id, "messages/" + strings.TrimPrefix(id, "layer:///messages/")
+		}
+		m1, m1Path := send(alice, "one")
+		m2, m2Path := send(bob, "two")
+		for _, c := range []struct {
+			d        device
+			m, path  string
+			unread   bool
+			count    float64
+			last     string
+			notAfter string
+		}{
+			{devices[0], m1, m1Path, false, 0, m1, ""},
+			{devices[0], m2, m2Path, true, 1, m2, ""},
+			{devices[1], m1, m1Path, true, 1, m1, ""},
+			{devices[1], m2, m2Path, false, 1, m2, ""},
+			{devices[2], m1, m1Path, true, 1, m1, ""},
+			{devices[2], m2, m2Path, false, 1, m2, ""},
+			// Carol's count is her inbox's, whatever it counts (-1: as
+			// REST has it).
+			{devices[3], m2, m2Path, true, -1, m2, m1},
+		} {
+			got := c.d.w.until(isChange("create", c.m))["body"].(map[string]any)["data"].(map[string]any)
+			want := rest(c.d, c.path)
+			if got["is_unread"] != c.unread || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: message %v, as REST has it %v (is_unread %v)", c.d.name, got, want, c.unread)
+			}
+			if c.count < 0 {
+				c.count = rest(c.d, convPath)["unread_message_count"].(float64)
+			}
+			ops := c.d.w.until(isChange("update", conv))["body"].(map[string]any)["data"].([]any)
+			last, count := ops[0].(map[string]any), ops[1].(map[string]any)
+			if last["property"] != "last_message" || last["id"] != c.last || !reflect.DeepEqual(last["value"], want) ||
+				count["property"] != "unread_message_count" || count["value"] != c.count {
+				t.Fatalf("%s: conversation update after %s: %v", c.d.name, c.m, ops)
+			}
+			if c.notAfter != "" {
+				for _, p := range c.d.w.skipped {
+					if isChange("create", c.notAfter)(p) {
+						t.Fatalf("%s got %s, hidden from them: %v", c.d.name, c.notAfter, p)
+					}
+				}
+			}
+		}
+
+		// Carol reads bob's message: everyone hears of it, and she of her
+		// unread count.
+		before := rest(devices[3], convPath)["unread_message_count"].(float64)
+		carol.do("POST", m2Path+"/receipts", map[string]any{"type": "read"}).must(t, 204)
+		for _, d := range devices {
+			up := d.w.until(isChange("update", m2))["body"].(map[string]any)["data"].([]any)[0].(map[string]any)
+			if up["property"] != `recipient_status.layer:///identities/carol` || up["value"] != "read" {
+				t.Fatalf("%s: receipt %v", d.name, up)
+			}
+		}
+		up := devices[3].w.until(isChange("update", conv))["body"].(map[string]any)["data"].([]any)[0].(map[string]any)
+		if up["property"] != "unread_message_count" || up["value"] != before-1 ||
+			up["value"] != rest(devices[3], convPath)["unread_message_count"] {
+			t.Fatalf("carol's unread count after reading: %v", up)
+		}
+	})
+}
