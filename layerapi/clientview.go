@@ -100,7 +100,9 @@ type UserMessageKey struct {
 }
 
 // unreadFor is a message's or an announcement's is_unread for a viewer.
-func unreadFor(status map[string]string, viewer string) bool { return status[viewer] != herald.StatusRead }
+func unreadFor(status map[string]string, viewer string) bool {
+	return status[viewer] != herald.StatusRead
+}
 
 // Announcement renders an announcement as the viewer, one of its
 // recipients, sees it.
