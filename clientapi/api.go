@@ -193,8 +193,13 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		a.logger().Error("recording a socket", "user", sess.UserID, "err", err)
 	}
 	expiry := time.AfterFunc(sess.ExpiresAt.Sub(a.now()), func() { s.close(websocket.StatusPolicyViolation, "session expired") })
-	defer expiry.Stop()
-	s.read()
+	// Read by a goroutine of its own, and the request's ends: its stack,
+	// grown deep in the server's handlers, and the request would be kept
+	// for the socket's whole life (some 12 KiB a socket).
+	go func() {
+		defer expiry.Stop()
+		s.read()
+	}()
 	return nil
 }
 
