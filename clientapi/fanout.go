@@ -82,6 +82,32 @@ type renderer struct {
 	messages map[messageKey]json.RawMessage
 	// bodies are marshalled change bodies, by what tells them apart.
 	bodies map[any]json.RawMessage
+	// refs name the objects rendered, by type and id: alike for everyone.
+	refs map[objectRef]objectRef
+}
+
+// ref names an object of a type and id, as rendered, which render gives
+// when it is not named yet.
+func (r *renderer) ref(typ, id string, render func() (json.RawMessage, error)) (objectRef, error) {
+	key := objectRef{Type: typ, ID: id}
+	if ref, ok := r.refs[key]; ok {
+		return ref, nil
+	}
+	b, err := render()
+	if err != nil {
+		return objectRef{}, err
+	}
+	ref, err := rawRef(typ, b)
+	if err != nil {
+		return objectRef{}, err
+	}
+	r.refs[key] = ref
+	return ref, nil
+}
+
+// messageRef names a message rendered as b.
+func (r *renderer) messageRef(m *herald.Message, b json.RawMessage) (objectRef, error) {
+	return r.ref("Message", m.ID, func() (json.RawMessage, error) { return b, nil })
 }
 
 type messageKey struct {
@@ -155,7 +181,8 @@ func (f *fanout) prepare() {
 		if r == nil {
 			cv := layerapi.NewClientView(f.hub.api.srv, ctx, f.e.AppID, v, "")
 			knowIdentities(cv, f.e, f.d)
-			r = &renderer{cv: cv, messages: map[messageKey]json.RawMessage{}, bodies: map[any]json.RawMessage{}}
+			r = &renderer{cv: cv, messages: map[messageKey]json.RawMessage{}, bodies: map[any]json.RawMessage{},
+				refs: map[objectRef]objectRef{}}
 			renderers[v] = r
 		}
 		return r
@@ -252,7 +279,7 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 				return nil, err
 			}
 			create, err := r.body(messageKey{m.ID, r.cv.UserMessageKey(uc, m)}, func() (changeBody, error) {
-				mref, err := rawRef("Message", msg)
+				mref, err := r.messageRef(m, msg)
 				return changeBody{Operation: "create", Object: mref, Data: msg}, err
 			})
 			if err != nil {
@@ -297,7 +324,7 @@ func (r *renderer) conversationUpdate(uc *herald.UserConversation) (json.RawMess
 			if err != nil {
 				return changeBody{}, err
 			}
-			lref, err := rawRef("Message", last)
+			lref, err := r.messageRef(uc.LastMessage, last)
 			if err != nil {
 				return changeBody{}, err
 			}
@@ -308,20 +335,11 @@ func (r *renderer) conversationUpdate(uc *herald.UserConversation) (json.RawMess
 	})
 }
 
-type conversationRefKey struct{ id string }
-
 // conversationRef names a conversation, as it renders for anyone.
 func (r *renderer) conversationRef(uc *herald.UserConversation) (objectRef, error) {
-	key := conversationRefKey{uc.ID}
-	if b, ok := r.bodies[key]; ok {
-		return rawRef("Conversation", b)
-	}
-	b, err := json.Marshal(r.cv.Conversation(&herald.UserConversation{Conversation: uc.Conversation, UserID: uc.UserID}))
-	if err != nil {
-		return objectRef{}, err
-	}
-	r.bodies[key] = b
-	return rawRef("Conversation", b)
+	return r.ref("Conversation", uc.ID, func() (json.RawMessage, error) {
+		return json.Marshal(r.cv.Conversation(&herald.UserConversation{Conversation: uc.Conversation, UserID: uc.UserID}))
+	})
 }
 
 // receipt: the recipient's new status, for everyone the message concerns;
