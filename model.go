@@ -286,6 +286,8 @@ type EventData struct {
 	Notification *Notification `json:"notification,omitempty"`
 	// PushToken is set on push token events.
 	PushToken *PushToken `json:"push_token,omitempty"`
+	// PushProvider is set on push provider events, without its secret.
+	PushProvider *PushProvider `json:"push_provider,omitempty"`
 	// Presence is set on presence events, as it is after the change.
 	Presence *Presence `json:"presence,omitempty"`
 	// IdentityKey is set on identity key events, Session on session events.

@@ -244,6 +244,7 @@ type Queries interface {
 	InboxQueries
 	ContentUploadQueries
 	ProxyQueries
+	PushQueries
 	PresenceQueries
 	SessionQueries
 	FanOutQueries

@@ -158,6 +158,10 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/export_schedule":     nil,
 		"GET /exports/{file}":                 nil,
 
+		"GET /apps/{app}/push_providers":           nil,
+		"PUT /apps/{app}/push_providers/{kind}":    map[string]any{"url": "https://example.com/push"},
+		"DELETE /apps/{app}/push_providers/{kind}": nil,
+
 		"GET /apps/{app}/tokens":         nil,
 		"POST /apps/{app}/tokens":        map[string]any{"name": "deploy bot"},
 		"DELETE /apps/{app}/tokens/{id}": nil,
@@ -456,6 +460,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return webhook
 			case "id tokens":
 				return token
+			case "kind push_providers":
+				return herald.PushProviderWebhook
 			case "id exports":
 				return exportID
 			case "id keys":

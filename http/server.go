@@ -162,6 +162,10 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", s.getDelivery)
 	handle("POST /apps/{app}/webhooks/{id}/deliveries/{delivery}/resend", s.resendDelivery)
 
+	handle("GET /apps/{app}/push_providers", s.listPushProviders)
+	handle("PUT /apps/{app}/push_providers/{kind}", s.putPushProvider)
+	handle("DELETE /apps/{app}/push_providers/{kind}", s.deletePushProvider)
+
 	s.v1Routes(mux)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,10 @@ func (q *Queries) SealSecrets(ctx context.Context) (int, error) {
 			sealed += n
 		}
 	}
+	sealed, err = q.sealPushSecrets(ctx, sealed)
+	if err != nil {
+		return sealed, err
+	}
 	for key := range secretSettings {
 		var v string
 		err := q.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
@@ -88,4 +92,36 @@ func (q *Queries) sealOne(ctx context.Context, v, ad, update, id string) (int, e
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// sealPushSecrets does for push providers' secrets what SealSecrets does
+// for webhooks'.
+func (q *Queries) sealPushSecrets(ctx context.Context, sealed int) (int, error) {
+	type row struct{ app, kind, secret string }
+	rows, err := q.db.QueryContext(ctx, `SELECT app_id, kind, secret FROM push_providers ORDER BY app_id, kind`)
+	if err != nil {
+		return sealed, err
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.app, &r.kind, &r.secret); err != nil {
+			rows.Close()
+			return sealed, err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sealed, err
+	}
+	for _, r := range all {
+		n, err := q.sealOne(ctx, r.secret, pushSecretAD(r.app, r.kind),
+			`UPDATE push_providers SET secret = ? WHERE app_id || '/' || kind = ? AND secret = ?`, r.app+"/"+r.kind)
+		if err != nil {
+			return sealed, fmt.Errorf("push provider %s/%s: %w", r.app, r.kind, err)
+		}
+		sealed += n
+	}
+	return sealed, nil
 }

@@ -912,12 +912,14 @@ func (q *Queries) DropUnfinishedDeliveries(ctx context.Context, webhookID string
 }
 
 func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
-	// An event no webhook has turned into deliveries yet stays, however
-	// old: nothing is lost to retention.
+	// An event no webhook has turned into deliveries yet, or not turned
+	// into push jobs yet (when its app has a push provider), stays,
+	// however old: nothing is lost to retention.
 	res, err := q.db.ExecContext(ctx, `DELETE FROM events WHERE seq IN (
 		SELECT seq FROM events WHERE created_at < ?
 		AND seq <= COALESCE((SELECT MIN(cursor) FROM webhooks WHERE status != `+webhookDeleted+`),
 			(SELECT MAX(seq) FROM events))
+		AND (seq <= (SELECT seq FROM push_cursor WHERE id = 1) OR app_id NOT IN (SELECT app_id FROM push_providers))
 		ORDER BY seq LIMIT ?)`, micros(before), limit)
 	if err != nil {
 		return 0, err

@@ -106,6 +106,9 @@ var tests = []struct {
 	{"MessageParts", testMessageParts},
 	{"ScheduledMessages", testScheduledMessages},
 	{"ConcurrentScheduledRemovalsHaveOneWinner", testConcurrentScheduledRemovalsHaveOneWinner},
+	// push.go
+	{"PushProviders", testPushProviders}, {"PushJobs", testPushJobs}, {"ConcurrentPushClaimsNeverShare", testConcurrentPushClaimsNeverShare},
+	{"PruneEventsKeepsWhatPushHasNotPassed", testPruneEventsKeepsWhatPushHasNotPassed},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.

@@ -33,6 +33,7 @@ import (
 	"github.com/heraldhq/herald/layerapi"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/postgres"
+	"github.com/heraldhq/herald/push"
 	"github.com/heraldhq/herald/sqlite"
 )
 
@@ -181,7 +182,7 @@ func rootCommand() *cobra.Command {
 	cfg.flags(root)
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
 		keysCommand(cfg),
-		secretKeyCommand())
+		secretKeyCommand(), pushCommand(cfg))
 	return root
 }
 
@@ -341,6 +342,11 @@ func serveCommand(cfg *config) *cobra.Command {
 	cmd.Flags().StringVar(&health.allowTargets, "allow-targets", env("HERALD_ALLOW_TARGETS", ""),
 		"address ranges that webhooks may reach although they are internal (loopback, private, link-local...), "+
 			"comma-separated CIDRs such as 127.0.0.0/8,::1/128 for local development (env HERALD_ALLOW_TARGETS)")
+	cmd.Flags().StringVar(&health.apnsURL, "apns-url", env("HERALD_APNS_URL", ""),
+		"base URL of APNs, for every app whatever its environment; default Apple's production or development host (env HERALD_APNS_URL)")
+	cmd.Flags().StringVar(&health.fcmURL, "fcm-url", env("HERALD_FCM_URL", push.DefaultFCMURL), "base URL of FCM's HTTP v1 API (env HERALD_FCM_URL)")
+	intFlag(cmd, &health.pushWorkers, "push-workers", "HERALD_PUSH_WORKERS", push.DefaultWorkers,
+		"concurrent push notification attempts per node; one app takes at most a quarter of them")
 	limits.flags(cmd)
 	health.quotas.flags(cmd)
 	return cmd
@@ -359,6 +365,10 @@ type healthSettings struct {
 	// guard, as egress.ParseAllowList reads them.
 	allowTargets string
 	quotas       quotaSettings
+	// apnsURL and fcmURL replace the push services' hosts; pushWorkers
+	// bounds the push attempts in flight.
+	apnsURL, fcmURL string
+	pushWorkers     int
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -472,8 +482,17 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		return err
 	}
 	api.Engine = engine
-	svc.Notify = engine.Notify
+	// Users with a Client API socket open hear of changes over it: no push.
+	sender := &push.Sender{Store: svc.Store, Service: svc, APNSURL: health.apnsURL, FCMURL: health.fcmURL,
+		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Online: push.OnlineOf(sockets.ConnectedUsers)}
+	svc.Notify = func() {
+		engine.Notify()
+		sender.Notify()
+	}
 	if err := engine.Start(ctx); err != nil {
+		return err
+	}
+	if err := sender.Start(ctx); err != nil {
 		return err
 	}
 	// Scheduled messages are sent until the server stops; what a stop
@@ -526,6 +545,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	}
 	// Attempts in flight finish and their outcomes are recorded; what was
 	// not attempted yet stays queued for the next start.
+	if err := sender.Stop(shutdownCtx); err != nil {
+		logger.Error("stopping the push sender", "err", err)
+	}
 	return engine.Stop(shutdownCtx)
 }
 
