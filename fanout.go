@@ -17,4 +17,8 @@ type FanOutQueries interface {
 	// hidden (HideMessage, blocks; see MessageHidden), in no particular
 	// order.
 	MessageHiddenFrom(ctx context.Context, appID, messageID string, users []string) ([]string, error)
+	// AcquaintedWith returns those of viewers who follow userID or share
+	// a live conversation with them (those whose Acquainted names
+	// userID), in no particular order.
+	AcquaintedWith(ctx context.Context, appID, userID string, viewers []string) ([]string, error)
 }

@@ -98,3 +98,21 @@ func (q *Queries) MessageHiddenFrom(ctx context.Context, appID, messageID string
 	return collect(scanString)(q.db.QueryContext(ctx, `SELECT user_id FROM message_hidden WHERE message_id = ?1 AND `+cond,
 		append([]any{messageID}, args...)...))
 }
+
+func (q *Queries) AcquaintedWith(ctx context.Context, appID, userID string, viewers []string) ([]string, error) {
+	if len(viewers) == 0 {
+		return nil, nil
+	}
+	// Follows are probed by their key, follower first; the conversations
+	// are the user's own, with whoever takes part in them.
+	followers, args := q.userListCondition("f.follower_id", 2, viewers)
+	partners, _ := q.userListCondition("a.user_id", 2, viewers)
+	return collect(scanString)(q.db.QueryContext(ctx, `SELECT f.follower_id FROM user_follows f
+		WHERE f.app_id = ?1 AND f.followed_id = ?2 AND `+followers+`
+		UNION
+		SELECT a.user_id FROM conversation_inbox b
+		JOIN conversation_inbox a ON a.conversation_id = b.conversation_id AND a.member = 1
+		JOIN conversations c ON c.id = b.conversation_id AND c.deleted_at IS NULL
+		WHERE b.app_id = ?1 AND b.user_id = ?2 AND b.member = 1 AND `+partners,
+		append([]any{appID, userID}, args...)...))
+}

@@ -116,3 +116,61 @@ func testFanOutReads(t *testing.T, s herald.Store) {
 		t.Fatalf("a deleted or unknown conversation has user conversations: %+v", got)
 	}
 }
+
+// AcquaintedWith names, of many viewers at once, those whom Acquainted
+// says know a user: following them, or sharing a live conversation with
+// them; for a few viewers and for more than any statement names one by
+// one.
+func testAcquaintedWith(t *testing.T, s herald.Store) {
+	var crowd []string
+	for i := range 20 {
+		crowd = append(crowd, fmt.Sprintf("user-%02d", i))
+	}
+	in := newInbox(t, s, "k1", "ann", "bob", "carol", "user-07")
+	in.setParticipants(1, "ann", "bob", "user-07") // carol leaves
+	newInbox(t, s, "k2", "ann", "dan")
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if _, err := tx.AddFollows(ctx, "app", "eve", []string{"ann"}, at(0)); err != nil {
+			return err
+		}
+		if _, err := tx.AddFollows(ctx, "app", "ann", []string{"gus"}, at(0)); err != nil {
+			return err
+		}
+		c, err := tx.Conversation(ctx, "app", "k2")
+		if err != nil {
+			return err
+		}
+		deleted := at(1)
+		c.DeletedAt = &deleted
+		return tx.UpdateConversation(ctx, c, "")
+	})
+	few := []string{"bob", "carol", "dan", "eve", "fay", "gus"}
+	for _, viewers := range [][]string{few, append(append([]string{}, few...), crowd...)} {
+		var got []string
+		want := []string{}
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			if got, err = q.AcquaintedWith(ctx, "app", "ann", viewers); err != nil {
+				return err
+			}
+			for _, v := range viewers {
+				one, err := q.Acquainted(ctx, "app", v, []string{"ann"})
+				if err != nil {
+					return err
+				}
+				if len(one) > 0 {
+					want = append(want, v)
+				}
+			}
+			return nil
+		})
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || !slices.Contains(got, "bob") || !slices.Contains(got, "eve") || slices.Contains(got, "gus") {
+			t.Fatalf("%d viewers: acquainted with ann %v, want %v (bob in k1, eve following; not carol, who left, dan, whose conversation is deleted, gus, whom ann follows)",
+				len(viewers), got, want)
+		}
+		if len(viewers) > len(few) && !slices.Contains(got, "user-07") {
+			t.Fatalf("%d viewers: user-07, in k1, not acquainted with ann: %v", len(viewers), got)
+		}
+	}
+}

@@ -98,8 +98,8 @@ var tests = []struct {
 	// inbox.go
 	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
-	{"Presence", testPresence},       // presence.go
-	{"FanOutReads", testFanOutReads}, // fanout.go
+	{"Presence", testPresence},                                               // presence.go
+	{"FanOutReads", testFanOutReads}, {"AcquaintedWith", testAcquaintedWith}, // fanout.go
 	// sessions.go
 	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go
