@@ -249,25 +249,6 @@ func (s *socket) changes(e *herald.Event, d *herald.EventData) ([]packet, error)
 		return []packet{change("update", aref, []setOp{{Operation: "set",
 			Property: "recipient_status." + escapeKey(idref.ID), Value: a.RecipientStatus[viewer]}}, at)}, nil
 
-	case herald.EventIdentityCreated, herald.EventIdentityUpdated, herald.EventIdentityDeleted:
-		id := d.Identity
-		if id == nil {
-			return nil, nil
-		}
-		if ok, err := s.sees(id.UserID); err != nil || !ok {
-			return nil, err
-		}
-		full := cv.Identity(id)
-		iref, err := ref("Identity", full)
-		if err != nil {
-			return nil, err
-		}
-		if e.Type == herald.EventIdentityDeleted {
-			return []packet{change("delete", iref, nil, at)}, nil
-		}
-		ops, err := identityOps(full)
-		return []packet{change("update", iref, ops, at)}, err
-
 	case herald.EventUserFollowed, herald.EventUserUnfollowed:
 		var out []packet
 		users := d.Added
@@ -298,34 +279,8 @@ func (s *socket) changes(e *herald.Event, d *herald.EventData) ([]packet, error)
 			out = append(out, change("create", iref, full, at))
 		}
 		return out, nil
-
-	case herald.EventPresenceUpdated:
-		p := d.Presence
-		if p == nil || !s.isSubscribed() {
-			return nil, nil
-		}
-		if ok, err := s.sees(p.UserID); err != nil || !ok {
-			return nil, err
-		}
-		c, err := presenceChange(cv, p, viewer)
-		if err != nil {
-			return nil, err
-		}
-		at.typ, at.body = packetChange, c
-		return []packet{at}, nil
 	}
 	return nil, nil
-}
-
-// sees reports whether the socket's user sees another's identity changes:
-// their own, and those of the users they follow or share a conversation
-// with.
-func (s *socket) sees(user string) (bool, error) {
-	if user == s.sess.UserID {
-		return true, nil
-	}
-	users, err := s.hub.api.service().Acquainted(s.ctx, s.sess.AppID, s.sess.UserID, []string{user})
-	return len(users) > 0, err
 }
 
 // conversationCreate is the create of a conversation, as the viewer sees it

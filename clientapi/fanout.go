@@ -46,6 +46,8 @@ func newFanout(h *hub, e *herald.Event, d *herald.EventData, sockets []*socket) 
 var shared = map[string]bool{
 	herald.EventMessageSent: true, herald.EventMessageDelivered: true, herald.EventMessageRead: true,
 	herald.EventConversationCreated: true,
+	herald.EventIdentityCreated:     true, herald.EventIdentityUpdated: true, herald.EventIdentityDeleted: true,
+	herald.EventPresenceUpdated: true,
 }
 
 // prepareTimeout bounds a fanout's reads, which no one socket's life
@@ -57,6 +59,9 @@ const prepareTimeout = 30 * time.Second
 func (f *fanout) packets(s *socket) ([]packet, error) {
 	if !shared[f.e.Type] {
 		return s.changes(f.e, f.d)
+	}
+	if f.e.Type == herald.EventPresenceUpdated && !s.isSubscribed() {
+		return nil, nil
 	}
 	f.once.Do(f.prepare)
 	if f.err != nil {
@@ -153,7 +158,7 @@ func (f *fanout) prepare() {
 	f.bodies = map[viewerKey][]json.RawMessage{}
 	// The sockets routed an event are its audience; one replaying the log
 	// may not be.
-	audience, _ := audience(f.e, f.d)
+	audience, everyone := audience(f.e, f.d)
 	concerned := make(map[string]bool, len(audience))
 	for _, u := range audience {
 		concerned[u] = true
@@ -162,7 +167,10 @@ func (f *fanout) prepare() {
 	versions := map[string][]layerapi.Version{}
 	for _, s := range f.sockets {
 		u := s.sess.UserID
-		if !concerned[u] {
+		if !everyone && !concerned[u] {
+			continue
+		}
+		if f.e.Type == herald.EventPresenceUpdated && !s.isSubscribed() {
 			continue
 		}
 		if _, ok := versions[u]; !ok {
@@ -204,6 +212,10 @@ func (f *fanout) prepare() {
 		f.err = f.receipt(ctx, users, each)
 	case herald.EventConversationCreated:
 		f.err = f.conversationCreated(ctx, users, each)
+	case herald.EventIdentityCreated, herald.EventIdentityUpdated, herald.EventIdentityDeleted:
+		f.err = f.identityChanged(ctx, users, each)
+	case herald.EventPresenceUpdated:
+		f.err = f.presenceUpdated(ctx, users, each)
 	}
 }
 
@@ -421,6 +433,84 @@ func (f *fanout) conversationCreated(ctx context.Context, users []string, each f
 				return nil, err
 			}
 			b, err := json.Marshal(changeBody{Operation: "create", Object: cref, Data: json.RawMessage(rendered)})
+			return []json.RawMessage{b}, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acquainted returns those of users who see the changes of subject's
+// identity: subject, and those who follow them or share a conversation
+// with them.
+func (f *fanout) acquainted(ctx context.Context, subject string, users []string) (seers []string, err error) {
+	others := make([]string, 0, len(users))
+	for _, u := range users {
+		if u == subject {
+			seers = append(seers, u)
+		} else {
+			others = append(others, u)
+		}
+	}
+	if len(others) == 0 {
+		return seers, nil
+	}
+	var known []string
+	err = f.hub.api.store().View(ctx, func(q herald.Queries) (err error) {
+		known, err = q.AcquaintedWith(ctx, f.e.AppID, subject, others)
+		return err
+	})
+	return append(seers, known...), err
+}
+
+// identityChanged: the identity, whole, to those who see it.
+func (f *fanout) identityChanged(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	id := f.d.Identity
+	if id == nil {
+		return nil
+	}
+	seers, err := f.acquainted(ctx, id.UserID, users)
+	if err != nil {
+		return err
+	}
+	for _, u := range seers {
+		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+			b, err := r.body("identity", func() (changeBody, error) {
+				full := r.cv.Identity(id)
+				iref, err := ref("Identity", full)
+				if err != nil || f.e.Type == herald.EventIdentityDeleted {
+					return changeBody{Operation: "delete", Object: iref}, err
+				}
+				ops, err := identityOps(full)
+				return changeBody{Operation: "update", Object: iref, Data: ops}, err
+			})
+			return []json.RawMessage{b}, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type presenceKey struct{ self bool }
+
+// presenceUpdated: the user's presence to the subscribed sockets of those
+// who see it, the status set to the user themself.
+func (f *fanout) presenceUpdated(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	p := f.d.Presence
+	if p == nil {
+		return nil
+	}
+	seers, err := f.acquainted(ctx, p.UserID, users)
+	if err != nil {
+		return err
+	}
+	for _, u := range seers {
+		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+			b, err := r.body(presenceKey{u == p.UserID}, func() (changeBody, error) { return presenceChange(r.cv, p, u) })
 			return []json.RawMessage{b}, err
 		})
 		if err != nil {

@@ -110,3 +110,59 @@ func TestClientSocketFanOut(t *testing.T) {
 		}
 	})
 }
+
+// An identity's changes, and with Presence.subscribe a user's presence,
+// reach the sockets of the user and of those who know them (sharing a
+// conversation, following them), read once for all of them; a stranger's
+// sockets hear nothing of them.
+func TestClientSocketIdentityFanOut(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		alice, bob, dave := startSession(t, a, "alice"), startSession(t, a, "bob"), startSession(t, a, "dave")
+		alice.do("POST", "conversations", map[string]any{"participants": []string{"bob"}}).must(t, 201)
+		sockets := map[string]*wsClient{}
+		for _, c := range []*client{alice, bob, dave} {
+			w := dialSocket(t, a.URL, c.token)
+			if r := w.request("Presence.subscribe", "", nil); r["success"] != true {
+				t.Fatalf("Presence.subscribe: %v", r)
+			}
+			sockets[c.user] = w
+		}
+		const aliceID = "layer:///identities/alice"
+		a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Alice A"}).must(t, 204)
+		for _, u := range []string{"alice", "bob"} {
+			ops := sockets[u].until(isChange("update", aliceID))["body"].(map[string]any)["data"].([]any)
+			found := false
+			for _, op := range ops {
+				o := op.(map[string]any)
+				found = found || (o["property"] == "display_name" && o["value"] == "Alice A")
+			}
+			if !found {
+				t.Fatalf("%s: alice's identity update %v", u, ops)
+			}
+		}
+		if r := sockets["alice"].request("Presence.update", "", []map[string]any{{"operation": "set", "property": "status", "value": "invisible"}}); r["success"] != true {
+			t.Fatalf("Presence.update: %v", r)
+		}
+		for u, want := range map[string]string{"alice": "invisible", "bob": "offline"} {
+			ops := sockets[u].until(func(p map[string]any) bool {
+				if !isChange("update", aliceID)(p) {
+					return false
+				}
+				op := p["body"].(map[string]any)["data"].([]any)[0].(map[string]any)
+				return op["property"] == "presence.status"
+			})["body"].(map[string]any)["data"].([]any)
+			if ops[0].(map[string]any)["value"] != want {
+				t.Fatalf("%s sees alice's presence as %v, want %s", u, ops, want)
+			}
+		}
+		// Dave's own change reaches him after alice's: nothing of hers
+		// came before it.
+		a.do("PUT", "/users/dave/identity", map[string]any{"display_name": "Dave D"}).must(t, 204)
+		sockets["dave"].until(isChange("update", "layer:///identities/dave"))
+		for _, p := range sockets["dave"].skipped {
+			if isChange("update", aliceID)(p) {
+				t.Fatalf("dave, a stranger, heard of alice: %v", p)
+			}
+		}
+	})
+}
