@@ -115,14 +115,16 @@ func (r *renderer) messageRef(m *herald.Message, b json.RawMessage) (objectRef, 
 	return r.ref("Message", m.ID, func() (json.RawMessage, error) { return b, nil })
 }
 
+// messageKey is a message as some users see it: the message as read (the
+// event's, the store's) and what users see of it differently.
 type messageKey struct {
-	id  string
+	m   *herald.Message
 	key layerapi.UserMessageKey
 }
 
 // userMessage renders a message of uc's conversation as uc's user sees it.
 func (r *renderer) userMessage(uc *herald.UserConversation, m *herald.Message) (json.RawMessage, error) {
-	k := messageKey{m.ID, r.cv.UserMessageKey(uc, m)}
+	k := messageKey{m, r.cv.UserMessageKey(uc, m)}
 	if b, ok := r.messages[k]; ok {
 		return b, nil
 	}
@@ -290,14 +292,21 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 			if err != nil {
 				return nil, err
 			}
-			create, err := r.body(messageKey{m.ID, r.cv.UserMessageKey(uc, m)}, func() (changeBody, error) {
+			create, err := r.body(messageKey{m, r.cv.UserMessageKey(uc, m)}, func() (changeBody, error) {
 				mref, err := r.messageRef(m, msg)
 				return changeBody{Operation: "create", Object: mref, Data: msg}, err
 			})
 			if err != nil {
 				return nil, err
 			}
-			update, err := r.conversationUpdate(uc)
+			// The new message is the last as the event made it, as the
+			// create has it, and rendered once for both: what changed it
+			// since comes after, in order.
+			last := uc.LastMessage
+			if last != nil && last.ID == m.ID {
+				last = m
+			}
+			update, err := r.conversationUpdate(uc, last)
 			if err != nil {
 				return nil, err
 			}
@@ -320,10 +329,10 @@ type conversationUpdateKey struct {
 // conversationUpdate is the update a new message makes to its
 // conversation for uc's user: last_message, by id and whole, and the
 // unread count (the reference's §6.5, observed with the Web SDK).
-func (r *renderer) conversationUpdate(uc *herald.UserConversation) (json.RawMessage, error) {
+func (r *renderer) conversationUpdate(uc *herald.UserConversation, lastMessage *herald.Message) (json.RawMessage, error) {
 	key := conversationUpdateKey{unread: uc.UnreadMessageCount}
-	if uc.LastMessage != nil {
-		key.last = messageKey{uc.LastMessage.ID, r.cv.UserMessageKey(uc, uc.LastMessage)}
+	if lastMessage != nil {
+		key.last = messageKey{lastMessage, r.cv.UserMessageKey(uc, lastMessage)}
 	}
 	return r.body(key, func() (changeBody, error) {
 		cref, err := r.conversationRef(uc)
@@ -331,12 +340,12 @@ func (r *renderer) conversationUpdate(uc *herald.UserConversation) (json.RawMess
 			return changeBody{}, err
 		}
 		var ops []any
-		if uc.LastMessage != nil {
-			last, err := r.userMessage(uc, uc.LastMessage)
+		if lastMessage != nil {
+			last, err := r.userMessage(uc, lastMessage)
 			if err != nil {
 				return changeBody{}, err
 			}
-			lref, err := r.messageRef(uc.LastMessage, last)
+			lref, err := r.messageRef(lastMessage, last)
 			if err != nil {
 				return changeBody{}, err
 			}
