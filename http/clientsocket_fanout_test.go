@@ -50,48 +50,47 @@ func TestClientSocketFanOut(t *testing.T) {
 			id = from.do("POST", convPath+"/messages", map[string]any{"parts": textPart(text)}).must(t, 201).Map(t)["id"].(string)
 			return id, "messages/" + strings.TrimPrefix(id, "layer:///messages/")
 		}
-		m1, m1Path := send(alice, "one")
-		m2, m2Path := send(bob, "two")
-		for _, c := range []struct {
+		type want struct {
 			d        device
-			m, path  string
 			unread   bool
 			count    float64
-			last     string
 			notAfter string
-		}{
-			{devices[0], m1, m1Path, false, 0, m1, ""},
-			{devices[0], m2, m2Path, true, 1, m2, ""},
-			{devices[1], m1, m1Path, true, 1, m1, ""},
-			{devices[1], m2, m2Path, false, 1, m2, ""},
-			{devices[2], m1, m1Path, true, 1, m1, ""},
-			{devices[2], m2, m2Path, false, 1, m2, ""},
-			// Carol's count is her inbox's, whatever it counts (-1: as
-			// REST has it).
-			{devices[3], m2, m2Path, true, -1, m2, m1},
-		} {
-			got := c.d.w.until(isChange("create", c.m))["body"].(map[string]any)["data"].(map[string]any)
-			want := rest(c.d, c.path)
-			if got["is_unread"] != c.unread || !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: message %v, as REST has it %v (is_unread %v)", c.d.name, got, want, c.unread)
-			}
-			if c.count < 0 {
-				c.count = rest(c.d, convPath)["unread_message_count"].(float64)
-			}
-			ops := c.d.w.until(isChange("update", conv))["body"].(map[string]any)["data"].([]any)
-			last, count := ops[0].(map[string]any), ops[1].(map[string]any)
-			if last["property"] != "last_message" || last["id"] != c.last || !reflect.DeepEqual(last["value"], want) ||
-				count["property"] != "unread_message_count" || count["value"] != c.count {
-				t.Fatalf("%s: conversation update after %s: %v", c.d.name, c.m, ops)
-			}
-			if c.notAfter != "" {
-				for _, p := range c.d.w.skipped {
-					if isChange("create", c.notAfter)(p) {
-						t.Fatalf("%s got %s, hidden from them: %v", c.d.name, c.notAfter, p)
+		}
+		// Each message's packets are checked before the next is sent: a
+		// socket renders what the store says as it writes.
+		check := func(m, path string, wants ...want) {
+			t.Helper()
+			for _, c := range wants {
+				got := c.d.w.until(isChange("create", m))["body"].(map[string]any)["data"].(map[string]any)
+				rendered := rest(c.d, path)
+				if got["is_unread"] != c.unread || !reflect.DeepEqual(got, rendered) {
+					t.Fatalf("%s: message %v, as REST has it %v (is_unread %v)", c.d.name, got, rendered, c.unread)
+				}
+				if c.count < 0 {
+					c.count = rest(c.d, convPath)["unread_message_count"].(float64)
+				}
+				ops := c.d.w.until(isChange("update", conv))["body"].(map[string]any)["data"].([]any)
+				last, count := ops[0].(map[string]any), ops[1].(map[string]any)
+				if last["property"] != "last_message" || last["id"] != m || !reflect.DeepEqual(last["value"], rendered) ||
+					count["property"] != "unread_message_count" || count["value"] != c.count {
+					t.Fatalf("%s: conversation update after %s: %v", c.d.name, m, ops)
+				}
+				if c.notAfter != "" {
+					for _, p := range c.d.w.skipped {
+						if isChange("create", c.notAfter)(p) {
+							t.Fatalf("%s got %s, hidden from them: %v", c.d.name, c.notAfter, p)
+						}
 					}
 				}
 			}
 		}
+		m1, m1Path := send(alice, "one")
+		check(m1, m1Path, want{devices[0], false, 0, ""}, want{devices[1], true, 1, ""}, want{devices[2], true, 1, ""})
+		m2, m2Path := send(bob, "two")
+		// Carol's count is her inbox's, whatever it counts (-1: as REST
+		// has it).
+		check(m2, m2Path, want{devices[0], true, 1, ""}, want{devices[1], false, 1, ""}, want{devices[2], false, 1, ""},
+			want{devices[3], true, -1, m1})
 
 		// Carol reads bob's message: everyone hears of it, and she of her
 		// unread count.
