@@ -248,6 +248,7 @@ type Queries interface {
 	PresenceQueries
 	SessionQueries
 	FanOutQueries
+	ListingQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -372,6 +372,10 @@ func TestClientAPIAnnouncementsAndPushTokens(t *testing.T) {
 		var list []map[string]any
 		r.JSON(t, &list)
 		wantJSON(t, "bob's announcements", ids(list), []string{"layer:///announcements/" + id})
+		// The Web SDK's AnnouncementsQuery reads its totalSize from Layer-Count.
+		if n := r.Header.Get("Layer-Count"); n != "1" {
+			t.Fatalf("Layer-Count of bob's announcements: %q, want 1", n)
+		}
 		got := list[0]
 		if got["url"] != a.URL+"/announcements/"+id || got["is_unread"] != true {
 			t.Fatalf("announcement %v", got)

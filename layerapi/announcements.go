@@ -59,10 +59,11 @@ func (a *API) listAnnouncements(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	user := c.user
-	as, err := c.service().Announcements(r.Context(), c.app, user, p)
+	as, total, err := c.service().Announcements(r.Context(), c.app, user, p)
 	if err != nil {
 		return err
 	}
+	setCount(w, total)
 	if err := c.loadAnnouncements(as...); err != nil {
 		return err
 	}

@@ -101,14 +101,19 @@ func (s *Service) Announcement(ctx context.Context, appID, userID, id string) (a
 	return a, err
 }
 
-// Announcements lists a user's announcements, newest first.
-func (s *Service) Announcements(ctx context.Context, appID, userID string, p herald.Page) (as []*herald.Announcement, err error) {
+// Announcements lists a user's announcements, newest first, and counts
+// them all.
+func (s *Service) Announcements(ctx context.Context, appID, userID string, p herald.Page) (as []*herald.Announcement, total int, err error) {
 	p.Before = herald.LocalID(p.Before, herald.AnnouncementIDPrefix)
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		as, err = q.Announcements(ctx, appID, userID, p)
+		if err != nil {
+			return err
+		}
+		total, err = q.CountAnnouncements(ctx, appID, userID)
 		return err
 	})
-	return as, err
+	return as, total, err
 }
 
 func (s *Service) announcementReceipt(ctx context.Context, tx herald.Tx, appID, userID, id, status string) error {

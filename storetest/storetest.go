@@ -98,8 +98,11 @@ var tests = []struct {
 	// inbox.go
 	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
-	{"Presence", testPresence},                                               // presence.go
-	{"FanOutReads", testFanOutReads}, {"AcquaintedWith", testAcquaintedWith}, // fanout.go
+	{"Presence", testPresence}, // presence.go
+	// listings.go
+	{"CountAnnouncements", testCountAnnouncements},
+	// fanout.go
+	{"FanOutReads", testFanOutReads}, {"AcquaintedWith", testAcquaintedWith},
 	// sessions.go
 	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go
