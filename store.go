@@ -249,6 +249,7 @@ type Queries interface {
 	SessionQueries
 	FanOutQueries
 	ListingQueries
+	FollowedQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -358,6 +358,17 @@ func TestClientAPIIdentitiesAndFollows(t *testing.T) {
 		if len(following) != 0 {
 			t.Fatalf("still following %v", following)
 		}
+		// A conversation partner is followed without asking (Layer's
+		// "Define Following"), and stays followed after an unfollow.
+		a.newConversation(t, "alice", "erin")
+		alice.do("GET", "following/users/erin", nil).must(t, 204)
+		alice.do("DELETE", "following/users/erin", nil).must(t, 204)
+		r = alice.do("GET", "identities", nil).must(t, 200)
+		r.JSON(t, &identities)
+		wantJSON(t, "followed identities with a partner", ids(identities), []string{"layer:///identities/erin"})
+		if r.Header.Get("Layer-Count") != "1" {
+			t.Fatalf("Layer-Count %q, want 1", r.Header.Get("Layer-Count"))
+		}
 	})
 }
 

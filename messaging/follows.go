@@ -8,9 +8,16 @@ import (
 )
 
 // Follows (Server API 2.0 and later, [P2] platform/users/following.md): a
-// user follows others explicitly, one at a time or in a batch. Layer also
-// counted as followed anyone a user had shared a conversation with; Herald
-// keeps explicit follows only.
+// user follows others explicitly, one at a time or in a batch, and follows
+// implicitly the users they share a conversation with ("a user is followed
+// if Your User has ever been in a conversation with them, or followed them
+// explicitly", docs.layer.com reference/client_api/identities.out): the
+// listings, counts and checks below see both (herald.FollowedQueries).
+// Unfollowing removes an explicit follow; a conversation partner stays
+// followed, as "any participant in a Conversation with your user is
+// already implicitly followed and cannot be explicitly unfollowed"
+// (docs.layer.com sdk/web/identities). The MaxFollows quota counts
+// explicit follows.
 
 func checkFollow(follower, followed string) (string, error) {
 	if err := checkUserID("user_id", follower); err != nil {
@@ -104,7 +111,7 @@ func (s *Service) IsFollowing(ctx context.Context, appID, follower, followed str
 		return err
 	}
 	return s.Store.View(ctx, func(q herald.Queries) error {
-		ok, err := q.IsFollowing(ctx, appID, follower, followed)
+		ok, err := q.IsFollowed(ctx, appID, follower, followed)
 		if err == nil && !ok {
 			err = &herald.Error{ID: herald.ENotFound, Message: fmt.Sprintf("User %q does not follow %q.", follower, followed),
 				Data: map[string]any{"type": "follow", "id": followed}}
@@ -120,7 +127,7 @@ func (s *Service) FollowingCount(ctx context.Context, appID, follower string) (n
 		return 0, err
 	}
 	err = s.Store.View(ctx, func(q herald.Queries) error {
-		n, err = q.CountFollowing(ctx, appID, follower)
+		n, err = q.CountFollowed(ctx, appID, follower)
 		return err
 	})
 	return n, err
@@ -142,7 +149,7 @@ func (s *Service) Following(ctx context.Context, appID, follower, fromID string,
 	}
 	fromID = herald.LocalID(fromID, herald.IdentityIDPrefix)
 	err = s.Store.View(ctx, func(q herald.Queries) error {
-		ids, err = q.Following(ctx, appID, follower, fromID, pageSize)
+		ids, err = q.Followed(ctx, appID, follower, fromID, pageSize)
 		if herald.IsNotFound(err) {
 			return herald.PropertyError(herald.EInvalidProperty, "from_id", "from_id %q is not a user %q follows.", fromID, follower)
 		}

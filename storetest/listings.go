@@ -47,3 +47,56 @@ func testCountAnnouncements(t *testing.T, s herald.Store) {
 		return nil
 	})
 }
+
+// Followed: explicit follows and conversation partners, once each, the
+// latest first, paged; a partner who left stays followed, a conversation
+// the follower left no longer counts.
+func testFollowed(t *testing.T, s herald.Store) {
+	// c1 at 0: ann, bob, cy. c2 at 0, then ann leaves: ann, dee.
+	newInbox(t, s, "c1", "ann", "bob", "cy")
+	c2 := newInbox(t, s, "c2", "ann", "dee")
+	c2.setParticipants(1, "dee")
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if _, err := tx.AddFollows(ctx, "app", "ann", []string{"eve", "bob"}, at(5)); err != nil {
+			return err
+		}
+		_, err := tx.AddFollows(ctx, "app", "bob", []string{"eve"}, at(6))
+		return err
+	})
+	// cy leaves c1: ann still follows them.
+	in := &inbox{t: t, s: s, conv: &herald.Conversation{ID: "c1", AppID: "app"}}
+	in.setParticipants(2, "ann", "bob")
+	page := func(user, after string, limit int) []string {
+		var got []string
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			got, err = q.Followed(ctx, "app", user, after, limit)
+			return err
+		})
+		return got
+	}
+	// eve and bob at 5 (explicit, bob's later than c1), cy at 0.
+	same(t, "ann follows", page("ann", "", 10), []string{"eve", "bob", "cy"})
+	same(t, "ann's second page", page("ann", "bob", 10), []string{"cy"})
+	same(t, "ann's first two", page("ann", "", 2), []string{"eve", "bob"})
+	same(t, "bob follows", page("bob", "", 10), []string{"eve", "cy", "ann"})
+	same(t, "dee follows ann, who left", page("dee", "", 10), []string{"ann"})
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		n, err := q.CountFollowed(ctx, "app", "ann")
+		if err != nil {
+			return err
+		}
+		same(t, "ann's count", n, 3)
+		for user, want := range map[string]bool{"cy": true, "dee": false, "eve": true, "zed": false} {
+			ok, err := q.IsFollowed(ctx, "app", "ann", user)
+			if err != nil {
+				return err
+			}
+			if ok != want {
+				t.Errorf("ann follows %s: %v, want %v", user, ok, want)
+			}
+		}
+		_, err = q.Followed(ctx, "app", "ann", "dee", 10)
+		wantNotFound(t, "paging after a user not followed", err)
+		return nil
+	})
+}

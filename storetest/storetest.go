@@ -100,7 +100,7 @@ var tests = []struct {
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
 	{"Presence", testPresence}, // presence.go
 	// listings.go
-	{"CountAnnouncements", testCountAnnouncements},
+	{"CountAnnouncements", testCountAnnouncements}, {"Followed", testFollowed},
 	// fanout.go
 	{"FanOutReads", testFanOutReads}, {"AcquaintedWith", testAcquaintedWith},
 	// sessions.go
