@@ -247,6 +247,7 @@ type Queries interface {
 	PushQueries
 	PresenceQueries
 	SessionQueries
+	FanOutQueries
 	ListingQueries
 	FollowedQueries
 }

@@ -165,8 +165,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel,
-		wake: make(chan struct{}, 1)}
+	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel}
 	// Registered before the handshake ends, so that every change committed
 	// once the client sees the socket open reaches it: what comes in
 	// meanwhile waits in its queue.
@@ -185,11 +184,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		return nil // Accept answered.
 	}
 	conn.SetReadLimit(heraldhttp.MaxBodySize)
-	s.mu.Lock()
-	s.conn = conn
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.opened(conn) {
 		// Its session ended, or it fell behind, during the handshake.
 		conn.Close(websocket.StatusPolicyViolation, "closed")
 		return nil
@@ -198,9 +193,13 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		a.logger().Error("recording a socket", "user", sess.UserID, "err", err)
 	}
 	expiry := time.AfterFunc(sess.ExpiresAt.Sub(a.now()), func() { s.close(websocket.StatusPolicyViolation, "session expired") })
-	defer expiry.Stop()
-	go s.pump()
-	s.read()
+	// Read by a goroutine of its own, and the request's ends: its stack,
+	// grown deep in the server's handlers, and the request would be kept
+	// for the socket's whole life (some 12 KiB a socket).
+	go func() {
+		defer expiry.Stop()
+		s.read()
+	}()
 	return nil
 }
 

@@ -116,12 +116,9 @@ func change(op string, obj objectRef, data any, at packet) packet {
 }
 
 // changes renders the change packets an event makes for the socket's
-// user; none when it does not concern them.
-func (s *socket) changes(e *herald.Event) ([]packet, error) {
-	d, err := e.DecodeData()
-	if err != nil {
-		return nil, err
-	}
+// user, but those a fanout renders for all sockets at once (shared); none
+// when it does not concern them.
+func (s *socket) changes(e *herald.Event, d *herald.EventData) ([]packet, error) {
 	viewer := s.sess.UserID
 	if !concerns(e, d, viewer) {
 		return nil, nil
@@ -129,76 +126,10 @@ func (s *socket) changes(e *herald.Event) ([]packet, error) {
 	ctx, app := s.ctx, s.sess.AppID
 	svc := s.hub.api.service()
 	cv := layerapi.NewClientView(s.hub.api.srv, ctx, app, s.version, viewer)
+	knowIdentities(cv, e, d)
 	at := packet{at: e.CreatedAt}
 
 	switch e.Type {
-	case herald.EventMessageSent:
-		m := d.Message
-		if m == nil || m.Channel != nil {
-			return nil, nil
-		}
-		hidden, err := s.hub.api.messageHidden(ctx, app, m.ID, viewer)
-		if err != nil || hidden {
-			return nil, err
-		}
-		uc, err := svc.UserConversation(ctx, app, viewer, m.ConversationID)
-		if herald.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := cv.LoadConversations(uc); err != nil {
-			return nil, err
-		}
-		if err := cv.LoadMessages(m); err != nil {
-			return nil, err
-		}
-		msg := cv.UserMessage(uc, m)
-		mref, err := ref("Message", msg)
-		if err != nil {
-			return nil, err
-		}
-		out := []packet{change("create", mref, msg, at)}
-		conv, err := s.conversationUpdate(cv, uc, at)
-		return append(out, conv...), err
-
-	case herald.EventMessageDelivered, herald.EventMessageRead:
-		m := d.Message
-		if m == nil || d.UserID == "" {
-			return nil, nil
-		}
-		if err := cv.LoadMessages(m); err != nil {
-			return nil, err
-		}
-		mref, err := ref("Message", cv.Message(m))
-		if err != nil {
-			return nil, err
-		}
-		idref, err := ref("Identity", cv.BasicIdentity(d.UserID))
-		if err != nil {
-			return nil, err
-		}
-		out := []packet{change("update", mref, []setOp{{Operation: "set",
-			Property: "recipient_status." + escapeKey(idref.ID), Value: m.RecipientStatus[d.UserID]}}, at)}
-		if viewer != d.UserID {
-			return out, nil
-		}
-		// The reader's unread count went down.
-		uc, err := svc.UserConversation(ctx, app, viewer, m.ConversationID)
-		if herald.IsNotFound(err) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		cref, err := ref("Conversation", cv.Conversation(uc))
-		if err != nil {
-			return nil, err
-		}
-		return append(out, change("update", cref, []setOp{{Operation: "set", Property: "unread_message_count",
-			Value: uc.UnreadMessageCount}}, at)), nil
-
 	case herald.EventMessageDeleted, herald.EventMessageDeletedForUser:
 		if d.Message == nil {
 			return nil, nil
@@ -212,9 +143,6 @@ func (s *socket) changes(e *herald.Event) ([]packet, error) {
 			mode = "my_devices"
 		}
 		return []packet{change("delete", mref, map[string]any{"mode": mode}, at)}, nil
-
-	case herald.EventConversationCreated:
-		return s.conversationCreate(cv, d.Conversation, at)
 
 	case herald.EventConversationUpdatedP:
 		c := d.Conversation
@@ -321,25 +249,6 @@ func (s *socket) changes(e *herald.Event) ([]packet, error) {
 		return []packet{change("update", aref, []setOp{{Operation: "set",
 			Property: "recipient_status." + escapeKey(idref.ID), Value: a.RecipientStatus[viewer]}}, at)}, nil
 
-	case herald.EventIdentityCreated, herald.EventIdentityUpdated, herald.EventIdentityDeleted:
-		id := d.Identity
-		if id == nil {
-			return nil, nil
-		}
-		if ok, err := s.sees(id.UserID); err != nil || !ok {
-			return nil, err
-		}
-		full := cv.Identity(id)
-		iref, err := ref("Identity", full)
-		if err != nil {
-			return nil, err
-		}
-		if e.Type == herald.EventIdentityDeleted {
-			return []packet{change("delete", iref, nil, at)}, nil
-		}
-		ops, err := identityOps(full)
-		return []packet{change("update", iref, ops, at)}, err
-
 	case herald.EventUserFollowed, herald.EventUserUnfollowed:
 		var out []packet
 		users := d.Added
@@ -370,34 +279,8 @@ func (s *socket) changes(e *herald.Event) ([]packet, error) {
 			out = append(out, change("create", iref, full, at))
 		}
 		return out, nil
-
-	case herald.EventPresenceUpdated:
-		p := d.Presence
-		if p == nil || !s.isSubscribed() {
-			return nil, nil
-		}
-		if ok, err := s.sees(p.UserID); err != nil || !ok {
-			return nil, err
-		}
-		c, err := presenceChange(cv, p, viewer)
-		if err != nil {
-			return nil, err
-		}
-		at.typ, at.body = packetChange, c
-		return []packet{at}, nil
 	}
 	return nil, nil
-}
-
-// sees reports whether the socket's user sees another's identity changes:
-// their own, and those of the users they follow or share a conversation
-// with.
-func (s *socket) sees(user string) (bool, error) {
-	if user == s.sess.UserID {
-		return true, nil
-	}
-	users, err := s.hub.api.service().Acquainted(s.ctx, s.sess.AppID, s.sess.UserID, []string{user})
-	return len(users) > 0, err
 }
 
 // conversationCreate is the create of a conversation, as the viewer sees it
@@ -422,28 +305,6 @@ func (s *socket) conversationCreate(cv *layerapi.ClientView, c *herald.Conversat
 		return nil, err
 	}
 	return []packet{change("create", cref, rendered, at)}, nil
-}
-
-// conversationUpdate is the update a new message makes to its
-// conversation for the viewer: last_message, by id and whole, and the
-// unread count (the reference's §6.5, observed with the Web SDK).
-func (s *socket) conversationUpdate(cv *layerapi.ClientView, uc *herald.UserConversation, at packet) ([]packet, error) {
-	rendered := cv.Conversation(uc)
-	cref, err := ref("Conversation", rendered)
-	if err != nil {
-		return nil, err
-	}
-	var ops []any
-	if uc.LastMessage != nil {
-		last := cv.UserMessage(uc, uc.LastMessage)
-		lref, err := ref("Message", last)
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, patchOp{Operation: "set", Property: "last_message", ID: lref.ID, Value: last})
-	}
-	ops = append(ops, setOp{Operation: "set", Property: "unread_message_count", Value: uc.UnreadMessageCount})
-	return []packet{change("update", cref, ops, at)}, nil
 }
 
 // identityOps sets each property of a full identity, as rendered, but

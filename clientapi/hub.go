@@ -226,9 +226,10 @@ func (h *hub) next(after int64, recent bool) ([]*herald.Event, error) {
 }
 
 // route hands an event to the sockets of the users it concerns, or closes
-// the sockets whose session it ends. Rendering is the sockets' own work,
-// each in its own goroutine, so that routing stays in memory: no app's
-// volume or sockets hold up another's.
+// the sockets whose session it ends. Reading and rendering are the
+// sockets' work, done by the first of them to write the event (fanout),
+// so that routing stays in memory: no app's volume or sockets hold up
+// another's.
 func (h *hub) route(e *herald.Event) {
 	h.mu.Lock()
 	any := len(h.sockets[e.AppID]) > 0
@@ -245,8 +246,13 @@ func (h *hub) route(e *herald.Event) {
 		return
 	}
 	users, everyone := audience(e, d)
-	for _, s := range h.userSockets(e.AppID, users, everyone) {
-		s.enqueueEvent(e)
+	sockets := h.userSockets(e.AppID, users, everyone)
+	if len(sockets) == 0 {
+		return
+	}
+	f := newFanout(h, e, d, sockets)
+	for _, s := range sockets {
+		s.enqueueEvent(f)
 	}
 }
 

@@ -335,7 +335,11 @@ func (s *socket) replay(raw json.RawMessage) (any, *failure) {
 		}
 		for _, e := range events {
 			after = e.Seq
-			ps, err := s.changes(e)
+			d, err := e.DecodeData()
+			if err != nil {
+				return fail(err)
+			}
+			ps, err := newFanout(s.hub, e, d, []*socket{s}).packets(s)
 			if err != nil {
 				return fail(err)
 			}

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,22 +34,14 @@ type packet struct {
 	at time.Time
 }
 
-// envelope is every server packet ([P1.1] client/websockets/overview.md):
-// counter counts the connection's packets from 0, timestamp is when the
-// packet's content happened (see socket.stamp).
-type envelope struct {
-	Type      string `json:"type"`
-	Counter   int64  `json:"counter"`
-	Timestamp string `json:"timestamp"`
-	Body      any    `json:"body"`
-}
-
 // socket is one open WebSocket: its session's user, what waits to be sent
-// to it, and the goroutines that read it (requests, signals) and write it
-// (change packets, relayed signals). What others hand a socket is queued,
-// up to the hub's queue size; a socket that falls further behind is closed,
-// and its client replays what it missed once it reconnects, so that no
-// socket slows the hub or another socket.
+// to it, and what reads it (requests, signals: the goroutine that opened
+// it) and writes it (change packets, relayed signals: a goroutine started
+// when something is queued, which ends once the queue is empty, so that
+// thousands of idle sockets hold one goroutine each). What others hand a
+// socket is queued, up to the hub's queue size; a socket that falls
+// further behind is closed, and its client replays what it missed once it
+// reconnects, so that no socket slows the hub or another socket.
 type socket struct {
 	hub     *hub
 	conn    *websocket.Conn
@@ -61,12 +54,16 @@ type socket struct {
 	mu sync.Mutex
 	// events are the events routed to the socket and not rendered yet;
 	// signals the signals relayed to it and not sent yet.
-	events  []*herald.Event
+	events  []*fanout
 	signals []packet
 	closed  bool
-	wake    chan struct{}
+	// open is set once the handshake is done: writes may start.
+	open bool
+	// writing is set while a goroutine writes the queue out.
+	writing bool
 	// subscribed is set by Presence.subscribe.
 	subscribed bool
+	pinger     *time.Timer
 
 	// writeMu orders the writes, so that counters follow them.
 	writeMu sync.Mutex
@@ -77,13 +74,13 @@ type socket struct {
 // is gone, or too slow to keep up.
 const writeTimeout = 10 * time.Second
 
-// pingInterval is how often a quiet socket is pinged, so that a peer that
+// pingInterval is how often a socket is pinged, so that a peer that
 // vanished without closing is noticed.
 const pingInterval = 30 * time.Second
 
 // enqueueEvent hands the socket an event to render and send; false when
 // the socket is closed, or was closed for falling too far behind.
-func (s *socket) enqueueEvent(e *herald.Event) bool {
+func (s *socket) enqueueEvent(f *fanout) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -94,9 +91,9 @@ func (s *socket) enqueueEvent(e *herald.Event) bool {
 		s.close(websocket.StatusPolicyViolation, "too far behind; replay the missed events after reconnecting")
 		return false
 	}
-	s.events = append(s.events, e)
+	s.events = append(s.events, f)
+	s.startWriting()
 	s.mu.Unlock()
-	s.signalWake()
 	return true
 }
 
@@ -113,73 +110,98 @@ func (s *socket) enqueueSignal(p packet) {
 		return
 	}
 	s.signals = append(s.signals, p)
+	s.startWriting()
 	s.mu.Unlock()
-	s.signalWake()
 }
 
-func (s *socket) signalWake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// startWriting starts a writer, unless one runs, once the socket is open
+// and has something queued. s.mu is held.
+func (s *socket) startWriting() {
+	if s.open && !s.writing && !s.closed && len(s.events)+len(s.signals) > 0 {
+		s.writing = true
+		go s.write()
 	}
 }
 
-// pump renders and sends what is queued for the socket, signals first
-// (they go stale within seconds), until the socket closes.
-func (s *socket) pump() {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
+// opened lets writes start once the handshake is done, with what was
+// queued meanwhile, and starts pinging.
+func (s *socket) opened(conn *websocket.Conn) (closed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn = conn
+	if s.closed {
+		return true
+	}
+	s.open = true
+	s.pinger = time.AfterFunc(pingInterval, s.ping)
+	s.startWriting()
+	return false
+}
+
+// write renders and sends what is queued for the socket, signals first
+// (they go stale within seconds), until the queue is empty or the socket
+// closes.
+func (s *socket) write() {
 	for {
 		s.mu.Lock()
 		var sig *packet
-		var ev *herald.Event
+		var f *fanout
 		if len(s.signals) > 0 {
 			sig = &s.signals[0]
 			s.signals = s.signals[1:]
 		} else if len(s.events) > 0 {
-			ev = s.events[0]
+			f = s.events[0]
 			s.events[0] = nil
 			s.events = s.events[1:]
 		}
+		if (sig == nil && f == nil) || s.closed {
+			s.writing = false
+			if len(s.events) == 0 {
+				// Not kept for the next burst: most sockets are idle.
+				s.events = nil
+			}
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
-		switch {
-		case sig != nil:
+		if sig != nil {
 			if s.send(*sig) != nil {
 				return
 			}
 			continue
-		case ev != nil:
-			ps, err := s.changes(ev)
-			if err != nil {
-				if s.ctx.Err() != nil {
-					return
-				}
-				// The client misses this change until it reloads or
-				// replays: a defect to log, not a reason to stop.
-				s.hub.logger().Error("rendering a change for a socket", "event", ev.ID, "type", ev.Type,
-					"user", s.sess.UserID, "err", err)
-			}
-			for _, p := range ps {
-				if s.send(p) != nil {
-					return
-				}
-			}
-			continue
 		}
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.wake:
-		case <-ping.C:
-			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			err := s.conn.Ping(ctx)
-			cancel()
-			if err != nil {
-				s.close(websocket.StatusGoingAway, "no pong")
+		ps, err := f.packets(s)
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			// The client misses this change until it reloads or
+			// replays: a defect to log, not a reason to stop.
+			s.hub.logger().Error("rendering a change for a socket", "event", f.e.ID, "type", f.e.Type,
+				"user", s.sess.UserID, "err", err)
+		}
+		for _, p := range ps {
+			if s.send(p) != nil {
 				return
 			}
 		}
 	}
+}
+
+// ping checks that the peer is still there, every pingInterval.
+func (s *socket) ping() {
+	ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+	err := s.conn.Ping(ctx)
+	cancel()
+	if err != nil {
+		s.close(websocket.StatusGoingAway, "no pong")
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.pinger.Reset(pingInterval)
+	}
+	s.mu.Unlock()
 }
 
 // stamp is the timestamp of a packet. A client that reconnects replays
@@ -193,13 +215,20 @@ func (s *socket) stamp(p packet) time.Time {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.events) > 0 && s.events[0].CreatedAt.Before(now) {
-		now = s.events[0].CreatedAt
+	if len(s.events) > 0 && s.events[0].e.CreatedAt.Before(now) {
+		now = s.events[0].e.CreatedAt
 	}
 	return now
 }
 
-// send writes one packet in its envelope; an error closes the socket.
+// frames holds the buffers packets are framed in, between writes.
+var frames = sync.Pool{New: func() any { return new([]byte) }}
+
+// send writes one packet in its envelope ([P1.1]
+// client/websockets/overview.md: type, counter, counting the connection's
+// packets from 0, timestamp, when the packet's content happened, see
+// stamp, and body); an error closes the socket. A body marshalled already
+// (json.RawMessage), as a fanout's are, goes as it is.
 func (s *socket) send(p packet) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -209,11 +238,27 @@ func (s *socket) send(p packet) error {
 			p.body = r
 		}
 	}
-	b, err := json.Marshal(envelope{Type: p.typ, Counter: s.counter, Timestamp: herald.FormatTime(s.stamp(p)), Body: p.body})
-	if err != nil {
-		s.hub.logger().Error("encoding a packet", "type", p.typ, "err", err)
-		return nil
+	body, ok := p.body.(json.RawMessage)
+	if !ok {
+		var err error
+		if body, err = json.Marshal(p.body); err != nil {
+			s.hub.logger().Error("encoding a packet", "type", p.typ, "err", err)
+			return nil
+		}
 	}
+	buf := frames.Get().(*[]byte)
+	defer frames.Put(buf)
+	// Neither the type nor the timestamp has anything to escape.
+	b := append((*buf)[:0], `{"type":"`...)
+	b = append(b, p.typ...)
+	b = append(b, `","counter":`...)
+	b = strconv.AppendInt(b, s.counter, 10)
+	b = append(b, `,"timestamp":"`...)
+	b = append(b, herald.FormatTime(s.stamp(p))...)
+	b = append(b, `","body":`...)
+	b = append(b, body...)
+	b = append(b, '}')
+	*buf = b
 	ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
 	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
@@ -235,6 +280,9 @@ func (s *socket) close(code websocket.StatusCode, reason string) {
 	s.closed = true
 	s.events, s.signals = nil, nil
 	conn := s.conn
+	if s.pinger != nil {
+		s.pinger.Stop()
+	}
 	s.mu.Unlock()
 	s.cancel()
 	if conn != nil {

@@ -29,11 +29,17 @@ type wsClient struct {
 // dialSocket opens a socket with a session token, offering layer-2.0.
 func dialSocket(t *testing.T, base, token string) *wsClient {
 	t.Helper()
-	c, res, err := dialWith(base+"/?session_token="+token+"&client-id=x&layer-xdk-version=3.4.18", "layer-2.0")
+	return dialSocketProto(t, base, token, "layer-2.0")
+}
+
+// dialSocketProto opens a socket offering a subprotocol.
+func dialSocketProto(t *testing.T, base, token, proto string) *wsClient {
+	t.Helper()
+	c, res, err := dialWith(base+"/?session_token="+token+"&client-id=x&layer-xdk-version=3.4.18", proto)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, res)
 	}
-	if c.Subprotocol() != "layer-2.0" {
+	if c.Subprotocol() != proto {
 		t.Fatalf("subprotocol %q", c.Subprotocol())
 	}
 	w := &wsClient{t: t, conn: c, packets: make(chan map[string]any, 1000)}

@@ -37,6 +37,23 @@ func NewClientView(srv *heraldhttp.Server, ctx context.Context, app string, v Ve
 // LoadUsers looks up the identities of users not looked up yet.
 func (cv *ClientView) LoadUsers(users ...string) error { return cv.v.load(users...) }
 
+// Know records the identities of users known by other means, such as the
+// snapshot an event carries (herald.EventData.Identities): each of users
+// has its entry in ids, and one without has no identity. They are not
+// looked up again.
+func (cv *ClientView) Know(ids map[string]*herald.Identity, users ...string) {
+	for _, u := range users {
+		if u != "" {
+			cv.v.know(u, ids[u])
+		}
+	}
+}
+
+// As returns a view of the same objects as another viewer sees them,
+// sharing the identities this one looked up: a change shown to many users
+// loads its users once. Both are for the same goroutine.
+func (cv *ClientView) As(viewer string) *ClientView { return &ClientView{v: cv.v, viewer: viewer} }
+
 // LoadConversations looks up the participants of conversations and the
 // senders and recipients of their last messages.
 func (cv *ClientView) LoadConversations(ucs ...*herald.UserConversation) error {
@@ -67,6 +84,24 @@ func (cv *ClientView) Message(m *herald.Message) any { return cv.v.message(m, cv
 // with received_at: as the REST listings and last_message render it.
 func (cv *ClientView) UserMessage(uc *herald.UserConversation, m *herald.Message) any {
 	return (&call{view: cv.v}).userMessage(uc, m)
+}
+
+// UserMessageKey is what UserMessage(uc, m) takes from uc: users whose
+// keys for m are equal see m alike, so that a change shown to many users
+// renders m once per key.
+func (cv *ClientView) UserMessageKey(uc *herald.UserConversation, m *herald.Message) UserMessageKey {
+	return UserMessageKey{unread: unreadFor(m.RecipientStatus, uc.UserID), receivedAt: uc.ReceivedAt(m).UnixMicro()}
+}
+
+// UserMessageKey is comparable: see ClientView.UserMessageKey.
+type UserMessageKey struct {
+	unread     bool
+	receivedAt int64
+}
+
+// unreadFor is a message's or an announcement's is_unread for a viewer.
+func unreadFor(status map[string]string, viewer string) bool {
+	return status[viewer] != herald.StatusRead
 }
 
 // Announcement renders an announcement as the viewer, one of its

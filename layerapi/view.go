@@ -321,7 +321,7 @@ func (v *view) message(m *herald.Message, viewer string) messageJSON {
 		out.ReceiptsURL = out.URL + "/receipts"
 	}
 	if viewer != "" {
-		unread := m.RecipientStatus[viewer] != herald.StatusRead
+		unread := unreadFor(m.RecipientStatus, viewer)
 		out.IsUnread = &unread
 	}
 	if v.v.partIDs() {
@@ -367,7 +367,7 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 		slices.Sort(users)
 		out.Recipients = v.users(users)
 	} else {
-		unread := a.RecipientStatus[viewer] != herald.StatusRead
+		unread := unreadFor(a.RecipientStatus, viewer)
 		out.IsUnread = &unread
 	}
 	return out

@@ -101,6 +101,8 @@ var tests = []struct {
 	{"Presence", testPresence}, // presence.go
 	// listings.go
 	{"CountAnnouncements", testCountAnnouncements}, {"Followed", testFollowed},
+	// fanout.go
+	{"FanOutReads", testFanOutReads}, {"AcquaintedWith", testAcquaintedWith},
 	// sessions.go
 	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go

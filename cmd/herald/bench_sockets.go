@@ -93,7 +93,9 @@ type socketBenchResult struct {
 	Deliveries     int64   `json:"socket_deliveries"`
 	Missing        int64   `json:"missing"`
 	Duplicates     int64   `json:"duplicates"`
-	// Every (message, participant) delivery, and every message's last.
+	// The POSTs' answers (the send path's share), every (message,
+	// participant) delivery, and every message's last.
+	PostMS           latency `json:"post_ms"`
 	DeliveryMS       latency `json:"post_to_socket_ms"`
 	LastDeliveryMS   latency `json:"post_to_every_socket_ms"`
 	HeraldCPUSeconds float64 `json:"herald_cpu_seconds"`
@@ -109,7 +111,9 @@ func (r *socketBenchResult) table(w io.Writer) {
 	row("Herald RSS, all connected", fmt.Sprintf("%.0f MB (peak %.0f MB)", r.IdleRSSMB, r.PeakRSSMB))
 	row("messages accepted", fmt.Sprintf("%d: %.0f/s of %d/s (%d refused)", r.Messages, r.AcceptedPerSec, r.TargetRate, r.Refused))
 	row("socket deliveries", fmt.Sprintf("%d (missing %d, duplicates %d)", r.Deliveries, r.Missing, r.Duplicates))
-	l := r.DeliveryMS
+	l := r.PostMS
+	row("POST answered (ms)", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
+	l = r.DeliveryMS
 	row("POST to a socket (ms)", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
 	l = r.LastDeliveryMS
 	row("POST to every socket (ms)", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
@@ -315,6 +319,8 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 
 	cpu0, _ := processCPU(srv.cmd.Process.Pid)
 	var accepted, refused, seq atomic.Int64
+	var postMu sync.Mutex
+	var posts []time.Duration
 	start := time.Now()
 	stopAt := start.Add(s.duration)
 	for range 64 {
@@ -330,7 +336,8 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 				c := int((n - 1) % int64(nconv))
 				sender := members[c][int((n-1)/int64(nconv))%s.participants]
 				key := strconv.FormatInt(n, 10)
-				tally.sent.Store(key, time.Now())
+				began := time.Now()
+				tally.sent.Store(key, began)
 				err := call("POST", appURL+"/conversations/"+convs[c]+"/messages", bearer, map[string]any{
 					"sender": map[string]string{"user_id": sender},
 					"parts":  []map[string]string{{"mime_type": "text/plain", "body": "bench-" + key}}}, nil)
@@ -339,6 +346,9 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 					tally.sent.Delete(key)
 					continue
 				}
+				postMu.Lock()
+				posts = append(posts, time.Since(began))
+				postMu.Unlock()
 				accepted.Add(1)
 			}
 		}()
@@ -361,6 +371,7 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 		Messages: accepted.Load(), Refused: refused.Load(), AcceptedPerSec: float64(accepted.Load()) / sendTime.Seconds(),
 		Deliveries: tally.deliveries.Load(), Duplicates: tally.dup, HeraldCPUSeconds: (cpu1 - cpu0).Seconds()}
 	r.Missing = want - r.Deliveries
+	r.PostMS = percentiles(posts)
 	r.DeliveryMS = percentiles(tally.lat)
 	var lasts []time.Duration
 	for n, d := range tally.last {

@@ -54,7 +54,8 @@ const connectionReserve = 128
 
 // maxDefaultConnections caps the derived bound where the file-descriptor
 // limit is huge: an open connection costs some 20 KiB of memory, and
-// 10,000 of them already ask for twice the server's default memory limit.
+// 10,000 of them already ask for some 200 MiB, well into the server's
+// default memory limit.
 const maxDefaultConnections = 10_000
 
 // defaultMaxConnections derives the bound on API connections from the

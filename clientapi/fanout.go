@@ -1,0 +1,540 @@
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/layerapi"
+)
+
+// fanout is one event on its way to the sockets it was routed to: decoded
+// once, and, for the changes that come by the thousand (messages sent,
+// their receipts, conversations created), read and rendered once for all
+// of them by the first socket that writes it: one batched read of what
+// each user sees (their inbox, what is hidden from them), the users'
+// identities from the event's own snapshot, and each distinct body
+// rendered by layerapi's ClientView and marshalled once. A socket adds
+// only the envelope. Rarer changes each socket renders itself
+// (socket.changes).
+type fanout struct {
+	hub     *hub
+	e       *herald.Event
+	d       *herald.EventData
+	sockets []*socket
+
+	once sync.Once
+	// bodies are the marshalled change bodies of each user's sockets, by
+	// version; err is why there are none.
+	bodies map[viewerKey][]json.RawMessage
+	err    error
+}
+
+type viewerKey struct {
+	user    string
+	version layerapi.Version
+}
+
+func newFanout(h *hub, e *herald.Event, d *herald.EventData, sockets []*socket) *fanout {
+	return &fanout{hub: h, e: e, d: d, sockets: sockets}
+}
+
+// shared are the event types whose changes a fanout renders for all of its
+// sockets at once.
+var shared = map[string]bool{
+	herald.EventMessageSent: true, herald.EventMessageDelivered: true, herald.EventMessageRead: true,
+	herald.EventConversationCreated: true,
+	herald.EventIdentityCreated:     true, herald.EventIdentityUpdated: true, herald.EventIdentityDeleted: true,
+	herald.EventPresenceUpdated: true,
+}
+
+// prepareTimeout bounds a fanout's reads, which no one socket's life
+// bounds.
+const prepareTimeout = 30 * time.Second
+
+// packets are the change packets the event makes for a socket; none when it
+// does not concern its user.
+func (f *fanout) packets(s *socket) ([]packet, error) {
+	if !shared[f.e.Type] {
+		return s.changes(f.e, f.d)
+	}
+	if f.e.Type == herald.EventPresenceUpdated && !s.isSubscribed() {
+		return nil, nil
+	}
+	f.once.Do(f.prepare)
+	if f.err != nil {
+		return nil, f.err
+	}
+	bodies := f.bodies[viewerKey{s.sess.UserID, s.version}]
+	if len(bodies) == 0 {
+		return nil, nil
+	}
+	out := make([]packet, len(bodies))
+	for i, b := range bodies {
+		out[i] = packet{typ: packetChange, body: b, at: f.e.CreatedAt}
+	}
+	return out, nil
+}
+
+// renderer renders the event's objects in one version, each distinct body
+// once.
+type renderer struct {
+	cv *layerapi.ClientView
+	// messages are rendered messages, by message and what users see of
+	// them differently (layerapi's UserMessageKey).
+	messages map[messageKey]json.RawMessage
+	// bodies are marshalled change bodies, by what tells them apart.
+	bodies map[any]json.RawMessage
+	// refs name the objects rendered, by type and id: alike for everyone.
+	refs map[objectRef]objectRef
+}
+
+// ref names an object of a type and id, as rendered, which render gives
+// when it is not named yet.
+func (r *renderer) ref(typ, id string, render func() (json.RawMessage, error)) (objectRef, error) {
+	key := objectRef{Type: typ, ID: id}
+	if ref, ok := r.refs[key]; ok {
+		return ref, nil
+	}
+	b, err := render()
+	if err != nil {
+		return objectRef{}, err
+	}
+	ref, err := rawRef(typ, b)
+	if err != nil {
+		return objectRef{}, err
+	}
+	r.refs[key] = ref
+	return ref, nil
+}
+
+// messageRef names a message rendered as b.
+func (r *renderer) messageRef(m *herald.Message, b json.RawMessage) (objectRef, error) {
+	return r.ref("Message", m.ID, func() (json.RawMessage, error) { return b, nil })
+}
+
+// messageKey is a message as some users see it: the message as read (the
+// event's, the store's) and what users see of it differently.
+type messageKey struct {
+	m   *herald.Message
+	key layerapi.UserMessageKey
+}
+
+// userMessage renders a message of uc's conversation as uc's user sees it.
+func (r *renderer) userMessage(uc *herald.UserConversation, m *herald.Message) (json.RawMessage, error) {
+	k := messageKey{m, r.cv.UserMessageKey(uc, m)}
+	if b, ok := r.messages[k]; ok {
+		return b, nil
+	}
+	b, err := json.Marshal(r.cv.UserMessage(uc, m))
+	if err != nil {
+		return nil, err
+	}
+	r.messages[k] = b
+	return b, nil
+}
+
+// body marshals a change body once for every key that names it.
+func (r *renderer) body(key any, make func() (changeBody, error)) (json.RawMessage, error) {
+	if b, ok := r.bodies[key]; ok {
+		return b, nil
+	}
+	c, err := make()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	r.bodies[key] = b
+	return b, nil
+}
+
+// prepare reads and renders what the event shows the users of its sockets.
+func (f *fanout) prepare() {
+	ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
+	defer cancel()
+	f.bodies = map[viewerKey][]json.RawMessage{}
+	// The sockets routed an event are its audience; one replaying the log
+	// may not be.
+	audience, everyone := audience(f.e, f.d)
+	concerned := make(map[string]bool, len(audience))
+	for _, u := range audience {
+		concerned[u] = true
+	}
+	var users []string
+	versions := map[string][]layerapi.Version{}
+	for _, s := range f.sockets {
+		u := s.sess.UserID
+		if !everyone && !concerned[u] {
+			continue
+		}
+		if f.e.Type == herald.EventPresenceUpdated && !s.isSubscribed() {
+			continue
+		}
+		if _, ok := versions[u]; !ok {
+			users = append(users, u)
+		}
+		if !containsVersion(versions[u], s.version) {
+			versions[u] = append(versions[u], s.version)
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	renderers := map[layerapi.Version]*renderer{}
+	renderFor := func(v layerapi.Version) *renderer {
+		r := renderers[v]
+		if r == nil {
+			cv := layerapi.NewClientView(f.hub.api.srv, ctx, f.e.AppID, v, "")
+			knowIdentities(cv, f.e, f.d)
+			r = &renderer{cv: cv, messages: map[messageKey]json.RawMessage{}, bodies: map[any]json.RawMessage{},
+				refs: map[objectRef]objectRef{}}
+			renderers[v] = r
+		}
+		return r
+	}
+	each := func(user string, fn func(r *renderer) ([]json.RawMessage, error)) error {
+		for _, v := range versions[user] {
+			bodies, err := fn(renderFor(v))
+			if err != nil {
+				return err
+			}
+			f.bodies[viewerKey{user, v}] = bodies
+		}
+		return nil
+	}
+	switch f.e.Type {
+	case herald.EventMessageSent:
+		f.err = f.messageSent(ctx, users, each)
+	case herald.EventMessageDelivered, herald.EventMessageRead:
+		f.err = f.receipt(ctx, users, each)
+	case herald.EventConversationCreated:
+		f.err = f.conversationCreated(ctx, users, each)
+	case herald.EventIdentityCreated, herald.EventIdentityUpdated, herald.EventIdentityDeleted:
+		f.err = f.identityChanged(ctx, users, each)
+	case herald.EventPresenceUpdated:
+		f.err = f.presenceUpdated(ctx, users, each)
+	}
+}
+
+func containsVersion(vs []layerapi.Version, v layerapi.Version) bool {
+	for _, w := range vs {
+		if w == v {
+			return true
+		}
+	}
+	return false
+}
+
+// knowIdentities gives a view the identities of the event's snapshot. The
+// snapshot of a message sent holds every participant's and the sender's
+// (those without one have none); of other events, only the identities
+// found are taken, the others are looked up.
+func knowIdentities(cv *layerapi.ClientView, e *herald.Event, d *herald.EventData) {
+	if len(d.Identities) > 0 {
+		users := make([]string, 0, len(d.Identities))
+		for u := range d.Identities {
+			users = append(users, u)
+		}
+		cv.Know(d.Identities, users...)
+	}
+	if e.Type == herald.EventMessageSent && d.Conversation != nil && d.Message != nil {
+		cv.Know(d.Identities, d.Conversation.Participants...)
+		cv.Know(d.Identities, d.Message.Sender.UserID)
+	}
+}
+
+// userConversations reads in one go what a conversation shows each of
+// users, and which of them a message is hidden from.
+func (f *fanout) userConversations(ctx context.Context, conversationID string, users []string, messageID string) (
+	ucs []*herald.UserConversation, hidden map[string]bool, err error) {
+	err = f.hub.api.store().View(ctx, func(q herald.Queries) error {
+		if ucs, err = q.UserConversationsOf(ctx, f.e.AppID, conversationID, users); err != nil || messageID == "" {
+			return err
+		}
+		from, err := q.MessageHiddenFrom(ctx, f.e.AppID, messageID, users)
+		hidden = make(map[string]bool, len(from))
+		for _, u := range from {
+			hidden[u] = true
+		}
+		return err
+	})
+	return ucs, hidden, err
+}
+
+// messageSent: the message as each participant sees it, and the update it
+// makes to their conversation (last_message, unread count).
+func (f *fanout) messageSent(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	m := f.d.Message
+	if m == nil || m.Channel != nil {
+		return nil
+	}
+	ucs, hidden, err := f.userConversations(ctx, m.ConversationID, users, m.ID)
+	if err != nil {
+		return err
+	}
+	for _, uc := range ucs {
+		if hidden[uc.UserID] {
+			continue
+		}
+		err := each(uc.UserID, func(r *renderer) ([]json.RawMessage, error) {
+			if err := r.cv.LoadMessages(m); err != nil {
+				return nil, err
+			}
+			if err := r.cv.LoadConversations(uc); err != nil {
+				return nil, err
+			}
+			msg, err := r.userMessage(uc, m)
+			if err != nil {
+				return nil, err
+			}
+			create, err := r.body(messageKey{m, r.cv.UserMessageKey(uc, m)}, func() (changeBody, error) {
+				mref, err := r.messageRef(m, msg)
+				return changeBody{Operation: "create", Object: mref, Data: msg}, err
+			})
+			if err != nil {
+				return nil, err
+			}
+			// The new message is the last as the event made it, as the
+			// create has it, and rendered once for both: what changed it
+			// since comes after, in order.
+			last := uc.LastMessage
+			if last != nil && last.ID == m.ID {
+				last = m
+			}
+			update, err := r.conversationUpdate(uc, last)
+			if err != nil {
+				return nil, err
+			}
+			return []json.RawMessage{create, update}, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// conversationUpdateKey tells apart the conversation updates a new
+// message makes for its users.
+type conversationUpdateKey struct {
+	last   messageKey
+	unread int
+}
+
+// conversationUpdate is the update a new message makes to its
+// conversation for uc's user: last_message, by id and whole, and the
+// unread count (the reference's §6.5, observed with the Web SDK).
+func (r *renderer) conversationUpdate(uc *herald.UserConversation, lastMessage *herald.Message) (json.RawMessage, error) {
+	key := conversationUpdateKey{unread: uc.UnreadMessageCount}
+	if lastMessage != nil {
+		key.last = messageKey{lastMessage, r.cv.UserMessageKey(uc, lastMessage)}
+	}
+	return r.body(key, func() (changeBody, error) {
+		cref, err := r.conversationRef(uc)
+		if err != nil {
+			return changeBody{}, err
+		}
+		var ops []any
+		if lastMessage != nil {
+			last, err := r.userMessage(uc, lastMessage)
+			if err != nil {
+				return changeBody{}, err
+			}
+			lref, err := r.messageRef(lastMessage, last)
+			if err != nil {
+				return changeBody{}, err
+			}
+			ops = append(ops, patchOp{Operation: "set", Property: "last_message", ID: lref.ID, Value: last})
+		}
+		ops = append(ops, setOp{Operation: "set", Property: "unread_message_count", Value: uc.UnreadMessageCount})
+		return changeBody{Operation: "update", Object: cref, Data: ops}, nil
+	})
+}
+
+// conversationRef names a conversation, as it renders for anyone.
+func (r *renderer) conversationRef(uc *herald.UserConversation) (objectRef, error) {
+	return r.ref("Conversation", uc.ID, func() (json.RawMessage, error) {
+		return json.Marshal(r.cv.Conversation(&herald.UserConversation{Conversation: uc.Conversation, UserID: uc.UserID}))
+	})
+}
+
+// receipt: the recipient's new status, for everyone the message concerns;
+// and, to the reader, their conversation's unread count.
+func (f *fanout) receipt(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	m, reader := f.d.Message, f.d.UserID
+	if m == nil || reader == "" {
+		return nil
+	}
+	var readers []*herald.UserConversation
+	for _, u := range users {
+		if u != reader {
+			continue
+		}
+		// The reader's unread count went down.
+		var err error
+		if readers, _, err = f.userConversations(ctx, m.ConversationID, []string{reader}, ""); err != nil {
+			return err
+		}
+	}
+	for _, u := range users {
+		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+			// The objects are named by id: no identity need be loaded.
+			status, err := r.body("status", func() (changeBody, error) {
+				mref, err := ref("Message", r.cv.Message(m))
+				if err != nil {
+					return changeBody{}, err
+				}
+				idref, err := ref("Identity", r.cv.BasicIdentity(reader))
+				if err != nil {
+					return changeBody{}, err
+				}
+				return changeBody{Operation: "update", Object: mref, Data: []setOp{{Operation: "set",
+					Property: "recipient_status." + escapeKey(idref.ID), Value: m.RecipientStatus[reader]}}}, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			out := []json.RawMessage{status}
+			if u != reader || len(readers) == 0 {
+				return out, nil
+			}
+			uc := readers[0]
+			unread, err := r.body("unread", func() (changeBody, error) {
+				cref, err := r.conversationRef(uc)
+				return changeBody{Operation: "update", Object: cref, Data: []setOp{{Operation: "set",
+					Property: "unread_message_count", Value: uc.UnreadMessageCount}}}, err
+			})
+			return append(out, unread), err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// conversationCreated: the conversation as each participant sees it now.
+func (f *fanout) conversationCreated(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	c := f.d.Conversation
+	if c == nil {
+		return nil
+	}
+	ucs, _, err := f.userConversations(ctx, c.ID, users, "")
+	if err != nil {
+		return err
+	}
+	for _, uc := range ucs {
+		err := each(uc.UserID, func(r *renderer) ([]json.RawMessage, error) {
+			if err := r.cv.LoadConversations(uc); err != nil {
+				return nil, err
+			}
+			rendered, err := json.Marshal(r.cv.Conversation(uc))
+			if err != nil {
+				return nil, err
+			}
+			cref, err := rawRef("Conversation", rendered)
+			if err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(changeBody{Operation: "create", Object: cref, Data: json.RawMessage(rendered)})
+			return []json.RawMessage{b}, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acquainted returns those of users who see the changes of subject's
+// identity: subject, and those who follow them or share a conversation
+// with them.
+func (f *fanout) acquainted(ctx context.Context, subject string, users []string) (seers []string, err error) {
+	others := make([]string, 0, len(users))
+	for _, u := range users {
+		if u == subject {
+			seers = append(seers, u)
+		} else {
+			others = append(others, u)
+		}
+	}
+	if len(others) == 0 {
+		return seers, nil
+	}
+	var known []string
+	err = f.hub.api.store().View(ctx, func(q herald.Queries) (err error) {
+		known, err = q.AcquaintedWith(ctx, f.e.AppID, subject, others)
+		return err
+	})
+	return append(seers, known...), err
+}
+
+// identityChanged: the identity, whole, to those who see it.
+func (f *fanout) identityChanged(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	id := f.d.Identity
+	if id == nil {
+		return nil
+	}
+	seers, err := f.acquainted(ctx, id.UserID, users)
+	if err != nil {
+		return err
+	}
+	for _, u := range seers {
+		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+			b, err := r.body("identity", func() (changeBody, error) {
+				full := r.cv.Identity(id)
+				iref, err := ref("Identity", full)
+				if err != nil || f.e.Type == herald.EventIdentityDeleted {
+					return changeBody{Operation: "delete", Object: iref}, err
+				}
+				ops, err := identityOps(full)
+				return changeBody{Operation: "update", Object: iref, Data: ops}, err
+			})
+			return []json.RawMessage{b}, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type presenceKey struct{ self bool }
+
+// presenceUpdated: the user's presence to the subscribed sockets of those
+// who see it, the status set to the user themself.
+func (f *fanout) presenceUpdated(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+	p := f.d.Presence
+	if p == nil {
+		return nil
+	}
+	seers, err := f.acquainted(ctx, p.UserID, users)
+	if err != nil {
+		return err
+	}
+	for _, u := range seers {
+		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+			b, err := r.body(presenceKey{u == p.UserID}, func() (changeBody, error) { return presenceChange(r.cv, p, u) })
+			return []json.RawMessage{b}, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rawRef names a rendered object by the id and url it was rendered with.
+func rawRef(typ string, rendered json.RawMessage) (objectRef, error) {
+	var r objectRef
+	if err := json.Unmarshal(rendered, &r); err != nil {
+		return objectRef{}, err
+	}
+	r.Type = typ
+	return r, nil
+}
