@@ -164,8 +164,15 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
+	var since int64
+	if err := a.store().View(r.Context(), func(q herald.Queries) (err error) {
+		since, err = q.LastEventSeq(r.Context())
+		return err
+	}); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], ctx: ctx, cancel: cancel}
+	s := &socket{hub: a.hub, sess: sess, version: subprotocols[proto], since: since, ctx: ctx, cancel: cancel}
 	// Registered before the handshake ends, so that every change committed
 	// once the client sees the socket open reaches it: what comes in
 	// meanwhile waits in its queue.

@@ -250,8 +250,17 @@ func (h *hub) route(e *herald.Event) {
 	if len(sockets) == 0 {
 		return
 	}
-	f := newFanout(h, e, d, sockets)
+	live := sockets[:0]
 	for _, s := range sockets {
+		if e.Seq > s.since {
+			live = append(live, s)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	f := newFanout(h, e, d, live)
+	for _, s := range live {
 		s.enqueueEvent(f)
 	}
 }

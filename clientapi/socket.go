@@ -47,6 +47,11 @@ type socket struct {
 	conn    *websocket.Conn
 	sess    *herald.Session
 	version layerapi.Version
+	// since is the last event in the log when the socket opened: older
+	// changes reach it only by Event.replay. A node whose tail lags the
+	// log would otherwise send them live on top of the replay that a
+	// reconnecting client asks for.
+	since int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
