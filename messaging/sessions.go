@@ -222,23 +222,15 @@ func (s *Service) IssueNonce(ctx context.Context) (string, error) {
 	return nonce, err
 }
 
-// identityClaims are the claims of a Layer identity token.
+// identityClaims are the claims of a Layer identity token: Layer names the
+// user prn (JWT's draft "principal") and the nonce nce, and a token may set
+// the user's identity fields (docs.layer.com client_api/identity.obj; the
+// Ruby identity-token gem adds first_name, last_name and metadata).
 type identityClaims struct {
 	jwt.RegisteredClaims
-	// Layer names the user prn (JWT's draft "principal"), the nonce nce.
 	Principal string `json:"prn"`
 	Nonce     string `json:"nce"`
-	// The identity fields a token may set (docs.layer.com
-	// client_api/identity.obj; the Ruby identity-token gem adds first_name,
-	// last_name and metadata).
-	DisplayName  *string         `json:"display_name"`
-	AvatarURL    *string         `json:"avatar_url"`
-	FirstName    *string         `json:"first_name"`
-	LastName     *string         `json:"last_name"`
-	PhoneNumber  *string         `json:"phone_number"`
-	EmailAddress *string         `json:"email_address"`
-	PublicKey    *string         `json:"public_key"`
-	Metadata     json.RawMessage `json:"metadata"`
+	IdentityInput
 }
 
 // tokenError is Layer's answer to an identity token it refuses: 422
@@ -296,9 +288,7 @@ func (s *Service) StartSession(ctx context.Context, appID, identityToken string)
 	if err != nil {
 		return nil, "", tokenError("its metadata: %v", err)
 	}
-	in := IdentityInput{DisplayName: claims.DisplayName, AvatarURL: claims.AvatarURL, FirstName: claims.FirstName,
-		LastName: claims.LastName, PhoneNumber: claims.PhoneNumber, EmailAddress: claims.EmailAddress,
-		PublicKey: claims.PublicKey, Metadata: claims.Metadata}
+	in := claims.IdentityInput
 	b := make([]byte, 32)
 	rand.Read(b)
 	token := sessionTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
