@@ -62,6 +62,12 @@ const (
 	DefaultPollInterval       = 2 * time.Second
 	// fanOutBatch bounds the events one fan-out transaction passes.
 	fanOutBatch = 200
+	// fanOutGather is how long the fan-out lets events gather after a
+	// wake-up: woken by every commit, it would otherwise read the log and
+	// write its cursor once per message, a write transaction beside each
+	// send's on the store's one writer. A push reaches a device in
+	// seconds; a tenth of one more is not seen.
+	fanOutGather = 100 * time.Millisecond
 )
 
 // Sender sends an installation's push notifications.
@@ -232,6 +238,11 @@ func (s *Sender) fanOutLoop() {
 		}
 		if !s.wait(s.fanWake) {
 			return
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(fanOutGather):
 		}
 	}
 }
