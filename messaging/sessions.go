@@ -92,11 +92,6 @@ func ParseAppID(s string) (string, error) {
 	return strings.ToLower(id), nil
 }
 
-// lastSegment strips a Layer id's prefix: layer:///keys/<id> → <id>.
-func lastSegment(id, prefix string) string {
-	return strings.TrimPrefix(id, prefix)
-}
-
 // parseRSAPublicKey reads a PEM public key: PKIX ("PUBLIC KEY", what
 // openssl rsa -pubout writes and Layer's dashboard took) or PKCS #1 ("RSA
 // PUBLIC KEY").
@@ -189,7 +184,7 @@ func (s *Service) IdentityKeys(ctx context.Context, appID string) (keys []*heral
 // or its Layer id (layer:///keys/<id>). Tokens signed with it fail from
 // then on; sessions opened with them last.
 func (s *Service) DeleteIdentityKey(ctx context.Context, appID, id string) error {
-	id = lastSegment(id, herald.KeyIDPrefix)
+	id = herald.LocalID(id, herald.KeyIDPrefix)
 	return s.Store.Update(ctx, func(tx herald.Tx) error {
 		k, err := tx.IdentityKey(ctx, id)
 		if err != nil || k.AppID != appID {
@@ -353,7 +348,7 @@ func tokenKeyID(token string) (string, error) {
 	if h.Kid == "" {
 		return "", tokenError("its header has no kid naming the key that signed it.")
 	}
-	return lastSegment(h.Kid, herald.KeyIDPrefix), nil
+	return herald.LocalID(h.Kid, herald.KeyIDPrefix), nil
 }
 
 // verifyIdentityToken checks an identity token's signature with key and
@@ -392,7 +387,7 @@ func (s *Service) verifyIdentityToken(token string, key *herald.IdentityKey, pro
 	if !parsed.Valid {
 		return nil, tokenError("it is not valid.")
 	}
-	if lastSegment(claims.Issuer, herald.ProviderIDPrefix) != provider {
+	if herald.LocalID(claims.Issuer, herald.ProviderIDPrefix) != provider {
 		return nil, tokenError("its iss %q is not the app's identity provider, %s%s.", claims.Issuer, herald.ProviderIDPrefix, provider)
 	}
 	if claims.Principal == "" {
@@ -429,24 +424,13 @@ func (s *Service) Session(ctx context.Context, token string) (*herald.Session, e
 		if !s.now().Before(session.ExpiresAt) {
 			return denied("The session expired; authenticate again.")
 		}
-		u, err := userRecord(ctx, q, session.AppID, session.UserID)
-		if err != nil {
-			return err
-		}
-		if u.Suspended {
+		err = s.checkSession(ctx, q, session.AppID, session.UserID, session.CreatedAt)
+		if e, ok := herald.AsError(err); ok && e.ID == herald.EUserSuspended {
+			// A device learns to sign in again; signing in then says the
+			// user is suspended.
 			return denied("The session's user is suspended.")
 		}
-		if u.SessionsRevokedAt != nil && !session.CreatedAt.After(*u.SessionsRevokedAt) {
-			return denied("The session was revoked; authenticate again.")
-		}
-		ttl, err := sessionTTL(ctx, q, session.AppID)
-		if err != nil {
-			return err
-		}
-		if !s.now().Before(session.CreatedAt.Add(ttl)) {
-			return denied("The session expired; authenticate again.")
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -477,25 +477,30 @@ func (s *Service) RevokeSessions(ctx context.Context, appID, userID string) erro
 // has passed since (authentication_required).
 func (s *Service) CheckSession(ctx context.Context, appID, userID string, issuedAt time.Time) error {
 	return s.Store.View(ctx, func(q herald.Queries) error {
-		u, err := userRecord(ctx, q, appID, userID)
-		if err != nil {
-			return err
-		}
-		if u.Suspended {
-			return herald.Errorf(herald.EUserSuspended, "User %q is suspended.", userID)
-		}
-		if u.SessionsRevokedAt != nil && !issuedAt.After(*u.SessionsRevokedAt) {
-			return herald.Errorf(herald.EAuthRequired, "The session was revoked; authenticate again.")
-		}
-		ttl, err := sessionTTL(ctx, q, appID)
-		if err != nil {
-			return err
-		}
-		if !s.now().Before(issuedAt.Add(ttl)) {
-			return herald.Errorf(herald.EAuthRequired, "The session expired; authenticate again.")
-		}
-		return nil
+		return s.checkSession(ctx, q, appID, userID, issuedAt)
 	})
+}
+
+// checkSession is CheckSession within q.
+func (s *Service) checkSession(ctx context.Context, q herald.Queries, appID, userID string, issuedAt time.Time) error {
+	u, err := userRecord(ctx, q, appID, userID)
+	if err != nil {
+		return err
+	}
+	if u.Suspended {
+		return herald.Errorf(herald.EUserSuspended, "User %q is suspended.", userID)
+	}
+	if u.SessionsRevokedAt != nil && !issuedAt.After(*u.SessionsRevokedAt) {
+		return herald.Errorf(herald.EAuthRequired, "The session was revoked; authenticate again.")
+	}
+	ttl, err := sessionTTL(ctx, q, appID)
+	if err != nil {
+		return err
+	}
+	if !s.now().Before(issuedAt.Add(ttl)) {
+		return herald.Errorf(herald.EAuthRequired, "The session expired; authenticate again.")
+	}
+	return nil
 }
 
 func sessionTTL(ctx context.Context, q herald.Queries, appID string) (time.Duration, error) {

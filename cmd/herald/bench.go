@@ -270,23 +270,7 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	rurl := "http://" + ln.Addr().String()
 
 	api := func(method, path string, body, out any) error {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequestWithContext(ctx, method, base+"/apps/"+creds.AppID+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+creds.Token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		rb, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 300 {
-			return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, rb)
-		}
-		if out != nil {
-			return json.Unmarshal(rb, out)
-		}
-		return nil
+		return benchRequest(ctx, client, method, base+"/apps/"+creds.AppID+path, "Bearer "+creds.Token, body, out)
 	}
 	var hooks []string
 	for i := range s.webhooks {
@@ -532,6 +516,31 @@ func startBenchServer(ctx context.Context, cfg *config, env ...string) (_ *bench
 		return nil, err
 	}
 	return &benchServer{base: base, creds: creds, database: database, cmd: server, stop: stop}, nil
+}
+
+// benchRequest sends a JSON request with an Authorization header (none when
+// auth is "") and decodes a 2xx answer into out; any other status is an
+// error naming it.
+func benchRequest(ctx context.Context, client *http.Client, method, url, auth string, body, out any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	rb, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, rb)
+	}
+	if out != nil {
+		return json.Unmarshal(rb, out)
+	}
+	return nil
 }
 
 // benchCeiling measures how many requests/s the receiver accepts from the

@@ -132,7 +132,7 @@ type socketTally struct {
 	deliveries atomic.Int64
 }
 
-func (s *socketTally) received(n string, at time.Time, session int, seen map[string]bool) {
+func (s *socketTally) received(n string, at time.Time, seen map[string]bool) {
 	began, ok := s.sent.Load(n)
 	if !ok {
 		return
@@ -165,25 +165,7 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 	defer srv.stop()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 	call := func(method, url, auth string, body, out any) error {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		rb, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 300 {
-			return fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, rb)
-		}
-		if out != nil {
-			return json.Unmarshal(rb, out)
-		}
-		return nil
+		return benchRequest(ctx, client, method, url, auth, body, out)
 	}
 	appURL := srv.base + "/apps/" + srv.creds.AppID
 	bearer := "Bearer " + srv.creds.Token
@@ -280,7 +262,7 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 				c.SetReadLimit(1 << 20)
 				conns[i] = c
 				opened.Add(1)
-				go readSocket(readCtx, c, i, tally)
+				go readSocket(readCtx, c, tally)
 			}
 		}()
 	}
@@ -391,7 +373,7 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 // readSocket reads a session's packets until the bench ends, noting each
 // bench message's create packet (a change creating a Message whose text is
 // "bench-N") once.
-func readSocket(ctx context.Context, c *websocket.Conn, session int, tally *socketTally) {
+func readSocket(ctx context.Context, c *websocket.Conn, tally *socketTally) {
 	seen := map[string]bool{}
 	for {
 		_, b, err := c.Read(ctx)
@@ -402,16 +384,11 @@ func readSocket(ctx context.Context, c *websocket.Conn, session int, tally *sock
 		if !bytes.Contains(b, []byte(`"create"`)) {
 			continue
 		}
-		i := bytes.Index(b, []byte("bench-"))
-		if i < 0 {
+		n := benchNumber(b)
+		if n == "" {
 			continue
 		}
-		digits := b[i+len("bench-"):]
-		n := 0
-		for n < len(digits) && digits[n] >= '0' && digits[n] <= '9' {
-			n++
-		}
-		tally.received(string(digits[:n]), at, session, seen)
+		tally.received(n, at, seen)
 	}
 }
 
