@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -26,6 +27,33 @@ type AppHandler func(w http.ResponseWriter, r *http.Request, app string) error
 func (s *Server) HandleApp(pattern string, h AppHandler) {
 	s.building.HandleFunc(pattern, s.withApp(h))
 }
+
+// HandleToken registers a route whose app is its token's, for API.Routes:
+// Callbell's /v1 has no app in its paths. The request is authenticated,
+// counted against its token's limits, and its path and query checked
+// before h runs.
+func (s *Server) HandleToken(pattern string, h AppHandler) {
+	s.building.HandleFunc(pattern, s.withToken(h))
+}
+
+// withToken authenticates a request whose app is its token's.
+func (s *Server) withToken(h AppHandler) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		app, release, err := s.authenticate(w, r)
+		if err != nil {
+			return err
+		}
+		defer release()
+		if err := checkRequest(r); err != nil {
+			return err
+		}
+		return h(w, r, app)
+	})
+}
+
+// Now is the time responses are rendered at: the clock of s.URLs, which
+// tests move.
+func (s *Server) Now() time.Time { return s.renderTime() }
 
 // WriteJSON answers v as JSON with the given status.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }

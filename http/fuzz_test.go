@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/callbellapi"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -58,7 +59,7 @@ func newFuzzServer(tb testing.TB, store herald.Store) (*fuzzServer, map[string]s
 	ctx := context.Background()
 	tb.Cleanup(func() { store.Close() })
 	svc := &messaging.Service{Store: store, Blobs: blob.Dir{Root: tb.TempDir()}}
-	srv, err := heraldhttp.New(ctx, svc, "http://herald.test", &layerapi.API{})
+	srv, err := heraldhttp.New(ctx, svc, "http://herald.test", &layerapi.API{}, &callbellapi.API{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/callbellapi"
 	"github.com/heraldhq/herald/clientapi"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
@@ -77,7 +78,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	ctx := context.Background()
 	ts := httptest.NewUnstartedServer(nil)
 	a.Sockets = &clientapi.API{}
-	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String(), &layerapi.API{}, a.Sockets)
+	srv, err := heraldhttp.New(ctx, a.Service, "http://"+ts.Listener.Addr().String(), &layerapi.API{}, &callbellapi.API{}, a.Sockets)
 	if err != nil {
 		t.Fatal(err)
 	}

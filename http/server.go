@@ -166,8 +166,6 @@ func (s *Server) routes() *http.ServeMux {
 	handle("PUT /apps/{app}/push_providers/{kind}", s.putPushProvider)
 	handle("DELETE /apps/{app}/push_providers/{kind}", s.deletePushProvider)
 
-	s.v1Routes(mux)
-
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all also catches a known path with an unsupported method;
 		// tell the two apart so the client learns which it was.

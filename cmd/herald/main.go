@@ -25,6 +25,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/callbellapi"
 	"github.com/heraldhq/herald/clientapi"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
@@ -449,7 +450,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		baseURL = "http://" + ln.Addr().String()
 	}
 	sockets := &clientapi.API{}
-	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{}, sockets)
+	api, err := heraldhttp.New(ctx, svc, baseURL, &layerapi.API{}, &callbellapi.API{}, sockets)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package http
+package callbellapi
 
 import (
 	"bytes"
@@ -10,55 +10,47 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
+	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/messaging"
 )
 
-// The /v1 API is Callbell's shape: channels, contacts, channel messages and
-// the app's one Callbell-format webhook. The app is the token's.
-
-func (s *Server) v1Routes(mux *routeMux) {
-	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request, app string) error) {
-		mux.HandleFunc(pattern, s.withToken(h))
-	}
-	handle("POST /v1/channels", s.createChannel)
-	handle("GET /v1/channels", s.listChannels)
-	handle("GET /v1/channels/{uuid}", s.getChannel)
-	handle("PATCH /v1/channels/{uuid}", s.patchChannel)
-	handle("POST /v1/channels/{uuid}/inbound", s.receiveMessage)
-
-	handle("POST /v1/contacts", s.createContact)
-	handle("GET /v1/contacts", s.listContacts)
-	handle("GET /v1/contacts/{uuid}", s.getContact)
-	handle("PATCH /v1/contacts/{uuid}", s.patchContact)
-	handle("DELETE /v1/contacts/{uuid}", s.deleteContact)
-	handle("POST /v1/contacts/{uuid}/conversation/close", s.closeConversation)
-	handle("POST /v1/contacts/{uuid}/conversation/open", s.openConversation)
-
-	handle("POST /v1/messages/send", s.sendChannelMessage)
-	handle("GET /v1/messages/{uuid}/status", s.getMessageStatus)
-	handle("POST /v1/messages/{uuid}/status", s.postMessageStatus)
-
-	handle("POST /v1/webhooks/subscribe", s.subscribe)
-	handle("GET /v1/webhooks", s.getSubscription)
-	handle("DELETE /v1/webhooks/unsubscribe", s.unsubscribe)
-	handle("GET /v1/webhooks/events", s.webhookEvents)
-	// Herald's addition to Callbell's API.
-	handle("POST /v1/webhooks/rotate_secret", s.rotateSubscriptionSecret)
+// API is Callbell's /v1 API, served by a heraldhttp.Server beside Layer's:
+// channels, contacts, channel messages and the app's one Callbell-format
+// webhook. A request's app is its token's.
+//
+//	heraldhttp.New(ctx, svc, baseURL, &layerapi.API{}, &callbellapi.API{})
+type API struct {
+	srv *heraldhttp.Server
 }
 
-// withToken authenticates a /v1 request: the app is the token's.
-func (s *Server) withToken(h func(w http.ResponseWriter, r *http.Request, app string) error) http.HandlerFunc {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		app, release, err := s.authenticate(w, r)
-		if err != nil {
-			return err
-		}
-		defer release()
-		if err := checkRequest(r); err != nil {
-			return err
-		}
-		return h(w, r, app)
-	})
+// Routes implements heraldhttp.API.
+func (a *API) Routes(s *heraldhttp.Server) {
+	a.srv = s
+	h := s.HandleToken
+	h("POST /v1/channels", a.createChannel)
+	h("GET /v1/channels", a.listChannels)
+	h("GET /v1/channels/{uuid}", a.getChannel)
+	h("PATCH /v1/channels/{uuid}", a.patchChannel)
+	h("POST /v1/channels/{uuid}/inbound", a.receiveMessage)
+
+	h("POST /v1/contacts", a.createContact)
+	h("GET /v1/contacts", a.listContacts)
+	h("GET /v1/contacts/{uuid}", a.getContact)
+	h("PATCH /v1/contacts/{uuid}", a.patchContact)
+	h("DELETE /v1/contacts/{uuid}", a.deleteContact)
+	h("POST /v1/contacts/{uuid}/conversation/close", a.closeConversation)
+	h("POST /v1/contacts/{uuid}/conversation/open", a.openConversation)
+
+	h("POST /v1/messages/send", a.sendChannelMessage)
+	h("GET /v1/messages/{uuid}/status", a.getMessageStatus)
+	h("POST /v1/messages/{uuid}/status", a.postMessageStatus)
+
+	h("POST /v1/webhooks/subscribe", a.subscribe)
+	h("GET /v1/webhooks", a.getSubscription)
+	h("DELETE /v1/webhooks/unsubscribe", a.unsubscribe)
+	h("GET /v1/webhooks/events", a.webhookEvents)
+	// Herald's addition to Callbell's API.
+	h("POST /v1/webhooks/rotate_secret", a.rotateSubscriptionSecret)
 }
 
 // Channels.
@@ -82,21 +74,21 @@ type pageMeta struct {
 	Pages int `json:"pages"`
 }
 
-func (s *Server) createChannel(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) createChannel(w http.ResponseWriter, r *http.Request, app string) error {
 	var in messaging.ChannelInput
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	c, err := s.Service.CreateChannel(r.Context(), app, in)
+	c, err := a.srv.Service.CreateChannel(r.Context(), app, in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"channel": renderChannel(c)})
+	heraldhttp.WriteJSON(w, http.StatusCreated, map[string]any{"channel": renderChannel(c)})
 	return nil
 }
 
-func (s *Server) listChannels(w http.ResponseWriter, r *http.Request, app string) error {
-	cs, err := s.Service.Channels(r.Context(), app)
+func (a *API) listChannels(w http.ResponseWriter, r *http.Request, app string) error {
+	cs, err := a.srv.Service.Channels(r.Context(), app)
 	if err != nil {
 		return err
 	}
@@ -104,29 +96,29 @@ func (s *Server) listChannels(w http.ResponseWriter, r *http.Request, app string
 	for _, c := range cs {
 		out = append(out, renderChannel(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"channels": out, "meta": pageMeta{1, 1}})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"channels": out, "meta": pageMeta{1, 1}})
 	return nil
 }
 
-func (s *Server) getChannel(w http.ResponseWriter, r *http.Request, app string) error {
-	c, err := s.Service.Channel(r.Context(), app, r.PathValue("uuid"))
+func (a *API) getChannel(w http.ResponseWriter, r *http.Request, app string) error {
+	c, err := a.srv.Service.Channel(r.Context(), app, r.PathValue("uuid"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"channel": renderChannel(c)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"channel": renderChannel(c)})
 	return nil
 }
 
-func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) patchChannel(w http.ResponseWriter, r *http.Request, app string) error {
 	var in messaging.ChannelInput
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	c, err := s.Service.UpdateChannel(r.Context(), app, r.PathValue("uuid"), in)
+	c, err := a.srv.Service.UpdateChannel(r.Context(), app, r.PathValue("uuid"), in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"channel": renderChannel(c)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"channel": renderChannel(c)})
 	return nil
 }
 
@@ -142,8 +134,8 @@ type contactJSON struct {
 	ClosingReason string         `json:"closingReason,omitempty"`
 }
 
-func (s *Server) renderContact(app string, c *herald.Contact) contactJSON {
-	out := contactJSON{ContactObject: callbell.Contact(s.URLs, app, c), AssignedUser: orNull(c.AssignedUser),
+func (a *API) renderContact(app string, c *herald.Contact) contactJSON {
+	out := contactJSON{ContactObject: callbell.Contact(a.srv.URLs, app, c), AssignedUser: heraldhttp.OrNull(c.AssignedUser),
 		CustomFields: c.CustomFields, ClosingReason: c.ClosingReason}
 	if out.CustomFields == nil {
 		out.CustomFields = map[string]any{}
@@ -155,16 +147,16 @@ func (s *Server) renderContact(app string, c *herald.Contact) contactJSON {
 	return out
 }
 
-func (s *Server) createContact(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) createContact(w http.ResponseWriter, r *http.Request, app string) error {
 	var in messaging.ContactInput
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	c, err := s.Service.CreateContact(r.Context(), app, in)
+	c, err := a.srv.Service.CreateContact(r.Context(), app, in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"contact": s.renderContact(app, c)})
+	heraldhttp.WriteJSON(w, http.StatusCreated, map[string]any{"contact": a.renderContact(app, c)})
 	return nil
 }
 
@@ -194,51 +186,51 @@ func listParam(r *http.Request, name string) []string {
 	return out
 }
 
-func (s *Server) listContacts(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) listContacts(w http.ResponseWriter, r *http.Request, app string) error {
 	page, err := intParam(r, "page", 1)
 	if err != nil {
 		return err
 	}
 	f := herald.ContactFilter{Source: r.URL.Query().Get("source"), Tags: listParam(r, "tags")}
-	cs, pages, err := s.Service.Contacts(r.Context(), app, f, page)
+	cs, pages, err := a.srv.Service.Contacts(r.Context(), app, f, page)
 	if err != nil {
 		return err
 	}
 	out := make([]contactJSON, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, s.renderContact(app, c))
+		out = append(out, a.renderContact(app, c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contacts": out, "meta": pageMeta{page, pages}})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contacts": out, "meta": pageMeta{page, pages}})
 	return nil
 }
 
-func (s *Server) getContact(w http.ResponseWriter, r *http.Request, app string) error {
-	c, err := s.Service.Contact(r.Context(), app, r.PathValue("uuid"))
+func (a *API) getContact(w http.ResponseWriter, r *http.Request, app string) error {
+	c, err := a.srv.Service.Contact(r.Context(), app, r.PathValue("uuid"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
 	return nil
 }
 
-func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) patchContact(w http.ResponseWriter, r *http.Request, app string) error {
 	var in messaging.ContactInput
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	c, err := s.Service.UpdateContact(r.Context(), app, r.PathValue("uuid"), in)
+	c, err := a.srv.Service.UpdateContact(r.Context(), app, r.PathValue("uuid"), in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
 	return nil
 }
 
-func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, app string) error {
-	if err := s.Service.DeleteContact(r.Context(), app, r.PathValue("uuid")); err != nil {
+func (a *API) deleteContact(w http.ResponseWriter, r *http.Request, app string) error {
+	if err := a.srv.Service.DeleteContact(r.Context(), app, r.PathValue("uuid")); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "contact was destroyed"})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "contact was destroyed"})
 	return nil
 }
 
@@ -247,30 +239,30 @@ func optionalBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength == 0 {
 		return nil
 	}
-	return decode(w, r, v)
+	return heraldhttp.Decode(w, r, v)
 }
 
-func (s *Server) closeConversation(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) closeConversation(w http.ResponseWriter, r *http.Request, app string) error {
 	var in struct {
 		ClosingReason string `json:"closing_reason"`
 	}
 	if err := optionalBody(w, r, &in); err != nil {
 		return err
 	}
-	c, err := s.Service.CloseConversation(r.Context(), app, r.PathValue("uuid"), in.ClosingReason)
+	c, err := a.srv.Service.CloseConversation(r.Context(), app, r.PathValue("uuid"), in.ClosingReason)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
 	return nil
 }
 
-func (s *Server) openConversation(w http.ResponseWriter, r *http.Request, app string) error {
-	c, err := s.Service.OpenConversation(r.Context(), app, r.PathValue("uuid"))
+func (a *API) openConversation(w http.ResponseWriter, r *http.Request, app string) error {
+	c, err := a.srv.Service.OpenConversation(r.Context(), app, r.PathValue("uuid"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contact": s.renderContact(app, c)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
 	return nil
 }
 
@@ -290,7 +282,7 @@ type messageRequestJSON struct {
 	} `json:"conversation,omitempty"`
 }
 
-func (s *Server) renderMessageRequest(r *http.Request, app string, m *herald.Message, fields []string) (messageRequestJSON, error) {
+func (a *API) renderMessageRequest(r *http.Request, app string, m *herald.Message, fields []string) (messageRequestJSON, error) {
 	out := messageRequestJSON{UUID: herald.CompactUUID(m.ID), Status: m.Channel.Status, MessageStatusPayload: m.Channel.StatusPayload}
 	if m.Channel.Direction == herald.DirectionReceived {
 		out.Status = herald.DirectionReceived
@@ -298,21 +290,21 @@ func (s *Server) renderMessageRequest(r *http.Request, app string, m *herald.Mes
 	if len(fields) == 0 {
 		return out, nil
 	}
-	c, err := s.Service.Contact(r.Context(), app, m.Channel.ContactUUID)
+	c, err := a.srv.Service.Contact(r.Context(), app, m.Channel.ContactUUID)
 	if err != nil {
 		return out, err
 	}
 	for _, f := range fields {
 		switch f {
 		case "contact":
-			cj := s.renderContact(app, c)
+			cj := a.renderContact(app, c)
 			out.Contact = &cj
 		case "conversation":
 			out.Conversation = &struct {
 				Source    string `json:"source"`
 				Href      string `json:"href"`
 				CreatedAt string `json:"createdAt"`
-			}{c.Source, callbell.ConversationHref(s.URLs, app, c), c.OpenedAt.UTC().Format(callbell.TimeFormat)}
+			}{c.Source, callbell.ConversationHref(a.srv.URLs, app, c), c.OpenedAt.UTC().Format(callbell.TimeFormat)}
 		default:
 			return out, herald.PropertyError(herald.EInvalidProperty, "fields", "fields lists contact and conversation, not %q.", f)
 		}
@@ -320,12 +312,12 @@ func (s *Server) renderMessageRequest(r *http.Request, app string, m *herald.Mes
 	return out, nil
 }
 
-func (s *Server) sendChannelMessage(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) sendChannelMessage(w http.ResponseWriter, r *http.Request, app string) error {
 	var in struct {
 		messaging.SendInput
 		Fields string `json:"fields"`
 	}
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
 	var fields []string
@@ -339,28 +331,28 @@ func (s *Server) sendChannelMessage(w http.ResponseWriter, r *http.Request, app 
 			return herald.PropertyError(herald.EInvalidProperty, "fields", "fields lists contact and conversation, not %q.", f)
 		}
 	}
-	m, err := s.Service.SendChannelMessage(r.Context(), app, in.SendInput)
+	m, err := a.srv.Service.SendChannelMessage(r.Context(), app, in.SendInput)
 	if err != nil {
 		return err
 	}
-	out, err := s.renderMessageRequest(r, app, m, fields)
+	out, err := a.renderMessageRequest(r, app, m, fields)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"message": out})
+	heraldhttp.WriteJSON(w, http.StatusCreated, map[string]any{"message": out})
 	return nil
 }
 
-func (s *Server) receiveMessage(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) receiveMessage(w http.ResponseWriter, r *http.Request, app string) error {
 	var in messaging.InboundInput
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	m, replay, err := s.Service.ReceiveMessage(r.Context(), app, r.PathValue("uuid"), in)
+	m, replay, err := a.srv.Service.ReceiveMessage(r.Context(), app, r.PathValue("uuid"), in)
 	if err != nil {
 		return err
 	}
-	out, err := s.renderMessageRequest(r, app, m, []string{"contact"})
+	out, err := a.renderMessageRequest(r, app, m, []string{"contact"})
 	if err != nil {
 		return err
 	}
@@ -368,40 +360,40 @@ func (s *Server) receiveMessage(w http.ResponseWriter, r *http.Request, app stri
 	if replay {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, map[string]any{"message": out})
+	heraldhttp.WriteJSON(w, status, map[string]any{"message": out})
 	return nil
 }
 
-func (s *Server) getMessageStatus(w http.ResponseWriter, r *http.Request, app string) error {
-	m, err := s.Service.ChannelMessage(r.Context(), app, r.PathValue("uuid"))
+func (a *API) getMessageStatus(w http.ResponseWriter, r *http.Request, app string) error {
+	m, err := a.srv.Service.ChannelMessage(r.Context(), app, r.PathValue("uuid"))
 	if err != nil {
 		return err
 	}
-	out, err := s.renderMessageRequest(r, app, m, nil)
+	out, err := a.renderMessageRequest(r, app, m, nil)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": out})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"message": out})
 	return nil
 }
 
-func (s *Server) postMessageStatus(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) postMessageStatus(w http.ResponseWriter, r *http.Request, app string) error {
 	var in struct {
 		Status  string          `json:"status"`
 		Payload json.RawMessage `json:"payload"`
 	}
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	m, err := s.Service.UpdateMessageStatus(r.Context(), app, r.PathValue("uuid"), in.Status, in.Payload)
+	m, err := a.srv.Service.UpdateMessageStatus(r.Context(), app, r.PathValue("uuid"), in.Status, in.Payload)
 	if err != nil {
 		return err
 	}
-	out, err := s.renderMessageRequest(r, app, m, nil)
+	out, err := a.renderMessageRequest(r, app, m, nil)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": out})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"message": out})
 	return nil
 }
 
@@ -425,13 +417,14 @@ type subscriptionRotation struct {
 	PreviousSigningPublicKey string `json:"previousSigningPublicKey,omitempty"`
 }
 
-func (s *Server) renderSubscription(w *herald.Webhook) subscriptionJSON {
+func (a *API) renderSubscription(w *herald.Webhook) subscriptionJSON {
 	out := subscriptionJSON{URL: w.TargetURL, Subscriptions: w.Events, Enabled: w.Status == herald.WebhookActive,
 		StatusReason: w.StatusReason, Config: w.Config, SigningPublicKey: delivery.PublicKey(w.AsymmetricKey),
 		// Callbell's own layout for this one timestamp.
 		CreatedAt: w.CreatedAt.UTC().Format("2006-01-02 15:04:05 -0700")}
-	if r := s.rotation(w); r != nil {
-		out.Rotation = &subscriptionRotation{GraceUntil: r.GraceUntil, PreviousSigningPublicKey: r.PreviousSigningPublicKey}
+	if w.InGrace(a.srv.Now()) {
+		out.Rotation = &subscriptionRotation{GraceUntil: herald.FormatTime(*w.PreviousKeysUntil),
+			PreviousSigningPublicKey: delivery.PublicKey(w.PreviousAsymmetricKey)}
 	}
 	return out
 }
@@ -439,53 +432,53 @@ func (s *Server) renderSubscription(w *herald.Webhook) subscriptionJSON {
 // rotateSubscriptionSecret gives the app's webhook a new secret; the
 // replaced one signs beside it for the grace period. The new secret is
 // shown once, here.
-func (s *Server) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) rotateSubscriptionSecret(w http.ResponseWriter, r *http.Request, app string) error {
 	var in delivery.RotateInput
-	if err := decodeOptional(w, r, &in); err != nil {
+	if err := heraldhttp.DecodeOptional(w, r, &in); err != nil {
 		return err
 	}
-	wh, err := s.Engine.RotateSubscription(r.Context(), app, herald.FormatCallbell, in)
+	wh, err := a.srv.Engine.RotateSubscription(r.Context(), app, herald.FormatCallbell, in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhook": s.renderSubscription(wh), "secret": wh.Secret})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"webhook": a.renderSubscription(wh), "secret": wh.Secret})
 	return nil
 }
 
-func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) subscribe(w http.ResponseWriter, r *http.Request, app string) error {
 	var in delivery.SubscribeInput
-	if err := decode(w, r, &in); err != nil {
+	if err := heraldhttp.Decode(w, r, &in); err != nil {
 		return err
 	}
-	wh, created, err := s.Engine.Subscribe(r.Context(), app, herald.FormatCallbell, in)
+	wh, created, err := a.srv.Engine.Subscribe(r.Context(), app, herald.FormatCallbell, in)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"webhook": s.renderSubscription(wh)}
+	out := map[string]any{"webhook": a.renderSubscription(wh)}
 	status := http.StatusOK
 	if created {
 		// The signing secret is shown once, when the webhook is created.
 		out["secret"] = wh.Secret
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, out)
+	heraldhttp.WriteJSON(w, status, out)
 	return nil
 }
 
-func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request, app string) error {
-	wh, err := s.Engine.Subscription(r.Context(), app, herald.FormatCallbell)
+func (a *API) getSubscription(w http.ResponseWriter, r *http.Request, app string) error {
+	wh, err := a.srv.Engine.Subscription(r.Context(), app, herald.FormatCallbell)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhook": s.renderSubscription(wh)})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"webhook": a.renderSubscription(wh)})
 	return nil
 }
 
-func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request, app string) error {
-	if err := s.Engine.Unsubscribe(r.Context(), app, herald.FormatCallbell); err != nil {
+func (a *API) unsubscribe(w http.ResponseWriter, r *http.Request, app string) error {
+	if err := a.srv.Engine.Unsubscribe(r.Context(), app, herald.FormatCallbell); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
 
@@ -501,7 +494,7 @@ type webhookEventJSON struct {
 	CreatedAt string          `json:"createdAt"`
 }
 
-func (s *Server) webhookEvents(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) webhookEvents(w http.ResponseWriter, r *http.Request, app string) error {
 	page, err := intParam(r, "page", 1)
 	if err != nil {
 		return err
@@ -510,7 +503,7 @@ func (s *Server) webhookEvents(w http.ResponseWriter, r *http.Request, app strin
 	if err != nil {
 		return err
 	}
-	log, pages, err := s.Engine.EventLog(r.Context(), app, herald.FormatCallbell, r.URL.Query().Get("status"),
+	log, pages, err := a.srv.Engine.EventLog(r.Context(), app, herald.FormatCallbell, r.URL.Query().Get("status"),
 		listParam(r, "subscriptions"), page, items)
 	if err != nil {
 		return err
@@ -543,6 +536,6 @@ func (s *Server) webhookEvents(w http.ResponseWriter, r *http.Request, app strin
 		}
 		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhook_events": out, "meta": pageMeta{page, pages}})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"webhook_events": out, "meta": pageMeta{page, pages}})
 	return nil
 }
