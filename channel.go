@@ -21,6 +21,9 @@ type Channel struct {
 	// type ("whatsapp") rather than a channel.
 	Main      bool      `json:"main"`
 	CreatedAt time.Time `json:"created_at"`
+	// DiscardedAt is when the channel was discarded: it keeps its contacts
+	// and messages but sends and receives nothing more.
+	DiscardedAt *time.Time `json:"discarded_at,omitempty"`
 }
 
 // ChannelTypes are the kinds of channel an app may configure.
@@ -44,7 +47,22 @@ type Contact struct {
 	Tags         []string       `json:"tags"`
 	CustomFields map[string]any `json:"custom_fields,omitempty"`
 	AssignedUser string         `json:"assigned_user,omitempty"`
-	CreatedAt    time.Time      `json:"created_at"`
+	// Bsuid is the contact's WhatsApp Business Suite User ID, when the
+	// channel's provider reported one.
+	Bsuid string `json:"bsuid,omitempty"`
+	// Note is the business's free-text note on the contact.
+	Note      string     `json:"note,omitempty"`
+	BlockedAt *time.Time `json:"blocked_at,omitempty"`
+	// FunnelUUID is the funnel stage of the contact's conversation.
+	FunnelUUID string `json:"funnel_uuid,omitempty"`
+	// BotStatus is the state of the contact's bot conversation:
+	// "in_progress", "started", "ended", or empty when none ran.
+	BotStatus string `json:"bot_status,omitempty"`
+	// TeamUUID is the team inbox the contact's conversation belongs to;
+	// Team is that team as it was when the contact was read.
+	TeamUUID  string    `json:"team_uuid,omitempty"`
+	Team      *Team     `json:"team,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt    time.Time      `json:"updated_at"`
 
 	ConversationID string `json:"conversation_id"`
@@ -108,9 +126,33 @@ type MessageChannel struct {
 	Forwarded bool              `json:"forwarded,omitempty"`
 	// ReplyTo describes the message this one answers, as it was then.
 	ReplyTo *MessageRef `json:"reply_to,omitempty"`
+	// Template is the message template the message was sent with.
+	Template *MessageTemplate `json:"template,omitempty"`
 	// ExternalID is the provider's id of the message, when the connector
 	// gave one; it makes inbound messages idempotent.
 	ExternalID string `json:"external_id,omitempty"`
+}
+
+// MessageTemplate is the WhatsApp message template a channel message was
+// sent with, as a connector needs it to send the message: the template's
+// name and language on the provider, and the values of its placeholders
+// ({{1}}, {{2}}, … in order). The message's text is the rendered template.
+type MessageTemplate struct {
+	UUID     string   `json:"uuid"`
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// Team is a team inbox of agents.
+type Team struct {
+	UUID    string `json:"uuid"`
+	AppID   string `json:"-"`
+	Name    string `json:"name"`
+	Default bool   `json:"default"`
+	// Members is the number of agents in the team.
+	Members   int       `json:"members"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // MessageRef is a snapshot of a message that another one refers to.
