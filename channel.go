@@ -63,7 +63,7 @@ type Contact struct {
 	TeamUUID  string    `json:"team_uuid,omitempty"`
 	Team      *Team     `json:"team,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt    time.Time      `json:"updated_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	ConversationID string `json:"conversation_id"`
 	// OpenedAt is when the conversation was last opened.
