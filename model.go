@@ -293,4 +293,6 @@ type EventData struct {
 	// IdentityKey is set on identity key events, Session on session events.
 	IdentityKey *IdentityKey `json:"identity_key,omitempty"`
 	Session     *Session     `json:"session,omitempty"`
+	// Agents is set on the events of agents, teams and custom statuses.
+	Agents *AgentChange `json:"agents,omitempty"`
 }

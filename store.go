@@ -250,6 +250,7 @@ type Queries interface {
 	FanOutQueries
 	ListingQueries
 	FollowedQueries
+	AgentQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.
@@ -392,6 +393,8 @@ type ContactFilter struct {
 	// Tags keeps contacts with every one of these tags, compared without
 	// regard to case.
 	Tags []string
+	// TeamUUID keeps the contacts of a team.
+	TeamUUID string
 }
 
 // BlobStore keeps rich-content bytes. The default keeps them on the local

@@ -128,7 +128,7 @@ func (q *Queries) CreateContact(ctx context.Context, c *herald.Contact) error {
 	if err != nil {
 		return q.addressConflict(ctx, c, err)
 	}
-	return nil
+	return q.saveContactTeam(ctx, c)
 }
 
 func (q *Queries) Contact(ctx context.Context, appID, uuid string) (*herald.Contact, error) {
@@ -137,7 +137,7 @@ func (q *Queries) Contact(ctx context.Context, appID, uuid string) (*herald.Cont
 	if err != nil {
 		return nil, notFound(err, "contact", uuid)
 	}
-	return c, nil
+	return c, q.withTeams(ctx, c)
 }
 
 func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*herald.Contact, error) {
@@ -146,7 +146,7 @@ func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, addr
 	if err != nil {
 		return nil, notFound(err, "contact", "")
 	}
-	return c, nil
+	return c, q.withTeams(ctx, c)
 }
 
 func (q *Queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
@@ -162,7 +162,7 @@ func (q *Queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return herald.NotFound("contact", c.UUID)
 	}
-	return nil
+	return q.saveContactTeam(ctx, c)
 }
 
 func (q *Queries) DeleteContact(ctx context.Context, appID, uuid string) error {
@@ -184,6 +184,10 @@ func (q *Queries) Contacts(ctx context.Context, appID string, f herald.ContactFi
 		where += ` AND source = ?`
 		args = append(args, f.Source)
 	}
+	if f.TeamUUID != "" {
+		where += ` AND team_uuid = ?`
+		args = append(args, f.TeamUUID)
+	}
 	const order = ` ORDER BY created_at DESC, uuid DESC`
 	if len(f.Tags) == 0 {
 		var total int
@@ -192,6 +196,9 @@ func (q *Queries) Contacts(ctx context.Context, appID string, f herald.ContactFi
 		}
 		out, err := q.scanContacts(q.db.QueryContext(ctx, `SELECT `+contactColumns+` FROM contacts`+where+order+
 			` LIMIT ? OFFSET ?`, append(args, limit, offset)...))
+		if err == nil {
+			err = q.withTeams(ctx, out...)
+		}
 		return out, total, err
 	}
 	// Tags compare without regard to case, Unicode's included, which
@@ -203,6 +210,9 @@ func (q *Queries) Contacts(ctx context.Context, appID string, f herald.ContactFi
 	}
 	out, err := q.scanContacts(q.db.QueryContext(ctx, `SELECT `+contactColumns+` FROM contacts
 		WHERE uuid IN (SELECT value FROM `+q.d.JSONArray+`)`+order, mustJSON(page)))
+	if err == nil {
+		err = q.withTeams(ctx, out...)
+	}
 	return out, total, err
 }
 

@@ -52,7 +52,7 @@ var tests = []struct {
 	{"ExportPages", testExportPages},
 
 	// channels.go
-	{"Channels", testChannels},
+	{"Channels", testChannels}, {"AgentsTeamsStatuses", testAgentsTeamsStatuses},
 	{"Contacts", testContacts},
 	{"ContactsListing", testContactsListing},
 	{"MessageChannelRoundTrip", testMessageChannelRoundTrip},
