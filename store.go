@@ -395,6 +395,8 @@ type ContactFilter struct {
 	Tags []string
 	// TeamUUID keeps the contacts of a team.
 	TeamUUID string
+	// AssignedUser keeps the contacts assigned to this email.
+	AssignedUser string
 }
 
 // BlobStore keeps rich-content bytes. The default keeps them on the local

@@ -26,6 +26,9 @@ type ContactInput struct {
 	CustomFields json.RawMessage `json:"custom_fields"`
 	AssignedUser *string         `json:"assigned_user"`
 	UnassignUser bool            `json:"unassign_user"`
+	// TeamUUID is the team inbox of the contact's conversation; "" on
+	// update takes the contact out of its team.
+	TeamUUID *string `json:"team_uuid"`
 }
 
 // Limits of a contact's fields.
@@ -154,7 +157,14 @@ func (s *Service) CreateContact(ctx context.Context, appID string, in ContactInp
 		if err != nil {
 			return err
 		}
+		team, err := checkTeamAndAgent(ctx, tx, appID, in.TeamUUID, &assigned)
+		if err != nil {
+			return err
+		}
 		c := &herald.Contact{Name: name, PhoneNumber: address, AvatarURL: avatar, Tags: tags, CustomFields: fields, AssignedUser: assigned}
+		if team != nil {
+			c.TeamUUID, c.Team = team.UUID, team
+		}
 		out, err = s.addContact(ctx, tx, appID, ch, c)
 		return err
 	})
@@ -272,6 +282,15 @@ func (s *Service) Contacts(ctx context.Context, appID string, f herald.ContactFi
 		}
 	}
 	err = s.Store.View(ctx, func(q herald.Queries) error {
+		if f.TeamUUID != "" {
+			t, err := teamByID(ctx, q, appID, f.TeamUUID)
+			if herald.IsNotFound(err) {
+				return herald.PropertyError(herald.EInvalidProperty, "team_uuid", "team_uuid %q is not a team of the app.", f.TeamUUID)
+			} else if err != nil {
+				return err
+			}
+			f.TeamUUID = t.UUID
+		}
 		var total int
 		cs, total, err = q.Contacts(ctx, appID, f, herald.PageOffset(page, ContactsPageSize), ContactsPageSize)
 		pages = max(1, (total+ContactsPageSize-1)/ContactsPageSize)
@@ -328,6 +347,16 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 			return err
 		}
 		before, _ := json.Marshal(c)
+		team, err := checkTeamAndAgent(ctx, tx, appID, in.TeamUUID, &assigned)
+		if err != nil {
+			return err
+		}
+		if in.TeamUUID != nil {
+			c.TeamUUID, c.Team = "", team
+			if team != nil {
+				c.TeamUUID = team.UUID
+			}
+		}
 		if in.Name != nil {
 			c.Name = name
 		}

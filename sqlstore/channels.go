@@ -188,6 +188,10 @@ func (q *Queries) Contacts(ctx context.Context, appID string, f herald.ContactFi
 		where += ` AND team_uuid = ?`
 		args = append(args, f.TeamUUID)
 	}
+	if f.AssignedUser != "" {
+		where += ` AND assigned_user = ?`
+		args = append(args, f.AssignedUser)
+	}
 	const order = ` ORDER BY created_at DESC, uuid DESC`
 	if len(f.Tags) == 0 {
 		var total int
