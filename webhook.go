@@ -197,8 +197,10 @@ type WebhookEvent struct {
 
 // WebhookEventFilter selects entries of a webhook's event log.
 type WebhookEventFilter struct {
-	// Success, when set, keeps the delivered entries (true) or the others
-	// (false).
+	// Success, when set, keeps the entries whose last attempt was
+	// answered 200 (true) or the others (false): Callbell's success,
+	// "true if status code was 200" (webhooks_api/events.md), which a
+	// delivered 204 is not.
 	Success *bool
 	// EventTypes, when not empty, keeps the entries of these event types.
 	EventTypes []string

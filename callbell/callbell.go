@@ -28,6 +28,11 @@ const (
 	ContactDeleted       = "contact_deleted"
 	ConversationOpened   = "conversation_opened"
 	ConversationClosed   = "conversation_closed"
+	// The agent and team events (webhooks/agent_events,
+	// webhooks/team_events).
+	AgentStatusUpdated    = "agent_status_updated"
+	AgentSessionUpdated   = "agent_session_updated"
+	TeamMembershipUpdated = "team_membership_updated"
 )
 
 // EventTypes are the events a Callbell webhook may subscribe to.
@@ -39,6 +44,9 @@ var EventTypes = []string{
 	ContactDeleted,
 	ConversationOpened,
 	ConversationClosed,
+	AgentStatusUpdated,
+	AgentSessionUpdated,
+	TeamMembershipUpdated,
 }
 
 // Version is the only payload version: Callbell's payloads have none.
@@ -56,6 +64,10 @@ var eventNames = map[string]string{
 	herald.EventContactDeleted:       ContactDeleted,
 	herald.EventConversationOpened:   ConversationOpened,
 	herald.EventConversationClosed:   ConversationClosed,
+
+	herald.EventAgentStatusUpdated:    AgentStatusUpdated,
+	herald.EventAgentSessionUpdated:   AgentSessionUpdated,
+	herald.EventTeamMembershipUpdated: TeamMembershipUpdated,
 }
 
 // EventName is Callbell's name of a Herald event type; "" for the types

@@ -62,6 +62,8 @@ func render(e *herald.Event, d *herald.EventData, version string, config json.Ra
 		p, err = r.contactDeleted()
 	case herald.EventConversationOpened, herald.EventConversationClosed:
 		p, err = r.conversation()
+	case herald.EventAgentStatusUpdated, herald.EventAgentSessionUpdated, herald.EventTeamMembershipUpdated:
+		p, err = r.agentEvent()
 	}
 	if err != nil {
 		return nil, false, err

@@ -335,6 +335,11 @@ func TestEventType(t *testing.T) {
 		herald.EventContactDeleted:        "contact_deleted",
 		herald.EventConversationOpened:    "conversation_opened",
 		herald.EventConversationClosed:    "conversation_closed",
+		herald.EventAgentStatusUpdated:    "agent_status_updated",
+		herald.EventAgentSessionUpdated:   "agent_session_updated",
+		herald.EventTeamMembershipUpdated: "team_membership_updated",
+		herald.EventAgentUpdated:          "",
+		herald.EventTeamCreated:           "",
 		herald.EventConversationCreated:   "",
 		herald.EventConversationDeleted:   "",
 		herald.EventMessageRead:           "",
@@ -351,7 +356,8 @@ func TestEventType(t *testing.T) {
 		}
 	}
 	want := []string{"message_created", "message_status_updated", "contact_created", "contact_updated",
-		"contact_deleted", "conversation_opened", "conversation_closed"}
+		"contact_deleted", "conversation_opened", "conversation_closed",
+		"agent_status_updated", "agent_session_updated", "team_membership_updated"}
 	if !slices.Equal(f.EventTypes(callbell.Versions[0]), want) || !slices.Equal(callbell.EventTypes, want) {
 		t.Errorf("EventTypes = %v, want %v", f.EventTypes(callbell.Versions[0]), want)
 	}
@@ -359,7 +365,8 @@ func TestEventType(t *testing.T) {
 	for _, name := range want {
 		found := false
 		for _, typ := range []string{herald.EventMessageSent, herald.EventMessageStatusUpdated, herald.EventContactCreated,
-			herald.EventContactUpdated, herald.EventContactDeleted, herald.EventConversationOpened, herald.EventConversationClosed} {
+			herald.EventContactUpdated, herald.EventContactDeleted, herald.EventConversationOpened, herald.EventConversationClosed,
+			herald.EventAgentStatusUpdated, herald.EventAgentSessionUpdated, herald.EventTeamMembershipUpdated} {
 			found = found || f.EventType(&herald.Event{Type: typ}, callbell.Versions[0]) == name
 		}
 		if !found {

@@ -51,6 +51,8 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("GET /v1/webhooks/events", a.webhookEvents)
 	// Herald's addition to Callbell's API.
 	h("POST /v1/webhooks/rotate_secret", a.rotateSubscriptionSecret)
+
+	a.agentRoutes(h)
 }
 
 // Channels.
@@ -191,7 +193,7 @@ func (a *API) listContacts(w http.ResponseWriter, r *http.Request, app string) e
 	if err != nil {
 		return err
 	}
-	f := herald.ContactFilter{Source: r.URL.Query().Get("source"), Tags: listParam(r, "tags")}
+	f := herald.ContactFilter{Source: r.URL.Query().Get("source"), Tags: listParam(r, "tags"), TeamUUID: r.URL.Query().Get("team_uuid")}
 	cs, pages, err := a.srv.Service.Contacts(r.Context(), app, f, page)
 	if err != nil {
 		return err
@@ -478,7 +480,7 @@ func (a *API) unsubscribe(w http.ResponseWriter, r *http.Request, app string) er
 	if err := a.srv.Engine.Unsubscribe(r.Context(), app, herald.FormatCallbell); err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]string{"status": "webhook was destroyed"})
 	return nil
 }
 
@@ -512,7 +514,6 @@ func (a *API) webhookEvents(w http.ResponseWriter, r *http.Request, app string) 
 	for _, e := range log {
 		var j webhookEventJSON
 		j.Event = e.Delivery.EventType
-		j.Success = e.Delivery.Status == herald.DeliveryDelivered
 		var body struct {
 			Payload json.RawMessage `json:"payload"`
 		}
@@ -526,6 +527,9 @@ func (a *API) webhookEvents(w http.ResponseWriter, r *http.Request, app string) 
 		if a := e.Attempt; a != nil {
 			j.CreatedAt = a.StartedAt.UTC().Format(callbell.TimeFormat)
 			j.Response.Code = a.StatusCode
+			// webhooks_api/events.md: success is "true if status code
+			// was 200"; a receiver's 204 is delivered but no success.
+			j.Success = a.StatusCode == http.StatusOK
 			j.Response.Body = string(bytes.ToValidUTF8(a.ResponseBody, []byte("\uFFFD")))
 			if a.Error != "" && a.StatusCode == 0 {
 				j.Response.Body = a.Error

@@ -1046,9 +1046,9 @@ func (q *Queries) WebhookEvents(ctx context.Context, webhookID string, f herald.
 	args := []any{webhookID}
 	if f.Success != nil {
 		if *f.Success {
-			where += ` AND d.status = 'delivered'`
+			where += ` AND d.last_status_code = 200`
 		} else {
-			where += ` AND d.status != 'delivered'`
+			where += ` AND (d.last_status_code IS NULL OR d.last_status_code != 200)`
 		}
 	}
 	if len(f.EventTypes) > 0 {

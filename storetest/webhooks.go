@@ -176,8 +176,8 @@ func testWebhookEvents(t *testing.T, s herald.Store) {
 		{"first page", herald.WebhookEventFilter{}, 0, 2, []int{6, 4}, 4},
 		{"second page", herald.WebhookEventFilter{}, 2, 2, []int{3, 1}, 4},
 		{"past the end", herald.WebhookEventFilter{}, 4, 2, nil, 4},
-		{"successes", herald.WebhookEventFilter{Success: &yes}, 0, 10, []int{6, 1}, 2},
-		{"failures", herald.WebhookEventFilter{Success: &no}, 0, 10, []int{4, 3}, 2},
+		{"successes: answered 200", herald.WebhookEventFilter{Success: &yes}, 0, 10, []int{1}, 1},
+		{"failures and a delivered 204", herald.WebhookEventFilter{Success: &no}, 0, 10, []int{6, 4, 3}, 3},
 		{"one type", herald.WebhookEventFilter{EventTypes: []string{"message_created"}}, 0, 10, []int{4, 1}, 2},
 		{"two types", herald.WebhookEventFilter{EventTypes: []string{"contact_created", "message_status_updated"}},
 			0, 10, []int{6, 3}, 2},
@@ -221,7 +221,7 @@ func testWebhookEvents(t *testing.T, s herald.Store) {
 	}
 	// The attempt of delivery 1 is its second, with what came back.
 	view(t, s, func(ctx context.Context, q herald.Queries) error {
-		got, _, err := q.WebhookEvents(ctx, "w1", herald.WebhookEventFilter{Success: &yes}, 1, 1)
+		got, _, err := q.WebhookEvents(ctx, "w1", herald.WebhookEventFilter{Success: &yes}, 0, 1)
 		if err != nil {
 			return err
 		}
