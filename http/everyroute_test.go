@@ -202,6 +202,30 @@ func routeBodies(rc string) map[string]any {
 		"GET /v1/webhooks/events":         nil,
 		"POST /v1/webhooks/rotate_secret": map[string]any{"grace_period_seconds": 60},
 
+		"GET /v1/auth/me":                        nil,
+		"GET /v1/plan":                           nil,
+		"POST /v1/users":                         map[string]any{"email": "eve@example.com", "name": "Eve", "role": "supervisor", "available": false},
+		"GET /v1/users":                          nil,
+		"GET /v1/users/{uuid}":                   nil,
+		"PATCH /v1/users/{uuid}":                 map[string]any{"name": "Eva", "role": "admin"},
+		"DELETE /v1/users/{uuid}":                nil,
+		"POST /v1/users/{uuid}/session":          map[string]any{"action": "user_logged_in"},
+		"PUT /v1/users/{uuid}/status":            map[string]any{"available": false, "custom_status_uuid": nil},
+		"DELETE /v1/users/{uuid}/status":         nil,
+		"GET /v1/teams":                          nil,
+		"POST /v1/teams":                         map[string]any{"name": "Sales", "default": false},
+		"GET /v1/teams/{uuid}":                   nil,
+		"PATCH /v1/teams/{uuid}":                 map[string]any{"name": "Care"},
+		"DELETE /v1/teams/{uuid}":                nil,
+		"GET /v1/teams/{uuid}/members":           nil,
+		"PUT /v1/teams/{uuid}/members/{user}":    nil,
+		"DELETE /v1/teams/{uuid}/members/{user}": nil,
+		"GET /v1/custom_statuses":                nil,
+		"POST /v1/custom_statuses":               map[string]any{"name": "Lunch", "emoji": "🍙"},
+		"GET /v1/custom_statuses/{id}":           nil,
+		"PUT /v1/custom_statuses/{id}":           map[string]any{"name": "Long lunch", "emoji": "🍝"},
+		"DELETE /v1/custom_statuses/{id}":        nil,
+
 		"/": nil,
 	}
 }
@@ -424,6 +448,9 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		contact := a.johnDoe(t)["uuid"].(string)
 		channelMsg := a.cbSend(t, map[string]any{"to": seedContactNumber, "content": map[string]any{"text": "hi"}})
 		a.cbSubscribe(t, rc.URL, nil, "message_created")
+		agent := a.do("POST", "//v1/users", map[string]any{"email": "ann@example.com", "name": "Ann"}).must(t, 201).Map(t)["user"].(map[string]any)["uuid"].(string)
+		team := a.do("POST", "//v1/teams", map[string]any{"name": "Support"}).must(t, 201).Map(t)["team"].(map[string]any)["uuid"].(string)
+		status := a.do("POST", "//v1/custom_statuses", map[string]any{"name": "Away"}).must(t, 201).Map(t)["customStatus"].(map[string]any)["id"].(string)
 		token := a.do("POST", "/tokens", map[string]any{"name": "second"}).must(t, 201).Map(t)["id"].(string)
 		exportID, exportDownload := a.completedExport(t)
 		identityKey := localID(newIdentityProvider(t, a).kid)
@@ -446,6 +473,12 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return "0" // as 1.x, the version asked for by default, names parts
 			case "user users":
 				return "bob"
+			case "uuid users", "user members":
+				return agent
+			case "uuid teams":
+				return team
+			case "id custom_statuses":
+				return status
 			case "user identities":
 				return "bob"
 			case "blocked blocks", "followed following", "followed users":

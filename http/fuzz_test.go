@@ -174,6 +174,10 @@ func v1Routes(ids map[string]string) []fuzzRoute {
 			`{"to": "331122334455", "from": "whatsapp", "type": "reply_buttons", "content": {"reply_buttons": {"metadata": {"type": "button", "content": "?", "options": ["a"]}}}}`}},
 		{"POST", "/v1/messages/" + ids["channel_msg"] + "/status", []string{`{"status": "delivered", "payload": {"raw": true}}`, `{"status": "read"}`, `{"status": "sideways"}`}},
 		{"POST", "/v1/webhooks/subscribe", []string{`{"url": "https://example.com/callbell", "subscriptions": ["message_created", "contact_created"], "config": {"context_field": "both"}}`}},
+		{"POST", "/v1/users", []string{`{"email": "ann@example.com", "name": "Ann", "role": "agent", "available": true}`, `{"email": "x"}`}},
+		{"POST", "/v1/teams", []string{`{"name": "Support", "default": true}`}},
+		{"POST", "/v1/custom_statuses", []string{`{"name": "Lunch", "emoji": "🍙"}`}},
+		{"POST", "/v1/contacts", []string{`{"identifier": "331100000009", "source": "whatsapp", "name": "Jo", "team_uuid": "00000000000000000000000000000000"}`}},
 	}
 }
 
