@@ -90,10 +90,9 @@ type userJSON struct {
 	UUID string `json:"uuid"`
 	callbell.TeamMemberObject
 	Role      string                `json:"role"`
-	Session   *string               `json:"session"`
-	Teams     []callbell.TeamObject `json:"teams,omitempty"`
-	CreatedAt string                `json:"createdAt"`
-	UpdatedAt string                `json:"updatedAt"`
+	Session   *string `json:"session"`
+	CreatedAt string  `json:"createdAt"`
+	UpdatedAt string  `json:"updatedAt"`
 }
 
 func renderUser(u *herald.Agent) userJSON {
@@ -160,8 +159,10 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request, app string) error 
 	if err != nil {
 		return err
 	}
-	out := renderUser(u)
-	out.Teams = []callbell.TeamObject{}
+	out := struct {
+		userJSON
+		Teams []callbell.TeamObject `json:"teams"`
+	}{renderUser(u), []callbell.TeamObject{}}
 	for _, t := range teams {
 		out.Teams = append(out.Teams, callbell.Team(t))
 	}
