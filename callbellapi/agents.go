@@ -89,7 +89,7 @@ func (a *API) plan(w http.ResponseWriter, r *http.Request, app string) error {
 type userJSON struct {
 	UUID string `json:"uuid"`
 	callbell.TeamMemberObject
-	Role      string                `json:"role"`
+	Role      string  `json:"role"`
 	Session   *string `json:"session"`
 	CreatedAt string  `json:"createdAt"`
 	UpdatedAt string  `json:"updatedAt"`
