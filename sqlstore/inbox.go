@@ -328,6 +328,17 @@ func (r fixedRow) Scan(dest ...any) error {
 	return nil
 }
 
+func (q *Queries) FormerParticipant(ctx context.Context, appID, userID, conversationID string) (bool, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT 1 FROM conversation_inbox i JOIN conversations c ON c.id = i.conversation_id
+		WHERE i.conversation_id = ? AND i.user_id = ? AND i.app_id = ? AND i.member = 0 AND c.deleted_at IS NULL`,
+		conversationID, userID, appID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (q *Queries) UserConversation(ctx context.Context, appID, userID, conversationID string) (*herald.UserConversation, error) {
 	uc, err := scanUserConversation(appID, q.db.QueryRowContext(ctx, userConversationQuery+` AND i.conversation_id = ?3`,
 		appID, userID, conversationID))
