@@ -117,6 +117,8 @@ type AgentQueries interface {
 	// DeleteAgent removes an agent and its team memberships.
 	DeleteAgent(ctx context.Context, appID, uuid string) error
 
+	// CreateTeam adds a team. An app has at most one default team: a
+	// second is a conflict naming default (UpdateTeam alike).
 	CreateTeam(ctx context.Context, t *Team) error
 	Team(ctx context.Context, appID, uuid string) (*Team, error)
 	// Teams lists an app's teams, oldest first.

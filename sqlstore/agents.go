@@ -162,10 +162,20 @@ func scanTeam(row interface{ Scan(...any) error }) (*herald.Team, error) {
 	return t, nil
 }
 
+// defaultConflict turns the refusal of a second default team, which only
+// concurrent changes can meet, into a conflict.
+func (q *Queries) defaultConflict(err error) error {
+	if err == nil || !q.d.IsUniqueViolation(err) {
+		return err
+	}
+	return &herald.Error{ID: herald.EConflict, Message: "Another team of the app became its default at the same time; try again.",
+		Data: map[string]any{"property": "default"}}
+}
+
 func (q *Queries) CreateTeam(ctx context.Context, t *herald.Team) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO teams (uuid, app_id, name, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := q.execMayFail(ctx, `INSERT INTO teams (uuid, app_id, name, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
 		t.UUID, t.AppID, t.Name, flag(t.Default), micros(t.CreatedAt))
-	return err
+	return q.defaultConflict(err)
 }
 
 func (q *Queries) Team(ctx context.Context, appID, uuid string) (*herald.Team, error) {
@@ -192,10 +202,10 @@ func (q *Queries) Teams(ctx context.Context, appID string) ([]*herald.Team, erro
 }
 
 func (q *Queries) UpdateTeam(ctx context.Context, t *herald.Team) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE teams SET name = ?, is_default = ? WHERE uuid = ? AND app_id = ?`,
+	res, err := q.execMayFail(ctx, `UPDATE teams SET name = ?, is_default = ? WHERE uuid = ? AND app_id = ?`,
 		t.Name, flag(t.Default), t.UUID, t.AppID)
 	if err != nil {
-		return err
+		return q.defaultConflict(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return herald.NotFound("team", t.UUID)

@@ -48,6 +48,15 @@ func testAgentsTeamsStatuses(t *testing.T, s herald.Store) {
 	// A second agent with Ann's email in another case is a conflict
 	// naming email, and the update goes on.
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		second := &herald.Team{UUID: "tm-3", AppID: "app", Name: "Second default", Default: true, CreatedAt: at(2)}
+		if e, ok := herald.AsError(tx.CreateTeam(ctx, second)); !ok || e.ID != herald.EConflict || e.Data["property"] != "default" {
+			t.Fatalf("a second default team: %#v", e)
+		}
+		sales.Default = true
+		if e, ok := herald.AsError(tx.UpdateTeam(ctx, sales)); !ok || e.ID != herald.EConflict {
+			t.Fatalf("a second default team by update: %#v", e)
+		}
+		sales.Default = false
 		dup := *bob
 		dup.UUID, dup.Email = "ag-3", "ANN@example.com"
 		e, ok := herald.AsError(tx.CreateAgent(ctx, &dup))

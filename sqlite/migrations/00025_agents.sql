@@ -27,6 +27,8 @@ CREATE TABLE teams (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX teams_app ON teams (app_id, created_at, uuid);
+-- One default team per app.
+CREATE UNIQUE INDEX teams_default ON teams (app_id) WHERE is_default = 1;
 
 CREATE TABLE team_members (
     app_id     TEXT NOT NULL,
