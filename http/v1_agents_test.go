@@ -334,6 +334,12 @@ func TestV1ContactTeamAndAssignee(t *testing.T) {
 		if c := created[len(created)-1].Contact; c.UUID != joID || c.TeamUUID != tid || c.Team == nil || c.Team.Name != "Support" {
 			t.Fatalf("contact.created carries %+v", c)
 		}
+		// The events of the contact's messages carry its team too.
+		a.cbSendText(t, "331100000002", "Hello Jo")
+		sent := a.agEvents(t, herald.EventMessageSent)
+		if c := sent[len(sent)-1].Contact; c == nil || c.UUID != joID || c.Team == nil || c.Team.UUID != tid {
+			t.Fatalf("message.sent carries the contact %+v", c)
+		}
 		if ids, _ := a.v1tList(t, "?team_uuid="+tid); len(ids) != 1 || ids[0] != joID {
 			t.Fatalf("contacts of the team %v", ids)
 		}
