@@ -291,6 +291,15 @@ func TestV1Teams(t *testing.T) {
 			t.Fatalf("after removing bob %v", tm)
 		}
 		a.v1tDo("DELETE", "/teams/"+sid+"/members/"+bob["uuid"].(string), nil).wantError(t, 404, "not_found", "")
+		// A deleted user leaves their teams, each change recorded.
+		cy := a.agUser(t, "cy@example.com", "Cy")
+		a.v1tDo("PUT", "/teams/"+sid+"/members/"+cy["uuid"].(string), nil).must(t, 200)
+		a.v1tDo("DELETE", "/users/"+cy["uuid"].(string), nil).must(t, 200)
+		changes := a.agEvents(t, herald.EventTeamMembershipUpdated)
+		if last := changes[len(changes)-1].Agents; last.Action != herald.TeamAgentRemoved || last.Agent.Email != "cy@example.com" ||
+			last.Team.UUID != sid || last.Team.Members != 1 {
+			t.Fatalf("the deleted user's membership change %+v", last)
+		}
 		a.v1tDo("PUT", "/teams/"+gid+"/members/"+ann["uuid"].(string), nil).must(t, 200)
 		a.v1tChannel(t, v1tWhatsapp("+33 6 12 34 56 78"))
 		c := a.v1tContact(t, map[string]any{"identifier": "331100000001", "source": "whatsapp", "name": "Jo", "team_uuid": gid})
