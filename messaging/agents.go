@@ -75,8 +75,9 @@ func (s *Service) CreateAgent(ctx context.Context, appID string, in AgentInput) 
 	}
 	role := "agent"
 	if in.Role != nil {
-		if role = *in.Role; checkRole(role) != nil {
-			return nil, checkRole(role)
+		role = *in.Role
+		if err := checkRole(role); err != nil {
+			return nil, err
 		}
 	}
 	available := in.Available == nil || *in.Available
