@@ -9,7 +9,9 @@
 // Callbell's events are about contacts (customers reached on a channel),
 // their conversations and the messages in them: Herald's contact events,
 // conversation.opened and conversation.closed, message.status_updated, and
-// the message.sent events of messages that carry a channel.
+// the message.sent events of messages that carry a channel; and about the
+// agents who answer them: agent.status_updated, agent.session_updated and
+// team.membership_updated.
 package callbell
 
 import (
