@@ -114,4 +114,3 @@ func (q *Queries) ContactByBsuid(ctx context.Context, appID, channelUUID, bsuid 
 	}
 	return c, nil
 }
-

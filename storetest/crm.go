@@ -179,11 +179,12 @@ func testContactFields(t *testing.T, s herald.Store) {
 	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.PutContactField(ctx, replaced) })
 	replaced.CreatedAt = plan.CreatedAt
 	list(email, replaced)
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.DeleteContactField(ctx, "app", "Billing Email") })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.DeleteContactField(ctx, "app", "Billing Email")
+	})
 	err := s.Update(context.Background(), func(tx herald.Tx) error {
 		return tx.DeleteContactField(context.Background(), "app", "Billing Email")
 	})
 	wantNotFound(t, "deleting a deleted custom field", err)
 	list(replaced)
 }
-
