@@ -42,10 +42,10 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("DELETE /v1/contacts/{uuid}", a.deleteContact)
 	h("POST /v1/contacts/{uuid}/conversation/close", a.closeConversation)
 	h("POST /v1/contacts/{uuid}/conversation/open", a.openConversation)
-	h("GET /v1/contacts/phone/{number}", a.contactByPhone)
-	h("GET /v1/contacts/bsuid/{bsuid}", a.contactByBsuid)
-	h("GET /v1/contacts/{uuid}/messages", a.contactMessages)
-	h("GET /v1/contacts/{uuid}/bot", a.getBot)
+	// GET /v1/contacts/phone/:number, /bsuid/:bsuid, /:uuid/messages and
+	// /:uuid/bot: one pattern, as Go's mux finds phone/{number} and
+	// {uuid}/messages ambiguous.
+	h("GET /v1/contacts/{first}/{second}", a.getContactPath)
 	h("POST /v1/contacts/{uuid}/bot", a.postBot)
 	h("POST /v1/contacts/{uuid}/conversation/note", a.addNote)
 	h("PUT /v1/contacts/{uuid}/conversation/update_funnel", a.updateFunnel)

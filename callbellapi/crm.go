@@ -105,16 +105,35 @@ func (a *API) discardChannel(w http.ResponseWriter, r *http.Request, app string)
 	return nil
 }
 
-func (a *API) contactByPhone(w http.ResponseWriter, r *http.Request, app string) error {
-	c, err := a.srv.Service.ContactByPhone(r.Context(), app, r.PathValue("number"), r.URL.Query().Get("channel_uuid"))
+// getContactPath serves GET /v1/contacts/{first}/{second}: a contact
+// looked up by phone number or BSUID, or a contact's messages or bot. A
+// contact's uuid is never "phone" or "bsuid".
+func (a *API) getContactPath(w http.ResponseWriter, r *http.Request, app string) error {
+	first, second := r.PathValue("first"), r.PathValue("second")
+	switch {
+	case first == "phone":
+		return a.contactByPhone(w, r, app, second)
+	case first == "bsuid":
+		return a.contactByBsuid(w, r, app, second)
+	case second == "messages":
+		return a.contactMessages(w, r, app, first)
+	case second == "bot":
+		return a.getBot(w, r, app, first)
+	}
+	return &herald.Error{ID: herald.EInvalidEndpoint, Message: "No endpoint GET " + r.URL.Path + " exists.",
+		Data: map[string]any{"path": r.URL.Path}}
+}
+
+func (a *API) contactByPhone(w http.ResponseWriter, r *http.Request, app, number string) error {
+	c, err := a.srv.Service.ContactByPhone(r.Context(), app, number, r.URL.Query().Get("channel_uuid"))
 	if err != nil {
 		return err
 	}
 	return a.writeContact(w, r, http.StatusOK, app, c)
 }
 
-func (a *API) contactByBsuid(w http.ResponseWriter, r *http.Request, app string) error {
-	c, err := a.srv.Service.ContactByBsuid(r.Context(), app, r.PathValue("bsuid"), r.URL.Query().Get("channel_uuid"))
+func (a *API) contactByBsuid(w http.ResponseWriter, r *http.Request, app, bsuid string) error {
+	c, err := a.srv.Service.ContactByBsuid(r.Context(), app, bsuid, r.URL.Query().Get("channel_uuid"))
 	if err != nil {
 		return err
 	}
@@ -135,12 +154,12 @@ type contactMessageJSON struct {
 	To          string   `json:"to"`
 }
 
-func (a *API) contactMessages(w http.ResponseWriter, r *http.Request, app string) error {
+func (a *API) contactMessages(w http.ResponseWriter, r *http.Request, app, contact string) error {
 	page, err := intParam(r, "page", 1)
 	if err != nil {
 		return err
 	}
-	ms, err := a.srv.Service.ContactMessages(r.Context(), app, r.PathValue("uuid"), r.URL.Query().Get("status"), page)
+	ms, err := a.srv.Service.ContactMessages(r.Context(), app, contact, r.URL.Query().Get("status"), page)
 	if err != nil {
 		return err
 	}
@@ -179,8 +198,8 @@ type botJSON struct {
 	LatestBotVersion      *bool   `json:"latestBotVersion"`
 }
 
-func (a *API) getBot(w http.ResponseWriter, r *http.Request, app string) error {
-	c, err := a.srv.Service.Contact(r.Context(), app, r.PathValue("uuid"))
+func (a *API) getBot(w http.ResponseWriter, r *http.Request, app, contact string) error {
+	c, err := a.srv.Service.Contact(r.Context(), app, contact)
 	if err != nil {
 		return err
 	}
