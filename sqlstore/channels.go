@@ -158,11 +158,11 @@ func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, addr
 }
 
 func (q *Queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
-	res, err := q.execMayFail(ctx, `UPDATE contacts SET source = ?, name = ?, phone_number = ?, avatar_url = ?,
+	res, err := q.execMayFail(ctx, `UPDATE contacts SET channel_uuid = ?, source = ?, name = ?, phone_number = ?, avatar_url = ?,
 		tags = ?, custom_fields = ?, assigned_user = ?, updated_at = ?, conversation_id = ?, opened_at = ?,
 		closed_at = ?, closing_reason = ?, bsuid = ?, note = ?, blocked_at = ?, funnel_uuid = ?, bot_status = ?
 		WHERE uuid = ? AND app_id = ?`,
-		c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags), customFieldsJSON(c.CustomFields),
+		c.ChannelUUID, c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags), customFieldsJSON(c.CustomFields),
 		c.AssignedUser, micros(c.UpdatedAt), c.ConversationID, micros(c.OpenedAt), nullMicros(c.ClosedAt),
 		c.ClosingReason, c.Bsuid, c.Note, nullMicros(c.BlockedAt), c.FunnelUUID, c.BotStatus, c.UUID, c.AppID)
 	if err != nil {

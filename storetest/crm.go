@@ -68,7 +68,9 @@ func testCRMFields(t *testing.T, s herald.Store) {
 		return nil
 	})
 
+	// A contact moves to another channel.
 	ann.Bsuid, ann.Note, ann.BlockedAt, ann.FunnelUUID, ann.BotStatus = "bs-ann2", "", nil, "", herald.BotEnded
+	ann.ChannelUUID = channelB
 	ch.DiscardedAt, ch.Main = &discarded, false
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
 		if err := tx.UpdateContact(ctx, ann); err != nil {
