@@ -82,6 +82,8 @@ func TestV1CRMChannelFiltersPagesAndDiscarding(t *testing.T) {
 		a.v1tDo("POST", "/contacts", map[string]any{"identifier": "33700000002", "channel_uuid": id(wa), "name": "Bob"}).
 			wantError(t, 422, "invalid_operation", "channel_uuid")
 		a.v1tDo("PATCH", "/channels/"+id(wa), map[string]any{"main": true}).wantError(t, 422, "invalid_operation", "channel_uuid")
+		a.do("POST", "/conversations/"+cbConversation(t, c)+"/messages", map[string]any{"sender": map[string]string{"name": "Support"}, "parts": []any{map[string]any{"mime_type": "text/plain", "body": "Hi"}}}).
+			wantError(t, 422, "invalid_operation", "channel_uuid")
 		a.wantEvents(t, mark)
 
 		// Pages of 50.
@@ -183,6 +185,8 @@ func TestV1CRMContactFields(t *testing.T) {
 			"content": map[string]any{"text": "Hi"}}).wantError(t, 422, "invalid_operation", "")
 		a.v1tDo("POST", "/channels/"+wa["uuid"].(string)+"/inbound", map[string]any{"from": "33700000001",
 			"content": map[string]any{"text": "Hi"}}).wantError(t, 422, "invalid_operation", "")
+		a.do("POST", "/conversations/"+cbConversation(t, c)+"/messages", map[string]any{"sender": map[string]string{"name": "Support"}, "parts": []any{map[string]any{"mime_type": "text/plain", "body": "Hi"}}}).
+			wantError(t, 422, "invalid_operation", "")
 		a.crmPatch(t, id, map[string]any{"blocked": false})
 		a.cbSendText(t, "33700000001", "Hi")
 

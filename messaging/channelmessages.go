@@ -570,6 +570,14 @@ func channelOf(ctx context.Context, q herald.Queries, appID string, conv *herald
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The Layer-compatible API sends on the channel as /v1 does, with the
+	// same refusals.
+	if err := checkChannelLive(ch); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkNotBlocked(c); err != nil {
+		return nil, nil, nil, err
+	}
 	mc := &herald.MessageChannel{ChannelUUID: ch.UUID, Channel: ch.Type, ContactUUID: c.UUID,
 		Direction: herald.DirectionSent, Status: herald.ChannelEnqueued, From: ch.Identifier, To: c.PhoneNumber}
 	if sender.UserID == c.UUID {
