@@ -210,7 +210,7 @@ type Queries interface {
 	Contact(ctx context.Context, appID, uuid string) (*Contact, error)
 	// ContactByAddress finds the contact with that address on a channel.
 	ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*Contact, error)
-	// UpdateContact saves every field but the UUID, app, channel and
+	// UpdateContact saves every field but the UUID, app and
 	// creation time.
 	UpdateContact(ctx context.Context, c *Contact) error
 	DeleteContact(ctx context.Context, appID, uuid string) error
@@ -251,6 +251,7 @@ type Queries interface {
 	ListingQueries
 	FollowedQueries
 	AgentQueries
+	CRMQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -26,15 +26,6 @@ type UserCustomStatusObject struct {
 	Emoji     string `json:"emoji"`
 }
 
-// TeamObject is Callbell's Team (object_types/team.md).
-type TeamObject struct {
-	UUID      string `json:"uuid"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"createdAt"`
-	Default   bool   `json:"default"`
-	Members   int    `json:"members"`
-}
-
 // CustomStatusID is a custom status's id as Callbell writes it: a UUID of
 // 36 characters, unlike the other objects' 32 (custom_status_api/*.md).
 func CustomStatusID(uuid string) string {

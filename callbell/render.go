@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/urls"
@@ -49,8 +50,10 @@ func render(e *herald.Event, d *herald.EventData, version string, config json.Ra
 		if d.Message == nil {
 			return nil, false, fmt.Errorf("callbell: %s event %s carries no message", e.Type, e.ID)
 		}
-		if d.Message.Channel == nil {
-			// A message of an ordinary conversation, not a contact's.
+		if d.Message.Channel == nil || d.Message.Channel.Direction == herald.DirectionNote {
+			// A message of an ordinary conversation, not a contact's, or
+			// an internal note, which Callbell's message_created (status
+			// "received" or "sent" only) does not carry.
 			return nil, false, nil
 		}
 		p, err = r.messageCreated()
@@ -87,17 +90,73 @@ type envelope struct {
 	Payload any    `json:"payload"`
 }
 
-// ContactObject is Callbell's contact object as webhook payloads carry it.
+// ContactObject is Callbell's contact object (object_types/contact.md), as
+// webhook payloads and the API carry it. The first fields are those of the
+// docs' webhook examples, in their order; the rest follow the object's
+// table. Absent values are null, but bsuid, which the table says is "only
+// present" when known.
 type ContactObject struct {
-	Href             string   `json:"href"`
-	ConversationHref string   `json:"conversationHref"`
-	Name             string   `json:"name"`
-	Tags             []string `json:"tags"`
-	UUID             string   `json:"uuid"`
-	Source           string   `json:"source"`
-	AvatarURL        *string  `json:"avatarUrl"`
-	CreatedAt        string   `json:"createdAt"`
-	PhoneNumber      string   `json:"phoneNumber"`
+	Href             string         `json:"href"`
+	ConversationHref string         `json:"conversationHref"`
+	Name             string         `json:"name"`
+	Tags             []string       `json:"tags"`
+	UUID             string         `json:"uuid"`
+	Source           string         `json:"source"`
+	AvatarURL        *string        `json:"avatarUrl"`
+	CreatedAt        string         `json:"createdAt"`
+	PhoneNumber      string         `json:"phoneNumber"`
+	AssignedUser     *string        `json:"assignedUser"`
+	CustomFields     map[string]any `json:"customFields"`
+	ClosedAt         *string        `json:"closedAt"`
+	BlockedAt        *string        `json:"blockedAt"`
+	FunnelID         *string        `json:"funnelId"`
+	Team             *TeamObject    `json:"team"`
+	Channel          *ChannelObject `json:"channel"`
+	Bsuid            string         `json:"bsuid,omitempty"`
+	Note             *string        `json:"note"`
+}
+
+// TeamObject is Callbell's team object (object_types/team.md).
+type TeamObject struct {
+	UUID      string `json:"uuid"`
+	Name      string `json:"name"`
+	CreatedAt string `json:"createdAt"`
+	Default   bool   `json:"default"`
+	Members   int    `json:"members"`
+}
+
+// ChannelObject is Callbell's channel object (object_types/channel.md).
+// discardedAt is when the channel was discarded, null while it is active:
+// the docs' table says String, its example shows booleans; a time, as every
+// other *At field of Callbell's objects is, says both whether and when, and
+// its null is falsy as false is for clients that test it.
+type ChannelObject struct {
+	UUID        string  `json:"uuid"`
+	Title       string  `json:"title"`
+	Type        string  `json:"type"`
+	Main        bool    `json:"main"`
+	DiscardedAt *string `json:"discardedAt"`
+}
+
+// Channel renders a channel as Callbell's objects carry it.
+func Channel(ch *herald.Channel) ChannelObject {
+	return ChannelObject{UUID: herald.CompactUUID(ch.UUID), Title: ch.Title, Type: ch.Type, Main: ch.Main,
+		DiscardedAt: timeOrNull(ch.DiscardedAt)}
+}
+
+func timeOrNull(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(TimeFormat)
+	return &s
+}
+
+func stringOrNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 type messageCreatedJSON struct {
@@ -187,7 +246,19 @@ func ConversationHref(u *urls.Builder, appID string, c *herald.Contact) string {
 	return u.Conversation(appID, c.ConversationID)
 }
 
-// Contact renders a contact as webhook payloads carry it.
+// ContactOn renders a contact on its channel ch (nil when unknown, for a
+// null channel).
+func ContactOn(u *urls.Builder, appID string, c *herald.Contact, ch *herald.Channel) ContactObject {
+	out := Contact(u, appID, c)
+	if ch != nil {
+		obj := Channel(ch)
+		out.Channel = &obj
+	}
+	return out
+}
+
+// Contact renders a contact as webhook payloads carry it, without its
+// channel (see ContactOn).
 func Contact(u *urls.Builder, appID string, c *herald.Contact) ContactObject {
 	out := ContactObject{
 		Href:             ContactHref(u, c.UUID),
@@ -198,10 +269,21 @@ func Contact(u *urls.Builder, appID string, c *herald.Contact) ContactObject {
 		Source:           c.Source,
 		CreatedAt:        c.CreatedAt.UTC().Format(TimeFormat),
 		PhoneNumber:      c.PhoneNumber,
+		AvatarURL:        stringOrNull(c.AvatarURL),
+		AssignedUser:     stringOrNull(c.AssignedUser),
+		CustomFields:     c.CustomFields,
+		ClosedAt:         timeOrNull(c.ClosedAt),
+		BlockedAt:        timeOrNull(c.BlockedAt),
+		FunnelID:         stringOrNull(c.FunnelUUID),
+		Bsuid:            c.Bsuid,
+		Note:             stringOrNull(c.Note),
 	}
-	if c.AvatarURL != "" {
-		a := c.AvatarURL
-		out.AvatarURL = &a
+	if out.CustomFields == nil {
+		out.CustomFields = map[string]any{}
+	}
+	if t := c.Team; t != nil {
+		out.Team = &TeamObject{UUID: herald.CompactUUID(t.UUID), Name: t.Name, CreatedAt: t.CreatedAt.UTC().Format(TimeFormat),
+			Default: t.Default, Members: t.Members}
 	}
 	return out
 }
@@ -219,7 +301,7 @@ func (r *renderer) contactObject() (*ContactObject, error) {
 		withConv.ConversationID = r.d.Conversation.ID
 		c = &withConv
 	}
-	out := Contact(r.u, r.e.AppID, c)
+	out := ContactOn(r.u, r.e.AppID, c, r.d.Channel)
 	return &out, nil
 }
 

@@ -16,7 +16,8 @@ import (
 	"github.com/heraldhq/herald/urls"
 )
 
-var contactKeys = []string{"href", "conversationHref", "name", "tags", "uuid", "source", "avatarUrl", "createdAt", "phoneNumber"}
+var contactKeys = []string{"href", "conversationHref", "name", "tags", "uuid", "source", "avatarUrl", "createdAt", "phoneNumber",
+	"assignedUser", "customFields", "closedAt", "blockedAt", "funnelId", "team", "channel", "note"}
 
 func TestContactCreatedAndUpdated(t *testing.T) {
 	for typ, name := range map[string]string{
@@ -79,8 +80,9 @@ func TestConversationClosed(t *testing.T) {
 	c.ClosedAt = &closed
 	c.ClosingReason = "Resolved: order shipped"
 	body := render(t, contactEvent(t, herald.EventConversationClosed, c), "")
+	closedJSON := strings.Replace(johnDoeJSON, `"closedAt":null`, `"closedAt":"2022-10-18T12:30:00Z"`, 1)
 	want := `{"event":"conversation_closed","payload":{"source":"whatsapp","href":"` + conversationURL + `",` +
-		`"contact":` + johnDoeJSON + `,"closingReason":"Resolved: order shipped",` +
+		`"contact":` + closedJSON + `,"closingReason":"Resolved: order shipped",` +
 		`"createdAt":"2022-10-18T09:58:02Z","closedAt":"2022-10-18T12:30:00Z"}}`
 	if string(body) != want {
 		t.Errorf("\n got %s\nwant %s", body, want)

@@ -2,6 +2,7 @@ package callbellapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -31,6 +32,7 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("GET /v1/channels", a.listChannels)
 	h("GET /v1/channels/{uuid}", a.getChannel)
 	h("PATCH /v1/channels/{uuid}", a.patchChannel)
+	h("DELETE /v1/channels/{uuid}", a.discardChannel)
 	h("POST /v1/channels/{uuid}/inbound", a.receiveMessage)
 
 	h("POST /v1/contacts", a.createContact)
@@ -40,6 +42,19 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("DELETE /v1/contacts/{uuid}", a.deleteContact)
 	h("POST /v1/contacts/{uuid}/conversation/close", a.closeConversation)
 	h("POST /v1/contacts/{uuid}/conversation/open", a.openConversation)
+	// GET /v1/contacts/phone/:number, /bsuid/:bsuid, /:uuid/messages and
+	// /:uuid/bot: one pattern, as Go's mux finds phone/{number} and
+	// {uuid}/messages ambiguous.
+	h("GET /v1/contacts/{first}/{second}", a.getContactPath)
+	h("POST /v1/contacts/{uuid}/bot", a.postBot)
+	h("POST /v1/contacts/{uuid}/conversation/note", a.addNote)
+	h("PUT /v1/contacts/{uuid}/conversation/update_funnel", a.updateFunnel)
+	h("GET /v1/funnels", a.listFunnels)
+	h("POST /v1/funnels", a.createFunnel)
+	h("DELETE /v1/funnels/{uuid}", a.deleteFunnel)
+	h("GET /v1/custom_fields", a.listContactFields)
+	h("POST /v1/custom_fields", a.putContactField)
+	h("DELETE /v1/custom_fields/{name}", a.deleteContactField)
 
 	h("POST /v1/messages/send", a.sendChannelMessage)
 	h("GET /v1/messages/{uuid}/status", a.getMessageStatus)
@@ -57,17 +72,16 @@ func (a *API) Routes(s *heraldhttp.Server) {
 
 // Channels.
 
+// channelJSON is Callbell's channel object, with Herald's identifier and
+// createdAt.
 type channelJSON struct {
-	UUID       string `json:"uuid"`
-	Title      string `json:"title"`
-	Type       string `json:"type"`
+	callbell.ChannelObject
 	Identifier string `json:"identifier"`
-	Main       bool   `json:"main"`
 	CreatedAt  string `json:"createdAt"`
 }
 
 func renderChannel(c *herald.Channel) channelJSON {
-	return channelJSON{UUID: c.UUID, Title: c.Title, Type: c.Type, Identifier: c.Identifier, Main: c.Main,
+	return channelJSON{ChannelObject: callbell.Channel(c), Identifier: c.Identifier,
 		CreatedAt: c.CreatedAt.UTC().Format(callbell.TimeFormat)}
 }
 
@@ -89,8 +103,18 @@ func (a *API) createChannel(w http.ResponseWriter, r *http.Request, app string) 
 	return nil
 }
 
+// listChannels lists channels with channels_api/get_channels.md's filters:
+// page, type and active (true: not discarded; false: discarded).
 func (a *API) listChannels(w http.ResponseWriter, r *http.Request, app string) error {
-	cs, err := a.srv.Service.Channels(r.Context(), app)
+	page, err := intParam(r, "page", 1)
+	if err != nil {
+		return err
+	}
+	f := messaging.ChannelFilter{Type: r.URL.Query().Get("type")}
+	if f.Active, err = boolParam(r, "active"); err != nil {
+		return err
+	}
+	cs, pages, err := a.srv.Service.ChannelsPage(r.Context(), app, f, page)
 	if err != nil {
 		return err
 	}
@@ -98,7 +122,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request, app string) e
 	for _, c := range cs {
 		out = append(out, renderChannel(c))
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"channels": out, "meta": pageMeta{1, 1}})
+	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"channels": out, "meta": pageMeta{page, pages}})
 	return nil
 }
 
@@ -126,27 +150,21 @@ func (a *API) patchChannel(w http.ResponseWriter, r *http.Request, app string) e
 
 // Contacts.
 
-// contactJSON is Callbell's contact object as the API shows it: the fields
-// of the webhook payloads, and the contact's CRM fields.
+// contactJSON is Callbell's contact object as the API shows it: the
+// object of the webhook payloads, the reason its conversation was closed,
+// and with include_field_types its custom fields' types.
 type contactJSON struct {
 	callbell.ContactObject
-	AssignedUser  *string        `json:"assignedUser"`
-	CustomFields  map[string]any `json:"customFields"`
-	ClosedAt      *string        `json:"closedAt"`
-	ClosingReason string         `json:"closingReason,omitempty"`
+	ClosingReason        string                         `json:"closingReason,omitempty"`
+	CustomFieldsMetadata map[string]customFieldTypeJSON `json:"customFieldsMetadata,omitempty"`
 }
 
+// renderContact renders a contact with its channel, read from the store:
+// a point read, on a context of its own as the callers' renderers take
+// none.
 func (a *API) renderContact(app string, c *herald.Contact) contactJSON {
-	out := contactJSON{ContactObject: callbell.Contact(a.srv.URLs, app, c), AssignedUser: heraldhttp.OrNull(c.AssignedUser),
-		CustomFields: c.CustomFields, ClosingReason: c.ClosingReason}
-	if out.CustomFields == nil {
-		out.CustomFields = map[string]any{}
-	}
-	if c.ClosedAt != nil {
-		t := c.ClosedAt.UTC().Format(callbell.TimeFormat)
-		out.ClosedAt = &t
-	}
-	return out
+	ch, _ := a.srv.Service.Channel(context.Background(), app, c.ChannelUUID)
+	return contactJSON{ContactObject: callbell.ContactOn(a.srv.URLs, app, c, ch), ClosingReason: c.ClosingReason}
 }
 
 func (a *API) createContact(w http.ResponseWriter, r *http.Request, app string) error {
@@ -158,8 +176,7 @@ func (a *API) createContact(w http.ResponseWriter, r *http.Request, app string) 
 	if err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusCreated, map[string]any{"contact": a.renderContact(app, c)})
-	return nil
+	return a.writeContact(w, r, http.StatusCreated, app, c)
 }
 
 // intParam reads an optional positive integer query parameter.
@@ -198,9 +215,13 @@ func (a *API) listContacts(w http.ResponseWriter, r *http.Request, app string) e
 	if err != nil {
 		return err
 	}
+	types, err := a.fieldTypes(r, app)
+	if err != nil {
+		return err
+	}
 	out := make([]contactJSON, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, a.renderContact(app, c))
+		out = append(out, a.renderContactTyped(app, c, types))
 	}
 	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contacts": out, "meta": pageMeta{page, pages}})
 	return nil
@@ -211,8 +232,7 @@ func (a *API) getContact(w http.ResponseWriter, r *http.Request, app string) err
 	if err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
-	return nil
+	return a.writeContact(w, r, http.StatusOK, app, c)
 }
 
 func (a *API) patchContact(w http.ResponseWriter, r *http.Request, app string) error {
@@ -224,8 +244,7 @@ func (a *API) patchContact(w http.ResponseWriter, r *http.Request, app string) e
 	if err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
-	return nil
+	return a.writeContact(w, r, http.StatusOK, app, c)
 }
 
 func (a *API) deleteContact(w http.ResponseWriter, r *http.Request, app string) error {
@@ -255,8 +274,7 @@ func (a *API) closeConversation(w http.ResponseWriter, r *http.Request, app stri
 	if err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
-	return nil
+	return a.writeContact(w, r, http.StatusOK, app, c)
 }
 
 func (a *API) openConversation(w http.ResponseWriter, r *http.Request, app string) error {
@@ -264,8 +282,7 @@ func (a *API) openConversation(w http.ResponseWriter, r *http.Request, app strin
 	if err != nil {
 		return err
 	}
-	heraldhttp.WriteJSON(w, http.StatusOK, map[string]any{"contact": a.renderContact(app, c)})
-	return nil
+	return a.writeContact(w, r, http.StatusOK, app, c)
 }
 
 // Channel messages.

@@ -182,15 +182,26 @@ func routeBodies(rc string) map[string]any {
 		"GET /v1/channels":                 nil,
 		"GET /v1/channels/{uuid}":          nil,
 		"PATCH /v1/channels/{uuid}":        map[string]any{"title": "Support"},
+		"DELETE /v1/channels/{uuid}":       nil,
 		"POST /v1/channels/{uuid}/inbound": map[string]any{"from": "331100000002", "contact": map[string]any{"name": "Ann"}, "content": map[string]any{"text": "Hello", "location": map[string]any{"coordinates": map[string]any{"x": 48.85, "y": 2.35}}}, "external_id": "wamid.x"},
 
-		"POST /v1/contacts":                           map[string]any{"identifier": "331100000003", "source": "whatsapp", "name": "Jane", "tags": []any{"Lead"}, "custom_fields": map[string]any{"plan": "pro"}},
-		"GET /v1/contacts":                            nil,
-		"GET /v1/contacts/{uuid}":                     nil,
-		"PATCH /v1/contacts/{uuid}":                   map[string]any{"name": "Johnny", "tags": []any{"vip"}, "custom_fields": map[string]any{"a": "b"}},
-		"DELETE /v1/contacts/{uuid}":                  nil,
-		"POST /v1/contacts/{uuid}/conversation/close": map[string]any{"closing_reason": "done"},
-		"POST /v1/contacts/{uuid}/conversation/open":  nil,
+		"POST /v1/contacts":                                  map[string]any{"identifier": "331100000003", "source": "whatsapp", "name": "Jane", "tags": []any{"Lead"}, "custom_fields": map[string]any{"plan": "pro"}},
+		"GET /v1/contacts":                                   nil,
+		"GET /v1/contacts/{uuid}":                            nil,
+		"PATCH /v1/contacts/{uuid}":                          map[string]any{"name": "Johnny", "tags": []any{"vip"}, "custom_fields": map[string]any{"a": "b"}},
+		"DELETE /v1/contacts/{uuid}":                         nil,
+		"POST /v1/contacts/{uuid}/conversation/close":        map[string]any{"closing_reason": "done"},
+		"POST /v1/contacts/{uuid}/conversation/open":         nil,
+		"GET /v1/contacts/{first}/{second}":                  nil,
+		"POST /v1/contacts/{uuid}/bot":                       map[string]any{"status": "bot_start"},
+		"POST /v1/contacts/{uuid}/conversation/note":         map[string]any{"text": "Call back tomorrow"},
+		"PUT /v1/contacts/{uuid}/conversation/update_funnel": map[string]any{"funnel_id": ""},
+		"GET /v1/funnels":                                    nil,
+		"POST /v1/funnels":                                   map[string]any{"name": "Interest", "emoji": "👁️", "position": 2},
+		"DELETE /v1/funnels/{uuid}":                          nil,
+		"GET /v1/custom_fields":                              nil,
+		"POST /v1/custom_fields":                             map[string]any{"name": "Plan", "type": "dropdown", "options": []any{"Gold", "Silver"}},
+		"DELETE /v1/custom_fields/{name}":                    nil,
 
 		"POST /v1/messages/send":          map[string]any{"to": seedContactNumber, "from": "whatsapp", "type": "text", "content": map[string]any{"text": "Hi"}, "metadata": map[string]any{"k": "v"}},
 		"GET /v1/messages/{uuid}/status":  nil,
@@ -267,7 +278,21 @@ func (a *api) snapshot(t *testing.T, webhook string) string {
 		}
 		chs, err := q.Channels(ctx, a.AppID)
 		for _, c := range chs {
-			fmt.Fprintf(&b, "channel %s %s %s %v\n", c.UUID, c.Title, c.Identifier, c.Main)
+			fmt.Fprintf(&b, "channel %s %s %s %v %v\n", c.UUID, c.Title, c.Identifier, c.Main, c.DiscardedAt)
+		}
+		if err != nil {
+			return err
+		}
+		fs, err := q.Funnels(ctx, a.AppID)
+		for _, f := range fs {
+			fmt.Fprintf(&b, "funnel %s %s %s %d\n", f.UUID, f.Name, f.Emoji, f.Position)
+		}
+		if err != nil {
+			return err
+		}
+		cfs, err := q.ContactFields(ctx, a.AppID)
+		for _, f := range cfs {
+			fmt.Fprintf(&b, "custom field %s %s %v\n", f.Name, f.Type, f.Options)
 		}
 		return err
 	})
@@ -447,6 +472,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		channel := a.cbChannel(t, seedChannelNumber)
 		contact := a.johnDoe(t)["uuid"].(string)
 		channelMsg := a.cbSend(t, map[string]any{"to": seedContactNumber, "content": map[string]any{"text": "hi"}})
+		funnel := a.v1(t, "POST", "/funnels", map[string]any{"name": "Awareness"}).must(t, 201).Map(t)["funnel"].(map[string]any)["uuid"].(string)
+		a.v1(t, "POST", "/custom_fields", map[string]any{"name": "Notes", "type": "text"}).must(t, 200)
 		a.cbSubscribe(t, rc.URL, nil, "message_created")
 		agent := a.do("POST", "//v1/users", map[string]any{"email": "ann@example.com", "name": "Ann"}).must(t, 201).Map(t)["user"].(map[string]any)["uuid"].(string)
 		team := a.do("POST", "//v1/teams", map[string]any{"name": "Support"}).must(t, 201).Map(t)["team"].(map[string]any)["uuid"].(string)
@@ -505,8 +532,14 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return delivery
 			case "uuid channels":
 				return channel
-			case "uuid contacts":
+			case "uuid contacts", "first contacts":
 				return contact
+			case "second {first}":
+				return "messages"
+			case "uuid funnels":
+				return funnel
+			case "name custom_fields":
+				return "Notes"
 			case "uuid messages":
 				return channelMsg
 			}

@@ -178,6 +178,15 @@ func v1Routes(ids map[string]string) []fuzzRoute {
 		{"POST", "/v1/teams", []string{`{"name": "Support", "default": true}`}},
 		{"POST", "/v1/custom_statuses", []string{`{"name": "Lunch", "emoji": "🍙"}`}},
 		{"POST", "/v1/contacts", []string{`{"identifier": "331100000009", "source": "whatsapp", "name": "Jo", "team_uuid": "00000000000000000000000000000000"}`}},
+		{"PATCH", "/v1/contacts/" + ids["contact"], []string{`{"note": "VIP", "bot_status": "bot_start", "bsuid": "bs_1", "blocked": true, "custom_fields": {"orderNumber": 123}}`, `{"blocked": false, "note": ""}`}},
+		{"POST", "/v1/contacts/" + ids["contact"] + "/bot", []string{`{"status": "bot_start"}`, `{"status": "bot_end"}`}},
+		{"POST", "/v1/contacts/" + ids["contact"] + "/conversation/note", []string{`{"text": "Call back @eve"}`}},
+		{"PUT", "/v1/contacts/" + ids["contact"] + "/conversation/update_funnel", []string{`{"funnel_id": ""}`, `{"funnel_id": "1cd7845e-6b93-453d-b015-9dce35d16f39"}`}},
+		{"POST", "/v1/funnels", []string{`{"name": "Interest", "emoji": "👁️", "position": 1}`}},
+		{"POST", "/v1/custom_fields", []string{`{"name": "Status", "type": "dropdown", "options": ["Active", "Churned"]}`, `{"name": "Seats", "type": "number"}`}},
+		{"POST", "/v1/contacts", []string{`{"source": "whatsapp", "name": "Private", "bsuid": "bs_2", "note": "n", "custom_fields": {"Status": "Active", "Seats": 3}}`}},
+		{"POST", "/v1/messages/send", []string{`{"bsuid": "bs_3", "from": "whatsapp", "type": "text", "content": {"text": "Hi"}}`}},
+		{"POST", "/v1/channels/" + ids["channel"] + "/inbound", []string{`{"contact": {"bsuid": "bs_4", "name": "B"}, "content": {"text": "Hello"}}`}},
 	}
 }
 

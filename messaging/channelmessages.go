@@ -37,7 +37,11 @@ type ChannelContent struct {
 // /v1/messages/send: to an address on a channel (from, the channel type, or
 // channel_uuid).
 type SendInput struct {
-	To          string          `json:"to"`
+	To string `json:"to"`
+	// Bsuid names the contact by its WhatsApp Business Suite User ID
+	// when To is empty (messages_api/post_send_messages.md: "When both
+	// are provided, to takes precedence").
+	Bsuid       string          `json:"bsuid"`
 	From        string          `json:"from"`
 	ChannelUUID string          `json:"channel_uuid"`
 	Type        string          `json:"type"`
@@ -60,6 +64,10 @@ type InboundInput struct {
 		PhoneNumber string `json:"phone_number"`
 		Name        string `json:"name"`
 		AvatarURL   string `json:"avatar_url"`
+		// Bsuid is the sender's WhatsApp Business Suite User ID: it
+		// finds the contact first, and is recorded on a contact found
+		// by address that had none. From may be empty when it is given.
+		Bsuid string `json:"bsuid"`
 	} `json:"contact"`
 	Content   ChannelContent  `json:"content"`
 	Metadata  json.RawMessage `json:"metadata"`
@@ -325,23 +333,22 @@ func (s *Service) SendChannelMessage(ctx context.Context, appID string, in SendI
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(in.To) == "" {
-		return nil, herald.PropertyError(herald.EMissingProperty, "to", "to is required: the contact's address on the channel (its phone number on WhatsApp).")
+	if strings.TrimSpace(in.To) == "" && strings.TrimSpace(in.Bsuid) == "" {
+		return nil, herald.PropertyError(herald.EMissingProperty, "to", "to is required: the contact's address on the channel (its phone number on WhatsApp), or give bsuid.")
 	}
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
 		ch, err := resolveChannel(ctx, tx, appID, "channel_uuid", in.ChannelUUID, "from", in.From)
 		if err != nil {
 			return err
 		}
-		to, err := normaliseAddress("to", ch.Type, in.To)
+		if err := checkChannelLive(ch); err != nil {
+			return err
+		}
+		c, err := s.sendee(ctx, tx, appID, ch, in)
 		if err != nil {
 			return err
 		}
-		c, err := tx.ContactByAddress(ctx, appID, ch.UUID, to)
-		if herald.IsNotFound(err) {
-			c, err = s.addContact(ctx, tx, appID, ch, &herald.Contact{Name: to, PhoneNumber: to})
-		}
-		if err != nil {
+		if err := checkNotBlocked(c); err != nil {
 			return err
 		}
 		ref, err := replyRef(ctx, tx, appID, c, in.ReplyTo)
@@ -355,6 +362,31 @@ func (s *Service) SendChannelMessage(ctx context.Context, appID string, in SendI
 		return err
 	})
 	return out, err
+}
+
+// sendee is the contact a send names by its address (to) or its BSUID,
+// created on first contact.
+func (s *Service) sendee(ctx context.Context, tx herald.Tx, appID string, ch *herald.Channel, in SendInput) (*herald.Contact, error) {
+	if strings.TrimSpace(in.To) == "" {
+		bsuid, err := checkBsuid("bsuid", in.Bsuid)
+		if err != nil {
+			return nil, err
+		}
+		c, err := tx.ContactByBsuid(ctx, appID, ch.UUID, bsuid)
+		if herald.IsNotFound(err) {
+			return s.addContact(ctx, tx, appID, ch, &herald.Contact{Name: bsuid, Bsuid: bsuid})
+		}
+		return c, err
+	}
+	to, err := normaliseAddress("to", ch.Type, in.To)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tx.ContactByAddress(ctx, appID, ch.UUID, to)
+	if herald.IsNotFound(err) {
+		return s.addContact(ctx, tx, appID, ch, &herald.Contact{Name: to, PhoneNumber: to})
+	}
+	return c, err
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -387,6 +419,9 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 		if err != nil {
 			return err
 		}
+		if err := checkChannelLive(ch); err != nil {
+			return err
+		}
 		key := ""
 		if in.ExternalID != "" {
 			key = "inbound:" + ch.UUID + ":" + in.ExternalID
@@ -400,9 +435,17 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 				return err
 			}
 		}
-		from, err := normaliseAddress("from", ch.Type, in.From)
-		if err != nil {
-			return err
+		bsuid := ""
+		if in.Contact != nil && in.Contact.Bsuid != "" {
+			if bsuid, err = checkBsuid("contact.bsuid", in.Contact.Bsuid); err != nil {
+				return err
+			}
+		}
+		from := ""
+		if in.From != "" || bsuid == "" {
+			if from, err = normaliseAddress("from", ch.Type, in.From); err != nil {
+				return err
+			}
 		}
 		to := ch.Identifier
 		if in.To != "" {
@@ -411,6 +454,9 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 			}
 		}
 		address, name, avatar := from, from, ""
+		if name == "" {
+			name = bsuid
+		}
 		if in.Contact != nil {
 			if in.Contact.PhoneNumber != "" {
 				if address, err = normaliseAddress("contact.phone_number", ch.Type, in.Contact.PhoneNumber); err != nil {
@@ -427,11 +473,14 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 				return herald.PropertyError(herald.EInvalidProperty, "contact.avatar_url", "contact.avatar_url must be an absolute http:// or https:// URL.")
 			}
 		}
-		c, err := tx.ContactByAddress(ctx, appID, ch.UUID, address)
+		c, err := s.sender(ctx, tx, ch, address, bsuid)
 		if herald.IsNotFound(err) {
-			c, err = s.addContact(ctx, tx, appID, ch, &herald.Contact{Name: name, PhoneNumber: address, AvatarURL: avatar})
+			c, err = s.addContact(ctx, tx, appID, ch, &herald.Contact{Name: name, PhoneNumber: address, AvatarURL: avatar, Bsuid: bsuid})
 		}
 		if err != nil {
+			return err
+		}
+		if err := checkNotBlocked(c); err != nil {
 			return err
 		}
 		ref, err := replyRef(ctx, tx, appID, c, in.ReplyTo)
@@ -451,6 +500,30 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 		return nil
 	})
 	return out, replay, err
+}
+
+// sender finds the contact an inbound message is from: by BSUID first,
+// then by address. A contact found by address learns its BSUID, recording
+// contact.updated.
+func (s *Service) sender(ctx context.Context, tx herald.Tx, ch *herald.Channel, address, bsuid string) (*herald.Contact, error) {
+	if bsuid != "" {
+		c, err := tx.ContactByBsuid(ctx, ch.AppID, ch.UUID, bsuid)
+		if !herald.IsNotFound(err) {
+			return c, err
+		}
+	}
+	if address == "" {
+		return nil, herald.NotFound("contact", bsuid)
+	}
+	c, err := tx.ContactByAddress(ctx, ch.AppID, ch.UUID, address)
+	if err != nil || bsuid == "" || c.Bsuid == bsuid {
+		return c, err
+	}
+	c.Bsuid, c.UpdatedAt = bsuid, s.now()
+	if err := tx.UpdateContact(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, s.recordContact(ctx, tx, herald.EventContactUpdated, c, ch, nil, nil)
 }
 
 // addChannelMessage adds a message to a contact's conversation, opening it
@@ -495,6 +568,14 @@ func channelOf(ctx context.Context, q herald.Queries, appID string, conv *herald
 	}
 	ch, err := q.Channel(ctx, appID, c.ChannelUUID)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The Layer-compatible API sends on the channel as /v1 does, with the
+	// same refusals.
+	if err := checkChannelLive(ch); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkNotBlocked(c); err != nil {
 		return nil, nil, nil, err
 	}
 	mc := &herald.MessageChannel{ChannelUUID: ch.UUID, Channel: ch.Type, ContactUUID: c.UUID,

@@ -172,6 +172,11 @@ func (s *Service) UpdateChannel(ctx context.Context, appID, id string, in Channe
 			}
 		}
 		if in.Main != nil && *in.Main != c.Main {
+			if *in.Main {
+				if err := checkChannelLive(c); err != nil {
+					return err
+				}
+			}
 			c.Main = *in.Main
 			if c.Main {
 				all, err := tx.Channels(ctx, appID)

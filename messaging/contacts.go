@@ -29,6 +29,16 @@ type ContactInput struct {
 	// TeamUUID is the team inbox of the contact's conversation; "" on
 	// update takes the contact out of its team.
 	TeamUUID *string `json:"team_uuid"`
+	// Bsuid is the contact's WhatsApp Business Suite User ID; a contact
+	// may be created with it instead of an identifier.
+	Bsuid *string `json:"bsuid"`
+	// Note is a free-text note of at most 1000 characters; "" clears it.
+	Note *string `json:"note"`
+	// BotStatus is bot_start or bot_end.
+	BotStatus *string `json:"bot_status"`
+	// Blocked blocks (true) or unblocks (false) the contact: Herald's
+	// extension, as Callbell's API has no way to block a contact.
+	Blocked *bool `json:"blocked"`
 }
 
 // Limits of a contact's fields.
@@ -68,15 +78,20 @@ func checkTags(tags []string) ([]string, error) {
 }
 
 // checkCustomFields accepts an object whose values are strings or arrays of
-// strings, as Callbell's custom field types are.
+// strings, as Callbell's custom field types are, or numbers, which are kept
+// as their text: Callbell's own PATCH example (contacts_api/patch_contacts.md)
+// sends "orderNumber": 123 while its table gives number fields string values.
+// typedCustomFields then checks the values against the app's definitions.
 func checkCustomFields(raw json.RawMessage) (map[string]any, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, nil
 	}
 	var fields map[string]any
-	if raw[0] != '{' || json.Unmarshal(raw, &fields) != nil {
-		return nil, herald.PropertyError(herald.EInvalidProperty, "custom_fields", "custom_fields must be a JSON object of strings or string arrays.")
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if raw[0] != '{' || dec.Decode(&fields) != nil {
+		return nil, herald.PropertyError(herald.EInvalidProperty, "custom_fields", "custom_fields must be a JSON object of strings, numbers or string arrays.")
 	}
 	if len(fields) > maxCustomFields {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "custom_fields", "custom_fields may hold at most %d fields.", maxCustomFields)
@@ -84,6 +99,8 @@ func checkCustomFields(raw json.RawMessage) (map[string]any, error) {
 	for k, v := range fields {
 		where := "custom_fields." + k
 		switch v := v.(type) {
+		case json.Number:
+			fields[k] = v.String()
 		case string:
 			if len(v) > maxCustomField {
 				return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s is longer than %d bytes.", where, maxCustomField)
@@ -91,11 +108,11 @@ func checkCustomFields(raw json.RawMessage) (map[string]any, error) {
 		case []any:
 			for _, e := range v {
 				if _, ok := e.(string); !ok {
-					return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s must be a string or an array of strings.", where)
+					return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s must be a string, a number or an array of strings.", where)
 				}
 			}
 		default:
-			return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s must be a string or an array of strings.", where)
+			return nil, herald.PropertyError(herald.EInvalidProperty, where, "%s must be a string, a number or an array of strings.", where)
 		}
 	}
 	return fields, nil
@@ -126,8 +143,12 @@ func (s *Service) CreateContact(ctx context.Context, appID string, in ContactInp
 	if err != nil {
 		return nil, err
 	}
-	if in.Identifier == nil {
-		return nil, herald.PropertyError(herald.EMissingProperty, "identifier", "identifier is required: the contact's address on the channel (its phone number on WhatsApp).")
+	if in.Identifier == nil && deref(in.Bsuid) == "" {
+		return nil, herald.PropertyError(herald.EMissingProperty, "identifier", "identifier is required: the contact's address on the channel (its phone number on WhatsApp), or give bsuid.")
+	}
+	crm, err := checkCRMInput(in)
+	if err != nil {
+		return nil, err
 	}
 	tags, err := checkTags(in.Tags)
 	if err != nil {
@@ -153,8 +174,16 @@ func (s *Service) CreateContact(ctx context.Context, appID string, in ContactInp
 		if err != nil {
 			return err
 		}
-		address, err := normaliseAddress("identifier", ch.Type, *in.Identifier)
-		if err != nil {
+		if err := checkChannelLive(ch); err != nil {
+			return err
+		}
+		address := ""
+		if in.Identifier != nil {
+			if address, err = normaliseAddress("identifier", ch.Type, *in.Identifier); err != nil {
+				return err
+			}
+		}
+		if fields, err = typedCustomFields(ctx, tx, appID, fields); err != nil {
 			return err
 		}
 		team, err := checkTeamAndAgent(ctx, tx, appID, in.TeamUUID, &assigned)
@@ -164,6 +193,16 @@ func (s *Service) CreateContact(ctx context.Context, appID string, in ContactInp
 		c := &herald.Contact{Name: name, PhoneNumber: address, AvatarURL: avatar, Tags: tags, CustomFields: fields, AssignedUser: assigned}
 		if team != nil {
 			c.TeamUUID, c.Team = team.UUID, team
+		}
+		crm.apply(c, s.now())
+		if c.Bsuid != "" {
+			if existing, err := tx.ContactByBsuid(ctx, appID, ch.UUID, c.Bsuid); err == nil {
+				return &herald.Error{ID: herald.EConflict,
+					Message: fmt.Sprintf("Contact %s already has the BSUID %q on channel %s.", existing.UUID, c.Bsuid, ch.UUID),
+					Data:    map[string]any{"property": "bsuid", "contact": existing.UUID}}
+			} else if !herald.IsNotFound(err) {
+				return err
+			}
 		}
 		out, err = s.addContact(ctx, tx, appID, ch, c)
 		return err
@@ -182,7 +221,9 @@ func deref(s *string) string {
 // conversation, and records contact.created, conversation.created and
 // conversation.opened.
 func (s *Service) addContact(ctx context.Context, tx herald.Tx, appID string, ch *herald.Channel, c *herald.Contact) (*herald.Contact, error) {
-	if existing, err := tx.ContactByAddress(ctx, appID, ch.UUID, c.PhoneNumber); err == nil {
+	if c.PhoneNumber == "" {
+		// A contact known only by its BSUID.
+	} else if existing, err := tx.ContactByAddress(ctx, appID, ch.UUID, c.PhoneNumber); err == nil {
 		return nil, &herald.Error{ID: herald.EConflict,
 			Message: fmt.Sprintf("Contact %s already has the address %q on channel %s.", existing.UUID, c.PhoneNumber, ch.UUID),
 			Data:    map[string]any{"property": "identifier", "contact": existing.UUID}}
@@ -194,6 +235,9 @@ func (s *Service) addContact(ctx context.Context, tx herald.Tx, appID string, ch
 	c.CreatedAt, c.UpdatedAt, c.OpenedAt = now, now, now
 	if c.Tags == nil {
 		c.Tags = []string{}
+	}
+	if c.Name == "" {
+		c.Name = c.Bsuid
 	}
 	conv := &herald.Conversation{ID: NewID(), AppID: appID, Participants: []string{c.UUID}, CreatedAt: now, ContactUUID: c.UUID}
 	c.ConversationID = conv.ID
@@ -302,15 +346,17 @@ func (s *Service) Contacts(ctx context.Context, appID string, f herald.ContactFi
 // UpdateContact changes a contact's name, avatar, tags, custom fields or
 // assigned user, and records contact.updated when something changed.
 func (s *Service) UpdateContact(ctx context.Context, appID, id string, in ContactInput) (out *herald.Contact, err error) {
-	if in.Identifier != nil || in.Source != nil || in.ChannelUUID != nil {
+	if in.Identifier != nil || in.Source != nil {
 		prop := "identifier"
 		if in.Source != nil {
 			prop = "source"
-		} else if in.ChannelUUID != nil {
-			prop = "channel_uuid"
 		}
 		return nil, herald.PropertyError(herald.EInvalidProperty, prop,
 			"A contact's %s cannot change: it is the contact's address. Create another contact.", prop)
+	}
+	crm, err := checkCRMInput(in)
+	if err != nil {
+		return nil, err
 	}
 	if in.AssignedUser != nil && in.UnassignUser {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "unassign_user", "Give assigned_user or unassign_user, not both.")
@@ -357,6 +403,15 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 				c.TeamUUID = team.UUID
 			}
 		}
+		if in.ChannelUUID != nil {
+			if err := moveContact(ctx, tx, c, *in.ChannelUUID); err != nil {
+				return err
+			}
+		}
+		if fields, err = typedCustomFields(ctx, tx, appID, fields); err != nil {
+			return err
+		}
+		crm.apply(c, s.now())
 		if in.Name != nil {
 			c.Name = name
 		}

@@ -12,21 +12,22 @@ import (
 
 // Channels.
 
-const channelColumns = `uuid, app_id, type, identifier, title, main, created_at`
+const channelColumns = `uuid, app_id, type, identifier, title, main, created_at, discarded_at`
 
 func scanChannel(row scanner) (*herald.Channel, error) {
 	c := &herald.Channel{}
 	var created int64
-	if err := row.Scan(&c.UUID, &c.AppID, &c.Type, &c.Identifier, &c.Title, &c.Main, &created); err != nil {
+	var discarded sql.NullInt64
+	if err := row.Scan(&c.UUID, &c.AppID, &c.Type, &c.Identifier, &c.Title, &c.Main, &created, &discarded); err != nil {
 		return nil, err
 	}
-	c.CreatedAt = fromMicros(created)
+	c.CreatedAt, c.DiscardedAt = fromMicros(created), fromNullMicros(discarded)
 	return c, nil
 }
 
 func (q *Queries) CreateChannel(ctx context.Context, c *herald.Channel) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.UUID, c.AppID, c.Type, c.Identifier, c.Title, flag(c.Main), micros(c.CreatedAt))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO channels (`+channelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.UUID, c.AppID, c.Type, c.Identifier, c.Title, flag(c.Main), micros(c.CreatedAt), nullMicros(c.DiscardedAt))
 	return err
 }
 
@@ -45,8 +46,8 @@ func (q *Queries) Channels(ctx context.Context, appID string) ([]*herald.Channel
 }
 
 func (q *Queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE channels SET identifier = ?, title = ?, main = ?
-		WHERE uuid = ? AND app_id = ?`, c.Identifier, c.Title, flag(c.Main), c.UUID, c.AppID)
+	res, err := q.db.ExecContext(ctx, `UPDATE channels SET identifier = ?, title = ?, main = ?, discarded_at = ?
+		WHERE uuid = ? AND app_id = ?`, c.Identifier, c.Title, flag(c.Main), nullMicros(c.DiscardedAt), c.UUID, c.AppID)
 	if err != nil {
 		return err
 	}
@@ -59,17 +60,18 @@ func (q *Queries) UpdateChannel(ctx context.Context, c *herald.Channel) error {
 // Contacts.
 
 const contactColumns = `uuid, app_id, channel_uuid, source, name, phone_number, avatar_url, tags, custom_fields,
-	assigned_user, created_at, updated_at, conversation_id, opened_at, closed_at, closing_reason`
+	assigned_user, created_at, updated_at, conversation_id, opened_at, closed_at, closing_reason,
+	bsuid, note, blocked_at, funnel_uuid, bot_status`
 
 func scanContact(row scanner) (*herald.Contact, error) {
 	c := &herald.Contact{}
 	var tags string
 	var fields sql.NullString
 	var created, updated, opened int64
-	var closed sql.NullInt64
+	var closed, blocked sql.NullInt64
 	if err := row.Scan(&c.UUID, &c.AppID, &c.ChannelUUID, &c.Source, &c.Name, &c.PhoneNumber, &c.AvatarURL,
 		&tags, &fields, &c.AssignedUser, &created, &updated, &c.ConversationID, &opened, &closed,
-		&c.ClosingReason); err != nil {
+		&c.ClosingReason, &c.Bsuid, &c.Note, &blocked, &c.FunnelUUID, &c.BotStatus); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
@@ -84,7 +86,7 @@ func scanContact(row scanner) (*herald.Contact, error) {
 		}
 	}
 	c.CreatedAt, c.UpdatedAt, c.OpenedAt = fromMicros(created), fromMicros(updated), fromMicros(opened)
-	c.ClosedAt = fromNullMicros(closed)
+	c.ClosedAt, c.BlockedAt = fromNullMicros(closed), fromNullMicros(blocked)
 	return c, nil
 }
 
@@ -110,10 +112,15 @@ func (q *Queries) addressConflict(ctx context.Context, c *herald.Contact, err er
 	if !q.d.IsUniqueViolation(err) {
 		return err
 	}
-	e := &herald.Error{ID: herald.EConflict,
-		Message: fmt.Sprintf("A contact with the address %q already exists on channel %s.", c.PhoneNumber, c.ChannelUUID),
-		Data:    map[string]any{"phone_number": c.PhoneNumber, "channel_uuid": c.ChannelUUID}}
 	if existing, err := q.ContactByAddress(ctx, c.AppID, c.ChannelUUID, c.PhoneNumber); err == nil {
+		return &herald.Error{ID: herald.EConflict,
+			Message: fmt.Sprintf("A contact with the address %q already exists on channel %s.", c.PhoneNumber, c.ChannelUUID),
+			Data:    map[string]any{"phone_number": c.PhoneNumber, "channel_uuid": c.ChannelUUID, "contact": existing}}
+	}
+	e := &herald.Error{ID: herald.EConflict,
+		Message: fmt.Sprintf("A contact with the BSUID %q already exists on channel %s.", c.Bsuid, c.ChannelUUID),
+		Data:    map[string]any{"bsuid": c.Bsuid, "channel_uuid": c.ChannelUUID}}
+	if existing, err := q.ContactByBsuid(ctx, c.AppID, c.ChannelUUID, c.Bsuid); err == nil {
 		e.Data["contact"] = existing
 	}
 	return e
@@ -121,10 +128,11 @@ func (q *Queries) addressConflict(ctx context.Context, c *herald.Contact, err er
 
 func (q *Queries) CreateContact(ctx context.Context, c *herald.Contact) error {
 	_, err := q.execMayFail(ctx, `INSERT INTO contacts (`+contactColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.UUID, c.AppID, c.ChannelUUID, c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags),
 		customFieldsJSON(c.CustomFields), c.AssignedUser, micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.ConversationID, micros(c.OpenedAt), nullMicros(c.ClosedAt), c.ClosingReason)
+		c.ConversationID, micros(c.OpenedAt), nullMicros(c.ClosedAt), c.ClosingReason,
+		c.Bsuid, c.Note, nullMicros(c.BlockedAt), c.FunnelUUID, c.BotStatus)
 	if err != nil {
 		return q.addressConflict(ctx, c, err)
 	}
@@ -142,7 +150,7 @@ func (q *Queries) Contact(ctx context.Context, appID, uuid string) (*herald.Cont
 
 func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, address string) (*herald.Contact, error) {
 	c, err := scanContact(q.db.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE app_id = ? AND channel_uuid = ? AND phone_number = ?`+q.lock, appID, channelUUID, address))
+		WHERE app_id = ? AND channel_uuid = ? AND phone_number = ? AND phone_number != ''`+q.lock, appID, channelUUID, address))
 	if err != nil {
 		return nil, notFound(err, "contact", "")
 	}
@@ -150,12 +158,13 @@ func (q *Queries) ContactByAddress(ctx context.Context, appID, channelUUID, addr
 }
 
 func (q *Queries) UpdateContact(ctx context.Context, c *herald.Contact) error {
-	res, err := q.execMayFail(ctx, `UPDATE contacts SET source = ?, name = ?, phone_number = ?, avatar_url = ?,
+	res, err := q.execMayFail(ctx, `UPDATE contacts SET channel_uuid = ?, source = ?, name = ?, phone_number = ?, avatar_url = ?,
 		tags = ?, custom_fields = ?, assigned_user = ?, updated_at = ?, conversation_id = ?, opened_at = ?,
-		closed_at = ?, closing_reason = ? WHERE uuid = ? AND app_id = ?`,
-		c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags), customFieldsJSON(c.CustomFields),
+		closed_at = ?, closing_reason = ?, bsuid = ?, note = ?, blocked_at = ?, funnel_uuid = ?, bot_status = ?
+		WHERE uuid = ? AND app_id = ?`,
+		c.ChannelUUID, c.Source, c.Name, c.PhoneNumber, c.AvatarURL, tagsJSON(c.Tags), customFieldsJSON(c.CustomFields),
 		c.AssignedUser, micros(c.UpdatedAt), c.ConversationID, micros(c.OpenedAt), nullMicros(c.ClosedAt),
-		c.ClosingReason, c.UUID, c.AppID)
+		c.ClosingReason, c.Bsuid, c.Note, nullMicros(c.BlockedAt), c.FunnelUUID, c.BotStatus, c.UUID, c.AppID)
 	if err != nil {
 		return q.addressConflict(ctx, c, err)
 	}

@@ -171,7 +171,7 @@ func testContacts(t *testing.T, s herald.Store) {
 	bob.Tags, bob.CustomFields = []string{"new"}, map[string]any{}
 	update(t, s, func(ctx context.Context, tx herald.Tx) error {
 		changed := *ann
-		changed.ChannelUUID, changed.CreatedAt = channelB, at(99)
+		changed.CreatedAt = at(99) // not saved; a move of channel is (see testCRMFields)
 		if err := tx.UpdateContact(ctx, &changed); err != nil {
 			return err
 		}

@@ -58,6 +58,7 @@ var tests = []struct {
 	{"MessageChannelRoundTrip", testMessageChannelRoundTrip},
 	{"MessageWritesWithinAnUpdate", testMessageWritesWithinAnUpdate},
 	{"ConversationContact", testConversationContact},
+	{"CRMFields", testCRMFields}, {"Funnels", testFunnels}, {"ContactFields", testContactFields},
 
 	// webhooks.go
 	{"UpdateWebhookSavesEverything", testUpdateWebhookSavesEverything},
