@@ -293,4 +293,6 @@ type EventData struct {
 	// IdentityKey is set on identity key events, Session on session events.
 	IdentityKey *IdentityKey `json:"identity_key,omitempty"`
 	Session     *Session     `json:"session,omitempty"`
+	// Template is set on template events, as it is after the change.
+	Template *Template `json:"template,omitempty"`
 }

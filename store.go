@@ -250,6 +250,7 @@ type Queries interface {
 	FanOutQueries
 	ListingQueries
 	FollowedQueries
+	TemplateQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -58,6 +58,7 @@ var tests = []struct {
 	{"MessageChannelRoundTrip", testMessageChannelRoundTrip},
 	{"MessageWritesWithinAnUpdate", testMessageWritesWithinAnUpdate},
 	{"ConversationContact", testConversationContact},
+	{"Templates", testTemplates}, {"ContactLastInbound", testContactLastInbound}, // templates.go
 
 	// webhooks.go
 	{"UpdateWebhookSavesEverything", testUpdateWebhookSavesEverything},
