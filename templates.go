@@ -75,3 +75,9 @@ type TemplateQueries interface {
 	// a later message is recorded already.
 	SetContactLastInbound(ctx context.Context, appID, contactUUID string, at time.Time) error
 }
+
+// ChannelDeleted is the channel status of a message deleted from Herald
+// with DELETE /v1/messages/:uuid: Callbell lists it among the statuses of
+// message_status_updated (webhooks/message_events), and the message stays
+// on the contact's device (messages_api/delete_message.md).
+const ChannelDeleted = "deleted"
