@@ -162,7 +162,7 @@ func (s *Service) CreateTemplate(ctx context.Context, appID string, in TemplateI
 			return nil, herald.PropertyError(herald.EMissingProperty, req.property, "%s is required.", req.property)
 		}
 	}
-	t := &herald.Template{UUID: NewID(), AppID: appID, TemplateType: "text", Status: "pending"}
+	t := &herald.Template{UUID: herald.CompactUUID(NewID()), AppID: appID, TemplateType: "text", Status: "pending"}
 	if err := applyTemplateInput(t, in); err != nil {
 		return nil, err
 	}
@@ -199,7 +199,8 @@ func templateByID(ctx context.Context, q herald.Queries, appID, id string) (*her
 	if u == "" {
 		return nil, herald.NotFound("template", id)
 	}
-	return q.Template(ctx, appID, u)
+	// Stored in the 32-digit form, as channels and contacts are.
+	return q.Template(ctx, appID, herald.CompactUUID(u))
 }
 
 // Template returns one of an app's templates.
@@ -222,7 +223,7 @@ func (s *Service) Templates(ctx context.Context, appID string, f herald.Template
 		if u == "" {
 			return nil, 0, herald.PropertyError(herald.EInvalidProperty, "channel_uuid", "channel_uuid must be a channel's UUID, not %q.", f.ChannelUUID)
 		}
-		f.ChannelUUID = u
+		f.ChannelUUID = herald.CompactUUID(u)
 	}
 	if f.Status != "" {
 		if err := oneOf("status", f.Status, herald.TemplateStatuses); err != nil {
