@@ -116,13 +116,19 @@ func testContactLastInbound(t *testing.T, s herald.Store) {
 	if got := last(); got != nil {
 		t.Fatalf("a contact who never wrote: last inbound %v, want none", got)
 	}
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.SetContactLastInbound(ctx, "app", c.UUID, at(5)) })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.SetContactLastInbound(ctx, "app", c.UUID, at(5))
+	})
 	// An earlier message recorded late does not move the time back.
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.SetContactLastInbound(ctx, "app", c.UUID, at(3)) })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.SetContactLastInbound(ctx, "app", c.UUID, at(3))
+	})
 	if got := last(); got == nil || !got.Equal(at(5)) {
 		t.Fatalf("last inbound %v, want %v", got, at(5))
 	}
-	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.SetContactLastInbound(ctx, "app", c.UUID, at(8)) })
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.SetContactLastInbound(ctx, "app", c.UUID, at(8))
+	})
 	if got := last(); got == nil || !got.Equal(at(8)) {
 		t.Fatalf("last inbound %v, want %v", got, at(8))
 	}
