@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -142,3 +143,42 @@ func testContactLastInbound(t *testing.T, s herald.Store) {
 	})
 	wantNotFound(t, "missing contact", err)
 }
+
+// LastInboundMigration checks that the migration adding contacts' last
+// inbound time (SQLite's version 26, PostgreSQL's 27) gives each contact
+// the time of the last message it sent, and none to a contact who never
+// wrote: db is a database at version 23, before every migration of
+// channels' CRM fields, and open opens it as a store, migrating it.
+func LastInboundMigration(t *testing.T, db *sql.DB, open func(t *testing.T) herald.Store) {
+	t.Helper()
+	exec := execer(t, db)
+	exec(`INSERT INTO apps (id, name, created_at) VALUES ('app', 'app', 0)`)
+	for _, c := range []string{"wrote", "silent"} {
+		exec(`INSERT INTO contacts (uuid, app_id, channel_uuid, source, phone_number, created_at, updated_at, conversation_id, opened_at)
+			VALUES ($1, 'app', 'ch', 'whatsapp', $2, 0, 0, $3, 0)`, c, "1555"+c, "conv-"+c)
+	}
+	for i, m := range []struct {
+		conv, sender string
+		at           time.Time
+	}{
+		{"conv-wrote", "wrote", at(1)}, {"conv-wrote", "wrote", at(5)}, {"conv-wrote", "", at(9)}, {"conv-silent", "", at(7)},
+	} {
+		exec(`INSERT INTO messages (id, app_id, conversation_id, position, sender_user_id, parts, sent_at, recipient_status)
+			VALUES ($1, 'app', $2, $3, $4, '[]', $5, '{}')`, fmt.Sprintf("m%d", i), m.conv, i+1, m.sender, m.at.UnixMicro())
+	}
+	db.Close()
+
+	s := open(t)
+	for contact, want := range map[string]*time.Time{"wrote": ptr(at(5)), "silent": nil} {
+		var got *time.Time
+		view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+			got, err = q.ContactLastInbound(ctx, "app", contact)
+			return err
+		})
+		if (got == nil) != (want == nil) || (got != nil && !got.Equal(*want)) {
+			t.Fatalf("contact %s after the migration: last inbound %v, want %v", contact, got, want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
