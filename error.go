@@ -38,6 +38,9 @@ const (
 	EStorageFull        ErrorID = "insufficient_storage"
 	EQuotaExceeded      ErrorID = "quota_exceeded"
 	EGone               ErrorID = "gone"
+	// EReengagementRequired refuses a free-form message outside WhatsApp's
+	// 24-hour customer service window, as WhatsApp's error 131047 does.
+	EReengagementRequired ErrorID = "reengagement_required"
 )
 
 type errorKind struct {
@@ -75,6 +78,8 @@ var errorKinds = map[ErrorID]errorKind{
 	EQuotaExceeded:      {204, http.StatusUnprocessableEntity},
 	// Layer answered 410 with an empty body; Herald's body says what.
 	EGone: {205, http.StatusGone},
+	// 422, as Herald's other refusals of a well-formed request.
+	EReengagementRequired: {210, http.StatusUnprocessableEntity},
 }
 
 // ErrStorageFull marks a store's failure for want of space (SQLite's

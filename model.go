@@ -295,4 +295,6 @@ type EventData struct {
 	Session     *Session     `json:"session,omitempty"`
 	// Agents is set on the events of agents, teams and custom statuses.
 	Agents *AgentChange `json:"agents,omitempty"`
+	// Template is set on template events, as it is after the change.
+	Template *Template `json:"template,omitempty"`
 }

@@ -252,6 +252,7 @@ type Queries interface {
 	FollowedQueries
 	AgentQueries
 	CRMQueries
+	TemplateQueries
 }
 
 // WebhookQueries are the reads and writes of webhooks and their deliveries.

@@ -57,8 +57,20 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("DELETE /v1/custom_fields/{name}", a.deleteContactField)
 
 	h("POST /v1/messages/send", a.sendChannelMessage)
-	h("GET /v1/messages/{uuid}/status", a.getMessageStatus)
+	// Callbell's path; the reversed GET /v1/messages/{uuid}/status Herald
+	// served before would overlap it.
+	h("GET /v1/messages/status/{uuid}", a.getMessageStatus)
+	// Herald's: a connector reports a message's status.
 	h("POST /v1/messages/{uuid}/status", a.postMessageStatus)
+	h("DELETE /v1/messages/{uuid}", a.deleteMessage)
+	h("DELETE /v1/messages", a.deleteMessage)
+
+	h("GET /v1/templates", a.listTemplates)
+	h("GET /v1/templates/{uuid}", a.getTemplate)
+	h("PATCH /v1/templates/{uuid}", a.patchTemplate)
+	// Herald's extension to Callbell's API.
+	h("POST /v1/templates", a.createTemplate)
+	h("DELETE /v1/templates/{uuid}", a.deleteTemplate)
 
 	h("POST /v1/webhooks/subscribe", a.subscribe)
 	h("GET /v1/webhooks", a.getSubscription)

@@ -411,6 +411,7 @@ func TestCallbellOutgoingText(t *testing.T) {
 		a.cbSubscribe(t, rc.URL, nil, "message_created")
 		a.cbChannel(t, seedChannelNumber)
 		contact := a.johnDoe(t)
+		a.openWindow(t, contact["uuid"].(string))
 		sent := obj(t, a.v1(t, "POST", "/messages/send", map[string]any{"to": "+33 1122 334455", "from": "whatsapp",
 			"type": "text", "content": map[string]any{"text": "Your order has shipped"},
 			"metadata": map[string]string{"order": "A-42", "source": "crm"}}).must(t, 201).Map(t)["message"])
@@ -475,6 +476,7 @@ func TestCallbellEveryEvent(t *testing.T) {
 		closed := obj(t, a.v1(t, "POST", "/contacts/"+uuid+"/conversation/close",
 			map[string]any{"closing_reason": "issue_resolved"}).must(t, 200).Map(t)["contact"])
 		// Sending to the contact opens the conversation again.
+		a.openWindow(t, uuid)
 		msg := obj(t, a.v1(t, "POST", "/messages/send", map[string]any{"to": seedContactNumber, "from": "whatsapp",
 			"type": "text", "content": map[string]any{"text": "Anything else?"}}).must(t, 201).Map(t)["message"])
 		reopened := a.cbGetContact(t, uuid)

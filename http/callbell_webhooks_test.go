@@ -239,7 +239,7 @@ func TestCallbellSubscribeConfigRefused(t *testing.T) {
 		}
 
 		// The webhook still delivers.
-		a.v1tDo("POST", "/messages/send", v1tSendBody()).must(t, 201)
+		a.v1tDo("POST", "/messages/send", a.withTemplate(t, v1tSendBody())).must(t, 201)
 		deadline := time.Now().Add(2 * time.Second)
 		for len(rc.all()) == 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
@@ -263,7 +263,7 @@ func TestCallbellSubscribedEventsOnly(t *testing.T) {
 
 		// A send creates a contact (contact_created, conversation_opened)
 		// and a message (message_created): only contact_created comes.
-		m := obj(t, a.v1tDo("POST", "/messages/send", v1tSendBody()).must(t, 201).Map(t)["message"])
+		m := obj(t, a.v1tDo("POST", "/messages/send", a.withTemplate(t, v1tSendBody())).must(t, 201).Map(t)["message"])
 		hits := rc.waitHits(t, 1)
 		rc.quiet(t, 1, 300*time.Millisecond)
 		h := hits[0]
@@ -284,8 +284,8 @@ func TestCallbellSubscribedEventsOnly(t *testing.T) {
 		// Re-subscribing to message_created only: a second message comes,
 		// a new contact's contact_created does not.
 		a.cbwSubscribe(t, 200, rc.URL, "message_created", "message_status_updated")
-		a.v1tDo("POST", "/messages/send", withKey(v1tSendBody(), "content", map[string]any{"text": "second"})).must(t, 201)
-		a.v1tDo("POST", "/messages/send", withKey(v1tSendBody(), "to", "+33 6 99 99 99 99")).must(t, 201)
+		a.v1tDo("POST", "/messages/send", a.withTemplate(t, withKey(v1tSendBody(), "content", map[string]any{"text": "second"}))).must(t, 201)
+		a.v1tDo("POST", "/messages/send", a.withTemplate(t, withKey(v1tSendBody(), "to", "+33 6 99 99 99 99"))).must(t, 201)
 		a.v1tDo("POST", "/messages/"+m["uuid"].(string)+"/status", map[string]any{"status": "sent"}).must(t, 200)
 		hits = rc.waitHits(t, 4)
 		rc.quiet(t, 4, 300*time.Millisecond)
@@ -571,7 +571,7 @@ func TestCallbellDisabledWebhookKeepsDeliveries(t *testing.T) {
 		a.cbwWaitWebhook(t, "disabled", func(wh map[string]any) bool { return wh["enabled"] == false })
 
 		// Events while it is disabled wait for it.
-		a.v1tDo("POST", "/messages/send", withKey(v1tSendBody(), "content", map[string]any{"text": "while disabled"})).must(t, 201)
+		a.v1tDo("POST", "/messages/send", a.withTemplate(t, withKey(v1tSendBody(), "content", map[string]any{"text": "while disabled"}))).must(t, 201)
 		a.waitDeliveries(t, id, "pending", 2)
 		time.Sleep(200 * time.Millisecond)
 		if ds := a.deliveries(t, id, ""); len(ds) != 2 || ds[0]["attempts"] != 0.0 || ds[1]["attempts"] != 0.0 {

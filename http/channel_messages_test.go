@@ -80,6 +80,7 @@ func TestChannelMessagesReachLayerAndCallbell(t *testing.T) {
 		ch := a.cbChannel(t, seedChannelNumber)
 		contact := a.johnDoe(t)
 		contactUUID := contact["uuid"].(string)
+		a.openWindow(t, contactUUID)
 		conv := cbConversation(t, contact)
 
 		// Out, through the Layer-compatible API.
@@ -104,7 +105,7 @@ func TestChannelMessagesReachLayerAndCallbell(t *testing.T) {
 			}
 		}
 		cbWantContact(t, "outgoing message_created", c.Body, a.cbGetContact(t, contactUUID), "payload", "contact")
-		st := obj(t, a.v1(t, "GET", "/messages/"+herald.CompactUUID(outID)+"/status", nil).must(t, 200).Map(t)["message"])
+		st := obj(t, a.v1(t, "GET", "/messages/status/"+herald.CompactUUID(outID), nil).must(t, 200).Map(t)["message"])
 		if st["status"] != "enqueued" {
 			t.Errorf("a message sent through the Layer API to a contact is %v, want enqueued", st["status"])
 		}
@@ -144,10 +145,11 @@ func TestChannelMessageStatus(t *testing.T) {
 		ch := a.cbChannel(t, seedChannelNumber)
 		contact := a.johnDoe(t)
 		contactUUID := contact["uuid"].(string)
+		a.openWindow(t, contactUUID)
 
 		id := a.cbSendText(t, seedContactNumber, "Your parcel is on its way")
 		getStatus := func(id string) any {
-			return obj(t, a.v1(t, "GET", "/messages/"+id+"/status", nil).must(t, 200).Map(t)["message"])["status"]
+			return obj(t, a.v1(t, "GET", "/messages/status/"+id, nil).must(t, 200).Map(t)["message"])["status"]
 		}
 		if s := getStatus(id); s != "enqueued" {
 			t.Fatalf("status %v, want enqueued", s)
@@ -308,7 +310,7 @@ func TestChannelReplyForwardAttachments(t *testing.T) {
 			"text": "Yes, in 2 days", "createdAt": replied, "status": "sent"})
 
 		// A reply to a message of another contact's conversation is refused.
-		other := a.cbSendText(t, "14155550100", "hello")
+		other := a.cbSend(t, a.withTemplate(t, map[string]any{"to": "14155550100", "from": "whatsapp", "content": map[string]any{"text": "hello"}}))
 		if got := cbString(t, next(), "payload", "text"); got != "hello" { // the other contact's message
 			t.Fatalf("text %q, want hello", got)
 		}

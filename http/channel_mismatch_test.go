@@ -16,7 +16,7 @@ func TestChannelMessageMismatch(t *testing.T) {
 		cbRC := newReceiver(t)
 		a.cbSubscribe(t, cbRC.URL, nil, "message_status_updated")
 		a.cbChannel(t, seedChannelNumber)
-		a.johnDoe(t)
+		a.openWindow(t, a.johnDoe(t)["uuid"].(string))
 		id := a.cbSendText(t, seedContactNumber, "Your parcel is on its way")
 
 		corrected := json.RawMessage(`{"input":"+5511912345678","wa_id":"551112345678"}`)

@@ -16,7 +16,7 @@ var allErrorIDs = []string{
 	"invalid_endpoint", "invalid_header", "conflict", "method_not_allowed", "id_in_use",
 	"payload_too_large", "upload_mismatch", "url_expired", "rate_limit_exceeded", "request_timeout",
 	"insufficient_storage", "quota_exceeded", "invalid_request_id", "gone", "participant_blocked", "user_suspended",
-	"invalid_app_id",
+	"invalid_app_id", "reengagement_required",
 }
 
 func TestErrorCatalogue(t *testing.T) {

@@ -204,8 +204,19 @@ func routeBodies(rc string) map[string]any {
 		"DELETE /v1/custom_fields/{name}":                    nil,
 
 		"POST /v1/messages/send":          map[string]any{"to": seedContactNumber, "from": "whatsapp", "type": "text", "content": map[string]any{"text": "Hi"}, "metadata": map[string]any{"k": "v"}},
-		"GET /v1/messages/{uuid}/status":  nil,
+		"GET /v1/messages/status/{uuid}":  nil,
 		"POST /v1/messages/{uuid}/status": map[string]any{"status": "delivered", "payload": map[string]any{"raw": true}},
+		"DELETE /v1/messages/{uuid}":      nil,
+		// The body names no message: every malformed variant of it is
+		// refused, which is what the test needs of it.
+		"DELETE /v1/messages": map[string]any{"uuid": "0000000000004000800000000000dead"},
+
+		"GET /v1/templates":           nil,
+		"GET /v1/templates/{uuid}":    nil,
+		"PATCH /v1/templates/{uuid}":  map[string]any{"title": "Shipping", "status": "approved"},
+		"DELETE /v1/templates/{uuid}": nil,
+		"POST /v1/templates": map[string]any{"channel_uuid": "0000000000004000800000000000dead", "name": "order_shipped",
+			"language": "en_US", "text": "Hello {{1}}", "category": "UTILITY"},
 
 		"POST /v1/webhooks/subscribe":     map[string]any{"url": rc, "subscriptions": []any{"message_created"}},
 		"GET /v1/webhooks":                nil,
@@ -471,6 +482,8 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 		delivery := a.waitDeliveries(t, webhook, herald.DeliveryDelivered, 1)[0]["id"].(string)
 		channel := a.cbChannel(t, seedChannelNumber)
 		contact := a.johnDoe(t)["uuid"].(string)
+		template := a.cbTemplate(t, channel, "Hello {{1}}")
+		a.openWindow(t, contact)
 		channelMsg := a.cbSend(t, map[string]any{"to": seedContactNumber, "content": map[string]any{"text": "hi"}})
 		funnel := a.v1(t, "POST", "/funnels", map[string]any{"name": "Awareness"}).must(t, 201).Map(t)["funnel"].(map[string]any)["uuid"].(string)
 		a.v1(t, "POST", "/custom_fields", map[string]any{"name": "Notes", "type": "text"}).must(t, 200)
@@ -540,8 +553,10 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return funnel
 			case "name custom_fields":
 				return "Notes"
-			case "uuid messages":
+			case "uuid messages", "uuid status":
 				return channelMsg
+			case "uuid templates":
+				return template
 			}
 			t.Fatalf("no valid value for {%s} of %s: add one", name, pattern)
 			return ""

@@ -93,6 +93,14 @@ func newFuzzServer(tb testing.TB, store herald.Store) (*fuzzServer, map[string]s
 	var contact struct{ Contact struct{ UUID string } }
 	s.must(tb, "POST", "/v1/contacts", `{"identifier": "331122334455", "source": "whatsapp", "name": "John"}`, &contact)
 	ids["contact"] = contact.Contact.UUID
+	// The contact writes first: WhatsApp's window lets the sends below
+	// through.
+	var inbound struct{ Message struct{ UUID string } }
+	s.must(tb, "POST", "/v1/channels/"+ch.Channel.UUID+"/inbound", `{"from": "331122334455", "content": {"text": "hello"}}`, &inbound)
+	var tpl struct{ Template struct{ UUID string } }
+	s.must(tb, "POST", "/v1/templates", `{"channel_uuid": "`+ch.Channel.UUID+`", "name": "order_shipped", "language": "en_US",
+		"text": "Hello {{1}}, order {{2}} has shipped.", "category": "UTILITY", "status": "approved"}`, &tpl)
+	ids["template"] = tpl.Template.UUID
 	var sent struct{ Message struct{ UUID string } }
 	s.must(tb, "POST", "/v1/messages/send", `{"to": "331122334455", "from": "whatsapp", "type": "text", "content": {"text": "hi"}}`, &sent)
 	ids["channel_msg"] = sent.Message.UUID
@@ -172,7 +180,13 @@ func v1Routes(ids map[string]string) []fuzzRoute {
 		{"POST", "/v1/messages/send", []string{`{"to": "331122334455", "from": "whatsapp", "type": "text", "content": {"text": "Hi"}, "metadata": {"k": "v"}, "fields": "contact,conversation"}`,
 			`{"to": "331122334455", "from": "whatsapp", "type": "image", "content": {"url": "https://example.com/a.png"}}`,
 			`{"to": "331122334455", "from": "whatsapp", "type": "reply_buttons", "content": {"reply_buttons": {"metadata": {"type": "button", "content": "?", "options": ["a"]}}}}`}},
+		{"POST", "/v1/messages/send", []string{`{"to": "331199999999", "from": "whatsapp", "type": "text", "template_uuid": "` + ids["template"] + `", "optin_contact": true, "template_values": ["Ann", "A-1"], "assigned_user": "agent@example.com"}`,
+			`{"to": "331199999999", "from": "whatsapp", "type": "text", "template_uuid": "` + ids["template"] + `", "optin_contact": true, "template_values": ["Ann"]}`}},
+		{"POST", "/v1/templates", []string{`{"channel_uuid": "` + ids["channel"] + `", "name": "welcome", "language": "en", "text": "Hi {{1}}", "category": "MARKETING", "templateType": "image"}`,
+			`{"channel_uuid": "` + ids["channel"] + `", "name": "bad", "language": "en", "text": "Hi {{2}}", "category": "MARKETING"}`}},
+		{"PATCH", "/v1/templates/" + ids["template"], []string{`{"title": "Shipping", "status": "paused"}`, `{"text": "{{1}} {{3}}"}`}},
 		{"POST", "/v1/messages/" + ids["channel_msg"] + "/status", []string{`{"status": "delivered", "payload": {"raw": true}}`, `{"status": "read"}`, `{"status": "sideways"}`}},
+		{"DELETE", "/v1/messages", []string{`{"uuid": "` + ids["channel_msg"] + `"}`, `{"uuid": 7}`}},
 		{"POST", "/v1/webhooks/subscribe", []string{`{"url": "https://example.com/callbell", "subscriptions": ["message_created", "contact_created"], "config": {"context_field": "both"}}`}},
 		{"POST", "/v1/users", []string{`{"email": "ann@example.com", "name": "Ann", "role": "agent", "available": true}`, `{"email": "x"}`}},
 		{"POST", "/v1/teams", []string{`{"name": "Support", "default": true}`}},

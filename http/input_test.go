@@ -87,7 +87,9 @@ func TestPathIDsThatCannotExist(t *testing.T) {
 				{"POST", "/webhooks/" + bad + "/deactivate", nil},
 				{"GET", "//v1/contacts/" + bad, nil},
 				{"PATCH", "//v1/channels/" + bad, map[string]any{"title": "t"}},
-				{"GET", "//v1/messages/" + bad + "/status", nil},
+				{"GET", "//v1/messages/status/" + bad, nil},
+				{"DELETE", "//v1/messages/" + bad, nil},
+				{"GET", "//v1/templates/" + bad, nil},
 			} {
 				res := a.do(r.method, r.path, r.body, "Upload-Content-Type", "text/plain", "Upload-Content-Length", "3")
 				if res.Status != 404 {

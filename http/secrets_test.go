@@ -219,7 +219,7 @@ func TestCallbellSecretRotation(t *testing.T) {
 		oldSecret := a.cbwSubscribe(t, 201, rc.URL, "contact_created")["secret"].(string)
 		contact := func(n int, number string) *hit {
 			t.Helper()
-			a.v1tDo("POST", "/messages/send", withKey(v1tSendBody(), "to", number)).must(t, 201)
+			a.v1tDo("POST", "/messages/send", a.withTemplate(t, withKey(v1tSendBody(), "to", number))).must(t, 201)
 			return rc.waitHits(t, n)[n-1]
 		}
 		callbellVerifies := func(h *hit, secret string) bool {

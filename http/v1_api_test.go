@@ -663,8 +663,9 @@ func TestV1SendRefusals(t *testing.T) {
 		}
 		a.wantEvents(t, mark)
 
-		// A send that goes through creates the contact.
-		res := a.v1tDo("POST", "/messages/send", withKey(v1tSendBody(), "fields", "contact,conversation")).must(t, 201).Map(t)
+		// A send that goes through creates the contact: a template's, as
+		// the contact never wrote.
+		res := a.v1tDo("POST", "/messages/send", a.withTemplate(t, withKey(v1tSendBody(), "fields", "contact,conversation"))).must(t, 201).Map(t)
 		m := obj(t, res["message"])
 		wantKeys(t, "message request", m, "uuid", "status", "contact", "conversation")
 		if !v1tHex32.MatchString(m["uuid"].(string)) || m["status"] != "enqueued" {
@@ -692,6 +693,7 @@ func TestV1SendRefusals(t *testing.T) {
 		if ids, _ := a.v1tList(t, ""); len(ids) != 1 {
 			t.Fatalf("a refused reply created a contact: %v", ids)
 		}
+		a.openWindow(t, contact["uuid"].(string))
 		reply := obj(t, a.v1tDo("POST", "/messages/send", withKey(v1tSendBody(), "reply_to", m["uuid"])).must(t, 201).Map(t)["message"])
 		wantKeys(t, "message request without fields", reply, "uuid", "status")
 	})
@@ -736,7 +738,7 @@ func TestV1InboundAndStatusRefusals(t *testing.T) {
 		}
 
 		// Status reports.
-		out := obj(t, a.v1tDo("POST", "/messages/send", v1tSendBody()).must(t, 201).Map(t)["message"])
+		out := obj(t, a.v1tDo("POST", "/messages/send", a.withTemplate(t, v1tSendBody())).must(t, 201).Map(t)["message"])
 		status := "/messages/" + out["uuid"].(string) + "/status"
 		mark = a.eventMark()
 		a.v1tDo("POST", status, map[string]any{"status": "teleported"}).wantError(t, 422, "invalid_property", "status")
@@ -744,10 +746,10 @@ func TestV1InboundAndStatusRefusals(t *testing.T) {
 		a.v1tDo("POST", status, map[string]any{"status": "sent", "payload": strings.Repeat("x", 17<<10)}).wantError(t, 422, "invalid_property", "payload")
 		a.v1tDo("POST", status, `{"status": "sent"`).wantError(t, 400, "invalid_request", "")
 		a.v1tDo("POST", "/messages/"+v1tUUID32()+"/status", map[string]any{"status": "sent"}).wantError(t, 404, "not_found", "")
-		a.v1tDo("GET", "/messages/"+v1tUUID32()+"/status", nil).wantError(t, 404, "not_found", "")
+		a.v1tDo("GET", "/messages/status/"+v1tUUID32(), nil).wantError(t, 404, "not_found", "")
 		a.v1tDo("POST", "/messages/"+in["uuid"].(string)+"/status", map[string]any{"status": "delivered"}).wantError(t, 422, "invalid_operation", "")
 		a.wantEvents(t, mark)
-		if got := obj(t, a.v1tDo("GET", status, nil).must(t, 200).Map(t)["message"]); got["status"] != "enqueued" {
+		if got := obj(t, a.v1tDo("GET", "/messages/status/"+out["uuid"].(string), nil).must(t, 200).Map(t)["message"]); got["status"] != "enqueued" {
 			t.Fatalf("refused status reports changed the status to %v", got["status"])
 		}
 
@@ -756,7 +758,7 @@ func TestV1InboundAndStatusRefusals(t *testing.T) {
 			t.Fatalf("status after reporting delivered: %v", sent)
 		}
 		a.v1tDo("POST", status, map[string]any{"status": "sent"}).wantError(t, 409, "conflict", "status")
-		if got := obj(t, a.v1tDo("GET", "/messages/"+v1tDashed(t, out["uuid"].(string))+"/status", nil).must(t, 200).Map(t)["message"]); got["status"] != "delivered" {
+		if got := obj(t, a.v1tDo("GET", "/messages/status/"+v1tDashed(t, out["uuid"].(string)), nil).must(t, 200).Map(t)["message"]); got["status"] != "delivered" {
 			t.Fatalf("a refused backward report changed the status to %v", got["status"])
 		}
 	})

@@ -50,6 +50,14 @@ type SendInput struct {
 	// ReplyTo is the UUID of the message this one answers.
 	ReplyTo string `json:"reply_to"`
 	Forward bool   `json:"forward"`
+	TemplateSend
+	// AssignedUser assigns the contact to the agent of this email,
+	// TeamUUID puts it in a team inbox, and BotStatus (bot_start,
+	// bot_end) starts or ends its bot, as PATCH /v1/contacts/:uuid does
+	// (messages_api/post_send_messages.md).
+	AssignedUser *string `json:"assigned_user"`
+	TeamUUID     *string `json:"team_uuid"`
+	BotStatus    *string `json:"bot_status"`
 }
 
 // InboundInput is a message a channel connector received from a contact.
@@ -319,15 +327,39 @@ func (s *Service) SendChannelMessage(ctx context.Context, appID string, in SendI
 	case !ok:
 		return nil, herald.PropertyError(herald.EInvalidProperty, "type", "type must be one of %s, not %q.", strings.Join(sortedKeys(messageTypes), ", "), in.Type)
 	}
-	missing := map[string]bool{"text": in.Content.Text == "", "url": in.Content.URL == "", "location": in.Content.Location == nil,
-		"contact_card": in.Content.ContactCard == nil, "reply_buttons": in.Content.ReplyButtons == nil,
-		"interactive_list": in.Content.InteractiveList == nil}
-	if missing[need] {
-		return nil, herald.PropertyError(herald.EMissingProperty, "content."+need, "content.%s is required for a message of type %s.", need, in.Type)
+	var parts []herald.Part
+	if in.TemplateUUID == "" {
+		missing := map[string]bool{"text": in.Content.Text == "", "url": in.Content.URL == "", "location": in.Content.Location == nil,
+			"contact_card": in.Content.ContactCard == nil, "reply_buttons": in.Content.ReplyButtons == nil,
+			"interactive_list": in.Content.InteractiveList == nil}
+		if missing[need] {
+			return nil, herald.PropertyError(herald.EMissingProperty, "content."+need, "content.%s is required for a message of type %s.", need, in.Type)
+		}
+		if parts, err = channelParts("content.", in.Content); err != nil {
+			return nil, err
+		}
+		if len(in.TemplateValues) > 0 {
+			return nil, herald.PropertyError(herald.EInvalidProperty, "template_values", "template_values fill a template: give template_uuid too.")
+		}
+	} else if in.OptinContact == nil || !*in.OptinContact {
+		// "In order to send template messages template_uuid and
+		// optin_contact must be present in the payload"
+		// (messages_api/post_send_messages.md); Herald takes only true,
+		// the business's word that the contact agreed.
+		return nil, herald.PropertyError(herald.EMissingProperty, "optin_contact",
+			"optin_contact must be true to send a template: the contact must have agreed to receive messages.")
 	}
-	parts, err := channelParts("content.", in.Content)
-	if err != nil {
-		return nil, err
+	var assigned string
+	if in.AssignedUser != nil {
+		if assigned, err = checkEmail("assigned_user", *in.AssignedUser); err != nil {
+			return nil, err
+		}
+	}
+	var bot crmInput
+	if in.BotStatus != nil {
+		if bot, err = checkCRMInput(ContactInput{BotStatus: in.BotStatus}); err != nil {
+			return nil, err
+		}
 	}
 	meta, err := checkChannelMetadata(in.Metadata)
 	if err != nil {
@@ -355,13 +387,53 @@ func (s *Service) SendChannelMessage(ctx context.Context, appID string, in SendI
 		if err != nil {
 			return err
 		}
+		parts := parts
+		var template *herald.MessageTemplate
+		if in.TemplateUUID != "" {
+			if parts, template, err = templateMessage(ctx, tx, appID, ch, in); err != nil {
+				return err
+			}
+		} else if err := s.checkWindow(ctx, tx, c, ch); err != nil {
+			return err
+		}
+		if err := s.sendContactFields(ctx, tx, c, in, assigned, bot); err != nil {
+			return err
+		}
 		mc := &herald.MessageChannel{ChannelUUID: ch.UUID, Channel: ch.Type, ContactUUID: c.UUID,
 			Direction: herald.DirectionSent, Status: herald.ChannelEnqueued, From: ch.Identifier, To: c.PhoneNumber,
-			Metadata: meta, Forwarded: in.Forward, ReplyTo: ref}
+			Metadata: meta, Forwarded: in.Forward, ReplyTo: ref, Template: template}
 		out, err = s.addChannelMessage(ctx, tx, c, ch, herald.Sender{Name: ch.Title}, parts, mc)
 		return err
 	})
 	return out, err
+}
+
+// sendContactFields applies a send's contact fields to its contact in the
+// send's transaction, checked as PATCH /v1/contacts checks them, and
+// records contact.updated when they change it.
+func (s *Service) sendContactFields(ctx context.Context, tx herald.Tx, c *herald.Contact, in SendInput, assigned string, bot crmInput) error {
+	if in.AssignedUser == nil && in.TeamUUID == nil && in.BotStatus == nil {
+		return nil
+	}
+	before, _ := json.Marshal(c)
+	team, err := checkTeamAndAgent(ctx, tx, c.AppID, in.TeamUUID, &assigned)
+	if err != nil {
+		return err
+	}
+	if in.TeamUUID != nil {
+		c.TeamUUID, c.Team = "", team
+		if team != nil {
+			c.TeamUUID = team.UUID
+		}
+	}
+	if in.AssignedUser != nil {
+		c.AssignedUser = assigned
+	}
+	bot.apply(c, s.now())
+	if after, _ := json.Marshal(c); bytes.Equal(before, after) {
+		return nil
+	}
+	return s.saveContact(ctx, tx, c)
 }
 
 // sendee is the contact a send names by its address (to) or its BSUID,
@@ -492,6 +564,9 @@ func (s *Service) ReceiveMessage(ctx context.Context, appID, channelID string, i
 			ReplyTo: ref, ExternalID: in.ExternalID}
 		out, err = s.addChannelMessage(ctx, tx, c, ch, herald.Sender{UserID: c.UUID}, parts, mc)
 		if err != nil {
+			return err
+		}
+		if err := tx.SetContactLastInbound(ctx, appID, c.UUID, out.SentAt); err != nil {
 			return err
 		}
 		if key != "" {

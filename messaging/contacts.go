@@ -434,22 +434,28 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 		if after, _ := json.Marshal(c); bytes.Equal(before, after) {
 			return nil
 		}
-		now := s.now()
-		c.UpdatedAt = now
-		if err := tx.UpdateContact(ctx, c); err != nil {
-			return err
-		}
-		old, err := tx.Identity(ctx, appID, c.UUID)
-		if err != nil && !herald.IsNotFound(err) {
-			return err
-		}
-		ident := contactIdentity(c, old, now)
-		if err := tx.PutIdentity(ctx, ident); err != nil {
-			return err
-		}
-		return s.recordContact(ctx, tx, herald.EventContactUpdated, c, nil, nil, ident)
+		return s.saveContact(ctx, tx, c)
 	})
 	return out, err
+}
+
+// saveContact stores a contact's changes, with its identity, and records
+// contact.updated.
+func (s *Service) saveContact(ctx context.Context, tx herald.Tx, c *herald.Contact) error {
+	now := s.now()
+	c.UpdatedAt = now
+	if err := tx.UpdateContact(ctx, c); err != nil {
+		return err
+	}
+	old, err := tx.Identity(ctx, c.AppID, c.UUID)
+	if err != nil && !herald.IsNotFound(err) {
+		return err
+	}
+	ident := contactIdentity(c, old, now)
+	if err := tx.PutIdentity(ctx, ident); err != nil {
+		return err
+	}
+	return s.recordContact(ctx, tx, herald.EventContactUpdated, c, nil, nil, ident)
 }
 
 // DeleteContact removes a contact, its identity and its conversation, as

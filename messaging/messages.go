@@ -279,14 +279,25 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 		return nil, err
 	}
 	data := &herald.EventData{}
+	now := s.now()
 	if contact != nil {
+		// The contact writing opens WhatsApp's window; anyone else writes
+		// free-form, which needs it open (Layer's API sends no template).
+		if mc.Direction == herald.DirectionReceived {
+			err = tx.SetContactLastInbound(ctx, c.AppID, contact.UUID, now)
+		} else {
+			err = s.checkWindow(ctx, tx, contact, ch)
+		}
+		if err != nil {
+			return nil, err
+		}
 		if err := s.reopen(ctx, tx, contact, ch, c); err != nil {
 			return nil, err
 		}
 		data.Contact, data.Channel = contact, ch
 	}
 	m := &herald.Message{ID: id, AppID: c.AppID, ConversationID: c.ID, Position: c.LastPosition,
-		Sender: sender, Parts: parts, Notification: notification, SentAt: s.now(), RecipientStatus: status,
+		Sender: sender, Parts: parts, Notification: notification, SentAt: now, RecipientStatus: status,
 		Channel: mc}
 	// Read before the message is written, so that on PostgreSQL the
 	// insert goes with the COMMIT rather than in a round trip of its

@@ -36,6 +36,7 @@ var Migrations = []struct {
 	{"ContentBytes", 10, ContentBytesMigration},
 	// Before users' inboxes: version 13 on SQLite, 14 on PostgreSQL.
 	{"Inbox", 12, InboxMigration},
+	{"LastInbound", 23, LastInboundMigration}, // templates.go
 }
 
 // TokensMigration checks that the migration giving tokens an id, a name and

@@ -59,6 +59,7 @@ var tests = []struct {
 	{"MessageWritesWithinAnUpdate", testMessageWritesWithinAnUpdate},
 	{"ConversationContact", testConversationContact},
 	{"CRMFields", testCRMFields}, {"Funnels", testFunnels}, {"ContactFields", testContactFields},
+	{"Templates", testTemplates}, {"ContactLastInbound", testContactLastInbound}, // templates.go
 
 	// webhooks.go
 	{"UpdateWebhookSavesEverything", testUpdateWebhookSavesEverything},
