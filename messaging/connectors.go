@@ -200,7 +200,7 @@ func (s *Service) ChannelConnector(ctx context.Context, channelID string) (c *he
 		return nil, herald.NotFound("connector", channelID)
 	}
 	err = s.Store.View(ctx, func(q herald.Queries) error {
-		c, err = q.Connector(ctx, "", u)
+		c, err = q.Connector(ctx, "", herald.CompactUUID(u))
 		return err
 	})
 	return c, err
