@@ -81,7 +81,13 @@ const (
 // Channel statuses of an outgoing message, in the order they advance; a
 // status never moves back, except to failed.
 const (
-	ChannelEnqueued  = "enqueued"
+	ChannelEnqueued = "enqueued"
+	// ChannelMismatch is WhatsApp's correction of the contact's number when
+	// the message went out: the status payload carries the corrected
+	// address (Callbell's webhooks/message_events/message_status_updated.md).
+	// It comes before the message reaches the device, so sent, delivered
+	// and read still follow it.
+	ChannelMismatch  = "mismatch"
 	ChannelSent      = "sent"
 	ChannelDelivered = "delivered"
 	ChannelRead      = "read"
@@ -93,14 +99,16 @@ func ChannelStatusRank(s string) int {
 	switch s {
 	case ChannelEnqueued:
 		return 1
-	case ChannelSent:
+	case ChannelMismatch:
 		return 2
-	case ChannelDelivered:
+	case ChannelSent:
 		return 3
-	case ChannelRead:
+	case ChannelDelivered:
 		return 4
-	case ChannelFailed:
+	case ChannelRead:
 		return 5
+	case ChannelFailed:
+		return 6
 	}
 	return 0
 }

@@ -75,6 +75,9 @@ type InboxQueries interface {
 	// UserConversation returns a live conversation as a participant sees
 	// it, or not_found when the user does not take part in it.
 	UserConversation(ctx context.Context, appID, userID, conversationID string) (*UserConversation, error)
+	// FormerParticipant reports whether a user took part in a live
+	// conversation and no longer does.
+	FormerParticipant(ctx context.Context, appID, userID, conversationID string) (bool, error)
 	// UserConversations lists the live conversations a user takes part
 	// in, newest first in the order sort names (SortCreatedAt or
 	// SortLastMessage); p.Before is a conversation of the list. A

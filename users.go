@@ -56,10 +56,11 @@ type UserQueries interface {
 	RemoveBlocks(ctx context.Context, appID, ownerID string, userIDs []string) error
 	// BlockedAmong returns those of userIDs that ownerID blocks.
 	BlockedAmong(ctx context.Context, appID, ownerID string, userIDs []string) ([]string, error)
-	// HideFromBlocks hides a message that senderID sent (see MessageHidden)
-	// from the participants of its conversation who block senderID or whom
-	// senderID blocks, as of at.
-	HideFromBlocks(ctx context.Context, appID, conversationID, messageID, senderID string, at time.Time) error
+	// HideFromBlocks hides a message just created (see MessageHidden) from
+	// the participants of its conversation who block its sender or whom its
+	// sender blocks, as of its SentAt, and takes it out of their inboxes
+	// again: it is neither their last message nor unread for them.
+	HideFromBlocks(ctx context.Context, m *Message) error
 
 	// Following lists up to limit of the users followerID follows, the
 	// latest followed first, after the followed user after ("": from the

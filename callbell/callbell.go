@@ -1,8 +1,9 @@
 // Package callbell renders Herald events in the wire format of Callbell's
 // webhooks, so that receivers written for Callbell keep working against
 // Herald. A delivery is a JSON body {"event": NAME, "payload": {...}},
-// sent as application/json and, when the webhook has a secret, signed in an
-// X-Callbell-Signature header: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
+// sent as application/json and, when the webhook has a secret, signed in
+// Herald's own X-Callbell-Signature header, which Callbell itself neither
+// sends nor documents: "t=<unix seconds>,v1=<hex HMAC-SHA256 of
 // "<t>.<body>">".
 //
 // Callbell's events are about contacts (customers reached on a channel),

@@ -12,7 +12,10 @@ import (
 	"github.com/heraldhq/herald/internal/keyedmac"
 )
 
-// SignatureHeader carries the signature of a delivery.
+// SignatureHeader carries the signature of a delivery. It is Herald's own
+// header: Callbell documents no signature for its webhooks, so receivers
+// written for Callbell ignore it, and receivers written for Herald check it
+// or the Standard Webhooks headers sent beside it.
 const SignatureHeader = "X-Callbell-Signature"
 
 // DefaultTolerance is how far from now a receiver should accept a

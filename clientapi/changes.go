@@ -46,7 +46,8 @@ type setOp struct {
 // followers only the store knows).
 func audience(e *herald.Event, d *herald.EventData) (users []string, everyone bool) {
 	switch e.Type {
-	case herald.EventMessageSent, herald.EventMessageDelivered, herald.EventMessageRead, herald.EventMessageDeleted:
+	case herald.EventMessageSent, herald.EventMessageDelivered, herald.EventMessageRead, herald.EventMessageDeleted,
+		herald.EventMessagePartCreated, herald.EventMessagePartUpdated, herald.EventMessagePartDeleted:
 		if d.Conversation != nil {
 			users = append(users, d.Conversation.Participants...)
 		}
@@ -143,6 +144,9 @@ func (s *socket) changes(e *herald.Event, d *herald.EventData) ([]packet, error)
 			mode = "my_devices"
 		}
 		return []packet{change("delete", mref, map[string]any{"mode": mode}, at)}, nil
+
+	case herald.EventMessagePartCreated, herald.EventMessagePartUpdated, herald.EventMessagePartDeleted:
+		return s.partChanges(e, d, cv, at)
 
 	case herald.EventConversationUpdatedP:
 		c := d.Conversation
@@ -349,4 +353,83 @@ func presenceChange(cv *layerapi.ClientView, p *herald.Presence, viewer string) 
 	return changeBody{Operation: "update", Object: iref, Data: []setOp{
 		{Operation: "set", Property: "presence.status", Value: status},
 		{Operation: "set", Property: "presence.last_seen_at", Value: seen}}}, nil
+}
+
+// partChanges renders a change of one part of a message after its send,
+// for 3.0 sockets: 3.0 made parts objects with ids of their own, which the
+// Web XDK patches as Layer sent them (its layer-parser.js and models'
+// _handlePatchEvent): a part added or removed is an update of the
+// message's parts naming the part by id, a part changed an update of the
+// MessagePart itself. A 2.0 socket names parts by index, which a change
+// of parts renumbers; it learns of them when it reads the message again.
+func (s *socket) partChanges(e *herald.Event, d *herald.EventData, cv *layerapi.ClientView, at packet) ([]packet, error) {
+	if s.version != layerapi.V30 || d.Message == nil || d.Part == nil {
+		return nil, nil
+	}
+	hidden, err := s.hub.api.messageHidden(s.ctx, s.sess.AppID, d.Message.ID, s.sess.UserID)
+	if err != nil || hidden {
+		return nil, err
+	}
+	if err := cv.LoadMessages(d.Message); err != nil {
+		return nil, err
+	}
+	var rendered struct {
+		objectRef
+		Parts     []json.RawMessage `json:"parts"`
+		UpdatedAt *string           `json:"updated_at"`
+	}
+	b, err := json.Marshal(cv.Message(d.Message))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &rendered); err != nil {
+		return nil, err
+	}
+	mref := objectRef{Type: "Message", ID: rendered.ID, URL: rendered.URL}
+	partID := rendered.ID + "/parts/" + d.Part.ID
+	var part json.RawMessage
+	for _, raw := range rendered.Parts {
+		var p struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &p) == nil && p.ID == partID {
+			part = raw
+		}
+	}
+	var updatedAt any
+	if rendered.UpdatedAt != nil {
+		updatedAt = *rendered.UpdatedAt
+	}
+	switch e.Type {
+	case herald.EventMessagePartCreated:
+		if part == nil {
+			return nil, nil
+		}
+		return []packet{change("update", mref, []any{
+			patchOp{Operation: "add", Property: "parts", ID: partID, Value: part},
+			setOp{Operation: "set", Property: "updated_at", Value: updatedAt},
+		}, at)}, nil
+	case herald.EventMessagePartDeleted:
+		return []packet{change("update", mref, []any{
+			patchOp{Operation: "remove", Property: "parts", ID: partID},
+			setOp{Operation: "set", Property: "updated_at", Value: updatedAt},
+		}, at)}, nil
+	}
+	if part == nil {
+		return nil, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(part, &fields); err != nil {
+		return nil, err
+	}
+	var ops []any
+	for _, name := range []string{"mime_type", "body", "encoding", "content", "updated_at"} {
+		if v, ok := fields[name]; ok {
+			ops = append(ops, setOp{Operation: "set", Property: name, Value: v})
+		} else if name == "body" || name == "content" {
+			// A part turned from inline to rich content, or back.
+			ops = append(ops, setOp{Operation: "set", Property: name, Value: nil})
+		}
+	}
+	return []packet{change("update", objectRef{Type: "MessagePart", ID: partID, URL: mref.URL + "/parts/" + d.Part.ID}, ops, at)}, nil
 }

@@ -220,6 +220,10 @@ func TestClientAPIConversations(t *testing.T) {
 		if len(page) != 2 {
 			t.Fatalf("after leaving: %v", ids(page))
 		}
+		// Having left, she is denied it, where a stranger is told it
+		// does not exist (Client API 2.0 rest/conversations.md).
+		alice.do("GET", c["url"].(string), nil).wantError(t, 403, "access_denied", "")
+		startSession(t, a, "zed").do("GET", c["url"].(string), nil).wantError(t, 404, "not_found", "")
 	})
 }
 

@@ -99,6 +99,48 @@ func TestBlocksHideMessagesFromUserViews(t *testing.T) {
 		}
 		a.do("GET", "/users/ann/messages/"+fromBob, nil).wantError(t, 404, "not_found", "")
 		a.do("GET", "/users/cy/messages/"+fromBob, nil).must(t, 200)
+
+		// The hidden message is neither unread nor last in ann's inbox, in
+		// the conversation or in her listing; the others' are unchanged,
+		// and so is ann's when a message she sees follows.
+		inbox := func(user string) (unread float64, last string) {
+			t.Helper()
+			one := a.do("GET", "/users/"+user+"/conversations/"+conv, nil).must(t, 200).Map(t)
+			var list []map[string]any
+			a.do("GET", "/users/"+user+"/conversations", nil).must(t, 200).JSON(t, &list)
+			if len(list) != 1 || list[0]["unread_message_count"] != one["unread_message_count"] {
+				t.Fatalf("%s's listing %v disagrees with the conversation %v", user, list, one)
+			}
+			if m, ok := one["last_message"].(map[string]any); ok {
+				last = localID(m["id"])
+			}
+			return one["unread_message_count"].(float64), last
+		}
+		if unread, last := inbox("ann"); unread != 0 || last != "" {
+			t.Fatalf("ann: unread %v, last message %q; want 0 and none", unread, last)
+		}
+		if unread, last := inbox("cy"); unread != 1 || last != fromBob {
+			t.Fatalf("cy: unread %v, last message %q; want 1 and %s", unread, last, fromBob)
+		}
+		if unread, last := inbox("bob"); unread != 0 || last != fromBob {
+			t.Fatalf("bob: unread %v, last message %q; want 0 and his own %s", unread, last, fromBob)
+		}
+		fromCy := localID(a.sendText(t, conv, "cy", "hello all")["id"])
+		fromBob2 := localID(a.sendText(t, conv, "bob", "psst again")["id"])
+		if unread, last := inbox("ann"); unread != 1 || last != fromCy {
+			t.Fatalf("ann after cy and bob wrote: unread %v, last message %q; want 1 and %s", unread, last, fromCy)
+		}
+		if unread, last := inbox("cy"); unread != 2 || last != fromBob2 {
+			t.Fatalf("cy: unread %v, last message %q; want 2 and %s", unread, last, fromBob2)
+		}
+		// A message ann sends is hidden from bob, whom she blocks.
+		fromAnn := localID(a.sendText(t, conv, "ann", "hi cy")["id"])
+		if unread, last := inbox("bob"); unread != 1 || last != fromBob2 {
+			t.Fatalf("bob after ann wrote: unread %v, last message %q; want 1 (cy's) and his own %s", unread, last, fromBob2)
+		}
+		if unread, last := inbox("cy"); unread != 3 || last != fromAnn {
+			t.Fatalf("cy after ann wrote: unread %v, last message %q; want 3 and %s", unread, last, fromAnn)
+		}
 	})
 }
 

@@ -512,7 +512,7 @@ func channelOf(ctx context.Context, q herald.Queries, appID string, conv *herald
 }
 
 // ChannelStatuses are the statuses a connector may report.
-var ChannelStatuses = []string{herald.ChannelEnqueued, herald.ChannelSent, herald.ChannelDelivered, herald.ChannelRead, herald.ChannelFailed}
+var ChannelStatuses = []string{herald.ChannelEnqueued, herald.ChannelMismatch, herald.ChannelSent, herald.ChannelDelivered, herald.ChannelRead, herald.ChannelFailed}
 
 // UpdateMessageStatus records the channel status of an outgoing message
 // reported by its connector, with the connector's raw payload, and records
@@ -570,7 +570,7 @@ func (s *Service) setChannelStatus(ctx context.Context, tx herald.Tx, appID, id,
 	}
 	if current == herald.ChannelFailed || (status != herald.ChannelFailed && herald.ChannelStatusRank(status) < herald.ChannelStatusRank(current)) {
 		return m, &herald.Error{ID: herald.EConflict,
-			Message: fmt.Sprintf("Message %s is already %s; its status moves forward only (enqueued, sent, delivered, read), or to failed.", herald.CompactUUID(m.ID), current),
+			Message: fmt.Sprintf("Message %s is already %s; its status moves forward only (enqueued, mismatch, sent, delivered, read), or to failed.", herald.CompactUUID(m.ID), current),
 			Data:    map[string]any{"property": "status", "status": current}}
 	}
 	// The payload is the connector's account of this status; an

@@ -13,6 +13,18 @@ func (s *Service) UserConversation(ctx context.Context, appID, userID, id string
 	id = herald.LocalID(id, herald.ConversationIDPrefix)
 	err = s.Store.View(ctx, func(q herald.Queries) error {
 		uc, err = q.UserConversation(ctx, appID, userID, id)
+		if herald.IsNotFound(err) {
+			// Layer told a former participant apart from a stranger:
+			// 403 access_denied "if no longer a participant", 404
+			// otherwise (Client API 2.0 rest/conversations.md).
+			former, ferr := q.FormerParticipant(ctx, appID, userID, id)
+			if ferr != nil {
+				return ferr
+			}
+			if former {
+				return herald.Errorf(herald.EAccessDenied, "%s is no longer a participant of conversation %s.", userID, id)
+			}
+		}
 		return conversationGone(ctx, q, appID, id, err)
 	})
 	return uc, err

@@ -401,7 +401,7 @@ func hideFromBlocks(ctx context.Context, tx herald.Tx, m *herald.Message, c *her
 	if m.Sender.UserID == "" || len(c.Participants) < 2 {
 		return nil
 	}
-	return tx.HideFromBlocks(ctx, m.AppID, c.ID, m.ID, m.Sender.UserID, m.SentAt)
+	return tx.HideFromBlocks(ctx, m)
 }
 
 // User returns a user as GET /apps/:app/users/:user shows them. A user

@@ -101,17 +101,25 @@ const math64 = int64(1<<63 - 1)
 // arguments, which come after the conversation id and the position) to the
 // newest live message below position that each user sees.
 func (q *Queries) inboxRecomputeLast(ctx context.Context, conversationID string, below int64, where string, args ...any) error {
+	query, args := inboxRecomputeLastQuery(conversationID, below, "", where, args...)
+	_, err := q.db.ExecContext(ctx, query, args...)
+	return err
+}
+
+// inboxRecomputeLastQuery is the statement of inboxRecomputeLast and its
+// arguments; set, when not empty, is more of the SET clause, whose
+// placeholders are numbered after the condition's.
+func inboxRecomputeLastQuery(conversationID string, below int64, set, where string, args ...any) (string, []any) {
 	const newest = `(SELECT MAX(m.position) FROM messages m WHERE m.conversation_id = ?1 AND m.position < ?2
 		AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM message_hidden h
 			WHERE h.message_id = m.id AND h.user_id = conversation_inbox.user_id))`
 	// Both SET expressions read the row as it was, so active_at finds the
 	// new last message through the same subquery.
-	query := `UPDATE conversation_inbox SET last_position = COALESCE(` + newest + `, 0),
+	query := `UPDATE conversation_inbox SET ` + set + ` last_position = COALESCE(` + newest + `, 0),
 		active_at = COALESCE((SELECT s.sent_at FROM messages s WHERE s.conversation_id = ?1 AND s.position = ` + newest + `),
 			(SELECT c.created_at FROM conversations c WHERE c.id = ?1))
 		WHERE conversation_id = ?1 AND ` + renumber(where, 2)
-	_, err := q.db.ExecContext(ctx, query, append([]any{conversationID, below}, args...)...)
-	return err
+	return query, append([]any{conversationID, below}, args...)
 }
 
 // renumber rewrites the bare ? placeholders of a condition as ?N, from
@@ -318,6 +326,17 @@ func (r fixedRow) Scan(dest ...any) error {
 		}
 	}
 	return nil
+}
+
+func (q *Queries) FormerParticipant(ctx context.Context, appID, userID, conversationID string) (bool, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT 1 FROM conversation_inbox i JOIN conversations c ON c.id = i.conversation_id
+		WHERE i.conversation_id = ? AND i.user_id = ? AND i.app_id = ? AND i.member = 0 AND c.deleted_at IS NULL`,
+		conversationID, userID, appID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (q *Queries) UserConversation(ctx context.Context, appID, userID, conversationID string) (*herald.UserConversation, error) {

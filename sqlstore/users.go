@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -75,13 +76,13 @@ func (q *Queries) BlockedAmong(ctx context.Context, appID, ownerID string, userI
 		AND user_id IN (SELECT value FROM `+q.d.JSONArray+`) ORDER BY user_id`, appID, ownerID, mustJSON(userIDs)))
 }
 
-func (q *Queries) HideFromBlocks(ctx context.Context, appID, conversationID, messageID, senderID string, at time.Time) error {
+func (q *Queries) HideFromBlocks(ctx context.Context, m *herald.Message) error {
 	// Both directions start from the sender's own rows of the two indexes
 	// and probe the participants' primary key: a sender nobody blocks and
 	// who blocks nobody costs two empty index lookups, whatever the size
 	// of the conversation. Nothing in the transaction reads what it
 	// writes, so on PostgreSQL it goes with the COMMIT's round trip.
-	return q.execDeferrable(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
+	if err := q.execDeferrable(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
 		SELECT ?4, hidden.user_id, CAST(?5 AS BIGINT) FROM (
 			SELECT b.owner_id AS user_id FROM user_blocks b
 				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.owner_id AND p.conversation_id = ?2
@@ -90,7 +91,25 @@ func (q *Queries) HideFromBlocks(ctx context.Context, appID, conversationID, mes
 			SELECT b.user_id FROM user_blocks b
 				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.user_id AND p.conversation_id = ?2
 				WHERE b.app_id = ?1 AND b.owner_id = ?3) AS hidden
-		WHERE TRUE ON CONFLICT DO NOTHING`, appID, conversationID, senderID, messageID, micros(at))
+		WHERE TRUE ON CONFLICT DO NOTHING`, m.AppID, m.ConversationID, m.Sender.UserID, m.ID, micros(m.SentAt)); err != nil {
+		return err
+	}
+	// inboxMessageCreated made the message last and unread for every
+	// member; those it is now hidden from get their previous last message
+	// back, and lose the unread count it added. The rows are found from
+	// the message's hidden rows, so that the common case, nobody hidden,
+	// is one empty primary-key lookup.
+	unreadBy := []string{} // a JSON array even when empty
+	for u, st := range m.RecipientStatus {
+		if unread(st) {
+			unreadBy = append(unreadBy, u)
+		}
+	}
+	query, args := inboxRecomputeLastQuery(m.ConversationID, m.Position,
+		`unread_count = unread_count - CASE WHEN user_id IN (SELECT value FROM `+strings.Replace(q.d.JSONArray, "?", "?5", 1)+`) THEN 1 ELSE 0 END,`,
+		`member = 1 AND last_position = ? AND user_id IN (SELECT h.user_id FROM message_hidden h WHERE h.message_id = ?)`,
+		m.Position, m.ID)
+	return q.execDeferrable(ctx, query, append(args, mustJSON(unreadBy))...)
 }
 
 func (q *Queries) Following(ctx context.Context, appID, followerID, after string, limit int) ([]string, error) {

@@ -194,6 +194,18 @@ func testInboxCounts(t *testing.T, s herald.Store) {
 	}) {
 		t.Fatal("a former participant still sees the conversation")
 	}
+	view(t, s, func(ctx context.Context, q herald.Queries) error {
+		for user, want := range map[string]bool{"carol": true, "alice": false, "zed": false} {
+			former, err := q.FormerParticipant(ctx, "app", user, "c1")
+			if err != nil {
+				return err
+			}
+			if former != want {
+				t.Errorf("FormerParticipant(%s) = %v, want %v", user, former, want)
+			}
+		}
+		return nil
+	})
 	m5 := in.send("bob", 8)
 	in.want("alice", 1, m5)
 	// Back, with what she had unread still unread, and the newest message

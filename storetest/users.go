@@ -123,7 +123,7 @@ func testBlockLists(t *testing.T, s herald.Store) {
 			if err := tx.CreateMessage(ctx, m); err != nil {
 				return err
 			}
-			return tx.HideFromBlocks(ctx, "app-1", conv, msg, user, at(n))
+			return tx.HideFromBlocks(ctx, m)
 		})
 		var out []string
 		view(t, s, func(ctx context.Context, q herald.Queries) error {
