@@ -165,11 +165,13 @@ func (a *API) verifyWhatsApp(w http.ResponseWriter, r *http.Request) error {
 // cannot take (an unknown message, a status moving back) is acknowledged
 // rather than refused, so that Meta does not retry it for days.
 func (a *API) whatsAppNotification(w http.ResponseWriter, r *http.Request) error {
-	c, err := a.providerConnector(r, herald.ConnectorWhatsAppCloud)
+	// The body is read whatever the answer, so that the connection stays
+	// usable for the provider's next request.
+	body, err := readBody(w, r)
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r)
+	c, err := a.providerConnector(r, herald.ConnectorWhatsAppCloud)
 	if err != nil {
 		return err
 	}
@@ -238,16 +240,16 @@ func unavailable(err error) error {
 // telegramUpdate takes an update Telegram posts, with the secret token of
 // setWebhook in X-Telegram-Bot-Api-Secret-Token.
 func (a *API) telegramUpdate(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
 	c, err := a.providerConnector(r, herald.ConnectorTelegram)
 	if err != nil {
 		return err
 	}
 	if !telegram.CheckSecret(c, r.Header.Get(telegram.SecretHeader)) {
 		return herald.Errorf(herald.EAccessDenied, "%s is not the connector's secret token.", telegram.SecretHeader)
-	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
 	}
 	u, err := telegram.Parse(body)
 	if err != nil {
