@@ -174,6 +174,8 @@ func v1Routes(ids map[string]string) []fuzzRoute {
 			`{"to": "331122334455", "from": "whatsapp", "type": "reply_buttons", "content": {"reply_buttons": {"metadata": {"type": "button", "content": "?", "options": ["a"]}}}}`}},
 		{"POST", "/v1/messages/" + ids["channel_msg"] + "/status", []string{`{"status": "delivered", "payload": {"raw": true}}`, `{"status": "read"}`, `{"status": "sideways"}`}},
 		{"POST", "/v1/webhooks/subscribe", []string{`{"url": "https://example.com/callbell", "subscriptions": ["message_created", "contact_created"], "config": {"context_field": "both"}}`}},
+		{"PUT", "/v1/channels/" + ids["channel"] + "/connector", []string{`{"provider": "whatsapp_cloud", "phone_number_id": "106540352242922", "access_token": "EAAG", "app_secret": "s", "verify_token": "v", "api_url": "https://graph.example.com/v23.0"}`,
+			`{"provider": "telegram", "bot_token": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "secret_token": "s"}`}},
 	}
 }
 
