@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
 )
 
 // Outgoing is a message to send to a contact.
@@ -79,6 +80,12 @@ func PostJSON(ctx context.Context, client *http.Client, url, authorization strin
 		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := client.Do(req)
+	var guarded *egress.RefusedError
+	if errors.As(err, &guarded) {
+		// An address the egress guard forbids stays forbidden.
+		payload, _ := json.Marshal(map[string]string{"error": guarded.Error()})
+		return &Refused{Payload: payload}
+	}
 	if err != nil {
 		// The request may or may not have reached the provider: sending
 		// again is the at-least-once side of the choice.

@@ -32,6 +32,7 @@ const (
 	tgSecretToken  = "tg-secret_1"
 	waRefusedTo    = "33699999999" // the Graph API refuses messages to it
 	waBusyTo       = "33688888888" // its first send is answered 503
+	waOrderTo      = "33677777777" // so is this one's
 	waCustomer     = "33612345678"
 	waCustomerName = "Ann Smith"
 )
@@ -125,7 +126,7 @@ func (f *fakeProvider) serveGraph(w http.ResponseWriter, r *http.Request, body m
 			"code": 131026, "error_data": map[string]any{"messaging_product": "whatsapp", "details": "Receiver is incapable of receiving this message"},
 			"fbtrace_id": "AbCdEf"}})
 		return
-	case to == waBusyTo && n == 1:
+	case (to == waBusyTo || to == waOrderTo) && n == 1:
 		f.answer(w, 503, map[string]any{"error": map[string]any{"message": "Service temporarily unavailable", "code": 2}})
 		return
 	}
@@ -373,6 +374,21 @@ func TestV1ConnectorWhatsApp(t *testing.T) {
 			}
 		}
 		wantJSON(t, "image request", image["image"], map[string]any{"link": "https://example.com/menu.png", "caption": "Our menu"})
+
+		// A contact's messages arrive in order, the second waiting for the
+		// first's retry.
+		a.postWhatsApp(t, channel, waTextFrom(waOrderTo, "Otto", "wamid.FROMorder", "Hi"), waAppSecret).must(t, 200)
+		first := a.cbSendText(t, waOrderTo, "first")
+		second := a.cbSendText(t, waOrderTo, "second")
+		a.waitChannelStatus(t, second, "sent")
+		a.waitChannelStatus(t, first, "sent")
+		var order []any
+		for _, r := range f.requests() {
+			if r.Body["to"] == waOrderTo {
+				order = append(order, r.Body["text"].(map[string]any)["body"])
+			}
+		}
+		wantJSON(t, "order of arrival", order, []any{"first", "second"})
 	})
 }
 
@@ -442,6 +458,13 @@ func TestV1ConnectorTelegram(t *testing.T) {
 		a.v1(t, "DELETE", "/channels/"+channel+"/connector", nil).must(t, 204)
 		a.v1(t, "DELETE", "/channels/"+channel+"/connector", nil).wantError(t, 404, "not_found", "")
 		post(update(8, "Still there?"), tgSecretToken).must(t, 404)
+		var types []string
+		for _, e := range a.events() {
+			if typ, _ := e["type"].(string); strings.HasPrefix(typ, "connector.") {
+				types = append(types, typ)
+			}
+		}
+		wantJSON(t, "connector events", types, []string{"connector.updated", "connector.deleted"})
 	})
 }
 
@@ -482,8 +505,10 @@ func TestV1ConnectorRestartMidSend(t *testing.T) {
 					n++
 				}
 			}
-			if n == 0 {
-				t.Fatal("the provider never got the message")
+			// The held request was answered after the node died, which
+			// never recorded it: the restarted node sent it again.
+			if n != 2 {
+				t.Fatalf("the provider got the message %d times, want 2", n)
 			}
 		})
 	}
@@ -501,4 +526,36 @@ func countLeased(a *api) int {
 		return err
 	})
 	return n
+}
+
+// The sender goes through the egress guard: a provider on an internal
+// address is refused at once, and the message fails saying why.
+func TestV1ConnectorEgressGuard(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		f := newFakeProvider(t)
+		channel := a.cbChannel(t, "15550783881")
+		a.connectWhatsApp(t, channel, f)
+		a.postWhatsApp(t, channel, waTextFrom(waCustomer, waCustomerName, "wamid.IN1", "Hello"), waAppSecret).must(t, 200)
+		s := &sender.Sender{Store: a.Store, Service: a.Service, PollInterval: 20 * time.Millisecond, MinRetryDelay: 20 * time.Millisecond}
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Stop(context.Background()) })
+		id := a.cbSendText(t, waCustomer, "Hello")
+		a.waitChannelStatus(t, id, "failed")
+		if n := len(f.requests()); n != 0 {
+			t.Fatalf("the provider on loopback got %d requests", n)
+		}
+		var payload string
+		a.Store.View(context.Background(), func(q herald.Queries) error {
+			m, err := q.Message(context.Background(), a.AppID, herald.ParseUUID(id))
+			if err == nil {
+				payload = string(m.Channel.StatusPayload)
+			}
+			return err
+		})
+		if !strings.Contains(payload, "does not connect") {
+			t.Fatalf("status payload %s, want the egress guard's refusal", payload)
+		}
+	})
 }
