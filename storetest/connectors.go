@@ -2,9 +2,12 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/keyring"
 )
 
 // A channel's connector keeps its secrets, is found by its channel alone
@@ -169,4 +172,54 @@ func testConnectorJobs(t *testing.T, s herald.Store) {
 		}
 		return nil
 	})
+}
+
+// ConnectorSecretsAtRest checks that an engine seals connectors' secrets,
+// and seals them again when the keys change; open and raw are as for
+// SecretsAtRest.
+func ConnectorSecretsAtRest(t *testing.T, open func(t *testing.T, k *keyring.Keyring) (herald.Store, error), raw func(t *testing.T) *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	key1, key2 := keyring.NewKey(), keyring.NewKey()
+	k1, _ := keyring.Parse(key1)
+	s, err := open(t, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &herald.Connector{AppID: "app", ChannelUUID: "ch", Provider: herald.ConnectorWhatsAppCloud, APIURL: "https://graph.example.com",
+		PhoneNumberID: "1", Secrets: herald.ConnectorSecrets{AccessToken: "EAAG-plain-token", AppSecret: "plain-app-secret", VerifyToken: "plain-verify"},
+		CreatedAt: at(0), UpdatedAt: at(0)}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error { return tx.PutConnector(ctx, c) })
+	s.Close()
+	db := raw(t)
+	defer db.Close()
+	sealedWith := func(k *keyring.Keyring) {
+		t.Helper()
+		var settings, secret string
+		if err := db.QueryRowContext(ctx, `SELECT settings, secret FROM connectors`).Scan(&settings, &secret); err != nil {
+			t.Fatal(err)
+		}
+		if id, ok := keyring.Sealed(secret); !ok || id != k.ID() {
+			t.Fatalf("the connector's secret is %q, not sealed with key %s", secret, k.ID())
+		}
+		for _, p := range []string{c.Secrets.AccessToken, c.Secrets.AppSecret, c.Secrets.VerifyToken} {
+			if strings.Contains(secret+settings, p) {
+				t.Fatalf("the connector's row holds the plaintext %q", p)
+			}
+		}
+	}
+	sealedWith(k1)
+	both, _ := keyring.Parse(key2 + "," + key1)
+	if s, err = open(t, both); err != nil {
+		t.Fatal(err)
+	}
+	var got *herald.Connector
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		got, err = q.Connector(ctx, "app", "ch")
+		return err
+	})
+	s.Close()
+	same(t, "the connector, opened after the keys changed", got, c)
+	k2, _ := keyring.Parse(key2)
+	sealedWith(k2)
 }
