@@ -41,12 +41,16 @@ type connectorJSON struct {
 	UpdatedAt  string `json:"updated_at"`
 }
 
-func (a *API) webhookURL(c *herald.Connector) string {
+func (a *API) webhookURL(c *herald.Connector) string { return ConnectorWebhookURL(a.srv.URLs.Base, c) }
+
+// ConnectorWebhookURL is where a connector's provider posts, on a server
+// whose public URL is base.
+func ConnectorWebhookURL(base string, c *herald.Connector) string {
 	kind := "whatsapp"
 	if c.Provider == herald.ConnectorTelegram {
 		kind = "telegram"
 	}
-	return a.srv.URLs.Base + "/v1/connectors/" + kind + "/" + herald.CompactUUID(c.ChannelUUID)
+	return strings.TrimRight(base, "/") + "/v1/connectors/" + kind + "/" + herald.CompactUUID(c.ChannelUUID)
 }
 
 func (a *API) renderConnector(c *herald.Connector) connectorJSON {

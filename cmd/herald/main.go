@@ -184,7 +184,7 @@ func rootCommand() *cobra.Command {
 	cfg.flags(root)
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
 		keysCommand(cfg),
-		secretKeyCommand(), pushCommand(cfg))
+		secretKeyCommand(), pushCommand(cfg), connectorCommand(cfg))
 	return root
 }
 
