@@ -103,7 +103,18 @@ func PostJSON(ctx context.Context, client *http.Client, url, authorization strin
 		}
 		return nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
-		return &Busy{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header), Body: string(b)}
+		wait := retryAfter(resp.Header)
+		// The Bot API says how long to wait in its body:
+		// {"ok": false, "error_code": 429, "parameters": {"retry_after": 5}}.
+		var tg struct {
+			Parameters struct {
+				RetryAfter int `json:"retry_after"`
+			} `json:"parameters"`
+		}
+		if json.Unmarshal(b, &tg) == nil && tg.Parameters.RetryAfter > 0 {
+			wait = max(wait, time.Duration(tg.Parameters.RetryAfter)*time.Second)
+		}
+		return &Busy{Status: resp.StatusCode, RetryAfter: wait, Body: string(b)}
 	}
 	payload := json.RawMessage(bytes.TrimSpace(b))
 	if !json.Valid(payload) {

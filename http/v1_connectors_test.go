@@ -375,6 +375,52 @@ func TestV1ConnectorWhatsApp(t *testing.T) {
 		}
 		wantJSON(t, "image request", image["image"], map[string]any{"link": "https://example.com/menu.png", "caption": "Our menu"})
 
+		// Meta reports that a sent message failed after all, with its
+		// errors; the customer answers the reply, which the answer names.
+		var busyWamid string
+		a.Store.View(context.Background(), func(q herald.Queries) error {
+			m, err := q.Message(context.Background(), a.AppID, herald.ParseUUID(busy))
+			if err == nil {
+				busyWamid = m.Channel.ExternalID
+			}
+			return err
+		})
+		if !strings.HasPrefix(busyWamid, "wamid.") {
+			t.Fatalf("the sent message's external id is %q", busyWamid)
+		}
+		failure := waNotification(map[string]any{"statuses": []any{map[string]any{"id": busyWamid, "status": "failed",
+			"timestamp": "1749416500", "recipient_id": waBusyTo, "errors": []any{map[string]any{"code": 131047,
+				"title": "Re-engagement message", "error_data": map[string]any{"details": "More than 24 hours have passed"}}}}}})
+		a.postWhatsApp(t, channel, failure, waAppSecret).must(t, 200)
+		a.waitChannelStatus(t, busy, "failed")
+		answer := waNotification(map[string]any{
+			"contacts": []any{map[string]any{"profile": map[string]any{"name": waCustomerName}, "wa_id": waCustomer}},
+			"messages": []any{map[string]any{"from": waCustomer, "id": "wamid.IN2", "timestamp": "1749416600", "type": "text",
+				"text": map[string]any{"body": "Thanks!"}, "context": map[string]any{"from": "15550783881", "id": wamid}}}})
+		a.postWhatsApp(t, channel, answer, waAppSecret).must(t, 200)
+		a.Store.View(context.Background(), func(q herald.Queries) error {
+			ctx := context.Background()
+			busyMsg, err := q.Message(ctx, a.AppID, herald.ParseUUID(busy))
+			if err != nil {
+				return err
+			}
+			if p := string(busyMsg.Channel.StatusPayload); !strings.Contains(p, "131047") {
+				t.Errorf("failed status payload %s, want Meta's errors", p)
+			}
+			id, err := q.MessageByExternalID(ctx, a.AppID, channel, "wamid.IN2")
+			if err != nil {
+				return err
+			}
+			m, err := q.Message(ctx, a.AppID, id)
+			if err != nil {
+				return err
+			}
+			if m.Channel.ReplyTo == nil || herald.CompactUUID(m.Channel.ReplyTo.ID) != reply {
+				t.Errorf("the answer replies to %+v, want %s", m.Channel.ReplyTo, reply)
+			}
+			return nil
+		})
+
 		// A contact's messages arrive in order, the second waiting for the
 		// first's retry.
 		a.postWhatsApp(t, channel, waTextFrom(waOrderTo, "Otto", "wamid.FROMorder", "Hi"), waAppSecret).must(t, 200)
