@@ -182,7 +182,7 @@ func (a *API) whatsAppNotification(w http.ResponseWriter, r *http.Request) error
 	if !whatsapp.CheckSignature(c.Secrets.AppSecret, body, r.Header.Get("X-Hub-Signature-256")) {
 		return herald.Errorf(herald.EAccessDenied, "X-Hub-Signature-256 is not the HMAC-SHA256 of the body with the connector's app secret.")
 	}
-	n, err := whatsapp.Parse(body, func(id string) string { return c.APIURL + "/" + id })
+	n, err := whatsapp.Parse(body, c.PhoneNumberID, func(id string) string { return c.APIURL + "/" + id })
 	if err != nil {
 		return herald.Errorf(herald.EInvalidRequest, "%s", err)
 	}

@@ -147,9 +147,12 @@ var statuses = map[string]string{"sent": herald.ChannelSent, "delivered": herald
 	"read": herald.ChannelRead, "failed": herald.ChannelFailed}
 
 // Parse reads a webhook notification of the Cloud API (webhooks reference,
-// "messages" field). mediaURL makes the URL of a media id: the Cloud API
-// sends ids, which the Graph API resolves with the channel's token.
-func Parse(body []byte, mediaURL func(id string) string) (*Notification, error) {
+// "messages" field) for the number phoneNumberID. mediaURL makes the URL of
+// a media id: the Cloud API sends ids, which the Graph API resolves with
+// the channel's token. Meta posts the notifications of every number of a
+// Meta app to the app's one callback URL: those of other numbers are
+// skipped.
+func Parse(body []byte, phoneNumberID string, mediaURL func(id string) string) (*Notification, error) {
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("the notification is not the Cloud API's JSON: %w", err)
@@ -164,6 +167,10 @@ func Parse(body []byte, mediaURL func(id string) string) (*Notification, error) 
 				continue
 			}
 			v := ch.Value
+			if id := v.Metadata.PhoneNumberID; id != "" && id != phoneNumberID {
+				n.Skipped += len(v.Messages) + len(v.Statuses)
+				continue
+			}
 			for _, m := range v.Messages {
 				in := messaging.InboundInput{From: m.From, ExternalID: m.ID}
 				if in.From == "" || m.ID == "" {

@@ -92,7 +92,7 @@ func TestParse(t *testing.T) {
 		{"from":"33612345678","id":"wamid.4","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"1","title":"Good"}}},
 		{"from":"33612345678","id":"wamid.5","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"2","title":"Yogurt"}}},
 		{"from":"33612345678","id":"wamid.6","type":"reaction","reaction":{"message_id":"wamid.0","emoji":"👍"}},
-		{"from_user_id":"FR.999","id":"wamid.7","type":"text","text":{"body":"no phone"}}]`), media)
+		{"from_user_id":"FR.999","id":"wamid.7","type":"text","text":{"body":"no phone"}}]`), "106540352242922", media)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +109,12 @@ func TestParse(t *testing.T) {
 	if n.Messages[3].Input.Content.Text != "Good" || n.Messages[4].Input.Content.Text != "Yogurt" {
 		t.Errorf("replies: %q, %q", n.Messages[3].Input.Content.Text, n.Messages[4].Input.Content.Text)
 	}
+	other, err := Parse(notification(t, `[{"from":"33612345678","id":"wamid.1","type":"text","text":{"body":"hi"}}]`), "999", media)
+	if err != nil || len(other.Messages) != 0 || other.Skipped != 1 {
+		t.Errorf("another number's notification: %+v, %v", other, err)
+	}
 	for _, bad := range []string{`{"object":"page","entry":[]}`, `[`, `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"status":"read"}]}}]}]}`} {
-		if _, err := Parse([]byte(bad), media); err == nil {
+		if _, err := Parse([]byte(bad), "106540352242922", media); err == nil {
 			t.Errorf("Parse(%s) took it", bad)
 		}
 	}
