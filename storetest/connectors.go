@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -222,4 +223,65 @@ func ConnectorSecretsAtRest(t *testing.T, open func(t *testing.T, k *keyring.Key
 	same(t, "the connector, opened after the keys changed", got, c)
 	k2, _ := keyring.Parse(key2)
 	sealedWith(k2)
+}
+
+// Events a connector has not passed yet stay, however old, when their app
+// has a connector; the cursor's passing lets them go.
+func testPruneEventsKeepsWhatConnectorsHaveNotPassed(t *testing.T, s herald.Store) {
+	var seqs []int64
+	var cursor int64
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		if err := tx.PutConnector(ctx, &herald.Connector{AppID: "app", ChannelUUID: "ch", Provider: herald.ConnectorTelegram,
+			Secrets: herald.ConnectorSecrets{BotToken: "1:x"}, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 4 {
+			e, err := herald.NewEvent(fmt.Sprintf("e%d", i), "app", herald.EventMessageSent, at(i), nil, &herald.EventData{})
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		if cursor, err = q.ConnectorCursor(ctx); err != nil {
+			return err
+		}
+		events, err := q.EventsSince(ctx, cursor, 10)
+		for _, e := range events {
+			seqs = append(seqs, e.Seq)
+		}
+		return err
+	})
+	if len(seqs) != 4 {
+		t.Fatalf("events after the connector cursor: %v", seqs)
+	}
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		// Push has passed them all: only the connectors hold them.
+		pushCursor, err := tx.PushCursor(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AdvancePushCursor(ctx, pushCursor, seqs[3]); err != nil {
+			return err
+		}
+		_, err = tx.AdvanceConnectorCursor(ctx, cursor, seqs[0])
+		return err
+	})
+	var pruned int
+	update(t, s, func(ctx context.Context, tx herald.Tx) (err error) {
+		pruned, err = tx.PruneEvents(ctx, at(60), 100)
+		return err
+	})
+	var left []*herald.Event
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		left, err = q.Events(ctx, "app", 0, 10)
+		return err
+	})
+	if pruned != 1 || len(left) != 3 || left[0].Seq != seqs[1] {
+		t.Fatalf("pruned %d, left %d events", pruned, len(left))
+	}
 }

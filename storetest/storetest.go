@@ -113,6 +113,7 @@ var tests = []struct {
 	{"PushProviders", testPushProviders}, {"PushJobs", testPushJobs}, {"ConcurrentPushClaimsNeverShare", testConcurrentPushClaimsNeverShare},
 	{"PruneEventsKeepsWhatPushHasNotPassed", testPruneEventsKeepsWhatPushHasNotPassed},
 	{"Connectors", testConnectors}, {"ConnectorJobs", testConnectorJobs}, // connectors.go
+	{"PruneEventsKeepsWhatConnectorsHaveNotPassed", testPruneEventsKeepsWhatConnectorsHaveNotPassed},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.
