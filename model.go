@@ -288,6 +288,8 @@ type EventData struct {
 	PushToken *PushToken `json:"push_token,omitempty"`
 	// PushProvider is set on push provider events, without its secret.
 	PushProvider *PushProvider `json:"push_provider,omitempty"`
+	// Connector is set on connector events, without its secrets.
+	Connector *Connector `json:"connector,omitempty"`
 	// Presence is set on presence events, as it is after the change.
 	Presence *Presence `json:"presence,omitempty"`
 	// IdentityKey is set on identity key events, Session on session events.

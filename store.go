@@ -245,6 +245,7 @@ type Queries interface {
 	ContentUploadQueries
 	ProxyQueries
 	PushQueries
+	ConnectorQueries
 	PresenceQueries
 	SessionQueries
 	FanOutQueries

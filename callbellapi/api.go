@@ -80,6 +80,13 @@ func (a *API) Routes(s *heraldhttp.Server) {
 	h("POST /v1/webhooks/rotate_secret", a.rotateSubscriptionSecret)
 
 	a.agentRoutes(h)
+	// Herald's extension: channel connectors (connectors.go).
+	h("PUT /v1/channels/{uuid}/connector", a.putConnector)
+	h("GET /v1/channels/{uuid}/connector", a.getConnector)
+	h("DELETE /v1/channels/{uuid}/connector", a.deleteConnector)
+	s.HandlePublic("GET /v1/connectors/whatsapp/{uuid}", a.verifyWhatsApp)
+	s.HandlePublic("POST /v1/connectors/whatsapp/{uuid}", a.whatsAppNotification)
+	s.HandlePublic("POST /v1/connectors/telegram/{uuid}", a.telegramUpdate)
 }
 
 // Channels.

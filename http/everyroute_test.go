@@ -247,6 +247,12 @@ func routeBodies(rc string) map[string]any {
 		"GET /v1/custom_statuses/{id}":           nil,
 		"PUT /v1/custom_statuses/{id}":           map[string]any{"name": "Long lunch", "emoji": "🍝"},
 		"DELETE /v1/custom_statuses/{id}":        nil,
+		"PUT /v1/channels/{uuid}/connector":      map[string]any{"provider": "whatsapp_cloud", "phone_number_id": "106540352242922", "access_token": "EAAG", "app_secret": "s", "verify_token": "v"},
+		"GET /v1/channels/{uuid}/connector":      nil,
+		"DELETE /v1/channels/{uuid}/connector":   nil,
+		"GET /v1/connectors/whatsapp/{uuid}":     nil,
+		"POST /v1/connectors/whatsapp/{uuid}":    map[string]any{"object": "whatsapp_business_account", "entry": []any{}},
+		"POST /v1/connectors/telegram/{uuid}":    map[string]any{"update_id": 1},
 
 		"/": nil,
 	}
@@ -543,7 +549,7 @@ func TestMalformedVariantsOfEveryRoute(t *testing.T) {
 				return "hrls_none"
 			case "delivery deliveries":
 				return delivery
-			case "uuid channels":
+			case "uuid channels", "uuid whatsapp", "uuid telegram":
 				return channel
 			case "uuid contacts", "first contacts":
 				return contact

@@ -201,6 +201,8 @@ func v1Routes(ids map[string]string) []fuzzRoute {
 		{"POST", "/v1/contacts", []string{`{"source": "whatsapp", "name": "Private", "bsuid": "bs_2", "note": "n", "custom_fields": {"Status": "Active", "Seats": 3}}`}},
 		{"POST", "/v1/messages/send", []string{`{"bsuid": "bs_3", "from": "whatsapp", "type": "text", "content": {"text": "Hi"}}`}},
 		{"POST", "/v1/channels/" + ids["channel"] + "/inbound", []string{`{"contact": {"bsuid": "bs_4", "name": "B"}, "content": {"text": "Hello"}}`}},
+		{"PUT", "/v1/channels/" + ids["channel"] + "/connector", []string{`{"provider": "whatsapp_cloud", "phone_number_id": "106540352242922", "access_token": "EAAG", "app_secret": "s", "verify_token": "v", "api_url": "https://graph.example.com/v23.0"}`,
+			`{"provider": "telegram", "bot_token": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "secret_token": "s"}`}},
 	}
 }
 

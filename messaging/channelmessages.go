@@ -687,69 +687,85 @@ func (s *Service) UpdateMessageStatus(ctx context.Context, appID, id, status str
 	if len(payload) > maxRichBody {
 		return nil, herald.PropertyError(herald.EInvalidProperty, "payload", "payload is %d bytes; at most %d are accepted.", len(payload), maxRichBody)
 	}
-	err = s.Store.Update(ctx, func(tx herald.Tx) error {
-		m, err := channelMessage(ctx, tx, appID, id)
-		if err != nil {
-			return err
-		}
-		out = m
-		if m.Channel.Direction != herald.DirectionSent {
-			return herald.Errorf(herald.EInvalidOperation, "Message %s was received from the contact; only outgoing messages have a delivery status.", herald.CompactUUID(m.ID))
-		}
-		current := m.Channel.Status
-		if current == status {
-			return nil
-		}
-		if current == herald.ChannelFailed || (status != herald.ChannelFailed && herald.ChannelStatusRank(status) < herald.ChannelStatusRank(current)) {
-			return &herald.Error{ID: herald.EConflict,
-				Message: fmt.Sprintf("Message %s is already %s; its status moves forward only (enqueued, mismatch, sent, delivered, read), or to failed.", herald.CompactUUID(m.ID), current),
-				Data:    map[string]any{"property": "status", "status": current}}
-		}
-		// The payload is the connector's account of this status; an
-		// earlier status's payload would mislead.
-		m.Channel.Status, m.Channel.StatusPayload = status, nil
-		if len(payload) > 0 {
-			m.Channel.StatusPayload = json.RawMessage(compact(payload))
-		}
-		receipt := ""
-		contact := m.Channel.ContactUUID
-		if _, ok := m.RecipientStatus[contact]; ok {
-			switch {
-			case status == herald.ChannelDelivered && herald.StatusRank(m.RecipientStatus[contact]) < herald.StatusRank(herald.StatusDelivered):
-				m.RecipientStatus[contact], receipt = herald.StatusDelivered, ReceiptDelivery
-			case status == herald.ChannelRead && herald.StatusRank(m.RecipientStatus[contact]) < herald.StatusRank(herald.StatusRead):
-				m.RecipientStatus[contact], receipt = herald.StatusRead, ReceiptRead
-			}
-		}
-		if err := tx.UpdateMessage(ctx, m); err != nil {
-			return err
-		}
-		conv, err := tx.Conversation(ctx, appID, m.ConversationID)
-		if err != nil {
-			return err
-		}
-		c, err := tx.Contact(ctx, appID, contact)
-		if err != nil {
-			return err
-		}
-		ch, err := tx.Channel(ctx, appID, c.ChannelUUID)
-		if err != nil {
-			return err
-		}
-		if err := s.recordMessage(ctx, tx, herald.EventMessageStatusUpdated, nil, m, conv, &herald.EventData{Contact: c, Channel: ch}); err != nil {
-			return err
-		}
-		if receipt == "" {
-			return nil
-		}
-		typ := herald.EventMessageDelivered
-		if receipt == ReceiptRead {
-			typ = herald.EventMessageRead
-		}
-		return s.recordMessage(ctx, tx, typ, &herald.Actor{UserID: contact}, m, conv,
-			&herald.EventData{UserID: contact, Receipt: receipt, Contact: c, Channel: ch})
+	err = s.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		out, err = s.setChannelStatus(ctx, tx, appID, id, status, payload, "")
+		return err
 	})
 	return out, err
+}
+
+// setChannelStatus is UpdateMessageStatus within tx, once the status and
+// payload are checked; externalID, when set, is the provider's id of the
+// message, which a connector learns when it sends it.
+func (s *Service) setChannelStatus(ctx context.Context, tx herald.Tx, appID, id, status string, payload json.RawMessage, externalID string) (*herald.Message, error) {
+	m, err := channelMessage(ctx, tx, appID, id)
+	if err != nil {
+		return m, err
+	}
+	if m.Channel.Direction != herald.DirectionSent {
+		return m, herald.Errorf(herald.EInvalidOperation, "Message %s was received from the contact; only outgoing messages have a delivery status.", herald.CompactUUID(m.ID))
+	}
+	current := m.Channel.Status
+	if externalID != "" && m.Channel.ExternalID != externalID {
+		m.Channel.ExternalID = externalID
+		if err := tx.PutExternalMessageID(ctx, appID, m.Channel.ChannelUUID, externalID, m.ID); err != nil {
+			return nil, err
+		}
+		if current == status {
+			return m, tx.UpdateMessage(ctx, m)
+		}
+	}
+	if current == status {
+		return m, nil
+	}
+	if current == herald.ChannelFailed || (status != herald.ChannelFailed && herald.ChannelStatusRank(status) < herald.ChannelStatusRank(current)) {
+		return m, &herald.Error{ID: herald.EConflict,
+			Message: fmt.Sprintf("Message %s is already %s; its status moves forward only (enqueued, mismatch, sent, delivered, read), or to failed.", herald.CompactUUID(m.ID), current),
+			Data:    map[string]any{"property": "status", "status": current}}
+	}
+	// The payload is the connector's account of this status; an
+	// earlier status's payload would mislead.
+	m.Channel.Status, m.Channel.StatusPayload = status, nil
+	if len(payload) > 0 {
+		m.Channel.StatusPayload = json.RawMessage(compact(payload))
+	}
+	receipt := ""
+	contact := m.Channel.ContactUUID
+	if _, ok := m.RecipientStatus[contact]; ok {
+		switch {
+		case status == herald.ChannelDelivered && herald.StatusRank(m.RecipientStatus[contact]) < herald.StatusRank(herald.StatusDelivered):
+			m.RecipientStatus[contact], receipt = herald.StatusDelivered, ReceiptDelivery
+		case status == herald.ChannelRead && herald.StatusRank(m.RecipientStatus[contact]) < herald.StatusRank(herald.StatusRead):
+			m.RecipientStatus[contact], receipt = herald.StatusRead, ReceiptRead
+		}
+	}
+	if err := tx.UpdateMessage(ctx, m); err != nil {
+		return m, err
+	}
+	conv, err := tx.Conversation(ctx, appID, m.ConversationID)
+	if err != nil {
+		return m, err
+	}
+	c, err := tx.Contact(ctx, appID, contact)
+	if err != nil {
+		return m, err
+	}
+	ch, err := tx.Channel(ctx, appID, c.ChannelUUID)
+	if err != nil {
+		return m, err
+	}
+	if err := s.recordMessage(ctx, tx, herald.EventMessageStatusUpdated, nil, m, conv, &herald.EventData{Contact: c, Channel: ch}); err != nil {
+		return m, err
+	}
+	if receipt == "" {
+		return m, nil
+	}
+	typ := herald.EventMessageDelivered
+	if receipt == ReceiptRead {
+		typ = herald.EventMessageRead
+	}
+	return m, s.recordMessage(ctx, tx, typ, &herald.Actor{UserID: contact}, m, conv,
+		&herald.EventData{UserID: contact, Receipt: receipt, Contact: c, Channel: ch})
 }
 
 // channelMessage returns a live message of a contact's conversation.

@@ -61,6 +61,9 @@ func (q *Queries) SealSecrets(ctx context.Context) (int, error) {
 	if err != nil {
 		return sealed, err
 	}
+	if sealed, err = q.sealConnectorSecrets(ctx, sealed); err != nil {
+		return sealed, err
+	}
 	for key := range secretSettings {
 		var v string
 		err := q.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)

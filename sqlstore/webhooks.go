@@ -920,6 +920,7 @@ func (q *Queries) PruneEvents(ctx context.Context, before time.Time, limit int) 
 		AND seq <= COALESCE((SELECT MIN(cursor) FROM webhooks WHERE status != `+webhookDeleted+`),
 			(SELECT MAX(seq) FROM events))
 		AND (seq <= (SELECT seq FROM push_cursor WHERE id = 1) OR app_id NOT IN (SELECT app_id FROM push_providers))
+		AND (seq <= (SELECT seq FROM connector_cursor WHERE id = 1) OR app_id NOT IN (SELECT app_id FROM connectors))
 		ORDER BY seq LIMIT ?)`, micros(before), limit)
 	if err != nil {
 		return 0, err

@@ -114,6 +114,8 @@ var tests = []struct {
 	// push.go
 	{"PushProviders", testPushProviders}, {"PushJobs", testPushJobs}, {"ConcurrentPushClaimsNeverShare", testConcurrentPushClaimsNeverShare},
 	{"PruneEventsKeepsWhatPushHasNotPassed", testPruneEventsKeepsWhatPushHasNotPassed},
+	{"Connectors", testConnectors}, {"ConnectorJobs", testConnectorJobs}, // connectors.go
+	{"PruneEventsKeepsWhatConnectorsHaveNotPassed", testPruneEventsKeepsWhatConnectorsHaveNotPassed},
 }
 
 // t0 is a fixed instant, whole microseconds, as the stores keep them.

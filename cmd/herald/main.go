@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/callbellapi"
 	"github.com/heraldhq/herald/clientapi"
+	connectorsender "github.com/heraldhq/herald/connector/sender"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -183,7 +184,7 @@ func rootCommand() *cobra.Command {
 	cfg.flags(root)
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
 		keysCommand(cfg),
-		secretKeyCommand(), pushCommand(cfg))
+		secretKeyCommand(), pushCommand(cfg), connectorCommand(cfg))
 	return root
 }
 
@@ -348,6 +349,8 @@ func serveCommand(cfg *config) *cobra.Command {
 	cmd.Flags().StringVar(&health.fcmURL, "fcm-url", env("HERALD_FCM_URL", push.DefaultFCMURL), "base URL of FCM's HTTP v1 API (env HERALD_FCM_URL)")
 	intFlag(cmd, &health.pushWorkers, "push-workers", "HERALD_PUSH_WORKERS", push.DefaultWorkers,
 		"concurrent push notification attempts per node; one app takes at most a quarter of them")
+	intFlag(cmd, &health.connectorWorkers, "connector-workers", "HERALD_CONNECTOR_WORKERS", connectorsender.DefaultWorkers,
+		"concurrent sends through WhatsApp's and Telegram's APIs per node; one app takes at most a quarter of them")
 	limits.flags(cmd)
 	health.quotas.flags(cmd)
 	return cmd
@@ -370,6 +373,8 @@ type healthSettings struct {
 	// bounds the push attempts in flight.
 	apnsURL, fcmURL string
 	pushWorkers     int
+	// connectorWorkers bounds the sends through channel connectors.
+	connectorWorkers int
 }
 
 // durationFlag declares a duration flag whose default comes from an
@@ -486,14 +491,22 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	// Users with a Client API socket open hear of changes over it: no push.
 	sender := &push.Sender{Store: svc.Store, Service: svc, APNSURL: health.apnsURL, FCMURL: health.fcmURL,
 		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Online: push.OnlineOf(sockets.ConnectedUsers)}
+	// Outgoing messages of channels with a connector go to WhatsApp or
+	// Telegram.
+	connectors := &connectorsender.Sender{Store: svc.Store, Service: svc, AllowTargets: allowTargets,
+		Workers: health.connectorWorkers, Logger: logger}
 	svc.Notify = func() {
 		engine.Notify()
 		sender.Notify()
+		connectors.Notify()
 	}
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
 	if err := sender.Start(ctx); err != nil {
+		return err
+	}
+	if err := connectors.Start(ctx); err != nil {
 		return err
 	}
 	// Scheduled messages are sent until the server stops; what a stop
@@ -548,6 +561,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	// not attempted yet stays queued for the next start.
 	if err := sender.Stop(shutdownCtx); err != nil {
 		logger.Error("stopping the push sender", "err", err)
+	}
+	if err := connectors.Stop(shutdownCtx); err != nil {
+		logger.Error("stopping the connector sender", "err", err)
 	}
 	return engine.Stop(shutdownCtx)
 }

@@ -1,0 +1,470 @@
+// Package sender sends the outgoing messages of channels with a connector
+// through their providers (package connector).
+//
+// Sending is durable and at least once, as push notifications are (package
+// push): a cursor over the event log, shared by every node, advances in
+// the transaction that writes the jobs of the messages it passes, and jobs
+// are leased to the node that sends them until the lease ends. A contact's
+// messages go one at a time, in the order they were sent (the store claims
+// only a contact's earliest pending job); the provider's answer is
+// recorded with the job's end in one transaction: sent with the provider's
+// message id, or failed with its refusal. A node that dies mid-send leaves
+// the job to be sent again.
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/connector"
+	"github.com/heraldhq/herald/connector/telegram"
+	"github.com/heraldhq/herald/connector/whatsapp"
+	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/messaging"
+)
+
+// Defaults.
+const (
+	DefaultWorkers        = 16
+	DefaultAttemptTimeout = 30 * time.Second
+	DefaultMinRetryDelay  = time.Second
+	DefaultMaxRetryDelay  = 10 * time.Minute
+	DefaultMaxAttempts    = 12
+	DefaultPollInterval   = 2 * time.Second
+	fanOutBatch           = 200
+	// fanOutGather lets the events of a burst gather before the fan-out
+	// reads them, as push's does.
+	fanOutGather = 20 * time.Millisecond
+)
+
+// Providers are the providers by connector kind.
+var Providers = map[string]connector.Provider{
+	herald.ConnectorWhatsAppCloud: whatsapp.Provider{},
+	herald.ConnectorTelegram:      telegram.Provider{},
+}
+
+// Sender sends the messages of an installation's connectors.
+type Sender struct {
+	Store   herald.Store
+	Service *messaging.Service
+	// AllowTargets exempts address ranges from the egress guard, as for
+	// webhooks.
+	AllowTargets []netip.Prefix
+	// Workers bounds the sends in flight on this node; AppWorkers those
+	// of one app (a quarter of Workers by default).
+	Workers, AppWorkers int
+	// AttemptTimeout bounds one attempt.
+	AttemptTimeout time.Duration
+	// Retries wait MinRetryDelay, doubling up to MaxRetryDelay (or what
+	// a Retry-After asks); a message fails after MaxAttempts attempts.
+	MinRetryDelay, MaxRetryDelay time.Duration
+	MaxAttempts                  int
+	// PollInterval is how often the log and the jobs are read when
+	// nothing wakes the sender.
+	PollInterval time.Duration
+	// Node names this node's leases; random by default. A node started
+	// with the name of one that stopped takes over its leases.
+	Node   string
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	client   *http.Client
+	fanWake  chan struct{}
+	sendWake chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	attempts sync.WaitGroup
+
+	mu       sync.Mutex
+	busy     int
+	inFlight map[string]int
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Notify wakes the sender: events were appended. It does not block.
+func (s *Sender) Notify() {
+	if s.fanWake != nil {
+		signal(s.fanWake)
+	}
+}
+
+// Client is the HTTP client of the sender's requests: through the egress
+// guard, with keep-alive connections pooled per provider host.
+func Client(allow []netip.Prefix, workers int) *http.Client {
+	t := egress.NewTransport(allow)
+	t.MaxIdleConnsPerHost = workers
+	return &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Start starts the sender's loops.
+func (s *Sender) Start(ctx context.Context) error {
+	s.Workers = orDefault(s.Workers, DefaultWorkers)
+	s.AppWorkers = orDefault(s.AppWorkers, max(1, s.Workers/4))
+	s.AttemptTimeout = orDefault(s.AttemptTimeout, DefaultAttemptTimeout)
+	s.MinRetryDelay = orDefault(s.MinRetryDelay, DefaultMinRetryDelay)
+	s.MaxRetryDelay = orDefault(s.MaxRetryDelay, DefaultMaxRetryDelay)
+	s.MaxAttempts = orDefault(s.MaxAttempts, DefaultMaxAttempts)
+	s.PollInterval = orDefault(s.PollInterval, DefaultPollInterval)
+	// A node named as before restarts: what it leased is its previous
+	// run's, which will not send it.
+	release := s.Node
+	if s.Node == "" {
+		s.Node = uuid.NewString()
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	s.client = Client(s.AllowTargets, s.Workers)
+	s.inFlight = map[string]int{}
+	s.fanWake, s.sendWake, s.stop = make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
+	if _, shared := s.Store.(herald.SharedStore); !shared {
+		// A store of one node: what is leased was left by its previous run.
+		release = ""
+	}
+	if _, shared := s.Store.(herald.SharedStore); !shared || release != "" {
+		if err := s.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseConnectorLeases(ctx, release) }); err != nil {
+			return err
+		}
+	}
+	s.wg.Add(2)
+	go s.fanOutLoop()
+	go s.sendLoop()
+	return nil
+}
+
+// Stop stops the loops and waits for the attempts in flight; what was not
+// attempted stays queued.
+func (s *Sender) Stop(ctx context.Context) error {
+	if s.stop == nil {
+		return nil
+	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.attempts.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Sender) wait(wake chan struct{}) bool {
+	t := time.NewTimer(s.PollInterval)
+	defer t.Stop()
+	select {
+	case <-s.stop:
+		return false
+	case <-wake:
+	case <-t.C:
+	}
+	return true
+}
+
+func (s *Sender) fanOutLoop() {
+	defer s.wg.Done()
+	for {
+		n, err := s.FanOut(herald.WithPriority(context.Background()))
+		if err != nil {
+			s.Logger.Error("turning events into connector sends", "err", err)
+		}
+		if n > 0 {
+			signal(s.sendWake)
+		}
+		if err == nil && n == fanOutBatch {
+			select {
+			case <-s.stop:
+				return
+			default:
+				continue
+			}
+		}
+		if !s.wait(s.fanWake) {
+			return
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(fanOutGather):
+		}
+	}
+}
+
+// FanOut turns the next events of the log into jobs: one per outgoing
+// message enqueued on a channel with a connector. It returns how many
+// events it passed.
+func (s *Sender) FanOut(ctx context.Context) (int, error) {
+	var cursor int64
+	var events []*herald.Event
+	var jobs []*herald.ConnectorJob
+	now := s.now()
+	err := s.Store.View(ctx, func(q herald.Queries) (err error) {
+		if cursor, err = q.ConnectorCursor(ctx); err != nil {
+			return err
+		}
+		if events, err = q.EventsSince(ctx, cursor, fanOutBatch); err != nil || len(events) == 0 {
+			return err
+		}
+		jobs = nil
+		connected := map[string]bool{}
+		for _, e := range events {
+			if e.Type != herald.EventMessageSent {
+				continue
+			}
+			d, err := e.DecodeData()
+			if err != nil {
+				return err
+			}
+			m := d.Message
+			if m == nil || m.Channel == nil || m.Channel.Direction != herald.DirectionSent || m.Channel.Status != herald.ChannelEnqueued {
+				continue
+			}
+			ch := m.Channel.ChannelUUID
+			has, seen := connected[ch]
+			if !seen {
+				_, err := q.Connector(ctx, e.AppID, ch)
+				if err != nil && !herald.IsNotFound(err) {
+					return err
+				}
+				has = err == nil
+				connected[ch] = has
+			}
+			if has {
+				jobs = append(jobs, &herald.ConnectorJob{ID: uuid.Must(uuid.NewV7()).String(), AppID: e.AppID,
+					ChannelUUID: ch, ContactUUID: m.Channel.ContactUUID, MessageID: m.ID, EventSeq: e.Seq,
+					Status: herald.PushPending, NextAttemptAt: now, CreatedAt: now})
+			}
+		}
+		return nil
+	})
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	last := events[len(events)-1].Seq
+	var moved bool
+	err = s.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		if moved, err = tx.AdvanceConnectorCursor(ctx, cursor, last); err != nil || !moved {
+			return err
+		}
+		return tx.CreateConnectorJobs(ctx, jobs)
+	})
+	if err != nil || !moved {
+		return 0, err
+	}
+	return len(events), nil
+}
+
+func (s *Sender) sendLoop() {
+	defer s.wg.Done()
+	for {
+		claimed, err := s.claim()
+		if err != nil {
+			s.Logger.Error("claiming connector sends", "err", err)
+		}
+		if claimed > 0 {
+			continue
+		}
+		if !s.wait(s.sendWake) {
+			return
+		}
+	}
+}
+
+func (s *Sender) leaseDuration() time.Duration { return 2*s.AttemptTimeout + 30*time.Second }
+
+func (s *Sender) claim() (int, error) {
+	s.mu.Lock()
+	free := s.Workers - s.busy
+	var full []string
+	for app, n := range s.inFlight {
+		if n >= s.AppWorkers {
+			full = append(full, app)
+		}
+	}
+	s.mu.Unlock()
+	if free <= 0 {
+		return 0, nil
+	}
+	ctx := herald.WithPriority(context.Background())
+	now := s.now()
+	var jobs []*herald.ConnectorJob
+	err := s.Store.Update(ctx, func(tx herald.Tx) (err error) {
+		jobs, err = tx.ClaimConnectorJobs(ctx, s.Node, now, now.Add(s.leaseDuration()), free, s.AppWorkers, full)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	started := 0
+	var back []*herald.ConnectorJob
+	s.mu.Lock()
+	for _, j := range jobs {
+		if s.inFlight[j.AppID] >= s.AppWorkers || s.busy >= s.Workers {
+			back = append(back, j)
+			continue
+		}
+		s.inFlight[j.AppID]++
+		s.busy++
+		started++
+		s.attempts.Add(1)
+		go s.attempt(j)
+	}
+	s.mu.Unlock()
+	if len(back) > 0 {
+		err = s.Store.Update(ctx, func(tx herald.Tx) error {
+			for _, j := range back {
+				if _, err := tx.RetryConnectorJob(ctx, s.Node, j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return started, err
+}
+
+func (s *Sender) done(j *herald.ConnectorJob) {
+	s.mu.Lock()
+	s.busy--
+	if s.inFlight[j.AppID]--; s.inFlight[j.AppID] <= 0 {
+		delete(s.inFlight, j.AppID)
+	}
+	s.mu.Unlock()
+	s.attempts.Done()
+	signal(s.sendWake)
+}
+
+func (s *Sender) attempt(j *herald.ConnectorJob) {
+	defer s.done(j)
+	ctx, cancel := context.WithTimeout(herald.WithPriority(context.Background()), s.AttemptTimeout)
+	defer cancel()
+	id, skip, err := s.send(ctx, j)
+	s.complete(j, id, skip, err)
+}
+
+// send sends a job's message; skip when there is nothing to send any more
+// (the connector removed, the message gone or no longer enqueued).
+func (s *Sender) send(ctx context.Context, j *herald.ConnectorJob) (externalID string, skip bool, err error) {
+	var c *herald.Connector
+	out := &connector.Outgoing{}
+	err = s.Store.View(ctx, func(q herald.Queries) (err error) {
+		if c, err = q.Connector(ctx, j.AppID, j.ChannelUUID); err != nil {
+			return err
+		}
+		if out.Message, err = q.Message(ctx, j.AppID, j.MessageID); err != nil {
+			return err
+		}
+		mc := out.Message.Channel
+		if mc == nil || mc.Status != herald.ChannelEnqueued {
+			skip = true
+			return nil
+		}
+		out.To = mc.To
+		if mc.ReplyTo != nil {
+			if r, err := q.Message(ctx, j.AppID, mc.ReplyTo.ID); err == nil && r.Channel != nil {
+				out.ReplyTo = r.Channel.ExternalID
+			} else if err != nil && !herald.IsNotFound(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	if herald.IsNotFound(err) {
+		return "", true, nil
+	}
+	if err != nil || skip {
+		return "", skip, err
+	}
+	p := Providers[c.Provider]
+	if p == nil {
+		return "", false, &connector.Refused{Payload: []byte(`{"error":"unknown provider"}`)}
+	}
+	id, err := p.Send(ctx, s.client, c, out)
+	return id, false, err
+}
+
+// complete records an attempt's outcome with the job's end or retry.
+func (s *Sender) complete(j *herald.ConnectorJob, externalID string, skip bool, sendErr error) {
+	ctx := herald.WithPriority(context.Background())
+	now := s.now()
+	refused, isRefused := connector.IsRefused(sendErr)
+	if sendErr != nil {
+		s.Logger.Warn("connector send failed", "app", j.AppID, "message", j.MessageID, "channel", j.ChannelUUID,
+			"attempt", j.Attempts+1, "err", sendErr)
+	}
+	err := s.Store.Update(ctx, func(tx herald.Tx) error {
+		if skip || sendErr == nil || isRefused {
+			mine, err := tx.FinishConnectorJob(ctx, s.Node, j.ID)
+			if err != nil || !mine || skip {
+				return err
+			}
+			if isRefused {
+				return s.Service.ConnectorFailed(ctx, tx, j.AppID, j.MessageID, refused.Payload)
+			}
+			return s.Service.ConnectorSent(ctx, tx, j.AppID, j.MessageID, externalID)
+		}
+		r := *j
+		r.Attempts++
+		r.LastError = sendErr.Error()
+		var busy *connector.Busy
+		var asked time.Duration
+		if errors.As(sendErr, &busy) {
+			asked = busy.RetryAfter
+		}
+		if r.Attempts < s.MaxAttempts {
+			r.NextAttemptAt = now.Add(s.backoff(r.Attempts, asked))
+			_, err := tx.RetryConnectorJob(ctx, s.Node, &r)
+			return err
+		}
+		r.Status = herald.PushFailed
+		mine, err := tx.RetryConnectorJob(ctx, s.Node, &r)
+		if err != nil || !mine {
+			return err
+		}
+		payload, _ := json.Marshal(map[string]any{"error": r.LastError, "attempts": r.Attempts})
+		return s.Service.ConnectorFailed(ctx, tx, j.AppID, j.MessageID, payload)
+	})
+	if err != nil {
+		s.Logger.Error("recording a connector send", "job", j.ID, "err", err)
+	}
+}
+
+func (s *Sender) backoff(n int, asked time.Duration) time.Duration {
+	d := s.MinRetryDelay
+	for i := 1; i < n && d < s.MaxRetryDelay; i++ {
+		d *= 2
+	}
+	d = max(d, asked)
+	return min(d, s.MaxRetryDelay)
+}
