@@ -350,8 +350,10 @@ func TestPatchConversationParticipants(t *testing.T) {
 		wantJSON(t, "removed", data["removed"], []string{"alice"})
 		wantJSON(t, "event conversation participants", obj(t, data["conversation"])["participants"], []string{"bob", "carol", "dave"})
 
-		// The user views follow.
-		a.do("GET", "/users/alice/conversations/"+id, nil).wantError(t, 404, "not_found", "")
+		// The user views follow; alice, removed, is denied the
+		// conversation where a stranger is told it does not exist.
+		a.do("GET", "/users/alice/conversations/"+id, nil).wantError(t, 403, "access_denied", "")
+		a.do("GET", "/users/zed/conversations/"+id, nil).wantError(t, 404, "not_found", "")
 		a.do("GET", "/users/dave/conversations/"+id, nil).must(t, 200)
 		wantJSON(t, "alice's conversations", conversationIDs(t, a.do("GET", "/users/alice/conversations", nil).must(t, 200)), []string{})
 		wantJSON(t, "carol's conversations", conversationIDs(t, a.do("GET", "/users/carol/conversations", nil).must(t, 200)), []string{id})
