@@ -503,6 +503,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
+	// The routes are built before anything runs that asks the APIs: the
+	// push sender asks the sockets who is online from its first pass.
+	api.Handler()
 	if err := sender.Start(ctx); err != nil {
 		return err
 	}
