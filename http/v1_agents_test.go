@@ -344,6 +344,7 @@ func TestV1ContactTeamAndAssignee(t *testing.T) {
 			t.Fatalf("contact.created carries %+v", c)
 		}
 		// The events of the contact's messages carry its team too.
+		a.openWindow(t, joID)
 		a.cbSendText(t, "331100000002", "Hello Jo")
 		sent := a.agEvents(t, herald.EventMessageSent)
 		if c := sent[len(sent)-1].Contact; c == nil || c.UUID != joID || c.Team == nil || c.Team.UUID != tid {

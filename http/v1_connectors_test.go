@@ -193,7 +193,7 @@ func waNotification(value map[string]any) []byte {
 
 func waTextFrom(from, name, wamid, text string) []byte {
 	return waNotification(map[string]any{
-		"contacts": []any{map[string]any{"profile": map[string]any{"name": name}, "wa_id": from, "user_id": "FR.1349120865530274"}},
+		"contacts": []any{map[string]any{"profile": map[string]any{"name": name}, "wa_id": from, "user_id": "FR." + from}},
 		"messages": []any{map[string]any{"from": from, "id": wamid, "timestamp": "1749416383", "type": "text",
 			"text": map[string]any{"body": text}}}})
 }
@@ -216,7 +216,7 @@ func (a *api) waitChannelStatus(t *testing.T, id, status string) map[string]any 
 	t.Helper()
 	var m map[string]any
 	eventually(t, func() bool {
-		m = obj(t, a.v1(t, "GET", "/messages/"+id+"/status", nil).must(t, 200).Map(t)["message"])
+		m = obj(t, a.v1(t, "GET", "/messages/status/"+id, nil).must(t, 200).Map(t)["message"])
 		return m["status"] == status
 	}, "message %s to be %s", id, status)
 	return m

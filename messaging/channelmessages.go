@@ -396,7 +396,7 @@ func (s *Service) SendChannelMessage(ctx context.Context, appID string, in SendI
 		} else if err := s.checkWindow(ctx, tx, c, ch); err != nil {
 			return err
 		}
-		if err := s.sendContactFields(ctx, tx, c, in, assigned, bot); err != nil {
+		if c, err = s.sendContactFields(ctx, tx, c, in, assigned, bot); err != nil {
 			return err
 		}
 		mc := &herald.MessageChannel{ChannelUUID: ch.UUID, Channel: ch.Type, ContactUUID: c.UUID,
@@ -410,16 +410,20 @@ func (s *Service) SendChannelMessage(ctx context.Context, appID string, in SendI
 
 // sendContactFields applies a send's contact fields to its contact in the
 // send's transaction, checked as PATCH /v1/contacts checks them, and
-// records contact.updated when they change it.
-func (s *Service) sendContactFields(ctx context.Context, tx herald.Tx, c *herald.Contact, in SendInput, assigned string, bot crmInput) error {
+// records contact.updated when they change it. It changes a copy: the
+// contact given may be the snapshot of an event recorded already, as that
+// of a contact the send just created.
+func (s *Service) sendContactFields(ctx context.Context, tx herald.Tx, c *herald.Contact, in SendInput, assigned string, bot crmInput) (*herald.Contact, error) {
 	if in.AssignedUser == nil && in.TeamUUID == nil && in.BotStatus == nil {
-		return nil
+		return c, nil
 	}
 	before, _ := json.Marshal(c)
 	team, err := checkTeamAndAgent(ctx, tx, c.AppID, in.TeamUUID, &assigned)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	changed := *c
+	c = &changed
 	if in.TeamUUID != nil {
 		c.TeamUUID, c.Team = "", team
 		if team != nil {
@@ -431,9 +435,9 @@ func (s *Service) sendContactFields(ctx context.Context, tx herald.Tx, c *herald
 	}
 	bot.apply(c, s.now())
 	if after, _ := json.Marshal(c); bytes.Equal(before, after) {
-		return nil
+		return c, nil
 	}
-	return s.saveContact(ctx, tx, c)
+	return c, s.saveContact(ctx, tx, c)
 }
 
 // sendee is the contact a send names by its address (to) or its BSUID,

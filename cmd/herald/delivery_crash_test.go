@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,7 +164,8 @@ func TestKillDuringCallbellDelivery(t *testing.T) {
 	p := startHerald(t, dataDir)
 	creds := readCredentials(t, dataDir)
 	rcv := newCallbellReceiver(t)
-	if status, err := v1(p.URL, creds, "/channels", map[string]any{"type": "whatsapp", "identifier": "335544332211"}, nil); err != nil || status != 201 {
+	var ch struct{ Channel struct{ UUID string } }
+	if status, err := v1(p.URL, creds, "/channels", map[string]any{"type": "whatsapp", "identifier": "335544332211"}, &ch); err != nil || status != 201 {
 		t.Fatalf("configuring the channel: %d %v", status, err)
 	}
 	if status, err := v1(p.URL, creds, "/webhooks/subscribe", map[string]any{"url": rcv.URL, "subscriptions": []string{"message_created"}}, nil); err != nil || status != 201 {
@@ -179,6 +181,12 @@ func TestKillDuringCallbellDelivery(t *testing.T) {
 			t.Fatalf("creating a contact: %d %v", status, err)
 		}
 		convIDs = append(convIDs, localID(c.Contact.ConversationHref))
+		// The contact writes first: WhatsApp's 24-hour window lets the
+		// business answer free-form only then.
+		if status, err := v1(p.URL, creds, "/channels/"+ch.Channel.UUID+"/inbound", map[string]any{
+			"from": fmt.Sprintf("3311223344%02d", i), "content": map[string]any{"text": fmt.Sprintf("hello from %d", i)}}, nil); err != nil || status != 201 {
+			t.Fatalf("a contact writing: %d %v", status, err)
+		}
 	}
 	for range 2 {
 		p = streamThenKill(t, p, dataDir, creds, convIDs, 6, 300, nil, map[string]string{"name": "Support"})
@@ -222,6 +230,9 @@ func TestKillDuringCallbellDelivery(t *testing.T) {
 	for contact, texts := range rcv.order {
 		last := map[string]int{}
 		for _, text := range texts {
+			if strings.HasPrefix(text, "hello from ") {
+				continue // the contact's own first message
+			}
 			var run, w, n int
 			if _, err := fmt.Sscanf(text, "%x w%d #%d", &run, &w, &n); err != nil {
 				t.Fatalf("unexpected text %q", text)
