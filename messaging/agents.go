@@ -747,6 +747,14 @@ func (s *Service) DeleteCustomStatus(ctx context.Context, appID, id string) erro
 	})
 }
 
+// setTeam puts a contact in a team inbox, or in none when team is nil.
+func setTeam(c *herald.Contact, team *herald.Team) {
+	c.TeamUUID, c.Team = "", team
+	if team != nil {
+		c.TeamUUID = team.UUID
+	}
+}
+
 // checkTeamAndAgent resolves a contact's team_uuid ("" for none) and
 // assigned_user. Once an app has agents, assigned_user must be one's email
 // (Callbell assigns contacts to its users by email, contacts_api/

@@ -425,10 +425,7 @@ func (s *Service) sendContactFields(ctx context.Context, tx herald.Tx, c *herald
 	changed := *c
 	c = &changed
 	if in.TeamUUID != nil {
-		c.TeamUUID, c.Team = "", team
-		if team != nil {
-			c.TeamUUID = team.UUID
-		}
+		setTeam(c, team)
 	}
 	if in.AssignedUser != nil {
 		c.AssignedUser = assigned

@@ -398,10 +398,7 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 			return err
 		}
 		if in.TeamUUID != nil {
-			c.TeamUUID, c.Team = "", team
-			if team != nil {
-				c.TeamUUID = team.UUID
-			}
+			setTeam(c, team)
 		}
 		if in.ChannelUUID != nil {
 			if err := moveContact(ctx, tx, c, *in.ChannelUUID); err != nil {
