@@ -328,13 +328,24 @@ type WebhookQueries interface {
 	// CompleteDeliveries saves the outcome of attempts, each of a different
 	// delivery: the delivery's status, attempts, next attempt, last status
 	// code and error and delivered time; it records the attempt (setting
-	// its ID) and releases the lease. A delivered delivery releases the
-	// next held one of its ordering key; released counts those. Of these,
+	// its ID) and releases the lease; a completed delivery is no longer
+	// held (a held one sent after the queue's head, see HeldDeliveries,
+	// becomes the queue's head if it is to be retried). Once every outcome
+	// is recorded, each queue with a delivered delivery and no free one
+	// left releases its next held delivery; released counts those. Of these,
 	// up to lease.Limit (and lease.Webhooks, when set) that are pending,
 	// due at lease.Now and of an active webhook are leased to lease.Node as
 	// ClaimDeliveries would, and returned. Deliveries deleted meanwhile
 	// (with their webhook) are skipped.
 	CompleteDeliveries(ctx context.Context, cs []Completion, lease Lease) (leased []*Delivery, released int, err error)
+	// HeldDeliveries returns up to limit of the pending deliveries held in
+	// a queue (a webhook's deliveries of one ordering key) after the event
+	// afterSeq, in event order: those that wait, one behind the other, for
+	// the one in flight. The node whose worker holds the queue's head may
+	// send them in turn, each after the previous one was answered 2xx, and
+	// record them all afterwards (see CompleteDeliveries): no other node
+	// may send a held delivery.
+	HeldDeliveries(ctx context.Context, webhookID, orderingKey string, afterSeq int64, limit int) ([]*Delivery, error)
 	// ReleaseLeases makes every leased delivery claimable again at now: for
 	// a node that knows it is the only one on its store.
 	ReleaseLeases(ctx context.Context, now time.Time) error

@@ -61,13 +61,16 @@ func (e *Engine) dispatchLoop() {
 		due = true
 	)
 	stop := e.stop // nil once stopping, so that it no longer fires
-	receive := func(r *result) {
+	receive := func(rs []*result) {
 		inflight--
 		e.sched.mu.Lock()
-		e.sched.give(r.d.AppID, r.d.WebhookID)
+		e.sched.give(rs[0].d.AppID, rs[0].d.WebhookID)
 		e.sched.mu.Unlock()
-		r.deactivate = e.outcome(r, e.now())
-		finished = append(finished, r)
+		now := e.now()
+		for _, r := range rs {
+			r.deactivate = e.outcome(r, now)
+			finished = append(finished, r)
+		}
 	}
 	dispatch := func(jobs []*job) {
 		for _, j := range jobs {
@@ -305,7 +308,83 @@ func (e *Engine) deactivate(ctx context.Context, tx herald.Tx, finished []*resul
 func (e *Engine) worker() {
 	defer e.workersWG.Done()
 	for j := range e.jobs {
-		e.results <- e.attempt(j)
+		e.results <- e.sendQueue(j)
+	}
+}
+
+// Bounds of what a worker sends of a queue after its head, before the
+// outcomes are recorded and the queue goes back to the dispatcher.
+const (
+	followMax   = 256                    // deliveries, the head included
+	followRead  = 64                     // deliveries read at once
+	followSpell = 250 * time.Millisecond // started within this time
+)
+
+// sendQueue attempts a job's delivery and, when it is the head of its
+// queue and its receiver answers 2xx, the deliveries held behind it, in
+// event order, each once the one before it was answered 2xx, within
+// followMax and followSpell. A queue's deliveries then go one after the
+// other at the receiver's speed, each without waiting for the commit of
+// the outcome before it: the outcomes are recorded together afterwards, in
+// the update that releases the queue's next delivery. A crash before that
+// loses nothing: the head is still pending, and leased to a node that is
+// gone, so the queue is sent again from it, in order. Its first arrivals
+// thus stay in event order; only the deliveries sent since the last record
+// arrive twice.
+//
+// Only the queue's head may lead: a delivery sent for the first time that
+// is not held (a delivery sent again by a resend, a requeue or a retry
+// may have one of its queue pending beside it, or behind it).
+func (e *Engine) sendQueue(j *job) []*result {
+	r := e.attempt(j)
+	rs := []*result{r}
+	if j.d.OrderingKey == "" || j.d.Attempts > 0 || j.d.Held || j.w.Status != herald.WebhookActive {
+		return rs
+	}
+	until := r.a.StartedAt.Add(followSpell)
+	last := j.d
+	for answered2xx(r) && len(rs) < followMax && e.now().Before(until) && !e.stopping() {
+		var held []*herald.Delivery
+		err := e.Store.View(context.Background(), func(q herald.Queries) (err error) {
+			held, err = q.HeldDeliveries(context.Background(), j.d.WebhookID, j.d.OrderingKey, last.EventSeq,
+				min(followRead, followMax-len(rs)))
+			return err
+		})
+		if err != nil {
+			// The dispatcher releases the next one as it records these.
+			e.Logger.Warn("reading the deliveries held behind one sent", "webhook", j.d.WebhookID, "err", err)
+			return rs
+		}
+		if len(held) == 0 {
+			return rs
+		}
+		for _, d := range held {
+			if d.Status != herald.DeliveryPending || !e.now().Before(until) || e.stopping() {
+				return rs
+			}
+			r = e.attempt(&job{d: d, w: j.w})
+			rs = append(rs, r)
+			last = d
+			if !answered2xx(r) {
+				return rs
+			}
+		}
+	}
+	return rs
+}
+
+// answered2xx reports whether an attempt got a 2xx answer.
+func answered2xx(r *result) bool {
+	return r.a.Error == "" && r.a.StatusCode >= 200 && r.a.StatusCode <= 299
+}
+
+// stopping reports whether Stop was called.
+func (e *Engine) stopping() bool {
+	select {
+	case <-e.stop:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -177,7 +177,10 @@ type Engine struct {
 	fanWake      chan struct{}
 	dispatchWake chan struct{}
 	jobs         chan *job
-	results      chan *result
+	// results carries the outcomes of a job's attempts: its delivery's,
+	// then those of the held deliveries its worker sent after it (see
+	// worker).
+	results      chan []*result
 	// handoffs carries the deliveries the fan-out created leased to this
 	// node, to the dispatcher.
 	handoffs chan []*job
@@ -290,7 +293,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.fanWake = make(chan struct{}, 1)
 	e.dispatchWake = make(chan struct{}, 1)
 	e.jobs = make(chan *job, e.Workers)
-	e.results = make(chan *result, e.Workers)
+	e.results = make(chan []*result, e.Workers)
 	e.handoffs = make(chan []*job, 16)
 	e.sched = newScheduler(e.Workers, e.AppWorkers, e.WebhookWorkers, func() { signal(e.dispatchWake) })
 	e.stop = make(chan struct{})

@@ -591,11 +591,45 @@ func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion
 			return nil, 0, err
 		}
 	}
+	// Every outcome is recorded before any release: the completions of
+	// one queue may come several at once (see HeldDeliveries), and a
+	// release between two chunks would take the next delivery of the
+	// queue for a held one when a later chunk records it delivered.
+	found := make(map[string]bool, len(cs))
+	for rest := cs; len(rest) > 0; {
+		n := min(completionChunk, len(rest))
+		ids, err := q.recordOutcomes(ctx, rest[:n])
+		if err != nil {
+			return nil, 0, err
+		}
+		// Deliveries deleted with their webhook while their attempt was
+		// in flight have no row left to record it against.
+		for _, id := range ids {
+			found[id] = true
+		}
+		rest = rest[n:]
+	}
+	queues := queuesOf(delivered(cs, func(d *herald.Delivery) bool { return found[d.ID] }))
+	if len(queues) > 0 && q.d.HeldIndex {
+		// Nearly always no delivery is held anywhere, which the partial
+		// index deliveries_held tells at once: then there is nothing to
+		// release, and the release statement (2 % of the CPU of a busy
+		// SQLite node) is not run.
+		var held int
+		err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+			WHERE held = 1 LIMIT 1) AS h`).Scan(&held)
+		if err != nil {
+			return nil, 0, err
+		}
+		if held == 0 {
+			queues = nil
+		}
+	}
 	// The caller's bounds, spent chunk by chunk.
 	lease.Webhooks = maps.Clone(lease.Webhooks)
-	for len(cs) > 0 {
-		n := min(completionChunk, len(cs))
-		l, r, err := q.completeDeliveries(ctx, cs[:n], lease)
+	for len(queues) > 0 {
+		n := min(completionChunk, len(queues))
+		l, r, err := q.releaseNext(ctx, queues[:n], lease)
 		leased = append(leased, l...)
 		lease.Limit -= len(l)
 		if lease.Webhooks != nil {
@@ -607,16 +641,14 @@ func (q *Queries) CompleteDeliveries(ctx context.Context, cs []herald.Completion
 		if err != nil {
 			return leased, released, err
 		}
-		cs = cs[n:]
+		queues = queues[n:]
 	}
 	return leased, released, nil
 }
 
-// completeDeliveries completes up to completionChunk deliveries with two
-// statements whatever their number: the updates, which record the attempts
-// in the deliveries' rows, and the releases (and leases) of the next held
-// deliveries.
-func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion, lease herald.Lease) (leased []*herald.Delivery, released int, err error) {
+// recordOutcomes records up to completionChunk outcomes in one statement
+// whatever their number, and returns the ids of the deliveries it found.
+func (q *Queries) recordOutcomes(ctx context.Context, cs []herald.Completion) ([]string, error) {
 	// A delivery's row carries its last attempt, the attempts table the
 	// ones before it, which a trigger moves there as the next one is
 	// recorded: most deliveries succeed at their first attempt, and then
@@ -629,7 +661,7 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 	// VALUES columns; SQLite takes the casts as no-ops.
 	var sb strings.Builder
 	sb.WriteString(`UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
-		lease_until = NULL, lease_owner = NULL, last_status_code = v.column5, last_error = v.column6,
+		held = 0, lease_until = NULL, lease_owner = NULL, last_status_code = v.column5, last_error = v.column6,
 		delivered_at = v.column7, last_attempt_at = v.column8, last_attempt_us = v.column9,
 		last_response_headers = v.column10, last_response_body = v.column11 FROM (VALUES `)
 	args := make([]any, 0, 11*len(cs))
@@ -649,96 +681,67 @@ func (q *Queries) completeDeliveries(ctx context.Context, cs []herald.Completion
 			nullMicros(d.DeliveredAt), micros(a.StartedAt), a.Duration.Microseconds(), headers, a.ResponseBody)
 	}
 	sb.WriteString(`) AS v WHERE deliveries.id = v.column1`)
-	ids, err = q.updateDeliveries(ctx, sb.String(), args, ids)
+	return q.updateDeliveries(ctx, sb.String(), args, ids)
+}
+
+// releaseNext releases the next held delivery of each of up to
+// completionChunk queues, unless another one of it is already free (a
+// resent or requeued one, or one to be retried), in one statement; and, in
+// the first lease.Limit queues, leases it when it may be sent now.
+func (q *Queries) releaseNext(ctx context.Context, queues []queue, lease herald.Lease) (leased []*herald.Delivery, released int, err error) {
+	// A scalar subquery rather than NOT EXISTS: PostgreSQL would turn NOT
+	// EXISTS into an anti-join that scans every free delivery, where this
+	// looks each queue up in its index.
+	lease.Limit = max(lease.Limit, 0)
+	now, until := micros(lease.Now), micros(lease.Until)
+	leasable := `r.leasable = 1 AND deliveries.status = 'pending' AND deliveries.next_attempt_at <= CAST(? AS BIGINT)`
+	var sb strings.Builder
+	sb.WriteString(`UPDATE deliveries SET held = 0,
+		lease_owner = CASE WHEN ` + leasable + ` THEN CAST(? AS TEXT) END,
+		lease_until = CASE WHEN ` + leasable + ` THEN CAST(? AS BIGINT) END,
+		next_attempt_at = CASE WHEN ` + leasable + ` THEN CAST(? AS BIGINT) ELSE deliveries.next_attempt_at END
+		FROM (SELECT (SELECT d.id FROM deliveries d WHERE d.webhook_id = v.column1 AND d.ordering_key = v.column2
+				AND d.held = 1 AND d.status IN ('pending', 'failed') ORDER BY d.event_seq LIMIT 1) AS released,
+			v.column3 * (SELECT COUNT(*) FROM webhooks w WHERE w.id = v.column1 AND w.status = 'active') AS leasable
+			FROM (VALUES `)
+	args := []any{now, lease.Node, now, until, now, until}
+	offers := 0
+	var offersTo map[string]int // per webhook, when lease.Webhooks bounds them
+	if lease.Webhooks != nil {
+		offersTo = make(map[string]int, len(lease.Webhooks))
+	}
+	for i, k := range queues {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER))`)
+		offered := 0
+		if offers < lease.Limit && lease.Node != "" &&
+			(offersTo == nil || offersTo[k.webhook] < lease.Webhooks[k.webhook]) {
+			offered = 1
+			offers++
+			if offersTo != nil {
+				offersTo[k.webhook]++
+			}
+		}
+		args = append(args, k.webhook, k.key, offered)
+	}
+	sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
+			AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed') LIMIT 1) IS NULL) AS r
+		WHERE deliveries.id = r.released
+		RETURNING ` + deliveryColumns)
+	ds, err := collect(scanDelivery)(q.db.QueryContext(ctx, sb.String(), args...))
 	if err != nil {
 		return nil, 0, err
 	}
-	// Deliveries deleted with their webhook while their attempt was in
-	// flight have no row left to record it against.
-	found := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		found[id] = true
-	}
-
-	// Release the next delivery of each queue that a delivered delivery
-	// frees, unless another one of it is already free (a resent or
-	// requeued one).
-	queues := queuesOf(delivered(cs, func(d *herald.Delivery) bool { return found[d.ID] }))
-	if len(queues) > 0 && q.d.HeldIndex {
-		// Nearly always no delivery is held anywhere, which the partial
-		// index deliveries_held tells at once: then there is nothing to
-		// release, and the release statement (2 % of the CPU of a busy
-		// SQLite node) is not run.
-		var held int
-		err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
-			WHERE held = 1 LIMIT 1) AS h`).Scan(&held)
-		if err != nil {
-			return nil, 0, err
-		}
-		if held == 0 {
-			queues = nil
+	for _, d := range ds {
+		if d.LeaseOwner != "" {
+			leased = append(leased, d)
 		}
 	}
-	if len(queues) > 0 {
-		// The next held delivery of each queue, unless another one of it
-		// is already free (a resent or requeued one), is released and, in
-		// the first lease.Limit queues, leased when it may be sent now. A
-		// scalar subquery rather than NOT EXISTS: PostgreSQL would turn
-		// NOT EXISTS into an anti-join that scans every free delivery,
-		// where this looks each queue up in its index.
-		lease.Limit = max(lease.Limit, 0)
-		now, until := micros(lease.Now), micros(lease.Until)
-		leasable := `r.leasable = 1 AND deliveries.status = 'pending' AND deliveries.next_attempt_at <= CAST(? AS BIGINT)`
-		sb.Reset()
-		sb.WriteString(`UPDATE deliveries SET held = 0,
-			lease_owner = CASE WHEN ` + leasable + ` THEN CAST(? AS TEXT) END,
-			lease_until = CASE WHEN ` + leasable + ` THEN CAST(? AS BIGINT) END,
-			next_attempt_at = CASE WHEN ` + leasable + ` THEN CAST(? AS BIGINT) ELSE deliveries.next_attempt_at END
-			FROM (SELECT (SELECT d.id FROM deliveries d WHERE d.webhook_id = v.column1 AND d.ordering_key = v.column2
-					AND d.held = 1 AND d.status IN ('pending', 'failed') ORDER BY d.event_seq LIMIT 1) AS released,
-				v.column3 * (SELECT COUNT(*) FROM webhooks w WHERE w.id = v.column1 AND w.status = 'active') AS leasable
-				FROM (VALUES `)
-		args = append(args[:0], now, lease.Node, now, until, now, until)
-		offers := 0
-		var offersTo map[string]int // per webhook, when lease.Webhooks bounds them
-		if lease.Webhooks != nil {
-			offersTo = make(map[string]int, len(lease.Webhooks))
-		}
-		for i, k := range queues {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString(`(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER))`)
-			offered := 0
-			if offers < lease.Limit && lease.Node != "" &&
-				(offersTo == nil || offersTo[k.webhook] < lease.Webhooks[k.webhook]) {
-				offered = 1
-				offers++
-				if offersTo != nil {
-					offersTo[k.webhook]++
-				}
-			}
-			args = append(args, k.webhook, k.key, offered)
-		}
-		sb.WriteString(`) AS v WHERE (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.column1
-				AND d.ordering_key = v.column2 AND d.held = 0 AND d.status IN ('pending', 'failed') LIMIT 1) IS NULL) AS r
-			WHERE deliveries.id = r.released
-			RETURNING ` + deliveryColumns)
-		ds, err := collect(scanDelivery)(q.db.QueryContext(ctx, sb.String(), args...))
-		if err != nil {
-			return nil, 0, err
-		}
-		released = len(ds)
-		for _, d := range ds {
-			if d.LeaseOwner != "" {
-				leased = append(leased, d)
-			}
-		}
-		// Released without a lease: for a claim, on any node.
-		q.due = q.due || released > len(leased)
-	}
-
-	return leased, released, nil
+	// Released without a lease: for a claim, on any node.
+	q.due = q.due || len(ds) > len(leased)
+	return leased, len(ds), nil
 }
 
 // updateDeliveries runs update, a statement that updates the deliveries of
@@ -762,6 +765,14 @@ func (q *Queries) updateDeliveries(ctx context.Context, update string, args []an
 	// tell, rarely.
 	return collect(scanString)(q.db.QueryContext(ctx, `SELECT id FROM deliveries WHERE id IN (SELECT value FROM `+
 		q.d.JSONArray+`)`, mustJSON(ids)))
+}
+
+func (q *Queries) HeldDeliveries(ctx context.Context, webhookID, orderingKey string, afterSeq int64, limit int) ([]*herald.Delivery, error) {
+	// Failed ones too, though they are never sent from here: a queue's
+	// order stops at the first of them.
+	return collect(scanDelivery)(q.db.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE webhook_id = ? AND ordering_key = ? AND held = 1 AND event_seq > ? AND status IN ('pending', 'failed')
+		ORDER BY event_seq LIMIT ?`, webhookID, orderingKey, afterSeq, limit))
 }
 
 func (q *Queries) ReleaseLeases(ctx context.Context, now time.Time) error {
