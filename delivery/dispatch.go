@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -222,6 +223,10 @@ func (e *Engine) turn(finished []*result, lease, claim bool) (turnResult, error)
 		e.sched.giveAll(send)
 		return t, err
 	}
+	for _, d := range leased {
+		// Released from behind another: more may wait behind it.
+		e.held.add(d)
+	}
 	byID := make(map[string]*herald.Webhook, len(webhooks))
 	for _, w := range webhooks {
 		byID[w.ID] = w
@@ -344,16 +349,25 @@ func (e *Engine) sendQueue(j *job) []*result {
 	until := r.a.StartedAt.Add(followSpell)
 	last := j.d
 	for answered2xx(r) && len(rs) < followMax && e.now().Before(until) && !e.stopping() {
+		// Most queues have nothing held: the read is only for those
+		// that may have.
+		gen, maybe := e.held.get(j.d)
+		if !maybe {
+			return rs
+		}
 		var held []*herald.Delivery
+		limit := min(followRead, followMax-len(rs))
 		err := e.Store.View(context.Background(), func(q herald.Queries) (err error) {
-			held, err = q.HeldDeliveries(context.Background(), j.d.WebhookID, j.d.OrderingKey, last.EventSeq,
-				min(followRead, followMax-len(rs)))
+			held, err = q.HeldDeliveries(context.Background(), j.d.WebhookID, j.d.OrderingKey, last.EventSeq, limit)
 			return err
 		})
 		if err != nil {
 			// The dispatcher releases the next one as it records these.
 			e.Logger.Warn("reading the deliveries held behind one sent", "webhook", j.d.WebhookID, "err", err)
 			return rs
+		}
+		if len(held) < limit {
+			e.held.drop(j.d, gen)
 		}
 		if len(held) == 0 {
 			return rs
@@ -371,6 +385,52 @@ func (e *Engine) sendQueue(j *job) []*result {
 		}
 	}
 	return rs
+}
+
+// heldHints are the queues that may have held deliveries: those the
+// fan-out created some in, or released one from, since a worker last found
+// none there. Held deliveries this node does not know of (another node's)
+// are released one by one, as their queue's head is recorded delivered,
+// and then known.
+type heldHints struct {
+	mu  sync.Mutex
+	gen uint64
+	m   map[heldQueue]uint64 // queue → generation of its last hint
+}
+
+type heldQueue struct{ webhook, key string }
+
+func (h *heldHints) add(d *herald.Delivery) {
+	if d.OrderingKey == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[heldQueue]uint64{}
+	}
+	h.gen++
+	h.m[heldQueue{d.WebhookID, d.OrderingKey}] = h.gen
+}
+
+// get reports whether d's queue may have held deliveries, and the
+// generation of that hint, for drop.
+func (h *heldHints) get(d *herald.Delivery) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	gen, ok := h.m[heldQueue{d.WebhookID, d.OrderingKey}]
+	return gen, ok
+}
+
+// drop forgets d's queue, unless a hint came after the one of generation
+// gen: the read that found the queue's end may have missed what it hints.
+func (h *heldHints) drop(d *herald.Delivery, gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := heldQueue{d.WebhookID, d.OrderingKey}
+	if h.m[k] == gen {
+		delete(h.m, k)
+	}
 }
 
 // answered2xx reports whether an attempt got a 2xx answer.

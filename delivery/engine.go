@@ -180,10 +180,13 @@ type Engine struct {
 	// results carries the outcomes of a job's attempts: its delivery's,
 	// then those of the held deliveries its worker sent after it (see
 	// worker).
-	results      chan []*result
+	results chan []*result
 	// handoffs carries the deliveries the fan-out created leased to this
 	// node, to the dispatcher.
 	handoffs chan []*job
+	// held hints at the queues whose head's worker may send held
+	// deliveries after it (see sendQueue).
+	held heldHints
 	// sched decides which deliveries get the workers.
 	sched     *scheduler
 	stop      chan struct{}

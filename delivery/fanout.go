@@ -83,6 +83,7 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	var jobs []*job
 	if err == nil {
 		jobs = plan.jobs(sent)
+		plan.hintHeld(&e.held)
 		if plan.claimable(e.sched) {
 			signal(e.dispatchWake)
 		}
@@ -264,6 +265,17 @@ func (p *fanOutPlan) lease(node string, until time.Time, s *scheduler) {
 			took = append(took, d)
 			u := until
 			d.LeaseOwner, d.LeaseUntil = node, &u
+		}
+	}
+}
+
+// hintHeld tells h which queues the write created held deliveries in.
+func (p *fanOutPlan) hintHeld(h *heldHints) {
+	for _, w := range p.created {
+		for _, d := range p.perWebhook[w.ID] {
+			if d.Held {
+				h.add(d)
+			}
 		}
 	}
 }
