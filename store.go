@@ -37,6 +37,38 @@ type RecentEvents interface {
 	RecentEventsSince(afterSeq int64, limit int) ([]*Event, bool)
 }
 
+// DeferredUpdates is implemented by an engine that can hold an update back
+// for a while, to commit it with the next ones rather than alone: the
+// delivery engine's records of outcomes, which nothing waits for, cost a
+// commit each at low rates otherwise.
+type DeferredUpdates interface {
+	// UpdateWithin is Update, run in the engine's next transaction or at
+	// the latest within the given time.
+	UpdateWithin(ctx context.Context, within time.Duration, fn func(Tx) error) error
+}
+
+// AppendHooks is implemented by an engine whose writes can take more work
+// into the transaction that appends events: the delivery fan-out, which
+// then costs no commit of its own at low rates.
+type AppendHooks interface {
+	// OnAppend has fn called in every transaction that appends events,
+	// once they are numbered and before it commits, in a savepoint of its
+	// own: an error rolls back fn's writes and nothing else. The function
+	// fn returns, if any, is called once the transaction committed. Only
+	// one fn is kept: the last given.
+	OnAppend(fn func(ctx context.Context, tx Tx, events []*Event) (committed func(), err error))
+}
+
+// UpdateSoon runs fn as s.Update does, but lets it wait up to within for
+// other writes to commit with when s can (see DeferredUpdates): for writes
+// that nothing waits for.
+func UpdateSoon(ctx context.Context, s Store, within time.Duration, fn func(Tx) error) error {
+	if d, ok := s.(DeferredUpdates); ok {
+		return d.UpdateWithin(ctx, within, fn)
+	}
+	return s.Update(ctx, fn)
+}
+
 type priorityKey struct{}
 
 // WithPriority marks ctx as carrying work that what others wait for depends

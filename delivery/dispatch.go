@@ -173,7 +173,15 @@ func (e *Engine) turn(finished []*result, lease, claim bool) (turnResult, error)
 	until := now.Add(e.leaseDuration())
 	var leased, claimed, send []*herald.Delivery
 	var webhooks []*herald.Webhook
-	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+	update := e.Store.Update
+	if !claim && !e.releasing(finished) {
+		// Nothing waits for these outcomes: they may wait for the next
+		// commit, rather than take one of their own.
+		update = func(ctx context.Context, fn func(herald.Tx) error) error {
+			return herald.UpdateSoon(ctx, e.Store, recordWithin, fn)
+		}
+	}
+	err := update(ctx, func(tx herald.Tx) (err error) {
 		// What a previous run of this function took was rolled back.
 		e.sched.giveAll(send)
 		leased, claimed, send, webhooks, t.claim, t.full = nil, nil, nil, nil, 0, false
@@ -241,6 +249,23 @@ func (e *Engine) turn(finished []*result, lease, claim bool) (turnResult, error)
 		}
 	}
 	return t, nil
+}
+
+// recordWithin bounds how long outcomes that nothing waits for may wait to
+// be recorded with other writes (see herald.DeferredUpdates).
+const recordWithin = 25 * time.Millisecond
+
+// releasing reports whether the outcomes may release deliveries held
+// behind them, which wait for their record.
+func (e *Engine) releasing(finished []*result) bool {
+	for _, r := range finished {
+		if r.d.OrderingKey != "" && r.d.Status == herald.DeliveryDelivered {
+			if _, maybe := e.held.get(r.d); maybe {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // admit promises workers to the deliveries leased to this node in tx that

@@ -184,6 +184,9 @@ type Engine struct {
 	// handoffs carries the deliveries the fan-out created leased to this
 	// node, to the dispatcher.
 	handoffs chan []*job
+	// appendedUpTo is the last event that fanOutAppended turned into
+	// deliveries for every webhook.
+	appendedUpTo atomic.Int64
 	// held hints at the queues whose head's worker may send held
 	// deliveries after it (see sendQueue).
 	held heldHints
@@ -304,6 +307,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	for range e.Workers {
 		e.workersWG.Add(1)
 		go e.worker()
+	}
+	if h, ok := e.Store.(herald.AppendHooks); ok {
+		h.OnAppend(e.fanOutAppended)
 	}
 	e.wg.Add(4)
 	go e.fanOutLoop()

@@ -45,6 +45,13 @@ func (e *Engine) fanOutLoop() {
 // events it considered. With recent, it takes the events from the store's
 // memory when the store holds them (see herald.RecentEvents).
 func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
+	if r, ok := e.Store.(herald.RecentEvents); ok && recent {
+		// Nothing was committed since the transactions that turned
+		// their own events into deliveries: nothing to read.
+		if events, held := r.RecentEventsSince(e.appendedUpTo.Load(), 1); held && len(events) == 0 {
+			return 0, nil
+		}
+	}
 	var plan *fanOutPlan
 	err := e.Store.View(ctx, func(q herald.Queries) error {
 		ws, err := q.Webhooks(ctx, "")
@@ -80,24 +87,89 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		sent, err = e.admit(ctx, tx, plan.createdLeased(), now)
 		return err
 	})
-	var jobs []*job
-	if err == nil {
-		jobs = plan.jobs(sent)
-		plan.hintHeld(&e.held)
-		if plan.claimable(e.sched) {
-			signal(e.dispatchWake)
-		}
-	} else {
+	if err != nil {
 		e.sched.giveAll(sent)
+		return plan.events, err
 	}
-	if len(jobs) > 0 {
+	if jobs := e.created(plan, sent); len(jobs) > 0 {
 		select {
 		case e.handoffs <- jobs:
 		case <-e.stop:
 			// Left leased; the next start releases them.
 		}
 	}
-	return plan.events, err
+	return plan.events, nil
+}
+
+// created returns as jobs the deliveries of a plan that its write created
+// leased to this node and promised workers (sent), and wakes the
+// dispatcher for the others that it may claim.
+func (e *Engine) created(plan *fanOutPlan, sent []*herald.Delivery) []*job {
+	plan.hintHeld(&e.held)
+	if plan.claimable(e.sched) {
+		signal(e.dispatchWake)
+	}
+	return plan.jobs(sent)
+}
+
+// appendedMax bounds the events of a transaction that the fan-out joins
+// (see fanOutAppended): more come only when the store is busy, and then
+// the fan-out renders them beside the writer, not in its transaction.
+const appendedMax = 4
+
+// fanOutAppended turns the events a transaction appends into deliveries in
+// that transaction, for the webhooks whose cursor is right before them,
+// those the fan-out is not behind on: a delivery then costs no commit of
+// its own, nor a wake-up, between its event's commit and its first
+// attempt. The fan-out loop does the rest.
+func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error) {
+	if len(events) > appendedMax || e.stopping() {
+		return nil, nil
+	}
+	ws, err := tx.Webhooks(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var next []*herald.Webhook
+	for _, w := range ws {
+		if w.Cursor == events[0].Seq-1 {
+			next = append(next, w)
+		}
+	}
+	plan := e.planEvents(next, events)
+	if plan == nil || len(plan.moving) == 0 {
+		return nil, nil
+	}
+	now := e.now()
+	plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched)
+	if err := plan.write(ctx, tx); err != nil {
+		return nil, err
+	}
+	sent, err := e.admit(ctx, tx, plan.createdLeased(), now)
+	if err != nil {
+		return nil, err
+	}
+	if len(next) == len(ws) {
+		e.appendedUpTo.Store(plan.last)
+	}
+	return func() {
+		jobs := e.created(plan, sent)
+		if len(jobs) == 0 {
+			return
+		}
+		// From the writer: it must not wait for a dispatcher that may
+		// be waiting for it.
+		select {
+		case e.handoffs <- jobs:
+		default:
+			go func() {
+				select {
+				case e.handoffs <- jobs:
+				case <-e.stop:
+				}
+			}()
+		}
+	}, nil
 }
 
 const fanOutBatch = 512
@@ -134,8 +206,14 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook, recent
 			return nil, err
 		}
 	}
+	return e.planEvents(webhooks, events), nil
+}
+
+// planEvents renders events, consecutive in the log, for the webhooks whose
+// cursor is behind the last of them; nil when there are none.
+func (e *Engine) planEvents(webhooks []*herald.Webhook, events []*herald.Event) *fanOutPlan {
 	if len(events) == 0 {
-		return nil, nil
+		return nil
 	}
 	p := &fanOutPlan{events: len(events), last: events[len(events)-1].Seq,
 		perWebhook: make(map[string][]*herald.Delivery, len(webhooks))}
@@ -202,7 +280,7 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook, recent
 			})
 		}
 	}
-	return p, nil
+	return p
 }
 
 // write creates the plan's deliveries. Each webhook's cursor advances only

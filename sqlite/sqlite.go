@@ -76,6 +76,8 @@ type Store struct {
 	stmts            *readerStmts
 
 	stats struct{ updates, commits, reruns atomic.Int64 }
+	// appendHook is the function of OnAppend.
+	appendHook atomic.Pointer[func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error)]
 	// recent holds the events committed last, for the fan-out.
 	recent recentEvents
 

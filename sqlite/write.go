@@ -17,6 +17,9 @@ type writeRequest struct {
 	err   error
 	after []func()
 	done  chan struct{}
+	// within, when not zero, lets the request wait up to that long for
+	// another to commit with.
+	within time.Duration
 }
 
 type writeTx struct {
@@ -33,7 +36,19 @@ func (t *writeTx) AfterCommit(f func()) { t.after = append(t.after, f) }
 // writer also makes every fn see the effects of those before it, so
 // check-then-write logic needs no further locking.
 func (s *Store) Update(ctx context.Context, fn func(herald.Tx) error) error {
-	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return s.update(ctx, 0, fn)
+}
+
+// UpdateWithin implements herald.DeferredUpdates: fn waits for the next
+// transaction, up to within, and commits with it.
+func (s *Store) UpdateWithin(ctx context.Context, within time.Duration, fn func(herald.Tx) error) error {
+	return s.update(ctx, within, fn)
+}
+
+var _ herald.DeferredUpdates = (*Store)(nil)
+
+func (s *Store) update(ctx context.Context, within time.Duration, fn func(herald.Tx) error) error {
+	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan struct{}), within: within}
 	select {
 	case <-s.closing:
 		return ErrClosed
@@ -60,18 +75,34 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 	batch := make([]*writeRequest, 0, s.opts.MaxBatch)
 	window := time.NewTimer(time.Hour)
 	window.Stop()
+	// deferred holds the requests that may wait for another (see
+	// UpdateWithin), until one comes or the first of them is due.
+	var deferred []*writeRequest
+	deferUntil := time.NewTimer(time.Hour)
+	deferUntil.Stop()
 	busy := false // the last transaction had several updates
 	for {
-		batch = batch[:0]
+		batch = append(batch[:0], deferred...)
 		select {
 		case r := <-s.requests:
+			if r.within > 0 && len(deferred) < cap(batch)-1 {
+				if len(deferred) == 0 {
+					deferUntil.Reset(r.within)
+				}
+				deferred = append(deferred, r)
+				continue
+			}
 			batch = append(batch, r)
+		case <-deferUntil.C:
 		case done := <-s.finishCheckpoint:
 			_, err := conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 			done <- err
 			continue
 		case <-s.closing:
 			// Finish what was queued before Close, then stop.
+			if len(deferred) > 0 {
+				s.commit(conn, stmts, deferred)
+			}
 			for {
 				select {
 				case r := <-s.requests:
@@ -90,7 +121,10 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 				break gather
 			}
 		}
-		if (busy || len(batch) > 1) && s.opts.CommitWindow > 0 {
+		// The deferred requests do not make the store busy: they come
+		// at any rate.
+		waiting := len(batch) - len(deferred)
+		if (busy || waiting > 1) && s.opts.CommitWindow > 0 {
 			window.Reset(s.opts.CommitWindow)
 		wait:
 			for len(batch) < cap(batch) {
@@ -105,7 +139,11 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 			}
 			window.Stop()
 		}
-		busy = len(batch) > 1
+		if len(deferred) > 0 {
+			deferred = deferred[:0]
+			deferUntil.Stop()
+		}
+		busy = waiting > 1
 		s.commit(conn, stmts, batch)
 	}
 }
@@ -225,12 +263,21 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 		failAll(fmt.Errorf("sqlite: appending events: %w", err))
 		return true
 	}
+	committed, err := s.runAppendHook(ctx, conn, stmts, exec, events)
+	if err != nil {
+		rollback()
+		failAll(err)
+		return true
+	}
 	if err := exec("COMMIT"); err != nil {
 		rollback()
 		failAll(fmt.Errorf("sqlite: commit: %w", err))
 		return true
 	}
 	s.recent.add(events)
+	if committed != nil {
+		committed()
+	}
 	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
 	select {
@@ -238,6 +285,44 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 	default:
 	}
 	return true
+}
+
+// OnAppend implements herald.AppendHooks.
+func (s *Store) OnAppend(fn func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error)) {
+	s.appendHook.Store(&fn)
+}
+
+var _ herald.AppendHooks = (*Store)(nil)
+
+// runAppendHook runs the OnAppend function, if any, over the events of a
+// transaction, in a savepoint. Only a failure of the savepoint's own
+// statements is returned: the function's error is its own to report, and
+// rolls back only what it wrote.
+func (s *Store) runAppendHook(ctx context.Context, conn *sql.Conn, stmts *writerStmts, exec func(string) error,
+	events []*herald.Event) (func(), error) {
+	hook := s.appendHook.Load()
+	if hook == nil || len(events) == 0 {
+		return nil, nil
+	}
+	if err := exec("SAVEPOINT h"); err != nil {
+		return nil, fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Uncancelable: true, Prepare: stmts.prepare, Keyring: s.opts.Keyring})}
+	var committed func()
+	err := run(func(tx herald.Tx) (err error) {
+		committed, err = (*hook)(ctx, tx, events)
+		return err
+	}, tx)
+	if err != nil {
+		committed = nil
+		if err := exec("ROLLBACK TO h"); err != nil {
+			return nil, fmt.Errorf("sqlite: transaction aborted: %w", err)
+		}
+	}
+	if err := exec("RELEASE h"); err != nil {
+		return nil, fmt.Errorf("sqlite: release: %w", err)
+	}
+	return committed, nil
 }
 
 // eventChunk bounds the rows of one event insert, and so the variants of

@@ -195,11 +195,11 @@ func (s *Sender) wait(wake chan struct{}) bool {
 func (s *Sender) fanOutLoop() {
 	defer s.wg.Done()
 	for {
-		n, err := s.FanOut(herald.WithPriority(context.Background()))
+		n, jobs, err := s.fanOut(herald.WithPriority(context.Background()))
 		if err != nil {
 			s.Logger.Error("turning events into connector sends", "err", err)
 		}
-		if n > 0 {
+		if jobs > 0 {
 			signal(s.sendWake)
 		}
 		if err == nil && n == fanOutBatch {
@@ -225,6 +225,12 @@ func (s *Sender) fanOutLoop() {
 // message enqueued on a channel with a connector. It returns how many
 // events it passed.
 func (s *Sender) FanOut(ctx context.Context) (int, error) {
+	n, _, err := s.fanOut(ctx)
+	return n, err
+}
+
+// fanOut is FanOut, and also returns how many jobs it created.
+func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 	var cursor int64
 	var events []*herald.Event
 	var jobs []*herald.ConnectorJob
@@ -233,8 +239,19 @@ func (s *Sender) FanOut(ctx context.Context) (int, error) {
 		if cursor, err = q.ConnectorCursor(ctx); err != nil {
 			return err
 		}
-		if events, err = q.EventsSince(ctx, cursor, fanOutBatch); err != nil || len(events) == 0 {
-			return err
+		held := false
+		if r, ok := s.Store.(herald.RecentEvents); ok {
+			// This node's own events, as they were made: neither read
+			// back nor decoded again.
+			events, held = r.RecentEventsSince(cursor, fanOutBatch)
+		}
+		if !held {
+			if events, err = q.EventsSince(ctx, cursor, fanOutBatch); err != nil {
+				return err
+			}
+		}
+		if len(events) == 0 {
+			return nil
 		}
 		jobs = nil
 		connected := map[string]bool{}
@@ -269,20 +286,28 @@ func (s *Sender) FanOut(ctx context.Context) (int, error) {
 		return nil
 	})
 	if err != nil || len(events) == 0 {
-		return 0, err
+		return 0, 0, err
 	}
 	last := events[len(events)-1].Seq
 	var moved bool
-	err = s.Store.Update(ctx, func(tx herald.Tx) (err error) {
+	update := s.Store.Update
+	if len(jobs) == 0 {
+		// Only the cursor moves, which nothing waits for: with the next
+		// commit rather than in one of its own.
+		update = func(ctx context.Context, fn func(herald.Tx) error) error {
+			return herald.UpdateSoon(ctx, s.Store, fanOutGather, fn)
+		}
+	}
+	err = update(ctx, func(tx herald.Tx) (err error) {
 		if moved, err = tx.AdvanceConnectorCursor(ctx, cursor, last); err != nil || !moved {
 			return err
 		}
 		return tx.CreateConnectorJobs(ctx, jobs)
 	})
 	if err != nil || !moved {
-		return 0, err
+		return 0, 0, err
 	}
-	return len(events), nil
+	return len(events), len(jobs), nil
 }
 
 func (s *Sender) sendLoop() {
