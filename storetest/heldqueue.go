@@ -85,7 +85,6 @@ func testHeldDeliveriesFollowTheirHead(t *testing.T, s herald.Store) {
 	sameSet(t, "due at the retry", ids(claim(t, s, "n", at(3).Add(time.Second), at(60), 10)), ids([]*herald.Delivery{a[79]}))
 }
 
-
 func sameList(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if len(got) != len(want) {
