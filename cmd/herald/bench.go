@@ -49,6 +49,7 @@ type benchSettings struct {
 	conversations int
 	drain         time.Duration
 	ceiling       time.Duration
+	idle          time.Duration
 	json          bool
 }
 
@@ -94,6 +95,7 @@ same run.`,
 	f.IntVar(&s.conversations, "conversations", 1000, "conversations the messages are spread over (deliveries of one conversation go one at a time)")
 	f.DurationVar(&s.drain, "drain", 60*time.Second, "how long to wait for the last deliveries after the clients stop")
 	f.DurationVar(&s.ceiling, "ceiling-duration", 2*time.Second, "how long the receiver's own ceiling is measured")
+	f.DurationVar(&s.idle, "idle", 0, "send nothing: measure Herald's CPU for this long with the webhooks registered and no traffic")
 	f.BoolVar(&s.json, "json", false, "print the result as JSON")
 	cmd.AddCommand(slowBodiesCommand(), socketBenchCommand(cfg))
 	return cmd
@@ -122,6 +124,9 @@ type benchResult struct {
 	SendSeconds        float64 `json:"send_seconds"`
 	DeliverySeconds    float64 `json:"delivery_seconds"`
 	HeraldCPUSeconds   float64 `json:"herald_cpu_seconds"`
+	// HeraldCPUPercent is Herald's CPU over the run's time, in percent of
+	// one core.
+	HeraldCPUPercent float64 `json:"herald_cpu_percent_of_core"`
 	BenchCPUSeconds    float64 `json:"bench_cpu_seconds"`
 }
 
@@ -143,6 +148,7 @@ func (r *benchResult) table(w io.Writer) {
 	l := r.LatencyMS
 	row("publish to receipt (ms)", fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", l.P50, l.P90, l.P99, l.P999, l.Max))
 	row("Herald CPU per delivery", fmt.Sprintf("%.3f ms (%.1f CPU s)", r.CPUPerDeliveryMS, r.HeraldCPUSeconds))
+	row("Herald CPU", fmt.Sprintf("%.2f %% of a core", r.HeraldCPUPercent))
 	row("clients + receiver CPU per delivery", fmt.Sprintf("%.3f ms (%.1f CPU s, this process: it shares the cores with Herald)", r.BenchCPUPerDelivMS, r.BenchCPUSeconds))
 	row("Herald peak RSS", fmt.Sprintf("%.0f MB", r.PeakRSSMB))
 	row("receiver ceiling", fmt.Sprintf("%.0f requests/s; Herald delivered %.0f%% of it", r.ReceiverCeiling, 100*r.DeliveredOfCeiling))
@@ -313,6 +319,9 @@ func runBench(ctx context.Context, cfg *config, s benchSettings, progress io.Wri
 	// The receiver's ceiling: the same clients, straight at it.
 	ceiling := benchCeiling(ctx, client, rurl, s.clients, s.ceiling)
 
+	if s.idle > 0 {
+		return benchIdle(ctx, s, database, server.Process.Pid)
+	}
 	cpu0, _ := processCPU(server.Process.Pid)
 	self0, _ := processCPU(os.Getpid())
 	var accepted, refused, seq atomic.Int64
@@ -401,6 +410,7 @@ sending:
 		r.DeliveredPerSec = float64(r.Delivered) / r.DeliverySeconds
 	}
 	r.HeraldCPUSeconds = (cpu1 - cpu0).Seconds()
+	r.HeraldCPUPercent = 100 * r.HeraldCPUSeconds / time.Since(start).Seconds()
 	r.BenchCPUSeconds = (self1 - self0).Seconds()
 	if r.Delivered > 0 {
 		r.CPUPerDeliveryMS = 1000 * r.HeraldCPUSeconds / float64(r.Delivered)
@@ -419,6 +429,35 @@ sending:
 	}
 	r.LatencyMS = latency{P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), P999: pct(0.999), Max: pct(1)}
 	return r, nil
+}
+
+// benchIdle measures what Herald costs with nothing to do: its webhooks
+// registered and active, no message sent. After a few seconds, so that
+// the start-up's work is done.
+func benchIdle(ctx context.Context, s benchSettings, database string, pid int) (*benchResult, error) {
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	cpu0, err := processCPU(pid)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	select {
+	case <-time.After(s.idle):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	cpu1, err := processCPU(pid)
+	if err != nil {
+		return nil, err
+	}
+	rss, _ := peakRSS(pid)
+	cpu := (cpu1 - cpu0).Seconds()
+	return &benchResult{Database: database, Clients: s.clients, Webhooks: s.webhooks, HeraldCPUSeconds: cpu,
+		HeraldCPUPercent: 100 * cpu / time.Since(start).Seconds(), PeakRSSMB: float64(rss) / (1 << 20)}, nil
 }
 
 // benchServer is a Herald server that a bench started as a child process,
