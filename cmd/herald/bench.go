@@ -127,7 +127,7 @@ type benchResult struct {
 	// HeraldCPUPercent is Herald's CPU over the run's time, in percent of
 	// one core.
 	HeraldCPUPercent float64 `json:"herald_cpu_percent_of_core"`
-	BenchCPUSeconds    float64 `json:"bench_cpu_seconds"`
+	BenchCPUSeconds  float64 `json:"bench_cpu_seconds"`
 }
 
 type latency struct {
