@@ -54,9 +54,9 @@ type AppendHooks interface {
 	// OnAppend has fn called in every transaction that appends events,
 	// once they are numbered and before it commits, in a savepoint of its
 	// own: an error rolls back fn's writes and nothing else. The function
-	// fn returns, if any, is called once the transaction committed. Only
-	// one fn is kept: the last given.
-	OnAppend(fn func(ctx context.Context, tx Tx, events []*Event) (committed func(), err error))
+	// fn returns, if any, is called once the transaction ended, with
+	// whether it committed. Only one fn is kept: the last given.
+	OnAppend(fn func(ctx context.Context, tx Tx, events []*Event) (done func(committed bool), err error))
 }
 
 // UpdateSoon runs fn as s.Update does, but lets it wait up to within for

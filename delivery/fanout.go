@@ -132,7 +132,7 @@ const appendedMax = 4
 // those the fan-out is not behind on: a delivery then costs no commit of
 // its own, nor a wake-up, between its event's commit and its first
 // attempt. The fan-out loop does the rest.
-func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error) {
+func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error) {
 	if len(events) > appendedMax || e.stopping() {
 		return nil, nil
 	}
@@ -159,10 +159,15 @@ func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*her
 	if err != nil {
 		return nil, err
 	}
-	if len(next) == len(ws) {
-		e.appendedUpTo.Store(plan.last)
-	}
-	return func() {
+	return func(committed bool) {
+		if !committed {
+			// Nothing of it remains: the workers promised are free.
+			e.sched.giveAll(sent)
+			return
+		}
+		if len(next) == len(ws) {
+			e.appendedUpTo.Store(plan.last)
+		}
 		jobs := e.created(plan, sent)
 		if len(jobs) == 0 {
 			return

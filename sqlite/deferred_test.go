@@ -62,7 +62,7 @@ func TestAppendHookJoinsTheTransaction(t *testing.T) {
 	var seen []int64
 	committed := 0
 	fail := false
-	s.OnAppend(func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error) {
+	s.OnAppend(func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error) {
 		for _, e := range events {
 			if e.Seq == 0 {
 				return nil, errors.New("an event without its number")
@@ -75,7 +75,11 @@ func TestAppendHookJoinsTheTransaction(t *testing.T) {
 		if fail {
 			return nil, errors.New("refused")
 		}
-		return func() { committed++ }, nil
+		return func(ok bool) {
+			if ok {
+				committed++
+			}
+		}, nil
 	})
 	appendOne := func(app string) {
 		t.Helper()

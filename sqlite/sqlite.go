@@ -77,7 +77,7 @@ type Store struct {
 
 	stats struct{ updates, commits, reruns atomic.Int64 }
 	// appendHook is the function of OnAppend.
-	appendHook atomic.Pointer[func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error)]
+	appendHook atomic.Pointer[func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error)]
 	// recent holds the events committed last, for the fan-out.
 	recent recentEvents
 

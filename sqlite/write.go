@@ -263,7 +263,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 		failAll(fmt.Errorf("sqlite: appending events: %w", err))
 		return true
 	}
-	committed, err := s.runAppendHook(ctx, conn, stmts, exec, events)
+	hookDone, err := s.runAppendHook(ctx, conn, stmts, exec, events)
 	if err != nil {
 		rollback()
 		failAll(err)
@@ -271,12 +271,15 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 	}
 	if err := exec("COMMIT"); err != nil {
 		rollback()
+		if hookDone != nil {
+			hookDone(false)
+		}
 		failAll(fmt.Errorf("sqlite: commit: %w", err))
 		return true
 	}
 	s.recent.add(events)
-	if committed != nil {
-		committed()
+	if hookDone != nil {
+		hookDone(true)
 	}
 	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
@@ -288,7 +291,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 }
 
 // OnAppend implements herald.AppendHooks.
-func (s *Store) OnAppend(fn func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(), error)) {
+func (s *Store) OnAppend(fn func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error)) {
 	s.appendHook.Store(&fn)
 }
 
@@ -299,7 +302,7 @@ var _ herald.AppendHooks = (*Store)(nil)
 // statements is returned: the function's error is its own to report, and
 // rolls back only what it wrote.
 func (s *Store) runAppendHook(ctx context.Context, conn *sql.Conn, stmts *writerStmts, exec func(string) error,
-	events []*herald.Event) (func(), error) {
+	events []*herald.Event) (func(bool), error) {
 	hook := s.appendHook.Load()
 	if hook == nil || len(events) == 0 {
 		return nil, nil
@@ -308,21 +311,24 @@ func (s *Store) runAppendHook(ctx context.Context, conn *sql.Conn, stmts *writer
 		return nil, fmt.Errorf("sqlite: savepoint: %w", err)
 	}
 	tx := &writeTx{Queries: sqlstore.New(conn, dialect, sqlstore.Options{Write: true, DeferEvents: true, Uncancelable: true, Prepare: stmts.prepare, Keyring: s.opts.Keyring})}
-	var committed func()
+	var done func(bool)
 	err := run(func(tx herald.Tx) (err error) {
-		committed, err = (*hook)(ctx, tx, events)
+		done, err = (*hook)(ctx, tx, events)
 		return err
 	}, tx)
 	if err != nil {
-		committed = nil
+		done = nil
 		if err := exec("ROLLBACK TO h"); err != nil {
 			return nil, fmt.Errorf("sqlite: transaction aborted: %w", err)
 		}
 	}
 	if err := exec("RELEASE h"); err != nil {
+		if done != nil {
+			done(false)
+		}
 		return nil, fmt.Errorf("sqlite: release: %w", err)
 	}
-	return committed, nil
+	return done, nil
 }
 
 // eventChunk bounds the rows of one event insert, and so the variants of
