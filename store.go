@@ -69,6 +69,17 @@ func UpdateSoon(ctx context.Context, s Store, within time.Duration, fn func(Tx) 
 	return s.Update(ctx, fn)
 }
 
+// EventsSince returns up to limit events of the log after afterSeq, from s's
+// memory when s holds them all (see RecentEvents), else read through q.
+func EventsSince(ctx context.Context, s Store, q Queries, afterSeq int64, limit int) ([]*Event, error) {
+	if r, ok := s.(RecentEvents); ok {
+		if events, held := r.RecentEventsSince(afterSeq, limit); held {
+			return events, nil
+		}
+	}
+	return q.EventsSince(ctx, afterSeq, limit)
+}
+
 type priorityKey struct{}
 
 // WithPriority marks ctx as carrying work that what others wait for depends

@@ -277,19 +277,10 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 		if cursor, err = q.PushCursor(ctx); err != nil {
 			return err
 		}
-		held := false
-		if r, ok := s.Store.(herald.RecentEvents); ok {
-			// This node's own events, as they were made: neither read
-			// back nor decoded again.
-			events, held = r.RecentEventsSince(cursor, fanOutBatch)
-		}
-		if !held {
-			if events, err = q.EventsSince(ctx, cursor, fanOutBatch); err != nil {
-				return err
-			}
-		}
-		if len(events) == 0 {
-			return nil
+		// This node's own events from memory, as they were made:
+		// neither read back nor decoded again.
+		if events, err = herald.EventsSince(ctx, s.Store, q, cursor, fanOutBatch); err != nil || len(events) == 0 {
+			return err
 		}
 		providers, err := q.PushProviders(ctx, "")
 		if err != nil {

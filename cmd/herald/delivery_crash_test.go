@@ -51,6 +51,27 @@ func newReceiver(t *testing.T) *receiver {
 	return r
 }
 
+// waitFor waits until every event of want has arrived, and fails the test
+// if some have not within timeout.
+func (r *receiver) waitFor(t *testing.T, want []string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; {
+		missing := 0
+		for _, id := range want {
+			if !r.has(id) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events never reached the receiver", missing, len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (r *receiver) has(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -91,22 +112,7 @@ func TestKillDuringDelivery(t *testing.T) {
 			want = append(want, e.ID)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		missing := 0
-		for _, id := range want {
-			if !rcv.has(id) {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events never reached the receiver", missing, len(want))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	rcv.waitFor(t, want, 30*time.Second)
 	rcv.mu.Lock()
 	dups := 0
 	for _, n := range rcv.received {

@@ -87,21 +87,7 @@ func testKillDuringHotConversation(t *testing.T, flags ...string) {
 			want = append(want, e.ID)
 		}
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		missing := 0
-		for _, id := range want {
-			if !rcv.has(id) {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events never reached the receiver", missing, len(want))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	rcv.waitFor(t, want, 60*time.Second)
 
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
