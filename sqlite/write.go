@@ -139,11 +139,11 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 			}
 			window.Stop()
 		}
+		busy = len(batch)-len(deferred) > 1
 		if len(deferred) > 0 {
 			deferred = deferred[:0]
 			deferUntil.Stop()
 		}
-		busy = waiting > 1
 		s.commit(conn, stmts, batch)
 	}
 }
