@@ -30,6 +30,7 @@ func Bench(b *testing.B, open func(b *testing.B) herald.Store) {
 		{"Claim", benchClaim, []int{1, 64}},
 		{"Complete", benchComplete, []int{1, 64}},
 		{"Cycle", benchCycle, []int{64}},
+		{"Queue", benchQueue, []int{64}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for _, n := range c.batches {
