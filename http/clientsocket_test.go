@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 )
 
 // wsClient is a device's WebSocket to the Client API, as the Web SDK
@@ -385,7 +385,7 @@ func TestClientSocketClosesWithItsSession(t *testing.T) {
 // signals.
 func TestClientSocketsAcrossNodes(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	a := startAPI(t, openNode(t, url))
 	b := startAPI(t, openNode(t, url))
 	p := newIdentityProvider(t, a)

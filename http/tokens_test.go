@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -275,7 +274,7 @@ var storesWithSQL = []struct {
 	open func(t *testing.T) (herald.Store, *sql.DB)
 }{
 	{"sqlite", func(t *testing.T) (herald.Store, *sql.DB) {
-		path := filepath.Join(t.TempDir(), "herald.db")
+		path := enginetest.SQLitePath(t)
 		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -288,7 +287,7 @@ var storesWithSQL = []struct {
 		return s, db
 	}},
 	{"postgres", func(t *testing.T) (herald.Store, *sql.DB) {
-		url := pgtest.URL(t)
+		url := enginetest.PostgresURL(t)
 		s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
 		if err != nil {
 			t.Fatal(err)
@@ -329,7 +328,7 @@ func TestTokenDeletedByHandStopsWorking(t *testing.T) {
 // cached it before.
 func TestRevokedTokenFailsOnEveryNode(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	a := startAPI(t, openNode(t, url))
 	b := startAPI(t, openNode(t, url))
 	created := a.do("POST", "/tokens", map[string]any{"name": "everywhere"}).must(t, 201).Map(t)
