@@ -82,7 +82,7 @@ func (q *Queries) HideFromBlocks(ctx context.Context, m *herald.Message) error {
 	// who blocks nobody costs two empty index lookups, whatever the size
 	// of the conversation. Nothing in the transaction reads what it
 	// writes, so on PostgreSQL it goes with the COMMIT's round trip.
-	if err := q.execDeferrable(ctx, `INSERT INTO message_hidden (message_id, user_id, hidden_at)
+	hide := `INSERT INTO message_hidden (message_id, user_id, hidden_at)
 		SELECT ?4, hidden.user_id, CAST(?5 AS BIGINT) FROM (
 			SELECT b.owner_id AS user_id FROM user_blocks b
 				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.owner_id AND p.conversation_id = ?2
@@ -91,7 +91,20 @@ func (q *Queries) HideFromBlocks(ctx context.Context, m *herald.Message) error {
 			SELECT b.user_id FROM user_blocks b
 				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.user_id AND p.conversation_id = ?2
 				WHERE b.app_id = ?1 AND b.owner_id = ?3) AS hidden
-		WHERE TRUE ON CONFLICT DO NOTHING`, m.AppID, m.ConversationID, m.Sender.UserID, m.ID, micros(m.SentAt)); err != nil {
+		WHERE TRUE ON CONFLICT DO NOTHING`
+	hideArgs := []any{m.AppID, m.ConversationID, m.Sender.UserID, m.ID, micros(m.SentAt)}
+	if q.writes == nil {
+		// Run at once, the insert tells whether it hid the message
+		// from anyone: nearly always not, and then there is nothing to
+		// recompute.
+		res, err := q.db.ExecContext(ctx, hide, hideArgs...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return nil
+		}
+	} else if err := q.execDeferrable(ctx, hide, hideArgs...); err != nil {
 		return err
 	}
 	// inboxMessageCreated made the message last and unread for every
