@@ -53,11 +53,15 @@ func (e *Engine) maintenanceLoop() {
 	for {
 		ctx := herald.WithPriority(context.Background())
 		now := e.now()
-		if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.Heartbeat(ctx, e.Node, now) }); err != nil {
-			e.Logger.Error("recording the node's heartbeat", "err", err)
-		}
-		if e.claimJob(ctx, "lease_recovery", e.Heartbeat) {
-			e.recoverLeases(ctx)
+		// The only node of its store has nobody to tell it is alive, nor
+		// leases of others to recover: an idle node then writes nothing.
+		if _, shared := e.Store.(herald.SharedStore); shared {
+			if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.Heartbeat(ctx, e.Node, now) }); err != nil {
+				e.Logger.Error("recording the node's heartbeat", "err", err)
+			}
+			if e.claimJob(ctx, "lease_recovery", e.Heartbeat) {
+				e.recoverLeases(ctx)
+			}
 		}
 		if e.claimJob(ctx, "webhook_keys", keysInterval) {
 			e.dropExpiredKeys(ctx)
@@ -97,8 +101,15 @@ func (e *Engine) maintenanceLoop() {
 
 // claimJob reports whether this node runs the named job now; the job's next
 // run is due after every.
+//
+// A job this node claimed, or saw another node claim, is not asked for
+// again before its next run is due: a claim is a write, and most jobs run
+// every minute or less often.
 func (e *Engine) claimJob(ctx context.Context, name string, every time.Duration) bool {
 	now := e.now()
+	if now.Before(e.jobsDue[name]) {
+		return false
+	}
 	var mine bool
 	err := e.Store.Update(ctx, func(tx herald.Tx) (err error) {
 		// A little early, so that the node whose ticks line up with the
@@ -108,7 +119,14 @@ func (e *Engine) claimJob(ctx context.Context, name string, every time.Duration)
 	})
 	if err != nil {
 		e.Logger.Error("claiming a periodic job", "job", name, "err", err)
+		return false
 	}
+	if e.jobsDue == nil {
+		e.jobsDue = map[string]time.Time{}
+	}
+	// Whoever claimed it, its next run is due a period from now at the
+	// latest.
+	e.jobsDue[name] = now.Add(every - every/10)
 	return mine
 }
 

@@ -62,6 +62,11 @@ func (e *Engine) dispatchLoop() {
 		due = true
 	)
 	stop := e.stop // nil once stopping, so that it no longer fires
+	// poll is the backstop's period: it grows while the polls find
+	// nothing, so that an idle node costs next to nothing, and is back to
+	// PollInterval at the first sign of work.
+	poll := e.PollInterval
+	polled := false // the turn is the backstop's
 	receive := func(rs []*result) {
 		inflight--
 		e.sched.mu.Lock()
@@ -83,18 +88,21 @@ func (e *Engine) dispatchLoop() {
 		// Stopping with nothing in flight, there is nothing to wait for:
 		// only the outcomes left to record, if any, before returning.
 		if !again && !(stopping && inflight == 0) {
-			timer.Reset(e.PollInterval)
+			timer.Reset(poll)
+			polled = false
 			select {
 			case <-stop:
 				stopping, stop = true, nil
 			case <-e.dispatchWake:
-				due = true
+				due, poll = true, e.PollInterval
 			case r := <-e.results:
 				receive(r)
+				poll = e.PollInterval
 			case jobs := <-e.handoffs:
 				dispatch(jobs)
+				poll = e.PollInterval
 			case <-timer.C:
-				due = true
+				due, polled = true, true
 			}
 		}
 		again = false
@@ -131,6 +139,9 @@ func (e *Engine) dispatchLoop() {
 			continue
 		}
 		finished = finished[:0]
+		if polled && t.claimed == 0 {
+			poll = min(2*poll, idlePolls*e.PollInterval)
+		}
 		dispatch(t.jobs)
 		// Still due: no claim ran (no free workers), the claim took all
 		// it asked for or left some behind for the caps, or some were
@@ -250,6 +261,12 @@ func (e *Engine) turn(finished []*result, lease, claim bool) (turnResult, error)
 	}
 	return t, nil
 }
+
+// idlePolls bounds the period of the dispatcher's and the fan-out's
+// backstops, in PollIntervals, once their polls find nothing: every change
+// this node makes wakes them at once, and so do other nodes' on a shared
+// store.
+const idlePolls = 8
 
 // recordWithin bounds how long outcomes that nothing waits for may wait to
 // be recorded with other writes (see herald.DeferredUpdates).

@@ -187,6 +187,9 @@ type Engine struct {
 	// appendedUpTo is the last event that fanOutAppended turned into
 	// deliveries for every webhook.
 	appendedUpTo atomic.Int64
+	// jobsDue is when each periodic job is next worth claiming (see
+	// claimJob); the maintenance loop's alone.
+	jobsDue map[string]time.Time
 	// held hints at the queues whose head's worker may send held
 	// deliveries after it (see sendQueue).
 	held heldHints

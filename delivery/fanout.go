@@ -13,15 +13,18 @@ import (
 // outside the write transaction, then creates the deliveries.
 func (e *Engine) fanOutLoop() {
 	defer e.wg.Done()
-	tick := time.NewTicker(e.PollInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(e.PollInterval)
+	defer timer.Stop()
+	poll := e.PollInterval // grows while the polls find nothing (see idlePolls)
 	// Woken up by this node's commits, the fan-out may take their events
 	// from memory; the poll reads the log, for the events of other
 	// processes.
 	woken := false
 	for {
+		found := 0
 		for {
 			n, err := e.fanOut(herald.WithPriority(context.Background()), woken)
+			found += n
 			if err != nil {
 				e.Logger.Error("turning events into deliveries", "err", err)
 				break
@@ -30,12 +33,19 @@ func (e *Engine) fanOutLoop() {
 				break
 			}
 		}
+		switch {
+		case woken:
+			poll = e.PollInterval
+		case found == 0:
+			poll = min(2*poll, idlePolls*e.PollInterval)
+		}
+		timer.Reset(poll)
 		select {
 		case <-e.stop:
 			return
 		case <-e.fanWake:
 			woken = true
-		case <-tick.C:
+		case <-timer.C:
 			woken = false
 		}
 	}

@@ -206,20 +206,33 @@ func (s *Sender) Stop(ctx context.Context) error {
 }
 
 // wait sleeps until woken, polled or stopped; false when stopped.
-func (s *Sender) wait(wake chan struct{}) bool {
-	t := time.NewTimer(s.PollInterval)
+// Each loop keeps its own poll period, from PollInterval, doubled by each
+// poll up to idlePolls times it, back to PollInterval when woken: an idle
+// node reads and writes next to nothing, and its own work and retries wake
+// it at once.
+func (s *Sender) wait(wake chan struct{}, poll *time.Duration) bool {
+	if *poll == 0 {
+		*poll = s.PollInterval
+	}
+	t := time.NewTimer(*poll)
 	defer t.Stop()
 	select {
 	case <-s.stop:
 		return false
 	case <-wake:
+		*poll = s.PollInterval
 	case <-t.C:
+		*poll = min(2**poll, idlePolls*s.PollInterval)
 	}
 	return true
 }
 
+// idlePolls bounds the poll period, in PollIntervals.
+const idlePolls = 8
+
 func (s *Sender) fanOutLoop() {
 	defer s.wg.Done()
+	var poll time.Duration
 	for {
 		n, jobs, err := s.fanOut(herald.WithPriority(context.Background()))
 		if err != nil {
@@ -236,7 +249,7 @@ func (s *Sender) fanOutLoop() {
 				continue
 			}
 		}
-		if !s.wait(s.fanWake) {
+		if !s.wait(s.fanWake, &poll) {
 			return
 		}
 		select {
@@ -404,6 +417,7 @@ func (s *Sender) jobsOf(ctx context.Context, q herald.Queries, e *herald.Event, 
 
 func (s *Sender) sendLoop() {
 	defer s.wg.Done()
+	var poll time.Duration
 	for {
 		claimed, err := s.claim()
 		if err != nil {
@@ -412,7 +426,7 @@ func (s *Sender) sendLoop() {
 		if claimed > 0 {
 			continue
 		}
-		if !s.wait(s.sendWake) {
+		if !s.wait(s.sendWake, &poll) {
 			return
 		}
 	}
@@ -619,6 +633,8 @@ func (s *Sender) complete(j *herald.PushJob, out outcome, token string) {
 			r.Status = herald.PushFailed
 		} else {
 			r.NextAttemptAt = now.Add(s.backoff(r.Attempts, out.retryAfter))
+			// Woken when the retry is due, not at the next poll.
+			time.AfterFunc(r.NextAttemptAt.Sub(now), func() { signal(s.sendWake) })
 		}
 		_, err := tx.RetryPushJob(ctx, s.Node, &r)
 		return err

@@ -71,6 +71,7 @@ var tests = []struct {
 	{"OrderingKeyHoldsDeliveries", testOrderingKeyHoldsDeliveries},
 	{"QueuesSurviveRacingCreatesAndCompletions", testQueuesSurviveRacingCreatesAndCompletions},
 	{"CompleteManyDeliveriesAtOnce", testCompleteManyDeliveriesAtOnce},
+	{"HeldDeliveriesFollowTheirHead", testHeldDeliveriesFollowTheirHead},
 	{"DeliveriesCreatedLeased", testDeliveriesCreatedLeased},
 	{"CompletionsLeaseWhatTheyRelease", testCompletionsLeaseWhatTheyRelease},
 	{"ReleaseLeases", testReleaseLeases},
