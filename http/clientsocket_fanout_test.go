@@ -13,6 +13,7 @@ import (
 // that user, is_unread and unread_message_count their own, and nothing of
 // a message hidden from them.
 func TestClientSocketFanOut(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		alice, bob, carol := startSession(t, a, "alice"), startSession(t, a, "bob"), startSession(t, a, "carol")
 		const v30 = "application/vnd.layer+json; version=3.0"
@@ -115,6 +116,7 @@ func TestClientSocketFanOut(t *testing.T) {
 // conversation, following them), read once for all of them; a stranger's
 // sockets hear nothing of them.
 func TestClientSocketIdentityFanOut(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		alice, bob, dave := startSession(t, a, "alice"), startSession(t, a, "bob"), startSession(t, a, "dave")
 		alice.do("POST", "conversations", map[string]any{"participants": []string{"bob"}}).must(t, 201)

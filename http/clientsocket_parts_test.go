@@ -12,6 +12,7 @@ import (
 // removed from the message's parts by id, a part's own fields set on the
 // MessagePart), and a 2.0 socket, whose parts are numbered, of none.
 func TestClientSocketPartChanges(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		bob3 := dialSocketProto(t, a.URL, p.startSession(t, "bob", nil), "layer-3.0")

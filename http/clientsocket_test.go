@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 )
 
 // wsClient is a device's WebSocket to the Client API, as the Web SDK
@@ -169,6 +169,7 @@ func wantFailure(t *testing.T, r map[string]any, id string) map[string]any {
 // Layer's subprotocols are required; the reconnection check answers 2xx
 // or 401 with a nonce.
 func TestClientSocketRequests(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		token := p.startSession(t, "alice", map[string]any{"display_name": "Alice"})
@@ -233,6 +234,7 @@ func textPart(body string) []any {
 // found, or a conflict; receipts update recipient_status; typing reaches
 // the others with its sender.
 func TestClientSocketChanges(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		alice := dialSocket(t, a.URL, p.startSession(t, "alice", map[string]any{"display_name": "Alice"}))
@@ -308,6 +310,7 @@ func TestClientSocketChanges(t *testing.T) {
 // A client that reconnects replays what it missed from the timestamp of
 // the last packet it saw: every change once, then the response.
 func TestClientSocketReplay(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		bobToken := p.startSession(t, "bob", nil)
@@ -353,6 +356,7 @@ func TestClientSocketReplay(t *testing.T) {
 
 // A socket closes when its session ends: deleted, revoked, or expired.
 func TestClientSocketClosesWithItsSession(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		closed := func(w *wsClient) {
@@ -385,7 +389,7 @@ func TestClientSocketClosesWithItsSession(t *testing.T) {
 // signals.
 func TestClientSocketsAcrossNodes(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	a := startAPI(t, openNode(t, url))
 	b := startAPI(t, openNode(t, url))
 	p := newIdentityProvider(t, a)

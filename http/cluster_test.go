@@ -14,7 +14,7 @@ import (
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/storetest"
@@ -68,7 +68,7 @@ func apiWithoutEngine(t *testing.T, url string) (a *api, rc *receiver, conv stri
 // LISTEN/NOTIFY, not at its next poll.
 func TestNodesWakeEachOther(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	a, rc, conv := apiWithoutEngine(t, url)
 	startNode(t, a, openNode(t, url), nil)
 	for i := range 5 {
@@ -87,7 +87,7 @@ func TestNodesWakeEachOther(t *testing.T) {
 // flood of requests cannot starve the deliveries of what they write.
 func TestDeliveriesGoOnWhileRequestsHoldEveryTurn(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	a, rc, conv := apiWithoutEngine(t, url)
 	node, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, MaxRequests: 1, Keyring: storetest.Keyring})
 	if err != nil {
@@ -127,7 +127,7 @@ func TestDeliveriesGoOnWhileRequestsHoldEveryTurn(t *testing.T) {
 // takes longer than the interval.
 func TestHealthChecksRunOncePerCluster(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	const interval = 200 * time.Millisecond
 	a := startAPI(t, openNode(t, url), func(srv *heraldhttp.Server) { srv.Engine.HealthInterval = interval })
 	for range 2 {

@@ -252,6 +252,7 @@ func checkHistorical(t *testing.T, a *api, f *exportFixture, records []map[strin
 // historical export on each engine, lets the runner write it, and reads the
 // archive back as a Layer customer would.
 func TestExportLifecycleThroughTheService(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ctx := context.Background()
 		svc := a.Service
@@ -350,6 +351,7 @@ func TestExportLifecycleThroughTheService(t *testing.T) {
 // TestExportThatCannotBeWritten checks that an export whose archive cannot
 // be written ends failed, saying why, rather than pending forever.
 func TestExportThatCannotBeWritten(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Microsecond)
@@ -384,6 +386,7 @@ func wantServiceError(t *testing.T, err error, id herald.ErrorID, property strin
 // that stopped, as a crash or a restart leaves it: another runner writes it
 // once the lease has run out.
 func TestExportTakenOverFromAStoppedRunner(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ctx := context.Background()
 		f := writeExportFixture(t, a)
@@ -424,6 +427,7 @@ func TestExportTakenOverFromAStoppedRunner(t *testing.T) {
 // that the scheduled export holds the events of that day of the types
 // chosen, and that the next one starts where it ended.
 func TestScheduledExport(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ctx := context.Background()
 		svc := a.Service
@@ -544,6 +548,7 @@ func checkExportObject(t *testing.T, a *api, x map[string]any) {
 // archive from its download_url without a token and decrypt it, delete it.
 // Exports name no user, so every version shows them alike.
 func TestExportsThroughLayersAPI(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		f := writeExportFixture(t, a)
 		v11 := []string{"Accept", "application/vnd.layer+json; version=1.1"}
@@ -648,6 +653,7 @@ func TestExportsThroughLayersAPI(t *testing.T) {
 // TestExportScheduleThroughLayersAPI sets and reads the schedule as Layer's
 // docs show it.
 func TestExportScheduleThroughLayersAPI(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		off := a.do("GET", "/export_schedule", nil).must(t, 200).Map(t)
 		if off["interval"] != "disabled" || off["next_export_at"] != nil || off["last_export_at"] != nil || off["last_export_id"] != nil {

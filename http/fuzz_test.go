@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/heraldhq/herald"
@@ -18,7 +17,7 @@ import (
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/layerapi"
 	"github.com/heraldhq/herald/messaging"
@@ -242,7 +241,7 @@ func fuzzRequests(f *testing.F, open func(testing.TB) herald.Store, routes func(
 }
 
 func openSQLite(tb testing.TB) herald.Store {
-	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "herald.db"), sqlite.Options{})
+	s, err := sqlite.Open(context.Background(), enginetest.SQLitePath(tb), sqlite.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -250,7 +249,7 @@ func openSQLite(tb testing.TB) herald.Store {
 }
 
 func openPostgres(tb testing.TB) herald.Store {
-	s, err := postgres.Open(context.Background(), pgtest.URL(tb), postgres.Options{MaxConns: 4})
+	s, err := postgres.Open(context.Background(), enginetest.PostgresURL(tb), postgres.Options{MaxConns: 4})
 	if err != nil {
 		tb.Fatal(err)
 	}

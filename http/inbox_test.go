@@ -33,6 +33,7 @@ func inboxFixture(t *testing.T, a *api) (convs []string, msgs []string) {
 }
 
 func TestInboxUserPerspective(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		convs, msgs := inboxFixture(t, a)
 
@@ -121,6 +122,7 @@ func TestInboxUserPerspective(t *testing.T) {
 }
 
 func TestMarkAllRead(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		convs, msgs := inboxFixture(t, a)
 		path := "/users/carol/conversations/" + convs[0]
@@ -161,6 +163,7 @@ func TestMarkAllRead(t *testing.T) {
 }
 
 func TestBadge(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		inboxFixture(t, a)
 		want := func(user string, external, convs, msgs int) {
@@ -184,6 +187,7 @@ func TestBadge(t *testing.T) {
 }
 
 func TestNotifications(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		before := len(a.events())
 		// 1.1: user ids, overrides by user_id.

@@ -11,6 +11,7 @@ func proxyText(body string) map[string]any {
 }
 
 func TestProxyCreateConversation(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Alice"}).must(t, 201)
 
@@ -56,6 +57,7 @@ func TestProxyCreateConversation(t *testing.T) {
 }
 
 func TestProxyPatchConversation(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		conv := a.newConversation(t, "alice", "bob")
 		mark := a.eventMark()
@@ -81,6 +83,7 @@ func TestProxyPatchConversation(t *testing.T) {
 }
 
 func TestProxyDeleteConversation(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		conv := a.newConversation(t, "alice", "bob", "carol")
 		first := localID(a.sendText(t, conv, "alice", "one")["id"])
@@ -138,6 +141,7 @@ func TestProxyDeleteConversation(t *testing.T) {
 }
 
 func TestProxySendMessage(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		a.do("PUT", "/users/alice/identity", map[string]any{"display_name": "Alice"}).must(t, 201)
 		conv := a.newConversation(t, "alice", "bob")
@@ -195,6 +199,7 @@ func TestProxySendMessage(t *testing.T) {
 }
 
 func TestProxyAnnouncements(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		ann := localID(a.announce(t, "news", "bob", "carol")["id"])
 
@@ -230,6 +235,7 @@ func TestProxyAnnouncements(t *testing.T) {
 }
 
 func TestProxyPushTokens(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		apns := map[string]any{"token": "105ebe3fcb7e93efda22257caaf5b9c465043f6d0b2abf3bc8ae7c939655e949", "type": "apns",
 			"device_id": "a7775566-bfbf-11e5-bf72-359a01002888", "apns_bundle_id": "com.example.app", "ios_version": "9.0"}

@@ -320,6 +320,7 @@ func jpath(v any, keys ...string) any {
 }
 
 func TestPushProviderConfiguration(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		s := newPushServers(t)
 		apns := map[string]any{"team_id": testTeamID, "key_id": testKeyID, "private_key": s.apnsPEM(), "bundle_id": testBundle}
@@ -419,6 +420,7 @@ func TestPushProviderConfiguration(t *testing.T) {
 // who block the sender get none; refused tokens are unregistered; 503 and
 // 429 are retried; announcements and notifications push as messages do.
 func TestPushDelivery(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		s := newPushServers(t)
 		s.sender(t, a, func(snd *push.Sender) {
@@ -581,6 +583,7 @@ func (r *pushReceiver) pushes() []push.WebhookPush {
 // signed, with their devices; an app whose webhook stalls delays no other
 // app's pushes.
 func TestPushWebhook(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		s := newPushServers(t)
 		s.sender(t, a, func(snd *push.Sender) { snd.Workers, snd.AppWorkers, snd.AttemptTimeout = 8, 2, 30*time.Second })
@@ -650,6 +653,7 @@ func TestPushWebhook(t *testing.T) {
 
 // A user with a Client API socket open gets no push; the others do.
 func TestPushSkipsConnectedUsers(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		s := newPushServers(t)
 		s.sender(t, a, func(snd *push.Sender) { snd.Online = push.OnlineOf(a.Sockets.ConnectedUsers) })

@@ -117,6 +117,7 @@ func sessionHeader(token string) (string, string) {
 }
 
 func TestIdentityKeys(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		if !strings.HasPrefix(p.kid, herald.KeyIDPrefix) || !strings.HasPrefix(p.iss, herald.ProviderIDPrefix) {
@@ -169,6 +170,7 @@ func TestIdentityKeys(t *testing.T) {
 }
 
 func TestSessionFromIdentityToken(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		token := p.startSession(t, "frodo", map[string]any{"display_name": "Frodo", "avatar_url": "https://example.com/f.png",
@@ -222,6 +224,7 @@ func isError(err error, id herald.ErrorID) bool {
 }
 
 func TestIdentityTokensRefused(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		otherKey := testRSAKeys()[1]
@@ -318,6 +321,7 @@ func TestIdentityTokensRefused(t *testing.T) {
 }
 
 func TestSessionsEnd(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		p := newIdentityProvider(t, a)
 		valid := func(token string) error {

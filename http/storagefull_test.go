@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -53,7 +52,7 @@ var fullStores = []struct {
 }{
 	{"sqlite", func(t *testing.T) herald.Store {
 		registerPageLimits()
-		path := filepath.Join(t.TempDir(), "herald.db")
+		path := enginetest.SQLitePath(t)
 		// The schema takes fewer than 120 pages of 4 KiB; the conversations
 		// written fill the rest.
 		pageLimits.Store(path, "160")
@@ -65,7 +64,7 @@ var fullStores = []struct {
 		return s
 	}},
 	{"postgres", func(t *testing.T) herald.Store {
-		url := pgtest.URL(t)
+		url := enginetest.PostgresURL(t)
 		s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
 		if err != nil {
 			t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 )
@@ -74,6 +73,7 @@ func (a *api) tokens(t *testing.T) []map[string]any {
 // once; listed without it; revoked, after which the token fails from the
 // very next request, on the node that revoked it.
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		list := a.tokens(t)
 		if len(list) != 1 || list[0]["name"] != "default" || list[0]["prefix"] != a.Token[:9] {
@@ -111,6 +111,7 @@ func TestTokens(t *testing.T) {
 // A token may revoke itself, but an app cannot revoke its last token
 // through the API: it would lock itself out (the operator's command can).
 func TestTokenRevokesItselfButNotTheLast(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		first := tokenOf(t, a.tokens(t), "default")
 		a.do("DELETE", "/tokens/"+first, nil).wantError(t, 422, "invalid_operation", "")
@@ -131,6 +132,7 @@ func TestTokenRevokesItselfButNotTheLast(t *testing.T) {
 // An app sees and revokes its own tokens only: another app's token id is
 // not found, exactly as an unknown one, and stays valid.
 func TestTokensOfAnotherApp(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		appB, tokenB := a.newApp("b")
 		pathB := a.URL + "/apps/" + appB + "/tokens"
@@ -159,6 +161,7 @@ func TestTokensOfAnotherApp(t *testing.T) {
 // A token's name is required, at most 100 characters, without control
 // characters; a refused one, or a body that is not JSON, creates nothing.
 func TestTokenNames(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		for body, wantID := range map[string]string{
 			`{}`:               "missing_property",
@@ -190,6 +193,7 @@ func TestTokenNames(t *testing.T) {
 // Requests racing with a revocation may go either way; every request sent
 // after the revocation's answer is refused.
 func TestRevokedTokenFailsFromTheNextRequest(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		created := a.do("POST", "/tokens", map[string]any{"name": "busy"}).must(t, 201).Map(t)
 		secret := created["token"].(string)
@@ -237,6 +241,7 @@ func TestRevokedTokenFailsFromTheNextRequest(t *testing.T) {
 // A token's last use shows in the listing once written (here every 50 ms;
 // a minute by default).
 func TestTokenLastUsed(t *testing.T) {
+	t.Parallel()
 	for _, e := range engines {
 		t.Run(e.Name, func(t *testing.T) {
 			a := startAPI(t, e.Open(t), func(srv *heraldhttp.Server) { srv.Service.TokenUseInterval = 50 * time.Millisecond })
@@ -275,7 +280,7 @@ var storesWithSQL = []struct {
 	open func(t *testing.T) (herald.Store, *sql.DB)
 }{
 	{"sqlite", func(t *testing.T) (herald.Store, *sql.DB) {
-		path := filepath.Join(t.TempDir(), "herald.db")
+		path := enginetest.SQLitePath(t)
 		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -288,7 +293,7 @@ var storesWithSQL = []struct {
 		return s, db
 	}},
 	{"postgres", func(t *testing.T) (herald.Store, *sql.DB) {
-		url := pgtest.URL(t)
+		url := enginetest.PostgresURL(t)
 		s, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
 		if err != nil {
 			t.Fatal(err)
@@ -305,6 +310,7 @@ var storesWithSQL = []struct {
 // A token whose row is deleted by hand, with SQL, stops working within
 // the bound, though the server validated and cached it before.
 func TestTokenDeletedByHandStopsWorking(t *testing.T) {
+	t.Parallel()
 	for _, e := range storesWithSQL {
 		t.Run(e.name, func(t *testing.T) {
 			store, db := e.open(t)
@@ -329,7 +335,7 @@ func TestTokenDeletedByHandStopsWorking(t *testing.T) {
 // cached it before.
 func TestRevokedTokenFailsOnEveryNode(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
+	url := enginetest.PostgresURL(t)
 	a := startAPI(t, openNode(t, url))
 	b := startAPI(t, openNode(t, url))
 	created := a.do("POST", "/tokens", map[string]any{"name": "everywhere"}).must(t, 201).Map(t)

@@ -17,7 +17,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/blob"
 	heraldhttp "github.com/heraldhq/herald/http"
-	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/sqlite"
 	"github.com/heraldhq/herald/storetest"
@@ -205,7 +205,7 @@ var reopenable = []struct {
 	location func(t *testing.T) func(t *testing.T) herald.Store
 }{
 	{"sqlite", func(t *testing.T) func(t *testing.T) herald.Store {
-		path := filepath.Join(t.TempDir(), "herald.db")
+		path := enginetest.SQLitePath(t)
 		return func(t *testing.T) herald.Store {
 			s, err := sqlite.Open(context.Background(), path, sqlite.Options{Keyring: storetest.Keyring})
 			if err != nil {
@@ -215,7 +215,7 @@ var reopenable = []struct {
 		}
 	}},
 	{"postgres", func(t *testing.T) func(t *testing.T) herald.Store {
-		u := pgtest.URL(t)
+		u := enginetest.PostgresURL(t)
 		return func(t *testing.T) herald.Store {
 			s, err := postgres.Open(context.Background(), u, postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 			if err != nil {

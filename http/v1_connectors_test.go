@@ -239,6 +239,7 @@ func connectorEvents(t *testing.T, rc *receiver, event string) []map[string]any 
 // replies sent through the Graph API with the provider's id, statuses
 // Meta reports, a refusal, and a retry after a 503.
 func TestV1ConnectorWhatsApp(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		f := newFakeProvider(t)
 		cbRC, layerRC := newReceiver(t), newReceiver(t)
@@ -442,6 +443,7 @@ func TestV1ConnectorWhatsApp(t *testing.T) {
 // secret token, the chat id as the contact's address, replies through
 // sendMessage answering the contact's message.
 func TestV1ConnectorTelegram(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		f := newFakeProvider(t)
 		cbRC := newReceiver(t)
@@ -518,6 +520,7 @@ func TestV1ConnectorTelegram(t *testing.T) {
 // the message stays queued, and the node's next start sends it again (at
 // least once).
 func TestV1ConnectorRestartMidSend(t *testing.T) {
+	t.Parallel()
 	for _, e := range reopenable {
 		t.Run(e.name, func(t *testing.T) {
 			open := e.location(t)
@@ -577,6 +580,7 @@ func countLeased(a *api) int {
 // The sender goes through the egress guard: a provider on an internal
 // address is refused at once, and the message fails saying why.
 func TestV1ConnectorEgressGuard(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		f := newFakeProvider(t)
 		channel := a.cbChannel(t, "15550783881")

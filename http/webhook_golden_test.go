@@ -59,6 +59,7 @@ var seedConfig = map[string]string{"key1": "value1", "key2": "value2"}
 // The situation of the message.sent seed (payload 1.0), built through the
 // API and delivered over HTTP, arrives exactly as the seed.
 func TestGoldenDeliveryMessageSent(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		target, bodies := goldenReceiver(t)
 		a.activeWebhook(t, map[string]any{"version": "1.0", "target_url": target,
@@ -82,6 +83,7 @@ func TestGoldenDeliveryMessageSent(t *testing.T) {
 // The situation of the message.deleted seed (payload 2.0): identities, read
 // receipts, and a global deletion by user 111.
 func TestGoldenDeliveryMessageDeleted(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		target, bodies := goldenReceiver(t)
 		a.activeWebhook(t, map[string]any{"version": "2.0", "target_url": target,

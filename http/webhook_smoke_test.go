@@ -14,6 +14,7 @@ import (
 
 // A message reaches a registered Layer webhook, verified and signed both ways.
 func TestWebhookDeliversMessageSent(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		got := make(chan *http.Request, 10)
 		bodies := make(chan []byte, 10)

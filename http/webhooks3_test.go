@@ -60,6 +60,7 @@ type v3Delivery struct {
 // receipts and conversation changes made through the API under 3.0's names
 // and in 3.0's bodies, while a 1.0 webhook beside it keeps Herald's names.
 func TestWebhookVersion3Deliveries(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		rc3, rc1 := newReceiver(t), newReceiver(t)
 		events3 := []string{"Conversation.created", "Message.created", "Receipt.created", "Conversation.updated",
@@ -172,6 +173,7 @@ func TestWebhookVersion3Deliveries(t *testing.T) {
 // Each payload version subscribes with its own names, checked when the
 // webhook is registered; event_types is a name for events.
 func TestWebhookVersion3Registration(t *testing.T) {
+	t.Parallel()
 	forEachEngine(t, func(t *testing.T, a *api) {
 		rc := newReceiver(t)
 		register := func(body map[string]any) *response {

@@ -1047,6 +1047,9 @@ func TestWebhookReplay(t *testing.T) {
 		until := time.Now()
 		a.sendText(t, conv, "alice", "after")
 		orig := rc.waitAccepted(t, 4)
+		// Received is not yet recorded: until it is, a delivery is still
+		// queued, and a replay does not queue its event again.
+		a.waitDeliveries(t, id, "delivered", 4)
 
 		res := a.do("POST", "/webhooks/"+id+"/replay", map[string]any{"since": since, "until": until}).must(t, 202).Map(t)
 		wantJSON(t, "replay", res, map[string]any{"queued": 2, "already_queued": 0})

@@ -183,14 +183,15 @@ func (s *Service) CreateContact(ctx context.Context, appID string, in ContactInp
 				return err
 			}
 		}
-		if fields, err = typedCustomFields(ctx, tx, appID, fields); err != nil {
+		typed, err := typedCustomFields(ctx, tx, appID, fields)
+		if err != nil {
 			return err
 		}
 		team, err := checkTeamAndAgent(ctx, tx, appID, in.TeamUUID, &assigned)
 		if err != nil {
 			return err
 		}
-		c := &herald.Contact{Name: name, PhoneNumber: address, AvatarURL: avatar, Tags: tags, CustomFields: fields, AssignedUser: assigned}
+		c := &herald.Contact{Name: name, PhoneNumber: address, AvatarURL: avatar, Tags: tags, CustomFields: typed, AssignedUser: assigned}
 		if team != nil {
 			c.TeamUUID, c.Team = team.UUID, team
 		}
@@ -405,7 +406,8 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 				return err
 			}
 		}
-		if fields, err = typedCustomFields(ctx, tx, appID, fields); err != nil {
+		typed, err := typedCustomFields(ctx, tx, appID, fields)
+		if err != nil {
 			return err
 		}
 		crm.apply(c, s.now())
@@ -425,7 +427,7 @@ func (s *Service) UpdateContact(ctx context.Context, appID, id string, in Contac
 			c.Tags = tags
 		}
 		if len(bytes.TrimSpace(in.CustomFields)) > 0 {
-			c.CustomFields = fields
+			c.CustomFields = typed
 		}
 		out = c
 		if after, _ := json.Marshal(c); bytes.Equal(before, after) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,10 @@ func moveContact(ctx context.Context, tx herald.Tx, c *herald.Contact, id string
 // definitions, normalising them: a number field's value is its text, a
 // checkbox's the list of options chosen. A field without a definition keeps
 // the free form Herald always accepted (a string or an array of strings).
+// It returns a new map and leaves fields as they came: a store may run an
+// update again (SQLite reruns a batch that one of its updates failed), and
+// the second run must check what the request sent, not what the first
+// made of it.
 func typedCustomFields(ctx context.Context, q herald.Queries, appID string, fields map[string]any) (map[string]any, error) {
 	if len(fields) == 0 {
 		return fields, nil
@@ -148,16 +153,17 @@ func typedCustomFields(ctx context.Context, q herald.Queries, appID string, fiel
 	if err != nil {
 		return nil, err
 	}
+	typed := maps.Clone(fields)
 	for _, d := range defs {
 		v, ok := fields[d.Name]
 		if !ok {
 			continue
 		}
-		if fields[d.Name], err = typedValue(d, v); err != nil {
+		if typed[d.Name], err = typedValue(d, v); err != nil {
 			return nil, err
 		}
 	}
-	return fields, nil
+	return typed, nil
 }
 
 func typedValue(d *herald.ContactField, v any) (any, error) {

@@ -14,15 +14,19 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/postgres"
 	"github.com/heraldhq/herald/storetest"
 )
 
+// open opens a database of the test's own, copied from a migrated one
+// (see enginetest.PostgresURL): the tests of migrating open theirs
+// themselves.
 func open(t *testing.T) herald.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
+	s, err := postgres.Open(context.Background(), enginetest.PostgresURL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/keyring"
 	"github.com/heraldhq/herald/sqlite"
 	"github.com/heraldhq/herald/storetest"
@@ -26,9 +27,11 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// open opens a copy of a migrated database (see enginetest.SQLitePath):
+// the tests of migrating open theirs themselves.
 func open(t *testing.T) (*sqlite.Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "herald.db")
+	path := enginetest.SQLitePath(t)
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{Keyring: storetest.Keyring})
 	if err != nil {
 		t.Fatal(err)
