@@ -210,16 +210,16 @@ func (e *Engine) planFanOut(q herald.Queries, webhooks []*herald.Webhook, recent
 	for _, w := range webhooks {
 		from = min(from, w.Cursor)
 	}
+	ctx := context.Background()
 	var events []*herald.Event
-	held := false
-	if r, ok := e.Store.(herald.RecentEvents); ok && recent {
-		events, held = r.RecentEventsSince(from, fanOutBatch)
+	var err error
+	if recent {
+		events, err = herald.EventsSince(ctx, e.Store, q, from, fanOutBatch)
+	} else {
+		events, err = q.EventsSince(ctx, from, fanOutBatch)
 	}
-	if !held {
-		var err error
-		if events, err = q.EventsSince(context.Background(), from, fanOutBatch); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
 	return e.planEvents(webhooks, events), nil
 }
