@@ -23,7 +23,9 @@ import (
 // connections get, for tests that need a database that fills up.
 var pageLimits sync.Map
 
-var registerPageLimits = sync.OnceFunc(func() {
+// The driver's connection hook is a global that every connection reads:
+// set before any test runs, since the tests open databases in parallel.
+func init() {
 	msqlite.RegisterConnectionHook(func(conn msqlite.ExecQuerierContext, dsn string) error {
 		var limit string
 		pageLimits.Range(func(path, pages any) bool {
@@ -39,7 +41,7 @@ var registerPageLimits = sync.OnceFunc(func() {
 		_, err := conn.ExecContext(context.Background(), "PRAGMA max_page_count = "+limit, nil)
 		return err
 	})
-})
+}
 
 // fullStores are stores that run out of space: SQLite with a database
 // limited to a few pages more than its schema takes (max_page_count: the
@@ -51,7 +53,6 @@ var fullStores = []struct {
 	open func(t *testing.T) herald.Store
 }{
 	{"sqlite", func(t *testing.T) herald.Store {
-		registerPageLimits()
 		path := enginetest.SQLitePath(t)
 		// The schema takes fewer than 120 pages of 4 KiB; the conversations
 		// written fill the rest.
