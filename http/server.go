@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/openapi"
 	"github.com/heraldhq/herald/urls"
 )
 
@@ -128,6 +129,7 @@ func (s *Server) routes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /errors", s.errorCatalogue)
+	mux.HandleFunc("GET /openapi.json", openapi.Handler)
 
 	for _, api := range s.APIs {
 		api.Routes(s)
