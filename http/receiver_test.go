@@ -175,6 +175,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	checkDelivery(rc.t, r.Header, body)
 	h := &hit{At: time.Now(), Header: r.Header.Clone(), Body: body}
 	rc.mu.Lock()
 	rc.hits = append(rc.hits, h)

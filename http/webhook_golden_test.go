@@ -21,6 +21,7 @@ func goldenReceiver(t *testing.T) (string, <-chan []byte) {
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
+		checkDelivery(t, r.Header, b)
 		bodies <- b
 		w.WriteHeader(http.StatusNoContent)
 	}))

@@ -90,6 +90,10 @@ func (b *builder) add(pattern string, o op) {
 	switch {
 	case o.Content != nil:
 		out["requestBody"] = M{"required": !o.BodyOptional, "content": o.Content}
+	case o.Body != nil && isPatch(o.Body):
+		// Layer-Patch bodies may be sent as Layer's media type or as JSON.
+		out["requestBody"] = M{"required": !o.BodyOptional, "content": M{"application/vnd.layer-patch+json": M{"schema": o.Body},
+			"application/json": M{"schema": o.Body}}}
 	case o.Body != nil:
 		out["requestBody"] = M{"required": !o.BodyOptional, "content": M{"application/json": M{"schema": o.Body}}}
 	}
@@ -136,6 +140,21 @@ func pathParamDoc(name string) string {
 		return "A part's index (1.0, 1.1, 2.0) or its id (3.0)."
 	}
 	return "The object's id."
+}
+
+// isPatch reports whether a body is Layer-Patch operations, alone or
+// among other shapes.
+func isPatch(body M) bool {
+	if body["$ref"] == "#/components/schemas/Patch" || body["$ref"] == "#/components/schemas/ConversationPatch" {
+		return true
+	}
+	alts, _ := body["oneOf"].([]any)
+	for _, a := range alts {
+		if m, ok := a.(M); ok && isPatch(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Schemas and responses.

@@ -49,14 +49,14 @@ func callbellRoutes(b *builder) {
 	v("PATCH /v1/channels/{uuid}", "cbPatchChannel", "Change a channel", op{Body: open(M{"title": str("")}), Responses: status(200, ok("The channel.", one("channel", "CBChannel")))})
 	v("DELETE /v1/channels/{uuid}", "cbDiscardChannel", "Discard a channel", op{Responses: status(200, ok("The discarded channel.", one("channel", "CBChannel")))})
 	v("POST /v1/channels/{uuid}/inbound", "cbReceiveMessage", "Record a message a contact sent to the channel", op{
-		Body: open(M{"from": str(""), "contact": anyObject, "content": anyObject, "external_id": str("")}, "from"),
+		Body:      open(M{"from": str(""), "contact": anyObject, "content": anyObject, "external_id": str("")}, "from"),
 		Responses: status(201, ok("Recorded.", one("message", "CBMessage")), 200, ok("Already recorded (same external_id).", one("message", "CBMessage")))})
 
 	contactQ := []M{query("contact_shape", "object (default) or array: the contact as Callbell's examples show it.", strEnum("object", "array")),
 		query("include_field_types", "Add customFieldsMetadata.", boolean)}
 	contact := closed(M{"contact": M{"oneOf": []any{ref("CBContact"), arrayOf(ref("CBContact"))}}})
 	v("POST /v1/contacts", "cbCreateContact", "Create a contact", op{Query: contactQ,
-		Body: open(M{"identifier": str(""), "source": str(""), "name": str(""), "tags": arrayOf(str("")), "custom_fields": anyObject}),
+		Body:      open(M{"identifier": str(""), "source": str(""), "name": str(""), "tags": arrayOf(str("")), "custom_fields": anyObject}),
 		Responses: status(201, ok("Created.", contact))})
 	v("GET /v1/contacts", "cbListContacts", "List contacts", op{Query: []M{pageQ}, Responses: status(200, ok("A page.", many("contacts", "CBContact")))})
 	v("GET /v1/contacts/{uuid}", "cbGetContact", "Get a contact", op{Query: contactQ, Responses: status(200, ok("The contact.", contact))})
@@ -91,7 +91,7 @@ func callbellRoutes(b *builder) {
 	msg := one("message", "CBMessage")
 	v("POST /v1/messages/send", "cbSendMessage", "Send a message to a contact on a channel", op{
 		Body: open(M{"to": str(""), "from": str(""), "type": str(""), "content": anyObject, "channel_uuid": str(""), "template_uuid": str(""),
-			"template_values": arrayOf(str("")), "metadata": mapOf(str(""))}, "to"),
+			"template_values": arrayOf(str("")), "metadata": mapOf(str(""))}),
 		Responses: status(201, ok("Queued.", msg), 200, ok("Already sent with this idempotency key.", msg))})
 	v("GET /v1/messages/status/{uuid}", "cbMessageStatus", "Get a message's status", op{Responses: status(200, ok("The message.", msg))})
 	v("POST /v1/messages/{uuid}/status", "cbPostMessageStatus", "Record a delivery status of a message", op{
@@ -105,12 +105,12 @@ func callbellRoutes(b *builder) {
 	v("PATCH /v1/templates/{uuid}", "cbPatchTemplate", "Change a template", op{Body: open(M{"title": str(""), "status": str("")}), Responses: status(200, ok("The template.", tpl))})
 	v("DELETE /v1/templates/{uuid}", "cbDeleteTemplate", "Delete a template", op{Responses: status(200, destroyed)})
 	v("POST /v1/templates", "cbCreateTemplate", "Create a template", op{
-		Body: open(M{"channel_uuid": str(""), "name": str(""), "language": str(""), "text": str(""), "category": str("")}),
+		Body:      open(M{"channel_uuid": str(""), "name": str(""), "language": str(""), "text": str(""), "category": str("")}),
 		Responses: status(201, ok("Created.", tpl), 200, ok("The same template existed.", tpl))})
 
 	sub := ref("CBSubscription")
 	v("POST /v1/webhooks/subscribe", "cbSubscribe", "Subscribe the app's Callbell webhook", op{
-		Body: open(M{"url": uri, "subscriptions": arrayOf(str("message_created, contact_created, ...")), "config": anyObject}, "url"),
+		Body:      open(M{"url": uri, "subscriptions": arrayOf(str("message_created, contact_created, ...")), "config": anyObject}, "url"),
 		Responses: status(201, ok("Subscribed: the secret is shown once.", closed(M{"webhook": sub, "secret": str("")})), 200, ok("Changed.", open(M{"webhook": sub})))})
 	v("GET /v1/webhooks", "cbGetSubscription", "Get the app's Callbell webhook", op{Responses: status(200, ok("The webhook.", closed(M{"webhook": sub})))})
 	v("DELETE /v1/webhooks/unsubscribe", "cbUnsubscribe", "Remove the app's Callbell webhook", op{Responses: status(200, destroyed)})
@@ -156,12 +156,12 @@ func callbellRoutes(b *builder) {
 	v("DELETE /v1/channels/{uuid}/connector", "cbDeleteConnector", "Disconnect a channel", op{Responses: status(204, empty("Disconnected."))})
 	public := []M{}
 	v("GET /v1/connectors/whatsapp/{uuid}", "cbVerifyWhatsApp", "Meta's webhook verification (hub.challenge)", op{Auth: public,
-		Query: []M{query("hub.mode", "subscribe", str("")), query("hub.verify_token", "The connector's verify token.", str("")), query("hub.challenge", "Echoed back.", str(""))},
+		Query:     []M{query("hub.mode", "subscribe", str("")), query("hub.verify_token", "The connector's verify token.", str("")), query("hub.challenge", "Echoed back.", str(""))},
 		Responses: status(200, M{"description": "The challenge.", "content": M{"text/plain": M{"schema": str("")}}})})
 	v("POST /v1/connectors/whatsapp/{uuid}", "cbWhatsAppNotification", "WhatsApp Cloud API notifications (signed X-Hub-Signature-256)", op{Auth: public,
 		Headers: []M{header("X-Hub-Signature-256", "sha256=<hex HMAC of the body keyed by the app secret>", str(""))},
-		Body: anyObject, Responses: status(200, empty("Taken."))})
+		Body:    anyObject, Responses: status(200, empty("Taken."))})
 	v("POST /v1/connectors/telegram/{uuid}", "cbTelegramUpdate", "Telegram bot updates", op{Auth: public,
 		Headers: []M{header("X-Telegram-Bot-Api-Secret-Token", "The connector's secret token.", str(""))},
-		Body: anyObject, Responses: status(200, empty("Taken."))})
+		Body:    anyObject, Responses: status(200, empty("Taken."))})
 }

@@ -26,16 +26,16 @@ func heraldSchemas(b *builder) {
 		"actor": orNull(open(M{"user_id": str(""), "name": str("")})), "data": M{"description": "The event's objects, as Herald stores them."}})
 	s["Webhook"] = object(M{"id": str("layer:///apps/<app>/webhooks/<uuid>"), "url": uri, "format": strEnum("layer", "callbell"), "version": str("The payload version: 1.0, 2.0 or 3.0 for layer."),
 		"target_url": uri, "events": arrayOf(str("")), "status": strEnum("unverified", "active", "inactive", "failing"), "status_reason": str(""),
-		"created_at": dateTime, "config": mapOf(str("")), "retry_schedule": arrayOf(number), "timeout_seconds": number,
-		"signing_secret": str("whsec_…: in the responses that create the webhook or rotate its keys only."),
+		"created_at": dateTime, "config": M{"type": "object", "description": "The webhook's free-form config object, added to Layer payloads."}, "retry_schedule": arrayOf(number), "timeout_seconds": number,
+		"signing_secret":     str("whsec_…: in the responses that create the webhook or rotate its keys only."),
 		"signing_public_key": str("The ed25519 key that verifies v1a signatures."),
-		"rotation": object(M{"grace_until": dateTime, "previous_signing_public_key": str("")}, "grace_until")},
+		"rotation":           object(M{"grace_until": dateTime, "previous_signing_public_key": str("")}, "grace_until")},
 		"id", "url", "format", "version", "target_url", "events", "status", "created_at", "config", "retry_schedule", "timeout_seconds")
 	s["WebhookInput"] = open(M{"target_url": uri, "events": arrayOf(str("")), "event_types": arrayOf(str("Layer's 2016 name of events.")),
-		"version": str(""), "secret": str("The Layer signature's HMAC key."), "config": mapOf(str("")),
+		"version": str(""), "secret": str("The Layer signature's HMAC key."), "config": orNull(anyObject),
 		"retry_schedule": arrayOf(number), "timeout_seconds": number, "signing": anyJSON}, "target_url")
 	attempt := closed(M{"started_at": dateTime, "duration_ms": number, "status_code": integer,
-		"response_headers": mapOf(arrayOf(str(""))), "response_body": str(""), "error": str("")})
+		"response_headers": orNull(mapOf(arrayOf(str("")))), "response_body": str(""), "error": str("")})
 	s["Delivery"] = object(M{"id": str(""), "event_id": str(""), "event_type": str(""), "status": strEnum("pending", "delivered", "failed", "cancelled"),
 		"attempts": integer, "next_attempt_at": orNull(dateTime), "last_status_code": integer, "last_error": str(""), "created_at": dateTime,
 		"delivered_at": orNull(dateTime), "payload": M{"description": "The body sent (GET of one delivery)."}, "attempt_log": arrayOf(attempt)},
@@ -66,7 +66,7 @@ func heraldRoutes(b *builder) {
 	b.add("DELETE /apps/{app}/keys/{id}", op{ID: "deleteIdentityKey", Summary: "Delete an identity provider key", Tags: tags("Identity provider keys"), Responses: status(204, empty("Deleted."))})
 
 	b.add("GET /apps/{app}/events", op{ID: "listEvents", Summary: "Read the app's event log, oldest first", Tags: tags("Events"),
-		Query: []M{query("after", "Start after this event id.", str("")), query("limit", "1 to 1000, 100 by default.", M{"type": "integer", "minimum": 1, "maximum": 1000})},
+		Query:     []M{query("after", "Start after this event id.", str("")), query("limit", "1 to 1000, 100 by default.", M{"type": "integer", "minimum": 1, "maximum": 1000})},
 		Responses: status(200, ok("Events.", arrayOf(ref("Event"))))})
 
 	wt := tags("Webhooks")
@@ -84,7 +84,7 @@ func heraldRoutes(b *builder) {
 	b.add("POST /apps/{app}/webhooks/{id}/rotate_secret", op{ID: "rotateWebhookSecret", Summary: "Rotate a webhook's signing keys", Tags: wt,
 		Body: open(M{"grace_period_seconds": number}), BodyOptional: true, Responses: status(200, ok("The webhook with its new signing_secret; the old keys sign too until rotation.grace_until.", ref("Webhook")))})
 	b.add("GET /apps/{app}/webhooks/{id}/deliveries", op{ID: "listDeliveries", Summary: "List a webhook's deliveries, newest first", Tags: wt,
-		Query: append([]M{query("status", "Only deliveries in this status.", strEnum("pending", "delivered", "failed", "cancelled"))}, paging...),
+		Query:     append([]M{query("status", "Only deliveries in this status.", strEnum("pending", "delivered", "failed", "cancelled"))}, paging...),
 		Responses: status(200, ok("A page of deliveries.", arrayOf(ref("Delivery")), "Link"))})
 	b.add("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", op{ID: "getDelivery", Summary: "Get a delivery with its payload and attempts", Tags: wt,
 		Responses: status(200, ok("The delivery.", ref("Delivery")))})
@@ -105,29 +105,31 @@ func heraldRoutes(b *builder) {
 		Responses: status(200, uploaded, 308, M{"description": "Incomplete: Range says which bytes arrived (GCS's Resume Incomplete).",
 			"headers": M{"Range": M{"schema": str("")}}})})
 	b.add("POST /uploads/{id}", op{ID: "uploadForm", Summary: "Upload declared content as a multipart form (its file part)", Tags: st, Auth: none, Query: signedQuery,
-		Content: M{"multipart/form-data": M{"schema": M{"type": "object", "properties": M{"file": M{"type": "string", "contentMediaType": "application/octet-stream"}}}}},
+		Content:   M{"multipart/form-data": M{"schema": M{"type": "object", "properties": M{"file": M{"type": "string", "contentMediaType": "application/octet-stream"}}}}},
 		Responses: status(200, uploaded)})
 	b.add("OPTIONS /uploads/{id}", op{ID: "uploadPreflight", Summary: "CORS preflight of an upload", Tags: st, Auth: none, Query: signedQuery,
 		Responses: status(204, empty("Allowed."))})
 	b.add("GET /content/{id}", op{ID: "downloadContent", Summary: "Download content (signed URL), or refresh its download URL (Client API session)", Tags: st,
-		Auth: []M{{}, {"session": []any{}}},
+		Auth:  []M{{}, {"session": []any{}}},
 		Query: []M{query("expires", "The signed URL's expiry; with signature, the request is a download.", str("")), query("signature", "The signed URL's signature.", str(""))},
-		Responses: status(200, M{"description": "With a signature: the bytes, in the content's own type. With a session: the content with a fresh download_url.",
-			"content": M{"application/json": M{"schema": ref("Content")}, "*/*": M{}}})})
+		// Downloads are of any type, application/json included: the
+		// document cannot tell a JSON download from a refresh by type.
+		Responses: status(200, M{"description": "With a signature: the bytes, in the content's own type. With a session: the content (Content) with a fresh download_url.",
+			"content": M{"*/*": M{}}})})
 
 	ct := tags("Client API")
 	session := []M{{"session": []any{}}}
 	b.add("POST /nonces", op{ID: "createNonce", Summary: "Get a nonce for the identity provider's identity token", Tags: ct, Auth: none,
 		Responses: status(201, ok("The nonce.", closed(M{"nonce": str("")})))})
 	b.add("POST /sessions", op{ID: "createSession", Summary: "Trade an identity token for a session token", Tags: ct, Auth: none,
-		Body: open(M{"identity_token": str("JWT"), "app_id": str("layer:///apps/staging/<uuid> or the uuid")}, "identity_token", "app_id"),
+		Body:      open(M{"identity_token": str("JWT"), "app_id": str("layer:///apps/staging/<uuid> or the uuid")}, "identity_token", "app_id"),
 		Responses: status(201, ok("The session.", closed(M{"session_token": str("")})))})
 	b.add("DELETE /sessions/{token}", op{ID: "deleteSession", Summary: "End a session (the token is the credential)", Tags: ct, Auth: none, Responses: status(204, empty("Ended."))})
 	socket := op{Summary: "Open the Client API's WebSocket (subprotocol layer-2.0 or layer-3.0), or check a session (?action=validateConnectionForWebsocket)",
 		Tags: ct, Auth: []M{{"session": []any{}}, {}},
 		Query: []M{query("session_token", "The session, as the Web SDK sends it on the upgrade.", str("")),
 			query("action", "validateConnectionForWebsocket: check the session without opening a socket.", strEnum("validateConnectionForWebsocket"))},
-		Headers: []M{header("Upgrade", "websocket", str("")), header("Sec-WebSocket-Protocol", "layer-2.0 or layer-3.0", str(""))},
+		Headers:   []M{header("Upgrade", "websocket", str("")), header("Sec-WebSocket-Protocol", "layer-2.0 or layer-3.0", str(""))},
 		Responses: status(101, empty("Switching to the WebSocket protocol."), 204, empty("The session holds."))}
 	socket.ID = "openSocket"
 	b.add("GET /{$}", socket)
@@ -146,14 +148,14 @@ func heraldRoutes(b *builder) {
 	}
 	noContent := empty("Done.")
 	c("GET /conversations", "clientListConversations", "List the session user's conversations", op{
-		Query: append([]M{query("sort_by", "created_at or last_message.", strEnum("created_at", "last_message"))}, clientPage...),
+		Query:     append([]M{query("sort_by", "created_at or last_message.", strEnum("created_at", "last_message"))}, clientPage...),
 		Responses: status(200, ok("A page of conversations.", arrayOf(ref("UserConversation")), "Layer-Count", "Link"))})
 	c("POST /conversations", "clientCreateConversation", "Create a conversation", op{Body: ref("ConversationInput"),
 		Responses: status(201, ok("Created.", ref("UserConversation"), "Location"), 200, ok("The distinct conversation that existed.", ref("UserConversation")))})
 	c("GET /conversations/{conv}", "clientGetConversation", "Get a conversation", op{Responses: status(200, ok("The conversation.", ref("UserConversation")))})
-	c("PATCH /conversations/{conv}", "clientPatchConversation", "Change a conversation", op{Body: ref("Patch"), Responses: status(204, noContent)})
+	c("PATCH /conversations/{conv}", "clientPatchConversation", "Change a conversation", op{Body: ref("ConversationPatch"), Responses: status(204, noContent)})
 	c("DELETE /conversations/{conv}", "clientDeleteConversation", "Delete or leave a conversation", op{
-		Query: []M{query("mode", "my_devices or all_participants.", strEnum("my_devices", "all_participants")), query("leave", "Leave it too.", boolean)},
+		Query:     []M{query("mode", "my_devices or all_participants.", strEnum("my_devices", "all_participants")), query("leave", "Leave it too.", boolean)},
 		Responses: status(204, noContent)})
 	c("POST /conversations/{conv}/mark_all_read", "clientMarkAllRead", "Mark messages read up to a position", op{
 		Body: open(M{"position": orNull(integer)}), BodyOptional: true, Responses: status(204, noContent)})
@@ -166,7 +168,7 @@ func heraldRoutes(b *builder) {
 		Query: []M{query("mode", "my_devices or all_participants.", strEnum("my_devices", "all_participants"))}, Responses: status(204, noContent)})
 	c("POST /messages/{msg}/receipts", "clientPostReceipt", "Mark a message delivered or read", op{Body: ref("Receipt"), Responses: status(204, noContent)})
 	c("GET /identities", "clientListIdentities", "List the identities the user follows", op{Query: clientPage,
-		Responses: status(200, ok("The identities.", arrayOf(ref("Identity")), "Layer-Count", "Link"))})
+		Responses: status(200, ok("The identities; a followed user without one as a Basic Identity.", arrayOf(ref("FollowedIdentity")), "Layer-Count", "Link"))})
 	c("GET /identities/{user}", "clientGetIdentity", "Get an identity", op{Responses: status(200, ok("The identity.", ref("Identity")))})
 	c("GET /following", "clientListFollowing", "List whom the user follows", op{Query: clientPage,
 		Responses: status(200, ok("Identity ids.", arrayOf(str("")), "Layer-Count", "Link"))})
@@ -181,7 +183,7 @@ func heraldRoutes(b *builder) {
 	c("DELETE /announcements/{id}", "clientDeleteAnnouncement", "Delete an announcement", op{Responses: status(204, noContent)})
 	c("POST /announcements/{id}/receipts", "clientPostAnnouncementReceipt", "Mark an announcement read", op{Body: ref("Receipt"), Responses: status(204, noContent)})
 	c("POST /content", "clientCreateContent", "Declare rich content to upload", op{
-		Headers: []M{header("Upload-Content-Type", "The content's media type.", str("")), header("Upload-Content-Length", "Its size in bytes.", integer)},
+		Headers:   []M{header("Upload-Content-Type", "The content's media type.", str("")), header("Upload-Content-Length", "Its size in bytes.", integer)},
 		Responses: status(201, ok("Declared: upload the bytes to upload_url.", ref("Content"), "Location"))})
 	c("POST /push_tokens", "clientRegisterPushToken", "Register the device's push token", op{Body: ref("PushToken"), Responses: status(202, empty("Registered."))})
 	c("DELETE /push_tokens/{device}", "clientUnregisterPushToken", "Unregister a device", op{Responses: status(202, empty("Unregistered."))})

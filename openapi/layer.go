@@ -52,6 +52,7 @@ func layerSchemas(b *builder) {
 		"public_key": orNull(str("")), "metadata": ref("Metadata"), "created_at": dateTime, "updated_at": dateTime},
 		"id", "url", "user_id", "display_name", "avatar_url", "first_name", "last_name", "phone_number", "email_address",
 		"public_key", "metadata", "created_at", "updated_at")
+	s["FollowedIdentity"] = M{"oneOf": []any{ref("Identity"), ref("BasicIdentity")}}
 	s["IdentityInput"] = open(M{"display_name": str(""), "avatar_url": str(""), "first_name": str(""), "last_name": str(""),
 		"phone_number": str(""), "email_address": str(""), "public_key": str(""), "identity_type": str(""), "metadata": ref("Metadata")})
 	s["Announcement"] = object(M{"id": str("layer:///announcements/<uuid>"), "url": uri, "parts": arrayOf(ref("Part")), "sent_at": dateTime,
@@ -64,7 +65,9 @@ func layerSchemas(b *builder) {
 		"notification": ref("Notification"), "schedule": anyObject}, "parts")
 	s["ScheduledMessage"] = open(M{"id": str(""), "url": uri, "conversation": ref("Ref"), "schedule": anyObject, "send_at": dateTime})
 	s["Patch"] = M{"description": "Layer Patch operations (application/vnd.layer-patch+json).", "type": "array",
-		"items": open(M{"operation": strEnum("add", "remove", "set"), "property": str(""), "value": anyJSON, "id": str(""), "index": integer}, "operation", "property")}
+		"items": open(M{"operation": strEnum("add", "remove", "set", "delete"), "property": str(""), "value": anyJSON, "id": str(""), "index": integer}, "operation", "property")}
+	s["ConversationPatch"] = M{"description": "Layer-Patch operations, or for convenience a plain object of the properties to set (participants, metadata).",
+		"oneOf": []any{ref("Patch"), open(M{"participants": arrayOf(anyJSON), "metadata": ref("Metadata")})}}
 	s["Receipt"] = open(M{"type": strEnum("delivery", "read")}, "type")
 	s["User"] = object(M{"id": str(""), "identity": orNull(ref("Identity")), "suspended": boolean}, "id", "identity", "suspended")
 	s["Badge"] = open(M{"external_unread_count": integer, "unread_conversation_count": integer, "unread_message_count": integer})
@@ -99,7 +102,7 @@ func layerRoutes(b *builder) {
 		Responses: status(200, page("A page of conversations, newest first.", "Conversation", "Layer-Count"))})
 	b.add("GET /apps/{app}/conversations/{conv}", op{ID: "getConversation", Summary: "Get a conversation", Tags: tags, Headers: hdr, Responses: status(200, conv)})
 	b.add("PATCH /apps/{app}/conversations/{conv}", op{ID: "patchConversation", Summary: "Change a conversation's participants or metadata", Tags: tags, Headers: hdr,
-		Body: ref("Patch"), Responses: status(204, noContent)})
+		Body: ref("ConversationPatch"), Responses: status(204, noContent)})
 	b.add("DELETE /apps/{app}/conversations/{conv}", op{ID: "deleteConversation", Summary: "Delete a conversation for everyone", Tags: tags, Headers: hdr, Responses: status(204, noContent)})
 	sortBy := query("sort_by", "created_at (default) or last_message.", strEnum("created_at", "last_message"))
 	b.add("GET /apps/{app}/users/{user}/conversations", op{ID: "listUserConversations", Summary: "List a user's conversations", Tags: tags, Headers: hdr,
@@ -112,7 +115,7 @@ func layerRoutes(b *builder) {
 	b.add("POST /apps/{app}/users/{user}/conversations", op{ID: "createUserConversation", Summary: "Create a conversation as a user", Tags: tags, Headers: hdr,
 		Body: ref("ConversationInput"), Responses: status(201, ok("Created.", ref("UserConversation"), "Location"), 200, ok("A distinct conversation with these participants already existed.", ref("UserConversation")))})
 	b.add("PATCH /apps/{app}/users/{user}/conversations/{conv}", op{ID: "patchUserConversation", Summary: "Change a conversation as a participant", Tags: tags, Headers: hdr,
-		Body: ref("Patch"), Responses: status(204, noContent)})
+		Body: ref("ConversationPatch"), Responses: status(204, noContent)})
 	leave := []M{query("mode", "my_devices (leave: delete for this user) or all_participants.", strEnum("my_devices", "all_participants")),
 		query("leave", "Leave the conversation as well.", boolean), query("destroy", "Delete for everyone (true) or for the user (false).", boolean)}
 	b.add("DELETE /apps/{app}/users/{user}/conversations/{conv}", op{ID: "deleteUserConversation", Summary: "Delete or leave a conversation as a participant", Tags: tags, Headers: hdr,
@@ -148,7 +151,7 @@ func layerRoutes(b *builder) {
 	b.add("DELETE /apps/{app}/conversations/{conv}/messages/{msg}/parts/{part}", op{ID: "deletePart", Summary: "Delete a message part", Tags: tags, Headers: hdr, Responses: status(204, noContent)})
 
 	b.add("POST /apps/{app}/announcements", op{ID: "sendAnnouncement", Summary: "Send an announcement", Tags: tags, Headers: hdr,
-		Body: open(M{"recipients": arrayOf(anyJSON), "sender": anyObject, "parts": arrayOf(ref("PartInput")), "notification": ref("Notification")}, "recipients", "parts"),
+		Body:      open(M{"recipients": arrayOf(anyJSON), "sender": anyObject, "parts": arrayOf(ref("PartInput")), "notification": ref("Notification")}, "recipients", "parts"),
 		Responses: status(202, ok("Sent.", ref("Announcement")))})
 	b.add("GET /apps/{app}/announcements/{id}", op{ID: "getAnnouncement", Summary: "Get an announcement", Tags: tags, Headers: hdr, Responses: status(200, ok("The announcement.", ref("Announcement")))})
 	b.add("POST /apps/{app}/notifications", op{ID: "sendNotification", Summary: "Send a push notification without a message", Tags: tags, Headers: hdr,
@@ -198,7 +201,7 @@ func layerRoutes(b *builder) {
 		Responses: status(204, empty("Followed; 404 not_found when not."))})
 	b.add("DELETE /apps/{app}/users/{user}/following/{followed}", op{ID: "unfollow", Summary: "Unfollow a user", Tags: tags, Headers: hdr, Responses: status(204, noContent)})
 	b.add("GET /apps/{app}/users/{user}/identities", op{ID: "listFollowedIdentities", Summary: "List the identities a user follows", Tags: tags, Headers: hdr, Query: followPaging,
-		Responses: status(200, ok("The identities.", arrayOf(ref("Identity")), "Layer-Count", "Link"))})
+		Responses: status(200, ok("The identities; a followed user without one as a Basic Identity.", arrayOf(ref("FollowedIdentity")), "Layer-Count", "Link"))})
 
 	b.add("PUT /apps/{app}/export_security", op{ID: "putExportSecurity", Summary: "Set the public key exports are encrypted with", Tags: tags, Headers: hdr,
 		Body: ref("ExportSecurity"), Responses: status(200, ok("The key.", ref("ExportSecurity")))})

@@ -61,7 +61,7 @@ func build() M {
 				"versions only (3.0's identity_type, parts' url and updated_at) are optional. Every error, of every family, is Layer's error " +
 				"object (Error) with a status from 400 to 507; GET /errors lists them. Webhook payloads are under webhooks: Layer's 1.0, " +
 				"2.0 and 3.0 and Callbell's, with their headers."},
-		"servers": []any{M{"url": "http://127.0.0.1:8080", "description": "A local Herald (herald serve)."}},
+		"servers":  []any{M{"url": "http://127.0.0.1:8080", "description": "A local Herald (herald serve)."}},
 		"security": []any{M{"appToken": []any{}}},
 		"tags": []any{
 			M{"name": layerTag, "description": "Layer's Platform API (1.0, 1.1) and Server API (2.0, 3.0): choose with Accept."},
