@@ -187,6 +187,9 @@ var (
 	uri       = M{"type": "string", "format": "uri"}
 	// anyJSON is any JSON value: what the document does not constrain.
 	anyJSON = M{}
+	// anyValue is anyJSON where kin-openapi needs null said outright (an
+	// empty schema under oneOf refuses null in v0.152.0).
+	anyValue = M{"anyOf": []any{M{"type": "null"}, M{"type": "boolean"}, M{"type": "object"}, M{"type": "array"}, M{"type": "number"}, M{"type": "string"}}}
 )
 
 // orNull lets a schema be null too.

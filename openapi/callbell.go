@@ -49,19 +49,19 @@ func callbellRoutes(b *builder) {
 	v("PATCH /v1/channels/{uuid}", "cbPatchChannel", "Change a channel", op{Body: open(M{"title": str("")}), Responses: status(200, ok("The channel.", one("channel", "CBChannel")))})
 	v("DELETE /v1/channels/{uuid}", "cbDiscardChannel", "Discard a channel", op{Responses: status(200, ok("The discarded channel.", one("channel", "CBChannel")))})
 	v("POST /v1/channels/{uuid}/inbound", "cbReceiveMessage", "Record a message a contact sent to the channel", op{
-		Body:      open(M{"from": str(""), "contact": anyObject, "content": anyObject, "external_id": str("")}, "from"),
+		Body:      open(M{"from": str(""), "contact": anyObject, "content": anyObject, "external_id": str("")}),
 		Responses: status(201, ok("Recorded.", one("message", "CBMessage")), 200, ok("Already recorded (same external_id).", one("message", "CBMessage")))})
 
 	contactQ := []M{query("contact_shape", "object (default) or array: the contact as Callbell's examples show it.", strEnum("object", "array")),
 		query("include_field_types", "Add customFieldsMetadata.", boolean)}
 	contact := closed(M{"contact": M{"oneOf": []any{ref("CBContact"), arrayOf(ref("CBContact"))}}})
 	v("POST /v1/contacts", "cbCreateContact", "Create a contact", op{Query: contactQ,
-		Body:      open(M{"identifier": str(""), "source": str(""), "name": str(""), "tags": arrayOf(str("")), "custom_fields": anyObject}),
+		Body:      open(M{"identifier": str(""), "source": str(""), "name": str(""), "tags": orNull(arrayOf(str(""))), "custom_fields": orNull(anyObject)}),
 		Responses: status(201, ok("Created.", contact))})
 	v("GET /v1/contacts", "cbListContacts", "List contacts", op{Query: []M{pageQ}, Responses: status(200, ok("A page.", many("contacts", "CBContact")))})
 	v("GET /v1/contacts/{uuid}", "cbGetContact", "Get a contact", op{Query: contactQ, Responses: status(200, ok("The contact.", contact))})
 	v("PATCH /v1/contacts/{uuid}", "cbPatchContact", "Change a contact", op{Query: contactQ,
-		Body: open(M{"name": str(""), "tags": arrayOf(str("")), "custom_fields": anyObject}), Responses: status(200, ok("The contact.", contact))})
+		Body: open(M{"name": str(""), "tags": orNull(arrayOf(str(""))), "custom_fields": orNull(anyObject)}), Responses: status(200, ok("The contact.", contact))})
 	v("DELETE /v1/contacts/{uuid}", "cbDeleteContact", "Delete a contact", op{Responses: status(200, destroyed)})
 	v("POST /v1/contacts/{uuid}/conversation/close", "cbCloseConversation", "Close a contact's conversation", op{Query: contactQ,
 		Body: open(M{"closing_reason": str("")}), BodyOptional: true, Responses: status(200, ok("The contact.", contact))})

@@ -17,7 +17,7 @@ func heraldSchemas(b *builder) {
 		"properties": M{"id": str("A stable name: see GET /errors."), "code": integer, "message": str("For people."),
 			"url": M{"type": "string", "format": "uri", "description": "Where the error is described (GET /errors#<id>)."},
 			"data": M{"description": "More about the error: data.property names a property at fault; a 409 on a distinct conversation holds the conversation.",
-				"type": []any{"object", "array"}}}}
+				"anyOf": []any{anyObject, M{"type": "array"}}}}}
 	s["Token"] = object(M{"id": str(""), "url": uri, "name": str(""), "prefix": str("The token's first characters, to recognise it."),
 		"created_at": dateTime, "last_used_at": orNull(dateTime), "token": str("The token itself: in the response that creates it only.")},
 		"id", "url", "name", "prefix", "created_at", "last_used_at")

@@ -65,7 +65,7 @@ func layerSchemas(b *builder) {
 		"notification": ref("Notification"), "schedule": anyObject}, "parts")
 	s["ScheduledMessage"] = open(M{"id": str(""), "url": uri, "conversation": ref("Ref"), "schedule": anyObject, "send_at": dateTime})
 	s["Patch"] = M{"description": "Layer Patch operations (application/vnd.layer-patch+json).", "type": "array",
-		"items": open(M{"operation": strEnum("add", "remove", "set", "delete"), "property": str(""), "value": anyJSON, "id": str(""), "index": integer}, "operation", "property")}
+		"items": open(M{"operation": strEnum("add", "remove", "set", "delete"), "property": str(""), "value": anyValue, "id": str(""), "index": integer}, "operation", "property")}
 	s["ConversationPatch"] = M{"description": "Layer-Patch operations, or for convenience a plain object of the properties to set (participants, metadata).",
 		"oneOf": []any{ref("Patch"), open(M{"participants": arrayOf(anyJSON), "metadata": ref("Metadata")})}}
 	s["Receipt"] = open(M{"type": strEnum("delivery", "read")}, "type")

@@ -13,6 +13,10 @@ import (
 // formats' own (layer.EventTypesOf, callbell.EventTypes): an event added
 // there without a payload here fails the document's test.
 
+// webhookConfig is the webhook's config object, added to Layer payloads
+// when it has one.
+var webhookConfig = M{"type": "object", "description": "The webhook's config object, when it has one.", "additionalProperties": str("")}
+
 // WebhookName names the webhooks entry of a delivery.
 func WebhookName(format, version, event string) string {
 	if format == "callbell" {
@@ -29,7 +33,6 @@ func webhookPayloads(b *builder) {
 		object(M{"id": str(""), "mime_type": str(""), "body": str(""), "encoding": strEnum("base64")}, "mime_type", "body"),
 		object(M{"id": str(""), "mime_type": str(""), "content": ref("LayerWebhookContent")}, "mime_type", "content"),
 	}}
-	s["LayerWebhookConfig"] = M{"type": "object", "description": "The webhook's config object, when it has one.", "additionalProperties": str("")}
 	for _, v := range []string{layer.Version1, layer.Version2} {
 		suffix := map[string]string{layer.Version1: "1", layer.Version2: "2"}[v]
 		var user, sender, actor M
@@ -52,7 +55,7 @@ func webhookPayloads(b *builder) {
 				about, schema = "message", "LayerWebhookMessage"+suffix
 			}
 			body := object(M{"event": object(M{"created_at": str(""), "type": M{"const": event}, "id": str(""), "actor": actor}, "created_at", "type", "id"),
-				about: ref(schema), "config": ref("LayerWebhookConfig")}, "event", about)
+				about: ref(schema), "config": webhookConfig}, "event", about)
 			b.webhooks[WebhookName("layer", v, event)] = layerDelivery(v, event, body)
 		}
 	}
@@ -69,7 +72,7 @@ func webhookPayloads(b *builder) {
 		return closed(M{"id": str(""), "type": M{"const": name}, "created_at": str("")})
 	}
 	for _, event := range layer.EventTypesOf(layer.Version3) {
-		props := M{"event": event3(event), "actor": ref("BasicIdentity"), "config": ref("LayerWebhookConfig")}
+		props := M{"event": event3(event), "actor": ref("BasicIdentity"), "config": webhookConfig}
 		required := []string{"event"}
 		switch event {
 		case layer.Message3Created, layer.Message3Deleted:
