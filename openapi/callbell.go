@@ -10,11 +10,12 @@ const callbellTag = "Callbell /v1"
 
 func callbellSchemas(b *builder) {
 	s := b.schemas
+	customStatus := closed(M{"id": str(""), "name": str(""), "emoji": str(""), "updatedAt": str("")})
 	s["CBMeta"] = closed(M{"page": integer, "pages": integer})
 	s["CBChannel"] = object(M{"uuid": str(""), "title": str(""), "type": str("whatsapp, telegram, ..."), "main": boolean,
 		"discardedAt": orNull(str("")), "identifier": str(""), "createdAt": str("")}, "uuid", "title", "type", "main", "discardedAt")
 	s["CBTeam"] = closed(M{"uuid": str(""), "name": str(""), "createdAt": str(""), "default": boolean, "members": integer})
-	s["CBContact"] = open(M{"href": str(""), "conversationHref": str(""), "name": str(""), "tags": arrayOf(str("")), "uuid": str(""),
+	s["CBContact"] = object(M{"href": str(""), "conversationHref": str(""), "name": str(""), "tags": arrayOf(str("")), "uuid": str(""),
 		"source": str(""), "avatarUrl": orNull(str("")), "createdAt": str(""), "phoneNumber": str(""), "assignedUser": orNull(str("")),
 		"customFields": anyObject, "closedAt": orNull(str("")), "blockedAt": orNull(str("")), "funnelId": orNull(str("")),
 		"team": orNull(ref("CBTeam")), "channel": orNull(ref("CBChannel")), "bsuid": str(""), "note": orNull(str("")),
@@ -22,12 +23,19 @@ func callbellSchemas(b *builder) {
 	s["CBMessage"] = open(M{"uuid": str(""), "to": str(""), "from": str(""), "text": str(""), "status": str(""), "channel": str(""),
 		"createdAt": str(""), "attachments": arrayOf(str("")), "contact": orNull(ref("CBContact")), "metadata": mapOf(str(""))})
 	s["CBTemplate"] = open(M{"uuid": str(""), "title": str(""), "status": str("")}, "uuid")
-	s["CBUser"] = open(M{"uuid": str(""), "email": str(""), "name": str(""), "available": boolean, "role": str("")})
-	s["CBCustomStatus"] = open(M{"id": str(""), "name": str(""), "emoji": str("")}, "id", "name")
-	s["CBFunnel"] = open(M{"uuid": str(""), "name": str(""), "emoji": str(""), "position": integer}, "uuid", "name")
-	s["CBCustomField"] = open(M{"name": str(""), "type": str(""), "options": arrayOf(str(""))}, "name")
-	s["CBSubscription"] = open(M{"url": uri, "subscriptions": arrayOf(str(""))})
-	s["CBConnector"] = open(M{"provider": str("")})
+	s["CBUser"] = object(M{"uuid": str(""), "email": str(""), "name": str(""), "available": boolean, "lastUpdatedAt": str(""),
+		"userCustomStatus": customStatus, "role": str(""), "session": orNull(str("")),
+		"createdAt": str(""), "updatedAt": str(""), "teams": arrayOf(ref("CBTeam"))}, "uuid", "email", "name", "available", "role")
+	s["CBCustomStatus"] = closed(M{"id": str(""), "name": str(""), "emoji": str(""), "createdAt": str(""), "updatedAt": str("")})
+	s["CBFunnel"] = closed(M{"uuid": str(""), "name": str(""), "emoji": str(""), "position": integer, "createdAt": str("")})
+	s["CBCustomField"] = object(M{"name": str(""), "type": str(""), "options": arrayOf(str("")), "createdAt": str("")}, "name", "type", "createdAt")
+	s["CBTeamMember"] = object(M{"email": str(""), "name": str(""), "available": boolean, "lastUpdatedAt": str(""), "userCustomStatus": customStatus},
+		"email", "name", "available", "lastUpdatedAt")
+	s["CBSubscription"] = object(M{"url": uri, "subscriptions": arrayOf(str("")), "createdAt": str(""), "enabled": boolean, "statusReason": str(""),
+		"config": anyObject, "signingPublicKey": str(""), "rotation": object(M{"graceUntil": str(""), "previousSigningPublicKey": str("")}, "graceUntil")},
+		"url", "subscriptions", "createdAt", "enabled")
+	s["CBConnector"] = object(M{"channel_uuid": str(""), "provider": str(""), "api_url": uri, "phone_number_id": str(""), "webhook_url": uri,
+		"created_at": str(""), "updated_at": str("")}, "channel_uuid", "provider", "api_url", "webhook_url", "created_at", "updated_at")
 	s["CBStatus"] = closed(M{"status": str("What was done: \"contact was destroyed\", ...")})
 }
 
@@ -122,9 +130,10 @@ func callbellRoutes(b *builder) {
 	v("GET /v1/auth/me", "cbAuthMe", "Who the token is", op{Responses: status(200, ok("The account.", open(M{"status": str("")})))})
 	v("GET /v1/plan", "cbPlan", "The account's plan", op{Responses: status(200, ok("The plan.", open(M{"plan": str("")})))})
 	user := one("user", "CBUser")
+	availability := query("status", "Only agents who are available, or away.", strEnum("available", "away"))
 	v("POST /v1/users", "cbCreateUser", "Create an agent", op{Body: open(M{"email": str(""), "name": str(""), "role": str(""), "available": boolean}, "email"),
 		Responses: status(201, ok("Created.", user))})
-	v("GET /v1/users", "cbListUsers", "List agents", op{Query: []M{pageQ}, Responses: status(200, ok("A page.", many("users", "CBUser")))})
+	v("GET /v1/users", "cbListUsers", "List agents", op{Query: []M{pageQ, availability}, Responses: status(200, ok("A page.", many("users", "CBUser")))})
 	v("GET /v1/users/{uuid}", "cbGetUser", "Get an agent", op{Responses: status(200, ok("The agent.", user))})
 	v("PATCH /v1/users/{uuid}", "cbPatchUser", "Change an agent", op{Body: open(M{"name": str(""), "role": str("")}), Responses: status(200, ok("The agent.", user))})
 	v("DELETE /v1/users/{uuid}", "cbDeleteUser", "Delete an agent", op{Responses: status(200, destroyed)})
@@ -139,7 +148,7 @@ func callbellRoutes(b *builder) {
 	v("GET /v1/teams/{uuid}", "cbGetTeam", "Get a team", op{Responses: status(200, ok("The team.", team))})
 	v("PATCH /v1/teams/{uuid}", "cbPatchTeam", "Change a team", op{Body: open(M{"name": str(""), "default": boolean}), Responses: status(200, ok("The team.", team))})
 	v("DELETE /v1/teams/{uuid}", "cbDeleteTeam", "Delete a team", op{Responses: status(200, destroyed)})
-	v("GET /v1/teams/{uuid}/members", "cbTeamMembers", "List a team's members", op{Query: []M{pageQ}, Responses: status(200, ok("A page.", many("users", "CBUser")))})
+	v("GET /v1/teams/{uuid}/members", "cbTeamMembers", "List a team's members", op{Query: []M{pageQ, availability}, Responses: status(200, ok("A page.", many("users", "CBTeamMember")))})
 	v("PUT /v1/teams/{uuid}/members/{user}", "cbAddTeamMember", "Add an agent to a team", op{Responses: status(200, ok("The team.", team))})
 	v("DELETE /v1/teams/{uuid}/members/{user}", "cbRemoveTeamMember", "Remove an agent from a team", op{Responses: status(200, ok("The team.", team))})
 	cs := closed(M{"customStatus": ref("CBCustomStatus")})

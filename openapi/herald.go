@@ -25,7 +25,7 @@ func heraldSchemas(b *builder) {
 	s["Event"] = closed(M{"id": str(""), "type": str("message.sent, conversation.created, ..."), "created_at": dateTime,
 		"actor": orNull(open(M{"user_id": str(""), "name": str("")})), "data": M{"description": "The event's objects, as Herald stores them."}})
 	s["Webhook"] = object(M{"id": str("layer:///apps/<app>/webhooks/<uuid>"), "url": uri, "format": strEnum("layer", "callbell"), "version": str("The payload version: 1.0, 2.0 or 3.0 for layer."),
-		"target_url": uri, "events": arrayOf(str("")), "status": strEnum("unverified", "active", "inactive", "failing"), "status_reason": str(""),
+		"target_url": uri, "events": arrayOf(str("")), "status": strEnum("unverified", "active", "inactive"), "status_reason": str(""),
 		"created_at": dateTime, "config": M{"type": "object", "description": "The webhook's free-form config object, added to Layer payloads."}, "retry_schedule": arrayOf(number), "timeout_seconds": number,
 		"signing_secret":     str("whsec_…: in the responses that create the webhook or rotate its keys only."),
 		"signing_public_key": str("The ed25519 key that verifies v1a signatures."),
@@ -36,11 +36,14 @@ func heraldSchemas(b *builder) {
 		"retry_schedule": arrayOf(number), "timeout_seconds": number, "signing": anyJSON}, "target_url")
 	attempt := closed(M{"started_at": dateTime, "duration_ms": number, "status_code": integer,
 		"response_headers": orNull(mapOf(arrayOf(str("")))), "response_body": str(""), "error": str("")})
-	s["Delivery"] = object(M{"id": str(""), "event_id": str(""), "event_type": str(""), "status": strEnum("pending", "delivered", "failed", "cancelled"),
+	s["Delivery"] = object(M{"id": str(""), "event_id": str(""), "event_type": str(""), "status": strEnum("pending", "delivered", "failed"),
 		"attempts": integer, "next_attempt_at": orNull(dateTime), "last_status_code": integer, "last_error": str(""), "created_at": dateTime,
 		"delivered_at": orNull(dateTime), "payload": M{"description": "The body sent (GET of one delivery)."}, "attempt_log": arrayOf(attempt)},
 		"id", "event_id", "event_type", "status", "attempts", "next_attempt_at", "last_status_code", "last_error", "created_at", "delivered_at")
-	s["PushProvider"] = open(M{"kind": str(""), "secret": str("Generated: in this response only.")})
+	s["PushProvider"] = object(M{"kind": strEnum("apns", "fcm", "webhook"), "team_id": str(""), "key_id": str(""), "bundle_id": str(""),
+		"environment": str(""), "project_id": str(""), "client_email": str(""), "token_uri": str(""), "private_key_id": str(""), "url": uri,
+		"secret":     str("Generated (the webhook provider's whsec_…): in the response that configures it only."),
+		"created_at": dateTime, "updated_at": dateTime}, "kind", "created_at", "updated_at")
 }
 
 func heraldRoutes(b *builder) {
@@ -84,7 +87,7 @@ func heraldRoutes(b *builder) {
 	b.add("POST /apps/{app}/webhooks/{id}/rotate_secret", op{ID: "rotateWebhookSecret", Summary: "Rotate a webhook's signing keys", Tags: wt,
 		Body: open(M{"grace_period_seconds": number}), BodyOptional: true, Responses: status(200, ok("The webhook with its new signing_secret; the old keys sign too until rotation.grace_until.", ref("Webhook")))})
 	b.add("GET /apps/{app}/webhooks/{id}/deliveries", op{ID: "listDeliveries", Summary: "List a webhook's deliveries, newest first", Tags: wt,
-		Query:     append([]M{query("status", "Only deliveries in this status.", strEnum("pending", "delivered", "failed", "cancelled"))}, paging...),
+		Query:     append([]M{query("status", "Only deliveries in this status.", strEnum("pending", "delivered", "failed"))}, paging...),
 		Responses: status(200, ok("A page of deliveries.", arrayOf(ref("Delivery")), "Link"))})
 	b.add("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", op{ID: "getDelivery", Summary: "Get a delivery with its payload and attempts", Tags: wt,
 		Responses: status(200, ok("The delivery.", ref("Delivery")))})
@@ -185,7 +188,7 @@ func heraldRoutes(b *builder) {
 	c("POST /content", "clientCreateContent", "Declare rich content to upload", op{
 		Headers:   []M{header("Upload-Content-Type", "The content's media type.", str("")), header("Upload-Content-Length", "Its size in bytes.", integer)},
 		Responses: status(201, ok("Declared: upload the bytes to upload_url.", ref("Content"), "Location"))})
-	c("POST /push_tokens", "clientRegisterPushToken", "Register the device's push token", op{Body: ref("PushToken"), Responses: status(202, empty("Registered."))})
+	c("POST /push_tokens", "clientRegisterPushToken", "Register the device's push token", op{Body: ref("PushTokenInput"), Responses: status(202, empty("Registered."))})
 	c("DELETE /push_tokens/{device}", "clientUnregisterPushToken", "Unregister a device", op{Responses: status(202, empty("Unregistered."))})
 
 	// The preflights of the routes browsers call (AllowCORS).

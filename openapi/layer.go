@@ -67,14 +67,23 @@ func layerSchemas(b *builder) {
 	s["Patch"] = M{"description": "Layer Patch operations (application/vnd.layer-patch+json).", "type": "array",
 		"items": open(M{"operation": strEnum("add", "remove", "set", "delete"), "property": str(""), "value": anyValue, "id": str(""), "index": integer}, "operation", "property")}
 	s["ConversationPatch"] = M{"description": "Layer-Patch operations, or for convenience a plain object of the properties to set (participants, metadata).",
-		"oneOf": []any{ref("Patch"), open(M{"participants": arrayOf(anyJSON), "metadata": ref("Metadata")})}}
+		"oneOf": []any{ref("Patch"), open(M{"participants": arrayOf(anyJSON), "metadata": orNull(ref("Metadata"))})}}
 	s["Receipt"] = open(M{"type": strEnum("delivery", "read")}, "type")
 	s["User"] = object(M{"id": str(""), "identity": orNull(ref("Identity")), "suspended": boolean}, "id", "identity", "suspended")
 	s["Badge"] = open(M{"external_unread_count": integer, "unread_conversation_count": integer, "unread_message_count": integer})
-	s["PushToken"] = open(M{"token": str(""), "type": str(""), "device_id": str("")})
-	s["Export"] = open(M{"id": str(""), "status": str(""), "created_at": dateTime})
-	s["ExportSchedule"] = open(M{"interval": str(""), "events": orNull(arrayOf(str("")))}, "interval")
-	s["ExportSecurity"] = open(M{"public_key": str("")}, "public_key")
+	s["PushToken"] = object(M{"user_id": str(""), "device_id": str(""), "type": str("apns, gcm, ..."), "token": str(""), "apns_bundle_id": str(""),
+		"ios_version": str(""), "gcm_sender_id": str(""), "created_at": dateTime, "updated_at": dateTime}, "user_id", "device_id", "type", "token", "created_at", "updated_at")
+	s["PushTokenInput"] = open(M{"token": str(""), "type": str(""), "device_id": str(""), "apns_bundle_id": str(""), "ios_version": str(""), "gcm_sender_id": str("")})
+	s["Export"] = object(M{"aes_iv": orNull(str("")), "completed_at": orNull(dateTime), "created_at": dateTime, "download_url": orNull(uri),
+		"download_url_expires_at": orNull(dateTime), "encrypted_aes_key": orNull(str("")), "expired_at": orNull(dateTime), "id": str(""),
+		"public_key": str(""), "started_at": orNull(dateTime), "status": strEnum("pending", "executing", "completed", "failed"),
+		"status_url": uri, "type": strEnum("historical", "scheduled"), "error": str("")},
+		"aes_iv", "completed_at", "created_at", "download_url", "download_url_expires_at", "encrypted_aes_key", "expired_at", "id",
+		"public_key", "started_at", "status", "status_url", "type")
+	s["ExportSchedule"] = object(M{"interval": str(""), "events": orNull(arrayOf(str(""))), "last_export_at": orNull(dateTime),
+		"last_export_id": orNull(str("")), "next_export_at": orNull(dateTime)}, "interval")
+	s["ExportScheduleInput"] = open(M{"interval": str(""), "events": orNull(arrayOf(str("")))}, "interval")
+	s["ExportSecurity"] = closed(M{"public_key": str("")})
 }
 
 func layerRoutes(b *builder) {
@@ -167,7 +176,7 @@ func layerRoutes(b *builder) {
 	b.add("POST /apps/{app}/users/{user}/announcements/{id}/receipts", op{ID: "postAnnouncementReceipt", Summary: "Mark an announcement read", Tags: tags, Headers: hdr,
 		Body: ref("Receipt"), Responses: status(204, noContent)})
 	b.add("POST /apps/{app}/users/{user}/push_tokens", op{ID: "registerPushToken", Summary: "Register a device's push token", Tags: tags, Headers: hdr,
-		Body: ref("PushToken"), Responses: status(202, accepted("Registered."))})
+		Body: ref("PushTokenInput"), Responses: status(202, accepted("Registered."))})
 	b.add("GET /apps/{app}/users/{user}/push_tokens", op{ID: "listPushTokens", Summary: "List a user's push tokens", Tags: tags, Headers: hdr,
 		Responses: status(200, ok("The tokens.", arrayOf(ref("PushToken")), "Layer-Count"))})
 	b.add("DELETE /apps/{app}/users/{user}/push_tokens/{device}", op{ID: "unregisterPushToken", Summary: "Unregister a device", Tags: tags, Headers: hdr, Responses: status(202, accepted("Unregistered."))})
@@ -213,7 +222,7 @@ func layerRoutes(b *builder) {
 		Responses: status(200, ok("Completed or failed.", ref("Export")), 202, ok("Pending or executing.", ref("Export")))})
 	b.add("DELETE /apps/{app}/exports/{id}", op{ID: "deleteExport", Summary: "Delete an export", Tags: tags, Headers: hdr, Responses: status(204, noContent)})
 	b.add("PUT /apps/{app}/export_schedule", op{ID: "putExportSchedule", Summary: "Schedule exports", Tags: tags, Headers: hdr,
-		Body: ref("ExportSchedule"), Responses: status(200, ok("The schedule.", ref("ExportSchedule")))})
+		Body: ref("ExportScheduleInput"), Responses: status(200, ok("The schedule.", ref("ExportSchedule")))})
 	b.add("GET /apps/{app}/export_schedule", op{ID: "getExportSchedule", Summary: "Get the export schedule", Tags: tags, Headers: hdr, Responses: status(200, ok("The schedule.", ref("ExportSchedule")))})
 	b.add("GET /exports/{file}", op{ID: "downloadExport", Summary: "Download an export (signed URL)", Tags: []string{"Signed URLs"}, Auth: []M{},
 		Query: signedQuery, Responses: status(200, M{"description": "The export's archive.", "content": M{"application/octet-stream": M{}, "application/gzip": M{}}})})
