@@ -133,7 +133,7 @@ func (d Decoder) unmarshal(b []byte, v any) error {
 }
 
 var (
-	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	rawMessageType  = reflect.TypeFor[json.RawMessage]()
 	textUnmarshaler = reflect.TypeFor[interface{ UnmarshalText([]byte) error }]()
 )
 

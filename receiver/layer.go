@@ -67,7 +67,7 @@ func LayerEventTypes(version string) []string {
 type LayerEvent struct {
 	// Version is the payload version ("1.0", "2.0" or "3.0"), read from
 	// the delivery's Content-Type; it is no part of the body.
-	Version string `json:"-"`
+	Version string         `json:"-"`
 	Event   LayerEventInfo `json:"event"`
 	// Actor, in 3.0, is who caused the event (a receipt's sender for
 	// Receipt.created); 1.0 and 2.0 have it in Event.Actor.
