@@ -73,8 +73,8 @@ func canonicalPath(p string) (string, bool) {
 // layerURIID reads the rest of a Layer URI from the segments after
 // "layer:" (the empty ones of "///" first) and returns its bare id and
 // how many segments it took, or 0 when they are no URI of Layer's shapes:
-// <kind>/<id>, apps/<env>/<id> (an app), apps/<app>/webhooks/<id> and
-// messages/<m>/parts/<part>.
+// <kind>/<id>, apps/<env>/<uuid> (an app), apps/<app>/<kind>/<id> (its
+// webhooks, tokens) and messages/<m>/parts/<part>.
 func layerURIID(segs []string) (string, int) {
 	skip := 0
 	for skip < len(segs) && skip < 2 && segs[skip] == "" {
@@ -82,7 +82,7 @@ func layerURIID(segs []string) (string, int) {
 	}
 	rest := segs[skip:]
 	switch {
-	case len(rest) >= 4 && rest[0] == "apps" && rest[2] == "webhooks" && rest[3] != "",
+	case len(rest) >= 4 && rest[0] == "apps" && herald.ParseUUID(rest[2]) == "" && rest[3] != "",
 		len(rest) >= 4 && rest[0] == "messages" && rest[2] == "parts" && rest[3] != "":
 		return rest[3], skip + 4
 	case len(rest) >= 3 && rest[0] == "apps" && rest[2] != "":

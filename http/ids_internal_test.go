@@ -11,6 +11,7 @@ func TestCanonicalPath(t *testing.T) {
 		"/apps/layer:///apps/staging/" + u + "/conversations":                     "/apps/" + u + "/conversations",
 		"/apps/A/conversations/C/messages/M/parts/layer:///messages/M/parts/" + u: "/apps/A/conversations/C/messages/M/parts/" + u,
 		"/apps/A/users/layer:///identities/bob/messages/" + c + "/receipts":       "/apps/A/users/bob/messages/" + u + "/receipts",
+		"/apps/A/tokens/layer:///apps/A/tokens/" + u:                              "/apps/A/tokens/" + u,
 		"/identities/layer:///identities/bob":                                     "/identities/bob",
 		"/v1/messages/status/layer:///messages/" + u:                              "/v1/messages/status/" + u,
 		"/v1/contacts/" + c:                "/v1/contacts/" + c,
