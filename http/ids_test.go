@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -77,5 +78,30 @@ func TestChannelMessageIDsWorkAcrossAPIs(t *testing.T) {
 				t.Errorf("GET /v1/messages/status/%s: uuid %v, want %s", form, m["uuid"], id)
 			}
 		}
+	})
+}
+
+// A /v1 body takes the Layer id of a message as well as its uuid.
+func TestV1BodiesTakeLayerIDs(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		ch := a.cbChannel(t, "15550001111")
+		in := a.cbInbound(t, ch, map[string]any{"from": "15550002222", "content": map[string]any{"text": "Hello"}})
+		layerID := "layer:///messages/" + herald.ParseUUID(in)
+		reply := a.cbSend(t, map[string]any{"to": "15550002222", "content": map[string]any{"text": "Hi!"}, "reply_to": layerID})
+		var m *herald.Message
+		err := a.Store.View(context.Background(), func(q herald.Queries) (err error) {
+			m, err = q.Message(context.Background(), a.AppID, herald.ParseUUID(reply))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Channel == nil || m.Channel.ReplyTo == nil || m.Channel.ReplyTo.ID != herald.ParseUUID(in) {
+			t.Errorf("the reply's channel %+v does not name the message it answers, %s", m.Channel, layerID)
+		}
+		a.v1(t, "POST", "/messages/send", map[string]any{"to": "15550002222", "from": "whatsapp", "type": "text",
+			"content": map[string]any{"text": "?"}, "reply_to": "layer:///messages/" + herald.ParseUUID(reply) + "x"}).
+			wantError(t, 422, "invalid_property", "reply_to")
 	})
 }
