@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/internal/seedtest"
 	"github.com/heraldhq/herald/layer"
 	rcv "github.com/heraldhq/herald/receiver"
 )
@@ -545,4 +546,30 @@ func TestReceiverPackageCallbellDeliveries(t *testing.T) {
 		}
 		negativeChecks(t, rc.deliveries()[0], keys)
 	})
+}
+
+// The payloads of Layer's and Callbell's docs, which Herald's goldens
+// reproduce, decode strictly.
+func TestReceiverPackageSeeds(t *testing.T) {
+	t.Parallel()
+	for name, version := range map[string]string{"layer-message-sent.md": "1.0", "layer-message-deleted.md": "2.0",
+		"callbell-message-created.md": "", "callbell-message-created.fr.md": ""} {
+		body := seedtest.Payload(t, name)
+		var ev rcv.Event
+		var err error
+		if version != "" {
+			ev, err = rcv.Decoder{Strict: true}.DecodeLayer(version, body)
+		} else {
+			ev, err = rcv.Decoder{Strict: true}.DecodeCallbell(body)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		// Callbell's own conversationHref is a dashboard page, no
+		// conversation of Herald's.
+		if ev.EventType() == "" || (version != "" && ev.ConversationID() == "") {
+			t.Errorf("%s: %+v", name, ev)
+		}
+	}
 }
