@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,6 +76,14 @@ func TestREADMEWalkthrough(t *testing.T) {
 	cmd := exec.Command("bash", filepath.Join(dir, "walkthrough.sh"))
 	cmd.Dir, cmd.Env = work, env
 	cmd.WaitDelay = time.Second
+	// In a process group of its own, so that whatever an example leaves
+	// running in the background goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
 	out, err := runBounded(cmd, 5*time.Minute)
 	if err != nil {
 		t.Fatalf("the README walkthrough failed: %v\n%s\nserver log (end):\n%s", err, tail(out, 60), tail(server.logs.String(), 30))
@@ -253,7 +262,7 @@ func newWalkthroughReceiver(t *testing.T) *walkthroughReceiver {
 	return r
 }
 
-// runBounded runs cmd, killing it after limit, and returns its combined
+// runBounded runs cmd, killing its process group after limit, and returns its combined
 // output.
 func runBounded(cmd *exec.Cmd, limit time.Duration) (string, error) {
 	var out strings.Builder
@@ -271,7 +280,7 @@ func runBounded(cmd *exec.Cmd, limit time.Duration) (string, error) {
 		}
 		close(copied)
 	}()
-	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(limit, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	err := cmd.Wait()
 	timer.Stop()
 	pw.Close()
