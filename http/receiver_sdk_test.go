@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -41,6 +42,11 @@ func newSDKReceiver(t *testing.T, v *rcv.Verifier) *sdkReceiver {
 	rc := &sdkReceiver{}
 	rc.use(v)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			checkDelivery(t, r.Header, body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		rec := httptest.NewRecorder()
 		rc.handler.Load().ServeHTTP(rec, r)
 		if r.Method == http.MethodPost && rec.Code >= 300 {
