@@ -15,7 +15,7 @@ import (
 
 // webhookConfig is the webhook's config object, added to Layer payloads
 // when it has one.
-var webhookConfig = M{"type": "object", "description": "The webhook's config object, when it has one.", "additionalProperties": str("")}
+var webhookConfig = M{"type": "object", "description": "The webhook's config object, as registered, when it has one."}
 
 // WebhookName names the webhooks entry of a delivery.
 func WebhookName(format, version, event string) string {
