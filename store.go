@@ -279,6 +279,7 @@ type Queries interface {
 	EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*Event, error)
 
 	WebhookQueries
+	WebhookAdminQueries
 	PartQueries
 	GoneQueries
 	UnboundContentQueries

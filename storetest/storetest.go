@@ -61,6 +61,7 @@ var tests = []struct {
 	{"CRMFields", testCRMFields}, {"Funnels", testFunnels}, {"ContactFields", testContactFields},
 	{"Templates", testTemplates}, {"ContactLastInbound", testContactLastInbound}, // templates.go
 
+	{"UpdateWebhookSettings", testUpdateWebhookSettings}, {"FilteredDeliveries", testFilteredDeliveries}, // webhookadmin.go
 	// webhooks.go
 	{"UpdateWebhookSavesEverything", testUpdateWebhookSavesEverything},
 	{"WebhookEvents", testWebhookEvents},
