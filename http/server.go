@@ -154,6 +154,8 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /apps/{app}/webhooks", s.listWebhooks)
 	handle("GET /apps/{app}/webhooks/{id}", s.getWebhook)
 	handle("DELETE /apps/{app}/webhooks/{id}", s.deleteWebhook)
+	handle("PATCH /apps/{app}/webhooks/{id}", s.patchWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/test", s.testWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/activate", s.activateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/deactivate", s.deactivateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/replay", s.replayWebhook)
