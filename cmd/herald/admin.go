@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,11 @@ func args(n, optional int) cobra.PositionalArgs {
 // directory's database be created (apps create only).
 func (a *admin) ops(cmd *cobra.Command, create bool) (operations, error) {
 	ctx := cmd.Context()
+	if (cmd.Flags().Changed("data") || cmd.Flags().Changed("db")) && !cmd.Flags().Changed("server") {
+		// Data given on the command line wins over a server of the
+		// environment.
+		a.server, a.token = "", ""
+	}
 	if a.server != "" {
 		if cmd.Flags().Changed("data") || cmd.Flags().Changed("db") {
 			return nil, errors.New("give --server (a running server) or --data/--db (its data), not both")
@@ -294,11 +300,11 @@ func webhookTable(w io.Writer, wh *webhookView) {
 	}
 	schedule := make([]string, len(wh.RetrySchedule))
 	for i, s := range wh.RetrySchedule {
-		schedule[i] = (time.Duration(s * float64(time.Second))).String()
+		schedule[i] = shortDuration(time.Duration(s * float64(time.Second)))
 	}
 	fmt.Fprintf(w, "Target URL:\t%s\nFormat:\t%s %s\nEvents:\t%s\nRetry schedule:\t%s\nTimeout:\t%s\nConfig:\t%s\nCreated:\t%s\n",
 		wh.TargetURL, wh.Format, wh.Version, strings.Join(wh.Events, ", "), orDash(strings.Join(schedule, ", ")),
-		time.Duration(wh.TimeoutSeconds*float64(time.Second)), string(wh.Config), wh.CreatedAt)
+		shortDuration(time.Duration(wh.TimeoutSeconds*float64(time.Second))), compactJSON(wh.Config), wh.CreatedAt)
 	if wh.SigningSecret != "" {
 		fmt.Fprintf(w, "Signing secret:\t%s\t(Standard Webhooks; shown this once)\n", wh.SigningSecret)
 	}
@@ -386,6 +392,26 @@ func (s *webhookSettings) body(cmd *cobra.Command) (map[string]any, error) {
 		in["asymmetric_signature"] = true
 	}
 	return in, nil
+}
+
+// shortDuration writes 2m rather than 2m0s.
+func shortDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
+func compactJSON(b []byte) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return string(b)
+	}
+	return buf.String()
 }
 
 // parseDelay reads a duration, or a number of seconds.
@@ -539,7 +565,9 @@ func (a *admin) webhooksCommand() *cobra.Command {
 	rotate.Flags().DurationVar(&rotation.grace, "grace", 24*time.Hour, "how long the replaced secret still signs beside the new one; 0 drops it at once")
 	rotate.Flags().StringVar(&rotation.secret, "secret", "", "a new secret for Layer's HMAC-SHA1 signature too")
 	activate := a.webhookCommand("activate", "Verify a webhook's receiver again and resume its deliveries, failed ones included",
-		func(ctx context.Context, ops operations, app, id string) (*webhookView, error) { return ops.ActivateWebhook(ctx, app, id) })
+		func(ctx context.Context, ops operations, app, id string) (*webhookView, error) {
+			return ops.ActivateWebhook(ctx, app, id)
+		})
 	deactivate := a.webhookCommand("deactivate", "Pause a webhook: its events wait for it",
 		func(ctx context.Context, ops operations, app, id string) (*webhookView, error) {
 			return ops.DeactivateWebhook(ctx, app, id)
@@ -750,7 +778,6 @@ func deliveryTable(w io.Writer, d *deliveryView) {
 	if d.DeliveredAt != nil {
 		fmt.Fprintf(w, "Delivered:\t%s\n", *d.DeliveredAt)
 	}
-	fmt.Fprintf(w, "Payload:\t%s\n", oneLine(string(d.Payload), 400))
 	for i, at := range d.AttemptLog {
 		outcome := statusText(at.StatusCode)
 		if at.Error != "" {
@@ -762,6 +789,13 @@ func deliveryTable(w io.Writer, d *deliveryView) {
 			fmt.Fprintf(w, "  Response body:\t%s\n", oneLine(at.ResponseBody, 200))
 		}
 	}
+	// The payload whole, as the receiver got it, indented for reading.
+	var payload bytes.Buffer
+	if json.Indent(&payload, d.Payload, "", "  ") != nil {
+		payload.Reset()
+		payload.Write(d.Payload)
+	}
+	fmt.Fprintf(w, "Payload:\n%s\n", payload.String())
 }
 
 // --- events ---
@@ -919,4 +953,3 @@ func (a *admin) tail(cmd *cobra.Command, s tailSettings) error {
 		}
 	}
 }
-

@@ -180,11 +180,42 @@ func (o *httpOps) Webhook(ctx context.Context, app, id string) (*webhookView, er
 }
 
 func (o *httpOps) CreateWebhook(ctx context.Context, app string, in map[string]any) (*webhookView, error) {
-	return o.webhookCall(ctx, "POST", app, "/webhooks", in)
+	w, err := o.webhookCall(ctx, "POST", app, "/webhooks", in)
+	if err != nil {
+		return nil, err
+	}
+	settled, err := o.settled(ctx, app, w)
+	if err != nil {
+		return nil, err
+	}
+	settled.SigningSecret = w.SigningSecret
+	return settled, nil
+}
+
+// settled waits for the verification the server runs, as the data
+// directory's commands do theirs, so that both show its outcome.
+func (o *httpOps) settled(ctx context.Context, app string, w *webhookView) (*webhookView, error) {
+	deadline := time.Now().Add(verificationWait)
+	for w.Status == "unverified" && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		var err error
+		if w, err = o.Webhook(ctx, app, w.ID); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
 func (o *httpOps) UpdateWebhook(ctx context.Context, app, id string, patch map[string]any) (*webhookView, error) {
-	return o.webhookCall(ctx, "PATCH", app, webhookPath(id), patch)
+	w, err := o.webhookCall(ctx, "PATCH", app, webhookPath(id), patch)
+	if err != nil {
+		return nil, err
+	}
+	return o.settled(ctx, app, w)
 }
 
 func (o *httpOps) TestWebhook(ctx context.Context, app, id string) (*testView, error) {
@@ -200,7 +231,11 @@ func (o *httpOps) RotateWebhookSecret(ctx context.Context, app, id string, in ma
 }
 
 func (o *httpOps) ActivateWebhook(ctx context.Context, app, id string) (*webhookView, error) {
-	return o.webhookCall(ctx, "POST", app, webhookPath(id)+"/activate", nil)
+	w, err := o.webhookCall(ctx, "POST", app, webhookPath(id)+"/activate", nil)
+	if err != nil {
+		return nil, err
+	}
+	return o.settled(ctx, app, w)
 }
 
 func (o *httpOps) DeactivateWebhook(ctx context.Context, app, id string) (*webhookView, error) {

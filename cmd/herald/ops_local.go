@@ -212,7 +212,7 @@ func (o *localOps) CreateWebhook(ctx context.Context, app string, in map[string]
 // settled waits for the verification this process started, which would
 // end with it, and returns the webhook as it left it.
 func (o *localOps) settled(ctx context.Context, w *herald.Webhook) (*webhookView, error) {
-	deadline := time.Now().Add(delivery.DefaultMaxAttemptTimeout + 5*time.Second)
+	deadline := time.Now().Add(verificationWait)
 	for {
 		current, err := o.engine.Webhook(ctx, w.AppID, w.ID)
 		if err != nil {
@@ -263,6 +263,10 @@ func (o *localOps) TestWebhook(ctx context.Context, app, id string) (*testView, 
 		ResponseBody: strings.ToValidUTF8(string(body), "\uFFFD"), Error: a.Error, RequestHeaders: res.RequestHeaders,
 		Payload: res.Body}, nil
 }
+
+// verificationWait bounds the wait for a receiver's verification: the
+// longest attempt, and some.
+const verificationWait = delivery.DefaultMaxAttemptTimeout + 5*time.Second
 
 // maxTestResponseBody is the excerpt of a test's answer shown, as the API
 // shows it.
