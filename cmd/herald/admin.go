@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,8 +54,8 @@ It prints a table, or JSON with --json.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
 	f := g.PersistentFlags()
 	f.StringVar(&a.server, "server", env("HERALD_SERVER", ""), "root URL of a running Herald server to work through; default: work on --data or --db (env HERALD_SERVER)")
-	f.StringVar(&a.token, "token", env("HERALD_TOKEN", ""), "with --server, a token of the app (env HERALD_TOKEN)")
-	f.StringVar(&a.app, "app", env("HERALD_APP", ""), "the app's id; with --server, the app of --token; on the data directory, needed only when it has several apps (env HERALD_APP)")
+	f.StringVar(&a.token, "token", env("HERALD_TOKEN", ""), "with --server, a token of the app (env HERALD_TOKEN; default: DATA/bootstrap.json's)")
+	f.StringVar(&a.app, "app", env("HERALD_APP", ""), "the app's id; with --server, the app of --token (default: DATA/bootstrap.json's); on the data directory, needed only when it has several apps (env HERALD_APP)")
 	f.BoolVar(&a.json, "json", false, "print JSON instead of a table")
 	g.AddCommand(subs...)
 	return g
@@ -85,6 +87,16 @@ func (a *admin) ops(cmd *cobra.Command, create bool) (operations, error) {
 		}
 		if err := checkServerURL(a.server); err != nil {
 			return nil, err
+		}
+		if a.app == "" || a.token == "" {
+			// As herald listen: the first app a server created on the
+			// data directory, when its bootstrap.json is still there.
+			if b, err := os.ReadFile(filepath.Join(a.cfg.data, "bootstrap.json")); err == nil {
+				var c credentials
+				if json.Unmarshal(b, &c) == nil && c.AppID != "" && c.Token != "" {
+					a.app, a.token = cmp.Or(a.app, c.AppID), cmp.Or(a.token, c.Token)
+				}
+			}
 		}
 		if a.token == "" {
 			return nil, errors.New("--server needs --token (env HERALD_TOKEN), a token of the app")

@@ -195,6 +195,7 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(adminCommands(cfg)...)
 	root.AddCommand(keysCommand(cfg),
 		secretKeyCommand(), pushCommand(cfg), connectorCommand(cfg))
+	root.AddCommand(listenCommand(cfg))
 	return root
 }
 

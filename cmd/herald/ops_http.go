@@ -28,13 +28,6 @@ func newHTTPOps(server, token string) *httpOps {
 
 func (o *httpOps) Close() error { return nil }
 
-// apiError is the API's error body.
-type apiError struct {
-	ID      string         `json:"id"`
-	Message string         `json:"message"`
-	Data    map[string]any `json:"data"`
-}
-
 // do sends a request to path under the app and decodes the answer into out
 // (nil: none is read).
 func (o *httpOps) do(ctx context.Context, method, app, path string, query url.Values, body, out any) error {
