@@ -7,6 +7,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/heraldhq/herald/callbell"
 )
 
 // PATCH changes the settings given and keeps the others; a new target URL
@@ -200,5 +202,34 @@ func TestDeliveryFilters(t *testing.T) {
 		a.do("GET", "/webhooks/"+id+"/deliveries?since="+url.QueryEscape(middle)+"&until="+url.QueryEscape(middle), nil).
 			wantError(t, 422, "invalid_property", "until")
 		a.do("GET", "/webhooks/"+id+"/deliveries?status=lost", nil).wantError(t, 422, "invalid_property", "status")
+	})
+}
+
+// A Callbell-format subscription's test is Callbell's envelope with a
+// type of its own, signed as Callbell signs; its settings are changed by
+// subscribing again, not by PATCH.
+func TestWebhookTestPingCallbell(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, a *api) {
+		rc := newReceiver(t)
+		sub := a.cbwSubscribe(t, 201, rc.URL, "message_created")
+		var list []map[string]any
+		a.do("GET", "/webhooks", nil).must(t, 200).JSON(t, &list)
+		if len(list) != 1 || list[0]["format"] != "callbell" {
+			t.Fatalf("webhooks %v", list)
+		}
+		id := localID(list[0]["id"])
+		res := a.do("POST", "/webhooks/"+id+"/test", nil).must(t, 200).Map(t)
+		if res["delivered"] != true || res["event_type"] != "webhook_test" {
+			t.Fatalf("test of a Callbell subscription: %v", res)
+		}
+		h := rc.waitHits(t, 1)[0]
+		p := h.payload(t)
+		if p["event"] != "webhook_test" || p["payload"].(map[string]any)["webhookId"] != id {
+			t.Fatalf("Callbell test payload %s", h.Body)
+		}
+		if err := callbell.Verify(sub["secret"].(string), h.Header.Get(callbell.SignatureHeader), h.Body, time.Now(), callbell.DefaultTolerance); err != nil {
+			t.Fatalf("the test's %s: %v", callbell.SignatureHeader, err)
+		}
+		a.do("PATCH", "/webhooks/"+id, map[string]any{"timeout_seconds": 2}).wantError(t, 400, "invalid_request", "")
 	})
 }
