@@ -318,6 +318,8 @@ func TestOperatorCommandErrors(t *testing.T) {
 	oneLine([]string{"serve", "--data", dir}, []string{"HERALD_RETENTION=30d"}, `HERALD_RETENTION="30d" is not a duration`)
 	oneLine([]string{"serve", "--data", dir}, []string{"HERALD_RATE_LIMIT=fast"}, `HERALD_RATE_LIMIT="fast" is not a number`)
 	oneLine([]string{"serve", "--data", dir}, []string{"HERALD_CONTENT_URL_TTL=1 hour"}, `HERALD_CONTENT_URL_TTL="1 hour"`)
+	oneLine([]string{"serve", "--data", dir}, []string{"HERALD_MAX_CONTENT_BYTES=lots"}, "env HERALD_MAX_CONTENT_BYTES")
+	oneLine([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, []string{"HERALD_DEBUG_ADDR=nowhere"}, "HERALD_DEBUG_ADDR")
 
 	// A flag given wins over the environment's value, which is then not
 	// read.

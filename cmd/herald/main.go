@@ -364,7 +364,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		// Go's profiles (/debug/pprof/), on an address of their own.
 		dln, err := net.Listen("tcp", debug)
 		if err != nil {
-			return err
+			return fmt.Errorf("the environment variable HERALD_DEBUG_ADDR=%q: %w", debug, err)
 		}
 		go http.Serve(dln, http.DefaultServeMux)
 		defer dln.Close()
