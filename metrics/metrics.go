@@ -135,7 +135,8 @@ func New() *Metrics {
 
 // Handler serves the registry in Prometheus' exposition formats.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+	// A failed backlog query leaves the other metrics served.
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry, ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Attempt is a delivery attempt as the engine finished it, for Attempted.
