@@ -49,6 +49,7 @@ var subprotocols = map[string]layerapi.Version{"layer-2.0": layerapi.V20, "layer
 func (a *API) Routes(s *heraldhttp.Server) {
 	a.srv = s
 	a.hub = newHub(a)
+	s.Metrics.CountSockets(a.hub.open)
 	// This node's commits wake the tail at once; the store tells it of the
 	// other nodes' (see hub.start).
 	prev := s.Service.Notify

@@ -25,8 +25,8 @@ import (
 func routeBodies(rc string) map[string]any {
 	part := map[string]any{"mime_type": "text/plain", "body": "Hello!"}
 	return map[string]any{
-		"GET /health": nil,
-		"GET /errors": nil,
+		"GET /health":  nil,
+		"GET /errors":  nil,
 		"GET /metrics": nil,
 
 		"POST /nonces":                             nil,

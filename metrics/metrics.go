@@ -33,6 +33,9 @@ var answers = [...]string{"2xx", "3xx", "4xx", "5xx", "error"}
 // Metrics is a server's registry and the metrics Herald keeps in it.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// QueueCacheFor is how long a read of the webhooks' backlogs serves
+	// the scrapes (DefaultQueueCacheFor); set it before the first scrape.
+	QueueCacheFor time.Duration
 
 	deliveries     *prometheus.CounterVec
 	attemptSeconds *prometheus.HistogramVec
@@ -78,7 +81,7 @@ var attemptBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
 // New returns a registry holding Herald's metrics and the Go runtime's and
 // the process's.
 func New() *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry(), formats: map[formatKey]*formatMetrics{},
+	m := &Metrics{Registry: prometheus.NewRegistry(), QueueCacheFor: DefaultQueueCacheFor, formats: map[formatKey]*formatMetrics{},
 		routes: map[string]*routeMetrics{}, streaks: map[string]*atomic.Int64{}}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_webhook_deliveries_total",
@@ -272,8 +275,14 @@ func (m *Metrics) Committed(took time.Duration, updates int) {
 	m.commitUpdates.Observe(float64(updates))
 }
 
-// PushSent counts a push notification send by outcome ("sent", "retry",
-// "failed"); a nil m counts nothing.
+// Outcomes of a push or connector send.
+const (
+	Sent   = "sent"
+	Failed = "failed" // no attempt left, or refused for good
+)
+
+// PushSent counts a push notification send by outcome (Sent, Retry,
+// Failed); a nil m counts nothing.
 func (m *Metrics) PushSent(outcome string) {
 	if m != nil {
 		m.pushSends.WithLabelValues(outcome).Inc()

@@ -11,14 +11,14 @@ import (
 )
 
 // Bounds of the backlog query that a scrape runs: its result serves the
-// scrapes of the next QueueCacheFor (several Prometheus servers, or one
-// with a short interval, cost one query), and it counts at most
+// scrapes of the next DefaultQueueCacheFor (several Prometheus servers, or
+// one with a short interval, cost one query), and it counts at most
 // QueueScanLimit deliveries, a few hundred milliseconds of reading at
 // worst; ten times the default bound of one webhook's queue.
-var (
-	QueueCacheFor  = 5 * time.Second
-	QueueScanLimit = 1_000_000
-	queueTimeout   = 10 * time.Second
+const (
+	DefaultQueueCacheFor = 5 * time.Second
+	QueueScanLimit       = 1_000_000
+	queueTimeout         = 10 * time.Second
 )
 
 var (
@@ -39,11 +39,12 @@ func (m *Metrics) WatchStore(s herald.Store) {
 	if o, ok := s.(herald.CommitObserver); ok {
 		o.ObserveCommits(m.Committed)
 	}
-	m.Registry.MustRegister(&queueCollector{store: s})
+	m.Registry.MustRegister(&queueCollector{m: m, store: s})
 }
 
 // queueCollector reads the backlogs when scraped, never on a hot path.
 type queueCollector struct {
+	m     *Metrics
 	store herald.Store
 	mu    sync.Mutex
 	// The last read, and when it was made.
@@ -63,7 +64,7 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	if c.readAt.IsZero() || now.Sub(c.readAt) >= QueueCacheFor {
+	if c.readAt.IsZero() || now.Sub(c.readAt) >= c.m.QueueCacheFor {
 		ctx, cancel := context.WithTimeout(context.Background(), queueTimeout)
 		c.err = c.store.View(ctx, func(q herald.Queries) (err error) {
 			c.queues, c.truncated, err = q.WebhookQueues(ctx, QueueScanLimit)
