@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,6 +66,18 @@ func (o *observed) Write(b []byte) (int, error) {
 		o.status = http.StatusOK
 	}
 	return o.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile for a file, one
+// buffer less otherwise), as downloads use it.
+func (o *observed) ReadFrom(src io.Reader) (int64, error) {
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	if rf, ok := o.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{o.ResponseWriter}, src)
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer
