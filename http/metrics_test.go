@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +216,17 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 			wantMetric(t, m, 3, "herald_webhook_queue_depth", "webhook", downHook)
 			if later, _ := metric(m, "herald_webhook_oldest_pending_age_seconds", "webhook", downHook); later < age+0.3 {
 				t.Errorf("oldest pending age %v s, then %v s 0.3 s later: it does not grow", age, later)
+			}
+
+			// The example alerts use only metrics that are there.
+			rules, err := os.ReadFile("../deploy/prometheus/herald-alerts.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range regexp.MustCompile(`herald_[a-z_]+`).FindAllString(string(rules), -1) {
+				if m[name] == nil {
+					t.Errorf("the example alerts use %s, which is not served", name)
+				}
 			}
 
 			// The request's own log lines and the attempts of its event's
