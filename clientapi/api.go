@@ -198,7 +198,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if err := a.service().SetSockets(ctx, a.node(), sess.AppID, sess.UserID, n); err != nil {
-		a.logger().Error("recording a socket", "user", sess.UserID, "err", err)
+		a.logger().ErrorContext(ctx, "recording a socket", "user", sess.UserID, "err", err)
 	}
 	expiry := time.AfterFunc(sess.ExpiresAt.Sub(a.now()), func() { s.close(websocket.StatusPolicyViolation, "session expired") })
 	// Read by a goroutine of its own, and the request's ends: its stack,

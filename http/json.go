@@ -110,7 +110,7 @@ func (s *Server) storageFull(r *http.Request, err error) {
 		return
 	}
 	s.storageFullRefused.Add(-refused)
-	s.Logger.Error("the storage is full: writes answer 507 insufficient_storage until space is freed",
+	s.Logger.ErrorContext(r.Context(), "the storage is full: writes answer 507 insufficient_storage until space is freed",
 		"refused", refused, "method", r.Method, "path", r.URL.Path, "err", err)
 }
 
