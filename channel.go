@@ -190,9 +190,14 @@ const (
 // CompactUUID writes a UUID as 32 hex digits, as Callbell's API does.
 func CompactUUID(id string) string { return strings.ReplaceAll(id, "-", "") }
 
-// ParseUUID reads a UUID in its 32- or 36-character form and returns it in
-// the 36-character form Herald stores, or "" when s is not a UUID.
+// ParseUUID reads a UUID in its 32- or 36-character form, or at the end
+// of a Layer URI (layer:///messages/<uuid>: the Layer API's id of the same
+// object), and returns it in the 36-character form Herald stores, or ""
+// when s is none of these.
 func ParseUUID(s string) string {
+	if rest, ok := strings.CutPrefix(s, "layer:///"); ok {
+		s = rest[strings.LastIndexByte(rest, '/')+1:]
+	}
 	u, err := uuid.Parse(s)
 	if err != nil || (len(s) != 32 && len(s) != 36) {
 		return ""

@@ -191,6 +191,7 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
 		keysCommand(cfg),
 		secretKeyCommand(), pushCommand(cfg), connectorCommand(cfg))
+	root.AddCommand(listenCommand(cfg))
 	return root
 }
 
