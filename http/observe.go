@@ -55,7 +55,9 @@ type observed struct {
 }
 
 func (o *observed) WriteHeader(code int) {
-	if o.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+	// Informational answers (103 Early Hints) come before the status;
+	// 101 is the status of an upgrade.
+	if (o.status == 0 && code >= 200) || code == http.StatusSwitchingProtocols {
 		o.status = code
 	}
 	o.ResponseWriter.WriteHeader(code)
