@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/internal/logs"
+	"github.com/heraldhq/herald/push"
 )
 
 // logBuffer collects a server's log lines.
@@ -267,4 +269,26 @@ func TestMetricsToken(t *testing.T) {
 	if _, ok := metric(a.scrape(t, "Authorization", "Bearer scrape-me"), "herald_http_requests_total", "route", "GET /metrics", "code", "401"); !ok {
 		t.Error("refused scrapes not counted")
 	}
+}
+
+// Push sends are counted by outcome.
+func TestMetricsPushSends(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		s := newPushServers(t)
+		s.sender(t, a, func(snd *push.Sender) { snd.Metrics = a.Server.Metrics })
+		fine := &pushReceiver{t: t}
+		fineTS := httptest.NewServer(fine)
+		defer fineTS.Close()
+		fine.secret = a.do("PUT", "/push_providers/webhook", map[string]any{"url": fineTS.URL}).must(t, 200).Map(t)["secret"].(string)
+		for _, u := range []string{"ann", "ben"} {
+			registerDevice(t, a, u, u+"-phone", "apns", u+"-token")
+		}
+		a.do("POST", "/notifications", map[string]any{"recipients": []any{"ann", "ben"}, "notification": map[string]any{"text": "hi"}}).must(t, 202)
+		eventually(t, func() bool { return len(fine.pushes()) == 2 }, "the pushes")
+		eventually(t, func() bool {
+			v, _ := metric(a.scrape(t), "herald_push_sends_total", "outcome", "sent")
+			return v == 2
+		}, "two pushes counted as sent")
+	})
 }
