@@ -25,8 +25,9 @@ import (
 func routeBodies(rc string) map[string]any {
 	part := map[string]any{"mime_type": "text/plain", "body": "Hello!"}
 	return map[string]any{
-		"GET /health": nil,
-		"GET /errors": nil,
+		"GET /health":  nil,
+		"GET /errors":  nil,
+		"GET /metrics": nil,
 
 		"POST /nonces":                             nil,
 		"POST /sessions":                           map[string]any{"identity_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "app_id": "layer:///apps/staging/9ad8a4ae-2c05-4d4c-bf0d-3e4d8ddc2b1c"},

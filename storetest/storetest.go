@@ -65,6 +65,7 @@ var tests = []struct {
 	// webhooks.go
 	{"UpdateWebhookSavesEverything", testUpdateWebhookSavesEverything},
 	{"WebhookEvents", testWebhookEvents},
+	{"WebhookQueues", testWebhookQueues}, {"RequestIDs", testRequestIDs}, // queues.go
 	{"RequeueDeliveries", testRequeueDeliveries},
 	{"ClaimTakesOnlyDueDeliveries", testClaimTakesOnlyDueDeliveries},
 	{"LeaseHoldsUntilItEnds", testLeaseHoldsUntilItEnds},

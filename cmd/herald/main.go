@@ -63,6 +63,7 @@ type config struct {
 	// in the database (see secretkey.go).
 	secretKey, secretKeyFile string
 	logger                   *slog.Logger
+	logs                     logSettings
 }
 
 func (c *config) flags(cmd *cobra.Command) {
@@ -186,11 +187,18 @@ func rootCommand() *cobra.Command {
 		Short:         "Herald: a self-hosted messaging backend whose events reach other systems as webhooks",
 		SilenceUsage:  true,
 		SilenceErrors: false,
-		// Every environment value a command reads parses, or it fails
-		// naming it.
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return checkEnv(cmd) },
 	}
 	cfg.flags(root)
+	cfg.logs.flags(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) (err error) {
+		// Every environment value a command reads parses, or it fails
+		// naming it.
+		if err := checkEnv(cmd); err != nil {
+			return err
+		}
+		cfg.logger, err = cfg.logs.logger()
+		return err
+	}
 	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand())
 	root.AddCommand(adminCommands(cfg)...)
 	root.AddCommand(keysCommand(cfg),
@@ -232,6 +240,7 @@ func serveCommand(cfg *config) *cobra.Command {
 	var contentTTL time.Duration
 	var health healthSettings
 	var limits serverLimits
+	var metrics metricsSettings
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API",
@@ -239,7 +248,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits)
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits, metrics)
 		},
 	}
 	ttl := envDuration(cmd, "content-url-ttl", "HERALD_CONTENT_URL_TTL", time.Hour)
@@ -277,6 +286,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		"concurrent sends through WhatsApp's and Telegram's APIs per node; one app takes at most a quarter of them")
 	limits.flags(cmd)
 	health.quotas.flags(cmd)
+	metrics.flags(cmd)
 	return cmd
 }
 
@@ -324,8 +334,14 @@ const (
 	serverMemoryLimit = 512 << 20
 )
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits, metrics metricsSettings) error {
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := metrics.check(); err != nil {
+		return err
+	}
 	allowTargets, err := egress.ParseAllowList(health.allowTargets)
 	if err != nil {
 		return fmt.Errorf("--allow-targets: %w", err)
@@ -336,7 +352,6 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
-	cfg.logger = logger
 	if health.appWorkers < 0 || health.webhookWorkers < 0 {
 		return fmt.Errorf("--app-workers and --webhook-workers are numbers of attempts (0 for the default), not %d and %d",
 			health.appWorkers, health.webhookWorkers)
@@ -379,7 +394,12 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	}
 	api.URLs.ContentTTL = contentTTL
 	api.Logger = logger
-	engine := &delivery.Engine{Store: svc.Store, Logger: logger,
+	closeMetrics, err := metrics.apply(api, ln.Addr().String(), logger)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
+	engine := &delivery.Engine{Store: svc.Store, Logger: logger, Metrics: api.Metrics,
 		Formats: map[string]delivery.Format{
 			herald.FormatLayer:    layer.Format{URLs: api.URLs},
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
@@ -408,11 +428,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	api.Engine = engine
 	// Users with a Client API socket open hear of changes over it: no push.
 	sender := &push.Sender{Store: svc.Store, Service: svc, APNSURL: health.apnsURL, FCMURL: health.fcmURL,
-		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Online: push.OnlineOf(sockets.ConnectedUsers)}
+		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Metrics: api.Metrics, Online: push.OnlineOf(sockets.ConnectedUsers)}
 	// Outgoing messages of channels with a connector go to WhatsApp or
 	// Telegram.
 	connectors := &connectorsender.Sender{Store: svc.Store, Service: svc, AllowTargets: allowTargets,
-		Workers: health.connectorWorkers, Logger: logger}
+		Workers: health.connectorWorkers, Logger: logger, Metrics: api.Metrics}
 	svc.Notify = func() {
 		engine.Notify()
 		sender.Notify()
