@@ -219,6 +219,9 @@ type Event struct {
 	CreatedAt time.Time
 	Actor     *Actor
 	Data      json.RawMessage
+	// RequestID is the id of the API request that recorded the event
+	// (see WithRequestID), "" for events of other origins.
+	RequestID string
 
 	// data is what Data encodes, for an event made by NewEvent.
 	data *EventData

@@ -128,6 +128,7 @@ func PageOffset(page, size int) int {
 // Queries are the reads and writes an engine offers. Reads of a missing
 // object return a not_found *Error. Writes are only valid inside Update.
 type Queries interface {
+	QueueQueries
 	CreateApp(ctx context.Context, app *App) error
 	App(ctx context.Context, id string) (*App, error)
 	Apps(ctx context.Context) ([]*App, error)
@@ -279,6 +280,7 @@ type Queries interface {
 	EventsBetween(ctx context.Context, appID string, since, until time.Time, afterSeq int64, limit int) ([]*Event, error)
 
 	WebhookQueries
+	WebhookAdminQueries
 	PartQueries
 	GoneQueries
 	UnboundContentQueries

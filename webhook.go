@@ -101,6 +101,8 @@ type Delivery struct {
 	EventID   string
 	EventSeq  int64
 	EventType string
+	// RequestID is the event's: the API request that caused the delivery.
+	RequestID string
 	// OrderingKey groups the deliveries that must arrive in event order
 	// (those about one conversation); empty when there is no constraint.
 	OrderingKey string

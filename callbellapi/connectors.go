@@ -195,11 +195,11 @@ func (a *API) whatsAppNotification(w http.ResponseWriter, r *http.Request) error
 	for _, s := range n.Statuses {
 		_, err := a.srv.Service.UpdateStatusByExternalID(ctx, c.AppID, c.ChannelUUID, s.ExternalID, s.Status, s.Payload)
 		if herald.IsNotFound(err) {
-			a.logger().Info("a status of a message Herald does not know", "channel", c.ChannelUUID, "external_id", s.ExternalID)
+			a.logger().InfoContext(ctx, "a status of a message Herald does not know", "channel", c.ChannelUUID, "external_id", s.ExternalID)
 			continue
 		}
 		if _, isHerald := herald.AsError(err); isHerald {
-			a.logger().Warn("a status Herald cannot take", "channel", c.ChannelUUID, "external_id", s.ExternalID, "err", err)
+			a.logger().WarnContext(ctx, "a status Herald cannot take", "channel", c.ChannelUUID, "external_id", s.ExternalID, "err", err)
 			continue
 		}
 		if err != nil {
@@ -220,7 +220,7 @@ func (a *API) receive(ctx context.Context, c *herald.Connector, in messaging.Inb
 	}
 	m, replay, err := a.srv.Service.ReceiveMessage(ctx, c.AppID, c.ChannelUUID, in)
 	if _, isHerald := herald.AsError(err); isHerald {
-		a.logger().Warn("a message Herald cannot take", "channel", c.ChannelUUID, "external_id", in.ExternalID, "err", err)
+		a.logger().WarnContext(ctx, "a message Herald cannot take", "channel", c.ChannelUUID, "external_id", in.ExternalID, "err", err)
 		return nil
 	}
 	if err != nil {

@@ -49,6 +49,7 @@ var subprotocols = map[string]layerapi.Version{"layer-2.0": layerapi.V20, "layer
 func (a *API) Routes(s *heraldhttp.Server) {
 	a.srv = s
 	a.hub = newHub(a)
+	s.Metrics.CountSockets(a.hub.open)
 	// This node's commits wake the tail at once; the store tells it of the
 	// other nodes' (see hub.start).
 	prev := s.Service.Notify
@@ -197,7 +198,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if err := a.service().SetSockets(ctx, a.node(), sess.AppID, sess.UserID, n); err != nil {
-		a.logger().Error("recording a socket", "user", sess.UserID, "err", err)
+		a.logger().ErrorContext(ctx, "recording a socket", "user", sess.UserID, "err", err)
 	}
 	expiry := time.AfterFunc(sess.ExpiresAt.Sub(a.now()), func() { s.close(websocket.StatusPolicyViolation, "session expired") })
 	// Read by a goroutine of its own, and the request's ends: its stack,

@@ -75,6 +75,7 @@ func (e *Engine) dispatchLoop() {
 		now := e.now()
 		for _, r := range rs {
 			r.deactivate = e.outcome(r, now)
+			e.observe(r)
 			finished = append(finished, r)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/metrics"
 )
 
 // Format is a wire format: how an event is rendered for a webhook and which
@@ -96,6 +97,9 @@ type Engine struct {
 	// the caller's to apply.
 	Client *http.Client
 	Logger *slog.Logger
+	// Metrics counts the attempts' outcomes and latencies; nil counts
+	// nothing.
+	Metrics *metrics.Metrics
 	// AllowTargets exempts address ranges from the egress guard: receivers
 	// there may be registered by address and contacted through the
 	// default Client although they are loopback, private or otherwise

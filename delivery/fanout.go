@@ -290,7 +290,7 @@ func (e *Engine) planEvents(webhooks []*herald.Webhook, events []*herald.Event) 
 			}
 			p.perWebhook[w.ID] = append(p.perWebhook[w.ID], &herald.Delivery{
 				ID: uuid.Must(uuid.NewV7()).String(), AppID: w.AppID, WebhookID: w.ID, EventID: ev.ID,
-				EventSeq: ev.Seq, EventType: typ, OrderingKey: keys[i], Body: r.b,
+				EventSeq: ev.Seq, EventType: typ, RequestID: ev.RequestID, OrderingKey: keys[i], Body: r.b,
 				PayloadID: r.id, Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now,
 			})
 		}

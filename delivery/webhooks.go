@@ -295,6 +295,7 @@ func (e *Engine) DeleteWebhook(ctx context.Context, appID, id string) error {
 		return err
 	}
 	e.replaying.Delete(id)
+	e.Metrics.ForgetWebhook(id)
 	e.purgeSoon(appID, id)
 	return nil
 }
@@ -438,7 +439,7 @@ func (e *Engine) Replay(ctx context.Context, appID, webhookID string, since, unt
 				continue
 			}
 			ds = append(ds, &herald.Delivery{ID: uuid.Must(uuid.NewV7()).String(), AppID: appID, WebhookID: w.ID,
-				EventID: ev.ID, EventSeq: ev.Seq, EventType: typ, OrderingKey: orderingKey(d), Body: body,
+				EventID: ev.ID, EventSeq: ev.Seq, EventType: typ, RequestID: ev.RequestID, OrderingKey: orderingKey(d), Body: body,
 				Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now})
 			createdAt[ev.Seq] = ev.CreatedAt
 		}

@@ -27,6 +27,7 @@ func routeBodies(rc string) map[string]any {
 	return map[string]any{
 		"GET /health":       nil,
 		"GET /errors":       nil,
+		"GET /metrics":      nil,
 		"GET /openapi.json": nil,
 
 		"POST /nonces":                             nil,
@@ -172,6 +173,8 @@ func routeBodies(rc string) map[string]any {
 		"GET /apps/{app}/webhooks":                                    nil,
 		"GET /apps/{app}/webhooks/{id}":                               nil,
 		"DELETE /apps/{app}/webhooks/{id}":                            nil,
+		"PATCH /apps/{app}/webhooks/{id}":                             map[string]any{"events": []any{"conversation.deleted", "message.sent"}, "retry_schedule": []any{5}},
+		"POST /apps/{app}/webhooks/{id}/test":                         nil,
 		"POST /apps/{app}/webhooks/{id}/activate":                     nil,
 		"POST /apps/{app}/webhooks/{id}/deactivate":                   nil,
 		"POST /apps/{app}/webhooks/{id}/replay":                       map[string]any{"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"},

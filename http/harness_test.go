@@ -86,7 +86,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	a.Engine = &delivery.Engine{Store: store, Formats: map[string]delivery.Format{
 		herald.FormatLayer:    layer.Format{URLs: srv.URLs},
 		herald.FormatCallbell: callbell.Format{URLs: srv.URLs},
-	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback,
+	}, PollInterval: 100 * time.Millisecond, AllowTargets: loopback, Metrics: srv.Metrics,
 		Jobs: []delivery.Job{{Name: "blob_sweep", Every: time.Second, Run: a.Service.SweepBlobs}},
 		// Retries and timeouts of tens of milliseconds, so that tests see
 		// them in well under a second.

@@ -51,7 +51,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = herald.Errorf(herald.EStorageFull,
 			"The server's storage is full: nothing was written. Reads still work; retry the write once an operator has freed space.")
 	default:
-		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = herald.Errorf(herald.EInternal, "Herald could not complete the request; the server log has the details.")
 	}
 	body := errorBody{ID: e.ID, Code: e.Code(), Message: e.Message, URL: s.URLs.Base + "/errors#" + string(e.ID)}
@@ -110,7 +110,7 @@ func (s *Server) storageFull(r *http.Request, err error) {
 		return
 	}
 	s.storageFullRefused.Add(-refused)
-	s.Logger.Error("the storage is full: writes answer 507 insufficient_storage until space is freed",
+	s.Logger.ErrorContext(r.Context(), "the storage is full: writes answer 507 insufficient_storage until space is freed",
 		"refused", refused, "method", r.Method, "path", r.URL.Path, "err", err)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/metrics"
 	"github.com/heraldhq/herald/openapi"
 	"github.com/heraldhq/herald/urls"
 )
@@ -34,6 +35,13 @@ type Server struct {
 	// https://herald.example.com).
 	URLs   *urls.Builder
 	Logger *slog.Logger
+	// Metrics counts the server's work, and GET /metrics serves it unless
+	// MetricsElsewhere (the operator serves MetricsHandler on a listener
+	// of its own); nil counts nothing and serves no /metrics. A non-empty
+	// MetricsToken must come as the bearer token of every scrape.
+	Metrics          *metrics.Metrics
+	MetricsElsewhere bool
+	MetricsToken     string
 	// BodyTimeout bounds the time a request's body may take to arrive
 	// (uploads get more, by their size: MinTransferRate); zero leaves it
 	// unbounded. The time a response may take to leave is the
@@ -85,8 +93,10 @@ func New(ctx context.Context, svc *messaging.Service, baseURL string, apis ...AP
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New()
+	m.WatchStore(svc.Store)
 	return &Server{Service: svc, URLs: &urls.Builder{Base: strings.TrimRight(baseURL, "/"), Key: key},
-		Logger: slog.Default(), APIs: apis}, nil
+		Logger: slog.Default(), APIs: apis, Metrics: m}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -94,6 +104,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.mux == nil {
 		s.mux = s.routes()
 	}
+	s.observe(w, r, s.serve)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.bound(w, r)
 	s.corsHeaders(w, r)
 	// Layer let clients that cannot send PATCH tunnel it through POST.
@@ -106,7 +120,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
+			s.Logger.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
 			s.writeError(w, r, fmt.Errorf("panic: %v", p))
 		}
 	}()
@@ -131,6 +145,9 @@ func (s *Server) routes() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /errors", s.errorCatalogue)
 	mux.HandleFunc("GET /openapi.json", openapi.Handler)
+	if s.Metrics != nil && !s.MetricsElsewhere {
+		mux.HandleFunc("GET /metrics", s.MetricsHandler().ServeHTTP)
+	}
 
 	for _, api := range s.APIs {
 		api.Routes(s)
@@ -157,6 +174,8 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET /apps/{app}/webhooks", s.listWebhooks)
 	handle("GET /apps/{app}/webhooks/{id}", s.getWebhook)
 	handle("DELETE /apps/{app}/webhooks/{id}", s.deleteWebhook)
+	handle("PATCH /apps/{app}/webhooks/{id}", s.patchWebhook)
+	handle("POST /apps/{app}/webhooks/{id}/test", s.testWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/activate", s.activateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/deactivate", s.deactivateWebhook)
 	handle("POST /apps/{app}/webhooks/{id}/replay", s.replayWebhook)

@@ -252,7 +252,11 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, app stri
 	if err != nil {
 		return err
 	}
-	ds, err := s.Engine.Deliveries(r.Context(), app, webhookID(r), r.URL.Query().Get("status"), p)
+	f, err := deliveryFilter(r)
+	if err != nil {
+		return err
+	}
+	ds, err := s.Engine.FilteredDeliveries(r.Context(), app, webhookID(r), f, p)
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,7 @@ func (s *Service) record(ctx context.Context, tx herald.Tx, appID, typ string, a
 	if err != nil {
 		return err
 	}
+	e.RequestID = herald.RequestID(ctx)
 	if s.Notify != nil {
 		tx.AfterCommit(s.Notify)
 	}

@@ -53,6 +53,10 @@ func heraldRoutes(b *builder) {
 		Responses: status(200, ok("Serving.", closed(M{"status": strEnum("ok")})))})
 	b.add("GET /errors", op{ID: "listErrors", Summary: "The error catalogue that errors' url fields point into", Tags: tags("Operations"), Auth: none,
 		Responses: status(200, ok("Every error id.", arrayOf(closed(M{"id": str(""), "code": integer, "status": integer, "description": str("")}))))})
+	b.add("GET /metrics", op{ID: "metrics", Summary: "Prometheus metrics (when served on the API's listener)", Tags: tags("Operations"),
+		Auth: []M{{}, {"metricsToken": []any{}}},
+		Responses: status(200, M{"description": "The Prometheus exposition of Herald's counters, gauges and histograms.",
+			"content": M{"text/plain": M{"schema": str("")}, "application/openmetrics-text": M{"schema": str("")}}})})
 	b.add("GET /openapi.json", op{ID: "openapi", Summary: "This document", Tags: tags("Operations"), Auth: none,
 		Responses: status(200, ok("The OpenAPI 3.1 document of Herald's API.", anyObject))})
 

@@ -73,7 +73,8 @@ func build() M {
 		"components": M{
 			"schemas": b.schemas,
 			"securitySchemes": M{
-				"appToken": M{"type": "http", "scheme": "bearer", "description": "An app token (Authorization: Bearer <token>): `herald app create` prints the first, POST /apps/{app}/tokens makes more. Callbell's /v1 takes the same token."},
+				"appToken":     M{"type": "http", "scheme": "bearer", "description": "An app token (Authorization: Bearer <token>): `herald app create` prints the first, POST /apps/{app}/tokens makes more. Callbell's /v1 takes the same token."},
+				"metricsToken": M{"type": "http", "scheme": "bearer", "description": "The metrics token (HERALD_METRICS_TOKEN), when the server was given one: GET /metrics asks for it then."},
 				"session": M{"type": "apiKey", "in": "header", "name": "Authorization",
 					"description": "A Client API session: Authorization: Layer session-token=\"<token>\", the token POST /sessions gave."},
 			},

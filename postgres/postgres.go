@@ -29,6 +29,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,6 +87,8 @@ type Store struct {
 	signalReceivers []func([]byte)
 
 	n notifier
+	// commitObserver is ObserveCommits' function.
+	commitObserver atomic.Pointer[func(time.Duration, int)]
 }
 
 var _ herald.SharedStore = (*Store)(nil)
@@ -314,6 +317,7 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 		return nil, err
 	}
 	defer conn.Close()
+	start := time.Now()
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return nil, err
 	}
@@ -379,6 +383,7 @@ func (s *Store) update(ctx context.Context, fn func(herald.Tx) error) (_ *writeT
 	if err != nil {
 		return nil, err
 	}
+	s.observeCommit(start)
 	s.post(bits)
 	if len(changes) > 0 && !notify && s.peers() {
 		// A node joined while this committed: it may have missed the

@@ -30,6 +30,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/metrics"
 )
 
 // OnlineFunc reports which of an app's users are online (connected to the
@@ -103,7 +104,9 @@ type Sender struct {
 	// Node names this node's leases; random by default.
 	Node   string
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics counts the sends by outcome; nil counts nothing.
+	Metrics *metrics.Metrics
+	Now     func() time.Time
 
 	client   *http.Client
 	apns     apnsTokens
@@ -509,6 +512,7 @@ func (s *Sender) attempt(j *herald.PushJob) {
 	ctx, cancel := context.WithTimeout(herald.WithPriority(context.Background()), s.AttemptTimeout)
 	defer cancel()
 	out, token := s.send(ctx, j)
+	s.Metrics.PushSent(out.metric(j.Attempts+1, s.MaxAttempts))
 	s.complete(j, out, token)
 }
 

@@ -76,6 +76,8 @@ type Store struct {
 	stmts            *readerStmts
 
 	stats struct{ updates, commits, reruns atomic.Int64 }
+	// commitObserver is ObserveCommits' function.
+	commitObserver atomic.Pointer[func(time.Duration, int)]
 	// appendHook is the function of OnAppend.
 	appendHook atomic.Pointer[func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error)]
 	// recent holds the events committed last, for the fan-out.

@@ -197,6 +197,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 		return err
 	}
 	rollback := func() { exec("ROLLBACK") }
+	start := time.Now()
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		failAll(fmt.Errorf("sqlite: begin: %w", err))
 		return true
@@ -283,6 +284,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 	}
 	s.stats.updates.Add(int64(ran))
 	s.stats.commits.Add(1)
+	s.observeCommit(start, ran)
 	select {
 	case s.committed <- struct{}{}:
 	default:

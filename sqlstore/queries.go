@@ -870,14 +870,14 @@ func (q *Queries) AppendEvent(ctx context.Context, e *herald.Event) error {
 	return q.InsertEvents(ctx, []*herald.Event{e}, "")
 }
 
-const eventColumns = `seq, id, app_id, type, created_at, actor, data`
+const eventColumns = `seq, id, app_id, type, created_at, actor, data, request_id`
 
 func scanEvent(row scanner) (*herald.Event, error) {
 	e := &herald.Event{}
 	var created int64
 	var actor sql.NullString
 	var data string
-	if err := row.Scan(&e.Seq, &e.ID, &e.AppID, &e.Type, &created, &actor, &data); err != nil {
+	if err := row.Scan(&e.Seq, &e.ID, &e.AppID, &e.Type, &created, &actor, &data, &e.RequestID); err != nil {
 		return nil, err
 	}
 	e.CreatedAt = fromMicros(created)

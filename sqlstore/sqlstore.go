@@ -247,18 +247,18 @@ func (q *Queries) InsertEvents(ctx context.Context, events []*herald.Event, firs
 // in one round trip with its COMMIT). It returns rows of (id, seq).
 func (d *Dialect) EventsInsert(events []*herald.Event, first string, firstArgs ...any) (string, []any) {
 	var sb strings.Builder
-	args := make([]any, 0, len(firstArgs)+6*len(events))
-	row := "(?, ?, ?, ?, ?, ?)"
+	args := make([]any, 0, len(firstArgs)+7*len(events))
+	row := "(?, ?, ?, ?, ?, ?, ?)"
 	if first == "" {
-		sb.WriteString(`INSERT INTO events (id, app_id, type, created_at, actor, data) VALUES `)
+		sb.WriteString(`INSERT INTO events (id, app_id, type, created_at, actor, data, request_id) VALUES `)
 	} else {
 		// Every row of the insert joins first's: it has run before the
 		// first row, and with it the first seq, exists. The casts type the
 		// VALUES columns, which no longer take their columns' types.
-		sb.WriteString(`WITH first AS (` + first + `) INSERT INTO events (id, app_id, type, created_at, actor, data)
-			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM first, (VALUES `)
+		sb.WriteString(`WITH first AS (` + first + `) INSERT INTO events (id, app_id, type, created_at, actor, data, request_id)
+			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM first, (VALUES `)
 		args = append(args, firstArgs...)
-		row = "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))"
+		row = "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"
 	}
 	for i, e := range events {
 		if i > 0 {
@@ -269,7 +269,7 @@ func (d *Dialect) EventsInsert(events []*herald.Event, first string, firstArgs .
 		if e.Actor != nil {
 			actor = mustJSON(e.Actor)
 		}
-		args = append(args, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor, string(e.Data))
+		args = append(args, e.ID, e.AppID, e.Type, micros(e.CreatedAt), actor, string(e.Data), e.RequestID)
 	}
 	if first != "" {
 		sb.WriteString(`) AS v`)

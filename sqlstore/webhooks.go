@@ -310,7 +310,7 @@ func countStrings(rows *sql.Rows, err error) (map[string]int, error) {
 // payloads.
 const deliveryInsertColumns = `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held, status,
 	attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at, delivered_at, lease_owner,
-	payload_id`
+	payload_id, request_id`
 
 // deliveryColumns reads a delivery with its body, in the order scanDelivery
 // takes them: a scalar subquery rather than a join, as SQLite's RETURNING
@@ -322,7 +322,7 @@ func deliveryColumnsOf(t string) string {
 	return qualify(t, `id, app_id, webhook_id, event_id, event_seq, event_type, ordering_key, held`) +
 		`, (SELECT payloads.body FROM payloads WHERE payloads.id = ` + t + `.payload_id), ` +
 		qualify(t, `status, attempts, next_attempt_at, lease_until, last_status_code, last_error, created_at,
-			delivered_at, lease_owner, payload_id`)
+			delivered_at, lease_owner, payload_id, request_id`)
 }
 
 func scanDelivery(row scanner) (*herald.Delivery, error) {
@@ -332,7 +332,7 @@ func scanDelivery(row scanner) (*herald.Delivery, error) {
 	var owner sql.NullString
 	if err := row.Scan(&d.ID, &d.AppID, &d.WebhookID, &d.EventID, &d.EventSeq, &d.EventType, &d.OrderingKey,
 		&d.Held, &d.Body, &d.Status, &d.Attempts, &next, &lease, &d.LastStatusCode, &d.LastError, &created, &delivered,
-		&owner, &d.PayloadID); err != nil {
+		&owner, &d.PayloadID, &d.RequestID); err != nil {
 		return nil, err
 	}
 	d.LeaseOwner = owner.String
@@ -448,15 +448,15 @@ func (q *Queries) CreateDeliveries(ctx context.Context, ds []*herald.Delivery) e
 		n := min(chunk, len(ds))
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO deliveries (` + deliveryInsertColumns + `) VALUES `)
-		args := make([]any, 0, n*18)
+		args := make([]any, 0, n*19)
 		for i, d := range ds[:n] {
 			if i > 0 {
 				sb.WriteString(",")
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, d.ID, d.AppID, d.WebhookID, d.EventID, d.EventSeq, d.EventType, d.OrderingKey,
 				flag(d.Held), d.Status, d.Attempts, micros(d.NextAttemptAt), nullMicros(d.LeaseUntil), d.LastStatusCode,
-				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt), nullString(d.LeaseOwner), d.PayloadID)
+				d.LastError, micros(d.CreatedAt), nullMicros(d.DeliveredAt), nullString(d.LeaseOwner), d.PayloadID, d.RequestID)
 		}
 		if _, err := q.db.ExecContext(ctx, sb.String(), args...); err != nil {
 			return err

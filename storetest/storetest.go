@@ -61,9 +61,11 @@ var tests = []struct {
 	{"CRMFields", testCRMFields}, {"Funnels", testFunnels}, {"ContactFields", testContactFields},
 	{"Templates", testTemplates}, {"ContactLastInbound", testContactLastInbound}, // templates.go
 
+	{"UpdateWebhookSettings", testUpdateWebhookSettings}, {"FilteredDeliveries", testFilteredDeliveries}, // webhookadmin.go
 	// webhooks.go
 	{"UpdateWebhookSavesEverything", testUpdateWebhookSavesEverything},
 	{"WebhookEvents", testWebhookEvents},
+	{"WebhookQueues", testWebhookQueues}, {"RequestIDs", testRequestIDs}, // queues.go
 	{"RequeueDeliveries", testRequeueDeliveries},
 	{"ClaimTakesOnlyDueDeliveries", testClaimTakesOnlyDueDeliveries},
 	{"LeaseHoldsUntilItEnds", testLeaseHoldsUntilItEnds},

@@ -31,7 +31,7 @@ import (
 )
 
 // listeningRE finds the address in the log line of a server that started.
-var listeningRE = regexp.MustCompile(`herald serving"? addr=(\S+)`)
+var listeningRE = regexp.MustCompile(`herald serving"?(?: addr=|,"addr":")([^\s"]+)`)
 
 // credentials are an app and its token, as bootstrap.json holds them.
 type credentials struct {

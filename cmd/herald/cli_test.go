@@ -37,7 +37,7 @@ func TestAdminCommands(t *testing.T) {
 		Name  string
 		Token string
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "shop")), &app); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "--json", "shop")), &app); err != nil {
 		t.Fatal(err)
 	}
 	if app.AppID == "" || app.Name != "shop" || !strings.HasPrefix(app.Token, "hrld_") {
@@ -47,13 +47,13 @@ func TestAdminCommands(t *testing.T) {
 		AppID string `json:"app_id"`
 		Token string
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "tokens", "create", app.AppID)), &tok); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "tokens", "create", "--json", app.AppID)), &tok); err != nil {
 		t.Fatal(err)
 	}
 	if tok.AppID != app.AppID || tok.Token == app.Token || !strings.HasPrefix(tok.Token, "hrld_") {
 		t.Fatalf("tokens create printed %+v", tok)
 	}
-	if err := exec.Command(heraldBinary, "--data", dataDir, "tokens", "create", "no-such-app").Run(); err == nil {
+	if err := exec.Command(heraldBinary, "--data", dataDir, "tokens", "create", "--json", "no-such-app").Run(); err == nil {
 		t.Fatal("tokens create for a missing app succeeded")
 	}
 

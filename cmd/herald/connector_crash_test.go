@@ -61,7 +61,7 @@ func TestKillDuringConnectorSends(t *testing.T) {
 		AppID string `json:"app_id"`
 		Token string
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "shop")), &app); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "--json", "shop")), &app); err != nil {
 		t.Fatal(err)
 	}
 	graph := newGraphServer(t)

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	// Every Herald the tests start seals its secrets with this key, unless
 	// a test says otherwise; PostgreSQL needs one.
 	os.Setenv("HERALD_SECRET_KEY", testSecretKey)
+	// The tests read the servers' logs as text lines; a pipe would get
+	// JSON by default.
+	os.Setenv("HERALD_LOG_FORMAT", "text")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -17,7 +17,7 @@ func TestKeysCommands(t *testing.T) {
 	var app struct {
 		AppID string `json:"app_id"`
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "apps", "create", "shop")...)), &app); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "apps", "create", "--json", "shop")...)), &app); err != nil {
 		t.Fatal(err)
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)

@@ -3,7 +3,6 @@ package main
 import (
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,10 +34,7 @@ func (l *serverLimits) flags(cmd *cobra.Command) {
 		"how long a kept-alive connection may wait for its next request")
 	intFlag(cmd, &l.maxConnections, "max-connections", "HERALD_MAX_CONNECTIONS", 0,
 		"open API connections at most; more wait to be accepted; 0: the file-descriptor limit less room for the database and the delivery workers")
-	rate, err := strconv.ParseFloat(env("HERALD_RATE_LIMIT", strconv.Itoa(heraldhttp.DefaultRateLimit)), 64)
-	if err != nil {
-		rate = heraldhttp.DefaultRateLimit
-	}
+	rate := envFloat(cmd, "rate-limit", "HERALD_RATE_LIMIT", heraldhttp.DefaultRateLimit)
 	cmd.Flags().Float64Var(&l.rateLimit, "rate-limit", rate,
 		"requests per second each token may send (with a burst of as many); more get 429; 0: no limit (env HERALD_RATE_LIMIT)")
 	intFlag(cmd, &l.tokenConcurrency, "token-concurrency", "HERALD_TOKEN_CONCURRENCY", heraldhttp.DefaultTokenConcurrency,

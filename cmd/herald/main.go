@@ -57,14 +57,13 @@ type config struct {
 	data     string
 	db       string
 	syncFull bool
-	// dbRequests is postgres.Options.MaxRequests; dbRequestsErr says why
-	// HERALD_DB_REQUESTS could not be read.
-	dbRequests    int
-	dbRequestsErr error
+	// dbRequests is postgres.Options.MaxRequests.
+	dbRequests int
 	// secretKey and secretKeyFile give the keys that seal the secrets kept
 	// in the database (see secretkey.go).
 	secretKey, secretKeyFile string
 	logger                   *slog.Logger
+	logs                     logSettings
 }
 
 func (c *config) flags(cmd *cobra.Command) {
@@ -72,24 +71,31 @@ func (c *config) flags(cmd *cobra.Command) {
 		"directory of Herald's database and uploaded content (env HERALD_DATA)")
 	cmd.PersistentFlags().StringVar(&c.db, "db", env("HERALD_DB", ""),
 		"PostgreSQL database shared by every node, postgres://user:password@host:port/dbname; default: the embedded SQLite file DATA/herald.db (env HERALD_DB)")
-	cmd.PersistentFlags().BoolVar(&c.syncFull, "sync-full", env("HERALD_SYNC_FULL", "") == "true",
+	cmd.PersistentFlags().BoolVar(&c.syncFull, "sync-full", envBool(cmd, "sync-full", "HERALD_SYNC_FULL"),
 		"fsync every commit: survives power loss, not only crashes, at a cost in throughput (env HERALD_SYNC_FULL=true)")
 	requests := postgres.DefaultMaxRequests
 	if v := env("HERALD_DB_REQUESTS", ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			c.dbRequestsErr = fmt.Errorf("HERALD_DB_REQUESTS: %q is not a number of transactions (1 or more)", v)
+			badEnv(cmd, "db-requests", "HERALD_DB_REQUESTS", v, "a number of transactions (1 or more)")
+		} else {
+			requests = n
 		}
-		requests = n
 	}
 	cmd.PersistentFlags().IntVar(&c.dbRequests, "db-requests", requests,
 		"with PostgreSQL, how many transactions of API requests a node runs at once; the delivery engine's work does not count (env HERALD_DB_REQUESTS)")
 	c.secretKeyFlags(cmd)
 }
 
-// open opens the store and the service over the data directory, creating it
-// on first use.
-func (c *config) open(ctx context.Context) (*messaging.Service, func() error, error) {
+// open opens the store and the service over the data directory; create
+// says whether the database may be created (by serve, migrate and apps
+// create), else it must exist.
+func (c *config) open(ctx context.Context, create bool) (*messaging.Service, func() error, error) {
+	if !create {
+		if err := c.checkExists(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -131,10 +137,7 @@ func (c *config) openStore(ctx context.Context) (herald.Store, error) {
 		}
 		logSealed(logger, s.Sealed(), keys)
 		return s, nil
-	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
-		if c.dbRequestsErr != nil {
-			return nil, c.dbRequestsErr
-		}
+	case isPostgresURL(c.db):
 		if c.dbRequests < 1 {
 			return nil, fmt.Errorf("--db-requests: %d is not a number of transactions (1 or more)", c.dbRequests)
 		}
@@ -150,6 +153,10 @@ func (c *config) openStore(ctx context.Context) (herald.Store, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("--db: %q is not a postgres:// URL; leave it empty for the embedded SQLite database", c.db)
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 func migrateCommand(cfg *config) *cobra.Command {
@@ -182,8 +189,19 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	cfg.flags(root)
-	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand(), appsCommand(cfg), tokensCommand(cfg),
-		keysCommand(cfg),
+	cfg.logs.flags(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) (err error) {
+		// Every environment value a command reads parses, or it fails
+		// naming it.
+		if err := checkEnv(cmd); err != nil {
+			return err
+		}
+		cfg.logger, err = cfg.logs.logger()
+		return err
+	}
+	root.AddCommand(serveCommand(cfg), migrateCommand(cfg), benchCommand(cfg), versionCommand())
+	root.AddCommand(adminCommands(cfg)...)
+	root.AddCommand(keysCommand(cfg),
 		secretKeyCommand(), pushCommand(cfg), connectorCommand(cfg))
 	root.AddCommand(listenCommand(cfg))
 	return root
@@ -203,7 +221,7 @@ func versionCommand() *cobra.Command {
 // withService runs an administration command against the data directory and
 // prints its result as JSON.
 func (c *config) withService(cmd *cobra.Command, f func(*messaging.Service) (any, error)) error {
-	svc, closeStore, err := c.open(cmd.Context())
+	svc, closeStore, err := c.open(cmd.Context(), false)
 	if err != nil {
 		return err
 	}
@@ -217,98 +235,12 @@ func (c *config) withService(cmd *cobra.Command, f func(*messaging.Service) (any
 	return enc.Encode(v)
 }
 
-func appsCommand(cfg *config) *cobra.Command {
-	apps := &cobra.Command{Use: "apps", Short: "Manage apps"}
-	var tokenName string
-	create := &cobra.Command{
-		Use:   "create NAME",
-		Short: "Create an app and print its id and first token as JSON",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				app, token, secret, err := svc.CreateAppWithToken(cmd.Context(), args[0], tokenName)
-				if err != nil {
-					return nil, err
-				}
-				return map[string]string{"app_id": app.ID, "name": app.Name, "token": secret,
-					"token_id": token.ID, "token_name": token.Name}, nil
-			})
-		},
-	}
-	create.Flags().StringVar(&tokenName, "token-name", messaging.DefaultTokenName, "name of the app's first token")
-	apps.AddCommand(create, &cobra.Command{
-		Use:   "list",
-		Short: "List apps as JSON",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				apps, err := svc.Apps(cmd.Context())
-				if apps == nil {
-					apps = []*herald.App{}
-				}
-				return apps, err
-			})
-		},
-	})
-	return apps
-}
-
-// createdToken is a new token as printed once, with its secret.
-type createdToken struct {
-	*herald.Token
-	Secret string `json:"token"`
-}
-
-func tokensCommand(cfg *config) *cobra.Command {
-	tokens := &cobra.Command{Use: "tokens", Short: "Manage app tokens: list, create, revoke"}
-	var name string
-	create := &cobra.Command{
-		Use:   "create APP_ID",
-		Short: "Create a token for an app and print it as JSON (the secret is shown this once)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				token, secret, err := svc.CreateToken(cmd.Context(), args[0], name)
-				if err != nil {
-					return nil, err
-				}
-				return createdToken{token, secret}, nil
-			})
-		},
-	}
-	create.Flags().StringVar(&name, "name", messaging.DefaultTokenName, "name of the token, to tell it from the app's others")
-	tokens.AddCommand(create, &cobra.Command{
-		Use:   "list APP_ID",
-		Short: "List an app's tokens as JSON, without their secrets (last_used_at is written at most once a minute)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				list, err := svc.Tokens(cmd.Context(), args[0])
-				if list == nil {
-					list = []*herald.Token{}
-				}
-				return list, err
-			})
-		},
-	}, &cobra.Command{
-		Use:   "revoke TOKEN_ID",
-		Short: "Revoke a token, even an app's last one, and print it as JSON; running servers refuse it within 0.1 s",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cfg.withService(cmd, func(svc *messaging.Service) (any, error) {
-				id := args[0]
-				return svc.RevokeTokenByID(cmd.Context(), id[strings.LastIndex(id, "/")+1:])
-			})
-		},
-	})
-	return tokens
-}
-
 func serveCommand(cfg *config) *cobra.Command {
 	var addr, baseURL string
 	var contentTTL time.Duration
 	var health healthSettings
 	var limits serverLimits
+	var metrics metricsSettings
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API",
@@ -316,10 +248,10 @@ func serveCommand(cfg *config) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits)
+			return serve(ctx, cmd, cfg, addr, baseURL, contentTTL, health, limits, metrics)
 		},
 	}
-	ttl, _ := time.ParseDuration(env("HERALD_CONTENT_URL_TTL", "1h"))
+	ttl := envDuration(cmd, "content-url-ttl", "HERALD_CONTENT_URL_TTL", time.Hour)
 	cmd.Flags().StringVar(&addr, "addr", env("HERALD_ADDR", "127.0.0.1:8080"), "address to listen on (env HERALD_ADDR)")
 	cmd.Flags().StringVar(&baseURL, "base-url", env("HERALD_BASE_URL", ""),
 		"public URL of the API, used in the url fields of objects; default http://ADDR (env HERALD_BASE_URL)")
@@ -354,6 +286,7 @@ func serveCommand(cfg *config) *cobra.Command {
 		"concurrent sends through WhatsApp's and Telegram's APIs per node; one app takes at most a quarter of them")
 	limits.flags(cmd)
 	health.quotas.flags(cmd)
+	metrics.flags(cmd)
 	return cmd
 }
 
@@ -381,18 +314,12 @@ type healthSettings struct {
 // durationFlag declares a duration flag whose default comes from an
 // environment variable, then from def.
 func durationFlag(cmd *cobra.Command, dst *time.Duration, name, envName string, def time.Duration, usage string) {
-	if v, err := time.ParseDuration(env(envName, "")); err == nil {
-		def = v
-	}
-	cmd.Flags().DurationVar(dst, name, def, usage+" (env "+envName+")")
+	cmd.Flags().DurationVar(dst, name, envDuration(cmd, name, envName, def), usage+" (env "+envName+")")
 }
 
 // intFlag declares an integer flag as durationFlag does a duration.
 func intFlag(cmd *cobra.Command, dst *int, name, envName string, def int, usage string) {
-	if n, err := strconv.Atoi(env(envName, "")); err == nil {
-		def = n
-	}
-	cmd.Flags().IntVar(dst, name, def, usage+" (env "+envName+")")
+	cmd.Flags().IntVar(dst, name, envInt(cmd, name, envName, def), usage+" (env "+envName+")")
 }
 
 // Garbage collector defaults of the server, unless GOGC or GOMEMLIMIT say
@@ -407,8 +334,14 @@ const (
 	serverMemoryLimit = 512 << 20
 )
 
-func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL string, contentTTL time.Duration, health healthSettings, limits serverLimits, metrics metricsSettings) error {
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := metrics.check(); err != nil {
+		return err
+	}
 	allowTargets, err := egress.ParseAllowList(health.allowTargets)
 	if err != nil {
 		return fmt.Errorf("--allow-targets: %w", err)
@@ -419,7 +352,6 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
-	cfg.logger = logger
 	if health.appWorkers < 0 || health.webhookWorkers < 0 {
 		return fmt.Errorf("--app-workers and --webhook-workers are numbers of attempts (0 for the default), not %d and %d",
 			health.appWorkers, health.webhookWorkers)
@@ -431,7 +363,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		return fmt.Errorf("--min-webhook-timeout (%s) is above --max-attempt-timeout (%s): no webhook could set a timeout",
 			health.quotas.minTimeout, health.maxAttemptTimeout)
 	}
-	svc, closeStore, err := cfg.open(ctx)
+	svc, closeStore, err := cfg.open(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -447,7 +379,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 		// Go's profiles (/debug/pprof/), on an address of their own.
 		dln, err := net.Listen("tcp", debug)
 		if err != nil {
-			return err
+			return fmt.Errorf("the environment variable HERALD_DEBUG_ADDR=%q: %w", debug, err)
 		}
 		go http.Serve(dln, http.DefaultServeMux)
 		defer dln.Close()
@@ -462,7 +394,12 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	}
 	api.URLs.ContentTTL = contentTTL
 	api.Logger = logger
-	engine := &delivery.Engine{Store: svc.Store, Logger: logger,
+	closeMetrics, err := metrics.apply(api, ln.Addr().String(), logger)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
+	engine := &delivery.Engine{Store: svc.Store, Logger: logger, Metrics: api.Metrics,
 		Formats: map[string]delivery.Format{
 			herald.FormatLayer:    layer.Format{URLs: api.URLs},
 			herald.FormatCallbell: callbell.Format{URLs: api.URLs},
@@ -491,11 +428,11 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg *config, addr, baseURL s
 	api.Engine = engine
 	// Users with a Client API socket open hear of changes over it: no push.
 	sender := &push.Sender{Store: svc.Store, Service: svc, APNSURL: health.apnsURL, FCMURL: health.fcmURL,
-		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Online: push.OnlineOf(sockets.ConnectedUsers)}
+		AllowTargets: allowTargets, Workers: health.pushWorkers, Logger: logger, Metrics: api.Metrics, Online: push.OnlineOf(sockets.ConnectedUsers)}
 	// Outgoing messages of channels with a connector go to WhatsApp or
 	// Telegram.
 	connectors := &connectorsender.Sender{Store: svc.Store, Service: svc, AllowTargets: allowTargets,
-		Workers: health.connectorWorkers, Logger: logger}
+		Workers: health.connectorWorkers, Logger: logger, Metrics: api.Metrics}
 	svc.Notify = func() {
 		engine.Notify()
 		sender.Notify()

@@ -65,7 +65,7 @@ func TestKillDuringPush(t *testing.T) {
 		AppID string `json:"app_id"`
 		Token string
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "shop")), &app); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "--json", "shop")), &app); err != nil {
 		t.Fatal(err)
 	}
 	creds := credentials{AppID: app.AppID, Token: app.Token}

@@ -52,7 +52,7 @@ func (q *quotaSettings) apply(e *delivery.Engine, s *messaging.Service) error {
 	}
 	content, err := parseByteSize(q.maxContentBytes)
 	if err != nil {
-		return fmt.Errorf("--max-content-bytes: %w", err)
+		return fmt.Errorf("--max-content-bytes (env HERALD_MAX_CONTENT_BYTES): %w", err)
 	}
 	for _, l := range []struct {
 		name string

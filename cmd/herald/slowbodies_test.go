@@ -39,7 +39,7 @@ func TestSlowBodiesDoNotStallTheAPI(t *testing.T) {
 			dataDir := t.TempDir()
 			var victim, attacker credentials
 			for name, c := range map[string]*credentials{"victim": &victim, "attacker": &attacker} {
-				if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", name)), c); err != nil {
+				if err := json.Unmarshal([]byte(runHerald(t, "--data", dataDir, "apps", "create", "--json", name)), c); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -27,7 +27,7 @@ type tokenOut struct {
 func listTokens(t *testing.T, flags []string, app string) []tokenOut {
 	t.Helper()
 	var list []tokenOut
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "list", app)...)), &list); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "list", "--json", app)...)), &list); err != nil {
 		t.Fatal(err)
 	}
 	for _, tok := range list {
@@ -49,14 +49,14 @@ func TestTokensCommands(t *testing.T) {
 		TokenID   string `json:"token_id"`
 		TokenName string `json:"token_name"`
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "apps", "create", "shop", "--token-name", "ci")...)), &app); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "apps", "create", "--json", "shop", "--token-name", "ci")...)), &app); err != nil {
 		t.Fatal(err)
 	}
 	if app.TokenName != "ci" || app.TokenID == "" || !strings.HasPrefix(app.Token, "hrld_") {
 		t.Fatalf("apps create --token-name printed %+v", app)
 	}
 	var created tokenOut
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "create", app.AppID, "--name", "deploy")...)), &created); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "create", "--json", app.AppID, "--name", "deploy")...)), &created); err != nil {
 		t.Fatal(err)
 	}
 	if created.Token == nil || !strings.HasPrefix(*created.Token, created.Prefix) || len(created.Prefix) != 9 ||
@@ -64,13 +64,13 @@ func TestTokensCommands(t *testing.T) {
 		t.Fatalf("tokens create --name printed %+v", created)
 	}
 	var unnamed tokenOut
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "create", app.AppID)...)), &unnamed); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "create", "--json", app.AppID)...)), &unnamed); err != nil {
 		t.Fatal(err)
 	}
 	if unnamed.Name != "default" {
 		t.Fatalf("tokens create without a name named it %q", unnamed.Name)
 	}
-	if out := heraldFails(t, append(flags, "tokens", "create", app.AppID, "--name", "a\tb")...); !strings.Contains(out, "control characters") {
+	if out := heraldFails(t, append(flags, "tokens", "create", "--json", app.AppID, "--name", "a\tb")...); !strings.Contains(out, "control characters") {
 		t.Fatalf("tokens create with a tab in the name said %q", out)
 	}
 
@@ -84,7 +84,7 @@ func TestTokensCommands(t *testing.T) {
 	}
 
 	var revoked tokenOut
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "revoke", created.ID)...)), &revoked); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "tokens", "revoke", "--json", created.ID)...)), &revoked); err != nil {
 		t.Fatal(err)
 	}
 	if revoked.ID != created.ID || revoked.Name != "deploy" || revoked.Token != nil {
@@ -94,11 +94,11 @@ func TestTokensCommands(t *testing.T) {
 		t.Fatalf("%d tokens after one was revoked, want 2", len(list))
 	}
 	for _, id := range []string{created.ID, "not-a-token-id"} {
-		if out := heraldFails(t, append(flags, "tokens", "revoke", id)...); !strings.Contains(out, `No token with id "`+id+`"`) {
+		if out := heraldFails(t, append(flags, "tokens", "revoke", "--json", id)...); !strings.Contains(out, `No token with id "`+id+`"`) {
 			t.Fatalf("tokens revoke of %s said %q", id, out)
 		}
 	}
-	if out := heraldFails(t, append(flags, "tokens", "list", "no-such-app")...); !strings.Contains(out, `No app with id "no-such-app"`) {
+	if out := heraldFails(t, append(flags, "tokens", "list", "--json", "no-such-app")...); !strings.Contains(out, `No app with id "no-such-app"`) {
 		t.Fatalf("tokens list of a missing app said %q", out)
 	}
 
@@ -109,13 +109,13 @@ func TestTokensCommands(t *testing.T) {
 		TokenID   string `json:"token_id"`
 		TokenName string `json:"token_name"`
 	}
-	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "apps", "create", "other")...)), &other); err != nil {
+	if err := json.Unmarshal([]byte(runHerald(t, append(flags, "apps", "create", "--json", "other")...)), &other); err != nil {
 		t.Fatal(err)
 	}
 	if other.TokenName != "default" {
 		t.Fatalf("apps create named the first token %q", other.TokenName)
 	}
-	runHerald(t, append(flags, "tokens", "revoke", other.TokenID)...)
+	runHerald(t, append(flags, "tokens", "revoke", "--json", other.TokenID)...)
 	if list := listTokens(t, flags, other.AppID); len(list) != 0 {
 		t.Fatalf("the app's last token was not revoked: %+v", list)
 	}
@@ -159,7 +159,7 @@ func TestRevocationReachesRunningServer(t *testing.T) {
 				}
 			} else {
 				list := listTokens(t, flags, creds.AppID)
-				runHerald(t, append(flags, "tokens", "revoke", list[0].ID)...)
+				runHerald(t, append(flags, "tokens", "revoke", "--json", list[0].ID)...)
 			}
 			start := time.Now()
 			for {

@@ -30,6 +30,7 @@ import (
 	"github.com/heraldhq/herald/connector/whatsapp"
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/messaging"
+	"github.com/heraldhq/herald/metrics"
 )
 
 // Defaults.
@@ -75,7 +76,9 @@ type Sender struct {
 	// with the name of one that stopped takes over its leases.
 	Node   string
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics counts the sends by outcome; nil counts nothing.
+	Metrics *metrics.Metrics
+	Now     func() time.Time
 
 	client   *http.Client
 	fanWake  chan struct{}
@@ -400,6 +403,9 @@ func (s *Sender) attempt(j *herald.ConnectorJob) {
 	ctx, cancel := context.WithTimeout(herald.WithPriority(context.Background()), s.AttemptTimeout)
 	defer cancel()
 	id, skip, err := s.send(ctx, j)
+	if !skip {
+		s.Metrics.ConnectorSent(sendMetric(err, j.Attempts+1, s.MaxAttempts))
+	}
 	s.complete(j, id, skip, err)
 }
 
