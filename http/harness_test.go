@@ -99,7 +99,7 @@ func startAPI(t *testing.T, store herald.Store, opts ...apiOption) *api {
 	if err := a.Engine.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = checkedAgainstSpec(t, srv.Handler())
+	ts.Config.Handler = checkedAgainstSpec(t, srv)
 	ts.Start()
 	var stopOnce sync.Once
 	a.stop = func() {

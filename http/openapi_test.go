@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/openapi"
 )
 
@@ -83,11 +85,13 @@ const maxChecked = 1 << 20
 // match the schema of its content type. A request the server took (2xx)
 // must match the operation's parameters and body; refused requests are the
 // tests' malformed ones. A mismatch fails the test that made the request.
-func checkedAgainstSpec(t *testing.T, h http.Handler) http.Handler {
+func checkedAgainstSpec(t *testing.T, srv *heraldhttp.Server) http.Handler {
 	doc, err := spec()
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := srv.Handler()
+	routes := routeMatcher(srv.Patterns())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The body is kept as the handler reads it: reading it first
 		// would change what the tests see (100 Continue, body timeouts).
@@ -99,26 +103,66 @@ func checkedAgainstSpec(t *testing.T, h http.Handler) http.Handler {
 			}{io.TeeReader(r.Body, &reqBody), r.Body}
 		}
 		orig := r.Clone(r.Context())
+		route := routes(r)
 		rec := &recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if rec.hijacked {
 			return
 		}
-		if err := checkExchange(doc, r, orig, reqBody.Bytes(), !reqBody.overflow, rec); err != nil {
+		if err := checkExchange(doc, route, orig, reqBody.Bytes(), !reqBody.overflow, rec); err != nil {
 			t.Errorf("OpenAPI: %s %s → %d: %v", orig.Method, orig.URL.RequestURI(), rec.status(), err)
 		}
 	})
 }
 
-func checkExchange(doc *openapi3.T, r, orig *http.Request, reqBody []byte, checkBody bool, rec *recorder) error {
+// matchedRoute is the route a request is served by, and its path values.
+type matchedRoute struct {
+	pattern string
+	values  map[string]string
+}
+
+// routeMatcher finds the route of a request as the server's mux does,
+// after the server's method override and ids' rewriting (Server.serve): the server's own
+// request, which the mux names the route on, is not the one it was handed.
+func routeMatcher(patterns []string) func(r *http.Request) matchedRoute {
+	type found struct{ route *matchedRoute }
+	mux := http.NewServeMux()
+	for _, p := range patterns {
+		_, path, _ := strings.Cut(p, " ")
+		_, names := openapi.PathOf(path)
+		mux.HandleFunc(p, func(_ http.ResponseWriter, r *http.Request) {
+			m := &matchedRoute{pattern: p, values: map[string]string{}}
+			for _, n := range names {
+				m.values[n] = r.PathValue(n)
+			}
+			r.Context().Value(found{}).(*found).route = m
+		})
+	}
+	return func(r *http.Request) matchedRoute {
+		f := &found{}
+		probe := r.Clone(context.WithValue(r.Context(), found{}, f))
+		probe.Body = http.NoBody
+		if probe.Method == http.MethodPost && strings.EqualFold(probe.Header.Get("X-HTTP-Method-Override"), http.MethodPatch) {
+			probe.Method = http.MethodPatch
+		}
+		heraldhttp.CanonicalIDs(probe)
+		mux.ServeHTTP(httptest.NewRecorder(), probe)
+		if f.route == nil {
+			return matchedRoute{}
+		}
+		return *f.route
+	}
+}
+
+func checkExchange(doc *openapi3.T, route matchedRoute, orig *http.Request, reqBody []byte, checkBody bool, rec *recorder) error {
 	status := rec.status()
-	pattern := r.Pattern
+	pattern := route.pattern
 	if pattern == "" || pattern == "/" {
 		// No route took the request: the catch-all's error.
 		return checkError(doc, rec)
 	}
 	method, path, _ := strings.Cut(pattern, " ")
-	oaPath, params := openapi.PathOf(path)
+	oaPath, _ := openapi.PathOf(path)
 	item := doc.Paths.Value(oaPath)
 	if item == nil || item.GetOperation(method) == nil {
 		return fmt.Errorf("route %s has no operation", pattern)
@@ -127,10 +171,7 @@ func checkExchange(doc *openapi3.T, r, orig *http.Request, reqBody []byte, check
 	if status < 400 && operation.Responses.Status(status) == nil {
 		return fmt.Errorf("status %d is not one of %s's responses", status, operation.OperationID)
 	}
-	pathParams := map[string]string{}
-	for _, p := range params {
-		pathParams[p] = r.PathValue(p)
-	}
+	pathParams := route.values
 	req := orig.Clone(orig.Context())
 	req.Method = method // after X-HTTP-Method-Override
 	req.Body = io.NopCloser(bytes.NewReader(reqBody))

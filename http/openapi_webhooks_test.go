@@ -13,6 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/openapi"
 )
@@ -101,6 +102,10 @@ func TestOpenAPIWebhooks(t *testing.T) {
 	for _, e := range callbell.EventTypes {
 		want[openapi.WebhookName("callbell", callbell.Version, e)] = true
 	}
+	for _, v := range layer.Versions {
+		want[openapi.WebhookName("layer", v, delivery.TestEventLayer)] = true
+	}
+	want[openapi.WebhookName("callbell", callbell.Version, delivery.TestEventCallbell)] = true
 	for name := range want {
 		if doc.Webhooks[name] == nil {
 			t.Errorf("no webhooks entry %q", name)

@@ -83,6 +83,14 @@ func heraldRoutes(b *builder) {
 	b.add("GET /apps/{app}/webhooks", op{ID: "listWebhooks", Summary: "List the app's webhooks", Tags: wt, Responses: status(200, ok("The webhooks.", arrayOf(ref("Webhook"))))})
 	b.add("GET /apps/{app}/webhooks/{id}", op{ID: "getWebhook", Summary: "Get a webhook", Tags: wt, Responses: status(200, hook)})
 	b.add("DELETE /apps/{app}/webhooks/{id}", op{ID: "deleteWebhook", Summary: "Delete a webhook", Tags: wt, Responses: status(204, empty("Deleted."))})
+	b.add("PATCH /apps/{app}/webhooks/{id}", op{ID: "patchWebhook", Summary: "Change a webhook's target, events, config, retries or timeout", Tags: wt,
+		Body:      open(M{"target_url": uri, "events": arrayOf(str("")), "config": orNull(anyObject), "retry_schedule": arrayOf(number), "timeout_seconds": number}),
+		Responses: status(200, hook)})
+	hdrs := M{"type": "object", "additionalProperties": arrayOf(str(""))}
+	b.add("POST /apps/{app}/webhooks/{id}/test", op{ID: "testWebhook", Summary: "Send a signed test event (webhook.test, webhook_test) now and answer its outcome", Tags: wt,
+		Responses: status(200, ok("The attempt, delivered or not.", closed(M{"id": str(""), "event_type": str(""), "delivered": boolean, "started_at": dateTime,
+			"duration_ms": number, "status_code": integer, "response_headers": hdrs, "response_body": str(""), "error": str(""),
+			"request_headers": hdrs, "payload": anyJSON})))})
 	b.add("POST /apps/{app}/webhooks/{id}/activate", op{ID: "activateWebhook", Summary: "Activate a webhook (verifying it again when needed)", Tags: wt, Responses: status(200, hook)})
 	b.add("POST /apps/{app}/webhooks/{id}/deactivate", op{ID: "deactivateWebhook", Summary: "Pause a webhook's deliveries", Tags: wt, Responses: status(200, hook)})
 	b.add("POST /apps/{app}/webhooks/{id}/replay", op{ID: "replayWebhook", Summary: "Queue again the deliveries of a time range", Tags: wt,
@@ -91,7 +99,9 @@ func heraldRoutes(b *builder) {
 	b.add("POST /apps/{app}/webhooks/{id}/rotate_secret", op{ID: "rotateWebhookSecret", Summary: "Rotate a webhook's signing keys", Tags: wt,
 		Body: open(M{"grace_period_seconds": number}), BodyOptional: true, Responses: status(200, ok("The webhook with its new signing_secret; the old keys sign too until rotation.grace_until.", ref("Webhook")))})
 	b.add("GET /apps/{app}/webhooks/{id}/deliveries", op{ID: "listDeliveries", Summary: "List a webhook's deliveries, newest first", Tags: wt,
-		Query:     append([]M{query("status", "Only deliveries in this status.", strEnum("pending", "delivered", "failed"))}, paging...),
+		Query: append([]M{query("status", "Only deliveries in this status.", strEnum("pending", "delivered", "failed")),
+			query("event_type", "Only deliveries of this event.", str("")), query("conversation", "Only deliveries about this conversation (bare or its Layer id).", str("")),
+			query("since", "Only deliveries created at or after (RFC 3339).", dateTime), query("until", "Only deliveries created before (RFC 3339).", dateTime)}, paging...),
 		Responses: status(200, ok("A page of deliveries.", arrayOf(ref("Delivery")), "Link"))})
 	b.add("GET /apps/{app}/webhooks/{id}/deliveries/{delivery}", op{ID: "getDelivery", Summary: "Get a delivery with its payload and attempts", Tags: wt,
 		Responses: status(200, ok("The delivery.", ref("Delivery")))})

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"github.com/heraldhq/herald/callbell"
+	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/layer"
 )
 
@@ -94,6 +95,18 @@ func webhookPayloads(b *builder) {
 		b.webhooks[WebhookName("layer", layer.Version3, event)] = layerDelivery(layer.Version3, event, object(props, required...))
 	}
 
+	// The test event (POST /apps/{app}/webhooks/{id}/test): the webhook as
+	// the object, in the format's envelope.
+	for _, v := range layer.Versions {
+		body := object(M{"event": closed(M{"created_at": str(""), "type": M{"const": delivery.TestEventLayer}, "id": str("")}),
+			"webhook": closed(M{"id": str(""), "target_url": uri, "events": arrayOf(str(""))}), "config": webhookConfig}, "event", "webhook")
+		b.webhooks[WebhookName("layer", v, delivery.TestEventLayer)] = layerDelivery(v, delivery.TestEventLayer, body)
+	}
+	b.webhooks[WebhookName("callbell", callbell.Version, delivery.TestEventCallbell)] = deliveryEntry("Callbell's test event.", []M{
+		header(callbell.SignatureHeader, "As every Callbell delivery's.", str("")),
+	}, jsonContent(closed(M{"event": M{"const": delivery.TestEventCallbell},
+		"payload": closed(M{"webhookId": str(""), "url": uri, "events": arrayOf(str("")), "createdAt": str("")})})))
+
 	// Callbell: {event, payload}, one version.
 	s["CBWebhookContact"] = ref("CBContact")
 	for _, event := range callbell.EventTypes {
@@ -113,7 +126,7 @@ func webhookPayloads(b *builder) {
 			payload = open(M{"user": anyObject, "team": anyObject, "action": str(""), "reason": str("")})
 		}
 		body := closed(M{"event": M{"const": event}, "payload": payload})
-		b.webhooks[WebhookName("callbell", callbell.Version, event)] = delivery("Callbell's "+event+".", []M{
+		b.webhooks[WebhookName("callbell", callbell.Version, event)] = deliveryEntry("Callbell's "+event+".", []M{
 			header(callbell.SignatureHeader, "Herald's signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> keyed by the webhook's secret; several v1 during a rotation.", str("")),
 		}, jsonContent(body))
 	}
@@ -128,7 +141,7 @@ var standardHeaders = []M{
 
 func layerDelivery(version, event string, body M) M {
 	mt := layer.ContentType(version)
-	return delivery("Layer payload "+version+": "+event+".", []M{
+	return deliveryEntry("Layer payload "+version+": "+event+".", []M{
 		header("layer-webhook-event-type", event, M{"const": event}),
 		header("layer-webhook-signature", "The hex HMAC-SHA1 of the body keyed by the webhook's secret.", str("")),
 		header("layer-webhook-request-id", "The delivery's id, the same on every retry.", str("")),
@@ -136,7 +149,7 @@ func layerDelivery(version, event string, body M) M {
 	}, M{mt: M{"schema": body}})
 }
 
-func delivery(summary string, headers []M, content M) M {
+func deliveryEntry(summary string, headers []M, content M) M {
 	ps := []any{}
 	for _, h := range append(append([]M{}, headers...), standardHeaders...) {
 		h["required"] = true
