@@ -202,7 +202,9 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, app strin
 	return nil
 }
 
-type deliveryJSON struct {
+// DeliveryJSON is a delivery as the API renders it; the command line
+// renders deliveries it reads from the data the same way.
+type DeliveryJSON struct {
 	ID             string          `json:"id"`
 	EventID        string          `json:"event_id"`
 	EventType      string          `json:"event_type"`
@@ -214,10 +216,12 @@ type deliveryJSON struct {
 	CreatedAt      string          `json:"created_at"`
 	DeliveredAt    *string         `json:"delivered_at"`
 	Payload        json.RawMessage `json:"payload,omitempty"`
-	AttemptLog     []attemptJSON   `json:"attempt_log,omitempty"`
+	AttemptLog     []AttemptJSON   `json:"attempt_log,omitempty"`
 }
 
-type attemptJSON struct {
+// AttemptJSON is one attempt of a delivery: the receiver's answer is kept,
+// the request's headers are made anew at each attempt and are not.
+type AttemptJSON struct {
 	StartedAt       string      `json:"started_at"`
 	DurationMS      float64     `json:"duration_ms"`
 	StatusCode      int         `json:"status_code"`
@@ -234,15 +238,27 @@ func timeOrNull(t *time.Time) *string {
 	return &s
 }
 
-func renderDelivery(d *herald.Delivery, withPayload bool) deliveryJSON {
-	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, Attempts: d.Attempts,
+// RenderDelivery renders d as a listing shows it.
+func RenderDelivery(d *herald.Delivery) DeliveryJSON {
+	out := DeliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, Attempts: d.Attempts,
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError, CreatedAt: herald.FormatTime(d.CreatedAt),
 		DeliveredAt: timeOrNull(d.DeliveredAt)}
 	if d.Status == herald.DeliveryPending {
 		out.NextAttemptAt = timeOrNull(&d.NextAttemptAt)
 	}
-	if withPayload {
-		out.Payload = d.Body
+	return out
+}
+
+// RenderDeliveryLog renders d with its payload and its attempts, as a
+// delivery read alone shows it.
+func RenderDeliveryLog(d *herald.Delivery, attempts []*herald.Attempt) DeliveryJSON {
+	out := RenderDelivery(d)
+	out.Payload = d.Body
+	out.AttemptLog = make([]AttemptJSON, len(attempts))
+	for i, a := range attempts {
+		out.AttemptLog[i] = AttemptJSON{StartedAt: herald.FormatTime(a.StartedAt),
+			DurationMS: float64(a.Duration.Microseconds()) / 1000, StatusCode: a.StatusCode,
+			ResponseHeaders: a.ResponseHeaders, ResponseBody: string(a.ResponseBody), Error: a.Error}
 	}
 	return out
 }
@@ -261,7 +277,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, app stri
 		return err
 	}
 	writePage(s, w, r, p, ds, func(d *herald.Delivery) string { return d.ID },
-		func(d *herald.Delivery) deliveryJSON { return renderDelivery(d, false) })
+		RenderDelivery)
 	return nil
 }
 
@@ -270,13 +286,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, app string)
 	if err != nil {
 		return err
 	}
-	out := renderDelivery(d, true)
-	out.AttemptLog = make([]attemptJSON, len(attempts))
-	for i, a := range attempts {
-		out.AttemptLog[i] = attemptJSON{StartedAt: herald.FormatTime(a.StartedAt),
-			DurationMS: float64(a.Duration.Microseconds()) / 1000, StatusCode: a.StatusCode,
-			ResponseHeaders: a.ResponseHeaders, ResponseBody: string(a.ResponseBody), Error: a.Error}
-	}
+	out := RenderDeliveryLog(d, attempts)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -286,7 +296,7 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request, app stri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, renderDelivery(d, false))
+	writeJSON(w, http.StatusAccepted, RenderDelivery(d))
 	return nil
 }
 

@@ -166,6 +166,19 @@ func run[T any](a *admin, cmd *cobra.Command, create bool, f func(ctx context.Co
 	return tw.Flush()
 }
 
+// runForApp is run for a command on the app of --app (or the
+// installation's only one).
+func runForApp[T any](a *admin, cmd *cobra.Command, f func(ctx context.Context, ops operations, app string) (T, error), table func(w io.Writer, v T)) error {
+	return run(a, cmd, false, func(ctx context.Context, ops operations) (T, error) {
+		app, err := a.appID(ctx, ops, "")
+		if err != nil {
+			var none T
+			return none, err
+		}
+		return f(ctx, ops, app)
+	}, table)
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -440,11 +453,7 @@ func (a *admin) webhookCommand(use, short string, f func(ctx context.Context, op
 		Short: short,
 		Args:  args(1, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*webhookView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*webhookView, error) {
 				return f(ctx, ops, app, args[0])
 			}, webhookTable)
 		},
@@ -457,11 +466,7 @@ func (a *admin) webhooksCommand() *cobra.Command {
 		Short: "List the app's webhooks, newest first",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(a, cmd, false, func(ctx context.Context, ops operations) ([]*webhookView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) ([]*webhookView, error) {
 				return ops.Webhooks(ctx, app)
 			}, func(w io.Writer, list []*webhookView) {
 				fmt.Fprintln(w, "ID\tSTATUS\tFORMAT\tTARGET URL\tEVENTS")
@@ -489,11 +494,7 @@ func (a *admin) webhooksCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*webhookView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*webhookView, error) {
 				return ops.CreateWebhook(ctx, app, body)
 			}, webhookTable)
 		},
@@ -512,11 +513,7 @@ func (a *admin) webhooksCommand() *cobra.Command {
 			if len(body) == 0 {
 				return errors.New("herald webhooks update changes nothing without a setting; see herald webhooks update --help")
 			}
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*webhookView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*webhookView, error) {
 				return ops.UpdateWebhook(ctx, app, args[0], body)
 			}, webhookTable)
 		},
@@ -527,11 +524,7 @@ func (a *admin) webhooksCommand() *cobra.Command {
 		Short: "Send a signed test event (webhook.test) to the webhook's receiver now, and show its answer",
 		Args:  args(1, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*testView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*testView, error) {
 				return ops.TestWebhook(ctx, app, args[0])
 			}, func(w io.Writer, t *testView) {
 				fmt.Fprintf(w, "Delivered:\t%s\nEvent:\t%s %s\nStatus:\t%s\nLatency:\t%.1f ms\n", yesNo(t.Delivered), t.EventType, t.ID,
@@ -565,11 +558,7 @@ func (a *admin) webhooksCommand() *cobra.Command {
 			if cmd.Flags().Changed("secret") {
 				body["secret"] = rotation.secret
 			}
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*webhookView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*webhookView, error) {
 				return ops.RotateWebhookSecret(ctx, app, args[0], body)
 			}, webhookTable)
 		},
@@ -589,11 +578,7 @@ func (a *admin) webhooksCommand() *cobra.Command {
 		Short: "Delete a webhook, its deliveries and their log",
 		Args:  args(1, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (map[string]string, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (map[string]string, error) {
 				return map[string]string{"deleted": bareID(args[0])}, ops.DeleteWebhook(ctx, app, args[0])
 			}, func(w io.Writer, m map[string]string) { fmt.Fprintf(w, "Deleted the webhook %s.\n", m["deleted"]) })
 		},
@@ -686,11 +671,7 @@ func (a *admin) deliveriesCommand() *cobra.Command {
 			if q.Limit < 1 || q.Limit > 500 {
 				return fmt.Errorf("--limit: %d is not from 1 to 500", q.Limit)
 			}
-			return run(a, cmd, false, func(ctx context.Context, ops operations) ([]*deliveryView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) ([]*deliveryView, error) {
 				return ops.Deliveries(ctx, app, args[0], q)
 			}, func(w io.Writer, list []*deliveryView) {
 				fmt.Fprintln(w, "ID\tEVENT TYPE\tSTATUS\tATTEMPTS\tLAST STATUS\tCREATED")
@@ -716,11 +697,7 @@ func (a *admin) deliveriesCommand() *cobra.Command {
 		Short: "Show a delivery: its payload and every attempt with the receiver's answer (status, headers, body)",
 		Args:  args(2, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*deliveryView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*deliveryView, error) {
 				return ops.Delivery(ctx, app, args[0], args[1])
 			}, deliveryTable)
 		},
@@ -730,11 +707,7 @@ func (a *admin) deliveriesCommand() *cobra.Command {
 		Short: "Queue a delivered or failed delivery again, with the same body and id",
 		Args:  args(2, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*deliveryView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*deliveryView, error) {
 				return ops.Resend(ctx, app, args[0], args[1])
 			}, func(w io.Writer, d *deliveryView) {
 				fmt.Fprintf(w, "Queued the delivery %s (%s) again: %s.\n", d.ID, d.EventType, d.Status)
@@ -761,11 +734,7 @@ func (a *admin) deliveriesCommand() *cobra.Command {
 					return err
 				}
 			}
-			return run(a, cmd, false, func(ctx context.Context, ops operations) (*replayView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) (*replayView, error) {
 				return ops.Replay(ctx, app, args[0], from, to)
 			}, func(w io.Writer, r *replayView) {
 				fmt.Fprintf(w, "Queued:\t%d\nAlready queued:\t%d\n", r.Queued, r.AlreadyQueued)
@@ -850,11 +819,7 @@ func (a *admin) eventsCommand() *cobra.Command {
 			if limit < 1 || limit > 1000 {
 				return fmt.Errorf("--limit: %d is not from 1 to 1000", limit)
 			}
-			return run(a, cmd, false, func(ctx context.Context, ops operations) ([]*eventView, error) {
-				app, err := a.appID(ctx, ops, "")
-				if err != nil {
-					return nil, err
-				}
+			return runForApp(a, cmd, func(ctx context.Context, ops operations, app string) ([]*eventView, error) {
 				return ops.Events(ctx, app, after, limit)
 			}, func(w io.Writer, list []*eventView) {
 				io.WriteString(w, eventsHeader)

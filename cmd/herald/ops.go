@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	heraldhttp "github.com/heraldhq/herald/http"
 )
 
 // operations are what the administration commands do, written once for
@@ -94,32 +96,9 @@ type webhookView struct {
 	SigningPublicKey string          `json:"signing_public_key,omitempty"`
 }
 
-type deliveryView struct {
-	ID             string          `json:"id"`
-	EventID        string          `json:"event_id"`
-	EventType      string          `json:"event_type"`
-	Status         string          `json:"status"`
-	Attempts       int             `json:"attempts"`
-	NextAttemptAt  *string         `json:"next_attempt_at"`
-	LastStatusCode int             `json:"last_status_code"`
-	LastError      string          `json:"last_error"`
-	CreatedAt      string          `json:"created_at"`
-	DeliveredAt    *string         `json:"delivered_at"`
-	Payload        json.RawMessage `json:"payload,omitempty"`
-	AttemptLog     []attemptView   `json:"attempt_log,omitempty"`
-}
-
-// attemptView is an attempt as Herald records it: the request is the
-// delivery's payload, with headers made anew at each attempt (they are not
-// kept); the response is kept.
-type attemptView struct {
-	StartedAt       string      `json:"started_at"`
-	DurationMS      float64     `json:"duration_ms"`
-	StatusCode      int         `json:"status_code"`
-	ResponseHeaders http.Header `json:"response_headers"`
-	ResponseBody    string      `json:"response_body"`
-	Error           string      `json:"error"`
-}
+// deliveryView is a delivery as the API renders it, read from it or
+// rendered from the data alike.
+type deliveryView = heraldhttp.DeliveryJSON
 
 type replayView struct {
 	Queued        int    `json:"queued"`

@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/callbell"
 	"github.com/heraldhq/herald/delivery"
 	"github.com/heraldhq/herald/egress"
+	heraldhttp "github.com/heraldhq/herald/http"
 	"github.com/heraldhq/herald/layer"
 	"github.com/heraldhq/herald/messaging"
 	"github.com/heraldhq/herald/urls"
@@ -316,13 +317,8 @@ func timeText(t *time.Time) *string {
 }
 
 func deliveryOf(d *herald.Delivery) *deliveryView {
-	out := &deliveryView{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, Attempts: d.Attempts,
-		LastStatusCode: d.LastStatusCode, LastError: d.LastError, CreatedAt: herald.FormatTime(d.CreatedAt),
-		DeliveredAt: timeText(d.DeliveredAt)}
-	if d.Status == herald.DeliveryPending {
-		out.NextAttemptAt = timeText(&d.NextAttemptAt)
-	}
-	return out
+	out := heraldhttp.RenderDelivery(d)
+	return &out
 }
 
 func (o *localOps) Deliveries(ctx context.Context, app, webhook string, q deliveryQuery) ([]*deliveryView, error) {
@@ -340,14 +336,8 @@ func (o *localOps) Delivery(ctx context.Context, app, webhook, id string) (*deli
 	if err != nil {
 		return nil, err
 	}
-	out := deliveryOf(d)
-	out.Payload = d.Body
-	for _, a := range attempts {
-		out.AttemptLog = append(out.AttemptLog, attemptView{StartedAt: herald.FormatTime(a.StartedAt),
-			DurationMS: float64(a.Duration.Microseconds()) / 1000, StatusCode: a.StatusCode,
-			ResponseHeaders: a.ResponseHeaders, ResponseBody: string(a.ResponseBody), Error: a.Error})
-	}
-	return out, nil
+	out := heraldhttp.RenderDeliveryLog(d, attempts)
+	return &out, nil
 }
 
 func (o *localOps) Resend(ctx context.Context, app, webhook, id string) (*deliveryView, error) {
