@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx", to look before migrating
@@ -139,4 +140,30 @@ func (c *config) checkExists(ctx context.Context) error {
 			"or create the schema with herald migrate --db URL (herald serve creates it too)")
 	}
 	return nil
+}
+
+// schemaVersion is the version of the database's schema: 0 when there is
+// no database or no schema yet. It reads without creating anything.
+func (c *config) schemaVersion(ctx context.Context) (int64, error) {
+	driver, source := "pgx", c.db
+	if c.db == "" {
+		source = filepath.Join(c.data, "herald.db")
+		if _, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		driver, source = "sqlite", "file:"+source+"?mode=ro"
+	} else if !isPostgresURL(c.db) {
+		return 0, nil // openStore says what is wrong with it
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var version int64
+	err = db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&version)
+	if err != nil && strings.Contains(err.Error(), "goose_db_version") {
+		return 0, nil // no schema yet
+	}
+	return version, err
 }

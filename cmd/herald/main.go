@@ -170,12 +170,27 @@ func migrateCommand(cfg *config) *cobra.Command {
 					return fmt.Errorf("creating data directory: %w", err)
 				}
 			}
+			before, err := cfg.schemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
 			store, err := cfg.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "The database schema is up to date.")
-			return store.Close()
+			if err := store.Close(); err != nil {
+				return err
+			}
+			after, err := cfg.schemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if before == after {
+				fmt.Fprintf(cmd.OutOrStdout(), "The database schema was already up to date, at version %d.\n", after)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Migrated the database schema from version %d to %d.\n", before, after)
+			}
+			return nil
 		},
 	}
 }
