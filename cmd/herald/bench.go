@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -551,6 +552,11 @@ func startBenchServer(ctx context.Context, cfg *config, env ...string) (_ *bench
 		return nil, fmt.Errorf("herald did not start:\n%s", serverLog.String())
 	}
 	creds, err := readBootstrap(dir)
+	if errors.Is(err, fs.ErrNotExist) && cfg.db != "" {
+		// A database that already had apps: no bootstrap was written, so
+		// the bench makes an app of its own there.
+		creds, err = benchApp(ctx, self, cfg.db, server.Env)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -608,6 +614,26 @@ func benchCeiling(ctx context.Context, client *http.Client, url string, clients 
 	}
 	wg.Wait()
 	return float64(n.Load()) / d.Seconds()
+}
+
+// benchApp creates an app for the bench on the database db, with the
+// server's environment (its secret key), and returns its credentials.
+func benchApp(ctx context.Context, self, db string, env []string) (credentials, error) {
+	var c credentials
+	create := exec.CommandContext(ctx, self, "--db", db, "apps", "create", fmt.Sprintf("bench-%d", time.Now().Unix()), "--json")
+	create.Env = env
+	out, err := create.Output()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return c, fmt.Errorf("creating the bench's app on --db: %s", bytes.TrimSpace(exit.Stderr))
+		}
+		return c, fmt.Errorf("creating the bench's app on --db: %w", err)
+	}
+	if err := json.Unmarshal(out, &c); err != nil || c.Token == "" {
+		return c, fmt.Errorf("creating the bench's app on --db: unexpected output %q", out)
+	}
+	return c, nil
 }
 
 func readBootstrap(dir string) (credentials, error) {

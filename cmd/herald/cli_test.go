@@ -148,6 +148,22 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// herald bench on a PostgreSQL database that already has apps (a second
+// run on it) makes an app of its own there: no bootstrap is written then.
+func TestBenchTwiceOnOneDatabase(t *testing.T) {
+	db := pgtest.URL(t)
+	for run := range 2 {
+		out := runHerald(t, "bench", "--db", db, "--count", "50", "--clients", "2", "--ceiling-duration", "100ms", "--json")
+		var r benchResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("bench run %d printed %q: %v", run+1, out, err)
+		}
+		if r.Messages != 50 || r.Delivered != 50 || r.Missing != 0 {
+			t.Fatalf("bench run %d: %+v", run+1, r)
+		}
+	}
+}
+
 // The receiver finds the number the bench gave a message in its body.
 func TestBenchNumber(t *testing.T) {
 	for body, want := range map[string]string{
