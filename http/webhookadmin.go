@@ -59,7 +59,10 @@ func (s *Server) patchWebhook(w http.ResponseWriter, r *http.Request, app string
 // is shown: an excerpt, enough for an error page's message.
 const maxTestResponseBody = 2 << 10
 
-type webhookTestJSON struct {
+// WebhookTestJSON is the outcome of a webhook's test event as the API
+// renders it; the command line renders a test it runs on the data the
+// same way.
+type WebhookTestJSON struct {
 	ID              string          `json:"id"`
 	EventType       string          `json:"event_type"`
 	Delivered       bool            `json:"delivered"`
@@ -81,6 +84,13 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, app string)
 	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusOK, RenderWebhookTest(res))
+	return nil
+}
+
+// RenderWebhookTest renders a test event's outcome, with an excerpt of the
+// receiver's answer.
+func RenderWebhookTest(res *delivery.TestResult) WebhookTestJSON {
 	a := res.Attempt
 	body := a.ResponseBody
 	if len(body) > maxTestResponseBody {
@@ -90,11 +100,10 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, app string)
 	if headers == nil {
 		headers = http.Header{}
 	}
-	writeJSON(w, http.StatusOK, webhookTestJSON{ID: res.ID, EventType: res.EventType, Delivered: res.Delivered,
+	return WebhookTestJSON{ID: res.ID, EventType: res.EventType, Delivered: res.Delivered,
 		StartedAt: herald.FormatTime(a.StartedAt), DurationMS: float64(a.Duration.Microseconds()) / 1000,
 		StatusCode: a.StatusCode, ResponseHeaders: headers, ResponseBody: strings.ToValidUTF8(string(body), "\uFFFD"),
-		Error: a.Error, RequestHeaders: res.RequestHeaders, Payload: res.Body})
-	return nil
+		Error: a.Error, RequestHeaders: res.RequestHeaders, Payload: res.Body}
 }
 
 // deliveryFilter reads the delivery log's filters: status, event_type,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"time"
 
 	heraldhttp "github.com/heraldhq/herald/http"
@@ -106,19 +105,8 @@ type replayView struct {
 	ResumeSince   string `json:"resume_since,omitempty"`
 }
 
-type testView struct {
-	ID              string          `json:"id"`
-	EventType       string          `json:"event_type"`
-	Delivered       bool            `json:"delivered"`
-	StartedAt       string          `json:"started_at"`
-	DurationMS      float64         `json:"duration_ms"`
-	StatusCode      int             `json:"status_code"`
-	ResponseHeaders http.Header     `json:"response_headers"`
-	ResponseBody    string          `json:"response_body"`
-	Error           string          `json:"error"`
-	RequestHeaders  http.Header     `json:"request_headers"`
-	Payload         json.RawMessage `json:"payload"`
-}
+// testView is a test event's outcome as the API renders it.
+type testView = heraldhttp.WebhookTestJSON
 
 type eventView struct {
 	ID        string          `json:"id"`

@@ -250,28 +250,13 @@ func (o *localOps) TestWebhook(ctx context.Context, app, id string) (*testView, 
 	if err != nil {
 		return nil, err
 	}
-	a := res.Attempt
-	body := a.ResponseBody
-	if len(body) > maxTestResponseBody {
-		body = body[:maxTestResponseBody]
-	}
-	headers := a.ResponseHeaders
-	if headers == nil {
-		headers = http.Header{}
-	}
-	return &testView{ID: res.ID, EventType: res.EventType, Delivered: res.Delivered, StartedAt: herald.FormatTime(a.StartedAt),
-		DurationMS: float64(a.Duration.Microseconds()) / 1000, StatusCode: a.StatusCode, ResponseHeaders: headers,
-		ResponseBody: strings.ToValidUTF8(string(body), "\uFFFD"), Error: a.Error, RequestHeaders: res.RequestHeaders,
-		Payload: res.Body}, nil
+	out := heraldhttp.RenderWebhookTest(res)
+	return &out, nil
 }
 
 // verificationWait bounds the wait for a receiver's verification: the
 // longest attempt, and some.
 const verificationWait = delivery.DefaultMaxAttemptTimeout + 5*time.Second
-
-// maxTestResponseBody is the excerpt of a test's answer shown, as the API
-// shows it.
-const maxTestResponseBody = 2 << 10
 
 func (o *localOps) RotateWebhookSecret(ctx context.Context, app, id string, in map[string]any) (*webhookView, error) {
 	var input delivery.RotateInput
