@@ -7,8 +7,12 @@ import (
 )
 
 func (q *Queries) WebhookQueues(ctx context.Context, limit int) ([]herald.WebhookQueue, bool, error) {
+	// The IN term repeats the condition of the partial index
+	// deliveries_order, so that SQLite reads the index (the undelivered
+	// deliveries) rather than the whole table and its delivered history.
 	rows, err := q.db.QueryContext(ctx, `SELECT webhook_id, COUNT(*), MIN(created_at)
-		FROM (SELECT webhook_id, created_at FROM deliveries WHERE status = 'pending' LIMIT ?) AS p
+		FROM (SELECT webhook_id, created_at FROM deliveries
+			WHERE status IN ('pending', 'failed') AND status = 'pending' LIMIT ?) AS p
 		GROUP BY webhook_id ORDER BY webhook_id`, limit)
 	if err != nil {
 		return nil, false, err
