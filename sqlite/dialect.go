@@ -20,6 +20,7 @@ var dialect = &sqlstore.Dialect{
 	IsUniqueViolation: isUniqueViolation,
 	CostlyReturning:   true,
 	HeldIndex:         true,
+	LimitsByValue:     true,
 	// A leased delivery's next attempt moves to the end of its lease, so
 	// that what is in flight drops out of the due index, and comes back by
 	// itself if its worker dies.

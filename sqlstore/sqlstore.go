@@ -71,6 +71,12 @@ type Dialect struct {
 	// keys of one statement consecutive), matches from the count of rows
 	// changed, a row from a read after the write.
 	CostlyReturning bool
+	// LimitsByValue says the engine plans a LIMIT or OFFSET that is a
+	// bare parameter by the value bound, and so prepares the statement
+	// again each time another value is bound (SQLite: half the cost of a
+	// short read). Rebind then makes each such parameter an expression,
+	// ?+0, which the engine evaluates as it runs the statement.
+	LimitsByValue bool
 }
 
 // DB is what both a transaction and a pinned connection offer.
@@ -387,7 +393,13 @@ var rebound sync.Map // query written with ? → query with $n
 // Rebind rewrites a query written with ? and ?N placeholders for the
 // dialect.
 func (d *Dialect) Rebind(query string) string {
-	if !d.Numbered || !strings.Contains(query, "?") {
+	if !d.Numbered {
+		if d.LimitsByValue && (strings.Contains(query, "LIMIT ?") || strings.Contains(query, "OFFSET ?")) {
+			return limitsAsExpressions(query)
+		}
+		return query
+	}
+	if !strings.Contains(query, "?") {
 		return query
 	}
 	if r, ok := rebound.Load(query); ok {
@@ -421,6 +433,48 @@ func (d *Dialect) Rebind(query string) string {
 	r := sb.String()
 	rebound.Store(query, r)
 	return r
+}
+
+var limitsRewritten sync.Map // query → query with LIMIT ?+0
+
+// limitsAsExpressions rewrites each LIMIT and OFFSET of query whose value
+// is a bare ? or ?N placeholder as that placeholder plus 0 (see
+// Dialect.LimitsByValue).
+func limitsAsExpressions(query string) string {
+	if r, ok := limitsRewritten.Load(query); ok {
+		return r.(string)
+	}
+	var sb strings.Builder
+	rest := query
+	for {
+		i := indexLimitParameter(rest)
+		if i < 0 {
+			break
+		}
+		j := i + 1
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		sb.WriteString(rest[:j])
+		sb.WriteString("+0")
+		rest = rest[j:]
+	}
+	sb.WriteString(rest)
+	r := sb.String()
+	limitsRewritten.Store(query, r)
+	return r
+}
+
+// indexLimitParameter is the index in s of the first placeholder that is a
+// LIMIT's or an OFFSET's whole value, or -1.
+func indexLimitParameter(s string) int {
+	first := -1
+	for _, kw := range []string{"LIMIT ?", "OFFSET ?"} {
+		if i := strings.Index(s, kw); i >= 0 && (first < 0 || i+len(kw)-1 < first) {
+			first = i + len(kw) - 1
+		}
+	}
+	return first
 }
 
 // execMayFail runs a statement whose failure the caller handles, inside a
