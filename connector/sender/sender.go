@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,6 +92,13 @@ type Sender struct {
 	mu       sync.Mutex
 	busy     int
 	inFlight map[string]int
+
+	// passed is one more than the connector cursor as this node last read
+	// or moved it; 0 when unknown. A pass over this node's own recent
+	// events, none of them a send to a channel, then moves the cursor on
+	// without reading anything: most events are not such sends, and the
+	// read transaction is most of a pass's cost at low rates.
+	passed atomic.Int64
 }
 
 func (s *Sender) now() time.Time {
@@ -251,6 +259,9 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 	var events []*herald.Event
 	var jobs []*herald.ConnectorJob
 	now := s.now()
+	if n, ok, err := s.passWithoutSends(ctx); ok || err != nil {
+		return n, 0, err
+	}
 	err := s.Store.View(ctx, func(q herald.Queries) (err error) {
 		if cursor, err = q.ConnectorCursor(ctx); err != nil {
 			return err
@@ -270,10 +281,10 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 			if err != nil {
 				return err
 			}
-			m := d.Message
-			if m == nil || m.Channel == nil || m.Channel.Direction != herald.DirectionSent || m.Channel.Status != herald.ChannelEnqueued {
+			if !enqueuedOnChannel(e) {
 				continue
 			}
+			m := d.Message
 			ch := m.Channel.ChannelUUID
 			has, seen := connected[ch]
 			if !seen {
@@ -293,6 +304,9 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 		return nil
 	})
 	if err != nil || len(events) == 0 {
+		if err == nil {
+			s.passed.Store(cursor + 1)
+		}
 		return 0, 0, err
 	}
 	last := events[len(events)-1].Seq
@@ -312,9 +326,65 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 		return tx.CreateConnectorJobs(ctx, jobs)
 	})
 	if err != nil || !moved {
+		s.passed.Store(0)
 		return 0, 0, err
 	}
+	s.passed.Store(last + 1)
 	return len(events), len(jobs), nil
+}
+
+// passWithoutSends moves the cursor over the events this node appended
+// after it, when it knows where the cursor is, holds every event since in
+// memory, and none of them is a message enqueued on a channel: no job to
+// create, so nothing to read. ok is false when a full pass must run.
+func (s *Sender) passWithoutSends(ctx context.Context) (n int, ok bool, err error) {
+	r, recent := s.Store.(herald.RecentEvents)
+	passed := s.passed.Load()
+	if !recent || passed == 0 {
+		return 0, false, nil
+	}
+	cursor := passed - 1
+	events, held := r.RecentEventsSince(cursor, fanOutBatch)
+	if !held {
+		return 0, false, nil
+	}
+	if len(events) == 0 {
+		return 0, true, nil
+	}
+	for _, e := range events {
+		if enqueuedOnChannel(e) {
+			return 0, false, nil
+		}
+	}
+	last := events[len(events)-1].Seq
+	var moved bool
+	err = herald.UpdateSoon(ctx, s.Store, fanOutGather, func(tx herald.Tx) (err error) {
+		moved, err = tx.AdvanceConnectorCursor(ctx, cursor, last)
+		return err
+	})
+	if err != nil || !moved {
+		// The write failed, or another process moved the cursor: the
+		// full pass reads it again.
+		s.passed.Store(0)
+		return 0, err != nil, err
+	}
+	s.passed.Store(last + 1)
+	return len(events), true, nil
+}
+
+// enqueuedOnChannel reports whether e may be a message to send through a
+// channel's connector (an event whose data does not decode may be: the
+// full pass reports it).
+func enqueuedOnChannel(e *herald.Event) bool {
+	if e.Type != herald.EventMessageSent {
+		return false
+	}
+	d, err := e.DecodeData()
+	if err != nil {
+		return true
+	}
+	m := d.Message
+	return m != nil && m.Channel != nil && m.Channel.Direction == herald.DirectionSent && m.Channel.Status == herald.ChannelEnqueued
 }
 
 func (s *Sender) sendLoop() {
