@@ -481,6 +481,17 @@ const (
 	DeliveriesDue
 )
 
+// ForeignWrites is implemented by a Store that belongs to one node but that
+// other processes may write to as well (SQLite: the command line's
+// operations on a running server's data). ForeignWrites counts the times
+// the store found, as its node began a write, that another process had
+// committed since the node's last write: what the node keeps in memory of
+// the stored data holds only while the count stays the same, and for the
+// little while another process's write goes unseen until the node's next.
+type ForeignWrites interface {
+	ForeignWrites() uint64
+}
+
 // A SharedStore is a Store that several nodes use at once (PostgreSQL). It
 // tells every node about the changes any of them committed, so that work is
 // picked up at once rather than at the next poll. A Store that is not

@@ -231,6 +231,8 @@ func (e *Engine) purgeSoon(appID, id string) {
 // batch per transaction: in one, 150,000 deliveries held SQLite's writer,
 // and so every write of every app, for 12 s.
 func (e *Engine) purgeWebhook(ctx context.Context, appID, id string) error {
+	e.held.forget(id)
+	defer e.held.forget(id)
 	for {
 		var n int
 		start := time.Now()
@@ -324,6 +326,7 @@ func (e *Engine) cleanUpWebhooks(ctx context.Context) error {
 // what is left. The last batch writes the reason, so that nobody sees the
 // deliveries gone and the reason silent.
 func (e *Engine) dropDeliveries(ctx context.Context, w *herald.Webhook, keep time.Duration) error {
+	defer e.held.forget(w.ID)
 	total := 0
 	for {
 		var n int

@@ -389,6 +389,10 @@ func (e *Engine) sendQueue(j *job) []*result {
 	if j.d.OrderingKey == "" || j.d.Attempts > 0 || j.d.Held || j.w.Status != herald.WebhookActive {
 		return rs
 	}
+	if !answered2xx(r) {
+		e.held.failed(j.d)
+		return rs
+	}
 	until := r.a.StartedAt.Add(followSpell)
 	last := j.d
 	for answered2xx(r) && len(rs) < followMax && e.now().Before(until) && !e.stopping() {
@@ -398,19 +402,21 @@ func (e *Engine) sendQueue(j *job) []*result {
 		if !maybe {
 			return rs
 		}
-		var held []*herald.Delivery
 		limit := min(followRead, followMax-len(rs))
-		err := e.Store.View(context.Background(), func(q herald.Queries) (err error) {
-			held, err = q.HeldDeliveries(context.Background(), j.d.WebhookID, j.d.OrderingKey, last.EventSeq, limit)
-			return err
-		})
-		if err != nil {
-			// The dispatcher releases the next one as it records these.
-			e.Logger.Warn("reading the deliveries held behind one sent", "webhook", j.d.WebhookID, "err", err)
-			return rs
-		}
-		if len(held) < limit {
-			e.held.drop(j.d, gen)
+		held, known := e.held.taken(j.d, last.EventSeq, limit)
+		if !known {
+			err := e.Store.View(context.Background(), func(q herald.Queries) (err error) {
+				held, err = q.HeldDeliveries(context.Background(), j.d.WebhookID, j.d.OrderingKey, last.EventSeq, limit)
+				return err
+			})
+			if err != nil {
+				// The dispatcher releases the next one as it records these.
+				e.Logger.Warn("reading the deliveries held behind one sent", "webhook", j.d.WebhookID, "err", err)
+				return rs
+			}
+			if len(held) < limit {
+				e.held.drop(j.d, gen)
+			}
 		}
 		if len(held) == 0 {
 			return rs
@@ -423,6 +429,7 @@ func (e *Engine) sendQueue(j *job) []*result {
 			rs = append(rs, r)
 			last = d
 			if !answered2xx(r) {
+				e.held.failed(d)
 				return rs
 			}
 		}
@@ -435,14 +442,58 @@ func (e *Engine) sendQueue(j *job) []*result {
 // none there. Held deliveries this node does not know of (another node's)
 // are released one by one, as their queue's head is recorded delivered,
 // and then known.
+//
+// On a store that no other node shares, a queue becomes known once a read
+// of the store found its end with no hint since: from then on, its hint
+// keeps the held deliveries the fan-out creates in it, which are then every
+// held delivery of the queue after those the workers took, and the worker
+// sending the queue takes them from memory rather than reading them back,
+// as it otherwise does after most 2xx of a hot conversation. A queue is
+// unknown again when anything else may have changed its deliveries (a
+// replay, a requeue, deliveries removed: see forget; another process's
+// writes, as the command line's on a server's SQLite data: see
+// herald.ForeignWrites), when an attempt of it failed (its deliveries then
+// wait for the retry), and past the bounds on what memory keeps. What
+// memory holds only chooses what a worker sends after a 2xx: the store's
+// release of a queue's next delivery, as its head is recorded, stays what
+// guarantees that every delivery goes out.
 type heldHints struct {
 	mu  sync.Mutex
 	gen uint64
-	m   map[heldQueue]uint64 // queue → generation of its last hint
+	m   map[heldQueue]*heldHint
+	// foreign, when set, says queues may become known (the store is
+	// this node's alone), as long as its count stays at seen: another
+	// process's writes may have changed any queue.
+	foreign herald.ForeignWrites
+	seen    uint64
+	// kept counts the deliveries the hints keep.
+	kept int
 }
 
 type heldQueue struct{ webhook, key string }
 
+type heldHint struct {
+	gen uint64 // of the last hint
+	// known says created lists every held delivery of the queue after
+	// those a worker took from it.
+	known bool
+	// created lists in event order the held deliveries the fan-out
+	// created in the queue while it was known.
+	created []*herald.Delivery
+}
+
+// Bounds of what the hints keep: the known queues with nothing held in them
+// (past it, such queues are forgotten and read once more when they next
+// hold something), and the deliveries kept, in all and per queue (past
+// them, a queue is unknown again and keeps nothing).
+const (
+	maxKnownQueues    = 1 << 16
+	maxKeptDeliveries = 1 << 14
+	maxKeptPerQueue   = followMax
+)
+
+// add hints that d's queue may hold deliveries: d was created held there,
+// or released from there.
 func (h *heldHints) add(d *herald.Delivery) {
 	if d.OrderingKey == "" {
 		return
@@ -450,10 +501,55 @@ func (h *heldHints) add(d *herald.Delivery) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = map[heldQueue]uint64{}
+		h.m = map[heldQueue]*heldHint{}
 	}
 	h.gen++
-	h.m[heldQueue{d.WebhookID, d.OrderingKey}] = h.gen
+	h.trusted()
+	k := heldQueue{d.WebhookID, d.OrderingKey}
+	hint := h.m[k]
+	if hint == nil {
+		hint = &heldHint{}
+		h.m[k] = hint
+	}
+	hint.gen = h.gen
+	if !hint.known || !d.Held {
+		return
+	}
+	if len(hint.created) >= maxKeptPerQueue || h.kept >= maxKeptDeliveries {
+		h.unknown(hint)
+		return
+	}
+	// In event order: one webhook's deliveries are created in the order of
+	// its cursor.
+	i := len(hint.created)
+	for i > 0 && hint.created[i-1].EventSeq > d.EventSeq {
+		i--
+	}
+	hint.created = slices.Insert(hint.created, i, d)
+	h.kept++
+}
+
+// trusted reports whether queues may be known, after making every queue
+// unknown if another process wrote to the store since the last call. h.mu
+// is held.
+func (h *heldHints) trusted() bool {
+	if h.foreign == nil {
+		return false
+	}
+	if n := h.foreign.ForeignWrites(); n != h.seen {
+		h.seen = n
+		for _, hint := range h.m {
+			h.unknown(hint)
+		}
+	}
+	return true
+}
+
+// unknown makes a queue unknown and drops what its hint kept. h.mu is held.
+func (h *heldHints) unknown(hint *heldHint) {
+	hint.known = false
+	h.kept -= len(hint.created)
+	hint.created = nil
 }
 
 // get reports whether d's queue may have held deliveries, and the
@@ -461,18 +557,82 @@ func (h *heldHints) add(d *herald.Delivery) {
 func (h *heldHints) get(d *herald.Delivery) (uint64, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	gen, ok := h.m[heldQueue{d.WebhookID, d.OrderingKey}]
-	return gen, ok
+	h.trusted()
+	hint := h.m[heldQueue{d.WebhookID, d.OrderingKey}]
+	if hint == nil || (hint.known && len(hint.created) == 0) {
+		return 0, false
+	}
+	return hint.gen, true
 }
 
-// drop forgets d's queue, unless a hint came after the one of generation
-// gen: the read that found the queue's end may have missed what it hints.
+// taken returns, when d's queue is known, up to limit of its held
+// deliveries after the one of event afterSeq, in event order, and true;
+// false when the store must be read.
+func (h *heldHints) taken(d *herald.Delivery, afterSeq int64, limit int) ([]*herald.Delivery, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.trusted() {
+		return nil, false
+	}
+	hint := h.m[heldQueue{d.WebhookID, d.OrderingKey}]
+	if hint == nil || !hint.known {
+		return nil, false
+	}
+	i := 0
+	for i < len(hint.created) && hint.created[i].EventSeq <= afterSeq {
+		hint.created[i] = nil
+		i++
+	}
+	hint.created = hint.created[i:]
+	h.kept -= i
+	return slices.Clone(hint.created[:min(limit, len(hint.created))]), true
+}
+
+// drop records that a read of the store found the end of d's queue, the
+// read having followed the hint of generation gen. With no hint since, the
+// queue becomes known (trust), or is forgotten: nothing was created in it
+// since the read but what the fan-out has yet to hint.
 func (h *heldHints) drop(d *herald.Delivery, gen uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := heldQueue{d.WebhookID, d.OrderingKey}
-	if h.m[k] == gen {
+	hint := h.m[k]
+	if hint == nil || hint.gen != gen {
+		return
+	}
+	if !h.trusted() {
 		delete(h.m, k)
+		return
+	}
+	hint.known = true
+	if len(h.m) > maxKnownQueues {
+		for k, hint := range h.m {
+			if hint.known && len(hint.created) == 0 {
+				delete(h.m, k)
+			}
+		}
+	}
+}
+
+// failed makes d's queue unknown: an attempt of it failed, and what is
+// held behind it waits for its retry.
+func (h *heldHints) failed(d *herald.Delivery) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if hint := h.m[heldQueue{d.WebhookID, d.OrderingKey}]; hint != nil {
+		h.unknown(hint)
+	}
+}
+
+// forget makes the queues of a webhook unknown: its deliveries were
+// changed other than by the fan-out and the workers of this node.
+func (h *heldHints) forget(webhookID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, hint := range h.m {
+		if k.webhook == webhookID {
+			h.unknown(hint)
+		}
 	}
 }
 

@@ -292,6 +292,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.Client == nil {
 		e.defaultClient()
 	}
+	if fw, ok := e.Store.(herald.ForeignWrites); ok {
+		if _, shared := e.Store.(herald.SharedStore); !shared {
+			e.held.foreign = fw
+		}
+	}
 	if _, shared := e.Store.(herald.SharedStore); !shared {
 		// The only node of its store: every lease is a leftover of a crash.
 		if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx, e.now()) }); err != nil {

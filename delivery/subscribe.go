@@ -145,6 +145,7 @@ func (e *Engine) Subscribe(ctx context.Context, appID, format string, in Subscri
 	if err != nil {
 		return nil, false, err
 	}
+	e.held.forget(w.ID)
 	e.Notify()
 	if e.started {
 		signal(e.dispatchWake)

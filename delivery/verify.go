@@ -59,6 +59,7 @@ func (e *Engine) settle(w *herald.Webhook, active bool, reason string) {
 	if err != nil && !herald.IsNotFound(err) {
 		e.Logger.Error("recording webhook verification", "webhook", w.ID, "err", err)
 	}
+	e.held.forget(w.ID)
 	if e.started {
 		signal(e.dispatchWake)
 	}

@@ -360,6 +360,7 @@ func (e *Engine) Resend(ctx context.Context, appID, webhookID, id string) (d *he
 		return nil
 	})
 	if err == nil {
+		e.held.forget(webhookID)
 		signal(e.dispatchWake)
 	}
 	return d, err
@@ -499,6 +500,8 @@ func (e *Engine) Replay(ctx context.Context, appID, webhookID string, since, unt
 		if err != nil {
 			return res, err
 		}
+		// Created held behind deliveries of this node's queues, maybe.
+		e.held.forget(w.ID)
 		res.Queued += len(fresh)
 		res.AlreadyQueued += already
 		res.ResumeSince = resume

@@ -82,6 +82,12 @@ type Store struct {
 	appendHook atomic.Pointer[func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error)]
 	// recent holds the events committed last, for the fan-out.
 	recent recentEvents
+	// foreign counts what ForeignWrites does; dataVersion is the
+	// writer's PRAGMA data_version as of its last transaction, which
+	// only other connections' commits change (and the writer is this
+	// process's only connection that commits).
+	foreign     atomic.Uint64
+	dataVersion int64
 
 	// sealed counts the secrets Open sealed.
 	sealed int

@@ -372,3 +372,48 @@ func TestBatchesRunAgainOnlyWhenAnUpdateFails(t *testing.T) {
 		}
 	}
 }
+
+// The writes of another process on the same database are counted when the
+// store next writes; its own writes and its checkpoints are not.
+func TestForeignWritesCounted(t *testing.T) {
+	ctx := context.Background()
+	path := enginetest.SQLitePath(t)
+	s, err := sqlite.Open(ctx, path, sqlite.WithCheckpointPacingForTest(sqlite.Options{Keyring: storetest.Keyring}, time.Millisecond, 1, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 50 {
+		if err := s.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, fmt.Sprint("own-", i)) }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // checkpoints come between
+	}
+	if n := s.ForeignWrites(); n != 0 {
+		t.Fatalf("ForeignWrites = %d after the store's own writes and checkpoints, want 0", n)
+	}
+
+	other, err := sqlite.Open(ctx, path, sqlite.Options{Keyring: storetest.Keyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, "other") }); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if n := s.ForeignWrites(); n != 0 {
+		t.Fatalf("ForeignWrites = %d before the store wrote again, want 0", n)
+	}
+	if err := s.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, "own-after") }); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.ForeignWrites(); n != 1 {
+		t.Fatalf("ForeignWrites = %d after another process wrote, want 1", n)
+	}
+	if err := s.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, "own-last") }); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.ForeignWrites(); n != 1 {
+		t.Fatalf("ForeignWrites = %d, want still 1", n)
+	}
+}

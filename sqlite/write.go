@@ -202,6 +202,11 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 		failAll(fmt.Errorf("sqlite: begin: %w", err))
 		return true
 	}
+	if err := s.checkDataVersion(ctx, stmts); err != nil {
+		rollback()
+		failAll(fmt.Errorf("sqlite: reading the data version: %w", err))
+		return true
+	}
 	live := 0
 	for _, r := range batch {
 		if r.ctx.Err() == nil {
@@ -291,6 +296,31 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 	}
 	return true
 }
+
+// checkDataVersion counts, in s.foreign, that another process committed
+// since the writer's last transaction, if it did. It runs within a
+// transaction that holds the write lock: no other commit comes between it
+// and the writes that follow.
+func (s *Store) checkDataVersion(ctx context.Context, stmts *writerStmts) error {
+	st, err := stmts.prepare(ctx, "PRAGMA data_version")
+	if err != nil {
+		return err
+	}
+	var v int64
+	if err := st.QueryRowContext(ctx).Scan(&v); err != nil {
+		return err
+	}
+	if s.dataVersion != 0 && v != s.dataVersion {
+		s.foreign.Add(1)
+	}
+	s.dataVersion = v
+	return nil
+}
+
+// ForeignWrites implements herald.ForeignWrites.
+func (s *Store) ForeignWrites() uint64 { return s.foreign.Load() }
+
+var _ herald.ForeignWrites = (*Store)(nil)
 
 // OnAppend implements herald.AppendHooks.
 func (s *Store) OnAppend(fn func(ctx context.Context, tx herald.Tx, events []*herald.Event) (func(bool), error)) {
