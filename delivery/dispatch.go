@@ -381,16 +381,18 @@ const (
 // arrive twice.
 //
 // Only the queue's head may lead: a delivery sent for the first time that
-// is not held (a delivery sent again by a resend, a requeue or a retry
-// may have one of its queue pending beside it, or behind it).
+// is not held. A delivery sent again by a resend, a requeue or a retry
+// may have one of its queue pending beside it, or behind it; the first
+// two set its attempts back to 0, but not the outcome of its last attempt.
 func (e *Engine) sendQueue(j *job) []*result {
 	r := e.attempt(j)
 	rs := []*result{r}
-	if j.d.OrderingKey == "" || j.d.Attempts > 0 || j.d.Held || j.w.Status != herald.WebhookActive {
+	if j.d.OrderingKey == "" || j.d.Attempts > 0 || j.d.LastStatusCode != 0 || j.d.LastError != "" ||
+		j.d.Held || j.w.Status != herald.WebhookActive {
 		return rs
 	}
 	if !answered2xx(r) {
-		e.held.failed(j.d)
+		e.held.reread(j.d)
 		return rs
 	}
 	until := r.a.StartedAt.Add(followSpell)
@@ -423,13 +425,16 @@ func (e *Engine) sendQueue(j *job) []*result {
 		}
 		for _, d := range held {
 			if d.Status != herald.DeliveryPending || !e.now().Before(until) || e.stopping() {
+				// What it leaves of what it read stays held in the
+				// store, where memory does not see it.
+				e.held.reread(d)
 				return rs
 			}
 			r = e.attempt(&job{d: d, w: j.w})
 			rs = append(rs, r)
 			last = d
 			if !answered2xx(r) {
-				e.held.failed(d)
+				e.held.reread(d)
 				return rs
 			}
 		}
@@ -614,9 +619,11 @@ func (h *heldHints) drop(d *herald.Delivery, gen uint64) {
 	}
 }
 
-// failed makes d's queue unknown: an attempt of it failed, and what is
-// held behind it waits for its retry.
-func (h *heldHints) failed(d *herald.Delivery) {
+// reread makes d's queue unknown: its worker stopped before the end of
+// what it knew to be held there (an attempt failed, and what is held
+// behind it waits for its retry; or its time was up), and what memory may
+// keep after that is not all that is held.
+func (h *heldHints) reread(d *herald.Delivery) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if hint := h.m[heldQueue{d.WebhookID, d.OrderingKey}]; hint != nil {

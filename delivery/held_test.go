@@ -1,10 +1,21 @@
 package delivery
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/layer"
+	"github.com/heraldhq/herald/sqlite"
+	"github.com/heraldhq/herald/stdwebhooks"
 )
 
 type foreignCount uint64
@@ -124,7 +135,7 @@ func TestHeldHintsUnknownAgain(t *testing.T) {
 	}{
 		{"another process wrote", func(h *heldHints, count *foreignCount) { *count++ }},
 		{"webhook's deliveries changed", func(h *heldHints, _ *foreignCount) { h.forget("w") }},
-		{"attempt failed", func(h *heldHints, _ *foreignCount) { h.failed(heldDelivery("w", "k", 2)) }},
+		{"attempt failed", func(h *heldHints, _ *foreignCount) { h.reread(heldDelivery("w", "k", 2)) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var count foreignCount
@@ -198,5 +209,164 @@ func TestHeldHintsBounds(t *testing.T) {
 	}
 	if len(h.m) > maxKnownQueues+1 {
 		t.Fatalf("%d queues kept, past %d", len(h.m), maxKnownQueues)
+	}
+}
+
+// followFixture is a webhook of a SQLite store whose receiver, on
+// 127.0.0.1, records the "n" of each body it is sent, and an engine that
+// sends its queues as a started one would (not started: the tests play the
+// fan-out and the dispatcher). late, once set, makes the engine's clock
+// say that a worker's time is up.
+type followFixture struct {
+	e     *Engine
+	store *sqlite.Store
+	w     *herald.Webhook
+	start time.Time
+	late  atomic.Bool
+	// lateAfter, when set, sets late once that many were received.
+	lateAfter int
+
+	mu       sync.Mutex
+	received []int
+}
+
+func newFollowFixture(t *testing.T) *followFixture {
+	f := &followFixture{store: openStore(t), start: time.Now()}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ N int }
+		json.NewDecoder(r.Body).Decode(&body)
+		f.mu.Lock()
+		f.received = append(f.received, body.N)
+		if len(f.received) == f.lateAfter {
+			f.late.Store(true)
+		}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	f.e = &Engine{Store: f.store, Node: "n", AllowTargets: egress.Loopback,
+		Formats: map[string]Format{herald.FormatLayer: layer.Format{}},
+		Now: func() time.Time {
+			if f.late.Load() {
+				return f.start.Add(time.Hour)
+			}
+			return f.start
+		}}
+	f.e.defaultClient()
+	t.Cleanup(f.e.transport.CloseIdleConnections)
+	f.e.held.foreign = f.store
+	f.w = &herald.Webhook{ID: "w", AppID: "app", Format: herald.FormatLayer, Version: "2.0",
+		TargetURL: srv.URL + "/hook", Events: []string{herald.EventMessageSent}, Secret: "secret",
+		SigningKey: stdwebhooks.NewSecret(), Status: herald.WebhookActive, RetrySchedule: []time.Duration{time.Minute},
+		Timeout: 10 * time.Second, CreatedAt: f.start, UpdatedAt: f.start}
+	ctx := context.Background()
+	err := f.store.Update(ctx, func(tx herald.Tx) error {
+		if err := tx.CreateApp(ctx, &herald.App{ID: "app", Name: "app", CreatedAt: f.start}); err != nil {
+			return err
+		}
+		return tx.CreateWebhook(ctx, f.w)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// create writes the deliveries of events from..to in the queue, and hints
+// those created held, as the fan-out does.
+func (f *followFixture) create(t *testing.T, from, to int) []*herald.Delivery {
+	t.Helper()
+	var ds []*herald.Delivery
+	for n := from; n <= to; n++ {
+		ds = append(ds, &herald.Delivery{ID: fmt.Sprint("d", n), AppID: "app", WebhookID: "w", EventID: fmt.Sprint("e", n),
+			EventSeq: int64(n), EventType: herald.EventMessageSent, OrderingKey: "k",
+			Body: []byte(fmt.Sprintf(`{"n":%d}`, n)), Status: herald.DeliveryPending, NextAttemptAt: f.start, CreatedAt: f.start})
+	}
+	ctx := context.Background()
+	if err := f.store.Update(ctx, func(tx herald.Tx) error { return tx.CreateDeliveries(ctx, ds) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Held {
+			f.e.held.add(d)
+		}
+	}
+	return ds
+}
+
+// record records the outcomes of a worker's attempts as delivered, as the
+// dispatcher does, and returns what that released and leased.
+func (f *followFixture) record(t *testing.T, rs []*result) []*herald.Delivery {
+	t.Helper()
+	ctx := context.Background()
+	var leased []*herald.Delivery
+	err := f.store.Update(ctx, func(tx herald.Tx) (err error) {
+		cs := make([]herald.Completion, len(rs))
+		for i, r := range rs {
+			delivered := f.start
+			r.d.Status, r.d.Attempts, r.d.DeliveredAt = herald.DeliveryDelivered, 1, &delivered
+			r.d.LastStatusCode = r.a.StatusCode
+			cs[i] = herald.Completion{Delivery: r.d, Attempt: r.a}
+		}
+		leased, _, err = tx.CompleteDeliveries(ctx, cs, herald.Lease{Node: "n", Now: f.start, Until: f.start.Add(time.Minute), Limit: 1})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leased
+}
+
+func (f *followFixture) got() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fmt.Sprint(f.received)
+}
+
+// A worker that stops before the end of the deliveries it read behind its
+// queue's head (its time was up) leaves the rest held in the store: those
+// the fan-out creates in the queue afterwards go out after them, never
+// before, when the next head's worker follows it.
+func TestFollowersKeepOrderAfterStoppingMidRead(t *testing.T) {
+	f := newFollowFixture(t)
+	f.lateAfter = 3
+	first := f.create(t, 1, 6)
+	// The head and the first two held behind it: the read found the end
+	// of the queue, and the worker's time was up before the rest.
+	rs := f.e.sendQueue(&job{d: first[0], w: f.w})
+	if len(rs) != 3 {
+		t.Fatalf("the first worker sent %d deliveries, want 3", len(rs))
+	}
+	// Then the fan-out creates one more, held, in the queue.
+	if more := f.create(t, 7, 7); !more[0].Held {
+		t.Fatal("the last delivery was not created held")
+	}
+	leased := f.record(t, rs)
+	if len(leased) != 1 || leased[0].ID != "d4" {
+		t.Fatalf("released %v, want d4", leased)
+	}
+	f.late.Store(false)
+	f.e.sendQueue(&job{d: leased[0], w: f.w})
+	if got := f.got(); got != "[1 2 3 4 5 6 7]" {
+		t.Fatalf("received %s, want [1 2 3 4 5 6 7]", got)
+	}
+}
+
+// A delivery resent while its queue has one in flight and others held
+// behind it goes alone: the held ones wait for the queue's head.
+func TestResentDeliveryDoesNotLeadItsQueue(t *testing.T) {
+	f := newFollowFixture(t)
+	ctx := context.Background()
+	first := f.create(t, 1, 1)
+	f.record(t, f.e.sendQueue(&job{d: first[0], w: f.w}))
+	// The queue's head in flight, two held behind it.
+	f.create(t, 2, 4)
+	resent, err := f.e.Resend(ctx, "app", "w", "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := f.e.sendQueue(&job{d: resent, w: f.w})
+	if got := f.got(); len(rs) != 1 || got != "[1 1]" {
+		t.Fatalf("the resent delivery's worker sent %d, received %s; want it alone, [1 1]", len(rs), got)
 	}
 }
