@@ -883,6 +883,69 @@ func TestWebhookOrderingPerConversation(t *testing.T) {
 	})
 }
 
+// Busy conversations whose receiver is slow and fails now and then: the
+// deliveries queued behind each other go out one after the other on each
+// 2xx, a failed one holds back the rest of its conversation until its
+// retry succeeds, and the first 2xx of each message come in the order the
+// messages were sent, every one of them.
+func TestWebhookOrderingInBusyConversationsWithFailures(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		rc := newReceiver(t)
+		convs := []string{a.newConversation(t, "alice", "bob"), a.newConversation(t, "alice", "carol")}
+		// m4, m13, m22, … fail once; m7, m20, m33, … twice.
+		failures := func(text string) int {
+			var i int
+			fmt.Sscanf(text, "m%d", &i)
+			switch {
+			case i%13 == 7:
+				return 2
+			case i%9 == 4:
+				return 1
+			}
+			return 0
+		}
+		rc.script(func(h *hit) reply {
+			// Slow enough that the messages sent meanwhile queue up.
+			time.Sleep(2 * time.Millisecond)
+			if rc.count(func(x *hit) bool { return x.text() == h.text() }) <= failures(h.text()) {
+				return reply{Status: 500}
+			}
+			return reply{}
+		})
+		body := hookBody(rc.URL, "message.sent")
+		body["retry_schedule"] = []float64{0.02, 0.05, 0.1, 0.2, 0.4, 0.8}
+		wh := a.verifiedWebhook(t, body)
+		const messages = 60
+		want := map[string][]string{}
+		wantAttempts := 0
+		for i := range messages {
+			conv := convs[i%len(convs)]
+			text := fmt.Sprintf("m%d", i)
+			a.sendText(t, conv, "alice", text)
+			want["layer:///conversations/"+conv] = append(want["layer:///conversations/"+conv], text)
+			wantAttempts += 1 + failures(text)
+		}
+		rc.waitAccepted(t, messages)
+
+		got := map[string][]string{}
+		seen := map[string]bool{}
+		for _, h := range rc.accepted() {
+			if !seen[h.text()] {
+				seen[h.text()] = true
+				got[h.conversation()] = append(got[h.conversation()], h.text())
+			}
+		}
+		for conv, texts := range want {
+			wantJSON(t, "first 2xx of "+conv, got[conv], texts)
+		}
+		if n := rc.count(nil); n != wantAttempts {
+			t.Errorf("%d attempts, want %d: one per message and one per failure", n, wantAttempts)
+		}
+		a.waitDeliveries(t, localID(wh["id"]), "delivered", messages)
+	})
+}
+
 // The delivery log: listing by status, one delivery with its payload and
 // attempts, response bodies cut at 16 KiB.
 func TestWebhookDeliveryLog(t *testing.T) {
