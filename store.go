@@ -184,6 +184,9 @@ type Queries interface {
 	// conversation: it increments the conversation's last position and
 	// returns the conversation as it is then, or not_found.
 	NextMessagePosition(ctx context.Context, appID, id string) (*Conversation, error)
+	// NextMessagePositions takes the positions of n new messages at once:
+	// the conversation's last position is then the last of them.
+	NextMessagePositions(ctx context.Context, appID, id string, n int) (*Conversation, error)
 	// UpdateConversation saves participants, distinct (and its key),
 	// metadata, last position and deletion.
 	UpdateConversation(ctx context.Context, c *Conversation, distinctKey string) error

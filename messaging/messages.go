@@ -184,6 +184,17 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 	if err != nil {
 		return nil, false, err
 	}
+	if _, shared := s.Store.(herald.SharedStore); shared && dedupKey == "" {
+		out, err := s.sends.send(ctx, s, &pendingSend{ctx: ctx, appID: appID, conversationID: conversationID,
+			in: in, notification: notification})
+		return out, false, err
+	}
+	return s.sendMessage(ctx, appID, conversationID, in, dedupKey, notification)
+}
+
+// sendMessage is SendMessage in a transaction of its own.
+func (s *Service) sendMessage(ctx context.Context, appID, conversationID string, in MessageInput, dedupKey string,
+	notification json.RawMessage) (out *herald.Message, replay bool, err error) {
 	err = s.Store.Update(ctx, func(tx herald.Tx) error {
 		if dedupKey != "" {
 			id, err := tx.RequestMessage(ctx, appID, dedupKey)
@@ -235,7 +246,7 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		if id == "" {
 			id = NewID()
 		}
-		m, err := s.createMessage(ctx, tx, c, id, in.Sender, parts, notification)
+		m, err := s.createMessage(ctx, tx, c, id, in.Sender, parts, notification, nil)
 		if err != nil {
 			return err
 		}
@@ -262,9 +273,11 @@ func checkParticipant(c *herald.Conversation, sender herald.Sender) error {
 }
 
 // createMessage writes a checked message at the position just taken in c
-// (see NextMessagePosition), and records message.sent.
+// (see NextMessagePosition), and records message.sent. ids, when not nil,
+// keeps the identities of c's participants for the next message of the
+// same transaction to c (see sendTogether).
 func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Conversation, id string, sender herald.Sender,
-	parts []herald.Part, notification json.RawMessage) (*herald.Message, error) {
+	parts []herald.Part, notification json.RawMessage, ids *participantIdentities) (*herald.Message, error) {
 	status := make(map[string]string, len(c.Participants))
 	for _, p := range c.Participants {
 		status[p] = herald.StatusSent
@@ -302,8 +315,12 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 	// Read before the message is written, so that on PostgreSQL the
 	// insert goes with the COMMIT rather than in a round trip of its
 	// own.
-	if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
+	if ids != nil && ids.read && (sender.UserID == "" || c.HasParticipant(sender.UserID)) {
+		data.Identities = ids.m
+	} else if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
 		return nil, err
+	} else if ids != nil && (sender.UserID == "" || c.HasParticipant(sender.UserID)) {
+		ids.m, ids.read = data.Identities, true
 	}
 	if err := tx.CreateMessage(ctx, m); err != nil {
 		return nil, err

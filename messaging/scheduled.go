@@ -293,7 +293,7 @@ func (s *Service) sendScheduled(ctx context.Context, sm *herald.ScheduledMessage
 		if err := checkParticipant(c, sm.Sender); err != nil {
 			return err
 		}
-		if _, err := s.createMessage(ctx, tx, c, sm.ID, sm.Sender, sm.Parts, sm.Notification); err != nil {
+		if _, err := s.createMessage(ctx, tx, c, sm.ID, sm.Sender, sm.Parts, sm.Notification, nil); err != nil {
 			return err
 		}
 		sent = true

@@ -43,6 +43,7 @@ type Service struct {
 
 	tokens    tokenCache
 	scheduler scheduler
+	sends     sendQueues
 }
 
 // DefaultMaxUploadSize is the largest rich-content upload accepted by default.

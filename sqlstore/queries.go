@@ -383,20 +383,28 @@ func (q *Queries) Conversation(ctx context.Context, appID, id string) (*herald.C
 }
 
 func (q *Queries) NextMessagePosition(ctx context.Context, appID, id string) (*herald.Conversation, error) {
-	const where = ` WHERE id = ? AND app_id = ? AND deleted_at IS NULL`
+	return q.NextMessagePositions(ctx, appID, id, 1)
+}
+
+func (q *Queries) NextMessagePositions(ctx context.Context, appID, id string, n int) (*herald.Conversation, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("sqlstore: %d message positions asked for", n)
+	}
+	const where = ` WHERE id = ?2 AND app_id = ?3 AND deleted_at IS NULL`
 	if q.d.CostlyReturning {
-		if _, err := q.db.ExecContext(ctx, `UPDATE conversations SET last_position = last_position + 1`+where,
-			id, appID); err != nil {
+		if _, err := q.db.ExecContext(ctx, `UPDATE conversations SET last_position = last_position + ?1`+where,
+			n, id, appID); err != nil {
 			return nil, err
 		}
-		c, err := scanConversation(appID, q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations`+where, id, appID))
+		c, err := scanConversation(appID, q.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations
+			WHERE id = ? AND app_id = ? AND deleted_at IS NULL`, id, appID))
 		if err != nil {
 			return nil, notFound(err, "conversation", id)
 		}
 		return c, nil
 	}
-	row := q.db.QueryRowContext(ctx, `UPDATE conversations SET last_position = last_position + 1`+where+
-		` RETURNING `+conversationColumns, id, appID)
+	row := q.db.QueryRowContext(ctx, `UPDATE conversations SET last_position = last_position + ?1`+where+
+		` RETURNING `+conversationColumns, n, id, appID)
 	c, err := scanConversation(appID, row)
 	if err != nil {
 		return nil, notFound(err, "conversation", id)

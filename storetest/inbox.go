@@ -129,6 +129,55 @@ func (in *inbox) want(user string, unread int, last string) {
 
 // The inbox follows sends, receipts, deletions for everyone and for one
 // user's devices, and participants leaving and coming back.
+// Positions are taken one or several at a time, in a live conversation
+// only, and a transaction rolled back gives back what it took.
+func testMessagePositions(t *testing.T, s herald.Store) {
+	in := newInbox(t, s, "c-positions", "alice", "bob")
+	var got []int64
+	take := func(n int) error {
+		return s.Update(context.Background(), func(tx herald.Tx) error {
+			var c *herald.Conversation
+			var err error
+			if n == 1 {
+				c, err = tx.NextMessagePosition(context.Background(), "app", in.conv.ID)
+			} else {
+				c, err = tx.NextMessagePositions(context.Background(), "app", in.conv.ID, n)
+			}
+			if err == nil {
+				got = append(got, c.LastPosition)
+			}
+			return err
+		})
+	}
+	for _, n := range []int{1, 3, 1, 5} {
+		if err := take(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(got) != "[1 4 5 10]" {
+		t.Fatalf("last positions %v, want [1 4 5 10]", got)
+	}
+	err := s.Update(context.Background(), func(tx herald.Tx) error {
+		if _, err := tx.NextMessagePositions(context.Background(), "app", in.conv.ID, 4); err != nil {
+			return err
+		}
+		return herald.Errorf(herald.EInvalidRequest, "refused")
+	})
+	if e, ok := herald.AsError(err); !ok || e.ID != herald.EInvalidRequest {
+		t.Fatalf("rolled back with %v", err)
+	}
+	if err := take(2); err != nil || got[len(got)-1] != 12 {
+		t.Fatalf("after a rollback: last position %v, %v; want 12", got[len(got)-1], err)
+	}
+	err = s.Update(context.Background(), func(tx herald.Tx) error {
+		_, err := tx.NextMessagePositions(context.Background(), "app", "no-such-conversation", 2)
+		return err
+	})
+	if !herald.IsNotFound(err) {
+		t.Fatalf("positions of a missing conversation: %v, want not_found", err)
+	}
+}
+
 func testInboxCounts(t *testing.T, s herald.Store) {
 	in := newInbox(t, s, "c1", "alice", "bob", "carol")
 	in.want("alice", 0, "")

@@ -101,7 +101,7 @@ var tests = []struct {
 	{"UserRecords", testUserRecords}, {"BlockLists", testBlockLists}, {"Follows", testFollows},
 	{"SessionTTL", testSessionTTL}, {"UserWritesRollBack", testUserWritesRollBack},
 	// inbox.go
-	{"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
+	{"MessagePositions", testMessagePositions}, {"InboxCounts", testInboxCounts}, {"InboxListing", testInboxListing}, {"InboxMessages", testInboxMessages},
 	{"ConversationDeletedForUser", testConversationDeletedForUser}, {"AnnouncementDeletedForUser", testAnnouncementDeletedForUser}, {"PushTokens", testPushTokens},
 	{"Presence", testPresence}, // presence.go
 	// listings.go

@@ -1,0 +1,92 @@
+package messaging_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/messaging"
+)
+
+// Messages sent at once to one conversation (on PostgreSQL, several to a
+// transaction) each get a position of their own, without gaps, and an event
+// of their own naming their request, in the order of their positions; a
+// refused one fails alone, with its own error.
+func TestConcurrentSendsToOneConversation(t *testing.T) {
+	forEachStore(t, func(u *userTest) {
+		c, _, err := u.s.CreateConversation(u.ctx, u.app, nil, messaging.ConversationInput{Participants: []string{"alice", "bob"}})
+		u.ok(err)
+		const senders, each = 32, 8
+		type sent struct {
+			request string
+			m       *herald.Message
+			err     error
+		}
+		results := make([][]sent, senders)
+		var wg sync.WaitGroup
+		for g := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					request := fmt.Sprintf("req-%d-%d", g, i)
+					sender := []string{"alice", "bob"}[i%2]
+					if g%8 == 3 && i == 4 {
+						sender = "mallory" // not a participant
+					}
+					body := request
+					m, _, err := u.s.SendMessage(herald.WithRequestID(u.ctx, request), u.app, c.ID, messaging.MessageInput{
+						Sender: herald.Sender{UserID: sender},
+						Parts:  []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}, "")
+					results[g] = append(results[g], sent{request, m, err})
+				}
+			}()
+		}
+		wg.Wait()
+
+		requestOf := map[string]string{}
+		for g, rs := range results {
+			for i, r := range rs {
+				if g%8 == 3 && i == 4 {
+					u.refused(r.err, herald.EInvalidProperty, "sender.user_id")
+					continue
+				}
+				u.ok(r.err)
+				requestOf[r.m.ID] = r.request
+			}
+		}
+		var events []*herald.Event
+		u.ok(u.s.Store.View(u.ctx, func(q herald.Queries) (err error) {
+			events, err = q.EventsSince(u.ctx, 0, 10_000)
+			return err
+		}))
+		var positions []int64
+		for _, e := range events {
+			if e.Type != herald.EventMessageSent {
+				continue
+			}
+			data, err := e.DecodeData()
+			u.ok(err)
+			m := data.Message
+			if want := requestOf[m.ID]; e.RequestID != want || want == "" {
+				u.Fatalf("message %s's event names request %q, want %q", m.ID, e.RequestID, want)
+			}
+			if body := m.Parts[0].Body; body != requestOf[m.ID] {
+				u.Fatalf("message %s has body %q, sent by %q", m.ID, body, requestOf[m.ID])
+			}
+			if data.Conversation.LastPosition != m.Position {
+				u.Fatalf("message %s at position %d: its event's conversation is at %d", m.ID, m.Position, data.Conversation.LastPosition)
+			}
+			positions = append(positions, m.Position)
+		}
+		if len(positions) != len(requestOf) {
+			u.Fatalf("%d message.sent events for %d messages", len(positions), len(requestOf))
+		}
+		for i, p := range positions {
+			if p != int64(i+1) {
+				u.Fatalf("positions in event order: %v, want 1 to %d", positions, len(positions))
+			}
+		}
+	})
+}
