@@ -74,8 +74,9 @@ func (q *sendQueues) send(ctx context.Context, s *Service, p *pendingSend) (*her
 }
 
 // run sends the conversation's waiting messages, a transaction after the
-// other, as long as some come. The caller that started it returns once its
-// own message is sent; the rest goes on in a goroutine of its own.
+// other, as long as some come. The caller that started it, whose own
+// message is the first waiting, returns once that is sent; the rest goes on
+// in a goroutine of its own.
 func (q *sendQueues) run(s *Service, k sendKey, own *pendingSend) {
 	for {
 		q.mu.Lock()
@@ -92,14 +93,20 @@ func (q *sendQueues) run(s *Service, k sendKey, own *pendingSend) {
 		q.m[k] = append([]*pendingSend(nil), q.m[k][len(batch):]...)
 		q.mu.Unlock()
 		s.sendTogether(batch)
-		if own != nil {
-			select {
-			case <-own.done:
-				go q.run(s, k, nil)
-				return
-			default:
-			}
+		if own == nil {
+			continue
 		}
+		// own was in the first batch: its caller goes back to its
+		// request, and a goroutine sends what came meanwhile, if any.
+		q.mu.Lock()
+		if len(q.m[k]) == 0 {
+			delete(q.m, k)
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		go q.run(s, k, nil)
+		return
 	}
 }
 
