@@ -41,6 +41,11 @@ func testKillDuringHotConversation(t *testing.T, flags ...string) {
 	}
 	conv := createConversations(t, p.URL, creds, 1)[0]
 
+	// The bodies of the messages acknowledged 201: each must be in the
+	// log, once (on PostgreSQL, messages sent at once to the
+	// conversation share transactions).
+	var ackedMu sync.Mutex
+	ackedBodies := map[string]bool{}
 	for round := range 2 {
 		var acked atomic.Int64
 		stop := make(chan struct{})
@@ -55,14 +60,18 @@ func testKillDuringHotConversation(t *testing.T, flags ...string) {
 						return
 					default:
 					}
+					body := fmt.Sprintf("r%d w%d #%d", round, w, i)
 					status, err := call(p.URL, creds, "POST", "/conversations/"+conv+"/messages",
 						map[string]any{"sender": map[string]string{"user_id": "alice"},
-							"parts": []map[string]string{{"mime_type": "text/plain", "body": fmt.Sprintf("r%d w%d #%d", round, w, i)}}}, nil)
+							"parts": []map[string]string{{"mime_type": "text/plain", "body": body}}}, nil)
 					if err != nil {
 						return // the server is gone
 					}
 					if status == 201 {
 						acked.Add(1)
+						ackedMu.Lock()
+						ackedBodies[body] = true
+						ackedMu.Unlock()
 					}
 				}
 			}()
@@ -82,9 +91,16 @@ func testKillDuringHotConversation(t *testing.T, flags ...string) {
 	}
 
 	var want []string
+	logged := map[string]int{}
 	for _, e := range allEvents(t, p.URL, creds) {
 		if e.Type == "message.sent" {
 			want = append(want, e.ID)
+			logged[e.Data.Message.Parts[0].Body]++
+		}
+	}
+	for body := range ackedBodies {
+		if logged[body] != 1 {
+			t.Fatalf("message %q, acknowledged, is in the log %d times", body, logged[body])
 		}
 	}
 	rcv.waitFor(t, want, 60*time.Second)
