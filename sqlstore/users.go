@@ -81,13 +81,17 @@ func (q *Queries) HideFromBlocks(ctx context.Context, m *herald.Message) error {
 	// and probe the participants' primary key: a sender nobody blocks and
 	// who blocks nobody costs two empty index lookups, whatever the size
 	// of the conversation. Nothing in the transaction reads what it
-	// writes, so on PostgreSQL it goes with the COMMIT's round trip.
+	// writes, so on PostgreSQL it goes with the COMMIT's round trip. Two
+	// users who block each other come out of both directions: ON
+	// CONFLICT drops the second, which costs less than UNION's sorting
+	// of every message's (nearly always empty) rows, on SQLite 10 % of
+	// the statement (go test -bench HideFromBlocks ./sqlite).
 	hide := `INSERT INTO message_hidden (message_id, user_id, hidden_at)
 		SELECT ?4, hidden.user_id, CAST(?5 AS BIGINT) FROM (
 			SELECT b.owner_id AS user_id FROM user_blocks b
 				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.owner_id AND p.conversation_id = ?2
 				WHERE b.app_id = ?1 AND b.user_id = ?3
-			UNION
+			UNION ALL
 			SELECT b.user_id FROM user_blocks b
 				JOIN conversation_participants p ON p.app_id = b.app_id AND p.user_id = b.user_id AND p.conversation_id = ?2
 				WHERE b.app_id = ?1 AND b.owner_id = ?3) AS hidden
