@@ -1,11 +1,13 @@
 package messaging_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/enginetest"
 	"github.com/heraldhq/herald/messaging"
 )
 
@@ -89,4 +91,40 @@ func TestConcurrentSendsToOneConversation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkSendsToOneConversation sends messages into one conversation
+// from many goroutines at once (16 per core), as a busy group chat's
+// clients do: on PostgreSQL, the messages that come while a transaction of
+// the conversation runs go together in its next.
+func BenchmarkSendsToOneConversation(b *testing.B) {
+	for _, e := range enginetest.Engines {
+		b.Run(e.Name, func(b *testing.B) {
+			store := e.Open(b)
+			b.Cleanup(func() { store.Close() })
+			s := &messaging.Service{Store: store}
+			ctx := context.Background()
+			app, _, err := s.CreateApp(ctx, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, _, err := s.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: []string{"alice", "bob"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := "hello"
+			in := messaging.MessageInput{Sender: herald.Sender{UserID: "alice"},
+				Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, _, err := s.SendMessage(ctx, app.ID, c.ID, in, ""); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -25,19 +25,19 @@ type Engine struct {
 	Name string
 	// Open returns a new, empty store of the engine; the test closes it.
 	// PostgreSQL's skips the test without a server (pgtest.URL).
-	Open func(t *testing.T) herald.Store
+	Open func(t testing.TB) herald.Store
 }
 
 // Engines lists the engines every test above the store runs on.
 var Engines = []Engine{
-	{"sqlite", func(t *testing.T) herald.Store {
+	{"sqlite", func(t testing.TB) herald.Store {
 		s, err := sqlite.Open(context.Background(), SQLitePath(t), sqlite.Options{Keyring: storetest.Keyring})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
-	{"postgres", func(t *testing.T) herald.Store {
+	{"postgres", func(t testing.TB) herald.Store {
 		s, err := postgres.Open(context.Background(), PostgresURL(t), postgres.Options{MaxConns: 8, Keyring: storetest.Keyring})
 		if err != nil {
 			t.Fatal(err)
