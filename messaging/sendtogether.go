@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/heraldhq/herald"
@@ -121,6 +122,16 @@ type participantIdentities struct {
 // each in its own if that fails, and sets their outcomes.
 func (s *Service) sendTogether(batch []*pendingSend) {
 	defer func() {
+		// A panic must not leave the conversation's queue without its
+		// runner: every later send to it would wait forever.
+		if r := recover(); r != nil {
+			err := fmt.Errorf("messaging: sending messages panicked: %v", r)
+			for _, p := range batch {
+				if p.out == nil && p.err == nil {
+					p.err = err
+				}
+			}
+		}
 		for _, p := range batch {
 			close(p.done)
 		}

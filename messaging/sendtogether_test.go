@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/enginetest"
@@ -126,5 +128,58 @@ func BenchmarkSendsToOneConversation(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// panickyStore is a store that says it is shared, so that sends to one
+// conversation go through the queue of sends together, and whose next
+// Update panics when asked to.
+type panickyStore struct {
+	herald.Store
+	panicNext atomic.Bool
+}
+
+func (s *panickyStore) Update(ctx context.Context, fn func(herald.Tx) error) error {
+	if s.panicNext.CompareAndSwap(true, false) {
+		panic("the store broke")
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func (s *panickyStore) Watch(func(herald.Change)) {}
+
+// A send that panics fails with an error, and the conversation's next sends
+// are not left waiting behind it.
+func TestSendThatPanicsLeavesItsConversationUsable(t *testing.T) {
+	store := &panickyStore{Store: enginetest.Engines[0].Open(t)}
+	t.Cleanup(func() { store.Store.Close() })
+	s := &messaging.Service{Store: store}
+	ctx := context.Background()
+	app, _, err := s.CreateApp(ctx, "panics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: []string{"alice", "bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "hello"
+	in := messaging.MessageInput{Sender: herald.Sender{UserID: "alice"}, Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}
+	store.panicNext.Store(true)
+	if _, _, err := s.SendMessage(ctx, app.ID, c.ID, in, ""); err == nil {
+		t.Fatal("the send whose transaction panicked succeeded")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.SendMessage(ctx, app.ID, c.ID, in, "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next send to the conversation still waits")
 	}
 }
