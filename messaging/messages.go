@@ -185,7 +185,7 @@ func (s *Service) SendMessage(ctx context.Context, appID, conversationID string,
 		return nil, false, err
 	}
 	if _, shared := s.Store.(herald.SharedStore); shared && dedupKey == "" {
-		out, err := s.sends.send(ctx, s, &pendingSend{ctx: ctx, appID: appID, conversationID: conversationID,
+		out, err := s.sends.send(s, &pendingSend{ctx: ctx, appID: appID, conversationID: conversationID,
 			in: in, notification: notification})
 		return out, false, err
 	}
