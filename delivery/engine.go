@@ -292,12 +292,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.Client == nil {
 		e.defaultClient()
 	}
-	if fw, ok := e.Store.(herald.ForeignWrites); ok {
-		if _, shared := e.Store.(herald.SharedStore); !shared {
+	if _, shared := e.Store.(herald.SharedStore); !shared {
+		// What other processes write to the store makes what the node
+		// keeps in memory of the held deliveries stale.
+		if fw, ok := e.Store.(herald.ForeignWrites); ok {
 			e.held.foreign = fw
 		}
-	}
-	if _, shared := e.Store.(herald.SharedStore); !shared {
 		// The only node of its store: every lease is a leftover of a crash.
 		if err := e.Store.Update(ctx, func(tx herald.Tx) error { return tx.ReleaseLeases(ctx, e.now()) }); err != nil {
 			return err

@@ -315,11 +315,16 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 	// Read before the message is written, so that on PostgreSQL the
 	// insert goes with the COMMIT rather than in a round trip of its
 	// own.
-	if ids != nil && ids.read && (sender.UserID == "" || c.HasParticipant(sender.UserID)) {
+	// A participant's message names the participants alone: those of the
+	// transaction's other messages to c.
+	if ids != nil && (sender.UserID != "" && !c.HasParticipant(sender.UserID)) {
+		ids = nil
+	}
+	if ids != nil && ids.read {
 		data.Identities = ids.m
 	} else if data.Identities, err = messageIdentities(ctx, tx, m, c); err != nil {
 		return nil, err
-	} else if ids != nil && (sender.UserID == "" || c.HasParticipant(sender.UserID)) {
+	} else if ids != nil {
 		ids.m, ids.read = data.Identities, true
 	}
 	if err := tx.CreateMessage(ctx, m); err != nil {

@@ -95,6 +95,24 @@ func TestConcurrentSendsToOneConversation(t *testing.T) {
 	})
 }
 
+// aliceAndBob makes an app with a conversation of alice and bob, and a
+// message of alice's to send there.
+func aliceAndBob(tb testing.TB, s *messaging.Service) (*herald.App, *herald.Conversation, messaging.MessageInput) {
+	tb.Helper()
+	ctx := context.Background()
+	app, _, err := s.CreateApp(ctx, "alice and bob")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, _, err := s.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: []string{"alice", "bob"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body := "hello"
+	return app, c, messaging.MessageInput{Sender: herald.Sender{UserID: "alice"},
+		Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}
+}
+
 // BenchmarkSendsToOneConversation sends messages into one conversation
 // from many goroutines at once (16 per core), as a busy group chat's
 // clients do: on PostgreSQL, the messages that come while a transaction of
@@ -106,17 +124,7 @@ func BenchmarkSendsToOneConversation(b *testing.B) {
 			b.Cleanup(func() { store.Close() })
 			s := &messaging.Service{Store: store}
 			ctx := context.Background()
-			app, _, err := s.CreateApp(ctx, "bench")
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, _, err := s.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: []string{"alice", "bob"}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			body := "hello"
-			in := messaging.MessageInput{Sender: herald.Sender{UserID: "alice"},
-				Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}
+			app, c, in := aliceAndBob(b, s)
 			b.SetParallelism(16)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -155,16 +163,7 @@ func TestSendThatPanicsLeavesItsConversationUsable(t *testing.T) {
 	t.Cleanup(func() { store.Store.Close() })
 	s := &messaging.Service{Store: store}
 	ctx := context.Background()
-	app, _, err := s.CreateApp(ctx, "panics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := s.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: []string{"alice", "bob"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := "hello"
-	in := messaging.MessageInput{Sender: herald.Sender{UserID: "alice"}, Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}
+	app, c, in := aliceAndBob(t, s)
 	store.panicNext.Store(true)
 	if _, _, err := s.SendMessage(ctx, app.ID, c.ID, in, ""); err == nil {
 		t.Fatal("the send whose transaction panicked succeeded")

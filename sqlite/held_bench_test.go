@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,11 +14,7 @@ import (
 // the worker sending a hot conversation does after each 2xx.
 func BenchmarkHeldDeliveries(b *testing.B) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "herald.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBench(b, sqlite.Options{})
 	now := time.Now()
 	w := &herald.Webhook{ID: "w", AppID: "app", Format: herald.FormatLayer, Version: "2.0",
 		TargetURL: "https://example.com/w", Events: []string{herald.EventMessageSent}, Secret: "secret",
@@ -31,7 +26,7 @@ func BenchmarkHeldDeliveries(b *testing.B) {
 			EventSeq: int64(i), EventType: herald.EventMessageSent, OrderingKey: fmt.Sprint("k", i%16),
 			Body: []byte(`{}`), PayloadID: fmt.Sprint("p", i), Status: herald.DeliveryPending, NextAttemptAt: now, CreatedAt: now})
 	}
-	err = s.Update(ctx, func(tx herald.Tx) error {
+	err := s.Update(ctx, func(tx herald.Tx) error {
 		if err := createApp(ctx, tx, "app"); err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,14 +15,10 @@ import (
 // transaction, so that the commit does not drown it.
 func BenchmarkHideFromBlocks(b *testing.B) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "herald.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBench(b, sqlite.Options{})
 	now := time.Now()
 	c := &herald.Conversation{ID: "c", AppID: "app", Participants: []string{"alice", "bob"}, CreatedAt: now}
-	err = s.Update(ctx, func(tx herald.Tx) error {
+	err := s.Update(ctx, func(tx herald.Tx) error {
 		if err := createApp(ctx, tx, "app"); err != nil {
 			return err
 		}
