@@ -9,8 +9,8 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// fanOutLoop turns new events into deliveries: it renders each batch
-// outside the write transaction, then creates the deliveries.
+// fanOutLoop turns new events into deliveries: it reads and renders each
+// batch, then creates the deliveries (see fanOut).
 func (e *Engine) fanOutLoop() {
 	defer e.wg.Done()
 	timer := time.NewTimer(e.PollInterval)
@@ -63,19 +63,14 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		}
 	}
 	var plan *fanOutPlan
-	err := e.Store.View(ctx, func(q herald.Queries) error {
+	read := func(q herald.Queries) error {
+		plan = nil
 		ws, err := q.Webhooks(ctx, "")
 		if err != nil {
 			return err
 		}
 		plan, err = e.planFanOut(q, ws, recent)
 		return err
-	})
-	if err != nil || plan == nil {
-		return 0, err
-	}
-	if len(plan.moving) == 0 {
-		return plan.events, nil
 	}
 	// The deliveries that free workers can take at once are created
 	// leased to this node and handed to the dispatcher: no claim, and no
@@ -85,9 +80,9 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	// waits behind its queue, as most do in a backlog, would be kept from
 	// the others for the whole write.
 	now := e.now()
-	plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched)
+	lease := func() { plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched) }
 	var sent []*herald.Delivery
-	err = e.Store.Update(ctx, func(tx herald.Tx) (err error) {
+	write := func(tx herald.Tx) (err error) {
 		// What a previous run of this function took was rolled back.
 		e.sched.giveAll(sent)
 		sent = nil
@@ -96,10 +91,39 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		}
 		sent, err = e.admit(ctx, tx, plan.createdLeased(), now)
 		return err
-	})
+	}
+	var err error
+	if _, shared := e.Store.(herald.SharedStore); shared {
+		// A transaction costs round trips of its own (its BEGIN and its
+		// end): the plan is read in the transaction that writes it. The
+		// read takes no lock, and the write moves each cursor only from
+		// where the read found it.
+		err = e.Store.Update(ctx, func(tx herald.Tx) error {
+			if err := read(tx); err != nil || plan == nil || len(plan.moving) == 0 {
+				return err
+			}
+			lease()
+			return write(tx)
+		})
+	} else {
+		// Rendered beside the one writer, not in its transaction.
+		if err := e.Store.View(ctx, read); err != nil || plan == nil {
+			return 0, err
+		}
+		if len(plan.moving) > 0 {
+			lease()
+			err = e.Store.Update(ctx, write)
+		}
+	}
+	if plan == nil {
+		return 0, err
+	}
 	if err != nil {
 		e.sched.giveAll(sent)
 		return plan.events, err
+	}
+	if len(plan.moving) == 0 {
+		return plan.events, nil
 	}
 	if jobs := e.created(plan, sent); len(jobs) > 0 {
 		select {
