@@ -69,6 +69,43 @@ func UpdateSoon(ctx context.Context, s Store, within time.Duration, fn func(Tx) 
 	return s.Update(ctx, fn)
 }
 
+// A Plan reads what a write is to do and returns that write, or nil when
+// there is nothing to write; within is how long the write may wait for
+// other writes to commit with (see UpdateSoon), 0 for none. A plan may run
+// more than once, and must set what it shares with its write afresh each
+// time.
+type Plan func(q Queries) (write func(Tx) error, within time.Duration, err error)
+
+// PlanAndWrite runs plan and the write it returns. On a SharedStore
+// (PostgreSQL) both run in one transaction: each transaction costs round
+// trips of its own, its BEGIN and its end, and the plan's reads take no
+// lock. Elsewhere (SQLite) the plan runs in a read transaction beside the
+// one writer, so that what it reads and renders does not hold the writer,
+// and the write in an update of its own.
+func PlanAndWrite(ctx context.Context, s Store, plan Plan) error {
+	if _, shared := s.(SharedStore); shared {
+		return s.Update(ctx, func(tx Tx) error {
+			write, _, err := plan(tx)
+			if err != nil || write == nil {
+				return err
+			}
+			return write(tx)
+		})
+	}
+	var write func(Tx) error
+	var within time.Duration
+	if err := s.View(ctx, func(q Queries) (err error) {
+		write, within, err = plan(q)
+		return err
+	}); err != nil || write == nil {
+		return err
+	}
+	if within > 0 {
+		return UpdateSoon(ctx, s, within, write)
+	}
+	return s.Update(ctx, write)
+}
+
 // EventsSince returns up to limit events of the log after afterSeq, from s's
 // memory when s holds them all (see RecentEvents), else read through q.
 func EventsSince(ctx context.Context, s Store, q Queries, afterSeq int64, limit int) ([]*Event, error) {

@@ -62,16 +62,6 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 			return 0, nil
 		}
 	}
-	var plan *fanOutPlan
-	read := func(q herald.Queries) error {
-		plan = nil
-		ws, err := q.Webhooks(ctx, "")
-		if err != nil {
-			return err
-		}
-		plan, err = e.planFanOut(q, ws, recent)
-		return err
-	}
 	// The deliveries that free workers can take at once are created
 	// leased to this node and handed to the dispatcher: no claim, and no
 	// commit to wait for, between an event and its first attempt. They are
@@ -80,7 +70,7 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	// waits behind its queue, as most do in a backlog, would be kept from
 	// the others for the whole write.
 	now := e.now()
-	lease := func() { plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched) }
+	var plan *fanOutPlan
 	var sent []*herald.Delivery
 	write := func(tx herald.Tx) (err error) {
 		// What a previous run of this function took was rolled back.
@@ -92,29 +82,23 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		sent, err = e.admit(ctx, tx, plan.createdLeased(), now)
 		return err
 	}
-	var err error
-	if _, shared := e.Store.(herald.SharedStore); shared {
-		// A transaction costs round trips of its own (its BEGIN and its
-		// end): the plan is read in the transaction that writes it. The
-		// read takes no lock, and the write moves each cursor only from
-		// where the read found it.
-		err = e.Store.Update(ctx, func(tx herald.Tx) error {
-			if err := read(tx); err != nil || plan == nil || len(plan.moving) == 0 {
-				return err
-			}
-			lease()
-			return write(tx)
-		})
-	} else {
-		// Rendered beside the one writer, not in its transaction.
-		if err := e.Store.View(ctx, read); err != nil || plan == nil {
-			return 0, err
+	err := herald.PlanAndWrite(ctx, e.Store, func(q herald.Queries) (func(herald.Tx) error, time.Duration, error) {
+		plan = nil
+		ws, err := q.Webhooks(ctx, "")
+		if err != nil {
+			return nil, 0, err
 		}
-		if len(plan.moving) > 0 {
-			lease()
-			err = e.Store.Update(ctx, write)
+		p, err := e.planFanOut(q, ws, recent)
+		if err != nil || p == nil {
+			return nil, 0, err
 		}
-	}
+		plan = p
+		if len(plan.moving) == 0 {
+			return nil, 0, nil
+		}
+		plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched)
+		return write, 0, nil
+	})
 	if plan == nil {
 		return 0, err
 	}

@@ -276,18 +276,27 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 	var events []*herald.Event
 	var jobs []*herald.PushJob
 	now := s.now()
-	err := s.Store.View(ctx, func(q herald.Queries) (err error) {
-		if cursor, err = q.PushCursor(ctx); err != nil {
+	var last int64
+	var moved bool
+	write := func(tx herald.Tx) (err error) {
+		if moved, err = tx.AdvancePushCursor(ctx, cursor, last); err != nil || !moved {
 			return err
+		}
+		return tx.CreatePushJobs(ctx, jobs)
+	}
+	err := herald.PlanAndWrite(ctx, s.Store, func(q herald.Queries) (_ func(herald.Tx) error, _ time.Duration, err error) {
+		events, jobs = nil, nil
+		if cursor, err = q.PushCursor(ctx); err != nil {
+			return nil, 0, err
 		}
 		// This node's own events from memory, as they were made:
 		// neither read back nor decoded again.
 		if events, err = herald.EventsSince(ctx, s.Store, q, cursor, fanOutBatch); err != nil || len(events) == 0 {
-			return err
+			return nil, 0, err
 		}
 		providers, err := q.PushProviders(ctx, "")
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		kinds := map[string]map[string]bool{}
 		for _, p := range providers {
@@ -296,39 +305,25 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 			}
 			kinds[p.AppID][p.Kind] = true
 		}
-		jobs = nil
 		for _, e := range events {
 			if kinds[e.AppID] == nil {
 				continue
 			}
 			js, err := s.jobsOf(ctx, q, e, kinds[e.AppID], now)
 			if err != nil {
-				return err
+				return nil, 0, err
 			}
 			jobs = append(jobs, js...)
 		}
-		return nil
-	})
-	if err != nil || len(events) == 0 {
-		return 0, 0, err
-	}
-	last := events[len(events)-1].Seq
-	var moved bool
-	update := s.Store.Update
-	if len(jobs) == 0 {
-		// Only the cursor moves, which nothing waits for: with the next
-		// commit rather than in one of its own.
-		update = func(ctx context.Context, fn func(herald.Tx) error) error {
-			return herald.UpdateSoon(ctx, s.Store, fanOutGather, fn)
+		last = events[len(events)-1].Seq
+		if len(jobs) == 0 {
+			// Only the cursor moves, which nothing waits for: with
+			// the next commit rather than in one of its own.
+			return write, fanOutGather, nil
 		}
-	}
-	err = update(ctx, func(tx herald.Tx) (err error) {
-		if moved, err = tx.AdvancePushCursor(ctx, cursor, last); err != nil || !moved {
-			return err
-		}
-		return tx.CreatePushJobs(ctx, jobs)
+		return write, 0, nil
 	})
-	if err != nil || !moved {
+	if err != nil || len(events) == 0 || !moved {
 		return 0, 0, err
 	}
 	return len(events), len(jobs), nil

@@ -262,16 +262,24 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 	if n, ok, err := s.passWithoutSends(ctx); ok || err != nil {
 		return n, 0, err
 	}
-	err := s.Store.View(ctx, func(q herald.Queries) (err error) {
-		if cursor, err = q.ConnectorCursor(ctx); err != nil {
+	var last int64
+	var moved bool
+	write := func(tx herald.Tx) (err error) {
+		if moved, err = tx.AdvanceConnectorCursor(ctx, cursor, last); err != nil || !moved {
 			return err
+		}
+		return tx.CreateConnectorJobs(ctx, jobs)
+	}
+	err := herald.PlanAndWrite(ctx, s.Store, func(q herald.Queries) (_ func(herald.Tx) error, _ time.Duration, err error) {
+		events, jobs = nil, nil
+		if cursor, err = q.ConnectorCursor(ctx); err != nil {
+			return nil, 0, err
 		}
 		// This node's own events from memory, as they were made:
 		// neither read back nor decoded again.
 		if events, err = herald.EventsSince(ctx, s.Store, q, cursor, fanOutBatch); err != nil || len(events) == 0 {
-			return err
+			return nil, 0, err
 		}
-		jobs = nil
 		connected := map[string]bool{}
 		for _, e := range events {
 			if e.Type != herald.EventMessageSent {
@@ -279,7 +287,7 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 			}
 			d, err := e.DecodeData()
 			if err != nil {
-				return err
+				return nil, 0, err
 			}
 			if !enqueuedOnChannel(e) {
 				continue
@@ -290,7 +298,7 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 			if !seen {
 				_, err := q.Connector(ctx, e.AppID, ch)
 				if err != nil && !herald.IsNotFound(err) {
-					return err
+					return nil, 0, err
 				}
 				has = err == nil
 				connected[ch] = has
@@ -301,30 +309,18 @@ func (s *Sender) fanOut(ctx context.Context) (int, int, error) {
 					Status: herald.PushPending, NextAttemptAt: now, CreatedAt: now})
 			}
 		}
-		return nil
+		last = events[len(events)-1].Seq
+		if len(jobs) == 0 {
+			// Only the cursor moves, which nothing waits for: with
+			// the next commit rather than in one of its own.
+			return write, fanOutGather, nil
+		}
+		return write, 0, nil
 	})
-	if err != nil || len(events) == 0 {
-		if err == nil {
-			s.passed.Store(cursor + 1)
-		}
-		return 0, 0, err
+	if err == nil && len(events) == 0 {
+		s.passed.Store(cursor + 1)
+		return 0, 0, nil
 	}
-	last := events[len(events)-1].Seq
-	var moved bool
-	update := s.Store.Update
-	if len(jobs) == 0 {
-		// Only the cursor moves, which nothing waits for: with the next
-		// commit rather than in one of its own.
-		update = func(ctx context.Context, fn func(herald.Tx) error) error {
-			return herald.UpdateSoon(ctx, s.Store, fanOutGather, fn)
-		}
-	}
-	err = update(ctx, func(tx herald.Tx) (err error) {
-		if moved, err = tx.AdvanceConnectorCursor(ctx, cursor, last); err != nil || !moved {
-			return err
-		}
-		return tx.CreateConnectorJobs(ctx, jobs)
-	})
 	if err != nil || !moved {
 		s.passed.Store(0)
 		return 0, 0, err
