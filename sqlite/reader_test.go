@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +56,23 @@ func TestConcurrentViewsPrepareNewQueries(t *testing.T) {
 	for range 3 {
 		if err := s.View(ctx, func(q herald.Queries) error { _, err := q.Webhooks(ctx, ""); return err }); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// Close waits for the statements the read pool was preparing in the
+// background: none of them opens a connection to a closed store's files,
+// which would leave them behind after Close.
+func TestCloseLeavesNoPreparationBehind(t *testing.T) {
+	for range 20 {
+		s, _ := open(t)
+		appExists(t, s, "a") // a query the pool prepares for the next reads
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1<<20)
+		if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "prepareOnPool") {
+			t.Fatalf("a statement is still being prepared after Close:\n%s", stacks)
 		}
 	}
 }

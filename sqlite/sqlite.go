@@ -175,7 +175,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		checkpointed:     make(chan struct{}),
 		finishCheckpoint: make(chan chan error),
 		opts:             opts,
-		stmts:            &readerStmts{db: reader},
+		stmts:            newReaderStmts(reader),
 		requests:         make(chan *writeRequest, 4*opts.MaxBatch),
 		closing:          make(chan struct{}),
 		stopped:          make(chan struct{}),

@@ -52,6 +52,21 @@ type readerStmts struct {
 	n  atomic.Int64
 	// preparing holds the queries being prepared on the pool.
 	preparing sync.Map
+
+	// The preparations on the pool run in goroutines of their own, which
+	// close cancels and waits for: one finishing after the store closed
+	// would open a connection to its files.
+	mu       sync.Mutex
+	closed   bool
+	inFlight sync.WaitGroup
+	stop     context.Context
+	cancel   context.CancelFunc
+}
+
+func newReaderStmts(db *sql.DB) *readerStmts {
+	r := &readerStmts{db: db}
+	r.stop, r.cancel = context.WithCancel(context.Background())
+	return r
 }
 
 func (r *readerStmts) forTx(tx *sql.Tx) func(context.Context, string) (*sql.Stmt, error) {
@@ -78,9 +93,17 @@ func (r *readerStmts) prepareOnPool(query string) {
 	if _, busy := r.preparing.LoadOrStore(query, true); busy {
 		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		r.preparing.Delete(query)
+		return
+	}
+	r.inFlight.Add(1)
 	go func() {
+		defer r.inFlight.Done()
 		defer r.preparing.Delete(query)
-		p, err := r.db.PrepareContext(context.Background(), query)
+		p, err := r.db.PrepareContext(r.stop, query)
 		if err != nil {
 			// The pool is closed, or the query does not prepare, which
 			// the transactions running it report.
@@ -95,6 +118,11 @@ func (r *readerStmts) prepareOnPool(query string) {
 }
 
 func (r *readerStmts) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	r.inFlight.Wait()
 	r.m.Range(func(_, s any) bool {
 		s.(*sql.Stmt).Close()
 		return true
