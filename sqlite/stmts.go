@@ -54,10 +54,10 @@ type readerStmts struct {
 	preparing sync.Map
 
 	// The preparations on the pool run in goroutines of their own, which
-	// close cancels and waits for: one finishing after the store closed
-	// would open a connection to its files.
+	// close cancels (stop) and waits for: one finishing after the store
+	// closed would open a connection to its files. mu orders their start
+	// with close.
 	mu       sync.Mutex
-	closed   bool
 	inFlight sync.WaitGroup
 	stop     context.Context
 	cancel   context.CancelFunc
@@ -95,7 +95,7 @@ func (r *readerStmts) prepareOnPool(query string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.stop.Err() != nil {
 		r.preparing.Delete(query)
 		return
 	}
@@ -119,9 +119,8 @@ func (r *readerStmts) prepareOnPool(query string) {
 
 func (r *readerStmts) close() {
 	r.mu.Lock()
-	r.closed = true
-	r.mu.Unlock()
 	r.cancel()
+	r.mu.Unlock()
 	r.inFlight.Wait()
 	r.m.Range(func(_, s any) bool {
 		s.(*sql.Stmt).Close()
