@@ -182,7 +182,8 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 	// of another origin opening it gains nothing a script holding the
 	// token would not have: Layer's socket took any origin, as browsers
 	// running the Web SDK on the app's own site need.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{proto}, InsecureSkipVerify: true})
+	cw := &corkingWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(cw, r, &websocket.AcceptOptions{Subprotocols: []string{proto}, InsecureSkipVerify: true})
 	if err != nil {
 		s.mu.Lock()
 		s.closed = true
@@ -192,7 +193,7 @@ func (a *API) upgrade(w http.ResponseWriter, r *http.Request) error {
 		return nil // Accept answered.
 	}
 	conn.SetReadLimit(heraldhttp.MaxBodySize)
-	if s.opened(conn) {
+	if s.opened(conn, cw.conn) {
 		// Its session ended, or it fell behind, during the handshake.
 		conn.Close(websocket.StatusPolicyViolation, "closed")
 		return nil

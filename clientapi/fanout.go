@@ -50,9 +50,23 @@ var shared = map[string]bool{
 	herald.EventPresenceUpdated: true,
 }
 
-// prepareTimeout bounds a fanout's reads, which no one socket's life
-// bounds.
+// prepareTimeout bounds a fanout's reads on a shared store, which no one
+// socket's life bounds.
 const prepareTimeout = 30 * time.Second
+
+// readContext is the context of a fanout's reads. A shared store's cross
+// the network, and are bounded by prepareTimeout. A store of this node's
+// own (SQLite) answers them from its files, which no timeout would help
+// with, and a context that can end costs two goroutines per statement
+// there (database/sql and the driver each watch it): at hundreds of
+// messages a second, with several statements each, they crowd the run
+// queues that the API's requests wait in.
+func (h *hub) readContext() (context.Context, context.CancelFunc) {
+	if _, shared := h.api.store().(herald.SharedStore); shared {
+		return context.WithTimeout(context.Background(), prepareTimeout)
+	}
+	return context.Background(), func() {}
+}
 
 // packets are the change packets the event makes for a socket; none when it
 // does not concern its user.
@@ -155,7 +169,7 @@ func (r *renderer) body(key any, make func() (changeBody, error)) (json.RawMessa
 
 // prepare reads and renders what the event shows the users of its sockets.
 func (f *fanout) prepare() {
-	ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
+	ctx, cancel := f.hub.readContext()
 	defer cancel()
 	f.bodies = map[viewerKey][]json.RawMessage{}
 	// The sockets routed an event are its audience; one replaying the log

@@ -226,10 +226,10 @@ func (h *hub) next(after int64, recent bool) ([]*herald.Event, error) {
 }
 
 // route hands an event to the sockets of the users it concerns, or closes
-// the sockets whose session it ends. Reading and rendering are the
-// sockets' work, done by the first of them to write the event (fanout),
-// so that routing stays in memory: no app's volume or sockets hold up
-// another's.
+// the sockets whose session it ends. The event is read and rendered once
+// for all of them (fanout), and written at once to those idle, whose
+// connections take it (writeInline); the others queue it, for a goroutine
+// of their own.
 func (h *hub) route(e *herald.Event) {
 	h.mu.Lock()
 	any := len(h.sockets[e.AppID]) > 0
@@ -261,7 +261,9 @@ func (h *hub) route(e *herald.Event) {
 	}
 	f := newFanout(h, e, d, live)
 	for _, s := range live {
-		s.enqueueEvent(f)
+		if !s.writeInline(f) {
+			s.enqueueEvent(f)
+		}
 	}
 }
 

@@ -343,8 +343,8 @@ func (s *socket) replay(raw json.RawMessage) (any, *failure) {
 			if err != nil {
 				return fail(err)
 			}
-			for _, p := range ps {
-				if err := s.send(p); err != nil {
+			if len(ps) > 0 {
+				if err := s.send(ps...); err != nil {
 					return fail(err)
 				}
 			}

@@ -3,6 +3,8 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -55,6 +57,9 @@ type socket struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// corked is the connection under conn, which the packets of one
+	// change are written to at once; nil when it cannot be corked.
+	corked *corkConn
 
 	mu sync.Mutex
 	// events are the events routed to the socket and not rendered yet;
@@ -64,8 +69,11 @@ type socket struct {
 	closed  bool
 	// open is set once the handshake is done: writes may start.
 	open bool
-	// writing is set while a goroutine writes the queue out.
+	// writing is set while a goroutine writes the queue out, or the hub's
+	// tail writes a change (writeInline); spilled when the connection did
+	// not take all of what the tail wrote, which goes before anything else.
 	writing bool
+	spilled bool
 	// subscribed is set by Presence.subscribe.
 	subscribed bool
 	pinger     *time.Timer
@@ -122,7 +130,7 @@ func (s *socket) enqueueSignal(p packet) {
 // startWriting starts a writer, unless one runs, once the socket is open
 // and has something queued. s.mu is held.
 func (s *socket) startWriting() {
-	if s.open && !s.writing && !s.closed && len(s.events)+len(s.signals) > 0 {
+	if s.open && !s.writing && !s.closed && (len(s.events)+len(s.signals) > 0 || s.spilled) {
 		s.writing = true
 		go s.write()
 	}
@@ -130,10 +138,10 @@ func (s *socket) startWriting() {
 
 // opened lets writes start once the handshake is done, with what was
 // queued meanwhile, and starts pinging.
-func (s *socket) opened(conn *websocket.Conn) (closed bool) {
+func (s *socket) opened(conn *websocket.Conn, corked *corkConn) (closed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn = conn
+	s.conn, s.corked = conn, corked
 	if s.closed {
 		return true
 	}
@@ -147,6 +155,20 @@ func (s *socket) opened(conn *websocket.Conn) (closed bool) {
 // (they go stale within seconds), until the queue is empty or the socket
 // closes.
 func (s *socket) write() {
+	s.mu.Lock()
+	spilled := s.spilled
+	s.spilled = false
+	s.mu.Unlock()
+	if spilled {
+		// What the connection did not take from the tail goes first.
+		s.writeMu.Lock()
+		err := s.corked.flush(writeTimeout)
+		s.writeMu.Unlock()
+		if err != nil {
+			s.close(websocket.StatusGoingAway, "write failed")
+			return
+		}
+	}
 	for {
 		s.mu.Lock()
 		var sig *packet
@@ -175,22 +197,78 @@ func (s *socket) write() {
 			}
 			continue
 		}
-		ps, err := f.packets(s)
-		if err != nil {
-			if s.ctx.Err() != nil {
-				return
-			}
-			// The client misses this change until it reloads or
-			// replays: a defect to log, not a reason to stop.
-			s.hub.logger().Error("rendering a change for a socket", "event", f.e.ID, "type", f.e.Type,
-				"user", s.sess.UserID, "err", err)
+		ps, ok := s.render(f)
+		if !ok {
+			return
 		}
-		for _, p := range ps {
-			if s.send(p) != nil {
-				return
-			}
+		if len(ps) > 0 && s.send(ps...) != nil {
+			return
 		}
 	}
+}
+
+// render is what a fanout sends the socket; false when the socket closed
+// meanwhile.
+func (s *socket) render(f *fanout) ([]packet, bool) {
+	ps, err := f.packets(s)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return nil, false
+		}
+		// The client misses this change until it reloads or replays: a
+		// defect to log, not a reason to stop.
+		s.hub.logger().Error("rendering a change for a socket", "event", f.e.ID, "type", f.e.Type,
+			"user", s.sess.UserID, "err", err)
+	}
+	return ps, true
+}
+
+// inlineWriteTimeout is how long the hub's tail may wait for a socket's
+// connection to take a change (see writeInline): most take it at once.
+const inlineWriteTimeout = 100 * time.Microsecond
+
+// writeInline sends an event's change to an idle socket from the hub's
+// tail, which routes the events in log order, rather than from a goroutine
+// started for it: each message reaches many sockets, and a goroutine each,
+// started, scheduled and woken behind the fanout's read, would crowd the
+// cores that the API's requests run on. The connection gets the change
+// within inlineWriteTimeout, or keeps what it has not taken for the
+// socket's own goroutine to send, so that a peer that reads slowly holds
+// up no other socket. False when the socket is busy: queue the event.
+func (s *socket) writeInline(f *fanout) bool {
+	if s.corked == nil {
+		return false
+	}
+	s.mu.Lock()
+	if !s.open || s.closed || s.writing || s.spilled || len(s.events)+len(s.signals) > 0 || !s.writeMu.TryLock() {
+		s.mu.Unlock()
+		return false
+	}
+	// Writing, so that what is routed meanwhile queues behind it.
+	s.writing = true
+	s.mu.Unlock()
+	ps, ok := s.render(f)
+	spilled := false
+	if ok && len(ps) > 0 {
+		err := s.frames(ps)
+		uerr := s.corked.uncork(inlineWriteTimeout)
+		spilled = err == nil && errors.Is(uerr, os.ErrDeadlineExceeded)
+		if err == nil && !spilled {
+			err = uerr
+		}
+		if err != nil {
+			s.writeMu.Unlock()
+			s.close(websocket.StatusGoingAway, "write failed")
+			return true
+		}
+	}
+	s.writeMu.Unlock()
+	s.mu.Lock()
+	s.writing = false
+	s.spilled = spilled
+	s.startWriting()
+	s.mu.Unlock()
+	return true
 }
 
 // ping checks that the peer is still there, every pingInterval.
@@ -229,14 +307,56 @@ func (s *socket) stamp(p packet) time.Time {
 // frames holds the buffers packets are framed in, between writes.
 var frames = sync.Pool{New: func() any { return new([]byte) }}
 
-// send writes one packet in its envelope ([P1.1]
+// send writes packets, each in its envelope ([P1.1]
 // client/websockets/overview.md: type, counter, counting the connection's
 // packets from 0, timestamp, when the packet's content happened, see
-// stamp, and body); an error closes the socket. A body marshalled already
-// (json.RawMessage), as a fanout's are, goes as it is.
-func (s *socket) send(p packet) error {
+// stamp, and body), in one write to the connection; an error closes the
+// socket. A body marshalled already (json.RawMessage), as a fanout's are,
+// goes as it is.
+//
+// The frames are corked: the WebSocket library writes each into memory,
+// and the connection gets them all at once, within writeTimeout. So no
+// write of the library waits on the peer, and it needs no deadline of its
+// own, which would cost it a timer per frame.
+func (s *socket) send(ps ...packet) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if s.corked == nil {
+		for _, p := range ps {
+			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+			err := s.frame(ctx, p)
+			cancel()
+			if err != nil {
+				s.close(websocket.StatusGoingAway, "write failed")
+				return err
+			}
+		}
+		return nil
+	}
+	err := s.frames(ps)
+	if uerr := s.corked.uncork(writeTimeout); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		s.close(websocket.StatusGoingAway, "write failed")
+	}
+	return err
+}
+
+// frames writes packets to the corked connection, which holds them until
+// uncork. s.writeMu is held.
+func (s *socket) frames(ps []packet) error {
+	s.corked.cork()
+	for _, p := range ps {
+		if err := s.frame(context.Background(), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// frame writes one packet in its envelope. s.writeMu is held.
+func (s *socket) frame(ctx context.Context, p packet) error {
 	if r, ok := p.body.(response); ok {
 		if _, ok := r.Data.(counterReply); ok {
 			r.Data = map[string]int64{"counter": s.counter - 1}
@@ -264,10 +384,7 @@ func (s *socket) send(p packet) error {
 	b = append(b, body...)
 	b = append(b, '}')
 	*buf = b
-	ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		s.close(websocket.StatusGoingAway, "write failed")
 		return err
 	}
 	s.counter++

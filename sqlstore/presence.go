@@ -57,15 +57,22 @@ func (q *Queries) SetSockets(ctx context.Context, node, appID, userID string, n 
 			node, appID, userID)
 		return err
 	}
-	_, err := q.db.ExecContext(ctx, `INSERT INTO socket_users (node, app_id, user_id, sockets, seen_at) VALUES (?, ?, ?, ?, ?)
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO socket_users (node, app_id, user_id, sockets, seen_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (node, app_id, user_id) DO UPDATE SET sockets = excluded.sockets, seen_at = excluded.seen_at`,
-		node, appID, userID, n, micros(at))
-	return err
+		node, appID, userID, n, micros(at)); err != nil {
+		return err
+	}
+	// The node is alive as of its newest socket, even before its first
+	// heartbeat.
+	return q.TouchSockets(ctx, node, at)
 }
 
+// TouchSockets records that a node's sockets are open as of at: one row
+// for the node, however many sockets it holds (socket_nodes).
 func (q *Queries) TouchSockets(ctx context.Context, node string, at time.Time) error {
-	_, err := q.db.ExecContext(ctx, `UPDATE socket_users SET seen_at = ? WHERE node = ? AND seen_at < ?`,
-		micros(at), node, micros(at))
+	_, err := q.db.ExecContext(ctx, `INSERT INTO socket_nodes (node, seen_at) VALUES (?, ?)
+		ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at WHERE socket_nodes.seen_at < excluded.seen_at`,
+		node, micros(at))
 	return err
 }
 
@@ -73,8 +80,9 @@ func (q *Queries) ConnectedUsers(ctx context.Context, appID string, userIDs []st
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	connected, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT DISTINCT user_id FROM socket_users
-		WHERE app_id = ? AND seen_at >= ? AND user_id IN (SELECT value FROM `+q.d.JSONArray+`)`,
+	connected, err := collect(scanString)(q.db.QueryContext(ctx, `SELECT DISTINCT su.user_id FROM socket_users su
+		JOIN socket_nodes n ON n.node = su.node
+		WHERE su.app_id = ? AND n.seen_at >= ? AND su.user_id IN (SELECT value FROM `+q.d.JSONArray+`)`,
 		appID, micros(aliveSince), mustJSON(userIDs)))
 	if err != nil {
 		return nil, err
@@ -94,16 +102,27 @@ func (q *Queries) ConnectedUsers(ctx context.Context, appID string, userIDs []st
 }
 
 func (q *Queries) ForgetDeadSockets(ctx context.Context, deadBefore time.Time) (map[string][]string, error) {
+	// Most rounds find every node alive: one read of the nodes' table.
+	var deadNodes int
+	if err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM socket_nodes WHERE seen_at < ?`,
+		micros(deadBefore)).Scan(&deadNodes); err != nil || deadNodes == 0 {
+		return nil, err
+	}
 	type appUser struct{ app, user string }
 	dead, err := collect(func(r scanner) (appUser, error) {
 		var au appUser
 		return au, r.Scan(&au.app, &au.user)
-	})(q.db.QueryContext(ctx, `SELECT DISTINCT app_id, user_id FROM socket_users WHERE seen_at < ? ORDER BY app_id, user_id`,
-		micros(deadBefore)))
-	if err != nil || len(dead) == 0 {
+	})(q.db.QueryContext(ctx, `SELECT DISTINCT su.app_id, su.user_id FROM socket_nodes n
+		JOIN socket_users su ON su.node = n.node
+		WHERE n.seen_at < ? ORDER BY su.app_id, su.user_id`, micros(deadBefore)))
+	if err != nil {
 		return nil, err
 	}
-	if _, err := q.db.ExecContext(ctx, `DELETE FROM socket_users WHERE seen_at < ?`, micros(deadBefore)); err != nil {
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM socket_users
+		WHERE node IN (SELECT node FROM socket_nodes WHERE seen_at < ?)`, micros(deadBefore)); err != nil {
+		return nil, err
+	}
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM socket_nodes WHERE seen_at < ?`, micros(deadBefore)); err != nil {
 		return nil, err
 	}
 	gone := map[string][]string{}
