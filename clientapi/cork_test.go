@@ -94,14 +94,19 @@ func TestCorkedWritesLeaveTogetherInOrder(t *testing.T) {
 }
 
 // A peer that reads nothing cannot hold the uncorking write past its
-// timeout.
-func TestUncorkGivesUpOnAPeerThatDoesNotRead(t *testing.T) {
-	server, _ := loopbackPair(t)
+// timeout; what it did not take stays held, and reaches it whole, in
+// order, before anything written later, once it reads again.
+func TestUncorkKeepsWhatASlowPeerDidNotTake(t *testing.T) {
+	server, client := loopbackPair(t)
 	c := &corkConn{Conn: server}
 	c.cork()
 	// Far more than the kernel's buffers on both ends take.
-	chunk := make([]byte, 512<<10)
-	for range 32 {
+	const chunks, size = 32, 512 << 10
+	for i := range chunks {
+		chunk := make([]byte, size)
+		for j := range chunk {
+			chunk[j] = byte(i)
+		}
 		c.Write(chunk)
 	}
 	began := time.Now()
@@ -111,5 +116,26 @@ func TestUncorkGivesUpOnAPeerThatDoesNotRead(t *testing.T) {
 	}
 	if took := time.Since(began); took > 5*time.Second {
 		t.Fatalf("uncork took %v with a timeout of 200ms", took)
+	}
+
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(client, chunks*size+5))
+		got <- b
+	}()
+	if _, err := c.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.flush(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b := <-got
+	if len(b) != chunks*size+5 || string(b[chunks*size:]) != "after" {
+		t.Fatalf("the peer read %d bytes, want %d ending with %q", len(b), chunks*size+5, "after")
+	}
+	for i := range chunks {
+		if b[i*size] != byte(i) || b[(i+1)*size-1] != byte(i) {
+			t.Fatalf("chunk %d out of order", i)
+		}
 	}
 }

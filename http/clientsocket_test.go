@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -411,4 +414,82 @@ func TestClientSocketsAcrossNodes(t *testing.T) {
 	if sig["data"].(map[string]any)["sender"].(map[string]any)["user_id"] != "bob" {
 		t.Fatalf("signal from the other node: %v", sig)
 	}
+}
+
+// A device that stops reading holds up no other socket, and loses
+// nothing: what its connection did not take waits for it, and reaches it
+// whole and in order once it reads again.
+func TestClientSocketOfASlowReader(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, a *api) {
+		alice, bob := startSession(t, a, "alice"), startSession(t, a, "bob")
+		fast := dialSocket(t, a.URL, alice.token)
+		fast.conn.SetReadLimit(1 << 20)
+		// Bob's device reads nothing for now, through a receive buffer
+		// so small that the server's writes to it soon stop being taken.
+		dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var err error
+			rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+			return err
+		}}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		slow, _, err := websocket.Dial(ctx, strings.Replace(a.URL, "http://", "ws://", 1)+"/?session_token="+bob.token,
+			&websocket.DialOptions{Subprotocols: []string{"layer-2.0"},
+				HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow.SetReadLimit(1 << 20)
+		t.Cleanup(func() { slow.CloseNow() })
+
+		conv := alice.do("POST", "conversations", map[string]any{"participants": []string{"bob"}}).must(t, 201).Map(t)["id"].(string)
+		convPath := "conversations/" + strings.TrimPrefix(conv, "layer:///conversations/")
+		fast.until(isChange("create", conv))
+		// Some 8 MB of packets (each message is in its create and in its
+		// conversation's update), more than the connection takes while
+		// bob's device reads nothing (Linux lets a socket's send buffer
+		// grow to 4 MB); alice's socket gets each message as it is sent
+		// all the same.
+		const messages = 64
+		var ids []string
+		for i := range messages {
+			var parts []any
+			for range 32 {
+				parts = append(parts, textPart(fmt.Sprintf("message %d %s", i, strings.Repeat("x", 1900)))...)
+			}
+			id := alice.do("POST", convPath+"/messages", map[string]any{"parts": parts}).must(t, 201).Map(t)["id"].(string)
+			fast.until(isChange("create", id))
+			ids = append(ids, id)
+		}
+
+		var got []string
+		counter := -1
+		for len(got) < messages {
+			_, b, err := slow.Read(ctx)
+			if err != nil {
+				t.Fatalf("bob's device read %d of %d messages: %v", len(got), messages, err)
+			}
+			var p struct {
+				Counter int
+				Body    struct {
+					Operation string
+					Object    struct{ ID, Type string }
+				}
+			}
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatalf("packet %s: %v", b, err)
+			}
+			if p.Counter != counter+1 {
+				t.Fatalf("counter %d after %d", p.Counter, counter)
+			}
+			counter = p.Counter
+			if p.Body.Operation == "create" && p.Body.Object.Type == "Message" {
+				got = append(got, p.Body.Object.ID)
+			}
+		}
+		if !slices.Equal(got, ids) {
+			t.Fatalf("bob's device got the messages %v, want %v", got, ids)
+		}
+	})
 }
