@@ -465,8 +465,10 @@ func TestClientSocketOfASlowReader(t *testing.T) {
 
 		var got []string
 		counter := -1
+		readCtx, cancelRead := context.WithTimeout(context.Background(), time.Minute)
+		defer cancelRead()
 		for len(got) < messages {
-			_, b, err := slow.Read(ctx)
+			_, b, err := slow.Read(readCtx)
 			if err != nil {
 				t.Fatalf("bob's device read %d of %d messages: %v", len(got), messages, err)
 			}
