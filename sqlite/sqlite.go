@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -67,6 +68,7 @@ type Store struct {
 	// checkpointer copies the WAL back into the database file, so that
 	// the writer never spends its time (and its commits' latency) on it.
 	checkpointer *sql.DB
+	path         string        // the database file's
 	committed    chan struct{} // the writer committed since the last checkpoint
 	checkpointed chan struct{} // closed when checkpointLoop returns
 	// finishCheckpoint asks the writer to copy, between two transactions,
@@ -168,6 +170,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	checkpointer.SetMaxOpenConns(1)
 	checkpointer.SetMaxIdleConns(1)
 	s := &Store{
+		path:             path,
 		writer:           writer,
 		reader:           reader,
 		checkpointer:     checkpointer,
@@ -318,6 +321,7 @@ func (s *Store) checkpointLoop() {
 					break
 				}
 			}
+			s.syncDatabaseFile()
 			s.checkpointInWriter()
 		}
 		select {
@@ -325,6 +329,21 @@ func (s *Store) checkpointLoop() {
 		case <-s.stopped:
 		}
 	}
+}
+
+// syncDatabaseFile has the pages that passive checkpoints copied into the
+// database file reach the disk now, beside the writer. A checkpoint that
+// copies every frame ends with that sync, and the writer's holds every
+// commit meanwhile: with thousands of pages to flush since the last one,
+// that took 10 to 15 ms here, and left only the last few pages once the
+// file was synced before. Best effort: the checkpoint syncs regardless.
+func (s *Store) syncDatabaseFile() {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return
+	}
+	f.Sync()
+	f.Close()
 }
 
 // passiveCheckpoint runs a passive checkpoint and returns the frames in

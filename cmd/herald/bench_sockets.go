@@ -243,8 +243,6 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 	// devices would.
 	tally := &socketTally{got: map[string]int{}, last: map[string]time.Duration{}}
 	wsBase := "ws" + strings.TrimPrefix(srv.base, "http") + "/?session_token="
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
 	began = time.Now()
 	var opened atomic.Int64
 	next.Store(0)
@@ -267,7 +265,10 @@ func runSocketBench(ctx context.Context, cfg *config, s socketBenchSettings, pro
 				c.SetReadLimit(1 << 20)
 				conns[i] = c
 				opened.Add(1)
-				go readSocket(readCtx, c, tally)
+				// Closing the socket ends its reader: a context that
+				// can end would cost each read a callback registered
+				// and removed, on the cores Herald runs on.
+				go readSocket(context.Background(), c, tally)
 			}
 		}()
 	}
