@@ -226,10 +226,9 @@ func (h *hub) next(after int64, recent bool) ([]*herald.Event, error) {
 }
 
 // route hands an event to the sockets of the users it concerns, or closes
-// the sockets whose session it ends. The event is read and rendered once
-// for all of them (fanout), and written at once to those idle, whose
-// connections take it (writeInline); the others queue it, for a goroutine
-// of their own.
+// the sockets whose session it ends. Those idle, whose connections take it
+// at once, the tail writes it to itself (writeInline, see inlineWrites);
+// the others queue it, for a goroutine of their own.
 func (h *hub) route(e *herald.Event) {
 	h.mu.Lock()
 	any := len(h.sockets[e.AppID]) > 0
@@ -260,11 +259,34 @@ func (h *hub) route(e *herald.Event) {
 		return
 	}
 	f := newFanout(h, e, d, live)
-	for _, s := range live {
-		if !s.writeInline(f) {
-			s.enqueueEvent(f)
-		}
+	inline := 0
+	if !h.inlineWrites(e) {
+		inline = maxInlineWrites
 	}
+	for _, s := range live {
+		if inline < maxInlineWrites && s.writeInline(f) {
+			inline++
+			continue
+		}
+		s.enqueueEvent(f)
+	}
+}
+
+// maxInlineWrites bounds the sockets the tail writes an event to itself:
+// the rest of a large audience (an identity's or a presence's) is written
+// by the sockets' own goroutines, so that one app's event holds up the
+// next app's for a few milliseconds at most.
+const maxInlineWrites = 64
+
+// inlineWrites reports whether the tail writes an event to idle sockets
+// itself: when the event is read and rendered once for all of them, and
+// that read is this node's own (SQLite). A shared store's crosses the
+// network, and a change rendered per socket reads for each; the tail would
+// do them one after the other, where sockets' goroutines do them side by
+// side.
+func (h *hub) inlineWrites(e *herald.Event) bool {
+	_, sharedStore := h.api.store().(herald.SharedStore)
+	return shared[e.Type] && !sharedStore
 }
 
 // endsSessions closes the sockets of the sessions an event ends, and
