@@ -236,11 +236,10 @@ const inlineWriteTimeout = 100 * time.Microsecond
 // socket's own goroutine to send, so that a peer that reads slowly holds
 // up no other socket. False when the socket is busy: queue the event.
 func (s *socket) writeInline(f *fanout) bool {
-	if s.corked == nil {
-		return false
-	}
 	s.mu.Lock()
-	if !s.open || s.closed || s.writing || s.spilled || len(s.events)+len(s.signals) > 0 || !s.writeMu.TryLock() {
+	// The socket may still be in its handshake, which sets conn and
+	// corked as it opens it.
+	if !s.open || s.corked == nil || s.closed || s.writing || s.spilled || len(s.events)+len(s.signals) > 0 || !s.writeMu.TryLock() {
 		s.mu.Unlock()
 		return false
 	}

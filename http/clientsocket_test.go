@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -452,6 +453,51 @@ func TestClientSocketOfASlowReader(t *testing.T) {
 		// grow to 4 MB); alice's socket gets each message as it is sent
 		// all the same.
 		const messages = 64
+		// Bob's device starts reading once every message is sent, or
+		// after 5 s: a peer that takes nothing for writeTimeout (10 s) is
+		// dropped, and on a loaded machine the sending takes longer.
+		startReading := make(chan struct{})
+		var startOnce sync.Once
+		time.AfterFunc(5*time.Second, func() { startOnce.Do(func() { close(startReading) }) })
+		type read struct {
+			ids []string
+			err error
+		}
+		done := make(chan read, 1)
+		go func() {
+			<-startReading
+			var r read
+			counter := -1
+			readCtx, cancelRead := context.WithTimeout(context.Background(), time.Minute)
+			defer cancelRead()
+			for len(r.ids) < messages {
+				_, b, err := slow.Read(readCtx)
+				if err != nil {
+					r.err = fmt.Errorf("bob's device read %d of %d messages: %w", len(r.ids), messages, err)
+					break
+				}
+				var p struct {
+					Counter int
+					Body    struct {
+						Operation string
+						Object    struct{ ID, Type string }
+					}
+				}
+				if err := json.Unmarshal(b, &p); err != nil {
+					r.err = fmt.Errorf("packet %s: %w", b, err)
+					break
+				}
+				if p.Counter != counter+1 {
+					r.err = fmt.Errorf("counter %d after %d", p.Counter, counter)
+					break
+				}
+				counter = p.Counter
+				if p.Body.Operation == "create" && p.Body.Object.Type == "Message" {
+					r.ids = append(r.ids, p.Body.Object.ID)
+				}
+			}
+			done <- r
+		}()
 		var ids []string
 		for i := range messages {
 			var parts []any
@@ -462,34 +508,12 @@ func TestClientSocketOfASlowReader(t *testing.T) {
 			fast.until(isChange("create", id))
 			ids = append(ids, id)
 		}
-
-		var got []string
-		counter := -1
-		readCtx, cancelRead := context.WithTimeout(context.Background(), time.Minute)
-		defer cancelRead()
-		for len(got) < messages {
-			_, b, err := slow.Read(readCtx)
-			if err != nil {
-				t.Fatalf("bob's device read %d of %d messages: %v", len(got), messages, err)
-			}
-			var p struct {
-				Counter int
-				Body    struct {
-					Operation string
-					Object    struct{ ID, Type string }
-				}
-			}
-			if err := json.Unmarshal(b, &p); err != nil {
-				t.Fatalf("packet %s: %v", b, err)
-			}
-			if p.Counter != counter+1 {
-				t.Fatalf("counter %d after %d", p.Counter, counter)
-			}
-			counter = p.Counter
-			if p.Body.Operation == "create" && p.Body.Object.Type == "Message" {
-				got = append(got, p.Body.Object.ID)
-			}
+		startOnce.Do(func() { close(startReading) })
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
 		}
+		got := r.ids
 		if !slices.Equal(got, ids) {
 			t.Fatalf("bob's device got the messages %v, want %v", got, ids)
 		}
