@@ -99,6 +99,14 @@ func (c *corkConn) uncork(timeout time.Duration) error {
 	return c.sendHeld(time.Now().Add(timeout))
 }
 
+// pending reports whether something is held outside a cork: what an
+// uncork could not send in time.
+func (c *corkConn) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held != nil && !c.corked
+}
+
 // flush sends what is held, within timeout.
 func (c *corkConn) flush(timeout time.Duration) error {
 	c.mu.Lock()

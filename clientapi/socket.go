@@ -58,7 +58,7 @@ type socket struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	// corked is the connection under conn, which the packets of one
-	// change are written to at once; nil when it cannot be corked.
+	// change are written to at once.
 	corked *corkConn
 
 	mu sync.Mutex
@@ -70,10 +70,9 @@ type socket struct {
 	// open is set once the handshake is done: writes may start.
 	open bool
 	// writing is set while a goroutine writes the queue out, or the hub's
-	// tail writes a change (writeInline); spilled when the connection did
-	// not take all of what the tail wrote, which goes before anything else.
+	// tail writes a change (writeInline). What the connection did not take
+	// of the tail's write stays pending in corked, and goes first.
 	writing bool
-	spilled bool
 	// subscribed is set by Presence.subscribe.
 	subscribed bool
 	pinger     *time.Timer
@@ -130,7 +129,7 @@ func (s *socket) enqueueSignal(p packet) {
 // startWriting starts a writer, unless one runs, once the socket is open
 // and has something queued. s.mu is held.
 func (s *socket) startWriting() {
-	if s.open && !s.writing && !s.closed && (len(s.events)+len(s.signals) > 0 || s.spilled) {
+	if s.open && !s.writing && !s.closed && (len(s.events)+len(s.signals) > 0 || s.corked.pending()) {
 		s.writing = true
 		go s.write()
 	}
@@ -155,19 +154,13 @@ func (s *socket) opened(conn *websocket.Conn, corked *corkConn) (closed bool) {
 // (they go stale within seconds), until the queue is empty or the socket
 // closes.
 func (s *socket) write() {
-	s.mu.Lock()
-	spilled := s.spilled
-	s.spilled = false
-	s.mu.Unlock()
-	if spilled {
-		// What the connection did not take from the tail goes first.
-		s.writeMu.Lock()
-		err := s.corked.flush(writeTimeout)
-		s.writeMu.Unlock()
-		if err != nil {
-			s.close(websocket.StatusGoingAway, "write failed")
-			return
-		}
+	// What the connection did not take from the tail goes first.
+	s.writeMu.Lock()
+	err := s.corked.flush(writeTimeout)
+	s.writeMu.Unlock()
+	if err != nil {
+		s.close(websocket.StatusGoingAway, "write failed")
+		return
 	}
 	for {
 		s.mu.Lock()
@@ -237,9 +230,8 @@ const inlineWriteTimeout = 100 * time.Microsecond
 // up no other socket. False when the socket is busy: queue the event.
 func (s *socket) writeInline(f *fanout) bool {
 	s.mu.Lock()
-	// The socket may still be in its handshake, which sets conn and
-	// corked as it opens it.
-	if !s.open || s.corked == nil || s.closed || s.writing || s.spilled || len(s.events)+len(s.signals) > 0 || !s.writeMu.TryLock() {
+	// A socket still in its handshake has no connection yet.
+	if !s.open || s.closed || s.writing || len(s.events)+len(s.signals) > 0 || s.corked.pending() || !s.writeMu.TryLock() {
 		s.mu.Unlock()
 		return false
 	}
@@ -247,12 +239,10 @@ func (s *socket) writeInline(f *fanout) bool {
 	s.writing = true
 	s.mu.Unlock()
 	ps, ok := s.render(f)
-	spilled := false
 	if ok && len(ps) > 0 {
 		err := s.frames(ps)
-		uerr := s.corked.uncork(inlineWriteTimeout)
-		spilled = err == nil && errors.Is(uerr, os.ErrDeadlineExceeded)
-		if err == nil && !spilled {
+		// A timeout leaves the rest pending, for the socket's goroutine.
+		if uerr := s.corked.uncork(inlineWriteTimeout); err == nil && !errors.Is(uerr, os.ErrDeadlineExceeded) {
 			err = uerr
 		}
 		if err != nil {
@@ -264,7 +254,6 @@ func (s *socket) writeInline(f *fanout) bool {
 	s.writeMu.Unlock()
 	s.mu.Lock()
 	s.writing = false
-	s.spilled = spilled
 	s.startWriting()
 	s.mu.Unlock()
 	return true
@@ -320,18 +309,6 @@ var frames = sync.Pool{New: func() any { return new([]byte) }}
 func (s *socket) send(ps ...packet) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.corked == nil {
-		for _, p := range ps {
-			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			err := s.frame(ctx, p)
-			cancel()
-			if err != nil {
-				s.close(websocket.StatusGoingAway, "write failed")
-				return err
-			}
-		}
-		return nil
-	}
 	err := s.frames(ps)
 	if uerr := s.corked.uncork(writeTimeout); err == nil {
 		err = uerr
@@ -347,15 +324,16 @@ func (s *socket) send(ps ...packet) error {
 func (s *socket) frames(ps []packet) error {
 	s.corked.cork()
 	for _, p := range ps {
-		if err := s.frame(context.Background(), p); err != nil {
+		if err := s.frame(p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// frame writes one packet in its envelope. s.writeMu is held.
-func (s *socket) frame(ctx context.Context, p packet) error {
+// frame writes one packet in its envelope to the corked connection.
+// s.writeMu is held.
+func (s *socket) frame(p packet) error {
 	if r, ok := p.body.(response); ok {
 		if _, ok := r.Data.(counterReply); ok {
 			r.Data = map[string]int64{"counter": s.counter - 1}
@@ -383,7 +361,7 @@ func (s *socket) frame(ctx context.Context, p packet) error {
 	b = append(b, body...)
 	b = append(b, '}')
 	*buf = b
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
+	if err := s.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
 		return err
 	}
 	s.counter++
