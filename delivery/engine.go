@@ -188,8 +188,10 @@ type Engine struct {
 	// handoffs carries the deliveries the fan-out created leased to this
 	// node, to the dispatcher.
 	handoffs chan []*job
-	// appendedUpTo is the last event that fanOutAppended turned into
-	// deliveries for every webhook.
+	// appendedUpTo is the last event this node committed that needs
+	// nothing more of the fan-out loop: fanOutAppended turned it into
+	// deliveries for every webhook, or there were none (see
+	// advanceAppended).
 	appendedUpTo atomic.Int64
 	// jobsDue is when each periodic job is next worth claiming (see
 	// claimJob); the maintenance loop's alone.

@@ -55,11 +55,18 @@ func (e *Engine) fanOutLoop() {
 // events it considered. With recent, it takes the events from the store's
 // memory when the store holds them (see herald.RecentEvents).
 func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
+	// upTo is the newest event this node committed before the read
+	// below began, when the store holds them.
+	var upTo int64
 	if r, ok := e.Store.(herald.RecentEvents); ok && recent {
 		// Nothing was committed since the transactions that turned
 		// their own events into deliveries: nothing to read.
-		if events, held := r.RecentEventsSince(e.appendedUpTo.Load(), 1); held && len(events) == 0 {
+		events, held := r.RecentEventsSince(e.appendedUpTo.Load(), fanOutBatch)
+		if held && len(events) == 0 {
 			return 0, nil
+		}
+		if held {
+			upTo = events[len(events)-1].Seq
 		}
 	}
 	// The deliveries that free workers can take at once are created
@@ -72,6 +79,7 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 	now := e.now()
 	var plan *fanOutPlan
 	var sent []*herald.Delivery
+	noWebhooks := false
 	write := func(tx herald.Tx) (err error) {
 		// What a previous run of this function took was rolled back.
 		e.sched.giveAll(sent)
@@ -88,6 +96,7 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
+		noWebhooks = len(ws) == 0
 		p, err := e.planFanOut(q, ws, recent)
 		if err != nil || p == nil {
 			return nil, 0, err
@@ -99,6 +108,12 @@ func (e *Engine) fanOut(ctx context.Context, recent bool) (int, error) {
 		plan.lease(e.Node, now.Add(e.leaseDuration()), e.sched)
 		return write, 0, nil
 	})
+	if err == nil && noWebhooks && upTo > 0 {
+		// No webhook to turn those events into deliveries for: the next
+		// wake-ups need not read again for them. A webhook created since
+		// starts after them (its cursor is the log's end when created).
+		e.advanceAppended(upTo)
+	}
 	if plan == nil {
 		return 0, err
 	}
@@ -148,6 +163,16 @@ func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*her
 	if err != nil {
 		return nil, err
 	}
+	if len(ws) == 0 {
+		// Nothing to deliver them to, as of this transaction: the
+		// fan-out loop need not read them after it commits.
+		last := events[len(events)-1].Seq
+		return func(committed bool) {
+			if committed {
+				e.advanceAppended(last)
+			}
+		}, nil
+	}
 	var next []*herald.Webhook
 	for _, w := range ws {
 		if w.Cursor == events[0].Seq-1 {
@@ -174,7 +199,7 @@ func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*her
 			return
 		}
 		if len(next) == len(ws) {
-			e.appendedUpTo.Store(plan.last)
+			e.advanceAppended(plan.last)
 		}
 		jobs := e.created(plan, sent)
 		if len(jobs) == 0 {
@@ -193,6 +218,18 @@ func (e *Engine) fanOutAppended(ctx context.Context, tx herald.Tx, events []*her
 			}()
 		}
 	}, nil
+}
+
+// advanceAppended records that every event up to seq that this node
+// committed needs nothing more of the fan-out loop. The writer's commits and
+// the loop both record; the newest stays.
+func (e *Engine) advanceAppended(seq int64) {
+	for {
+		cur := e.appendedUpTo.Load()
+		if seq <= cur || e.appendedUpTo.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
 }
 
 const fanOutBatch = 512
