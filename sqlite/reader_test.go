@@ -2,9 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,19 +59,95 @@ func TestConcurrentViewsPrepareNewQueries(t *testing.T) {
 	}
 }
 
-// Close waits for the statements the read pool was preparing in the
-// background: none of them opens a connection to a closed store's files,
-// which would leave them behind after Close.
-func TestCloseLeavesNoPreparationBehind(t *testing.T) {
-	for range 20 {
-		s, _ := open(t)
-		appExists(t, s, "a") // a query the pool prepares for the next reads
-		if err := s.Close(); err != nil {
+// Close waits for the read transaction in flight, which ends as it would
+// have; a read after Close is refused rather than left waiting.
+func TestCloseWaitsForReadsAndRefusesNewOnes(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inside, release := make(chan struct{}), make(chan struct{})
+	read := make(chan error, 1)
+	go func() {
+		read <- s.View(ctx, func(q herald.Queries) error {
+			close(inside)
+			<-release
+			_, err := q.Apps(ctx)
+			return err
+		})
+	}()
+	<-inside
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) with a read transaction in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-read; err != nil {
+		t.Fatalf("the read in flight when Close began: %v", err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
 			t.Fatal(err)
 		}
-		buf := make([]byte, 1<<20)
-		if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "prepareOnPool") {
-			t.Fatalf("a statement is still being prepared after Close:\n%s", stacks)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waiting 10 s after the last read ended")
+	}
+	if err := s.View(ctx, func(herald.Queries) error { return nil }); !errors.Is(err, sqlite.ErrClosed) {
+		t.Fatalf("View after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A read waiting for a connection gives up when its context ends; a read
+// that fails, or whose context ends while it runs, leaves its connection
+// fit for the next.
+func TestReadConnectionsOutliveTheirReads(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, "a") }); err != nil {
+		t.Fatal(err)
+	}
+
+	held, release := make(chan struct{}), make(chan struct{})
+	go s.View(ctx, func(herald.Queries) error { close(held); <-release; return nil })
+	<-held
+	waiting, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.View(waiting, func(herald.Queries) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a read waiting for the only connection, held by another: %v, want its deadline", err)
+	}
+	close(release)
+
+	failed := errors.New("the read's own error")
+	if err := s.View(ctx, func(q herald.Queries) error { q.Apps(ctx); return failed }); err != failed {
+		t.Fatalf("View returned %v, want the error of its function", err)
+	}
+	ending, end := context.WithCancel(ctx)
+	err = s.View(ending, func(q herald.Queries) error {
+		end()
+		_, err := q.Apps(ending)
+		return err
+	})
+	if err == nil {
+		t.Log("the read finished before its context's end reached it")
+	}
+	for i := range 3 {
+		var n int
+		err := s.View(ctx, func(q herald.Queries) error {
+			apps, err := q.Apps(ctx)
+			n = len(apps)
+			return err
+		})
+		if err != nil || n == 0 {
+			t.Fatalf("read %d after the others: %d apps, %v", i, n, err)
 		}
 	}
 }

@@ -75,7 +75,7 @@ type Store struct {
 	// the last frames the checkpointer could not (see checkpointLoop).
 	finishCheckpoint chan chan error
 	opts             Options
-	stmts            *readerStmts
+	reads            *readPool
 
 	stats struct{ updates, commits, reruns atomic.Int64 }
 	// commitObserver is ObserveCommits' function.
@@ -178,7 +178,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		checkpointed:     make(chan struct{}),
 		finishCheckpoint: make(chan chan error),
 		opts:             opts,
-		stmts:            newReaderStmts(reader),
+		reads:            newReadPool(reader, opts.Readers),
 		requests:         make(chan *writeRequest, 4*opts.MaxBatch),
 		closing:          make(chan struct{}),
 		stopped:          make(chan struct{}),
@@ -246,18 +246,15 @@ func (s *Store) Close() error {
 	}
 	<-s.stopped
 	<-s.checkpointed
-	s.stmts.close()
+	s.reads.close()
 	return errors.Join(s.writer.Close(), s.reader.Close(), s.checkpointer.Close())
 }
 
 // View runs fn in a read transaction on the read pool.
 func (s *Store) View(ctx context.Context, fn func(herald.Queries) error) error {
-	tx, err := s.reader.BeginTx(ctx, nil)
-	if err != nil {
-		return storageError(err)
-	}
-	defer tx.Rollback()
-	return storageError(fn(sqlstore.New(tx, dialect, sqlstore.Options{Prepare: s.stmts.forTx(tx), Keyring: s.opts.Keyring})))
+	return storageError(s.reads.view(ctx, func(c *readConn) error {
+		return fn(sqlstore.New(c.conn, dialect, sqlstore.Options{Prepare: c.stmts.prepare, Keyring: s.opts.Keyring}))
+	}))
 }
 
 // defaultPacing paces checkpoints: one at most every interval after

@@ -70,7 +70,7 @@ func (s *Store) update(ctx context.Context, within time.Duration, fn func(herald
 func (s *Store) writeLoop(conn *sql.Conn) {
 	defer close(s.stopped)
 	defer conn.Close()
-	stmts := &writerStmts{conn: conn, m: map[string]*sql.Stmt{}}
+	stmts := newConnStmts(conn)
 	defer stmts.close()
 	batch := make([]*writeRequest, 0, s.opts.MaxBatch)
 	window := time.NewTimer(time.Hour)
@@ -154,7 +154,7 @@ func (s *Store) writeLoop(conn *sql.Conn) {
 // one fail, the transaction rolls back and the batch runs again with a
 // savepoint around each update, so that it fails alone (Update's functions
 // may run more than once). A batch of one needs no savepoint at all.
-func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest) {
+func (s *Store) commit(conn *sql.Conn, stmts *connStmts, batch []*writeRequest) {
 	defer func() {
 		for _, r := range batch {
 			if r.err == nil {
@@ -178,7 +178,7 @@ func (s *Store) commit(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest
 // succeeded, each in a savepoint of its own if savepoints; without, it
 // rolls everything back and returns false as soon as one of several
 // updates fails.
-func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeRequest, savepoints bool) bool {
+func (s *Store) runBatch(conn *sql.Conn, stmts *connStmts, batch []*writeRequest, savepoints bool) bool {
 	ctx := context.Background()
 	failAll := func(err error) {
 		for _, r := range batch {
@@ -189,13 +189,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 	}
 	// Even these statements are kept prepared: parsed anew, the four of
 	// them cost as much as a small update.
-	exec := func(query string) error {
-		st, err := stmts.prepare(ctx, query)
-		if err == nil {
-			_, err = st.ExecContext(ctx)
-		}
-		return err
-	}
+	exec := func(query string) error { return stmts.exec(ctx, query) }
 	rollback := func() { exec("ROLLBACK") }
 	start := time.Now()
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
@@ -301,7 +295,7 @@ func (s *Store) runBatch(conn *sql.Conn, stmts *writerStmts, batch []*writeReque
 // since the writer's last transaction, if it did. It runs within a
 // transaction that holds the write lock: no other commit comes between it
 // and the writes that follow.
-func (s *Store) checkDataVersion(ctx context.Context, stmts *writerStmts) error {
+func (s *Store) checkDataVersion(ctx context.Context, stmts *connStmts) error {
 	st, err := stmts.prepare(ctx, "PRAGMA data_version")
 	if err != nil {
 		return err
@@ -333,7 +327,7 @@ var _ herald.AppendHooks = (*Store)(nil)
 // transaction, in a savepoint. Only a failure of the savepoint's own
 // statements is returned: the function's error is its own to report, and
 // rolls back only what it wrote.
-func (s *Store) runAppendHook(ctx context.Context, conn *sql.Conn, stmts *writerStmts, exec func(string) error,
+func (s *Store) runAppendHook(ctx context.Context, conn *sql.Conn, stmts *connStmts, exec func(string) error,
 	events []*herald.Event) (func(bool), error) {
 	hook := s.appendHook.Load()
 	if hook == nil || len(events) == 0 {
@@ -367,7 +361,7 @@ func (s *Store) runAppendHook(ctx context.Context, conn *sql.Conn, stmts *writer
 // that statement kept prepared.
 const eventChunk = 32
 
-func insertEvents(ctx context.Context, conn *sql.Conn, stmts *writerStmts, events []*herald.Event) error {
+func insertEvents(ctx context.Context, conn *sql.Conn, stmts *connStmts, events []*herald.Event) error {
 	q := sqlstore.New(conn, dialect, sqlstore.Options{Write: true, Prepare: stmts.prepare})
 	for len(events) > 0 {
 		n := min(eventChunk, len(events))
