@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -191,9 +192,15 @@ func (h *hub) tail(cursor int64) {
 				h.logger().Error("reading the event log for the Client API's sockets", "err", err)
 				break
 			}
-			for _, e := range events {
+			for i, e := range events {
 				h.route(e)
 				cursor = e.Seq
+				if i < len(events)-1 {
+					// Between two events, the requests waiting for
+					// a core get one: the tail may hold its core for
+					// several events in a row.
+					runtime.Gosched()
+				}
 			}
 			if len(events) < tailBatch {
 				break
