@@ -100,6 +100,7 @@ func TestCloseWaitsForReadsAndRefusesNewOnes(t *testing.T) {
 	if err := s.View(ctx, func(herald.Queries) error { return nil }); !errors.Is(err, sqlite.ErrClosed) {
 		t.Fatalf("View after Close: %v, want ErrClosed", err)
 	}
+	s.Close() // again, as deferred cleanups do: nothing more to close
 }
 
 // A read waiting for a connection gives up when its context ends; a read

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"sync"
 )
 
 // readPool lends the read connections, each pinned with the statements
@@ -18,8 +20,9 @@ type readPool struct {
 	db *sql.DB
 	// free holds a token per connection: an open one, or nil for one not
 	// opened yet (or closed after it failed).
-	free   chan *readConn
-	closed chan struct{}
+	free      chan *readConn
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 type readConn struct {
@@ -58,19 +61,28 @@ func (p *readPool) take(ctx context.Context) (*readConn, error) {
 	}
 }
 
-// give returns a connection; one a transaction could not end is closed,
-// and opened anew by the next to take its place.
+// give returns a connection; one a transaction could not end is
+// discarded, and opened anew by the next to take its place.
 func (p *readPool) give(c *readConn, broken bool) {
 	if broken {
-		c.close()
+		c.discard()
 		c = nil
 	}
 	p.free <- c
 }
 
+// close returns the connection to the database/sql pool, which closes it
+// as that pool closes.
 func (c *readConn) close() {
 	c.stmts.close()
 	c.conn.Close()
+}
+
+// discard closes the connection itself: returned to the database/sql pool,
+// it would be handed out again in whatever state it is in.
+func (c *readConn) discard() {
+	c.stmts.close()
+	c.conn.Raw(func(any) error { return driver.ErrBadConn })
 }
 
 // view runs fn in a read transaction on a connection of the pool.
@@ -102,12 +114,14 @@ func (p *readPool) view(ctx context.Context, fn func(*readConn) error) error {
 }
 
 // close waits for the transactions in flight, refuses new ones, and closes
-// the connections.
+// the connections. Only its first call does anything.
 func (p *readPool) close() {
-	close(p.closed)
-	for range cap(p.free) {
-		if c := <-p.free; c != nil {
-			c.close()
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		for range cap(p.free) {
+			if c := <-p.free; c != nil {
+				c.close()
+			}
 		}
-	}
+	})
 }
