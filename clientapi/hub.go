@@ -3,7 +3,6 @@ package clientapi
 import (
 	"context"
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
 
@@ -192,15 +191,9 @@ func (h *hub) tail(cursor int64) {
 				h.logger().Error("reading the event log for the Client API's sockets", "err", err)
 				break
 			}
-			for i, e := range events {
+			for _, e := range events {
 				h.route(e)
 				cursor = e.Seq
-				if i < len(events)-1 {
-					// Between two events, the requests waiting for
-					// a core get one: the tail may hold its core for
-					// several events in a row.
-					runtime.Gosched()
-				}
 			}
 			if len(events) < tailBatch {
 				break
