@@ -18,9 +18,14 @@ import (
 // pinned connection, a read whose context cannot end starts none.
 type readPool struct {
 	db *sql.DB
-	// free holds a token per connection: an open one, or nil for one not
-	// opened yet (or closed after it failed).
-	free      chan *readConn
+	// slots holds a token per connection the pool may have open at once.
+	slots chan struct{}
+	// idle are the open connections no transaction holds, the one
+	// returned last at the end: taken first, it is the likeliest to have
+	// its pages cached still (SQLite drops a connection's cache when
+	// another commits), as database/sql's pool does.
+	mu        sync.Mutex
+	idle      []*readConn
 	closed    chan struct{}
 	closeOnce sync.Once
 }
@@ -31,34 +36,39 @@ type readConn struct {
 }
 
 func newReadPool(db *sql.DB, size int) *readPool {
-	p := &readPool{db: db, free: make(chan *readConn, size), closed: make(chan struct{})}
+	p := &readPool{db: db, slots: make(chan struct{}, size), closed: make(chan struct{})}
 	for range size {
-		p.free <- nil
+		p.slots <- struct{}{}
 	}
 	return p
 }
 
-// take waits for a connection, opening it on its first use.
+// take waits for a connection, opening one when none is idle.
 func (p *readPool) take(ctx context.Context) (*readConn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	select {
-	case c := <-p.free:
-		if c != nil {
-			return c, nil
-		}
-		conn, err := p.db.Conn(ctx)
-		if err != nil {
-			p.free <- nil
-			return nil, err
-		}
-		return &readConn{conn: conn, stmts: newConnStmts(conn)}, nil
+	case <-p.slots:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-p.closed:
 		return nil, ErrClosed
 	}
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.mu.Unlock()
+	conn, err := p.db.Conn(ctx)
+	if err != nil {
+		p.slots <- struct{}{}
+		return nil, err
+	}
+	return &readConn{conn: conn, stmts: newConnStmts(conn)}, nil
 }
 
 // give returns a connection; one a transaction could not end is
@@ -66,9 +76,12 @@ func (p *readPool) take(ctx context.Context) (*readConn, error) {
 func (p *readPool) give(c *readConn, broken bool) {
 	if broken {
 		c.discard()
-		c = nil
+	} else {
+		p.mu.Lock()
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
 	}
-	p.free <- c
+	p.slots <- struct{}{}
 }
 
 // close returns the connection to the database/sql pool, which closes it
@@ -118,10 +131,12 @@ func (p *readPool) view(ctx context.Context, fn func(*readConn) error) error {
 func (p *readPool) close() {
 	p.closeOnce.Do(func() {
 		close(p.closed)
-		for range cap(p.free) {
-			if c := <-p.free; c != nil {
-				c.close()
-			}
+		for range cap(p.slots) {
+			<-p.slots
 		}
+		for _, c := range p.idle {
+			c.close()
+		}
+		p.idle = nil
 	})
 }
