@@ -114,8 +114,8 @@ func (p *readPool) view(ctx context.Context, fn func(*readConn) error) error {
 	ended := false
 	defer func() {
 		if !ended {
-			// fn panicked: the connection's state is unknown.
-			c.stmts.exec(context.Background(), "ROLLBACK")
+			// fn panicked: the connection is closed, and its
+			// transaction with it.
 			p.give(c, true)
 		}
 	}()
