@@ -152,3 +152,35 @@ func TestReadConnectionsOutliveTheirReads(t *testing.T) {
 		}
 	}
 }
+
+// A read whose function panics gives its connection up: the next read, on
+// a pool of one, gets one that works.
+func TestReadThatPanicsLeavesThePoolUsable(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach View's caller")
+			}
+		}()
+		s.View(ctx, func(q herald.Queries) error {
+			q.Apps(ctx)
+			panic("in a read")
+		})
+	}()
+	done := make(chan error, 1)
+	go func() { done <- s.View(ctx, func(q herald.Queries) error { _, err := q.Apps(ctx); return err }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the read after the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read after the panic still waits for a connection after 10 s")
+	}
+}
