@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,9 +29,16 @@ type fanout struct {
 	once sync.Once
 	// bodies are the marshalled change bodies of each user's sockets, by
 	// version; err is why there are none.
-	bodies map[viewerKey][]json.RawMessage
+	bodies map[viewerKey][]changeJSON
 	err    error
 }
+
+// changeJSON is a marshalled change body, sent as head then tail. The
+// conversation updates that a message makes differ only in each user's
+// unread count, at their very end: they share one head, and each has a
+// tail of a few bytes of its own, where a whole body each, with the
+// message in it, made most of what a message cost the fan-out in memory.
+type changeJSON struct{ head, tail []byte }
 
 type viewerKey struct {
 	user    string
@@ -101,32 +109,12 @@ type renderer struct {
 	messages map[messageKey]json.RawMessage
 	// bodies are marshalled change bodies, by what tells them apart.
 	bodies map[any]json.RawMessage
-	// refs name the objects rendered, by type and id: alike for everyone.
-	refs map[objectRef]objectRef
 }
 
-// ref names an object of a type and id, as rendered, which render gives
-// when it is not named yet.
-func (r *renderer) ref(typ, id string, render func() (json.RawMessage, error)) (objectRef, error) {
-	key := objectRef{Type: typ, ID: id}
-	if ref, ok := r.refs[key]; ok {
-		return ref, nil
-	}
-	b, err := render()
-	if err != nil {
-		return objectRef{}, err
-	}
-	ref, err := rawRef(typ, b)
-	if err != nil {
-		return objectRef{}, err
-	}
-	r.refs[key] = ref
-	return ref, nil
-}
-
-// messageRef names a message rendered as b.
-func (r *renderer) messageRef(m *herald.Message, b json.RawMessage) (objectRef, error) {
-	return r.ref("Message", m.ID, func() (json.RawMessage, error) { return b, nil })
+// messageRef names a message as it renders.
+func (r *renderer) messageRef(m *herald.Message) objectRef {
+	id, url := r.cv.MessageRef(m.ID)
+	return objectRef{Type: "Message", ID: id, URL: url}
 }
 
 // messageKey is a message as some users see it: the message as read (the
@@ -159,7 +147,7 @@ func (r *renderer) body(key any, make func() (changeBody, error)) (json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(c)
+	b, err := marshalChange(c)
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +155,39 @@ func (r *renderer) body(key any, make func() (changeBody, error)) (json.RawMessa
 	return b, nil
 }
 
+// marshalChange marshals a change body. Data marshalled already (an
+// object rendered, as json.Marshal wrote it) goes in as it is: encoding/json
+// would check it and copy it once more, which for a message of a few
+// kilobytes cost more than the rest of the body.
+func marshalChange(c changeBody) (json.RawMessage, error) {
+	data, ok := c.Data.(json.RawMessage)
+	if !ok {
+		return json.Marshal(c)
+	}
+	b, err := appendChangeHead(make([]byte, 0, len(data)+256), c.Operation, c.Object)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, data...)
+	return append(b, '}'), nil
+}
+
+// appendChangeHead appends a change body up to its data:
+// {"operation":…,"object":…,"data":
+func appendChangeHead(b []byte, operation string, object objectRef) ([]byte, error) {
+	head, err := json.Marshal(changeBody{Operation: operation, Object: object})
+	if err != nil {
+		return nil, err
+	}
+	// What follows "data": is its null and the closing brace.
+	return append(b, head[:len(head)-len(`null}`)]...), nil
+}
+
 // prepare reads and renders what the event shows the users of its sockets.
 func (f *fanout) prepare() {
 	ctx, cancel := f.hub.readContext()
 	defer cancel()
-	f.bodies = map[viewerKey][]json.RawMessage{}
+	f.bodies = map[viewerKey][]changeJSON{}
 	// The sockets routed an event are its audience; one replaying the log
 	// may not be.
 	audience, everyone := audience(f.e, f.d)
@@ -205,13 +221,12 @@ func (f *fanout) prepare() {
 		if r == nil {
 			cv := layerapi.NewClientView(f.hub.api.srv, ctx, f.e.AppID, v, "")
 			knowIdentities(cv, f.e, f.d)
-			r = &renderer{cv: cv, messages: map[messageKey]json.RawMessage{}, bodies: map[any]json.RawMessage{},
-				refs: map[objectRef]objectRef{}}
+			r = &renderer{cv: cv, messages: map[messageKey]json.RawMessage{}, bodies: map[any]json.RawMessage{}}
 			renderers[v] = r
 		}
 		return r
 	}
-	each := func(user string, fn func(r *renderer) ([]json.RawMessage, error)) error {
+	each := func(user string, fn func(r *renderer) ([]changeJSON, error)) error {
 		for _, v := range versions[user] {
 			bodies, err := fn(renderFor(v))
 			if err != nil {
@@ -282,7 +297,7 @@ func (f *fanout) userConversations(ctx context.Context, conversationID string, u
 
 // messageSent: the message as each participant sees it, and the update it
 // makes to their conversation (last_message, unread count).
-func (f *fanout) messageSent(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+func (f *fanout) messageSent(ctx context.Context, users []string, each func(string, func(*renderer) ([]changeJSON, error)) error) error {
 	m := f.d.Message
 	if m == nil || m.Channel != nil {
 		return nil
@@ -295,7 +310,7 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 		if hidden[uc.UserID] {
 			continue
 		}
-		err := each(uc.UserID, func(r *renderer) ([]json.RawMessage, error) {
+		err := each(uc.UserID, func(r *renderer) ([]changeJSON, error) {
 			if err := r.cv.LoadMessages(m); err != nil {
 				return nil, err
 			}
@@ -307,8 +322,7 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 				return nil, err
 			}
 			create, err := r.body(messageKey{m, r.cv.UserMessageKey(uc, m)}, func() (changeBody, error) {
-				mref, err := r.messageRef(m, msg)
-				return changeBody{Operation: "create", Object: mref, Data: msg}, err
+				return changeBody{Operation: "create", Object: r.messageRef(m), Data: msg}, nil
 			})
 			if err != nil {
 				return nil, err
@@ -324,7 +338,7 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 			if err != nil {
 				return nil, err
 			}
-			return []json.RawMessage{create, update}, nil
+			return []changeJSON{{head: create}, update}, nil
 		})
 		if err != nil {
 			return err
@@ -333,53 +347,59 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 	return nil
 }
 
-// conversationUpdateKey tells apart the conversation updates a new
-// message makes for its users.
-type conversationUpdateKey struct {
-	last   messageKey
-	unread int
-}
-
 // conversationUpdate is the update a new message makes to its
 // conversation for uc's user: last_message, by id and whole, and the
-// unread count (the reference's §6.5, observed with the Web SDK).
-func (r *renderer) conversationUpdate(uc *herald.UserConversation, lastMessage *herald.Message) (json.RawMessage, error) {
-	key := conversationUpdateKey{unread: uc.UnreadMessageCount}
+// unread count (the reference's §6.5, observed with the Web SDK). The
+// users who see the last message alike share all of it but the count.
+func (r *renderer) conversationUpdate(uc *herald.UserConversation, lastMessage *herald.Message) (changeJSON, error) {
+	var key lastMessageKey
 	if lastMessage != nil {
 		key.last = messageKey{lastMessage, r.cv.UserMessageKey(uc, lastMessage)}
 	}
-	return r.body(key, func() (changeBody, error) {
-		cref, err := r.conversationRef(uc)
-		if err != nil {
-			return changeBody{}, err
-		}
-		var ops []any
+	head, ok := r.bodies[key]
+	if !ok {
+		var last, op []byte
 		if lastMessage != nil {
-			last, err := r.userMessage(uc, lastMessage)
-			if err != nil {
-				return changeBody{}, err
+			var err error
+			if last, err = r.userMessage(uc, lastMessage); err != nil {
+				return changeJSON{}, err
 			}
-			lref, err := r.messageRef(lastMessage, last)
-			if err != nil {
-				return changeBody{}, err
+			if op, err = json.Marshal(patchOp{Operation: "set", Property: "last_message", ID: r.messageRef(lastMessage).ID}); err != nil {
+				return changeJSON{}, err
 			}
-			ops = append(ops, patchOp{Operation: "set", Property: "last_message", ID: lref.ID, Value: last})
 		}
-		ops = append(ops, setOp{Operation: "set", Property: "unread_message_count", Value: uc.UnreadMessageCount})
-		return changeBody{Operation: "update", Object: cref, Data: ops}, nil
-	})
+		b, err := appendChangeHead(make([]byte, 0, len(op)+len(last)+384), "update", r.conversationRef(uc))
+		if err != nil {
+			return changeJSON{}, err
+		}
+		b = append(b, '[')
+		if lastMessage != nil {
+			// The op up to its value, which is the message as rendered.
+			b = append(b, op[:len(op)-1]...)
+			b = append(b, `,"value":`...)
+			b = append(b, last...)
+			b = append(b, "},"...)
+		}
+		head = append(b, `{"operation":"set","property":"unread_message_count","value":`...)
+		r.bodies[key] = head
+	}
+	tail := strconv.AppendInt(make([]byte, 0, 8), int64(uc.UnreadMessageCount), 10)
+	return changeJSON{head: head, tail: append(tail, "}]}"...)}, nil
 }
 
+// lastMessageKey tells apart the heads of the conversation updates that a
+// new message makes: by the last message as its users see it.
+type lastMessageKey struct{ last messageKey }
+
 // conversationRef names a conversation, as it renders for anyone.
-func (r *renderer) conversationRef(uc *herald.UserConversation) (objectRef, error) {
-	return r.ref("Conversation", uc.ID, func() (json.RawMessage, error) {
-		return json.Marshal(r.cv.Conversation(&herald.UserConversation{Conversation: uc.Conversation, UserID: uc.UserID}))
-	})
+func (r *renderer) conversationRef(uc *herald.UserConversation) objectRef {
+	id, url := r.cv.ConversationRef(uc.ID)
+	return objectRef{Type: "Conversation", ID: id, URL: url}
 }
 
 // receipt: the recipient's new status, for everyone the message concerns;
 // and, to the reader, their conversation's unread count.
-func (f *fanout) receipt(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+func (f *fanout) receipt(ctx context.Context, users []string, each func(string, func(*renderer) ([]changeJSON, error)) error) error {
 	m, reader := f.d.Message, f.d.UserID
 	if m == nil || reader == "" {
 		return nil
@@ -396,34 +416,29 @@ func (f *fanout) receipt(ctx context.Context, users []string, each func(string, 
 		}
 	}
 	for _, u := range users {
-		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+		err := each(u, func(r *renderer) ([]changeJSON, error) {
 			// The objects are named by id: no identity need be loaded.
 			status, err := r.body("status", func() (changeBody, error) {
-				mref, err := ref("Message", r.cv.Message(m))
-				if err != nil {
-					return changeBody{}, err
-				}
 				idref, err := ref("Identity", r.cv.BasicIdentity(reader))
 				if err != nil {
 					return changeBody{}, err
 				}
-				return changeBody{Operation: "update", Object: mref, Data: []setOp{{Operation: "set",
+				return changeBody{Operation: "update", Object: r.messageRef(m), Data: []setOp{{Operation: "set",
 					Property: "recipient_status." + escapeKey(idref.ID), Value: m.RecipientStatus[reader]}}}, nil
 			})
 			if err != nil {
 				return nil, err
 			}
-			out := []json.RawMessage{status}
+			out := []changeJSON{{head: status}}
 			if u != reader || len(readers) == 0 {
 				return out, nil
 			}
 			uc := readers[0]
 			unread, err := r.body("unread", func() (changeBody, error) {
-				cref, err := r.conversationRef(uc)
-				return changeBody{Operation: "update", Object: cref, Data: []setOp{{Operation: "set",
-					Property: "unread_message_count", Value: uc.UnreadMessageCount}}}, err
+				return changeBody{Operation: "update", Object: r.conversationRef(uc), Data: []setOp{{Operation: "set",
+					Property: "unread_message_count", Value: uc.UnreadMessageCount}}}, nil
 			})
-			return append(out, unread), err
+			return append(out, changeJSON{head: unread}), err
 		})
 		if err != nil {
 			return err
@@ -433,7 +448,7 @@ func (f *fanout) receipt(ctx context.Context, users []string, each func(string, 
 }
 
 // conversationCreated: the conversation as each participant sees it now.
-func (f *fanout) conversationCreated(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+func (f *fanout) conversationCreated(ctx context.Context, users []string, each func(string, func(*renderer) ([]changeJSON, error)) error) error {
 	c := f.d.Conversation
 	if c == nil {
 		return nil
@@ -443,7 +458,7 @@ func (f *fanout) conversationCreated(ctx context.Context, users []string, each f
 		return err
 	}
 	for _, uc := range ucs {
-		err := each(uc.UserID, func(r *renderer) ([]json.RawMessage, error) {
+		err := each(uc.UserID, func(r *renderer) ([]changeJSON, error) {
 			if err := r.cv.LoadConversations(uc); err != nil {
 				return nil, err
 			}
@@ -451,12 +466,8 @@ func (f *fanout) conversationCreated(ctx context.Context, users []string, each f
 			if err != nil {
 				return nil, err
 			}
-			cref, err := rawRef("Conversation", rendered)
-			if err != nil {
-				return nil, err
-			}
-			b, err := json.Marshal(changeBody{Operation: "create", Object: cref, Data: json.RawMessage(rendered)})
-			return []json.RawMessage{b}, err
+			b, err := marshalChange(changeBody{Operation: "create", Object: r.conversationRef(uc), Data: json.RawMessage(rendered)})
+			return []changeJSON{{head: b}}, err
 		})
 		if err != nil {
 			return err
@@ -489,7 +500,7 @@ func (f *fanout) acquainted(ctx context.Context, subject string, users []string)
 }
 
 // identityChanged: the identity, whole, to those who see it.
-func (f *fanout) identityChanged(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+func (f *fanout) identityChanged(ctx context.Context, users []string, each func(string, func(*renderer) ([]changeJSON, error)) error) error {
 	id := f.d.Identity
 	if id == nil {
 		return nil
@@ -499,7 +510,7 @@ func (f *fanout) identityChanged(ctx context.Context, users []string, each func(
 		return err
 	}
 	for _, u := range seers {
-		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+		err := each(u, func(r *renderer) ([]changeJSON, error) {
 			b, err := r.body("identity", func() (changeBody, error) {
 				full := r.cv.Identity(id)
 				iref, err := ref("Identity", full)
@@ -509,7 +520,7 @@ func (f *fanout) identityChanged(ctx context.Context, users []string, each func(
 				ops, err := identityOps(full)
 				return changeBody{Operation: "update", Object: iref, Data: ops}, err
 			})
-			return []json.RawMessage{b}, err
+			return []changeJSON{{head: b}}, err
 		})
 		if err != nil {
 			return err
@@ -522,7 +533,7 @@ type presenceKey struct{ self bool }
 
 // presenceUpdated: the user's presence to the subscribed sockets of those
 // who see it, the status set to the user themself.
-func (f *fanout) presenceUpdated(ctx context.Context, users []string, each func(string, func(*renderer) ([]json.RawMessage, error)) error) error {
+func (f *fanout) presenceUpdated(ctx context.Context, users []string, each func(string, func(*renderer) ([]changeJSON, error)) error) error {
 	p := f.d.Presence
 	if p == nil {
 		return nil
@@ -532,23 +543,13 @@ func (f *fanout) presenceUpdated(ctx context.Context, users []string, each func(
 		return err
 	}
 	for _, u := range seers {
-		err := each(u, func(r *renderer) ([]json.RawMessage, error) {
+		err := each(u, func(r *renderer) ([]changeJSON, error) {
 			b, err := r.body(presenceKey{u == p.UserID}, func() (changeBody, error) { return presenceChange(r.cv, p, u) })
-			return []json.RawMessage{b}, err
+			return []changeJSON{{head: b}}, err
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// rawRef names a rendered object by the id and url it was rendered with.
-func rawRef(typ string, rendered json.RawMessage) (objectRef, error) {
-	var r objectRef
-	if err := json.Unmarshal(rendered, &r); err != nil {
-		return objectRef{}, err
-	}
-	r.Type = typ
-	return r, nil
 }

@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -20,41 +21,11 @@ import (
 // socket, writes aside.
 func BenchmarkFanOutMessageSent(b *testing.B) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "herald.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	svc := &messaging.Service{Store: store, Blobs: blob.Dir{Root: b.TempDir()}}
-	a := &API{}
-	srv, err := heraldhttp.New(ctx, svc, "http://127.0.0.1:1", &layerapi.API{}, a)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv.Handler()
-	defer a.Close()
-	app, _, err := svc.CreateApp(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var users []string
-	var sockets []*socket
-	for i := range 10 {
-		u := fmt.Sprintf("user-%d", i)
-		name := fmt.Sprintf("User %d", i)
-		if _, _, err := svc.PutIdentity(ctx, app.ID, u, messaging.IdentityInput{DisplayName: &name}, messaging.IdentityReplace); err != nil {
-			b.Fatal(err)
-		}
-		users = append(users, u)
-		sockets = append(sockets, &socket{hub: a.hub, sess: &herald.Session{AppID: app.ID, UserID: u}, version: layerapi.V20, ctx: ctx})
-	}
-	distinct := false
-	c, _, err := svc.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: users, Distinct: &distinct})
-	if err != nil {
-		b.Fatal(err)
-	}
+	fx := newFanoutFixture(b)
+	store, svc, a, users, sockets, c := fx.store, fx.svc, fx.api, fx.users, fx.sockets, fx.conv
+	app := fx.app
 	var last int64
-	err = store.View(ctx, func(q herald.Queries) (err error) {
+	err := store.View(ctx, func(q herald.Queries) (err error) {
 		last, err = q.LastEventSeq(ctx)
 		return err
 	})
@@ -66,7 +37,7 @@ func BenchmarkFanOutMessageSent(b *testing.B) {
 	for i := range b.N {
 		b.StopTimer()
 		body := fmt.Sprintf("message %d", i)
-		if _, _, err := svc.SendMessage(ctx, app.ID, c.ID, messaging.MessageInput{Sender: herald.Sender{UserID: users[i%len(users)]},
+		if _, _, err := svc.SendMessage(ctx, app, c.ID, messaging.MessageInput{Sender: herald.Sender{UserID: users[i%len(users)]},
 			Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &body}}}, ""); err != nil {
 			b.Fatal(err)
 		}
@@ -90,6 +61,153 @@ func BenchmarkFanOutMessageSent(b *testing.B) {
 			ps, err := f.packets(s)
 			if err != nil || len(ps) != 2 {
 				b.Fatalf("%s: %d packets, %v", s.sess.UserID, len(ps), err)
+			}
+		}
+	}
+}
+
+// fanoutFixture is a conversation of ten participants with an identity
+// each, and a socket of each on a hub of its own.
+type fanoutFixture struct {
+	store   *sqlite.Store
+	svc     *messaging.Service
+	api     *API
+	app     string
+	users   []string
+	sockets []*socket
+	conv    *herald.Conversation
+}
+
+func newFanoutFixture(tb testing.TB) *fanoutFixture {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "herald.db"), sqlite.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	svc := &messaging.Service{Store: store, Blobs: blob.Dir{Root: tb.TempDir()}}
+	a := &API{}
+	srv, err := heraldhttp.New(ctx, svc, "http://127.0.0.1:1", &layerapi.API{}, a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Handler()
+	tb.Cleanup(func() { a.Close() })
+	app, _, err := svc.CreateApp(ctx, "bench")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fx := &fanoutFixture{store: store, svc: svc, api: a, app: app.ID}
+	for i := range 10 {
+		u := fmt.Sprintf("user-%d", i)
+		name := fmt.Sprintf("User %d", i)
+		if _, _, err := svc.PutIdentity(ctx, app.ID, u, messaging.IdentityInput{DisplayName: &name}, messaging.IdentityReplace); err != nil {
+			tb.Fatal(err)
+		}
+		fx.users = append(fx.users, u)
+		fx.sockets = append(fx.sockets, &socket{hub: a.hub, sess: &herald.Session{AppID: app.ID, UserID: u}, version: layerapi.V20, ctx: ctx})
+	}
+	distinct := false
+	if fx.conv, _, err = svc.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: fx.users, Distinct: &distinct}); err != nil {
+		tb.Fatal(err)
+	}
+	return fx
+}
+
+// The bodies the fan-out assembles from pieces marshalled once are byte for
+// byte what encoding/json writes for the same change (escapes included),
+// and name the objects by the ids and urls they render with.
+func TestFanOutBodiesAreWhatEncodingJSONWrites(t *testing.T) {
+	ctx := context.Background()
+	fx := newFanoutFixture(t)
+	odd := `<b>Zoë & "Ann"</b>` + "\u2028"
+	if _, _, err := fx.svc.PutIdentity(ctx, fx.app, fx.users[1], messaging.IdentityInput{DisplayName: &odd}, messaging.IdentityReplace); err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range []string{"hello", odd, "<script>alert('&')</script>"} {
+		if _, _, err := fx.svc.SendMessage(ctx, fx.app, fx.conv.ID, messaging.MessageInput{Sender: herald.Sender{UserID: fx.users[i]},
+			Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var events []*herald.Event
+	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, last, 10); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 {
+		t.Fatalf("%d events", len(events))
+	}
+	for _, e := range events {
+		d, err := e.DecodeData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := d.Message
+		f := newFanout(fx.api.hub, e, d, fx.sockets)
+		for _, s := range fx.sockets {
+			ps, err := f.packets(s)
+			if err != nil || len(ps) != 2 {
+				t.Fatalf("%s: %d packets, %v", s.sess.UserID, len(ps), err)
+			}
+			var got []string
+			for _, p := range ps {
+				b := p.body.(changeJSON)
+				got = append(got, string(b.head)+string(b.tail))
+			}
+			// What the user's conversation is now: no later message.
+			var uc *herald.UserConversation
+			err = fx.store.View(ctx, func(q herald.Queries) error {
+				ucs, err := q.UserConversationsOf(ctx, fx.app, fx.conv.ID, []string{s.sess.UserID})
+				if len(ucs) == 1 {
+					uc = ucs[0]
+				}
+				return err
+			})
+			if err != nil || uc == nil {
+				t.Fatalf("%s's conversation: %v", s.sess.UserID, err)
+			}
+			cv := layerapi.NewClientView(fx.api.srv, ctx, fx.app, s.version, "")
+			if err := cv.LoadConversations(uc); err != nil {
+				t.Fatal(err)
+			}
+			msg, err := json.Marshal(cv.UserMessage(uc, m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			conv, err := json.Marshal(cv.Conversation(uc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mref, cref objectRef
+			if err := json.Unmarshal(msg, &mref); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(conv, &cref); err != nil {
+				t.Fatal(err)
+			}
+			mref.Type, cref.Type = "Message", "Conversation"
+			create, _ := json.Marshal(changeBody{Operation: "create", Object: mref, Data: json.RawMessage(msg)})
+			unread := uc.UnreadMessageCount
+			update, _ := json.Marshal(changeBody{Operation: "update", Object: cref, Data: []any{
+				patchOp{Operation: "set", Property: "last_message", ID: mref.ID, Value: json.RawMessage(msg)},
+				setOp{Operation: "set", Property: "unread_message_count", Value: unread}}})
+			if e.Seq != events[len(events)-1].Seq {
+				// Earlier messages' unread counts were lower; only the
+				// newest is compared whole.
+				if got[0] != string(create) {
+					t.Fatalf("%s's create:\n got %s\nwant %s", s.sess.UserID, got[0], create)
+				}
+				continue
+			}
+			if uc.LastMessage.ID != m.ID {
+				t.Fatalf("last message %s, want %s", uc.LastMessage.ID, m.ID)
+			}
+			if got[0] != string(create) || got[1] != string(update) {
+				t.Fatalf("%s's packets:\n got %s\n     %s\nwant %s\n     %s", s.sess.UserID, got[0], got[1], create, update)
 			}
 		}
 	}

@@ -299,8 +299,8 @@ var frames = sync.Pool{New: func() any { return new([]byte) }}
 // client/websockets/overview.md: type, counter, counting the connection's
 // packets from 0, timestamp, when the packet's content happened, see
 // stamp, and body), in one write to the connection; an error closes the
-// socket. A body marshalled already (json.RawMessage), as a fanout's are,
-// goes as it is.
+// socket. A body marshalled already (json.RawMessage, or a fanout's
+// changeJSON), goes as it is.
 //
 // The frames are corked: the WebSocket library writes each into memory,
 // and the connection gets them all at once, within writeTimeout. So no
@@ -340,8 +340,13 @@ func (s *socket) frame(p packet) error {
 			p.body = r
 		}
 	}
-	body, ok := p.body.(json.RawMessage)
-	if !ok {
+	var body, tail []byte
+	switch b := p.body.(type) {
+	case json.RawMessage:
+		body = b
+	case changeJSON:
+		body, tail = b.head, b.tail
+	default:
 		var err error
 		if body, err = json.Marshal(p.body); err != nil {
 			s.hub.logger().Error("encoding a packet", "type", p.typ, "err", err)
@@ -359,6 +364,7 @@ func (s *socket) frame(p packet) error {
 	b = append(b, herald.FormatTime(s.stamp(p))...)
 	b = append(b, `","body":`...)
 	b = append(b, body...)
+	b = append(b, tail...)
 	b = append(b, '}')
 	*buf = b
 	if err := s.conn.Write(context.Background(), websocket.MessageText, b); err != nil {

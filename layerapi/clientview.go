@@ -75,6 +75,17 @@ func (cv *ClientView) Conversation(uc *herald.UserConversation) any {
 	return (&call{view: cv.v}).userConversation(uc)
 }
 
+// ConversationRef returns the id and url a conversation renders with,
+// which name it in change packets, without rendering it.
+func (cv *ClientView) ConversationRef(id string) (layerID, url string) {
+	return herald.ConversationIDPrefix + id, cv.v.urls.conversation(id)
+}
+
+// MessageRef returns the id and url a message renders with.
+func (cv *ClientView) MessageRef(id string) (layerID, url string) {
+	return herald.MessageIDPrefix + id, cv.v.urls.message(id)
+}
+
 // Message renders a message as the viewer sees it: is_unread is theirs,
 // recipient_status is keyed by identity id. It has no received_at, which
 // needs the viewer's conversation: UserMessage has it.

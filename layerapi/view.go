@@ -35,23 +35,38 @@ func newView(srv *heraldhttp.Server, ctx context.Context, app string, v Version)
 // load looks up the identities of users not looked up yet, when the version
 // renders users as identities.
 func (v *view) load(users ...string) error {
-	if !v.v.identities() {
-		return nil
+	var missing []string
+	for _, u := range users {
+		missing = v.unknown(missing, u)
+	}
+	return v.lookUp(missing)
+}
+
+// unknown appends user to missing when the version renders users as
+// identities and the view has not looked them up yet, and takes them as
+// looked up. The loads go through it user by user rather than gathering
+// the users first: a change shown to many users loads the same few over
+// and over, all known after the first.
+func (v *view) unknown(missing []string, user string) []string {
+	if user == "" || !v.v.identities() {
+		return missing
 	}
 	if v.known == nil {
 		v.known = map[string]*herald.Identity{}
 	}
-	var missing []string
-	for _, u := range users {
-		if _, ok := v.known[u]; !ok && u != "" {
-			missing = append(missing, u)
-			v.known[u] = nil
-		}
+	if _, ok := v.known[user]; ok {
+		return missing
 	}
-	if len(missing) == 0 {
+	v.known[user] = nil
+	return append(missing, user)
+}
+
+// lookUp looks up the identities of users that unknown gathered.
+func (v *view) lookUp(users []string) error {
+	if len(users) == 0 {
 		return nil
 	}
-	found, err := v.srv.Service.Identities(v.ctx, v.app, missing)
+	found, err := v.srv.Service.Identities(v.ctx, v.app, users)
 	if err != nil {
 		return err
 	}
@@ -71,28 +86,32 @@ func (v *view) know(user string, id *herald.Identity) {
 
 // loadConversations loads the participants of conversations.
 func (v *view) loadConversations(cs ...*herald.Conversation) error {
-	var users []string
+	var missing []string
 	for _, c := range cs {
-		users = append(users, c.Participants...)
+		for _, u := range c.Participants {
+			missing = v.unknown(missing, u)
+		}
 	}
-	return v.load(users...)
+	return v.lookUp(missing)
 }
 
 // loadMessages loads the senders of messages and their recipients.
 func (v *view) loadMessages(ms ...*herald.Message) error {
-	var users []string
+	var missing []string
 	for _, m := range ms {
-		users = senderAndRecipients(users, m.Sender, m.RecipientStatus)
+		missing = v.senderAndRecipients(missing, m.Sender, m.RecipientStatus)
 	}
-	return v.load(users...)
+	return v.lookUp(missing)
 }
 
-func senderAndRecipients(users []string, sender herald.Sender, status map[string]string) []string {
-	users = append(users, sender.UserID)
+// senderAndRecipients appends to missing those of a message's or an
+// announcement's sender and recipients that are unknown.
+func (v *view) senderAndRecipients(missing []string, sender herald.Sender, status map[string]string) []string {
+	missing = v.unknown(missing, sender.UserID)
 	for u := range status {
-		users = append(users, u)
+		missing = v.unknown(missing, u)
 	}
-	return users
+	return missing
 }
 
 var (
@@ -375,9 +394,9 @@ func (v *view) announcement(a *herald.Announcement, viewer string) announcementJ
 
 // loadAnnouncements loads the senders of announcements and their recipients.
 func (v *view) loadAnnouncements(as ...*herald.Announcement) error {
-	var users []string
+	var missing []string
 	for _, a := range as {
-		users = senderAndRecipients(users, a.Sender, a.RecipientStatus)
+		missing = v.senderAndRecipients(missing, a.Sender, a.RecipientStatus)
 	}
-	return v.load(users...)
+	return v.lookUp(missing)
 }
