@@ -17,6 +17,14 @@ type FanOutQueries interface {
 	// hidden (HideMessage, blocks; see MessageHidden), in no particular
 	// order.
 	MessageHiddenFrom(ctx context.Context, appID, messageID string, users []string) ([]string, error)
+	// MessageInboxes returns, in the transaction that created m, the
+	// inbox entries of the participants whose inboxes list its
+	// conversation (those UserConversationsOf returns) as m left them,
+	// and those of them from whom m is hidden, both in no particular
+	// order, so that m's event can carry them (EventData.Inboxes). ok is
+	// false when the store cannot read them without a round trip of their
+	// own: PostgreSQL, whose writes go with the COMMIT.
+	MessageInboxes(ctx context.Context, m *Message) (entries []InboxEntry, hiddenFrom []string, ok bool, err error)
 	// AcquaintedWith returns those of viewers who follow userID or share
 	// a live conversation with them (those whose Acquainted names
 	// userID), in no particular order.

@@ -41,6 +41,14 @@ type UserConversation struct {
 	ActiveAt time.Time
 }
 
+// InboxEntry is a user's entry in their inbox for a conversation, as a
+// change left it.
+type InboxEntry struct {
+	UserID             string    `json:"user_id"`
+	UnreadMessageCount int       `json:"unread_message_count"`
+	JoinedAt           time.Time `json:"joined_at"`
+}
+
 // ReceivedAt is when a message of the conversation reached the user. Herald
 // puts a message in every participant's inbox in the transaction that sends
 // it, so a participant receives it as it is sent; one added later receives

@@ -302,4 +302,15 @@ type EventData struct {
 	Agents *AgentChange `json:"agents,omitempty"`
 	// Template is set on template events, as it is after the change.
 	Template *Template `json:"template,omitempty"`
+	// Inboxes are, on message.sent, the inbox entries that the message
+	// left the participants whose inboxes list its conversation (their
+	// unread counts), and HiddenFrom those of them from whom it is
+	// hidden: what the Client API's sockets show of a message needs no
+	// read of their own, and shows the conversation as the message left
+	// it, whatever came after (which comes after, in order). Events of
+	// stores that cannot tell at no cost (FanOutQueries.MessageInboxes),
+	// of conversations of many participants, and of earlier builds have
+	// none.
+	Inboxes    []InboxEntry `json:"inboxes,omitempty"`
+	HiddenFrom []string     `json:"hidden_from,omitempty"`
 }

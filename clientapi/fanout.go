@@ -295,6 +295,34 @@ func (f *fanout) userConversations(ctx context.Context, conversationID string, u
 	return ucs, hidden, err
 }
 
+// carriedInboxes returns the conversation of a message sent as each of
+// users sees it, and whom the message is hidden from, from what its event
+// carries: nil when it carries none (EventData.Inboxes).
+func (f *fanout) carriedInboxes(users []string) (ucs []*herald.UserConversation, hidden map[string]bool) {
+	d := f.d
+	if len(d.Inboxes) == 0 || d.Conversation == nil {
+		return nil, nil
+	}
+	wanted := make(map[string]bool, len(users))
+	for _, u := range users {
+		wanted[u] = true
+	}
+	ucs = make([]*herald.UserConversation, 0, len(users))
+	for _, e := range d.Inboxes {
+		if wanted[e.UserID] {
+			ucs = append(ucs, &herald.UserConversation{Conversation: d.Conversation, UserID: e.UserID,
+				UnreadMessageCount: e.UnreadMessageCount, LastMessage: d.Message, JoinedAt: e.JoinedAt, ActiveAt: d.Message.SentAt})
+		}
+	}
+	if len(d.HiddenFrom) > 0 {
+		hidden = make(map[string]bool, len(d.HiddenFrom))
+		for _, u := range d.HiddenFrom {
+			hidden[u] = true
+		}
+	}
+	return ucs, hidden
+}
+
 // messageSent: the message as each participant sees it, and the update it
 // makes to their conversation (last_message, unread count).
 func (f *fanout) messageSent(ctx context.Context, users []string, each func(string, func(*renderer) ([]changeJSON, error)) error) error {
@@ -302,9 +330,12 @@ func (f *fanout) messageSent(ctx context.Context, users []string, each func(stri
 	if m == nil || m.Channel != nil {
 		return nil
 	}
-	ucs, hidden, err := f.userConversations(ctx, m.ConversationID, users, m.ID)
-	if err != nil {
-		return err
+	ucs, hidden := f.carriedInboxes(users)
+	if ucs == nil {
+		var err error
+		if ucs, hidden, err = f.userConversations(ctx, m.ConversationID, users, m.ID); err != nil {
+			return err
+		}
 	}
 	for _, uc := range ucs {
 		if hidden[uc.UserID] {

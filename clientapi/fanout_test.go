@@ -212,3 +212,69 @@ func TestFanOutBodiesAreWhatEncodingJSONWrites(t *testing.T) {
 		}
 	}
 }
+
+// A message's packets show its conversation as the message left it, from
+// what its event carries, whatever came after: a participant who has read
+// it since still sees it counted unread, and then the receipt's own
+// packets take the count down, in order.
+func TestFanOutShowsTheConversationAsTheMessageLeftIt(t *testing.T) {
+	ctx := context.Background()
+	fx := newFanoutFixture(t)
+	var last int64
+	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	text := "hello"
+	m, _, err := fx.svc.SendMessage(ctx, fx.app, fx.conv.ID, messaging.MessageInput{Sender: herald.Sender{UserID: fx.users[0]},
+		Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.svc.PostReceipt(ctx, fx.app, fx.users[1], m.ID, "read"); err != nil {
+		t.Fatal(err)
+	}
+	var events []*herald.Event
+	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, last, 10); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) < 2 || events[0].Type != herald.EventMessageSent || events[1].Type != herald.EventMessageRead {
+		t.Fatalf("events %v", events)
+	}
+	unreadOf := func(e *herald.Event, s *socket) (counts []float64) {
+		t.Helper()
+		d, err := e.DecodeData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := newFanout(fx.api.hub, e, d, fx.sockets).packets(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			b := p.body.(changeJSON)
+			var c struct {
+				Object objectRef
+				Data   json.RawMessage
+			}
+			if err := json.Unmarshal(append(append([]byte{}, b.head...), b.tail...), &c); err != nil {
+				t.Fatal(err)
+			}
+			var ops []setOp
+			if c.Object.Type == "Conversation" && json.Unmarshal(c.Data, &ops) == nil {
+				for _, op := range ops {
+					if op.Property == "unread_message_count" {
+						counts = append(counts, op.Value.(float64))
+					}
+				}
+			}
+		}
+		return counts
+	}
+	reader := fx.sockets[1]
+	if got := unreadOf(events[0], reader); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("the reader's unread count in the message's packets: %v, want [1]", got)
+	}
+	if got := unreadOf(events[1], reader); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("the reader's unread count in the receipt's packets: %v, want [0]", got)
+	}
+}

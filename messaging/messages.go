@@ -333,9 +333,19 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 	if err := hideFromBlocks(ctx, tx, m, c); err != nil {
 		return nil, err
 	}
+	if len(c.Participants) <= maxCarriedInboxes && mc == nil {
+		if data.Inboxes, data.HiddenFrom, _, err = tx.MessageInboxes(ctx, m); err != nil {
+			return nil, err
+		}
+	}
 	data.Message, data.Conversation = m, c
 	return m, s.record(ctx, tx, m.AppID, herald.EventMessageSent, &m.Sender, data)
 }
+
+// maxCarriedInboxes bounds the participants whose inbox entries a
+// message's event carries (EventData.Inboxes): about 60 bytes each. The
+// Client API's sockets read those of larger conversations.
+const maxCarriedInboxes = 25
 
 func checkNotification(raw json.RawMessage) (json.RawMessage, error) {
 	n, err := checkMetadata("notification", raw)

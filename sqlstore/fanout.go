@@ -99,6 +99,36 @@ func (q *Queries) MessageHiddenFrom(ctx context.Context, appID, messageID string
 		append([]any{messageID}, args...)...))
 }
 
+func (q *Queries) MessageInboxes(ctx context.Context, m *herald.Message) ([]herald.InboxEntry, []string, bool, error) {
+	if q.writes != nil {
+		// Reading would send the deferred writes first.
+		return nil, nil, false, nil
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT i.user_id, i.unread_count, i.joined_at, h.user_id IS NOT NULL
+		FROM conversation_inbox i LEFT JOIN message_hidden h ON h.message_id = ?2 AND h.user_id = i.user_id
+		WHERE i.conversation_id = ?1 AND i.member = 1 AND i.listed = 1`, m.ConversationID, m.ID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer rows.Close()
+	var entries []herald.InboxEntry
+	var hidden []string
+	for rows.Next() {
+		var e herald.InboxEntry
+		var joined int64
+		var isHidden bool
+		if err := rows.Scan(&e.UserID, &e.UnreadMessageCount, &joined, &isHidden); err != nil {
+			return nil, nil, false, err
+		}
+		e.JoinedAt = fromMicros(joined)
+		entries = append(entries, e)
+		if isHidden {
+			hidden = append(hidden, e.UserID)
+		}
+	}
+	return entries, hidden, true, rows.Err()
+}
+
 func (q *Queries) AcquaintedWith(ctx context.Context, appID, userID string, viewers []string) ([]string, error) {
 	if len(viewers) == 0 {
 		return nil, nil

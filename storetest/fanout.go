@@ -117,6 +117,78 @@ func testFanOutReads(t *testing.T, s herald.Store) {
 	}
 }
 
+// MessageInboxes gives, in the transaction that creates a message, what
+// UserConversationsOf and MessageHiddenFrom read once it committed: the
+// unread counts and joining times the message left the participants, and
+// whom it is hidden from. A store that cannot tell at no cost says so,
+// with nothing.
+func testMessageInboxes(t *testing.T, s herald.Store) {
+	in := newInbox(t, s, "c3", "ann", "bob", "carol", "dan")
+	in.send("bob", 1)
+	in.send("carol", 2)
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		return tx.AddBlocks(ctx, "app", "dan", []string{"ann"}, at(3))
+	})
+	var entries []herald.InboxEntry
+	var hiddenFrom []string
+	var ok bool
+	update(t, s, func(ctx context.Context, tx herald.Tx) error {
+		c, err := tx.NextMessagePosition(ctx, "app", "c3")
+		if err != nil {
+			return err
+		}
+		m := &herald.Message{ID: "c3-ann", AppID: "app", ConversationID: c.ID, Position: c.LastPosition,
+			Sender: herald.Sender{UserID: "ann"}, Parts: []herald.Part{{MimeType: "text/plain", Body: "hi"}}, SentAt: at(4),
+			RecipientStatus: map[string]string{"ann": herald.StatusRead, "bob": herald.StatusSent, "carol": herald.StatusSent, "dan": herald.StatusSent}}
+		if err := tx.CreateMessage(ctx, m); err != nil {
+			return err
+		}
+		if err := tx.HideFromBlocks(ctx, m); err != nil {
+			return err
+		}
+		entries, hiddenFrom, ok, err = tx.MessageInboxes(ctx, m)
+		return err
+	})
+	if !ok {
+		if entries != nil || hiddenFrom != nil {
+			t.Fatalf("no inboxes to tell, yet %+v, hidden from %v", entries, hiddenFrom)
+		}
+		t.Skip("this store does not tell a message's inboxes at no cost")
+	}
+	users := []string{"ann", "bob", "carol", "dan"}
+	var want []*herald.UserConversation
+	var wantHidden []string
+	view(t, s, func(ctx context.Context, q herald.Queries) (err error) {
+		if want, err = q.UserConversationsOf(ctx, "app", "c3", users); err != nil {
+			return err
+		}
+		wantHidden, err = q.MessageHiddenFrom(ctx, "app", "c3-ann", users)
+		return err
+	})
+	if len(entries) != len(want) {
+		t.Fatalf("%d inbox entries, want %d: %+v", len(entries), len(want), entries)
+	}
+	got := map[string]herald.InboxEntry{}
+	for _, e := range entries {
+		got[e.UserID] = e
+	}
+	for _, w := range want {
+		e, found := got[w.UserID]
+		if !found || e.UnreadMessageCount != w.UnreadMessageCount || !e.JoinedAt.Equal(w.JoinedAt) {
+			t.Fatalf("%s's entry %+v, want unread %d, joined %v", w.UserID, e, w.UnreadMessageCount, w.JoinedAt)
+		}
+	}
+	// Each has the other two's messages unread; dan has not ann's, which
+	// is hidden from him.
+	if got["bob"].UnreadMessageCount != 2 || got["ann"].UnreadMessageCount != 2 || got["dan"].UnreadMessageCount != 2 {
+		t.Fatalf("unread counts: %+v", entries)
+	}
+	slices.Sort(hiddenFrom)
+	if !slices.Equal(hiddenFrom, []string{"dan"}) || !slices.Equal(hiddenFrom, wantHidden) {
+		t.Fatalf("hidden from %v, want [dan] (read: %v)", hiddenFrom, wantHidden)
+	}
+}
+
 // AcquaintedWith names, of many viewers at once, those whom Acquainted
 // says know a user: following them, or sharing a live conversation with
 // them; for a few viewers and for more than any statement names one by

@@ -107,7 +107,7 @@ var tests = []struct {
 	// listings.go
 	{"CountAnnouncements", testCountAnnouncements}, {"Followed", testFollowed},
 	// fanout.go
-	{"FanOutReads", testFanOutReads}, {"AcquaintedWith", testAcquaintedWith},
+	{"FanOutReads", testFanOutReads}, {"MessageInboxes", testMessageInboxes}, {"AcquaintedWith", testAcquaintedWith},
 	// sessions.go
 	{"IdentityKeys", testIdentityKeys}, {"NoncesAndSessions", testNoncesAndSessions},
 	// parts.go
