@@ -14,9 +14,10 @@ import (
 // fanout is one event on its way to the sockets it was routed to: decoded
 // once, and, for the changes that come by the thousand (messages sent,
 // their receipts, conversations created), read and rendered once for all
-// of them by the first socket that writes it: one batched read of what
-// each user sees (their inbox, what is hidden from them), the users'
-// identities from the event's own snapshot, and each distinct body
+// of them by the first socket that writes it: what each user sees (their
+// inbox, what is hidden from them) from the event when it carries it
+// (EventData.Inboxes), else in one batched read, the users' identities
+// from the event's own snapshot, and each distinct body
 // rendered by layerapi's ClientView and marshalled once. A socket adds
 // only the envelope. Rarer changes each socket renders itself
 // (socket.changes).
@@ -414,7 +415,7 @@ func (r *renderer) conversationUpdate(uc *herald.UserConversation, lastMessage *
 		head = append(b, `{"operation":"set","property":"unread_message_count","value":`...)
 		r.bodies[key] = head
 	}
-	tail := strconv.AppendInt(make([]byte, 0, 8), int64(uc.UnreadMessageCount), 10)
+	tail := strconv.AppendInt(make([]byte, 0, 16), int64(uc.UnreadMessageCount), 10)
 	return changeJSON{head: head, tail: append(tail, "}]}"...)}, nil
 }
 
