@@ -59,6 +59,10 @@ func (a *API) Routes(s *heraldhttp.Server) {
 		}
 		a.hub.notify()
 	}
+	watching := s.Service.Watching
+	s.Service.Watching = func(app string, users []string) bool {
+		return a.hub.watching(app, users) || watching != nil && watching(app, users)
+	}
 	for _, p := range []string{"GET /{$}", "GET /websocket", "GET /websocket/{$}"} {
 		s.HandleOpen(p, a.root)
 	}

@@ -105,7 +105,11 @@ func newFanoutFixture(tb testing.TB) *fanoutFixture {
 			tb.Fatal(err)
 		}
 		fx.users = append(fx.users, u)
-		fx.sockets = append(fx.sockets, &socket{hub: a.hub, sess: &herald.Session{AppID: app.ID, UserID: u}, version: layerapi.V20, ctx: ctx})
+		s := &socket{hub: a.hub, sess: &herald.Session{AppID: app.ID, UserID: u}, version: layerapi.V20, ctx: ctx, cancel: func() {}}
+		// On the hub, which no socket of the API started: nothing routes
+		// to them but the tests.
+		a.hub.register(s)
+		fx.sockets = append(fx.sockets, s)
 	}
 	distinct := false
 	if fx.conv, _, err = svc.CreateConversation(ctx, app.ID, nil, messaging.ConversationInput{Participants: fx.users, Distinct: &distinct}); err != nil {
@@ -276,5 +280,49 @@ func TestFanOutShowsTheConversationAsTheMessageLeftIt(t *testing.T) {
 	}
 	if got := unreadOf(events[1], reader); len(got) != 1 || got[0] != 0 {
 		t.Fatalf("the reader's unread count in the receipt's packets: %v, want [0]", got)
+	}
+}
+
+// A message's event carries the inboxes it left its participants only when
+// one of them has a socket open on the node: no one else would read them.
+func TestOnlyMessagesToSocketsCarryInboxes(t *testing.T) {
+	ctx := context.Background()
+	fx := newFanoutFixture(t)
+	distinct := false
+	offline, _, err := fx.svc.CreateConversation(ctx, fx.app, nil, messaging.ConversationInput{Participants: []string{"x-1", "x-2"}, Distinct: &distinct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, _, err := fx.svc.CreateConversation(ctx, fx.app, nil, messaging.ConversationInput{Participants: []string{"x-1", fx.users[3]}, Distinct: &distinct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		conv  *herald.Conversation
+		carry bool
+	}{{offline, false}, {mixed, true}, {fx.conv, true}} {
+		var last int64
+		if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		text := "hello"
+		if _, _, err := fx.svc.SendMessage(ctx, fx.app, c.conv.ID, messaging.MessageInput{Sender: herald.Sender{UserID: c.conv.Participants[0]},
+			Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		var events []*herald.Event
+		if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, last, 10); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 {
+			t.Fatalf("%d events", len(events))
+		}
+		d, err := events[0].DecodeData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if carried := len(d.Inboxes) == len(c.conv.Participants); carried != c.carry || len(d.Inboxes) != 0 && !carried {
+			t.Fatalf("a message to %v carries inboxes %+v", c.conv.Participants, d.Inboxes)
+		}
 	}
 }

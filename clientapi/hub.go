@@ -84,6 +84,19 @@ func (h *hub) close() {
 	}
 }
 
+// watching reports whether any of users has a socket open on this node.
+func (h *hub) watching(app string, users []string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	byUser := h.sockets[app]
+	for _, u := range users {
+		if len(byUser[u]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *hub) all() []*socket {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -333,7 +333,7 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 	if err := hideFromBlocks(ctx, tx, m, c); err != nil {
 		return nil, err
 	}
-	if len(c.Participants) <= maxCarriedInboxes && mc == nil {
+	if len(c.Participants) <= maxCarriedInboxes && mc == nil && s.Watching != nil && s.Watching(c.AppID, c.Participants) {
 		if data.Inboxes, data.HiddenFrom, _, err = tx.MessageInboxes(ctx, m); err != nil {
 			return nil, err
 		}
@@ -343,8 +343,10 @@ func (s *Service) createMessage(ctx context.Context, tx herald.Tx, c *herald.Con
 }
 
 // maxCarriedInboxes bounds the participants whose inbox entries a
-// message's event carries (EventData.Inboxes): about 60 bytes each. The
-// Client API's sockets read those of larger conversations.
+// message's event carries (EventData.Inboxes): about 90 bytes each. The
+// Client API's sockets read those of larger conversations. Reading them
+// costs the writer about a tenth of a message, so they are read only when
+// a socket will show them (Service.Watching).
 const maxCarriedInboxes = 25
 
 func checkNotification(raw json.RawMessage) (json.RawMessage, error) {

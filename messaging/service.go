@@ -36,6 +36,12 @@ type Service struct {
 	// to wake whatever consumes the log (the delivery engine) at once
 	// instead of at its next poll. It must not block.
 	Notify func()
+	// Watching, when set, tells whether any of users has a socket open on
+	// this node that shows them an app's messages live (the Client API's):
+	// a message sent to them then carries the inboxes it left them
+	// (EventData.Inboxes), which those sockets would read back otherwise.
+	// It is called in write transactions, and must be quick.
+	Watching func(appID string, users []string) bool
 	// TokenUseInterval is how often the times tokens were last used are
 	// written: uses are kept in memory and written together, at most once
 	// per interval; DefaultTokenUseInterval when 0.
