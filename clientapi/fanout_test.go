@@ -118,6 +118,35 @@ func newFanoutFixture(tb testing.TB) *fanoutFixture {
 	return fx
 }
 
+func (fx *fanoutFixture) lastSeq(t *testing.T) (last int64) {
+	t.Helper()
+	ctx := context.Background()
+	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+func (fx *fanoutFixture) eventsSince(t *testing.T, seq int64) (events []*herald.Event) {
+	t.Helper()
+	ctx := context.Background()
+	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, seq, 10); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// send sends a text message from sender.
+func (fx *fanoutFixture) send(t *testing.T, conv, sender, text string) *herald.Message {
+	t.Helper()
+	m, _, err := fx.svc.SendMessage(context.Background(), fx.app, conv, messaging.MessageInput{Sender: herald.Sender{UserID: sender},
+		Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // The bodies the fan-out assembles from pieces marshalled once are byte for
 // byte what encoding/json writes for the same change (escapes included),
 // and name the objects by the ids and urls they render with.
@@ -128,20 +157,11 @@ func TestFanOutBodiesAreWhatEncodingJSONWrites(t *testing.T) {
 	if _, _, err := fx.svc.PutIdentity(ctx, fx.app, fx.users[1], messaging.IdentityInput{DisplayName: &odd}, messaging.IdentityReplace); err != nil {
 		t.Fatal(err)
 	}
-	var last int64
-	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
-		t.Fatal(err)
-	}
+	last := fx.lastSeq(t)
 	for i, text := range []string{"hello", odd, "<script>alert('&')</script>"} {
-		if _, _, err := fx.svc.SendMessage(ctx, fx.app, fx.conv.ID, messaging.MessageInput{Sender: herald.Sender{UserID: fx.users[i]},
-			Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, ""); err != nil {
-			t.Fatal(err)
-		}
+		fx.send(t, fx.conv.ID, fx.users[i], text)
 	}
-	var events []*herald.Event
-	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, last, 10); return err }); err != nil {
-		t.Fatal(err)
-	}
+	events := fx.eventsSince(t, last)
 	if len(events) != 3 {
 		t.Fatalf("%d events", len(events))
 	}
@@ -224,23 +244,12 @@ func TestFanOutBodiesAreWhatEncodingJSONWrites(t *testing.T) {
 func TestFanOutShowsTheConversationAsTheMessageLeftIt(t *testing.T) {
 	ctx := context.Background()
 	fx := newFanoutFixture(t)
-	var last int64
-	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
-		t.Fatal(err)
-	}
-	text := "hello"
-	m, _, err := fx.svc.SendMessage(ctx, fx.app, fx.conv.ID, messaging.MessageInput{Sender: herald.Sender{UserID: fx.users[0]},
-		Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := fx.lastSeq(t)
+	m := fx.send(t, fx.conv.ID, fx.users[0], "hello")
 	if err := fx.svc.PostReceipt(ctx, fx.app, fx.users[1], m.ID, "read"); err != nil {
 		t.Fatal(err)
 	}
-	var events []*herald.Event
-	if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, last, 10); return err }); err != nil {
-		t.Fatal(err)
-	}
+	events := fx.eventsSince(t, last)
 	if len(events) < 2 || events[0].Type != herald.EventMessageSent || events[1].Type != herald.EventMessageRead {
 		t.Fatalf("events %v", events)
 	}
@@ -301,19 +310,9 @@ func TestOnlyMessagesToSocketsCarryInboxes(t *testing.T) {
 		conv  *herald.Conversation
 		carry bool
 	}{{offline, false}, {mixed, true}, {fx.conv, true}} {
-		var last int64
-		if err := fx.store.View(ctx, func(q herald.Queries) (err error) { last, err = q.LastEventSeq(ctx); return err }); err != nil {
-			t.Fatal(err)
-		}
-		text := "hello"
-		if _, _, err := fx.svc.SendMessage(ctx, fx.app, c.conv.ID, messaging.MessageInput{Sender: herald.Sender{UserID: c.conv.Participants[0]},
-			Parts: []messaging.PartInput{{MimeType: "text/plain", Body: &text}}}, ""); err != nil {
-			t.Fatal(err)
-		}
-		var events []*herald.Event
-		if err := fx.store.View(ctx, func(q herald.Queries) (err error) { events, err = q.EventsSince(ctx, last, 10); return err }); err != nil {
-			t.Fatal(err)
-		}
+		last := fx.lastSeq(t)
+		fx.send(t, c.conv.ID, c.conv.Participants[0], "hello")
+		events := fx.eventsSince(t, last)
 		if len(events) != 1 {
 			t.Fatalf("%d events", len(events))
 		}
