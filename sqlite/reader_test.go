@@ -17,11 +17,7 @@ import (
 // come must not wait for a connection they all hold.
 func TestConcurrentViewsPrepareNewQueries(t *testing.T) {
 	const readers = 2
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: readers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openReaders(t, readers)
 	ctx := context.Background()
 	var inside sync.WaitGroup
 	inside.Add(readers)
@@ -62,10 +58,7 @@ func TestConcurrentViewsPrepareNewQueries(t *testing.T) {
 // Close waits for the read transaction in flight, which ends as it would
 // have; a read after Close is refused rather than left waiting.
 func TestCloseWaitsForReadsAndRefusesNewOnes(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openReaders(t, 2)
 	ctx := context.Background()
 	inside, release := make(chan struct{}), make(chan struct{})
 	read := make(chan error, 1)
@@ -107,11 +100,7 @@ func TestCloseWaitsForReadsAndRefusesNewOnes(t *testing.T) {
 // that fails, or whose context ends while it runs, leaves its connection
 // fit for the next.
 func TestReadConnectionsOutliveTheirReads(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openReaders(t, 1)
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx herald.Tx) error { return createApp(ctx, tx, "a") }); err != nil {
 		t.Fatal(err)
@@ -132,7 +121,7 @@ func TestReadConnectionsOutliveTheirReads(t *testing.T) {
 		t.Fatalf("View returned %v, want the error of its function", err)
 	}
 	ending, end := context.WithCancel(ctx)
-	err = s.View(ending, func(q herald.Queries) error {
+	err := s.View(ending, func(q herald.Queries) error {
 		end()
 		_, err := q.Apps(ending)
 		return err
@@ -156,11 +145,7 @@ func TestReadConnectionsOutliveTheirReads(t *testing.T) {
 // A read whose function panics gives its connection up: the next read, on
 // a pool of one, gets one that works.
 func TestReadThatPanicsLeavesThePoolUsable(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openReaders(t, 1)
 	ctx := context.Background()
 	func() {
 		defer func() {
@@ -183,4 +168,16 @@ func TestReadThatPanicsLeavesThePoolUsable(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read after the panic still waits for a connection after 10 s")
 	}
+}
+
+// openReaders opens a store whose read pool has n connections, closed
+// with the test.
+func openReaders(t *testing.T, n int) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Readers: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
